@@ -1,0 +1,134 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/yuinet/yui/network/identity"
+)
+
+func testContact(b byte, addr string) Contact {
+	var id identity.NodeID
+	id[0], id[31] = b, b
+	return Contact{ID: id, Addr: netip.MustParseAddrPort(addr)}
+}
+
+func sampleMessages() []Message {
+	return []Message{
+		&Ping{},
+		&Pong{Observed: netip.MustParseAddrPort("192.0.2.7:4242")},
+		&FindNode{Target: identity.KeyID([]byte("k")), Path: []Contact{testContact(1, "[2001:db8::1]:7946")}},
+		&Nodes{Contacts: []Contact{testContact(2, "127.0.0.1:1"), testContact(3, "127.0.0.2:2")}},
+		&Leave{},
+		&Error{Code: CodeBadRequest, Message: "no"},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, msg := range sampleMessages() {
+		b, err := Encode(42, msg)
+		if err != nil {
+			t.Fatalf("Encode(%v): %v", msg.Type(), err)
+		}
+		req, got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("Decode(%v): %v", msg.Type(), err)
+		}
+		if req != 42 {
+			t.Errorf("%v: request ID = %d, want 42", msg.Type(), req)
+		}
+		if !reflect.DeepEqual(got, msg) {
+			t.Errorf("%v: decoded %#v, want %#v", msg.Type(), got, msg)
+		}
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	encodeEnv := func(env envelope) []byte {
+		b, err := encMode.Marshal(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	body := func(v any) cbor.RawMessage {
+		b, err := encMode.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	manyContacts := make([]Contact, MaxContacts+1)
+	for i := range manyContacts {
+		manyContacts[i] = testContact(byte(i+1), "127.0.0.1:9")
+	}
+	shortID := map[int]any{1: []byte{1, 2, 3}}
+
+	tests := []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"empty", nil, ErrMalformed},
+		{"garbage", []byte{0xff, 0x00, 0x13}, ErrMalformed},
+		{"oversized", make([]byte, MaxMessageSize+1), ErrTooLarge},
+		{"future version", encodeEnv(envelope{Version: 9, Type: TypePing, Body: body(Ping{})}), ErrVersion},
+		{"unknown type", encodeEnv(envelope{Version: Version, Type: 999, Body: body(Ping{})}), ErrUnknownType},
+		{"too many contacts", encodeEnv(envelope{Version: Version, Type: TypeNodes, Body: body(Nodes{Contacts: manyContacts})}), ErrInvalid},
+		{"zero contact ID", encodeEnv(envelope{Version: Version, Type: TypeNodes, Body: body(Nodes{Contacts: []Contact{{Addr: netip.MustParseAddrPort("127.0.0.1:9")}}})}), ErrInvalid},
+		{"short target", encodeEnv(envelope{Version: Version, Type: TypeFindNode, Body: body(shortID)}), ErrMalformed},
+		{"unknown field", encodeEnv(envelope{Version: Version, Type: TypePong, Body: body(map[int]int{77: 1})}), ErrMalformed},
+		{"long error text", encodeEnv(envelope{Version: Version, Type: TypeError, Body: body(Error{Message: string(make([]byte, MaxErrorMessage+1))})}), ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, msg, err := Decode(tt.in)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Decode = %v, %v; want error %v", msg, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEncodeTooLarge(t *testing.T) {
+	msg := &Error{Message: string(bytes.Repeat([]byte("x"), MaxMessageSize))}
+	if _, err := Encode(1, msg); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Encode of oversized message = %v, want ErrTooLarge", err)
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes to Decode: it must never panic, and
+// whatever it accepts must encode again and decode to the same message.
+func FuzzDecode(f *testing.F) {
+	for _, msg := range sampleMessages() {
+		b, err := Encode(7, msg)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Add([]byte{0x84, 0x01, 0x01, 0x00, 0x40})
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, msg, err := Decode(b)
+		if err != nil {
+			return
+		}
+		again, err := Encode(req, msg)
+		if err != nil {
+			t.Fatalf("accepted %v does not encode: %v", msg.Type(), err)
+		}
+		req2, msg2, err := Decode(again)
+		if err != nil {
+			t.Fatalf("re-encoded %v does not decode: %v", msg.Type(), err)
+		}
+		if req2 != req || !reflect.DeepEqual(msg, msg2) {
+			t.Fatalf("round trip changed %v: %#v != %#v", msg.Type(), msg, msg2)
+		}
+	})
+}
