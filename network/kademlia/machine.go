@@ -14,6 +14,8 @@
 package kademlia
 
 import (
+	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/yuinet/yui/network/identity"
@@ -49,6 +51,41 @@ type Config struct {
 	// Defaults 2 and 10.
 	MaxPerPrefixBucket int
 	MaxPerPrefixTable  int
+	// LivenessPings caps the pings to silent contacts in flight at once,
+	// so that a large table does not send a burst of them in one Tick.
+	// Default 4.
+	LivenessPings int
+}
+
+// withDefaults returns c with every zero or negative field set to its
+// default and every field clamped to what the Machine can represent.
+func (c Config) withDefaults() Config {
+	orDefault := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	orDefaultDuration := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+
+	orDefault(&c.K, 20)
+	// A Nodes response carries at most wire.MaxContacts contacts.
+	c.K = min(c.K, wire.MaxContacts)
+	orDefault(&c.Alpha, 3)
+	orDefaultDuration(&c.RequestTimeout, 2*time.Second)
+	orDefaultDuration(&c.RefreshInterval, 15*time.Minute)
+	orDefaultDuration(&c.PingInterval, 5*time.Minute)
+	orDefault(&c.MaxFailures, 3)
+	// Entries count failures in a uint8.
+	c.MaxFailures = min(c.MaxFailures, math.MaxUint8)
+	orDefault(&c.ReplacementCache, c.K)
+	orDefault(&c.MaxPerPrefixBucket, 2)
+	orDefault(&c.MaxPerPrefixTable, 10)
+	orDefault(&c.LivenessPings, 4)
+	return c
 }
 
 // Outgoing is a message the caller must send for the Machine.
@@ -121,4 +158,86 @@ type BucketInfo struct {
 	Index        int // leading bits shared with this node's ID
 	Contacts     int
 	Replacements int
+}
+
+// Machine is one node's routing table and lookups. See the package
+// documentation for how a caller drives it.
+type Machine struct {
+	// Set by New.
+	self  wire.Contact
+	cfg   Config
+	epoch time.Time // the time given to New; entries store times relative to it
+	rng   rand.PCG  // refresh targets; seeded by New
+
+	// buckets[i] holds the contacts sharing i leading bits with self. The
+	// slice is as long as the deepest non-empty bucket needs.
+	buckets []bucket
+	// zones holds the IPv6 zones that entries refer to by index.
+	zones []string
+
+	// pending holds the requests in flight, in increasing ID order.
+	pending     []request
+	nextRequest uint64
+	lookups     []*lookup
+	nextLookup  LookupID
+
+	// refreshDue and pingDue are lower bounds on when Tick must next
+	// refresh a bucket or ping a silent contact; noDeadline if nothing is
+	// due. They are recomputed by Tick and lowered when buckets or
+	// contacts appear.
+	refreshDue int64
+	pingDue    int64
+
+	outbox []Outgoing
+	events []Event
+}
+
+// noDeadline marks a due time that is never reached.
+const noDeadline = math.MaxInt64
+
+// New returns a Machine for the node self with an empty routing table. The
+// seed drives the random refresh targets; now is the current time, which
+// later calls must not precede.
+func New(self wire.Contact, cfg Config, seed uint64, now time.Time) *Machine {
+	return &Machine{
+		self:       self,
+		cfg:        cfg.withDefaults(),
+		epoch:      now,
+		rng:        *rand.NewPCG(seed, seed^0x9e3779b97f4a7c15),
+		refreshDue: noDeadline,
+		pingDue:    noDeadline,
+	}
+}
+
+// Self returns the contact the Machine was created for.
+func (m *Machine) Self() wire.Contact { return m.self }
+
+// Config returns the configuration in force, with defaults filled in.
+func (m *Machine) Config() Config { return m.cfg }
+
+// Outbox returns the messages queued since the last call and empties the
+// queue. Requests carry nonzero Request IDs; the caller reports each one's
+// outcome with HandleResponse or HandleFailure.
+func (m *Machine) Outbox() []Outgoing {
+	out := m.outbox
+	m.outbox = nil
+	return out
+}
+
+// Events returns the events since the last call and empties the queue.
+func (m *Machine) Events() []Event {
+	out := m.events
+	m.events = nil
+	return out
+}
+
+// clock converts a wall time to nanoseconds since the epoch, saturating
+// beyond ±292 years.
+func (m *Machine) clock(now time.Time) int64 { return int64(now.Sub(m.epoch)) }
+
+// wall converts nanoseconds since the epoch back to a time.
+func (m *Machine) wall(t int64) time.Time { return m.epoch.Add(time.Duration(t)) }
+
+func (m *Machine) emit(kind EventKind, peer wire.Contact) {
+	m.events = append(m.events, Event{Kind: kind, Peer: peer})
 }

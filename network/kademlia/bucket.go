@@ -1,0 +1,135 @@
+package kademlia
+
+import (
+	"math"
+	"time"
+
+	"github.com/yuinet/yui/network/identity"
+)
+
+// entry is one contact in a bucket or a replacement cache, with its
+// metrics. It is 72 bytes and holds no pointers, because a simulator keeps
+// a million routing tables in one process. Times are nanoseconds since the
+// Machine's epoch (the time given to New).
+type entry struct {
+	id        identity.NodeID
+	ip        [16]byte
+	firstSeen int64
+	lastSeen  int64
+	rtt       int32 // moving average in microseconds; 0 until measured
+	port      uint16
+	addrKind  uint8 // addrIPv4, addrIPv6 or addrZoneBase+zone index
+	failures  uint8 // consecutive failed requests, saturating at 255
+}
+
+// rttWeight is the weight of the newest sample in the RTT moving average,
+// as 1/rttWeight; TCP uses 1/8 for its smoothed RTT.
+const rttWeight = 8
+
+// recordRTT folds one measured round trip into the moving average.
+func (e *entry) recordRTT(sample time.Duration) {
+	us := min(max(sample.Microseconds(), 1), math.MaxInt32)
+	if e.rtt == 0 {
+		e.rtt = int32(us)
+		return
+	}
+	e.rtt = int32(int64(e.rtt) + (us-int64(e.rtt))/rttWeight)
+}
+
+// addFailure counts one more consecutive failure.
+func (e *entry) addFailure() {
+	if e.failures < math.MaxUint8 {
+		e.failures++
+	}
+}
+
+// moreStable reports whether a is a better replacement than b: fewer
+// consecutive failures first, then the longer span between first and last
+// contact (the uptime this node has observed, which predicts further
+// uptime), then the more recent contact.
+func moreStable(a, b *entry) bool {
+	if a.failures != b.failures {
+		return a.failures < b.failures
+	}
+	if spanA, spanB := a.lastSeen-a.firstSeen, b.lastSeen-b.firstSeen; spanA != spanB {
+		return spanA > spanB
+	}
+	return a.lastSeen > b.lastSeen
+}
+
+// bucket holds the contacts whose IDs share exactly its index's number of
+// leading bits with this node's ID.
+type bucket struct {
+	// entries is the bucket proper, at most K contacts, least recently
+	// seen first.
+	entries []entry
+	// replacements holds verified contacts that found the bucket full, at
+	// most Config.ReplacementCache, least recently seen first.
+	replacements []entry
+	// lastLookup is when a lookup last targeted an ID in the bucket's range.
+	lastLookup int64
+}
+
+// indexOf returns the position of id in list, or -1.
+func indexOf(list []entry, id identity.NodeID) int {
+	for i := range list {
+		if list[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendBounded appends e to list, growing the backing array at most to
+// limit entries so that a full bucket wastes no capacity.
+func appendBounded(list []entry, e entry, limit int) []entry {
+	if len(list) == cap(list) {
+		grown := make([]entry, len(list), min(max(2*cap(list), 4), max(limit, len(list)+1)))
+		copy(grown, list)
+		list = grown
+	}
+	return append(list, e)
+}
+
+// insertByLastSeen inserts e into list, which is ordered by lastSeen, at
+// the position its own lastSeen gives it.
+func insertByLastSeen(list []entry, e entry, limit int) []entry {
+	list = appendBounded(list, e, limit)
+	i := len(list) - 1
+	for i > 0 && list[i-1].lastSeen > e.lastSeen {
+		list[i] = list[i-1]
+		i--
+	}
+	list[i] = e
+	return list
+}
+
+// moveToBack moves list[i] to the end (most recently seen), keeping the
+// order of the others.
+func moveToBack(list []entry, i int) {
+	e := list[i]
+	copy(list[i:], list[i+1:])
+	list[len(list)-1] = e
+}
+
+// removeAt deletes list[i], keeping the order of the others.
+func removeAt(list []entry, i int) []entry {
+	copy(list[i:], list[i+1:])
+	list[len(list)-1] = entry{}
+	return list[:len(list)-1]
+}
+
+// bestReplacement returns the index of the most stable replacement for
+// which allowed returns true, or -1.
+func (b *bucket) bestReplacement(allowed func(*entry) bool) int {
+	best := -1
+	for i := range b.replacements {
+		r := &b.replacements[i]
+		if allowed(r) && (best < 0 || moreStable(r, &b.replacements[best])) {
+			best = i
+		}
+	}
+	return best
+}
+
+func (b *bucket) empty() bool { return len(b.entries) == 0 && len(b.replacements) == 0 }

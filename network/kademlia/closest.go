@@ -1,0 +1,75 @@
+package kademlia
+
+import (
+	"slices"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// compareDistance orders a and b by XOR distance to target, like
+// bytes.Compare on a^target and b^target.
+func compareDistance(target, a, b identity.NodeID) int {
+	for i := range target {
+		da, db := a[i]^target[i], b[i]^target[i]
+		if da != db {
+			if da < db {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// Closest returns up to n contacts from the routing table, closest to
+// target first. The table never contains this node itself.
+func (m *Machine) Closest(target identity.NodeID, n int) []wire.Contact {
+	return m.closest(target, n, identity.NodeID{})
+}
+
+// closest returns up to n table contacts other than exclude, closest to
+// target first.
+//
+// It visits buckets in order of distance instead of sorting the whole
+// table. Let c be the common prefix length of target and this node's ID.
+// A contact in bucket c agrees with target on bit c, so its distance has
+// its first set bit below c; every contact in a deeper bucket agrees with
+// this node, and so differs from target, on bit c; a contact in a
+// shallower bucket i < c differs from target first at bit i. Bucket c thus
+// comes first, then all deeper buckets together, then buckets c-1 down to
+// 0, each group sorted on its own.
+func (m *Machine) closest(target identity.NodeID, n int, exclude identity.NodeID) []wire.Contact {
+	if n <= 0 {
+		return nil
+	}
+	c := m.bucketIndex(target)
+	out := make([]wire.Contact, 0, min(n, m.Len()))
+
+	// group appends the contacts of buckets [from, to) sorted by distance
+	// and reports whether out is full.
+	group := func(from, to int) bool {
+		start := len(out)
+		for idx := from; idx < to && idx < len(m.buckets); idx++ {
+			for i := range m.buckets[idx].entries {
+				if e := &m.buckets[idx].entries[i]; e.id != exclude {
+					out = append(out, m.contactOf(e))
+				}
+			}
+		}
+		slices.SortFunc(out[start:], func(a, b wire.Contact) int {
+			return compareDistance(target, a.ID, b.ID)
+		})
+		return len(out) >= n
+	}
+
+	if c < len(m.buckets) && (group(c, c+1) || group(c+1, len(m.buckets))) {
+		return out[:n]
+	}
+	for idx := min(c, len(m.buckets)) - 1; idx >= 0; idx-- {
+		if group(idx, idx+1) {
+			return out[:n]
+		}
+	}
+	return out
+}

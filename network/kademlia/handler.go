@@ -1,0 +1,77 @@
+package kademlia
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/yuinet/yui/network/wire"
+)
+
+// HandleRequest serves a message from another node and returns the
+// response, or nil for a one-way message:
+//
+//   - Ping returns a Pong with the address the request came from.
+//   - FindNode returns Nodes with the K closest contacts to its target,
+//     leaving out the requester, and treats the contacts on its path as
+//     candidates for the table.
+//   - Leave (one-way, request 0) drops the sender from the table.
+//
+// Anything else gets a *wire.Error. A request is evidence that the sender
+// is alive, so the sender is considered for the table.
+func (m *Machine) HandleRequest(now time.Time, from wire.Contact, request uint64, msg wire.Message) wire.Message {
+	t := m.clock(now)
+	switch msg := msg.(type) {
+	case nil:
+		return badRequest("kademlia: empty message")
+
+	case *wire.Ping:
+		m.observe(t, from, noRTT)
+		pong := &wire.Pong{}
+		if from.Addr.IsValid() {
+			pong.Observed = from.Addr
+		}
+		return pong
+
+	case *wire.FindNode:
+		if msg == nil {
+			return badRequest("kademlia: empty find-node request")
+		}
+		if err := msg.Validate(); err != nil {
+			return badRequest(fmt.Sprintf("kademlia: invalid find-node request: %v", err))
+		}
+		m.observe(t, from, noRTT)
+		for _, c := range msg.Path {
+			m.considerCandidate(t, c, false)
+		}
+		return &wire.Nodes{Contacts: m.closest(msg.Target, m.cfg.K, from.ID)}
+
+	case *wire.Leave:
+		m.remove(t, from.ID)
+		m.abandonRequestsTo(now, from.ID)
+		if request != 0 {
+			return badRequest("kademlia: leave is one-way and must carry request ID 0")
+		}
+		return nil
+	}
+
+	return &wire.Error{
+		Code:    wire.CodeUnsupported,
+		Message: fmt.Sprintf("kademlia: %v is not a request this node serves", msg.Type()),
+	}
+}
+
+func badRequest(text string) *wire.Error {
+	return &wire.Error{Code: wire.CodeBadRequest, Message: text}
+}
+
+// Leave returns a one-way Leave message for every contact in the table,
+// for the caller to send on a clean shutdown. It changes nothing.
+func (m *Machine) Leave() []Outgoing {
+	out := make([]Outgoing, 0, m.Len())
+	for idx := range m.buckets {
+		for i := range m.buckets[idx].entries {
+			out = append(out, Outgoing{To: m.contactOf(&m.buckets[idx].entries[i]), Msg: &wire.Leave{}})
+		}
+	}
+	return out
+}

@@ -1,0 +1,363 @@
+package kademlia
+
+import (
+	"encoding/binary"
+	"slices"
+	"time"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// lookupKind says who started a lookup and what happens when it ends.
+type lookupKind uint8
+
+const (
+	// lookupCaller is started by Lookup and reports LookupDone.
+	lookupCaller lookupKind = iota + 1
+	// lookupJoin is Bootstrap's lookup for this node's own ID. It reports
+	// LookupDone and then refreshes the buckets farther away than the
+	// closest neighbour.
+	lookupJoin
+	// lookupRefresh refreshes one bucket and reports nothing.
+	lookupRefresh
+)
+
+// nodeState is where a lookup stands with one node.
+type nodeState uint8
+
+const (
+	nodeUnqueried nodeState = iota
+	nodeInFlight
+	nodeAnswered
+	nodeFailed
+)
+
+// lookupNode is a node a lookup has heard of.
+type lookupNode struct {
+	contact wire.Contact
+	// parent is the index of the node whose response named this one, or
+	// -1 for a node taken from the routing table. Only answered nodes are
+	// parents, and an answered node's parent never changes, so the chain
+	// has no cycles.
+	parent int32
+	// hops is the length of the referral chain: 0 for a node from the
+	// table, the parent's hops plus one otherwise.
+	hops  int32
+	state nodeState
+}
+
+// lookup is an iterative lookup in progress.
+type lookup struct {
+	id      LookupID
+	kind    lookupKind
+	target  identity.NodeID
+	started time.Time
+
+	// nodes is append-only, except that a full lookup reuses the slot of
+	// an unqueried node; order indexes it, closest to target first.
+	nodes []lookupNode
+	order []int32
+
+	inFlight        int
+	queried, failed int
+}
+
+// lookupNodesPerK bounds the nodes one lookup tracks, as a multiple of K.
+// Honest networks stay far below it; the bound stops peers that invent
+// ever closer IDs from making a lookup grow or run without end.
+const lookupNodesPerK = 16
+
+// Lookup starts an iterative lookup for the K nodes closest to target and
+// returns its ID. A LookupDone event carries the result.
+func (m *Machine) Lookup(now time.Time, target identity.NodeID) LookupID {
+	return m.startLookup(now, target, lookupCaller)
+}
+
+// Bootstrap joins the network: it looks up this node's own ID, which
+// introduces the node to its neighbours, and when that lookup ends it
+// refreshes every bucket farther away than the closest neighbour. The
+// first contacts come from AddContact, which may be called just before;
+// lookups also ask contacts that are still being verified. Its LookupDone
+// event reports the lookup for the node's own ID.
+func (m *Machine) Bootstrap(now time.Time) LookupID {
+	return m.startLookup(now, m.self.ID, lookupJoin)
+}
+
+func (m *Machine) startLookup(now time.Time, target identity.NodeID, kind lookupKind) LookupID {
+	t := m.clock(now)
+	m.nextLookup++
+	l := &lookup{id: m.nextLookup, kind: kind, target: target, started: now}
+
+	// Nodes learned by this lookup fall into the target's bucket, or into
+	// the deepest one when the target lies beyond it.
+	if len(m.buckets) > 0 {
+		m.buckets[min(m.bucketIndex(target), len(m.buckets)-1)].lastLookup = t
+	}
+
+	limit := lookupNodesPerK * m.cfg.K
+	for _, c := range m.closest(target, m.cfg.K, identity.NodeID{}) {
+		l.add(c, -1, 0, limit)
+	}
+	for i := range m.pending {
+		if r := &m.pending[i]; r.kind == pingVerify {
+			l.add(r.to, -1, 0, limit)
+		}
+	}
+
+	m.lookups = append(m.lookups, l)
+	m.stepLookup(now, l)
+	return l.id
+}
+
+// search returns the position of id in l.order, or where it would go.
+func (l *lookup) search(id identity.NodeID) (int, bool) {
+	return slices.BinarySearchFunc(l.order, id, func(i int32, id identity.NodeID) int {
+		return compareDistance(l.target, l.nodes[i].contact.ID, id)
+	})
+}
+
+// add records a node named by node parent (-1 for one from the table). A
+// node heard of again keeps the shorter referral chain while unqueried.
+// When the lookup tracks limit nodes, a new node takes the slot of the
+// farthest unqueried node farther than itself, or is dropped.
+func (l *lookup) add(c wire.Contact, parent, hops int32, limit int) {
+	pos, found := l.search(c.ID)
+	if found {
+		if n := &l.nodes[l.order[pos]]; n.state == nodeUnqueried && hops < n.hops {
+			n.parent, n.hops = parent, hops
+		}
+		return
+	}
+
+	node := lookupNode{contact: c, parent: parent, hops: hops}
+	if len(l.nodes) < limit {
+		l.nodes = append(l.nodes, node)
+		l.order = slices.Insert(l.order, pos, int32(len(l.nodes)-1))
+		return
+	}
+	for j := len(l.order) - 1; j >= pos; j-- {
+		// An unqueried node is no one's parent and no request names it,
+		// so its slot can be reused.
+		if slot := l.order[j]; l.nodes[slot].state == nodeUnqueried {
+			l.nodes[slot] = node
+			l.order = slices.Delete(l.order, j, j+1)
+			l.order = slices.Insert(l.order, pos, slot)
+			return
+		}
+	}
+}
+
+// stepLookup sends the next requests of l, or finishes it. The lookup is
+// done when each of the K closest nodes not known to have failed has
+// answered: no closer node remains unqueried or in flight. Until then it
+// keeps Alpha requests in flight to unqueried nodes among those K.
+func (m *Machine) stepLookup(now time.Time, l *lookup) {
+	var candidates []int32
+	inFlight := false
+	shortlist := 0
+	for _, i := range l.order {
+		if shortlist == m.cfg.K {
+			break
+		}
+		switch l.nodes[i].state {
+		case nodeFailed:
+			continue
+		case nodeUnqueried:
+			candidates = append(candidates, i)
+		case nodeInFlight:
+			inFlight = true
+		}
+		shortlist++
+	}
+	if len(candidates) == 0 && !inFlight {
+		m.finishLookup(now, l)
+		return
+	}
+
+	for l.inFlight < m.cfg.Alpha && len(candidates) > 0 {
+		j := m.pickNext(l, candidates)
+		m.query(now, l, candidates[j])
+		candidates = slices.Delete(candidates, j, j+1)
+	}
+}
+
+// pickNext returns the position in candidates (unqueried nodes, closest
+// first) of the node to query next.
+//
+// Kademlia queries the closest unqueried node. Nodes with the same common
+// prefix length with the target as that node lie in the same distance
+// class: the same subtree of the ID space, equally good at the lookup's
+// next step, so among them the Machine picks the one it expects to answer
+// soonest. That is the one with fewer consecutive failures, because a
+// failure costs a whole RequestTimeout; then a measured RTT over none and
+// a lower RTT over a higher one; then the older first-seen time, because
+// long-lived nodes tend to stay. Nodes the table does not hold come after
+// the ones it does, and ties keep XOR order.
+func (m *Machine) pickNext(l *lookup, candidates []int32) int {
+	class := identity.CommonPrefixLen(l.target, l.nodes[candidates[0]].contact.ID)
+	best, bestEntry := 0, m.lookupEntry(l.nodes[candidates[0]].contact.ID)
+	for j := 1; j < len(candidates); j++ {
+		id := l.nodes[candidates[j]].contact.ID
+		if identity.CommonPrefixLen(l.target, id) != class {
+			break
+		}
+		if e := m.lookupEntry(id); preferred(e, bestEntry) {
+			best, bestEntry = j, e
+		}
+	}
+	return best
+}
+
+// preferred reports whether the contact with table entry a should be
+// queried before the one with entry b, following pickNext's rule. A nil
+// entry is a node the table does not hold.
+func preferred(a, b *entry) bool {
+	if a == nil || b == nil {
+		return a != nil && b == nil
+	}
+	if a.failures != b.failures {
+		return a.failures < b.failures
+	}
+	if (a.rtt == 0) != (b.rtt == 0) {
+		return a.rtt != 0
+	}
+	if a.rtt != b.rtt {
+		return a.rtt < b.rtt
+	}
+	return a.firstSeen < b.firstSeen
+}
+
+// query sends a FindNode to node i of l. Its path is the referral chain
+// that led to the node, nearest hop last, so the receiver may learn it.
+func (m *Machine) query(now time.Time, l *lookup, i int32) {
+	n := &l.nodes[i]
+	n.state = nodeInFlight
+	l.inFlight++
+	l.queried++
+	msg := &wire.FindNode{Target: l.target, Path: l.path(i)}
+	m.send(m.clock(now), n.contact, msg, request{kind: findNode, lookup: l.id, node: i})
+}
+
+// path returns the nearest wire.MaxPath hops of node i's referral chain,
+// nearest hop last.
+func (l *lookup) path(i int32) []wire.Contact {
+	var path []wire.Contact
+	for p := l.nodes[i].parent; p >= 0 && len(path) < wire.MaxPath; p = l.nodes[p].parent {
+		path = append(path, l.nodes[p].contact)
+	}
+	slices.Reverse(path)
+	return path
+}
+
+func (m *Machine) findLookup(id LookupID) *lookup {
+	for _, l := range m.lookups {
+		if l.id == id {
+			return l
+		}
+	}
+	return nil
+}
+
+// lookupAnswered feeds a Nodes response to its lookup. A response that
+// comes after its lookup finished still names candidates for the table.
+func (m *Machine) lookupAnswered(now time.Time, r request, msg *wire.Nodes) {
+	l := m.findLookup(r.lookup)
+	if l == nil || l.nodes[r.node].contact.ID != r.to.ID {
+		t := m.clock(now)
+		for _, c := range msg.Contacts {
+			m.considerCandidate(t, c, false)
+		}
+		return
+	}
+
+	l.nodes[r.node].state = nodeAnswered
+	l.inFlight--
+	hops := l.nodes[r.node].hops + 1
+	limit := lookupNodesPerK * m.cfg.K
+	for _, c := range msg.Contacts {
+		if m.acceptable(c) {
+			l.add(c, r.node, hops, limit)
+		}
+	}
+	m.stepLookup(now, l)
+}
+
+// lookupFailed records that node r.node of r's lookup failed to answer.
+func (m *Machine) lookupFailed(now time.Time, r request) {
+	l := m.findLookup(r.lookup)
+	if l == nil || l.nodes[r.node].contact.ID != r.to.ID {
+		return
+	}
+	l.nodes[r.node].state = nodeFailed
+	l.inFlight--
+	l.failed++
+	m.stepLookup(now, l)
+}
+
+// finishLookup reports the result of l. Nodes it heard of but never
+// queried become candidates for the table; the queried ones were already
+// observed or failed.
+func (m *Machine) finishLookup(now time.Time, l *lookup) {
+	m.lookups = slices.DeleteFunc(m.lookups, func(x *lookup) bool { return x == l })
+
+	res := &LookupResult{
+		ID: l.id, Target: l.target,
+		Queried: l.queried, Failed: l.failed,
+		Started: l.started, Finished: now,
+	}
+	for _, i := range l.order {
+		if len(res.Closest) == m.cfg.K {
+			break
+		}
+		if n := &l.nodes[i]; n.state == nodeAnswered {
+			res.Closest = append(res.Closest, n.contact)
+			res.Hops = max(res.Hops, int(n.hops))
+		}
+	}
+
+	t := m.clock(now)
+	for _, i := range l.order {
+		if n := &l.nodes[i]; n.state == nodeUnqueried {
+			m.considerCandidate(t, n.contact, false)
+		}
+	}
+
+	if l.kind == lookupRefresh {
+		return
+	}
+	m.events = append(m.events, Event{Kind: LookupDone, Lookup: res})
+	if l.kind == lookupJoin {
+		m.refreshFarBuckets(now)
+	}
+}
+
+// refreshFarBuckets starts a refresh lookup for every bucket farther away
+// than the closest neighbour, which completes a join: the lookup for the
+// node's own ID filled only the buckets near it.
+func (m *Machine) refreshFarBuckets(now time.Time) {
+	nearest := m.closest(m.self.ID, 1, identity.NodeID{})
+	if len(nearest) == 0 {
+		return
+	}
+	for idx := range min(m.bucketIndex(nearest[0].ID), len(m.buckets)) {
+		m.startLookup(now, m.randomIDInBucket(idx), lookupRefresh)
+	}
+}
+
+// randomIDInBucket returns a random ID from the seeded generator that
+// shares exactly idx leading bits with this node's ID, for idx < 256.
+func (m *Machine) randomIDInBucket(idx int) identity.NodeID {
+	var id identity.NodeID
+	for i := 0; i < len(id); i += 8 {
+		binary.BigEndian.PutUint64(id[i:], m.rng.Uint64())
+	}
+
+	whole, rest := idx/8, idx%8
+	copy(id[:whole], m.self.ID[:whole])
+	keep := byte(0xff) << (8 - rest) // the bits of this byte before bit idx
+	flip := byte(0x80) >> rest       // bit idx itself
+	self := m.self.ID[whole]
+	id[whole] = self&keep | ^self&flip | id[whole]&^(keep|flip)
+	return id
+}

@@ -1,0 +1,103 @@
+package kademlia
+
+import (
+	"time"
+
+	"github.com/yuinet/yui/network/wire"
+)
+
+// Tick runs the Machine's timers: it fails requests that have waited
+// RequestTimeout, refreshes buckets that no lookup entered for
+// RefreshInterval, and pings contacts silent for PingInterval, at most
+// LivenessPings of them in flight at once. Calling it early is harmless.
+func (m *Machine) Tick(now time.Time) {
+	t := m.clock(now)
+	m.expireRequests(now, t)
+	m.refreshBuckets(now, t)
+	m.pingSilent(t)
+}
+
+// NextDeadline returns when Tick must next run, or the zero time if no
+// timer is pending. It may be in the past, and it can move earlier after
+// any other call, so a caller checks it again after each call.
+func (m *Machine) NextDeadline() time.Time {
+	due := m.refreshDue
+	if m.countPending(pingLiveness) < m.cfg.LivenessPings {
+		due = min(due, m.pingDue)
+	}
+	timeout := int64(m.cfg.RequestTimeout)
+	for i := range m.pending {
+		due = min(due, m.pending[i].sent+timeout)
+	}
+	if due == noDeadline {
+		return time.Time{}
+	}
+	return m.wall(due)
+}
+
+// refreshBuckets starts a lookup for a random ID in each bucket that no
+// lookup entered for RefreshInterval. An empty table has no one to ask.
+func (m *Machine) refreshBuckets(now time.Time, t int64) {
+	if m.Len() == 0 {
+		m.refreshDue = noDeadline
+		return
+	}
+	interval := int64(m.cfg.RefreshInterval)
+	for idx := range m.buckets {
+		if t-m.buckets[idx].lastLookup >= interval {
+			m.startLookup(now, m.randomIDInBucket(idx), lookupRefresh)
+			// startLookup marks the target's bucket, which is idx unless
+			// a finished lookup changed the table; mark it in any case.
+			if idx < len(m.buckets) {
+				m.buckets[idx].lastLookup = t
+			}
+		}
+	}
+
+	m.refreshDue = noDeadline
+	for idx := range m.buckets {
+		m.refreshDue = min(m.refreshDue, m.buckets[idx].lastLookup+interval)
+	}
+}
+
+// pingSilent pings the contacts that have been silent longest, once they
+// have been silent for PingInterval, while fewer than LivenessPings such
+// pings are in flight. Contacts with a request in flight are skipped: its
+// outcome will tell.
+func (m *Machine) pingSilent(t int64) {
+	interval := int64(m.cfg.PingInterval)
+	for budget := m.cfg.LivenessPings - m.countPending(pingLiveness); budget > 0; budget-- {
+		e := m.mostSilent()
+		if e == nil || t-e.lastSeen < interval {
+			break
+		}
+		m.send(t, m.contactOf(e), &wire.Ping{}, request{kind: pingLiveness})
+	}
+
+	m.pingDue = noDeadline
+	if e := m.mostSilent(); e != nil {
+		m.pingDue = e.lastSeen + interval
+	}
+}
+
+// mostSilent returns the table entry heard from least recently among those
+// with no request in flight, or nil.
+func (m *Machine) mostSilent() *entry {
+	var oldest *entry
+	for idx := range m.buckets {
+		b := &m.buckets[idx]
+		for i := range b.entries {
+			// Entries are ordered by lastSeen, so the first one free of
+			// requests is the bucket's candidate.
+			e := &b.entries[i]
+			if m.requestTo(e.id) {
+				continue
+			}
+			if oldest == nil || e.lastSeen < oldest.lastSeen {
+				oldest = e
+			}
+			break
+		}
+	}
+	return oldest
+}
