@@ -141,8 +141,9 @@ func (m *Machine) HandleFailure(now time.Time, request uint64) {
 // requestFailed applies the failure of r to the table and its lookup.
 func (m *Machine) requestFailed(now time.Time, t int64, r request) {
 	switch r.kind {
-	case pingVerify:
-		// The candidate never entered the table; nothing to undo.
+	case pingVerify, pingLiveness:
+		// A candidate that never entered the table has nothing to count.
+		m.recordFailure(t, r.to.ID)
 	case pingEvict:
 		// A newcomer waits in the replacement cache: a contact that misses
 		// this check gives way to it without waiting for MaxFailures.
@@ -152,8 +153,6 @@ func (m *Machine) requestFailed(now time.Time, t int64, r request) {
 				m.evict(t, idx, i)
 			}
 		}
-	case pingLiveness:
-		m.recordFailure(t, r.to.ID)
 	case findNode:
 		m.recordFailure(t, r.to.ID)
 		m.lookupFailed(now, r)

@@ -148,12 +148,20 @@ func (m *Machine) addReplacement(t int64, idx int, e entry) {
 // contact is evicted and the best replacement takes its place; if it
 // answers, it stays and the newcomer waits in the replacement cache.
 func (m *Machine) checkLeastRecent(t int64, idx int) {
+	lrs := &m.buckets[idx].entries[0]
 	for i := range m.pending {
-		if r := &m.pending[i]; r.kind == pingEvict && m.bucketIndex(r.to.ID) == idx {
+		r := &m.pending[i]
+		if r.kind == pingEvict && m.bucketIndex(r.to.ID) == idx {
+			return
+		}
+		if r.kind != findNode && r.to.ID == lrs.id {
+			// A ping is already on its way: let its outcome decide the
+			// eviction instead of sending a second one.
+			r.kind = pingEvict
 			return
 		}
 	}
-	m.send(t, m.contactOf(&m.buckets[idx].entries[0]), &wire.Ping{}, request{kind: pingEvict})
+	m.send(t, m.contactOf(lrs), &wire.Ping{}, request{kind: pingEvict})
 }
 
 // recordFailure counts a failed request to id. A table contact that reaches

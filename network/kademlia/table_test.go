@@ -340,8 +340,13 @@ func TestLeaveRemovesSender(t *testing.T) {
 	other := contactAt(9, 1)
 	hear(t, m, t0.Add(4*time.Second), other)
 	id := m.Lookup(t0.Add(4*time.Second), other.ID)
-	m.Outbox()
+	reqs := findNodes(m.Outbox())
 	m.HandleRequest(t0.Add(5*time.Second), other, 0, &wire.Leave{})
+	for _, r := range reqs {
+		if r.To.ID != other.ID {
+			m.HandleResponse(t0.Add(5*time.Second), r.To, r.Request, &wire.Nodes{})
+		}
+	}
 	res := lookupDone(t, m.Events(), id)
 	if res.Failed != 1 || slices.ContainsFunc(res.Closest, func(c wire.Contact) bool { return c.ID == other.ID }) {
 		t.Errorf("lookup after Leave: %d failed, closest %v; want the leaver failed and absent", res.Failed, res.Closest)
