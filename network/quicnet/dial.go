@@ -1,0 +1,294 @@
+package quicnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// errConnGone reports a connection that closed before a stream could be
+// opened on it, so nothing was sent.
+var errConnGone = errors.New("quicnet: connection closed")
+
+// dialCall is a dial in progress. Callers that want the same peer while
+// it runs wait for it instead of dialing again.
+type dialCall struct {
+	done chan struct{} // closed when conn and err are set
+	conn *peerConn
+	err  error
+}
+
+// Request sends req to the peer and waits for its response. Without a
+// deadline in ctx it waits at most Config.RequestTimeout. A *wire.Error
+// response is returned as the response, not as an error.
+func (t *Transport) Request(ctx context.Context, to wire.Contact, req wire.Message) (wire.Message, error) {
+	request := t.requestID.Add(1)
+	body, err := wire.Encode(request, req)
+	if err != nil {
+		return nil, err
+	}
+	frame := appendFrame(body)
+	ctx, cancel := t.withTimeout(ctx)
+	defer cancel()
+
+	resp, err := t.exchange(ctx, to, request, req.Type(), frame)
+	if err != nil && retryable(err) {
+		resp, err = t.exchange(ctx, to, request, req.Type(), frame)
+	}
+	return resp, err
+}
+
+// Send sends msg to the peer without waiting for it to be handled. Without
+// a deadline in ctx it waits at most Config.RequestTimeout to connect and
+// hand the message to QUIC.
+func (t *Transport) Send(ctx context.Context, to wire.Contact, msg wire.Message) error {
+	body, err := wire.Encode(0, msg)
+	if err != nil {
+		return err
+	}
+	frame := appendFrame(body)
+	ctx, cancel := t.withTimeout(ctx)
+	defer cancel()
+
+	err = t.sendOneWay(ctx, to, msg.Type(), frame)
+	if err != nil && retryable(err) {
+		err = t.sendOneWay(ctx, to, msg.Type(), frame)
+	}
+	return err
+}
+
+func (t *Transport) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, t.cfg.RequestTimeout)
+}
+
+// retryable reports whether a request or message failed without the peer
+// handling it, on a connection that was already going away, so it may be
+// repeated on a new connection. A peer that closed the connection for a
+// reason other than idleness, such as overload, is not asked again.
+func retryable(err error) bool {
+	var appErr *quic.ApplicationError
+	var streamErr *quic.StreamError
+	switch {
+	case errors.As(err, &appErr) && appErr.Remote:
+		return appErr.ErrorCode == codeIdle
+	case errors.As(err, &streamErr):
+		return streamErr.Remote && streamErr.ErrorCode == streamRefused
+	}
+	return errors.Is(err, errConnGone)
+}
+
+// exchange sends one request frame on a new stream and reads the response.
+func (t *Transport) exchange(ctx context.Context, to wire.Contact, request uint64, typ wire.Type, frame []byte) (wire.Message, error) {
+	pc, err := t.connect(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	defer t.release(pc)
+
+	s, err := pc.qc.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, t.openError(ctx, to, typ, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.CancelRead(streamCancelled)
+			s.CancelWrite(streamCancelled)
+		}
+	}()
+	deadline, _ := ctx.Deadline()
+	s.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() {
+		s.CancelRead(streamCancelled)
+		s.CancelWrite(streamCancelled)
+	})
+	defer stop()
+
+	if _, err := s.Write(frame); err != nil {
+		return nil, requestError(ctx, to, typ, err)
+	}
+	s.Close()
+	t.stats.sent(typ, len(frame))
+
+	respID, resp, size, reason, err := readMessage(s)
+	if err != nil {
+		if reason.invalid() && ctx.Err() == nil {
+			t.drop(pc, reason, err)
+		}
+		return nil, requestError(ctx, to, typ, err)
+	}
+	s.CancelRead(streamDone)
+	if respID != request {
+		err := fmt.Errorf("response to request %d carries request ID %d", request, respID)
+		t.drop(pc, DropWrongRequest, err)
+		return nil, fmt.Errorf("quicnet: %v request to %s: %w", typ, to, err)
+	}
+	ok = true
+	t.stats.received(resp.Type(), size)
+	return resp, nil
+}
+
+// sendOneWay sends one frame on a new unidirectional stream.
+func (t *Transport) sendOneWay(ctx context.Context, to wire.Contact, typ wire.Type, frame []byte) error {
+	pc, err := t.connect(ctx, to)
+	if err != nil {
+		return err
+	}
+	defer t.release(pc)
+
+	s, err := pc.qc.OpenUniStreamSync(ctx)
+	if err != nil {
+		return t.openError(ctx, to, typ, err)
+	}
+	deadline, _ := ctx.Deadline()
+	s.SetWriteDeadline(deadline)
+	if _, err := s.Write(frame); err != nil {
+		s.CancelWrite(streamCancelled)
+		return requestError(ctx, to, typ, err)
+	}
+	s.Close()
+	t.stats.sent(typ, len(frame))
+	return nil
+}
+
+// openError wraps a failure to open a stream.
+func (t *Transport) openError(ctx context.Context, to wire.Contact, typ wire.Type, err error) error {
+	if ctx.Err() != nil {
+		return requestError(ctx, to, typ, err)
+	}
+	if t.ctx.Err() != nil {
+		return transport.ErrClosed
+	}
+	return fmt.Errorf("%w: %v to %s: %w", errConnGone, typ, to, err)
+}
+
+// requestError wraps a stream failure, reporting a passed deadline or a
+// cancellation as the context's error.
+func requestError(ctx context.Context, to wire.Contact, typ wire.Type, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		err = ctxErr
+	} else if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = context.DeadlineExceeded
+	}
+	return fmt.Errorf("quicnet: %v to %s: %w", typ, to, err)
+}
+
+// connect returns the connection for new streams to the peer with one
+// stream acquired on it, dialing the peer if there is no connection.
+// Concurrent callers share one dial.
+func (t *Transport) connect(ctx context.Context, to wire.Contact) (*peerConn, error) {
+	pc, call, err := t.connection(to)
+	if pc != nil || err != nil {
+		return pc, err
+	}
+
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("quicnet: connect to %s: %w", to, ctx.Err())
+	}
+	if call.err != nil {
+		return nil, call.err
+	}
+	if call.conn == nil || !t.acquire(call.conn) {
+		return nil, fmt.Errorf("%w: connection to %s closed right after the handshake", transport.ErrUnreachable, to)
+	}
+	return call.conn, nil
+}
+
+// connection returns the open connection to the peer with one stream
+// acquired on it, or else the dial to wait for, starting it if needed.
+func (t *Transport) connection(to wire.Contact) (*peerConn, *dialCall, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, nil, transport.ErrClosed
+	}
+	if pc := t.byPeer[to.ID]; pc != nil {
+		if pc.qc.Context().Err() == nil {
+			pc.active++
+			return pc, nil, nil
+		}
+		// Closed, but serveConn has not removed it yet.
+		t.markClosing(pc)
+	}
+
+	call := t.dials[to]
+	if call == nil {
+		call = &dialCall{done: make(chan struct{})}
+		t.dials[to] = call
+		t.wg.Go(func() { t.dial(to, call) })
+	}
+	return nil, call, nil
+}
+
+// dial connects to the peer and completes call.
+func (t *Transport) dial(to wire.Contact, call *dialCall) {
+	pc, err := t.dialConn(to)
+
+	t.mu.Lock()
+	delete(t.dials, to)
+	t.mu.Unlock()
+	call.conn, call.err = pc, err
+	close(call.done)
+}
+
+func (t *Transport) dialConn(to wire.Contact) (*peerConn, error) {
+	if !to.Addr.IsValid() || to.Addr.Port() == 0 {
+		return nil, fmt.Errorf("%w: %s has no usable address", transport.ErrUnreachable, to)
+	}
+
+	// The dial is bounded by the transport's lifetime, not by the
+	// context of the caller that started it, because other callers may
+	// wait for it too. HandshakeIdleTimeout ends it after at most twice
+	// handshakeTimeout.
+	var check dialCheck
+	conf := clientTLSConfig(t.cert, t.proto, to.ID, &check)
+	qc, err := t.qt.Dial(t.ctx, net.UDPAddrFromAddrPort(to.Addr), conf, t.quicConf)
+	if err != nil {
+		return nil, t.dialError(to, err, &check)
+	}
+
+	t.stats.dials.Add(1)
+	pc := t.addConn(qc, transport.Peer{ID: to.ID, Addr: udpAddrPort(qc.RemoteAddr())})
+	if pc == nil {
+		return nil, transport.ErrClosed
+	}
+	return pc, nil
+}
+
+// dialError classifies a failed dial, counting and logging it.
+func (t *Transport) dialError(to wire.Contact, err error, check *dialCheck) error {
+	if t.ctx.Err() != nil {
+		return transport.ErrClosed
+	}
+
+	observed, certErr := check.result()
+	if !observed.IsZero() && observed != to.ID {
+		t.stats.peerMismatches.Add(1)
+		t.log.Warn("peer ID mismatch, connection closed", "expected", to.ID, "observed", observed, "addr", to.Addr)
+		return fmt.Errorf("%w: %s proved node ID %s, want %s", transport.ErrPeerMismatch, to.Addr, observed, to.ID)
+	}
+	if certErr != nil {
+		t.stats.handshakeFailures.Add(1)
+		t.log.Debug("peer certificate rejected", "peer", to, "err", certErr)
+		return fmt.Errorf("%w: dial %s: %w", transport.ErrUnreachable, to, certErr)
+	}
+
+	var transportErr *quic.TransportError
+	if errors.As(err, &transportErr) && transportErr.ErrorCode.IsCryptoError() {
+		t.stats.handshakeFailures.Add(1)
+		t.log.Debug("TLS handshake failed", "peer", to, "err", err)
+	}
+	return fmt.Errorf("%w: dial %s: %v", transport.ErrUnreachable, to, err)
+}
