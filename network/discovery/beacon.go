@@ -82,10 +82,12 @@ type Beacon struct {
 	// Timestamp is the sender's clock when it sent the beacon, in
 	// milliseconds since the Unix epoch.
 	Timestamp int64 `cbor:"6,keyasint"`
-	// Seq counts the beacons the sender sent since it started.
+	// Seq is higher in every beacon the sender sends. The Discoverer
+	// starts it at its start time in microseconds, so that it keeps rising
+	// across restarts unless the clock goes back.
 	Seq uint64 `cbor:"7,keyasint"`
-	// ReplyRequested asks receivers that answer the beacon to broadcast
-	// their answer too; a node sets it when it joins a link.
+	// ReplyRequested requests that receivers who reply to the beacon also
+	// broadcast their reply. A node sets it when it joins a link.
 	ReplyRequested bool `cbor:"8,keyasint,omitempty"`
 }
 

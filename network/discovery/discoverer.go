@@ -1,13 +1,14 @@
 // Package discovery finds nodes of the same network on the local links
 // with no configuration.
 //
-// Every node sends a signed beacon (see Beacon) at a jittered interval:
-// over IPv4 to the directed broadcast address of each subnet on each up,
-// broadcast-capable interface, and over IPv6 to the link-local multicast
-// group ff02::114 on each up, multicast-capable interface. A node that
-// hears a beacon of a node it has not heard recently answers at once with
-// a beacon of its own sent straight back, so a new node learns its
-// neighbours within one round trip instead of one interval. Discovered
+// Every node sends a signed beacon (see Beacon) at a jittered interval.
+// Over IPv4 the beacon goes to the directed broadcast address of each
+// subnet on each up, broadcast-capable interface. Over IPv6 it goes to the
+// link-local multicast group ff02::114 on each up, multicast-capable
+// interface. A node that hears a beacon of a node it has not heard
+// recently replies at once with a beacon of its own sent straight back, so
+// a new node learns its neighbours within one round trip instead of one
+// interval. Discovered
 // peers are reported as wire.Contact values: the beacon's source address
 // with the advertised QUIC port.
 //
@@ -41,7 +42,7 @@ const (
 )
 
 const (
-	// replyCooldown is the shortest gap between two answers to one peer.
+	// replyCooldown is the shortest gap between two replies to one peer.
 	replyCooldown = time.Second
 	// maxPeers bounds the table of recently heard peers.
 	maxPeers = 4096
@@ -74,12 +75,12 @@ type Config struct {
 	// DefaultInterval.
 	Interval time.Duration
 	// MaxPerSecond caps the datagrams sent per second, periodic beacons
-	// and answers together, with bursts of up to the same number. Default
+	// and replies together, with bursts of up to the same number. Default
 	// DefaultMaxPerSecond.
 	MaxPerSecond int
 	// SeenWindow is how long a peer counts as seen recently. A contact is
-	// reported at most once per window, and a peer silent for longer is
-	// answered again as new. Default DefaultSeenWindow.
+	// reported at most once per window, and a peer silent for longer gets
+	// a reply again as a new peer. Default DefaultSeenWindow.
 	SeenWindow time.Duration
 	// RescanInterval is how often the interface list is read again.
 	// Default DefaultRescanInterval.
@@ -106,6 +107,7 @@ func (c *Config) setDefaults() error {
 	if c.ListenPort <= 0 || c.ListenPort > 65535 {
 		return fmt.Errorf("%w: listen port %d is not in 1-65535; pass the transport's port", ErrConfig, c.ListenPort)
 	}
+
 	if c.Network == "" {
 		c.Network = DefaultNetwork
 	}
@@ -118,6 +120,7 @@ func (c *Config) setDefaults() error {
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("%w: port %d is not in 1-65535", ErrConfig, c.Port)
 	}
+
 	c.Interval = cmpOr(c.Interval, DefaultInterval)
 	c.MaxPerSecond = cmpOr(c.MaxPerSecond, DefaultMaxPerSecond)
 	c.SeenWindow = cmpOr(c.SeenWindow, DefaultSeenWindow)
@@ -126,6 +129,7 @@ func (c *Config) setDefaults() error {
 	if c.Interval < 0 || c.MaxPerSecond < 0 || c.SeenWindow < 0 || c.RescanInterval < 0 {
 		return fmt.Errorf("%w: negative interval, rate or window", ErrConfig)
 	}
+
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -149,7 +153,7 @@ type Discoverer struct {
 	stats    counters
 
 	// Sockets, set in New. shared4 and shared6 receive on cfg.Port;
-	// private4 and private6 send every beacon and receive answers. The
+	// private4 and private6 send every beacon and receive replies. The
 	// IPv6 pair is nil when the host has no IPv6.
 	shared4, private4 *net.UDPConn
 	shared6, private6 *net.UDPConn
@@ -194,6 +198,7 @@ func New(cfg Config) (*Discoverer, error) {
 		failing:  make(map[netip.AddrPort]bool),
 		done:     make(chan struct{}),
 	}
+	d.seq = uint64(max(now.UnixMicro(), 0))
 	if err := d.open(); err != nil {
 		d.closeSockets()
 		return nil, err

@@ -11,8 +11,9 @@ import (
 
 // read receives datagrams on conn until it is closed, verifies them and
 // hands the beacons of other nodes of this network to the run goroutine.
-// Verification happens here, so the sockets are checked in parallel and
-// the run goroutine never blocks on a signature.
+// Signatures are checked here, on one goroutine per socket, so that a
+// flood of datagrams delays neither the other sockets nor the run
+// goroutine's periodic beacons.
 func (d *Discoverer) read(conn *net.UDPConn) {
 	defer d.wg.Done()
 	// One byte more than the limit, so an oversized datagram shows as one
@@ -55,8 +56,8 @@ func (d *Discoverer) receive(data []byte, src netip.AddrPort) {
 	}
 }
 
-// handle acts on a verified beacon: it reports the contact and answers
-// as the peer table decides.
+// handle reports the contact of a verified beacon and replies to it, as
+// the peer table decides.
 func (d *Discoverer) handle(a arrival) {
 	v := d.peers.observe(a.at, a.beacon, a.src)
 	if v.duplicate {

@@ -12,7 +12,8 @@ import (
 // aside for private experiments. Routers never forward link-local groups.
 //
 // NOTE: Yui has no IANA assignment of its own, so other experiments may
-// use the same group; they are told apart by port and then by signature.
+// use the same group. Their datagrams are dropped by port, or else by the
+// beacon checks.
 var multicastGroup = netip.MustParseAddr("ff02::114")
 
 // link is one network interface that beacons go out on.
@@ -65,10 +66,10 @@ func scanLinks(filter []string, includeLoopback bool) ([]link, error) {
 	return links, nil
 }
 
-// newLink describes ifi as a link for beacons, or reports false if no
-// beacon can go out on it: it is down, has no carrier, is a loopback
-// interface that was not asked for, or has neither an IPv4 subnet with a
-// broadcast address nor IPv6 multicast.
+// newLink describes ifi as a link for beacons. It reports false if no
+// beacon can go out on ifi, because it is down, has no carrier, is a
+// loopback interface and includeLoopback is false, or has neither an IPv4
+// subnet with a broadcast address nor IPv6 multicast.
 func newLink(ifi net.Interface, addrs []net.Addr, includeLoopback bool) (link, bool) {
 	const upAndRunning = net.FlagUp | net.FlagRunning
 	loopback := ifi.Flags&net.FlagLoopback != 0

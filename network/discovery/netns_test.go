@@ -35,7 +35,12 @@ const (
 	helperNetworkEnv  = "YUI_DISCOVERY_HELPER_NETWORK"
 	helperListenEnv   = "YUI_DISCOVERY_HELPER_LISTEN_PORT"
 	helperIntervalEnv = "YUI_DISCOVERY_HELPER_INTERVAL"
+	helperParentEnv   = "YUI_DISCOVERY_HELPER_PARENT_NETNS" // the test's namespace
 )
+
+// netnsLink is a symbolic link to the calling process's network
+// namespace. Its target reads like "net:[4026531833]".
+const netnsLink = "/proc/self/ns/net"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
@@ -65,6 +70,15 @@ func runHelper() int {
 		outMu.Lock()
 		defer outMu.Unlock()
 		out.Encode(e)
+	}
+
+	// The helper sends beacons on the interface named eth0, so it must
+	// never run in the namespace of the test that started it, which is
+	// normally the host's.
+	self, err := os.Readlink(netnsLink)
+	if err != nil || self == os.Getenv(helperParentEnv) || os.Getenv(helperParentEnv) == "" {
+		emit(helperEvent{Event: "error", Error: "helper must run in a network namespace of a test lab, not the test's own"})
+		return 1
 	}
 
 	listenPort, _ := strconv.Atoi(os.Getenv(helperListenEnv))
@@ -142,9 +156,14 @@ func startHelper(t *testing.T, ns *netns.Namespace, network string, listenPort u
 		t.Fatal(err)
 	}
 	n := &helperNode{name: ns.Name(), ns: ns, listenPort: listenPort, contacts: make(map[wire.Contact]time.Time)}
+	parent, err := os.Readlink(netnsLink)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := ns.Command(context.Background(), exe)
 	cmd.Env = append(os.Environ(),
 		helperEnv+"=1",
+		helperParentEnv+"="+parent,
 		helperNetworkEnv+"="+network,
 		helperListenEnv+"="+strconv.Itoa(int(listenPort)),
 		helperIntervalEnv+"="+interval.String(),
@@ -260,7 +279,7 @@ func (n *helperNode) reportedID(id identity.NodeID) bool {
 	return false
 }
 
-// fetchStats asks the helper for its counters and waits for them.
+// fetchStats requests the helper's counters and waits for them.
 func (n *helperNode) fetchStats(t *testing.T) Stats {
 	t.Helper()
 	n.mu.Lock()
@@ -304,7 +323,7 @@ func linkLocalAddr(t *testing.T, ns *netns.Namespace) netip.Addr {
 // TestDiscoveryNamespaces runs three nodes of one network and one node of
 // another on a bridged LAN of network namespaces. The nodes of the network
 // send periodic beacons only once an hour, so they can find each other
-// only through the beacon each sends at start and the answers to it.
+// only through the beacon each sends at start and the replies to it.
 func TestDiscoveryNamespaces(t *testing.T) {
 	lab := netns.ForTest(t, "yuidisc")
 	lan := lab.NewBridge(t, "lan")

@@ -15,7 +15,7 @@ type peerKey struct {
 	addr netip.Addr
 }
 
-// peerState is what the table remembers about one path.
+// peerState is the table's record of one path.
 type peerState struct {
 	srcPort    uint16 // source port of the peer's beacons; changes when it restarts
 	listenPort uint16
@@ -25,20 +25,21 @@ type peerState struct {
 	replied    time.Time // zero if never
 }
 
-// verdict tells the Discoverer what to do with an accepted beacon.
+// verdict is the table's decision on an accepted beacon.
 type verdict struct {
 	// duplicate is set for a beacon already seen (the same beacon over a
 	// second route, or a replay); the caller drops it.
 	duplicate bool
-	// report asks the caller to report the contact.
+	// report is set when the caller should report the contact.
 	report bool
-	// reply asks the caller to send a beacon straight back to the sender.
+	// reply is set when the caller should send a beacon straight back.
 	reply bool
-	// broadcast asks the caller to also broadcast its reply on the link.
+	// broadcast is set when the caller should also broadcast its reply on
+	// the link the beacon came in on.
 	broadcast bool
 }
 
-// peerTable decides which beacons to report and answer. It is owned by
+// peerTable decides which beacons to report and reply to. It is owned by
 // one goroutine and takes the time as a parameter.
 type peerTable struct {
 	// window is how long a peer counts as seen recently: a peer silent for
@@ -60,10 +61,11 @@ func newPeerTable(window, cooldown time.Duration, max int) *peerTable {
 // returns what to do with it.
 //
 // A beacon is a duplicate if its sequence number is not above the last one
-// from the same source port; sequence numbers restart with the process,
-// and so does the source port. A sender is answered when it is new, has
-// been silent for longer than the window, or requests a reply, but never
-// twice within the cooldown.
+// from the same source port. A restarted sender has a new source port,
+// and its sequence numbers start above the old ones unless its clock went
+// back. A sender gets a reply when it is new, has been silent for longer
+// than the window, or requests a reply, but never twice within the
+// cooldown.
 func (t *peerTable) observe(now time.Time, b *Beacon, src netip.AddrPort) verdict {
 	key := peerKey{id: b.ID, addr: src.Addr()}
 	p, known := t.peers[key]
@@ -103,7 +105,7 @@ func (t *peerTable) insert(now time.Time, key peerKey) *peerState {
 	return p
 }
 
-// prune forgets paths not heard within the window.
+// prune removes paths not heard within the window.
 func (t *peerTable) prune(now time.Time) {
 	for key, p := range t.peers {
 		if now.Sub(p.heard) > t.window {

@@ -39,7 +39,7 @@ func TestPeerTableReplyRequested(t *testing.T) {
 		t.Errorf("joining beacon: verdict %+v, want %+v", got, want)
 	}
 
-	// A second request within the cooldown gets no answer.
+	// A second request within the cooldown gets no reply.
 	got = table.observe(testNow.Add(100*time.Millisecond), peerBeacon(id, 2, true), src)
 	if got != (verdict{}) {
 		t.Errorf("request within cooldown: verdict %+v, want nothing to do", got)
@@ -92,7 +92,8 @@ func TestPeerTableWindow(t *testing.T) {
 
 	table.observe(testNow, peerBeacon(id, 1, false), src)
 
-	// Heard every 5 s: reported again once a window, not answered.
+	// A peer heard every 5 s is reported again once a window and gets no
+	// reply.
 	var reports int
 	for i := 1; i <= 12; i++ {
 		v := table.observe(testNow.Add(time.Duration(i)*5*time.Second), peerBeacon(id, uint64(i+1), false), src)
@@ -100,7 +101,7 @@ func TestPeerTableWindow(t *testing.T) {
 			reports++
 		}
 		if v.reply {
-			t.Errorf("beacon %d of a peer heard every 5 s was answered", i+1)
+			t.Errorf("beacon %d of a peer heard every 5 s got a reply", i+1)
 		}
 	}
 	if reports != 2 {

@@ -17,9 +17,9 @@ import (
 // On Linux (checked on 6.18) every socket bound this way receives its own
 // copy of each broadcast or multicast datagram, but a unicast datagram
 // goes to only one of them, chosen by a hash of its addresses. That is why
-// nodes send beacons, and answer them, from a private socket (see
-// listenPrivate): an answer goes to the private port of its requester and
-// never to the shared port. Linux lets only sockets of one user share a
+// nodes send beacons and replies from a private socket (see
+// listenPrivate). A unicast reply goes to the private port of the node it
+// replies to, never to the shared port. Linux lets only sockets of one user share a
 // port with SO_REUSEPORT, so nodes run by different users cannot share it.
 func listenShared(network string, port int) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
@@ -33,7 +33,7 @@ func listenShared(network string, port int) (*net.UDPConn, error) {
 }
 
 // listenPrivate binds an ephemeral port that beacons are sent from, so
-// that unicast answers reach this node alone.
+// that unicast replies reach this node alone.
 func listenPrivate(network string) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		return setSockopts(c, network == "udp4")
