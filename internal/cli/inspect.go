@@ -1,0 +1,204 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/node"
+)
+
+// requestTimeout bounds one CLI call to a node's API.
+const requestTimeout = 45 * time.Second
+
+func newStatusCommand(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a running node's ID, addresses, uptime and routing table",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, ctx, cancel, err := connect(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			s, err := client.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), s)
+			}
+			printStatus(cmd.OutOrStdout(), s)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printStatus(w io.Writer, s *api.Status) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID\t%s\n", s.ID)
+	fmt.Fprintf(tw, "Network\t%s\n", s.Network)
+	fmt.Fprintf(tw, "Listen\t%s (QUIC)\n", s.Listen)
+	if s.Discovery != "" {
+		fmt.Fprintf(tw, "Discovery\t%s (UDP beacons)\n", s.Discovery)
+	}
+	fmt.Fprintf(tw, "API\thttp://%s\n", s.API)
+	fmt.Fprintf(tw, "Data folder\t%s\n", s.DataDir)
+	fmt.Fprintf(tw, "Uptime\t%s\n", (time.Duration(s.Uptime) * time.Second).String())
+	fmt.Fprintf(tw, "Peers\t%d\n", s.Peers)
+	fmt.Fprintf(tw, "Version\t%s\n", s.Version)
+	tw.Flush()
+
+	if len(s.Buckets) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nBuckets (shared prefix bits: contacts + replacements)")
+	var parts []string
+	for _, b := range s.Buckets {
+		parts = append(parts, fmt.Sprintf("%d:%d+%d", b.Index, b.Contacts, b.Replacements))
+	}
+	fmt.Fprintln(w, "  "+strings.Join(parts, "  "))
+}
+
+func newPeersCommand(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "peers",
+		Short: "List a running node's contacts with their RTT, uptime and failures",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, ctx, cancel, err := connect(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			peers, err := client.Peers(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), peers)
+			}
+			printPeers(cmd.OutOrStdout(), peers)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printPeers(w io.Writer, peers []api.Peer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tADDRESS\tBUCKET\tRTT\tUPTIME\tLAST SEEN\tFAILURES")
+	for _, p := range peers {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s ago\t%d\n",
+			p.ID.Short(), p.Addr, p.Bucket, formatMs(p.RTTMs),
+			seconds(p.Uptime), seconds(p.LastAgo), p.Failures)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d peers\n", len(peers))
+}
+
+func newLookupCommand(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "lookup KEY|ID",
+		Short: "Find the nodes closest to a key or node ID",
+		Long: `Run an iterative lookup on the node and print the closest nodes, the
+hops and the time it took. An argument of 64 hexadecimal digits is a
+node ID; anything else is a key, looked up by its SHA-256 hash.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, ctx, cancel, err := connect(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			res, err := client.Lookup(ctx, api.LookupRequest{Target: parseTarget(args[0])})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), res)
+			}
+			printLookup(cmd.OutOrStdout(), res)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// parseTarget reads a node ID, or hashes any other string into a key.
+func parseTarget(s string) identity.NodeID {
+	if id, err := identity.ParseID(s); err == nil {
+		return id
+	}
+	return identity.KeyID([]byte(s))
+}
+
+func printLookup(w io.Writer, res *api.LookupResult) {
+	fmt.Fprintf(w, "Target %s\n", res.Target)
+	fmt.Fprintf(w, "%d nodes in %s, %d hops, %d queried, %d failed\n\n",
+		len(res.Closest), formatMs(res.DurationMs), res.Hops, res.Queried, res.Failed)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tID\tADDRESS\tDISTANCE")
+	for i, c := range res.Closest {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\n", i+1, c.ID.Short(), c.Addr, c.Distance[:16])
+	}
+	tw.Flush()
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the program's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "yui", node.Version)
+		},
+	}
+}
+
+// connect finds the node of the data folder and bounds the call's time.
+func connect(ctx context.Context, g *globalFlags) (*api.Client, context.Context, context.CancelFunc, error) {
+	client, err := api.FindNode(g.dataDir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	return client, ctx, cancel, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func formatMs(ms float64) string {
+	if ms == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fms", ms)
+}
+
+func seconds(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
+}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/yuinet/yui/node"
+)
+
+func newNodeCommand(g *globalFlags) *cobra.Command {
+	var (
+		listen        string
+		apiAddr       string
+		bootstrap     []string
+		network       string
+		discoveryPort int
+	)
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run a node",
+		Long: `Run a node until interrupted. With no flags at all the node creates its
+identity in the default data folder, listens on UDP port 4717 (or a
+free port if that is taken), finds nodes on the LAN and joins them.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := g.newLogger(os.Stderr)
+			if err != nil {
+				return err
+			}
+			cfg := node.Config{
+				DataDir:       g.dataDir,
+				Listen:        listen,
+				API:           apiAddr,
+				Bootstrap:     splitList(bootstrap),
+				Network:       network,
+				DiscoveryPort: discoveryPort,
+				Logger:        log,
+			}
+			return runNode(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", ":"+strconv.Itoa(node.DefaultPort), "QUIC listen address, host:port (env YUI_LISTEN)")
+	f.StringVar(&apiAddr, "api", "127.0.0.1:"+strconv.Itoa(node.DefaultAPIPort), "HTTP API address (env YUI_API)")
+	f.StringSliceVar(&bootstrap, "bootstrap", nil, "host:port of nodes outside the LAN, comma-separated (env YUI_BOOTSTRAP)")
+	f.StringVar(&network, "network", node.DefaultNetwork, "network name; nodes of other networks are ignored (env YUI_NETWORK)")
+	f.IntVar(&discoveryPort, "discovery-port", node.DefaultDiscoveryPort, "UDP port of LAN beacons, -1 to turn discovery off (env YUI_DISCOVERY_PORT)")
+	return cmd
+}
+
+// runNode runs a node until SIGINT or SIGTERM, then shuts it down cleanly.
+func runNode(ctx context.Context, cfg node.Config) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	n, err := node.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	cfg.Logger.Info("shutting down", "reason", context.Cause(ctx))
+	return n.Close()
+}
+
+// splitList flattens comma-separated values and drops empty ones.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}

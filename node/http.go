@@ -1,0 +1,210 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/kademlia"
+)
+
+// maxRequestBody bounds the JSON body of an API request.
+const maxRequestBody = 1 << 20
+
+// lookupTimeout bounds a lookup started through the API.
+const lookupTimeout = 30 * time.Second
+
+type apiServer struct {
+	addr     string
+	addrFile string
+	srv      *http.Server
+	done     chan struct{}
+}
+
+// startAPI listens on the configured API address, falling back to a free
+// port on the same host when the default port is taken, and records the
+// address in the data folder for the CLI.
+func (n *Node) startAPI() error {
+	ln, err := listenTCP(n.cfg.API, n.cfg.API == "127.0.0.1:"+strconv.Itoa(DefaultAPIPort))
+	if err != nil {
+		return err
+	}
+	s := &apiServer{
+		addr:     ln.Addr().String(),
+		addrFile: filepath.Join(n.cfg.DataDir, api.APIAddrFile),
+		done:     make(chan struct{}),
+	}
+	s.srv = &http.Server{
+		Handler:           n.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          nil,
+	}
+	if err := writeFileAtomic(s.addrFile, []byte(s.addr+"\n")); err != nil {
+		ln.Close()
+		return err
+	}
+	n.api = s
+
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("API server stopped", "addr", s.addr, "err", err)
+		}
+	}()
+	return nil
+}
+
+func listenTCP(addr string, fallback bool) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	if !fallback || !errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("node: API address %s: %w (pass another with --api)", addr, err)
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	return net.Listen("tcp", net.JoinHostPort(host, "0"))
+}
+
+func (s *apiServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s.srv.Shutdown(ctx)
+	<-s.done
+	removeFile(s.addrFile)
+}
+
+func (n *Node) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathHealth, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET "+api.PathStatus, n.serveStatus)
+	mux.HandleFunc("GET "+api.PathPeers, n.servePeers)
+	mux.HandleFunc("POST "+api.PathLookup, n.serveLookup)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Status returns the node's status as the API reports it.
+func (n *Node) Status() api.Status {
+	s := api.Status{
+		ID:      n.id.ID,
+		Network: n.cfg.Network,
+		Version: Version,
+		Listen:  n.tr.LocalAddr().String(),
+		API:     n.api.addr,
+		DataDir: n.cfg.DataDir,
+		Started: n.started.UTC(),
+		Uptime:  time.Since(n.started).Seconds(),
+	}
+	if n.disc != nil {
+		s.Discovery = n.disc.Addr()
+	}
+	n.router.withMachine(func(m *kademlia.Machine) {
+		s.Peers = m.Len()
+		for _, b := range m.Buckets() {
+			s.Buckets = append(s.Buckets, api.Bucket{Index: b.Index, Contacts: b.Contacts, Replacements: b.Replacements})
+		}
+	})
+	return s
+}
+
+func (n *Node) serveStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, n.Status())
+}
+
+func (n *Node) servePeers(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	peers := []api.Peer{}
+	for _, p := range n.Peers() {
+		peers = append(peers, api.Peer{
+			ID:       p.ID,
+			Addr:     p.Addr.String(),
+			Bucket:   p.Bucket,
+			RTTMs:    float64(p.RTT) / float64(time.Millisecond),
+			Uptime:   now.Sub(p.FirstSeen).Seconds(),
+			LastAgo:  now.Sub(p.LastSeen).Seconds(),
+			Failures: p.Failures,
+		})
+	}
+	writeJSON(w, http.StatusOK, peers)
+}
+
+func (n *Node) serveLookup(w http.ResponseWriter, r *http.Request) {
+	var req api.LookupRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid lookup request: %v", err))
+		return
+	}
+	if req.Target.IsZero() {
+		writeError(w, http.StatusBadRequest, errors.New("lookup request has no target"))
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), lookupTimeout)
+	defer cancel()
+	res, err := n.Lookup(ctx, req.Target)
+	if err != nil {
+		writeError(w, http.StatusGatewayTimeout, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, lookupResult(res))
+}
+
+func lookupResult(res *kademlia.LookupResult) api.LookupResult {
+	out := api.LookupResult{
+		Target:     res.Target,
+		Closest:    []api.Contact{},
+		Hops:       res.Hops,
+		Queried:    res.Queried,
+		Failed:     res.Failed,
+		DurationMs: float64(res.Finished.Sub(res.Started)) / float64(time.Millisecond),
+	}
+	for _, c := range res.Closest {
+		out.Closest = append(out.Closest, api.Contact{
+			ID:       c.ID,
+			Addr:     c.Addr.String(),
+			Distance: identity.Xor(c.ID, res.Target).String(),
+		})
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, api.Error{Error: err.Error()})
+}
+
+// writeFileAtomic replaces path with data so readers never see half a file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("node: write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("node: install %s: %w", path, err)
+	}
+	return nil
+}

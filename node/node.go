@@ -1,0 +1,295 @@
+// Package node runs a Yui node: it loads the node's identity, listens on
+// QUIC, finds LAN peers, drives the overlay's routing core and serves the
+// local HTTP API. cmd/yui is a thin shell around it.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/kademlia"
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// Default ports. QUIC and discovery use UDP; the API uses TCP on loopback.
+const (
+	DefaultPort          = 4717
+	DefaultDiscoveryPort = 4718
+	DefaultAPIPort       = 4719
+	DefaultNetwork       = "yui"
+)
+
+// Version is the program's version, set by the linker for releases.
+var Version = "dev"
+
+// Config configures a node. Only DataDir is required; the zero value of
+// every other field selects its default.
+type Config struct {
+	// DataDir holds the node's key, its lock and its API address file.
+	DataDir string
+	// Listen is the QUIC address, "host:port", ":port" or "host". When the
+	// port was not given and DefaultPort is taken, the node picks a free
+	// port instead.
+	Listen string
+	// API is the HTTP API's address. Default 127.0.0.1:4719, or a free
+	// port on 127.0.0.1 if that is taken.
+	API string
+	// Bootstrap lists "host:port" addresses of nodes outside the LAN.
+	Bootstrap []string
+	// Network names the overlay; nodes of different networks ignore each
+	// other even on one LAN.
+	Network string
+	// DiscoveryPort is the UDP port of LAN beacons; -1 turns discovery off.
+	DiscoveryPort int
+	// Kademlia tunes the routing core.
+	Kademlia kademlia.Config
+	// Logger receives the node's logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Network == "" {
+		c.Network = DefaultNetwork
+	}
+	if c.Listen == "" {
+		c.Listen = ":" + strconv.Itoa(DefaultPort)
+	}
+	if c.API == "" {
+		c.API = "127.0.0.1:" + strconv.Itoa(DefaultAPIPort)
+	}
+	if c.DiscoveryPort == 0 {
+		c.DiscoveryPort = DefaultDiscoveryPort
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Node is a running Yui node.
+type Node struct {
+	cfg     Config
+	id      *identity.Identity
+	log     *slog.Logger
+	started time.Time
+	lock    *dirLock
+	metrics *metrics
+	tr      transport.Transport
+	router  *router
+	api     *apiServer
+	disc    discoverer
+}
+
+// leaveGrace bounds how long Close waits to tell contacts that the node
+// leaves.
+const leaveGrace = time.Second
+
+// Start opens the data folder, listens and joins the overlay. The node runs
+// until Close.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: no data folder given")
+	}
+	n := &Node{cfg: cfg, started: time.Now(), metrics: newMetrics()}
+	if err := n.start(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) start(ctx context.Context) error {
+	lock, err := lockDir(n.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	n.lock = lock
+
+	id, created, err := identity.LoadOrCreate(n.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	n.id = id
+	n.log = n.cfg.Logger.With("node", id.ID.Short())
+	if created {
+		n.log.Info("created node identity", "id", id.ID, "file", filepath.Join(n.cfg.DataDir, identity.KeyFile))
+	}
+
+	if err := n.listen(); err != nil {
+		return err
+	}
+	if err := n.startAPI(); err != nil {
+		return err
+	}
+	if err := n.startDiscovery(); err != nil {
+		return err
+	}
+	n.registerMetrics()
+	n.log.Info("node started", "id", id.ID, "network", n.cfg.Network,
+		"listen", n.tr.LocalAddr(), "api", n.api.addr, "data_dir", n.cfg.DataDir)
+
+	n.join(ctx)
+	return nil
+}
+
+// listen opens the QUIC transport and the routing core behind it.
+func (n *Node) listen() error {
+	tr, err := listenQUIC(n.cfg, n.id, n.log, transport.HandlerFunc(n.handleMessage))
+	if err != nil {
+		return err
+	}
+	n.tr = tr
+
+	self := wire.Contact{ID: n.id.ID, Addr: advertisedAddr(tr.LocalAddr())}
+	m := kademlia.New(self, n.cfg.Kademlia, seedFromID(n.id.ID), time.Now())
+	n.router = newRouter(m, tr, n.log, n.metrics)
+	go n.router.run()
+	return nil
+}
+
+// handleMessage dispatches a message from the network by type.
+func (n *Node) handleMessage(_ context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
+	switch msg.Type() {
+	case wire.TypePing, wire.TypeFindNode, wire.TypeLeave:
+		return n.router.handle(from, msg, isRequest)
+	}
+	if !isRequest {
+		return nil
+	}
+	return &wire.Error{Code: wire.CodeUnsupported, Message: "unsupported message type " + msg.Type().String()}
+}
+
+// join adds the bootstrap contacts and starts the join lookup. Bootstrap
+// addresses carry no node ID, so the node first asks each who it is.
+func (n *Node) join(ctx context.Context) {
+	for _, addr := range n.cfg.Bootstrap {
+		go n.contactBootstrap(ctx, addr)
+	}
+	n.router.bootstrap()
+}
+
+func (n *Node) contactBootstrap(ctx context.Context, addr string) {
+	const attempts = 10
+	for i := range attempts {
+		c, err := n.probe(ctx, addr)
+		if err == nil {
+			n.log.Info("reached bootstrap node", "addr", addr, "peer", c.ID.Short())
+			n.router.addContact(c)
+			n.router.bootstrap()
+			return
+		}
+		n.log.Warn("bootstrap node unreachable, will retry", "addr", addr, "attempt", i+1, "err", err)
+		select {
+		case <-time.After(backoff(i)):
+		case <-n.router.stop:
+			return
+		}
+	}
+	n.log.Error("gave up on bootstrap node", "addr", addr, "attempts", attempts)
+}
+
+func backoff(attempt int) time.Duration {
+	return min(time.Second<<attempt, 30*time.Second)
+}
+
+// probe resolves addr and learns the ID of the node listening there.
+func (n *Node) probe(ctx context.Context, addr string) (wire.Contact, error) {
+	ap, err := resolveUDP(ctx, addr)
+	if err != nil {
+		return wire.Contact{}, err
+	}
+	id, err := probeID(ctx, n.tr, ap)
+	if err != nil {
+		return wire.Contact{}, err
+	}
+	return wire.Contact{ID: id, Addr: ap}, nil
+}
+
+func resolveUDP(ctx context.Context, addr string) (netip.AddrPort, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("node: bootstrap address %q: %w (want host:port)", addr, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return netip.AddrPort{}, fmt.Errorf("node: bootstrap address %q: invalid port %q", addr, port)
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(ips) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("node: resolve bootstrap host %q: %v", host, err)
+	}
+	return netip.AddrPortFrom(ips[0].Unmap(), uint16(p)), nil
+}
+
+// ID returns the node's ID.
+func (n *Node) ID() identity.NodeID { return n.id.ID }
+
+// Addr returns the node's QUIC listen address.
+func (n *Node) Addr() netip.AddrPort { return n.tr.LocalAddr() }
+
+// APIAddr returns the HTTP API's address.
+func (n *Node) APIAddr() string { return n.api.addr }
+
+// Lookup finds the nodes closest to target.
+func (n *Node) Lookup(ctx context.Context, target identity.NodeID) (*kademlia.LookupResult, error) {
+	return n.router.lookup(ctx, target)
+}
+
+// Peers returns the routing table's contacts.
+func (n *Node) Peers() []kademlia.PeerInfo {
+	var peers []kademlia.PeerInfo
+	n.router.withMachine(func(m *kademlia.Machine) { peers = m.Peers() })
+	return peers
+}
+
+// Close leaves the overlay and releases everything the node holds. It is
+// safe to call more than once and on a node that failed to start.
+func (n *Node) Close() error { return n.shutdown(leaveGrace) }
+
+// Kill stops the node without telling its contacts, as a crash would, so
+// tests and the demo can show how the others cope.
+func (n *Node) Kill() error { return n.shutdown(0) }
+
+func (n *Node) shutdown(grace time.Duration) error {
+	if n.disc != nil {
+		n.disc.Close()
+	}
+	if n.router != nil {
+		n.router.close(grace)
+	}
+	if n.api != nil {
+		n.api.close()
+	}
+	if n.tr != nil {
+		n.tr.Close()
+	}
+	if n.lock != nil {
+		n.lock.release()
+		n.lock = nil
+		if n.log != nil {
+			n.log.Info("node stopped", "uptime", time.Since(n.started).Round(time.Millisecond))
+		}
+	}
+	return nil
+}
+
+// removeFile removes path, ignoring a file that is already gone.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+var _ = api.APIAddrFile

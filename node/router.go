@@ -1,0 +1,282 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/kademlia"
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// maxInflight bounds the requests the router has on the network at once.
+// A lookup keeps Alpha in flight and refresh pings are batched by the
+// Machine, so reaching this bound means the network is struggling.
+const maxInflight = 256
+
+// ErrStopped reports a call on a router that has stopped.
+var ErrStopped = errors.New("node: stopped")
+
+// router drives a kademlia.Machine over a Transport. It owns one goroutine,
+// which sleeps until the Machine's next deadline or a wake-up; requests run
+// on their own goroutines and feed their outcome back into the Machine.
+type router struct {
+	tr      transport.Transport
+	log     *slog.Logger
+	metrics *metrics
+	timeout time.Duration
+
+	// mu guards machine and waiters.
+	mu      sync.Mutex
+	machine *kademlia.Machine
+	waiters map[kademlia.LookupID]chan *kademlia.LookupResult
+
+	inflight chan struct{} // semaphore of maxInflight slots
+	wake     chan struct{} // a deadline may have moved earlier
+	stop     chan struct{}
+	done     chan struct{}
+	requests sync.WaitGroup
+	stopOnce sync.Once
+}
+
+func newRouter(m *kademlia.Machine, tr transport.Transport, log *slog.Logger, met *metrics) *router {
+	return &router{
+		tr:       tr,
+		log:      log,
+		metrics:  met,
+		timeout:  m.Config().RequestTimeout,
+		machine:  m,
+		waiters:  make(map[kademlia.LookupID]chan *kademlia.LookupResult),
+		inflight: make(chan struct{}, maxInflight),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+}
+
+// run is the router's loop; it returns when stop is closed.
+func (r *router) run() {
+	defer close(r.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+
+	for {
+		r.mu.Lock()
+		deadline := r.machine.NextDeadline()
+		r.mu.Unlock()
+		timer.Reset(waitUntil(deadline))
+
+		select {
+		case <-r.stop:
+			return
+		case <-r.wake:
+		case <-timer.C:
+			r.mu.Lock()
+			r.machine.Tick(time.Now())
+			r.mu.Unlock()
+			r.flush()
+		}
+	}
+}
+
+func waitUntil(deadline time.Time) time.Duration {
+	if deadline.IsZero() {
+		return time.Minute
+	}
+	return max(time.Until(deadline), 0)
+}
+
+// poke wakes the loop so it re-reads the Machine's deadline.
+func (r *router) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flush sends what the Machine queued and handles its events. It must be
+// called without mu held.
+func (r *router) flush() {
+	r.mu.Lock()
+	out := r.machine.Outbox()
+	events := r.machine.Events()
+	r.mu.Unlock()
+
+	for _, o := range out {
+		r.send(o)
+	}
+	for _, e := range events {
+		r.handleEvent(e)
+	}
+	r.poke()
+}
+
+func (r *router) send(o kademlia.Outgoing) {
+	if o.Request == 0 {
+		go r.sendOneWay(o)
+		return
+	}
+	select {
+	case r.inflight <- struct{}{}:
+	default:
+		// NOTE: a full semaphore fails the request at once rather than
+		// queueing it, so the Machine sees back-pressure as failures.
+		r.log.Warn("too many requests in flight, failing request", "to", o.To, "type", o.Msg.Type())
+		r.feedFailure(o.Request)
+		return
+	}
+	r.requests.Add(1)
+	go r.request(o)
+}
+
+func (r *router) request(o kademlia.Outgoing) {
+	defer r.requests.Done()
+	defer func() { <-r.inflight }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	resp, err := r.tr.Request(ctx, o.To, o.Msg)
+	if err != nil {
+		r.log.Debug("request failed", "to", o.To, "type", o.Msg.Type(), "err", err)
+		r.feedFailure(o.Request)
+		return
+	}
+
+	r.mu.Lock()
+	r.machine.HandleResponse(time.Now(), o.To, o.Request, resp)
+	r.mu.Unlock()
+	r.flush()
+}
+
+func (r *router) feedFailure(request uint64) {
+	r.mu.Lock()
+	r.machine.HandleFailure(time.Now(), request)
+	r.mu.Unlock()
+	r.flush()
+}
+
+func (r *router) sendOneWay(o kademlia.Outgoing) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	if err := r.tr.Send(ctx, o.To, o.Msg); err != nil {
+		r.log.Debug("send failed", "to", o.To, "type", o.Msg.Type(), "err", err)
+	}
+}
+
+func (r *router) handleEvent(e kademlia.Event) {
+	switch e.Kind {
+	case kademlia.PeerAdded:
+		r.log.Info("peer joined", "peer", e.Peer.ID.Short(), "addr", e.Peer.Addr)
+	case kademlia.PeerRemoved:
+		r.log.Info("peer left", "peer", e.Peer.ID.Short(), "addr", e.Peer.Addr)
+	case kademlia.LookupDone:
+		r.finishLookup(e.Lookup)
+	}
+}
+
+func (r *router) finishLookup(res *kademlia.LookupResult) {
+	r.metrics.observeLookup(res)
+	r.mu.Lock()
+	ch, ok := r.waiters[res.ID]
+	delete(r.waiters, res.ID)
+	r.mu.Unlock()
+	if ok {
+		ch <- res
+	}
+}
+
+// handle serves an overlay message that arrived from the network.
+func (r *router) handle(from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
+	var request uint64
+	if isRequest {
+		request = 1
+	}
+	r.mu.Lock()
+	resp := r.machine.HandleRequest(time.Now(), from.Contact(), request, msg)
+	r.mu.Unlock()
+	r.flush()
+	return resp
+}
+
+// addContact hands the Machine a contact learned outside the protocol.
+func (r *router) addContact(c wire.Contact) {
+	r.mu.Lock()
+	r.machine.AddContact(time.Now(), c)
+	r.mu.Unlock()
+	r.flush()
+}
+
+// bootstrap starts the join lookup for the node's own ID.
+func (r *router) bootstrap() {
+	r.mu.Lock()
+	r.machine.Bootstrap(time.Now())
+	r.mu.Unlock()
+	r.flush()
+}
+
+// lookup runs a lookup for target and waits for its result.
+func (r *router) lookup(ctx context.Context, target identity.NodeID) (*kademlia.LookupResult, error) {
+	ch := make(chan *kademlia.LookupResult, 1)
+	r.mu.Lock()
+	id := r.machine.Lookup(time.Now(), target)
+	r.waiters[id] = ch
+	r.mu.Unlock()
+	r.flush()
+
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-ctx.Done():
+		r.mu.Lock()
+		delete(r.waiters, id)
+		r.mu.Unlock()
+		return nil, fmt.Errorf("node: lookup %s: %w", target.Short(), ctx.Err())
+	case <-r.done:
+		return nil, ErrStopped
+	}
+}
+
+// withMachine runs f with the Machine locked, for read-only inspection.
+func (r *router) withMachine(f func(m *kademlia.Machine)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(r.machine)
+}
+
+// close tells every contact that this node leaves, waits up to grace for
+// those messages, then stops the loop and waits for requests in flight.
+func (r *router) close(grace time.Duration) {
+	r.stopOnce.Do(func() {
+		if grace > 0 {
+			r.mu.Lock()
+			leaves := r.machine.Leave()
+			r.mu.Unlock()
+			r.sendLeaves(leaves, grace)
+		}
+
+		close(r.stop)
+		<-r.done
+		r.requests.Wait()
+	})
+}
+
+func (r *router) sendLeaves(leaves []kademlia.Outgoing, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, o := range leaves {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.tr.Send(ctx, o.To, o.Msg); err != nil {
+				r.log.Debug("leave not delivered", "to", o.To, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
