@@ -84,6 +84,9 @@ type Config struct {
 	SeenWindow time.Duration
 	// RescanInterval is how often the interface list is read again.
 	// Default DefaultRescanInterval.
+	//
+	// TODO: listen for netlink link and address events, so that a link
+	// that comes up is used at once instead of at the next rescan.
 	RescanInterval time.Duration
 	// MaxClockSkew is how far a beacon's timestamp may differ from this
 	// node's clock. Zero means the package's MaxClockSkew; a negative

@@ -35,6 +35,7 @@ const (
 	helperNetworkEnv  = "YUI_DISCOVERY_HELPER_NETWORK"
 	helperListenEnv   = "YUI_DISCOVERY_HELPER_LISTEN_PORT"
 	helperIntervalEnv = "YUI_DISCOVERY_HELPER_INTERVAL"
+	helperRescanEnv   = "YUI_DISCOVERY_HELPER_RESCAN_INTERVAL"
 	helperParentEnv   = "YUI_DISCOVERY_HELPER_PARENT_NETNS" // the test's namespace
 )
 
@@ -83,6 +84,7 @@ func runHelper() int {
 
 	listenPort, _ := strconv.Atoi(os.Getenv(helperListenEnv))
 	interval, _ := time.ParseDuration(os.Getenv(helperIntervalEnv))
+	rescan, _ := time.ParseDuration(os.Getenv(helperRescanEnv))
 	id, err := identity.New()
 	if err != nil {
 		emit(helperEvent{Event: "error", Error: err.Error()})
@@ -90,12 +92,13 @@ func runHelper() int {
 	}
 	start := time.Now()
 	d, err := New(Config{
-		Identity:   id,
-		Network:    os.Getenv(helperNetworkEnv),
-		ListenPort: listenPort,
-		Interval:   interval,
-		Interfaces: []string{"eth0"},
-		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Identity:       id,
+		Network:        os.Getenv(helperNetworkEnv),
+		ListenPort:     listenPort,
+		Interval:       interval,
+		RescanInterval: rescan,
+		Interfaces:     []string{"eth0"},
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		emit(helperEvent{Event: "error", Error: err.Error()})
@@ -121,6 +124,10 @@ func runHelper() int {
 	<-reported
 	return 0
 }
+
+// helperRescanInterval is the helpers' Config.RescanInterval, shorter
+// than the default so that the test of a link coming up is quick.
+const helperRescanInterval = 250 * time.Millisecond
 
 // helperNode is the test's handle on a helper process.
 type helperNode struct {
@@ -167,6 +174,7 @@ func startHelper(t *testing.T, ns *netns.Namespace, network string, listenPort u
 		helperNetworkEnv+"="+network,
 		helperListenEnv+"="+strconv.Itoa(int(listenPort)),
 		helperIntervalEnv+"="+interval.String(),
+		helperRescanEnv+"="+helperRescanInterval.String(),
 	)
 	cmd.Stderr = lockedWriter{&n.mu, &n.stderr}
 	if n.stdin, err = cmd.StdinPipe(); err != nil {
@@ -391,6 +399,36 @@ func TestDiscoveryNamespaces(t *testing.T) {
 			t.Errorf("node of another network reported node%d", i+1)
 		}
 	}
+
+	// A node whose link comes up after it started finds the others once
+	// a rescan sees the link.
+	lateHost := newHost("late", "10.47.18.4/24")
+	if err := lateHost.SetLinkUp("eth0", false); err != nil {
+		t.Fatal(err)
+	}
+	late := startHelper(t, lateHost, "ns-test", 7004, time.Hour)
+	if err := lateHost.SetLinkUp("eth0", true); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now() // SetLinkUp returns once the link is running
+	lateContact := wire.Contact{ID: late.id, Addr: netip.MustParseAddrPort("10.47.18.4:7004")}
+	first, _ := contactsOf(0)
+	var joined time.Time
+	waitFor(t, "the late node and node1 to report each other", func() bool {
+		heard, ok1 := nodes[0].reportedAt(lateContact)
+		learned, ok2 := late.reportedAt(first)
+		joined = maxTime(heard, learned)
+		return ok1 && ok2
+	})
+	t.Logf("late node: joined node1 %v after its link was running (rescan interval %v)",
+		joined.Sub(up).Round(time.Microsecond), helperRescanInterval)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // logJoinTimes logs, for each node after the first, how long after its
