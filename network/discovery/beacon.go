@@ -76,8 +76,11 @@ type Beacon struct {
 	PublicKey ed25519.PublicKey `cbor:"3,keyasint"`
 	// ListenPort is the UDP port of the node's QUIC transport.
 	ListenPort uint16 `cbor:"4,keyasint"`
-	// ListenAddrs are addresses the node listens on besides the beacon's
-	// source address, without zones, at most MaxListenAddrs.
+	// ListenAddrs lists the node's unicast addresses on the links it sends
+	// beacons on, at most MaxListenAddrs. IPv6 link-local addresses are
+	// left out because they mean nothing without a zone. The Discoverer
+	// reports only the beacon's source address; the list is for callers
+	// that want the others.
 	ListenAddrs []netip.Addr `cbor:"5,keyasint,omitempty"`
 	// Timestamp is the sender's clock when it sent the beacon, in
 	// milliseconds since the Unix epoch.

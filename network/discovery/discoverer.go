@@ -6,9 +6,9 @@
 // subnet on each up, broadcast-capable interface. Over IPv6 it goes to the
 // link-local multicast group ff02::114 on each up, multicast-capable
 // interface. A node that hears a beacon of a node it has not heard
-// recently replies at once with a beacon of its own sent straight back, so
-// a new node learns its neighbours within one round trip instead of one
-// interval. Discovered
+// recently replies at once with a beacon of its own, sent straight back.
+// So a new node learns its neighbours within one round trip instead of
+// one interval. Discovered
 // peers are reported as wire.Contact values: the beacon's source address
 // with the advertised QUIC port.
 //
@@ -78,9 +78,9 @@ type Config struct {
 	// and replies together, with bursts of up to the same number. Default
 	// DefaultMaxPerSecond.
 	MaxPerSecond int
-	// SeenWindow is how long a peer counts as seen recently. A contact is
-	// reported at most once per window, and a peer silent for longer gets
-	// a reply again as a new peer. Default DefaultSeenWindow.
+	// SeenWindow is how long a peer counts as seen recently. Each contact
+	// is reported again at most once per window, and a peer silent for
+	// longer gets a reply again as a new peer. Default DefaultSeenWindow.
 	SeenWindow time.Duration
 	// RescanInterval is how often the interface list is read again.
 	// Default DefaultRescanInterval.
@@ -183,8 +183,8 @@ type arrival struct {
 }
 
 // New binds the discovery sockets and starts sending beacons. It fails if
-// cfg.Port is taken by a program that did not set SO_REUSEPORT; a host
-// without IPv6 runs with IPv4 alone.
+// cfg.Port is taken by a program of another user or one that did not set
+// SO_REUSEPORT. A host without IPv6 runs with IPv4 alone.
 func New(cfg Config) (*Discoverer, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err

@@ -149,7 +149,7 @@ func (d *Discoverer) encode(replyRequested bool) ([]byte, bool) {
 	}
 	data, err := EncodeBeacon(b, d.cfg.Identity.Private)
 	if err != nil {
-		d.log.Error("cannot encode beacon", "err", err)
+		d.log.Error("encoding beacon failed", "err", err)
 		return nil, false
 	}
 	return data, true

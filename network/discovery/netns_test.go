@@ -401,7 +401,7 @@ func TestDiscoveryNamespaces(t *testing.T) {
 	}
 
 	// A node whose link comes up after it started finds the others once
-	// a rescan sees the link.
+	// a rescan finds the link.
 	lateHost := newHost("late", "10.47.18.4/24")
 	if err := lateHost.SetLinkUp("eth0", false); err != nil {
 		t.Fatal(err)

@@ -7,15 +7,16 @@ import (
 
 // Stats counts what a Discoverer did since it started.
 type Stats struct {
-	// Sent counts datagrams sent; SendErrors those the kernel refused;
-	// RateLimited those not sent because of Config.MaxPerSecond.
+	// Sent counts datagrams sent. SendErrors counts sends that failed, and
+	// RateLimited the datagrams not sent because of Config.MaxPerSecond.
 	Sent, SendErrors, RateLimited uint64
 	// Received counts datagrams read from the sockets.
 	Received uint64
-	// Accepted counts valid beacons of other nodes of this network.
+	// Accepted counts valid beacons of other nodes of this network, not
+	// counting duplicates.
 	Accepted uint64
 	// Own counts this node's own beacons, which come back over broadcast
-	// and multicast; OtherNetwork counts valid beacons of other networks;
+	// and multicast. OtherNetwork counts valid beacons of other networks.
 	// Duplicate counts copies of beacons already accepted.
 	Own, OtherNetwork, Duplicate uint64
 	// Rejected counts datagrams dropped by reason.
@@ -23,10 +24,9 @@ type Stats struct {
 	// InboxFull counts verified beacons dropped because the goroutine
 	// that handles them fell behind.
 	InboxFull uint64
-	// Reported counts contacts delivered on the Contacts channel;
-	// ContactsDropped those dropped because its buffer was full;
-	// BadSource those not reported because the source address cannot be
-	// a contact.
+	// Reported counts contacts delivered on the Contacts channel.
+	// ContactsDropped counts contacts dropped because its buffer was full,
+	// and BadSource those whose source address cannot be a contact.
 	Reported, ContactsDropped, BadSource uint64
 }
 
