@@ -8,8 +8,9 @@ import (
 
 // Tick runs the Machine's timers: it fails requests that have waited
 // RequestTimeout, refreshes buckets that no lookup entered for
-// RefreshInterval, and pings contacts silent for PingInterval, at most
-// LivenessPings of them in flight at once. Calling it early is harmless.
+// RefreshInterval, and pings contacts silent for PingInterval, while fewer
+// than LivenessPings liveness and eviction pings are in flight. Calling it
+// early is harmless.
 func (m *Machine) Tick(now time.Time) {
 	t := m.clock(now)
 	m.expireRequests(now, t)
@@ -22,7 +23,7 @@ func (m *Machine) Tick(now time.Time) {
 // any other call, so a caller checks it again after each call.
 func (m *Machine) NextDeadline() time.Time {
 	due := m.refreshDue
-	if m.countPending(pingLiveness) < m.cfg.LivenessPings {
+	if m.maintenancePings() < m.cfg.LivenessPings {
 		due = min(due, m.pingDue)
 	}
 	timeout := int64(m.cfg.RequestTimeout)
@@ -61,23 +62,35 @@ func (m *Machine) refreshBuckets(now time.Time, t int64) {
 }
 
 // pingSilent pings the contacts that have been silent longest, once they
-// have been silent for PingInterval, while fewer than LivenessPings such
-// pings are in flight. Contacts with a request in flight are skipped: its
+// have been silent for PingInterval, while fewer than LivenessPings
+// liveness and eviction pings are in flight. Contacts with a request in flight are skipped: its
 // outcome will tell.
 func (m *Machine) pingSilent(t int64) {
 	interval := int64(m.cfg.PingInterval)
-	for budget := m.cfg.LivenessPings - m.countPending(pingLiveness); budget > 0; budget-- {
+	for budget := m.cfg.LivenessPings - m.maintenancePings(); budget > 0; budget-- {
 		e := m.mostSilent()
 		if e == nil || t-e.lastSeen < interval {
 			break
 		}
-		m.send(t, m.contactOf(e), &wire.Ping{}, request{kind: pingLiveness})
+		// With a replacement waiting, the ping is also the bucket's
+		// eviction check: one failure makes room for the replacement.
+		kind := pingLiveness
+		if len(m.buckets[m.bucketIndex(e.id)].replacements) > 0 {
+			kind = pingEvict
+		}
+		m.send(t, m.contactOf(e), &wire.Ping{}, request{kind: kind})
 	}
 
 	m.pingDue = noDeadline
 	if e := m.mostSilent(); e != nil {
 		m.pingDue = e.lastSeen + interval
 	}
+}
+
+// maintenancePings counts the liveness and eviction pings in flight, which
+// share the LivenessPings budget.
+func (m *Machine) maintenancePings() int {
+	return m.countPending(pingLiveness) + m.countPending(pingEvict)
 }
 
 // mostSilent returns the table entry heard from least recently among those

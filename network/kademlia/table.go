@@ -147,8 +147,17 @@ func (m *Machine) addReplacement(t int64, idx int, e entry) {
 // idx, unless such a check is already in flight. If the ping fails the
 // contact is evicted and the best replacement takes its place; if it
 // answers, it stays and the newcomer waits in the replacement cache.
+//
+// A contact heard from within PingInterval is not pinged: the Machine
+// counts it alive, as pingSilent does, and a ping would mostly confirm it
+// at the cost of one request per newcomer. Once it falls silent, its
+// liveness ping doubles as the eviction check, because a replacement is
+// waiting.
 func (m *Machine) checkLeastRecent(t int64, idx int) {
 	lrs := &m.buckets[idx].entries[0]
+	if t-lrs.lastSeen < int64(m.cfg.PingInterval) {
+		return
+	}
 	for i := range m.pending {
 		r := &m.pending[i]
 		if r.kind == pingEvict && m.bucketIndex(r.to.ID) == idx {

@@ -141,7 +141,9 @@ func TestFullBucketPingsLeastRecentlySeen(t *testing.T) {
 			m := newTestMachine(Config{K: k})
 			old := fillBucket(t, m, 0, k)
 			newcomer := contactAt(0, 100)
-			now := t0.Add(time.Second)
+			// The least recently seen contact has been silent long enough
+			// to be in doubt.
+			now := t0.Add(m.Config().PingInterval + time.Second)
 
 			hear(t, m, now, newcomer)
 			if hasPeer(m, newcomer.ID) {
@@ -196,6 +198,37 @@ func TestFullBucketPingsLeastRecentlySeen(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+func TestFreshLeastRecentlySeenNotPinged(t *testing.T) {
+	const k = 4
+	m := newTestMachine(Config{K: k})
+	old := fillBucket(t, m, 0, k)
+	newcomer := contactAt(0, 100)
+
+	// Heard from a second ago, the least recently seen contact counts as
+	// alive: the newcomer waits without a ping.
+	hear(t, m, t0.Add(time.Second), newcomer)
+	if out := m.Outbox(); len(out) != 0 {
+		t.Fatalf("sent %d messages although the bucket is fresh", len(out))
+	}
+	if !hasReplacement(m, newcomer.ID) || hasPeer(m, newcomer.ID) {
+		t.Fatal("newcomer is not waiting in the replacement cache")
+	}
+
+	// Once silent, the contact's liveness ping is the eviction check: a
+	// single failure lets the newcomer in.
+	now := t0.Add(m.Config().PingInterval)
+	m.Tick(now)
+	pings := pingsTo(m.Outbox(), old[0].ID)
+	if len(pings) != 1 {
+		t.Fatalf("sent %d pings to the silent contact, want 1", len(pings))
+	}
+	m.HandleFailure(now.Add(time.Second), pings[0].Request)
+	if hasPeer(m, old[0].ID) || !hasPeer(m, newcomer.ID) {
+		t.Errorf("after one failed ping: old contact in table = %v, newcomer in table = %v; want false, true",
+			hasPeer(m, old[0].ID), hasPeer(m, newcomer.ID))
 	}
 }
 
