@@ -75,9 +75,9 @@ type Config struct {
 	RequestTimeout time.Duration
 
 	// IdleTimeout is how long a connection may carry no stream before it
-	// is closed. A peer that sends nothing at all, not even the keep-alive
-	// packets sent every IdleTimeout/2, is considered gone after the same
-	// time. Default DefaultIdleTimeout.
+	// is closed. While streams are open, both sides send keep-alive
+	// packets every IdleTimeout/2, and a peer that sends no packet for
+	// twice IdleTimeout is considered gone. Default DefaultIdleTimeout.
 	IdleTimeout time.Duration
 
 	// MaxConns is the number of open connections at which the transport

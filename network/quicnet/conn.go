@@ -140,8 +140,7 @@ func (t *Transport) acceptRequests(pc *peerConn) {
 			return // the connection closed
 		}
 		if !t.acquire(pc) {
-			s.CancelRead(streamRefused)
-			s.CancelWrite(streamRefused)
+			cancelStream(s, streamRefused)
 			continue
 		}
 		t.wg.Go(func() {
@@ -177,8 +176,7 @@ func (t *Transport) serveRequest(pc *peerConn, s *quic.Stream) {
 	request, msg, size, reason, err := readMessage(s)
 	if err != nil {
 		t.drop(pc, reason, err)
-		s.CancelRead(streamRejected)
-		s.CancelWrite(streamRejected)
+		cancelStream(s, streamRejected)
 		return
 	}
 	s.CancelRead(streamDone)
@@ -257,6 +255,9 @@ func (t *Transport) drop(pc *peerConn, reason DropReason, err error) {
 	if pc.invalid.Add(1) != int64(t.cfg.MaxInvalid)+1 {
 		return
 	}
+
+	// NOTE: the peer may reconnect at once and send MaxInvalid more
+	// invalid messages, because the transport keeps no list of bad peers.
 
 	t.stats.badPeers.Add(1)
 	t.log.Warn("closing connection of peer that sent too many invalid messages",

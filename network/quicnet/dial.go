@@ -99,23 +99,23 @@ func (t *Transport) exchange(ctx context.Context, to wire.Contact, request uint6
 	if err != nil {
 		return nil, t.openError(ctx, to, typ, err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			s.CancelRead(streamCancelled)
-			s.CancelWrite(streamCancelled)
-		}
-	}()
-	deadline, _ := ctx.Deadline()
-	s.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() {
-		s.CancelRead(streamCancelled)
-		s.CancelWrite(streamCancelled)
-	})
+	stop := context.AfterFunc(ctx, func() { cancelStream(s, streamCancelled) })
 	defer stop()
 
+	resp, err := t.roundTrip(ctx, pc, s, request, typ, frame)
+	if err != nil {
+		cancelStream(s, streamCancelled)
+		return nil, t.requestError(ctx, to, typ, err)
+	}
+	return resp, nil
+}
+
+// roundTrip writes the request frame on s and reads the response.
+func (t *Transport) roundTrip(ctx context.Context, pc *peerConn, s *quic.Stream, request uint64, typ wire.Type, frame []byte) (wire.Message, error) {
+	deadline, _ := ctx.Deadline()
+	s.SetDeadline(deadline)
 	if _, err := s.Write(frame); err != nil {
-		return nil, requestError(ctx, to, typ, err)
+		return nil, err
 	}
 	s.Close()
 	t.stats.sent(typ, len(frame))
@@ -125,17 +125,21 @@ func (t *Transport) exchange(ctx context.Context, to wire.Contact, request uint6
 		if reason.invalid() && ctx.Err() == nil {
 			t.drop(pc, reason, err)
 		}
-		return nil, requestError(ctx, to, typ, err)
+		return nil, err
 	}
 	s.CancelRead(streamDone)
 	if respID != request {
 		err := fmt.Errorf("response to request %d carries request ID %d", request, respID)
 		t.drop(pc, DropWrongRequest, err)
-		return nil, fmt.Errorf("quicnet: %v request to %s: %w", typ, to, err)
+		return nil, err
 	}
-	ok = true
 	t.stats.received(resp.Type(), size)
 	return resp, nil
+}
+
+func cancelStream(s *quic.Stream, code quic.StreamErrorCode) {
+	s.CancelRead(code)
+	s.CancelWrite(code)
 }
 
 // sendOneWay sends one frame on a new unidirectional stream.
@@ -154,7 +158,7 @@ func (t *Transport) sendOneWay(ctx context.Context, to wire.Contact, typ wire.Ty
 	s.SetWriteDeadline(deadline)
 	if _, err := s.Write(frame); err != nil {
 		s.CancelWrite(streamCancelled)
-		return requestError(ctx, to, typ, err)
+		return t.requestError(ctx, to, typ, err)
 	}
 	s.Close()
 	t.stats.sent(typ, len(frame))
@@ -163,18 +167,19 @@ func (t *Transport) sendOneWay(ctx context.Context, to wire.Contact, typ wire.Ty
 
 // openError wraps a failure to open a stream.
 func (t *Transport) openError(ctx context.Context, to wire.Contact, typ wire.Type, err error) error {
-	if ctx.Err() != nil {
-		return requestError(ctx, to, typ, err)
-	}
-	if t.ctx.Err() != nil {
-		return transport.ErrClosed
+	if t.ctx.Err() != nil || ctx.Err() != nil {
+		return t.requestError(ctx, to, typ, err)
 	}
 	return fmt.Errorf("%w: %v to %s: %w", errConnGone, typ, to, err)
 }
 
-// requestError wraps a stream failure, reporting a passed deadline or a
-// cancellation as the context's error.
-func requestError(ctx context.Context, to wire.Contact, typ wire.Type, err error) error {
+// requestError wraps a stream failure. It reports a transport closed
+// meanwhile as ErrClosed, and a passed deadline or a cancellation as the
+// context's error.
+func (t *Transport) requestError(ctx context.Context, to wire.Contact, typ wire.Type, err error) error {
+	if t.ctx.Err() != nil {
+		return transport.ErrClosed
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		err = ctxErr
 	} else if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -276,7 +281,7 @@ func (t *Transport) dialError(to wire.Contact, err error, check *dialCheck) erro
 	observed, certErr := check.result()
 	if !observed.IsZero() && observed != to.ID {
 		t.stats.peerMismatches.Add(1)
-		t.log.Warn("peer ID mismatch, connection closed", "expected", to.ID, "observed", observed, "addr", to.Addr)
+		t.log.Warn("peer ID mismatch, handshake aborted", "expected", to.ID, "observed", observed, "addr", to.Addr)
 		return fmt.Errorf("%w: %s proved node ID %s, want %s", transport.ErrPeerMismatch, to.Addr, observed, to.ID)
 	}
 	if certErr != nil {

@@ -156,7 +156,7 @@ func Listen(cfg Config) (*Transport, error) {
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.quicConf = &quic.Config{
 		HandshakeIdleTimeout:       handshakeTimeout,
-		MaxIdleTimeout:             cfg.IdleTimeout,
+		MaxIdleTimeout:             deadPeerTimeout(cfg.IdleTimeout),
 		KeepAlivePeriod:            cfg.IdleTimeout / 2,
 		MaxIncomingStreams:         int64(cfg.MaxStreams),
 		MaxIncomingUniStreams:      int64(cfg.MaxStreams),
@@ -174,6 +174,16 @@ func Listen(cfg Config) (*Transport, error) {
 	t.spawn(t.closeIdleLoop)
 	t.log.Info("transport listening", "addr", t.local, "id", cfg.Identity.ID, "network", cfg.Network)
 	return t, nil
+}
+
+// deadPeerTimeout returns how long a connection may receive no packet
+// before QUIC closes it. The transport closes connections without streams
+// after idle itself, so this timeout matters only while streams are open,
+// when keep-alive packets every idle/2 keep a live peer's connection busy.
+// Twice idle leaves room for a keep-alive or its acknowledgement to come
+// late.
+func deadPeerTimeout(idle time.Duration) time.Duration {
+	return 2 * idle
 }
 
 // listenUDP opens the socket, on a free port of the same host if the port

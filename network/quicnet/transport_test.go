@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
+
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
@@ -223,12 +225,12 @@ func TestIdleConnectionClosed(t *testing.T) {
 }
 
 func TestIdleCloseSparesActiveStreams(t *testing.T) {
-	const idle = 200 * time.Millisecond
+	const idle = 300 * time.Millisecond
 	a := newNode(t, func(cfg *Config) { cfg.IdleTimeout = idle })
 	slow := newNode(t, func(cfg *Config) {
 		cfg.IdleTimeout = idle
 		cfg.Handler = transport.HandlerFunc(func(ctx context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
-			time.Sleep(4 * idle)
+			time.Sleep(3 * idle)
 			return &wire.Pong{}
 		})
 	})
@@ -306,5 +308,61 @@ func TestDualStackAcceptsIPv4(t *testing.T) {
 	pong = ping(t, server, third.contact())
 	if !pong.Observed.Addr().Unmap().Is4() || pong.Observed.Port() != server.LocalAddr().Port() {
 		t.Errorf("IPv4 peer saw the dual-stack node at %s, want 127.0.0.1:%d", pong.Observed, server.LocalAddr().Port())
+	}
+}
+
+// blockingNode returns a node whose handler blocks until its context ends
+// and reports each start on started.
+func blockingNode(t *testing.T, started chan<- struct{}) *testNode {
+	return newNode(t, func(cfg *Config) {
+		cfg.Handler = transport.HandlerFunc(func(ctx context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
+			started <- struct{}{}
+			<-ctx.Done()
+			return &wire.Error{Code: wire.CodeInternal, Message: "cancelled"}
+		})
+	})
+}
+
+func TestCloseDuringRequest(t *testing.T) {
+	started := make(chan struct{}, 1)
+	server := blockingNode(t, started)
+	client := newNode(t, nil)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.Request(context.Background(), server.contact(), &wire.Ping{})
+		done <- err
+	}()
+	<-started
+	if err := client.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-done; !errors.Is(err, transport.ErrClosed) {
+		t.Errorf("Request cut by Close: error = %v, want ErrClosed", err)
+	}
+	waitFor(t, "the server to see the connection closed", func() bool { return server.Stats().Conns == 0 })
+}
+
+func TestServerCloseDuringRequest(t *testing.T) {
+	started := make(chan struct{}, 1)
+	server := blockingNode(t, started)
+	client := newNode(t, nil)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.Request(context.Background(), server.contact(), &wire.Ping{})
+		done <- err
+	}()
+	<-started
+
+	// Close waits for the handler, so it returns only if closing cancels
+	// the handler's context.
+	if err := server.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	err := <-done
+	var appErr *quic.ApplicationError
+	if !errors.As(err, &appErr) || appErr.ErrorCode != codeShutdown {
+		t.Errorf("Request to a closing node: error = %v, want application error %d", err, codeShutdown)
 	}
 }
