@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -365,4 +366,22 @@ func TestServerCloseDuringRequest(t *testing.T) {
 	if !errors.As(err, &appErr) || appErr.ErrorCode != codeShutdown {
 		t.Errorf("Request to a closing node: error = %v, want application error %d", err, codeShutdown)
 	}
+}
+
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	a := newNode(t, nil)
+	b := newNode(t, nil)
+	ping(t, a, b.contact())
+	ping(t, b, a.contact())
+	if err := a.Send(context.Background(), b.contact(), &wire.Leave{}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	<-b.oneWay
+
+	a.Close()
+	b.Close()
+	waitFor(t, "the goroutines of both transports to end", func() bool {
+		return runtime.NumGoroutine() <= before
+	})
 }
