@@ -7,7 +7,7 @@ import (
 )
 
 // Address kinds stored in entry.addrKind. netip.Addr keeps its zone behind
-// a pointer; an entry instead stores the 16 address bytes and an index into
+// a pointer. An entry instead stores the 16 address bytes and an index into
 // the Machine's zone list, so routing-table entries contain no pointers and
 // the garbage collector never scans them.
 const (

@@ -14,10 +14,11 @@ import (
 )
 
 // BenchmarkLookup200 measures lookups in a 200-node simulated network with
-// the default configuration and latency: the virtual time from start to
-// result, the messages the network carried meanwhile (the lookup's
-// requests and responses, the pings that verify the nodes it learned, and
-// any background traffic), the FindNode requests, and the hops.
+// the default configuration and latency. It reports the virtual time from
+// start to result, the FindNode requests and the hops. It also reports the
+// messages the network carried meanwhile: the lookup's requests and
+// responses, the pings that verify the nodes it learned, and any
+// background traffic.
 func BenchmarkLookup200(b *testing.B) {
 	net := buildNetwork(b, 2, 200, 3)
 	live := net.Live()
@@ -61,14 +62,14 @@ func BenchmarkMemoryPerContact(b *testing.B) {
 func measureTableMemory(b *testing.B, machines, buckets, k int) (perContact, perMachine float64) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	kept := make([]*kademlia.Machine, machines)
+	built := make([]*kademlia.Machine, machines)
 
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 
 	contacts := 0
-	for i := range kept {
+	for i := range built {
 		self := wire.Contact{ID: randomNodeID(rng), Addr: netip.MustParseAddrPort("192.0.2.1:4242")}
 		m := kademlia.New(self, kademlia.Config{K: k}, uint64(i), start)
 		for idx := range buckets {
@@ -80,12 +81,12 @@ func measureTableMemory(b *testing.B, machines, buckets, k int) (perContact, per
 		m.Outbox()
 		m.Events()
 		contacts += m.Len()
-		kept[i] = m
+		built[i] = m
 	}
 
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(kept)
+	runtime.KeepAlive(built)
 	if contacts != machines*buckets*k {
 		b.Fatalf("tables hold %d contacts, want %d", contacts, machines*buckets*k)
 	}

@@ -16,7 +16,7 @@ import (
 // Loopback, private (RFC 1918 and IPv6 unique-local) and link-local
 // addresses are exempt. On a LAN every node shares one such prefix, and
 // Yui's first use is a community or shelter network where all neighbours
-// are on one subnet; capping them would leave the table nearly empty.
+// are on one subnet. Capping them would leave the table nearly empty.
 
 // prefixKey returns the /24 (IPv4) or /48 (IPv6) network of the address
 // bytes ip, and false if the address is exempt from the limits. IPv4

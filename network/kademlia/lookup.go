@@ -9,7 +9,8 @@ import (
 	"github.com/yuinet/yui/network/wire"
 )
 
-// lookupKind says who started a lookup and what happens when it ends.
+// lookupKind is the origin of a lookup, which decides what happens when it
+// ends.
 type lookupKind uint8
 
 const (
@@ -23,7 +24,7 @@ const (
 	lookupRefresh
 )
 
-// nodeState is where a lookup stands with one node.
+// nodeState is the progress of a lookup's request to one node.
 type nodeState uint8
 
 const (
@@ -37,9 +38,9 @@ const (
 type lookupNode struct {
 	contact wire.Contact
 	// parent is the index of the node whose response named this one, or
-	// -1 for a node taken from the routing table. Only answered nodes are
-	// parents, and an answered node's parent never changes, so the chain
-	// has no cycles.
+	// -1 for a node taken from the routing table. Only nodes that responded
+	// are parents, and their own parents never change, so the chain has no
+	// cycles.
 	parent int32
 	// hops is the length of the referral chain: 0 for a node from the
 	// table, the parent's hops plus one otherwise.
@@ -150,7 +151,7 @@ func (l *lookup) add(c wire.Contact, parent, hops int32, limit int) {
 
 // stepLookup sends the next requests of l, or finishes it. The lookup is
 // done when each of the K closest nodes not known to have failed has
-// answered: no closer node remains unqueried or in flight. Until then it
+// responded, so no closer node remains unqueried or in flight. Until then it
 // keeps Alpha requests in flight to unqueried nodes among those K.
 func (m *Machine) stepLookup(now time.Time, l *lookup) {
 	var candidates []int32
@@ -188,11 +189,11 @@ func (m *Machine) stepLookup(now time.Time, l *lookup) {
 // Kademlia queries the closest unqueried node. Nodes with the same common
 // prefix length with the target as that node lie in the same distance
 // class: the same subtree of the ID space, equally good at the lookup's
-// next step, so among them the Machine picks the one it expects to answer
-// soonest. That is the one with fewer consecutive failures, because a
-// failure costs a whole RequestTimeout; then a measured RTT over none and
-// a lower RTT over a higher one; then the older first-seen time, because
-// long-lived nodes tend to stay. Nodes the table does not hold come after
+// next step, so among them the Machine picks the one it expects to respond
+// soonest. Fewer consecutive failures come first, because a failure costs
+// a whole RequestTimeout. Next a measured RTT beats none and a lower RTT a
+// higher one. Last the older first-seen time wins, because long-lived
+// nodes tend to stay. Nodes the table does not hold come after
 // the ones it does, and ties keep XOR order.
 func (m *Machine) pickNext(l *lookup, candidates []int32) int {
 	class := identity.CommonPrefixLen(l.target, l.nodes[candidates[0]].contact.ID)
@@ -283,7 +284,7 @@ func (m *Machine) lookupAnswered(now time.Time, r request, msg *wire.Nodes) {
 	m.stepLookup(now, l)
 }
 
-// lookupFailed records that node r.node of r's lookup failed to answer.
+// lookupFailed records that node r.node of r's lookup failed to respond.
 func (m *Machine) lookupFailed(now time.Time, r request) {
 	l := m.findLookup(r.lookup)
 	if l == nil || l.nodes[r.node].contact.ID != r.to.ID {

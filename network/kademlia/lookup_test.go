@@ -39,7 +39,7 @@ func TestLookupKeepsAlphaInFlight(t *testing.T) {
 		}
 	}
 
-	// Each answer frees a slot for the next unqueried node among the K
+	// Each response frees a slot for the next unqueried node among the K
 	// closest.
 	queried := 2
 	for len(reqs) > 0 {
@@ -122,7 +122,7 @@ func TestLookupPathIsBounded(t *testing.T) {
 	m.Outbox()
 
 	m.Lookup(t0, target)
-	// Each answer names a node one step closer; after more than MaxPath
+	// Each response names a node one step closer. After more than MaxPath
 	// steps the path keeps only the nearest MaxPath hops.
 	for step := range wire.MaxPath + 4 {
 		reqs := findNodes(m.Outbox())
@@ -166,8 +166,8 @@ func TestLookupPrefersFastContacts(t *testing.T) {
 	}
 }
 
-// measure makes c answer a verification ping after rtt, which inserts it
-// with that round-trip time.
+// measure makes c respond to a verification ping after rtt, which inserts
+// it with that round-trip time.
 func measure(t *testing.T, m *Machine, c wire.Contact, rtt time.Duration) {
 	t.Helper()
 	m.AddContact(t0, c)
@@ -458,5 +458,18 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if cfg.MaxFailures != 3 || cfg.Alpha != 3 || cfg.ReplacementCache != cfg.K || cfg.RequestTimeout != 2*time.Second {
 		t.Errorf("defaults not applied: %+v", cfg)
+	}
+}
+
+func TestExtremeTimesDoNotStall(t *testing.T) {
+	m := New(wire.Contact{ID: selfID, Addr: netip.MustParseAddrPort("192.0.2.1:1")},
+		Config{RequestTimeout: time.Duration(1<<63 - 1), PingInterval: time.Duration(1<<63 - 1)}, 1, t0)
+	m.AddContact(t0.Add(time.Hour), contactAt(1, 1))
+	far := t0.Add(50 * 365 * 24 * time.Hour)
+	for _, now := range []time.Time{t0.Add(2 * time.Hour), far, {}, t0.Add(-time.Hour), far} {
+		m.Tick(now)
+		if d := m.NextDeadline(); !d.IsZero() && !d.After(now) && now.After(t0) {
+			t.Errorf("after Tick(%v) NextDeadline is %v, in the past", now, d)
+		}
 	}
 }

@@ -69,6 +69,7 @@ func (c Config) withDefaults() Config {
 		if *v <= 0 {
 			*v = def
 		}
+		*v = min(*v, maxClock)
 	}
 
 	orDefault(&c.K, 20)
@@ -231,9 +232,19 @@ func (m *Machine) Events() []Event {
 	return out
 }
 
-// clock converts a wall time to nanoseconds since the epoch, saturating
-// beyond ±292 years.
-func (m *Machine) clock(now time.Time) int64 { return int64(now.Sub(m.epoch)) }
+// maxClock bounds the times (in nanoseconds since the epoch) and the
+// configured durations the Machine computes with, about 73 years, so that
+// the sum or difference of two of them cannot overflow an int64.
+//
+// NOTE: A Machine given a time more than 73 years after New uses the
+// clamped time instead and expires no more timers.
+const maxClock = 1 << 61
+
+// clock converts a wall time to nanoseconds since the epoch, clamped to
+// ±maxClock.
+func (m *Machine) clock(now time.Time) int64 {
+	return min(max(int64(now.Sub(m.epoch)), -maxClock), maxClock)
+}
 
 // wall converts nanoseconds since the epoch back to a time.
 func (m *Machine) wall(t int64) time.Time { return m.epoch.Add(time.Duration(t)) }

@@ -68,7 +68,7 @@ func (m *Machine) refreshBuckets(now time.Time, t int64) {
 func (m *Machine) pingSilent(t int64) {
 	interval := int64(m.cfg.PingInterval)
 	for budget := m.cfg.LivenessPings - m.maintenancePings(); budget > 0; budget-- {
-		e := m.mostSilent()
+		e := m.leastRecentlySeen()
 		if e == nil || t-e.lastSeen < interval {
 			break
 		}
@@ -82,7 +82,7 @@ func (m *Machine) pingSilent(t int64) {
 	}
 
 	m.pingDue = noDeadline
-	if e := m.mostSilent(); e != nil {
+	if e := m.leastRecentlySeen(); e != nil {
 		m.pingDue = e.lastSeen + interval
 	}
 }
@@ -93,9 +93,9 @@ func (m *Machine) maintenancePings() int {
 	return m.countPending(pingLiveness) + m.countPending(pingEvict)
 }
 
-// mostSilent returns the table entry heard from least recently among those
+// leastRecentlySeen returns the table entry heard from least recently among those
 // with no request in flight, or nil.
-func (m *Machine) mostSilent() *entry {
+func (m *Machine) leastRecentlySeen() *entry {
 	var oldest *entry
 	for idx := range m.buckets {
 		b := &m.buckets[idx]

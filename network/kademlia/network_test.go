@@ -82,11 +82,11 @@ func lookupAccuracy(t *testing.T, net *kademliatest.Network, keys int) (exact, h
 	return float64(matched) / float64(keys), float64(totalHops) / float64(keys), float64(sent) / float64(keys)
 }
 
-// TestLookupAccuracyWithChurn is the routing acceptance test: in a
-// 200-node network, lookups return the true K closest live nodes at least
-// 99% of the time, both after the joins and after 30% of the nodes leave
-// at once (half silently, half with Leave) and the survivors' refresh and
-// liveness timers have run.
+// TestLookupAccuracyWithChurn is the routing acceptance test. In a
+// 200-node network, lookups must return the true K closest live nodes at
+// least 99% of the time after the joins. The same holds after 30% of the
+// nodes leave at once (half silently, half with Leave) and the survivors'
+// refresh and liveness timers have run.
 func TestLookupAccuracyWithChurn(t *testing.T) {
 	const nodes, seeds, keys = 200, 3, 1000
 	net := buildNetwork(t, 1, nodes, seeds)

@@ -32,10 +32,10 @@ func propertyPool(self wire.Contact) []wire.Contact {
 }
 
 // TestTableInvariantsProperty drives a Machine with random sequences of
-// requests, responses, failures, removals, lookups and ticks, and checks
-// after every step that no ID appears twice, no bucket exceeds K, every
-// contact sits in its bucket, this node is absent, the diversity limits
-// hold, and Tick leaves no deadline in the past.
+// requests, responses, failures, removals, lookups and ticks. After every
+// step it checks that no ID appears twice, no bucket exceeds K, every
+// contact is in its own bucket, this node is absent and the diversity
+// limits hold. After every Tick, no deadline may be in the past.
 func TestTableInvariantsProperty(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		cfg := Config{
@@ -51,7 +51,7 @@ func TestTableInvariantsProperty(t *testing.T) {
 		pool := propertyPool(m.Self())
 		contact := rapid.SampledFrom(pool)
 		now := t0
-		var sent []Outgoing // requests from the outbox not yet answered by the test
+		var sent []Outgoing // requests from the outbox that the test has not resolved yet
 
 		collect := func() {
 			for _, o := range m.Outbox() {

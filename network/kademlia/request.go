@@ -9,8 +9,8 @@ import (
 	"github.com/yuinet/yui/network/wire"
 )
 
-// requestKind says why the Machine sent a request, and so what its outcome
-// means.
+// requestKind is the reason the Machine sent a request, which decides what
+// its outcome means.
 type requestKind uint8
 
 const (

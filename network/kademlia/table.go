@@ -53,12 +53,12 @@ func (m *Machine) contactOf(e *entry) wire.Contact {
 	return wire.Contact{ID: e.id, Addr: m.unpackAddr(e.ip, e.port, e.addrKind)}
 }
 
-// observe records that c is alive: it answered a request (rtt is then the
-// measured round trip) or sent one (rtt is noRTT). A known contact moves to
+// observe records that c is alive: it responded to a request (rtt is then
+// the measured round trip) or sent one (rtt is noRTT). A known contact moves to
 // the most-recently-seen end of its bucket. A new one enters the table if
-// its bucket has room and diversity allows it; otherwise it becomes a
-// replacement and the bucket's least recently seen contact is pinged, to
-// be evicted if it does not answer.
+// its bucket has room and diversity allows it. Otherwise it becomes a
+// replacement, and checkLeastRecent may ping the bucket's least recently
+// seen contact, to be evicted if it does not respond.
 func (m *Machine) observe(t int64, c wire.Contact, rtt time.Duration) {
 	if !m.acceptable(c) {
 		return
@@ -112,8 +112,8 @@ func (m *Machine) newEntry(t int64, c wire.Contact, rtt time.Duration) (entry, b
 }
 
 // refreshEntry updates a known contact of bucket idx that proved alive.
-// The node ID is authenticated by the transport, so a new address means
-// the node moved; it is taken unless it would break the diversity limits.
+// The transport authenticates node IDs, so a new address means the node
+// moved. The entry takes it unless that would break the diversity limits.
 func (m *Machine) refreshEntry(t int64, idx int, e *entry, addr netip.AddrPort, rtt time.Duration) {
 	e.lastSeen = max(e.lastSeen, t)
 	e.failures = 0
@@ -145,8 +145,8 @@ func (m *Machine) addReplacement(t int64, idx int, e entry) {
 
 // checkLeastRecent pings the least recently seen contact of the full bucket
 // idx, unless such a check is already in flight. If the ping fails the
-// contact is evicted and the best replacement takes its place; if it
-// answers, it stays and the newcomer waits in the replacement cache.
+// contact is evicted and the best replacement takes its place. If it
+// responds, it stays and the newcomer waits in the replacement cache.
 //
 // A contact heard from within PingInterval is not pinged: the Machine
 // counts it alive, as pingSilent does, and a ping would mostly confirm it
@@ -205,9 +205,9 @@ func (m *Machine) recordFailure(t int64, id identity.NodeID) {
 // replacement cache.
 func (m *Machine) evict(t int64, idx, i int) {
 	b := &m.buckets[idx]
-	gone := m.contactOf(&b.entries[i])
+	evicted := m.contactOf(&b.entries[i])
 	b.entries = removeAt(b.entries, i)
-	m.emit(PeerRemoved, gone)
+	m.emit(PeerRemoved, evicted)
 	m.promote(t, idx)
 	m.trimBuckets()
 }
@@ -301,7 +301,7 @@ func (m *Machine) Buckets() []BucketInfo {
 
 // AddContact considers a contact learned outside the protocol, such as a
 // LAN beacon or a --bootstrap address. The Machine pings it and inserts it
-// only once it answers.
+// only once it responds.
 func (m *Machine) AddContact(now time.Time, c wire.Contact) {
 	m.considerCandidate(m.clock(now), c, true)
 }
@@ -315,10 +315,10 @@ func (m *Machine) Remove(now time.Time, id identity.NodeID) {
 }
 
 // considerCandidate pings an unverified contact so that it can enter the
-// table when it answers; contacts never enter the table on hearsay, so a
+// table when it responds. Contacts never enter the table on hearsay, so a
 // peer that lies about others cannot poison it. Candidates from the
-// protocol are pinged only if their bucket has room; explicit ones (from
-// AddContact) are pinged anyway and may end in the replacement cache.
+// protocol are pinged only if their bucket has room, but explicit ones
+// (from AddContact) are pinged anyway and may end in the replacement cache.
 // At most K protocol candidates are pinged at once, so a flood of referrals
 // cannot make this node ping without end.
 func (m *Machine) considerCandidate(t int64, c wire.Contact, explicit bool) {

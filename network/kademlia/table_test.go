@@ -126,9 +126,9 @@ func fillBucket(t *testing.T, m *Machine, cpl, k int) []wire.Contact {
 func TestFullBucketPingsLeastRecentlySeen(t *testing.T) {
 	tests := []struct {
 		name string
-		// answer is what happens to the ping of the least recently seen
+		// outcome is what happens to the ping of the least recently seen
 		// contact: "pong", "failure" or "timeout".
-		answer      string
+		outcome     string
 		wantEvicted bool
 	}{
 		{"answers and stays", "pong", false},
@@ -164,7 +164,7 @@ func TestFullBucketPingsLeastRecentlySeen(t *testing.T) {
 			}
 
 			later := now.Add(10 * time.Millisecond)
-			switch tt.answer {
+			switch tt.outcome {
 			case "pong":
 				m.HandleResponse(later, old[0], pings[0].Request, &wire.Pong{})
 			case "failure":
@@ -305,7 +305,7 @@ func TestMaxFailuresEviction(t *testing.T) {
 	}
 }
 
-// respondNodes answers every FindNode in the outbox with contacts.
+// respondNodes responds to every FindNode in the outbox with contacts.
 func respondNodes(m *Machine, now time.Time, contacts []wire.Contact) {
 	for _, o := range m.Outbox() {
 		if _, ok := o.Msg.(*wire.FindNode); ok {
@@ -390,7 +390,7 @@ func TestPathContactsVerifiedBeforeInsertion(t *testing.T) {
 	m := newTestMachine(Config{})
 	requester := contactAt(0, 1)
 	honest := contactAt(2, 1)
-	liar := contactAt(3, 1) // named on the path but never answers
+	liar := contactAt(3, 1) // named on the path but never responds
 
 	now := t0
 	resp := m.HandleRequest(now, requester, 1, &wire.FindNode{
@@ -429,8 +429,8 @@ func TestNodesResponseContactsVerified(t *testing.T) {
 	hear(t, m, t0, liar)
 	m.Outbox()
 
-	// The liar names nodes that do not exist; the lookup asks them and
-	// they never answer.
+	// The liar names nodes that do not exist. The lookup queries them and
+	// they never respond.
 	fakes := []wire.Contact{contactAt(7, 1), contactAt(7, 2), contactAt(8, 3)}
 	id := m.Lookup(t0, idAt(7, 0))
 	respondNodes(m, t0.Add(time.Millisecond), fakes)

@@ -15,7 +15,7 @@ const (
 	deliverRequest eventKind = iota + 1
 	// deliverResponse hands node from's response to the requester, to.
 	deliverResponse
-	// deliverFailure tells node to that a request could not be sent.
+	// deliverFailure reports to node to that a request could not be sent.
 	deliverFailure
 	// tick runs node to's Tick.
 	tick
@@ -96,7 +96,7 @@ func (n *Network) process(ev event) {
 }
 
 // send routes a message from a Machine's Outbox. A message to an address
-// where no node listens is never answered; one to a node with another ID
+// where no node listens gets no response. One to a node with another ID
 // fails as the transport's handshake would, after a round trip.
 func (n *Network) send(from *Node, out kademlia.Outgoing) {
 	to := n.byAddr[out.To.Addr]

@@ -6,14 +6,16 @@
 // number it was scheduled with. Delivering a request calls HandleRequest on
 // the receiver and schedules its response back after the link's latency; a
 // node's Tick runs at the Machine's NextDeadline. A dead node never
-// answers, so requests to it time out in the sender's own Tick. Messages
+// responds, so requests to it time out in the sender's own Tick. Messages
 // can be lost at random, and every message is counted by type, with its
 // size as wire.Encode produces it.
 //
 // A Network is deterministic. Node IDs, Machine seeds, latency jitter and
-// message loss all come from one PCG generator seeded by Options.Seed, ties
-// in time are broken by scheduling order, and no map is iterated, so the
-// same Options and the same calls produce the same run, event for event.
+// message loss all come from one PCG generator seeded by Options.Seed.
+// Ties in time are broken by scheduling order, and no map is iterated.
+// The same Options and the same calls therefore produce the same run,
+// event for event, as long as custom Latency and OnEvent functions are
+// deterministic too.
 // A Network is not safe for concurrent use.
 package kademliatest
 
@@ -53,7 +55,7 @@ type Options struct {
 	// decoded by the receiver but handed over as they are, which saves
 	// time in large simulations.
 	NoCodec bool
-	// OnEvent, if set, sees every event of every Machine, after the
+	// OnEvent, if set, receives every event of every Machine, after the
 	// Network stored lookup results.
 	OnEvent func(n *Node, ev kademlia.Event)
 }
@@ -116,7 +118,7 @@ func (n *Node) storeResult(r *kademlia.LookupResult) {
 func (n *Node) Alive() bool { return n.alive }
 
 // Result returns the result of a finished lookup started on this node by
-// Network.Lookup or Network.Join, and forgets it.
+// Network.Lookup or Network.Join, and deletes it from the node.
 func (n *Node) Result(id kademlia.LookupID) (kademlia.LookupResult, bool) {
 	r := n.results[id]
 	if r == nil {
@@ -279,7 +281,7 @@ func (n *Network) LookupWait(node *Node, target identity.NodeID, limit time.Dura
 	}
 }
 
-// Kill makes node die silently: it never answers or sends again.
+// Kill makes node die silently: it never responds or sends again.
 func (n *Network) Kill(node *Node) { node.alive = false }
 
 // Leave makes node send Leave to its contacts and die.
