@@ -93,8 +93,8 @@ func (m *Machine) maintenancePings() int {
 	return m.countPending(pingLiveness) + m.countPending(pingEvict)
 }
 
-// leastRecentlySeen returns the table entry heard from least recently among those
-// with no request in flight, or nil.
+// leastRecentlySeen returns the table entry heard from least recently
+// among those with no request in flight, or nil.
 func (m *Machine) leastRecentlySeen() *entry {
 	var oldest *entry
 	for idx := range m.buckets {
