@@ -22,6 +22,11 @@ var errOpen = errors.New("authentication failed")
 // and returns nonce || ciphertext || tag. A random 96-bit nonce is safe
 // here because a DataKey seals one header or one group, not billions of
 // messages.
+//
+// NOTE: AES-GCM does not commit to its key. A dishonest writer could craft
+// one ciphertext that opens to different plaintexts under two keys, and
+// wrap one key to each of two readers. The Envelope signature covers the
+// ciphertext, not the key, so readers would not notice.
 func sealAEAD(key DataKey, aad, plaintext []byte) []byte {
 	out := make([]byte, nonceSize, nonceSize+len(plaintext)+16)
 	rand.Read(out) // never returns an error; it crashes the program if the OS fails

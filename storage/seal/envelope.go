@@ -123,6 +123,9 @@ func SignEnvelope(u *User, e *Envelope) ([]byte, error) {
 // checks that acl, the access list of the envelope's namespace, lets the
 // signer write. Storage nodes call it before accepting a record version.
 func VerifyEnvelope(b []byte, acl *AccessList) (*Envelope, error) {
+	if acl == nil {
+		return nil, fmt.Errorf("%w: no access list to check the envelope against", ErrNotWriter)
+	}
 	var e Envelope
 	s, err := openSigned("envelope", b, MaxEnvelopeSize, &e)
 	if err != nil {
@@ -150,6 +153,23 @@ func VerifyEnvelope(b []byte, acl *AccessList) (*Envelope, error) {
 func (e *Envelope) CheckHeader(sealed []byte) error {
 	if sum := Hash(sha256.Sum256(sealed)); e.Tombstone || sum != e.HeaderHash {
 		return fmt.Errorf("%w: header of %s hashes to %s, envelope lists %s", ErrHashMismatch, e.Record, sum, e.HeaderHash)
+	}
+	return nil
+}
+
+// CheckChunks returns an error unless h lists the chunks e lists, in the
+// same order. Storage nodes keep and repair the chunks the envelope lists,
+// so a reader checks that the header it opened asks for no others.
+func (e *Envelope) CheckChunks(h *Header) error {
+	if len(h.Chunks) != len(e.Chunks) {
+		return fmt.Errorf("%w: header of %s lists %d chunks, envelope lists %d",
+			ErrHashMismatch, e.Record, len(h.Chunks), len(e.Chunks))
+	}
+	for i, ref := range h.Chunks {
+		if ref.ID != e.Chunks[i] {
+			return fmt.Errorf("%w: chunk %d of %s is %s in the header, %s in the envelope",
+				ErrHashMismatch, i, e.Record, ref.ID, e.Chunks[i])
+		}
 	}
 	return nil
 }

@@ -93,6 +93,19 @@ func TestEnvelopeChecksParts(t *testing.T) {
 	if err := e.CheckGroup("private", []byte("sealed public")); !errors.Is(err, ErrHashMismatch) {
 		t.Errorf("CheckGroup(unlisted group) = %v, want ErrHashMismatch", err)
 	}
+	header := &Header{Key: "tag-17", Size: 2, Chunks: []chunk.Ref{{ID: chunk.ID{1}, Size: 1}, {ID: chunk.ID{2}, Size: 1}}}
+	if err := e.CheckChunks(header); err != nil {
+		t.Errorf("CheckChunks(same chunks) = %v", err)
+	}
+	header.Chunks[0], header.Chunks[1] = header.Chunks[1], header.Chunks[0]
+	if err := e.CheckChunks(header); !errors.Is(err, ErrHashMismatch) {
+		t.Errorf("CheckChunks(reordered chunks) = %v, want ErrHashMismatch", err)
+	}
+	header.Chunks = header.Chunks[:1]
+	if err := e.CheckChunks(header); !errors.Is(err, ErrHashMismatch) {
+		t.Errorf("CheckChunks(fewer chunks) = %v, want ErrHashMismatch", err)
+	}
+
 	tomb := NewTombstone(e.Record)
 	if err := tomb.CheckHeader(nil); !errors.Is(err, ErrHashMismatch) {
 		t.Errorf("tombstone CheckHeader = %v, want ErrHashMismatch", err)
@@ -225,6 +238,7 @@ func TestVerifyEnvelopeRejects(t *testing.T) {
 		{"garbage", []byte("not cbor"), ns.acl, ErrMalformed},
 		{"truncated", good[:len(good)-1], ns.acl, ErrMalformed},
 		{"oversized", make([]byte, MaxEnvelopeSize+1024), ns.acl, ErrTooLarge},
+		{"no access list", good, nil, ErrNotWriter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

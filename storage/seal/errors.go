@@ -21,7 +21,8 @@ var (
 	// context. AEAD authentication cannot tell these apart.
 	ErrDecrypt = errors.New("seal: decryption failed")
 	// ErrHashMismatch reports a sealed header or group whose hash differs
-	// from the one the signed envelope lists.
+	// from the one the signed envelope lists, or a header whose chunk list
+	// differs from the envelope's.
 	ErrHashMismatch = errors.New("seal: hash does not match envelope")
 	// ErrBadSignature reports a signature that does not verify.
 	ErrBadSignature = errors.New("seal: bad signature")

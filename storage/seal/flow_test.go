@@ -8,9 +8,9 @@ import (
 )
 
 // TestRecordFlow writes a record with a header, a value and two field
-// groups, has a storage node check it without keys, and reads it back as
-// a guardian (header key and guardians key) and as a member of the public
-// (public key only).
+// groups, and has a storage node check it without keys. A guardian, given
+// the header and guardians keys, reads it all back. A passer-by, given the
+// public key only, reads the public group and nothing else.
 func TestRecordFlow(t *testing.T) {
 	ns := newTestNamespace(t, "tags")
 	guardian, passerby := newTestUser(t), newTestUser(t)
@@ -85,6 +85,9 @@ func TestRecordFlow(t *testing.T) {
 	}
 	if h.Key != "tag-17/2006-11-13" {
 		t.Errorf("header key = %q", h.Key)
+	}
+	if err := env.CheckChunks(h); err != nil {
+		t.Fatal(err)
 	}
 	var read []byte
 	for _, ref := range h.Chunks {
