@@ -159,7 +159,7 @@ func (e *Envelope) CheckHeader(sealed []byte) error {
 
 // CheckChunks returns an error unless h lists the chunks e lists, in the
 // same order. Storage nodes keep and repair the chunks the envelope lists,
-// so a reader checks that the header it opened asks for no others.
+// so a reader checks that the header it opened lists no others.
 func (e *Envelope) CheckChunks(h *Header) error {
 	if len(h.Chunks) != len(e.Chunks) {
 		return fmt.Errorf("%w: header of %s lists %d chunks, envelope lists %d",
