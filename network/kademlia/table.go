@@ -54,11 +54,11 @@ func (m *Machine) contactOf(e *entry) wire.Contact {
 }
 
 // observe records that c is alive: it responded to a request (rtt is then
-// the measured round trip) or sent one (rtt is noRTT). A known contact moves to
-// the most-recently-seen end of its bucket. A new one enters the table if
-// its bucket has room and diversity allows it. Otherwise it becomes a
-// replacement, and checkLeastRecent may ping the bucket's least recently
-// seen contact, to be evicted if it does not respond.
+// the measured round trip) or sent one (rtt is noRTT). A known contact
+// moves to the most-recently-seen end of its bucket. A new one enters the
+// table if its bucket has room and diversity allows it. Otherwise it
+// becomes a replacement, and checkLeastRecent may ping the bucket's least
+// recently seen contact, to be evicted if it does not respond.
 func (m *Machine) observe(t int64, c wire.Contact, rtt time.Duration) {
 	if !m.acceptable(c) {
 		return
