@@ -25,6 +25,21 @@ var typeNames = map[Type]string{
 	TypeNodes:    "nodes",
 	TypeLeave:    "leave",
 	TypeError:    "error",
+
+	TypePutShard:     "put-shard",
+	TypeAck:          "ack",
+	TypeGetShard:     "get-shard",
+	TypeShardData:    "shard-data",
+	TypeListShards:   "list-shards",
+	TypeShardIndexes: "shard-indexes",
+	TypePutRecord:    "put-record",
+	TypeGetRecord:    "get-record",
+	TypeRecordData:   "record-data",
+	TypeListRecords:  "list-records",
+	TypeRecordPage:   "record-page",
+	TypePutNamespace: "put-namespace",
+	TypeGetNamespace: "get-namespace",
+	TypeNamespace:    "namespace",
 }
 
 // String returns the type's name, as used in logs and metrics labels.
@@ -59,7 +74,7 @@ func newMessage(t Type) Message {
 	case TypeError:
 		return new(Error)
 	}
-	return nil
+	return newStorageMessage(t)
 }
 
 // Contact is how to reach a node: its ID and a UDP address it listens on.

@@ -25,6 +25,30 @@ func sampleMessages() []Message {
 		&Nodes{Contacts: []Contact{testContact(2, "127.0.0.1:1"), testContact(3, "127.0.0.2:2")}},
 		&Leave{},
 		&Error{Code: CodeBadRequest, Message: "no"},
+		&PutShard{Chunk: Hash{1}, Shard: []byte("shard")},
+		&Ack{},
+		&GetShard{Chunk: Hash{2}, Index: 7},
+		&ShardData{Shard: []byte{1}},
+		&ListShards{Chunks: []Hash{{3}, {4}}},
+		&ShardIndexes{Held: [][]uint16{{0, 1}, {}}},
+		&PutRecord{Namespace: "ns", Dir: 1, Record: sampleRecord()},
+		&GetRecord{Namespace: "ns", KeyHash: Hash{5}},
+		&RecordData{Record: sampleRecord()},
+		&ListRecords{Namespace: "ns", After: Hash{6}, Limit: 10, Digest: true},
+		&RecordPage{Records: []Record{sampleRecord()}, More: true},
+		&PutNamespace{Namespace: "ns", Descriptor: []byte("d")},
+		&GetNamespace{Namespace: "ns"},
+		&Namespace{Descriptor: []byte("d")},
+	}
+}
+
+func sampleRecord() Record {
+	return Record{
+		Envelope: []byte("env"),
+		Header:   []byte("hdr"),
+		Groups:   map[string][]byte{"public": []byte("g")},
+		Wraps:    []Wrap{{Reader: Hash{9}, Group: "public", Key: []byte("k")}},
+		Inline:   []byte("v"),
 	}
 }
 
@@ -82,6 +106,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"zero contact ID", encodeEnv(envelope{Version: Version, Type: TypeNodes, Body: body(Nodes{Contacts: []Contact{{Addr: netip.MustParseAddrPort("127.0.0.1:9")}}})}), ErrInvalid},
 		{"short target", encodeEnv(envelope{Version: Version, Type: TypeFindNode, Body: body(shortID)}), ErrMalformed},
 		{"unknown field", encodeEnv(envelope{Version: Version, Type: TypePong, Body: body(map[int]int{77: 1})}), ErrMalformed},
+		{"empty shard", encodeEnv(envelope{Version: Version, Type: TypePutShard, Body: body(PutShard{Chunk: Hash{1}})}), ErrInvalid},
+		{"short chunk hash", encodeEnv(envelope{Version: Version, Type: TypeGetShard, Body: body(shortID)}), ErrMalformed},
+		{"empty namespace", encodeEnv(envelope{Version: Version, Type: TypeGetRecord, Body: body(GetRecord{})}), ErrInvalid},
+		{"record without envelope", encodeEnv(envelope{Version: Version, Type: TypeRecordData, Body: body(RecordData{})}), ErrInvalid},
 		{"long error text", encodeEnv(envelope{Version: Version, Type: TypeError, Body: body(Error{Message: string(make([]byte, MaxErrorMessage+1))})}), ErrInvalid},
 	}
 	for _, tt := range tests {
