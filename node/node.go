@@ -158,8 +158,21 @@ func (n *Node) listen() error {
 	return nil
 }
 
-// handleMessage dispatches a message from the network by type.
-func (n *Node) handleMessage(_ context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
+// handleMessage dispatches a message from the network by type. A panic
+// while serving one peer's message is logged and answered as an internal
+// error, so a bug reachable from the network costs one request, not the
+// node.
+func (n *Node) handleMessage(ctx context.Context, from transport.Peer, msg wire.Message, isRequest bool) (resp wire.Message) {
+	defer func() {
+		if r := recover(); r != nil {
+			n.log.Error("panic while serving a message", "peer", from.ID.Short(), "type", msg.Type(), "panic", r)
+			resp = &wire.Error{Code: wire.CodeInternal, Message: "internal error"}
+		}
+	}()
+	return n.dispatch(ctx, from, msg, isRequest)
+}
+
+func (n *Node) dispatch(_ context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
 	switch msg.Type() {
 	case wire.TypePing, wire.TypeFindNode, wire.TypeLeave:
 		return n.router.handle(from, msg, isRequest)
