@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/yuinet/yui/network/identity"
+)
+
+// run executes the command line with args and returns its output.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCommand()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestDefaultDataDir(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", "/xdg")
+	if got := defaultDataDir(); got != "/xdg/yui" {
+		t.Errorf("with XDG_DATA_HOME: %q, want /xdg/yui", got)
+	}
+	t.Setenv("XDG_DATA_HOME", "")
+	t.Setenv("HOME", "/home/u")
+	if got := defaultDataDir(); got != "/home/u/.local/share/yui" {
+		t.Errorf("without XDG_DATA_HOME: %q, want /home/u/.local/share/yui", got)
+	}
+}
+
+func TestStatusWithoutNode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "empty")
+	_, err := run(t, "status", "--data-dir", dir)
+	if err == nil {
+		t.Fatal("status with no node running succeeded")
+	}
+	if !strings.Contains(err.Error(), "yui node --data-dir "+dir) {
+		t.Errorf("error %q does not say how to start a node", err)
+	}
+}
+
+func TestEnvironmentSetsFlags(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "from-env")
+	t.Setenv("YUI_DATA_DIR", dir)
+	_, err := run(t, "peers")
+	if err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("peers with YUI_DATA_DIR=%s: error %v, want one naming that folder", dir, err)
+	}
+
+	t.Setenv("YUI_LOG_FORMAT", "xml")
+	if _, err := run(t, "node"); err == nil || !strings.Contains(err.Error(), `"xml"`) {
+		t.Errorf("node with YUI_LOG_FORMAT=xml: error %v, want one naming the value", err)
+	}
+}
+
+func TestFlagBeatsEnvironment(t *testing.T) {
+	envDir := filepath.Join(t.TempDir(), "env")
+	flagDir := filepath.Join(t.TempDir(), "flag")
+	t.Setenv("YUI_DATA_DIR", envDir)
+	_, err := run(t, "status", "--data-dir", flagDir)
+	if err == nil || !strings.Contains(err.Error(), flagDir) {
+		t.Errorf("error %v, want one naming the --data-dir folder %s", err, flagDir)
+	}
+}
+
+func TestInvalidEnvironmentValue(t *testing.T) {
+	t.Setenv("YUI_DISCOVERY_PORT", "many")
+	_, err := run(t, "node")
+	if err == nil || !strings.Contains(err.Error(), "YUI_DISCOVERY_PORT") {
+		t.Errorf("error %v, want one naming YUI_DISCOVERY_PORT", err)
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	id := identity.KeyID([]byte("n"))
+	if got := parseTarget(id.String()); got != id {
+		t.Errorf("parseTarget(hex ID) = %s, want %s", got, id)
+	}
+	if got := parseTarget("room-12"); got != identity.KeyID([]byte("room-12")) {
+		t.Errorf("parseTarget(key) = %s, want the key's hash", got)
+	}
+}
+
+func TestSplitList(t *testing.T) {
+	got := splitList([]string{"a:1, b:2", "", " c:3 "})
+	want := []string{"a:1", "b:2", "c:3"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("splitList = %q, want %q", got, want)
+	}
+}
+
+func TestDemoRejectsBadSizes(t *testing.T) {
+	for _, args := range [][]string{
+		{"demo", "--nodes", "1"},
+		{"demo", "--nodes", "5", "--kill", "4"},
+		{"demo", "--lookups", "0"},
+	} {
+		if _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), "invalid demo size") {
+			t.Errorf("%v: error %v, want an invalid demo size error", args, err)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := run(t, "version")
+	if err != nil || !strings.HasPrefix(out, "yui ") {
+		t.Errorf("version = %q, %v", out, err)
+	}
+}
