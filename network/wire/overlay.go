@@ -26,6 +26,13 @@ var typeNames = map[Type]string{
 	TypeLeave:    "leave",
 	TypeError:    "error",
 
+	TypeGroupSync:    "group-sync",
+	TypeGroupState:   "group-state",
+	TypeForward:      "forward",
+	TypeForwardAck:   "forward-ack",
+	TypeLookupAnswer: "lookup-answer",
+	TypeReferral:     "referral",
+
 	TypePutShard:     "put-shard",
 	TypeAck:          "ack",
 	TypeGetShard:     "get-shard",
@@ -73,6 +80,9 @@ func newMessage(t Type) Message {
 		return new(Leave)
 	case TypeError:
 		return new(Error)
+	}
+	if msg := newHierarchyMessage(t); msg != nil {
+		return msg
 	}
 	return newStorageMessage(t)
 }
