@@ -118,6 +118,20 @@ type Record struct {
 	Wraps []Wrap
 	// Inline is the sealed value of a record too small to chunk.
 	Inline []byte
+	// Segment locates the sealed value of a small record that a batch
+	// write packed into a segment; nil otherwise. The envelope lists the
+	// sealed value's chunk ID, so readers check the bytes it points to.
+	Segment *SegmentRef
+}
+
+// SegmentRef is the byte range of one sealed value inside a segment, a
+// chunk that packs the values of many small records.
+type SegmentRef struct {
+	_ struct{} `cbor:",toarray"`
+	// Chunk is the segment's chunk ID.
+	Chunk  Hash
+	Offset uint32
+	Length uint32
 }
 
 // Wrap is a data key wrapped for one reader.
@@ -264,6 +278,15 @@ func (r *Record) validate() error {
 	}
 	if err := blob("inline value", r.Inline, false); err != nil {
 		return err
+	}
+	if r.Segment != nil {
+		if len(r.Inline) > 0 {
+			return fmt.Errorf("record has both an inline value and a segment")
+		}
+		if r.Segment.Length == 0 || r.Segment.Length > MaxBlob || r.Segment.Offset > MaxBlob {
+			return fmt.Errorf("segment range %d+%d is outside the %d-byte limit",
+				r.Segment.Offset, r.Segment.Length, MaxBlob)
+		}
 	}
 	if len(r.Groups) > MaxGroups || len(r.Wraps) > MaxGroups {
 		return fmt.Errorf("record has %d groups and %d wrapped keys, limit %d each", len(r.Groups), len(r.Wraps), MaxGroups)

@@ -36,6 +36,8 @@ func sampleMessages() []Message {
 		&RecordData{Record: sampleRecord()},
 		&ListRecords{Namespace: "ns", After: Hash{6}, Limit: 10, Digest: true},
 		&RecordPage{Records: []Record{sampleRecord()}, More: true},
+		&RecordData{Record: Record{Envelope: []byte("env"), Header: []byte("hdr"),
+			Segment: &SegmentRef{Chunk: Hash{8}, Offset: 100, Length: 20}}},
 		&PutNamespace{Namespace: "ns", Descriptor: []byte("d")},
 		&GetNamespace{Namespace: "ns"},
 		&Namespace{Descriptor: []byte("d")},
@@ -109,6 +111,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty shard", encodeEnv(envelope{Version: Version, Type: TypePutShard, Body: body(PutShard{Chunk: Hash{1}})}), ErrInvalid},
 		{"short chunk hash", encodeEnv(envelope{Version: Version, Type: TypeGetShard, Body: body(shortID)}), ErrMalformed},
 		{"empty namespace", encodeEnv(envelope{Version: Version, Type: TypeGetRecord, Body: body(GetRecord{})}), ErrInvalid},
+		{"segment and inline", encodeEnv(envelope{Version: Version, Type: TypeRecordData, Body: body(RecordData{Record: Record{
+			Envelope: []byte("e"), Inline: []byte("v"), Segment: &SegmentRef{Length: 1}}})}), ErrInvalid},
 		{"record without envelope", encodeEnv(envelope{Version: Version, Type: TypeRecordData, Body: body(RecordData{})}), ErrInvalid},
 		{"long error text", encodeEnv(envelope{Version: Version, Type: TypeError, Body: body(Error{Message: string(make([]byte, MaxErrorMessage+1))})}), ErrInvalid},
 	}
