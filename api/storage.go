@@ -1,0 +1,268 @@
+package api
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Store endpoints. Record values travel as raw HTTP bodies, streamed in
+// both directions; everything else is JSON.
+//
+//	PUT    /v1/ns/{ns}/records/{key...}   write a value (body), Content-Type kept
+//	GET    /v1/ns/{ns}/records/{key...}   read a value; metadata in headers or trailers
+//	DELETE /v1/ns/{ns}/records/{key...}   delete a record
+//	GET    /v1/ns/{ns}/records?prefix=P   list records (RecordList)
+//	POST   /v1/ns/{ns}/batch              write small records (JSON lines of BatchLine)
+//	POST   /v1/ns/{ns}/grants             grant a right (Grant)
+//	DELETE /v1/ns/{ns}/grants             revoke a right (Grant)
+//	POST   /v1/users                      create a local user (CreateUser)
+//	GET    /v1/users                      list local users ([]User)
+//
+// A key is one path segment escaped with EscapeKey, so keys may contain
+// "/" and any other UTF-8 except NUL.
+const (
+	PathNamespaces = "/v1/ns/"
+	PathUsers      = "/v1/users"
+)
+
+// HeaderUser names the node's local user on whose behalf a store request
+// runs; DefaultUser when absent.
+const HeaderUser = "X-Yui-User"
+
+// DefaultUser is the local user a node creates on its first start and
+// uses when a request names none.
+const DefaultUser = "default"
+
+// Metadata headers of a record read. A value is streamed as the store
+// decodes it, so the node may only know the metadata after the last byte:
+// it then sends these as HTTP trailers instead of headers.
+const (
+	HeaderVersion  = "X-Yui-Version"
+	HeaderSize     = "X-Yui-Size"
+	HeaderOwner    = "X-Yui-Owner"
+	HeaderWriter   = "X-Yui-Writer"
+	HeaderCreated  = "X-Yui-Created"
+	HeaderModified = "X-Yui-Modified"
+	HeaderChunks   = "X-Yui-Chunks"
+	// HeaderContentType carries the value's type in a trailer, because
+	// the Content-Type header of a streamed value went out before the
+	// node knew it.
+	HeaderContentType = "X-Yui-Content-Type"
+)
+
+// RecordHeaders lists the metadata headers of a record read, in the order
+// the node declares them as trailers.
+var RecordHeaders = []string{
+	HeaderVersion, HeaderSize, HeaderOwner, HeaderWriter,
+	HeaderCreated, HeaderModified, HeaderChunks,
+}
+
+// Size limits of store requests.
+const (
+	// MaxJSONBody bounds the JSON body of a user or grant request.
+	MaxJSONBody = 64 << 10
+	// MaxBatchBody bounds the whole body of a batch write.
+	MaxBatchBody = 64 << 20
+	// MaxBatchLine bounds one line of a batch write, which holds a
+	// base64 value of up to about 768 KiB.
+	MaxBatchLine = 1 << 20
+	// MaxBatchRecords bounds the records of one batch write.
+	MaxBatchRecords = 100_000
+	// MaxUserName is the longest user name, in bytes.
+	MaxUserName = 64
+)
+
+// Record describes one record version as its reader sees it.
+type Record struct {
+	Namespace string `json:"namespace"`
+	Key       string `json:"key"`
+	// Version orders the versions of one key: 48 bits of milliseconds
+	// since the Unix epoch, then a 16-bit counter.
+	Version uint64 `json:"version"`
+	// Size is the value's length in bytes.
+	Size        uint64 `json:"size"`
+	ContentType string `json:"content_type,omitempty"`
+	// Owner and Writer are user names or public-key fingerprints.
+	Owner    string    `json:"owner"`
+	Writer   string    `json:"writer"`
+	Created  time.Time `json:"created"`
+	Modified time.Time `json:"modified"`
+	// Chunks is the number of chunks the value was cut into; 0 for a
+	// value stored inline or in a batch segment.
+	Chunks int `json:"chunks"`
+}
+
+// RecordList is the response to a list request.
+type RecordList struct {
+	Records []Record `json:"records"`
+}
+
+// BatchLine is one line of a batch write. Exactly one of Value (UTF-8
+// text) and ValueBase64 (any bytes, standard base64 with padding) is set;
+// an empty value is Value "".
+type BatchLine struct {
+	Key         string  `json:"key"`
+	Value       *string `json:"value,omitempty"`
+	ValueBase64 *string `json:"value_base64,omitempty"`
+	ContentType string  `json:"content_type,omitempty"`
+}
+
+// Bytes returns the line's value, decoding ValueBase64 if that is the
+// field set.
+func (l *BatchLine) Bytes() ([]byte, error) {
+	switch {
+	case l.Value != nil && l.ValueBase64 != nil:
+		return nil, fmt.Errorf("key %q has both value and value_base64; send one", l.Key)
+	case l.Value != nil:
+		return []byte(*l.Value), nil
+	case l.ValueBase64 != nil:
+		b, err := base64.StdEncoding.DecodeString(*l.ValueBase64)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: invalid value_base64: %v", l.Key, err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("key %q has neither value nor value_base64; send one", l.Key)
+}
+
+// NewBatchLine returns the line for a record, as text when value is valid
+// UTF-8 and as base64 otherwise.
+func NewBatchLine(key string, value []byte, contentType string) BatchLine {
+	l := BatchLine{Key: key, ContentType: contentType}
+	if utf8.Valid(value) {
+		s := string(value)
+		l.Value = &s
+	} else {
+		s := base64.StdEncoding.EncodeToString(value)
+		l.ValueBase64 = &s
+	}
+	return l
+}
+
+// BatchResult is the response to a batch write: one record per line, in
+// the order of the lines.
+type BatchResult struct {
+	Records []Record `json:"records"`
+}
+
+// Right is an access right a namespace owner grants.
+type Right string
+
+// Rights.
+const (
+	RightRead  Right = "read"
+	RightWrite Right = "write"
+)
+
+// Grant is the request to give a user a right, or to revoke it, on a key
+// or on every key under a prefix ("" for the whole namespace).
+type Grant struct {
+	KeyOrPrefix string `json:"key_or_prefix"`
+	// User is the grantee's name, for display; PublicKeys identify it.
+	User string `json:"user"`
+	// PublicKeys is the grantee's public-key encoding, as User.PublicKeys
+	// and 'yui user show' give it.
+	PublicKeys []byte `json:"public_keys"`
+	Right      Right  `json:"right"`
+}
+
+// CreateUser is the request to create a local user.
+type CreateUser struct {
+	Name string `json:"name"`
+}
+
+// User is a local user of a node, with the public half of its keys.
+type User struct {
+	Name string `json:"name"`
+	// PublicKeys is the encoding of the user's public keys that other
+	// users' grants name.
+	PublicKeys []byte `json:"public_keys"`
+	// Fingerprint is the hex SHA-256 of PublicKeys.
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Error codes in StoreError.Code, one per class of store failure.
+const (
+	CodeNotFound    = "not_found"
+	CodeForbidden   = "forbidden"
+	CodeInvalid     = "invalid"
+	CodeUnavailable = "unavailable"
+	CodeCorrupt     = "corrupt"
+	CodeExists      = "exists"
+	CodeInternal    = "internal"
+)
+
+// StoreError is the body of a failed store or user request.
+type StoreError struct {
+	// Error names what failed and on which value.
+	Error string `json:"error"`
+	// Code is one of the Code constants.
+	Code string `json:"code"`
+	// Fix is the action that may resolve the error, if there is one.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Errors of failed store requests. The client's *StatusError unwraps to
+// the one that matches its StoreError.Code.
+var (
+	ErrNotFound    = errors.New("api: not found")
+	ErrForbidden   = errors.New("api: permission denied")
+	ErrInvalid     = errors.New("api: invalid request")
+	ErrUnavailable = errors.New("api: not enough holders reachable")
+	ErrCorrupt     = errors.New("api: data failed verification")
+	ErrExists      = errors.New("api: already exists")
+	// ErrInterrupted reports a value stream that ended early, because the
+	// node failed while sending it or the connection broke.
+	ErrInterrupted = errors.New("api: transfer interrupted")
+)
+
+var codeErrors = map[string]error{
+	CodeNotFound:    ErrNotFound,
+	CodeForbidden:   ErrForbidden,
+	CodeInvalid:     ErrInvalid,
+	CodeUnavailable: ErrUnavailable,
+	CodeCorrupt:     ErrCorrupt,
+	CodeExists:      ErrExists,
+}
+
+// EscapeKey escapes a record key into one URL path segment. Every "/" is
+// escaped, and so are the keys "." and "..", which HTTP routers would
+// otherwise resolve as relative path segments.
+func EscapeKey(key string) string {
+	s := url.PathEscape(key)
+	if s == "." || s == ".." {
+		s = strings.ReplaceAll(s, ".", "%2E")
+	}
+	return s
+}
+
+// RecordPath returns the path of a record.
+func RecordPath(namespace, key string) string {
+	return PathNamespaces + url.PathEscape(namespace) + "/records/" + EscapeKey(key)
+}
+
+// ValidateUserName checks a local user name: 1 to 64 bytes of
+// [a-z0-9._-], starting with a letter or digit, so that it is safe as a
+// file name and a header value.
+func ValidateUserName(name string) error {
+	if name == "" || len(name) > MaxUserName {
+		return fmt.Errorf("%w: user name %q is %d bytes; use 1 to %d", ErrInvalid, name, len(name), MaxUserName)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+		if !alnum && c != '.' && c != '_' && c != '-' {
+			return fmt.Errorf("%w: user name %q has %q at byte %d; use only a-z, 0-9, '.', '_' and '-'",
+				ErrInvalid, name, c, i)
+		}
+		if i == 0 && !alnum {
+			return fmt.Errorf("%w: user name %q must start with a-z or 0-9", ErrInvalid, name)
+		}
+	}
+	return nil
+}
