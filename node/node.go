@@ -52,6 +52,9 @@ type Config struct {
 	Network string
 	// DiscoveryPort is the UDP port of LAN beacons; -1 turns discovery off.
 	DiscoveryPort int
+	// Tier is the storage tier: TierUpper, TierMiddle, TierLower, or
+	// TierAuto to let the store rank the node by uptime and free disk.
+	Tier string
 	// Kademlia tunes the routing core.
 	Kademlia kademlia.Config
 	// Logger receives the node's logs; default slog.Default().
@@ -88,6 +91,7 @@ type Node struct {
 	router  *router
 	api     *apiServer
 	disc    discoverer
+	storage *storage
 }
 
 // leaveGrace bounds how long Close waits to tell contacts that the node
@@ -126,7 +130,13 @@ func (n *Node) start(ctx context.Context) error {
 		n.log.Info("created node identity", "id", id.ID, "file", filepath.Join(n.cfg.DataDir, identity.KeyFile))
 	}
 
+	if err := n.openStorage(); err != nil {
+		return err
+	}
 	if err := n.listen(); err != nil {
+		return err
+	}
+	if err := n.startStorage(); err != nil {
 		return err
 	}
 	if err := n.startAPI(); err != nil {
@@ -172,10 +182,13 @@ func (n *Node) handleMessage(ctx context.Context, from transport.Peer, msg wire.
 	return n.dispatch(ctx, from, msg, isRequest)
 }
 
-func (n *Node) dispatch(_ context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
+func (n *Node) dispatch(ctx context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
 	switch msg.Type() {
 	case wire.TypePing, wire.TypeFindNode, wire.TypeLeave:
 		return n.router.handle(from, msg, isRequest)
+	}
+	if isStorageType(msg.Type()) {
+		return n.handleStorage(ctx, from, msg, isRequest)
 	}
 	if !isRequest {
 		return nil
@@ -287,6 +300,7 @@ func (n *Node) shutdown(grace time.Duration) error {
 	if n.tr != nil {
 		n.tr.Close()
 	}
+	n.closeStorage()
 	if n.lock != nil {
 		n.lock.release()
 		n.lock = nil

@@ -20,6 +20,7 @@ func newNodeCommand(g *globalFlags) *cobra.Command {
 		bootstrap     []string
 		network       string
 		discoveryPort int
+		tier          string
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -40,6 +41,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 				Bootstrap:     splitList(bootstrap),
 				Network:       network,
 				DiscoveryPort: discoveryPort,
+				Tier:          tier,
 				Logger:        log,
 			}
 			return runNode(cmd.Context(), cfg)
@@ -51,6 +53,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 	f.StringSliceVar(&bootstrap, "bootstrap", nil, "host:port of nodes outside the LAN, comma-separated (env YUI_BOOTSTRAP)")
 	f.StringVar(&network, "network", node.DefaultNetwork, "network name; nodes of other networks are ignored (env YUI_NETWORK)")
 	f.IntVar(&discoveryPort, "discovery-port", node.DefaultDiscoveryPort, "UDP port of LAN beacons, -1 to turn discovery off (env YUI_DISCOVERY_PORT)")
+	f.StringVar(&tier, "tier", "auto", "storage tier: upper, middle, lower (holds no data) or auto (env YUI_TIER)")
 	return cmd
 }
 

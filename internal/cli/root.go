@@ -62,6 +62,13 @@ variable named in its help text.`,
 		newLookupCommand(g),
 		newDemoCommand(g),
 		newVersionCommand(),
+		newPutCommand(g),
+		newGetCommand(g),
+		newRmCommand(g),
+		newLsCommand(g),
+		newUserCommand(g),
+		newGrantCommand(g),
+		newRevokeCommand(g),
 	)
 	return root
 }
