@@ -1,0 +1,288 @@
+package hierarchy
+
+import (
+	"slices"
+	"time"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/kademlia"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// candidate is one node of a group as an election sees it.
+type candidate struct {
+	id    identity.NodeID
+	merit uint32
+	// claim is set when the node's record says it is a representative.
+	claim bool
+}
+
+// outranks reports whether a ranks above b: higher merit first, then the
+// lower ID, so that every node orders the same candidates the same way.
+func outranks(a, b *candidate) bool {
+	if a.merit != b.merit {
+		return a.merit > b.merit
+	}
+	return identity.Compare(a.id, b.id) < 0
+}
+
+// rank sorts candidates best first.
+func rank(cands []candidate) {
+	slices.SortFunc(cands, func(a, b candidate) int {
+		switch {
+		case outranks(&a, &b):
+			return -1
+		case outranks(&b, &a):
+			return 1
+		}
+		return 0
+	})
+}
+
+// verdict is what an election asks of one node.
+type verdict uint8
+
+const (
+	// stay asks the node to keep its current role.
+	stay verdict = iota
+	// claimSeat asks a member to become a representative now.
+	claimSeat
+	// challenge tells a member that it has Margin over the weakest
+	// representative: it takes the seat once that has held for HoldTime.
+	challenge
+	// stepDown asks a representative to give up its seat.
+	stepDown
+)
+
+// decide runs the election for node self over cands, which holds every
+// live member of the group that self knows, self included. Each node
+// decides only for itself, from its own view:
+//
+//   - A representative steps down when more than reps nodes claim a seat
+//     and it is not among the best reps of them.
+//   - A member claims a free seat at once when it is among the best
+//     members that could fill the free seats.
+//   - When no seat is free, the best member challenges the weakest of the
+//     best reps representatives if its merit exceeds theirs by margin.
+//
+// When every node has the same records, all reach the same result: the
+// seats go to the claimants that already hold them, filled up by rank, and
+// change hands only on a challenge.
+func decide(cands []candidate, self identity.NodeID, reps int, margin uint32) verdict {
+	rank(cands)
+	var claimants, others []candidate
+	for _, c := range cands {
+		if c.claim {
+			claimants = append(claimants, c)
+		} else {
+			others = append(others, c)
+		}
+	}
+
+	if i := indexOfCandidate(claimants, self); i >= 0 {
+		if i >= reps {
+			return stepDown
+		}
+		return stay
+	}
+	i := indexOfCandidate(others, self)
+	if i < 0 {
+		return stay
+	}
+	if free := reps - len(claimants); free > 0 {
+		if i < free {
+			return claimSeat
+		}
+		return stay
+	}
+	weakest := claimants[reps-1]
+	if i == 0 && uint64(others[0].merit) >= uint64(weakest.merit)+uint64(margin) {
+		return challenge
+	}
+	return stay
+}
+
+func indexOfCandidate(cands []candidate, id identity.NodeID) int {
+	for i := range cands {
+		if cands[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// candidates returns this node and its live group members as candidates.
+// This node's merit is taken from its record as of its current version,
+// the same the others compute from that record.
+func (m *Machine) candidates() []candidate {
+	rec := m.ownRecord()
+	self := candidate{id: m.self.ID, claim: m.rep, merit: Score{
+		Uptime:   time.Duration(rec.Uptime) * time.Second,
+		Capacity: rec.Capacity, Link: rec.Link,
+	}.Merit()}
+	cands := []candidate{self}
+	for i := range m.group {
+		if e := &m.group[i]; e.live() {
+			cands = append(cands, candidate{id: e.id, merit: e.merit(), claim: e.rep})
+		}
+	}
+	return cands
+}
+
+// elect runs the election if the view changed or a challenge is under way,
+// and acts on its verdict. It reports whether this node's role changed.
+func (m *Machine) elect(now time.Time) bool {
+	if m.cfg.Mode == Flat || (!m.dirty && m.challengeSince == noTime) {
+		return false
+	}
+	m.dirty = false
+	t := m.clock(now)
+
+	switch decide(m.candidates(), m.self.ID, m.cfg.Reps, m.cfg.Margin) {
+	case claimSeat:
+		m.challengeSince = noTime
+		m.becomeRepresentative(now)
+		return true
+	case challenge:
+		if m.challengeSince == noTime {
+			m.challengeSince = t
+		}
+		if t-m.challengeSince < int64(m.cfg.HoldTime) {
+			return false
+		}
+		m.challengeSince = noTime
+		m.becomeRepresentative(now)
+		return true
+	case stepDown:
+		m.challengeSince = noTime
+		m.stepDown(now)
+		return true
+	}
+	m.challengeSince = noTime
+	return false
+}
+
+// challengeDue returns when a challenge under way will have held for
+// HoldTime, or noTime.
+func (m *Machine) challengeDue() int64 {
+	if m.challengeSince == noTime {
+		return noTime
+	}
+	return m.challengeSince + int64(m.cfg.HoldTime)
+}
+
+// Representatives returns the live nodes of the group, this one included,
+// that claim a seat, best first. More than Config.Reps claim for a moment
+// after a challenge or when views differ. It is nil in Flat mode.
+func (m *Machine) Representatives() []wire.Contact {
+	if m.cfg.Mode == Flat {
+		return nil
+	}
+	cands := m.candidates()
+	rank(cands)
+	var out []wire.Contact
+	for _, c := range cands {
+		if !c.claim {
+			continue
+		}
+		if c.id == m.self.ID {
+			out = append(out, m.self)
+		} else {
+			out = append(out, m.contactOf(&m.group[m.findMember(c.id)]))
+		}
+	}
+	return out
+}
+
+// Group returns the live members of the group that this node knows, not
+// counting itself, by ID. It is nil in Flat mode.
+func (m *Machine) Group() []wire.Contact {
+	var out []wire.Contact
+	for i := range m.group {
+		if e := &m.group[i]; e.live() {
+			out = append(out, m.contactOf(e))
+		}
+	}
+	slices.SortFunc(out, func(a, b wire.Contact) int { return identity.Compare(a.ID, b.ID) })
+	return out
+}
+
+// becomeRepresentative takes a seat: the node gets a routing table, seeds
+// it and joins the DHT. A node still draining its old table keeps it.
+func (m *Machine) becomeRepresentative(now time.Time) {
+	m.rep, m.draining = true, false
+	if m.routing == nil {
+		m.gen++
+		m.routing = kademlia.New(m.self, m.cfg.Kademlia, m.rng.Uint64(), now)
+	}
+	m.seedRouting(now)
+}
+
+// seedRouting gives the routing table every DHT contact the group knows:
+// the other representatives, whose tables cover the same DHT, and the
+// seeds in the members' records. Then it bootstraps.
+func (m *Machine) seedRouting(now time.Time) {
+	for i := range m.group {
+		e := &m.group[i]
+		if e.live() && e.rep {
+			m.routing.AddContact(now, m.contactOf(e))
+		}
+		for _, s := range e.seeds {
+			m.routing.AddContact(now, m.unpackContact(s))
+		}
+	}
+	for _, s := range m.externals {
+		m.routing.AddContact(now, m.unpackContact(s))
+	}
+	m.routing.Bootstrap(now)
+	m.joinedAt = m.clock(now)
+}
+
+// rejoinInterval is how long a representative with an empty routing table
+// waits between attempts to join the DHT through the group's seeds.
+const rejoinInterval = 30 * time.Second
+
+// rejoin seeds and bootstraps again a representative's routing table that
+// has stayed empty, because the seeds it had were gone or came late.
+func (m *Machine) rejoin(now time.Time, t int64) {
+	if m.rep && m.routing != nil && m.routing.Len() == 0 && t >= m.rejoinDue() {
+		m.seedRouting(now)
+	}
+}
+
+func (m *Machine) rejoinDue() int64 {
+	if !m.rep || m.routing == nil || m.routing.Len() > 0 || m.joinedAt == noTime {
+		return noTime
+	}
+	return m.joinedAt + int64(rejoinInterval)
+}
+
+// stepDown gives up the seat. The routing table stays until the lookups
+// the node runs for others and for itself have finished.
+func (m *Machine) stepDown(now time.Time) {
+	m.rep = false
+	if len(m.serving) > 0 || len(m.own) > 0 {
+		m.draining = true
+		return
+	}
+	m.retire(now)
+}
+
+// retire drops the routing table of a node that gave up its seat. It tells
+// its DHT contacts outside the group that it left, and keeps a few of them
+// as seeds for the group.
+func (m *Machine) retire(now time.Time) {
+	if m.routing == nil || m.rep {
+		return
+	}
+	m.queueRouting(m.routing.Outbox())
+	m.refreshExternals(now)
+	for _, o := range m.routing.Leave() {
+		if i := m.findMember(o.To.ID); i < 0 {
+			m.outbox = append(m.outbox, o)
+		}
+	}
+	m.routing = nil
+	m.draining = false
+	m.joinedAt = noTime
+}
