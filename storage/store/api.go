@@ -42,6 +42,11 @@ type RecordInfo struct {
 	Created     time.Time `json:"created"`
 	Modified    time.Time `json:"modified"`
 	Chunks      int       `json:"chunks"`
+	// Groups are the field groups the reader holds keys for, by name.
+	Groups map[string]map[string][]byte `json:"groups,omitempty"`
+	// HiddenGroups names the record's other groups, which the reader
+	// cannot open.
+	HiddenGroups []string `json:"hidden_groups,omitempty"`
 }
 
 // PutOptions tunes a write.
@@ -52,6 +57,14 @@ type PutOptions struct {
 	Size int64
 	// Progress, if set, is called with the bytes written so far.
 	Progress func(done int64)
+	// Groups are field groups stored with the value, each sealed under
+	// its own key: group name -> field name -> value.
+	Groups map[string]map[string][]byte
+	// GroupReaders limits who may open a group: besides the namespace's
+	// owners and writers, only the users listed for it. A group not
+	// listed here is readable by everyone granted read access to the
+	// key.
+	GroupReaders map[string][]PublicUser
 }
 
 // GetOptions tunes a read.
@@ -73,7 +86,10 @@ type Gateway interface {
 	PutBatch(ctx context.Context, user, namespace string, records []BatchRecord) ([]RecordInfo, error)
 	// Grant gives a user read or write access to a key or to every key
 	// under a prefix ("" for the whole namespace); Revoke removes it for
-	// versions written afterwards.
+	// versions written afterwards. A keyOrPrefix that is empty or ends in
+	// "/" covers every key that starts with it; any other value covers
+	// that key alone. Write access always covers the whole namespace,
+	// because the access list that holders check names writers, not keys.
 	Grant(ctx context.Context, owner, namespace, keyOrPrefix string, grantee PublicUser, right Right) error
 	Revoke(ctx context.Context, owner, namespace, keyOrPrefix string, grantee PublicUser, right Right) error
 }

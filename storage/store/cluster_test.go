@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/engine"
+)
+
+// testNode is one node of an in-process cluster: a memory transport, a
+// Pebble store on Pebble's in-memory file system, a holder and a gateway.
+type testNode struct {
+	id      *identity.Identity
+	cluster *testCluster
+	tr      transport.Transport
+	eng     *engine.DB
+	shards  *engine.ShardStore
+	holder  *Holder
+	store   *Store
+}
+
+func (n *testNode) Self() wire.Contact {
+	return wire.Contact{ID: n.id.ID, Addr: n.tr.LocalAddr()}
+}
+
+// Closest returns the exact closest live nodes, as a converged lookup
+// would, leaving out the node itself.
+func (n *testNode) Closest(_ context.Context, target identity.NodeID, count int) ([]wire.Contact, error) {
+	var out []wire.Contact
+	for _, m := range n.cluster.live() {
+		if m != n {
+			out = append(out, m.Self())
+		}
+	}
+	out = sortByDistance(target, out)
+	return out[:min(len(out), count)], nil
+}
+
+func (n *testNode) Request(ctx context.Context, to wire.Contact, msg wire.Message) (wire.Message, error) {
+	return n.tr.Request(ctx, to, msg)
+}
+
+// testCluster is a set of nodes on one MemoryNetwork.
+type testCluster struct {
+	t   testing.TB
+	mem *transport.MemoryNetwork
+
+	mu    sync.Mutex // guards nodes
+	nodes []*testNode
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// newCluster starts n nodes, each in the upper tier.
+func newCluster(t testing.TB, n int, params NamespaceParams) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, mem: transport.NewMemoryNetwork()}
+	for i := range n {
+		c.add(i, params)
+	}
+	return c
+}
+
+func (c *testCluster) add(i int, params NamespaceParams) *testNode {
+	t := c.t
+	id, err := identity.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.OpenInMemory(engine.Options{Logger: quietLogger(), CacheSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards, err := engine.NewShardStore(eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := NewHolder(HolderConfig{Self: id.ID, Shards: shards, Engine: eng, Tier: Upper, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &testNode{id: id, cluster: c, eng: eng, shards: shards, holder: holder}
+	handler := transport.HandlerFunc(func(ctx context.Context, from transport.Peer, msg wire.Message, _ bool) wire.Message {
+		return holder.HandleMessage(ctx, from, msg)
+	})
+	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 4717)
+	if n.tr, err = c.mem.Listen(id, addr, handler); err != nil {
+		t.Fatal(err)
+	}
+	n.store, err = New(Config{DataDir: t.TempDir(), Network: n, Holder: holder, Namespace: params, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.nodes = append(c.nodes, n)
+	c.mu.Unlock()
+	t.Cleanup(func() {
+		n.tr.Close()
+		eng.Close()
+	})
+	return n
+}
+
+func (c *testCluster) live() []*testNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.nodes)
+}
+
+func (c *testCluster) node(i int) *testNode { return c.live()[i] }
+
+// kill removes nodes from the network at once, as a crash would.
+func (c *testCluster) kill(victims ...*testNode) {
+	c.mu.Lock()
+	for _, v := range victims {
+		c.nodes = slices.DeleteFunc(c.nodes, func(n *testNode) bool { return n == v })
+	}
+	c.mu.Unlock()
+	for _, v := range victims {
+		v.tr.Close()
+	}
+}
+
+// smallParams are namespace parameters scaled for tests: 64 KiB chunks
+// keep multi-chunk values small.
+func smallParams(data, parity, replicas int) NamespaceParams {
+	p := DefaultNamespaceParams()
+	p.Chunking.Size = 64 << 10
+	p.Data, p.Parity, p.Replicas = uint16(data), uint16(parity), uint16(replicas)
+	return p
+}
+
+func testValue(size int, seed byte) []byte {
+	v := make([]byte, size)
+	x := uint32(seed) + 1
+	for i := range v {
+		x = x*1664525 + 1013904223
+		v[i] = byte(x >> 24)
+	}
+	return v
+}
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}

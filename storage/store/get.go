@@ -1,0 +1,345 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/chunk"
+	"github.com/yuinet/yui/storage/seal"
+)
+
+// firstReaders is how many directory holders a read asks at first; the
+// rest are asked only when none of these holds the record.
+const firstReaders = 3
+
+// dirAnswer is one directory holder's answer to a GetRecord.
+type dirAnswer struct {
+	c   wire.Contact
+	rec *wire.Record
+	env *seal.Envelope
+}
+
+// newestVersion returns the newest version of a record that verifies
+// among its directory holders, and stores it on the holders asked that
+// answered with an older version or none. A tombstone gives ErrNotFound.
+func (s *Store) newestVersion(ctx context.Context, d *Descriptor, keyHash seal.Hash) (*wire.Record, *seal.Envelope, error) {
+	dir := DirectoryOf(keyHash, d.Params().DirBits)
+	cands, err := s.closest(ctx, DirectoryID(d.Namespace(), dir), int(d.Params().Replicas))
+	if err != nil {
+		return nil, nil, err
+	}
+	first := min(firstReaders, len(cands))
+	answers := s.askRecord(ctx, d, keyHash, cands[:first])
+	best := newestAnswer(answers)
+	if best == nil {
+		answers = append(answers, s.askRecord(ctx, d, keyHash, cands[first:])...)
+		best = newestAnswer(answers)
+	}
+	if best == nil {
+		return nil, nil, fmt.Errorf("%w: record %s of %q", ErrNotFound, keyHash, d.Namespace())
+	}
+	s.clock.observe(best.env.Record.Version)
+	s.repairRecord(ctx, d, best, answers)
+	if best.env.Tombstone {
+		return nil, nil, fmt.Errorf("%w: record %s of %q was deleted", ErrNotFound, keyHash, d.Namespace())
+	}
+	return best.rec, best.env, nil
+}
+
+func (s *Store) askRecord(ctx context.Context, d *Descriptor, keyHash seal.Hash, cands []wire.Contact) []dirAnswer {
+	answers := make([]dirAnswer, len(cands))
+	var wg sync.WaitGroup
+	for i, c := range cands {
+		answers[i].c = c
+		wg.Go(func() {
+			resp, err := s.request(ctx, c, &wire.GetRecord{Namespace: d.Namespace(), KeyHash: wire.Hash(keyHash)})
+			m, ok := resp.(*wire.RecordData)
+			if err != nil || !ok {
+				return
+			}
+			env, err := checkRecord(d, &m.Record)
+			if err != nil || env.Record.KeyHash != keyHash {
+				s.log.Warn("directory holder served a record that does not verify", "peer", c.ID.Short(), "err", err)
+				return
+			}
+			answers[i].rec, answers[i].env = &m.Record, env
+		})
+	}
+	wg.Wait()
+	return answers
+}
+
+func newestAnswer(answers []dirAnswer) *dirAnswer {
+	var best *dirAnswer
+	for i := range answers {
+		a := &answers[i]
+		if a.env == nil {
+			continue
+		}
+		if best == nil || supersedes(a.env, best.env) {
+			best = a
+		}
+	}
+	return best
+}
+
+// supersedes reports whether a is newer than b, with ties broken on the
+// writer key as holders break them.
+func supersedes(a, b *seal.Envelope) bool {
+	if a.Record.Version != b.Record.Version {
+		return a.Record.Version > b.Record.Version
+	}
+	return bytes.Compare(a.Writer, b.Writer) > 0
+}
+
+// repairRecord stores best on the holders that answered without it.
+func (s *Store) repairRecord(ctx context.Context, d *Descriptor, best *dirAnswer, answers []dirAnswer) {
+	msg := &wire.PutRecord{Namespace: d.Namespace(), Dir: DirectoryOf(best.env.Record.KeyHash, d.Params().DirBits), Record: *best.rec}
+	for _, a := range answers {
+		if a.env != nil && !supersedes(best.env, a.env) {
+			continue
+		}
+		if err := s.putRecordTo(ctx, a.c, d, msg); err != nil {
+			s.log.Debug("record read repair failed", "peer", a.c.ID.Short(), "err", err)
+		}
+	}
+}
+
+// Get writes the newest version of key to w and returns its description,
+// with the field groups the user holds keys for.
+func (s *Store) Get(ctx context.Context, user, namespace, key string, w io.Writer, opts GetOptions) (*RecordInfo, error) {
+	if err := seal.ValidateKey(key); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	v, err := s.resolve(ctx, user, namespace, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.mayRead(); err != nil {
+		return nil, err
+	}
+	rec, env, err := s.newestVersion(ctx, v.d, seal.KeyHash(v.ks, key))
+	if err != nil {
+		return nil, fmt.Errorf("get %q in %q: %w", key, namespace, err)
+	}
+	header, err := s.openHeader(v, rec, env)
+	if err != nil {
+		return nil, err
+	}
+	if header.Key != key {
+		return nil, fmt.Errorf("%w: record for %q carries the header of %q", ErrCorrupt, key, header.Key)
+	}
+	info := s.recordInfo(v, env, header.Key, header.ContentType, header.Size, storedChunks(rec, len(header.Chunks)))
+	s.openGroups(v, rec, env, info)
+	if err := s.readValue(ctx, v, rec, header, w, opts.Progress); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// openHeader unwraps the header key for the user and opens the header.
+func (s *Store) openHeader(v *nsView, rec *wire.Record, env *seal.Envelope) (*seal.Header, error) {
+	dk, ok := unwrapFor(v, env.Record, rec.Wraps, seal.RoleHeader)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not readable by this user", ErrForbidden, env.Record)
+	}
+	h, err := seal.OpenHeader(dk, env.Record, rec.Header)
+	if err == nil {
+		err = env.CheckChunks(h)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return h, nil
+}
+
+// unwrapFor returns the key of role wrapped to the user, if any.
+func unwrapFor(v *nsView, id seal.RecordID, wraps []wire.Wrap, role string) (seal.DataKey, bool) {
+	me := readerID(v.keys)
+	group := role
+	if role == seal.RoleHeader {
+		group = ""
+	}
+	ctx := seal.WrapContext{Namespace: id.Namespace, Scope: id.KeyHash, Version: id.Version, Role: role}
+	for _, w := range wraps {
+		if w.Reader != me || w.Group != group {
+			continue
+		}
+		if dk, err := seal.UnwrapKey(v.user, w.Key, ctx); err == nil {
+			return dk, true
+		}
+	}
+	return seal.DataKey{}, false
+}
+
+func (s *Store) openGroups(v *nsView, rec *wire.Record, env *seal.Envelope, info *RecordInfo) {
+	for _, name := range sortedKeys(rec.Groups) {
+		dk, ok := unwrapFor(v, env.Record, rec.Wraps, name)
+		var fields map[string][]byte
+		var err error
+		if ok {
+			fields, err = seal.OpenGroup(dk, env.Record, name, rec.Groups[name])
+		}
+		if !ok || err != nil {
+			info.HiddenGroups = append(info.HiddenGroups, name)
+			continue
+		}
+		if info.Groups == nil {
+			info.Groups = make(map[string]map[string][]byte)
+		}
+		info.Groups[name] = fields
+	}
+}
+
+// readValue writes the value the header describes to w, fetching up to
+// Parallelism chunks ahead of the one being written.
+func (s *Store) readValue(ctx context.Context, v *nsView, rec *wire.Record, h *seal.Header, w io.Writer, progress func(int64)) error {
+	if len(h.Chunks) == 0 {
+		return nil
+	}
+	if len(rec.Inline) > 0 || rec.Segment != nil {
+		data, err := s.smallValue(ctx, v, rec, h.Chunks[0])
+		if err != nil {
+			return err
+		}
+		return writeOut(w, data, int64(len(data)), progress)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	code := v.d.Params().Code()
+	results := make([]chan chunkResult, len(h.Chunks))
+	start := func(i int) {
+		results[i] = make(chan chunkResult, 1)
+		go func() {
+			sealed, err := s.readChunk(ctx, h.Chunks[i].ID, code)
+			var data []byte
+			if err == nil {
+				data, err = chunk.Open(h.Chunks[i], sealed)
+			}
+			results[i] <- chunkResult{data, err}
+		}()
+	}
+	var done int64
+	for i := range h.Chunks {
+		for j := i; j < min(i+s.cfg.Parallelism, len(h.Chunks)); j++ {
+			if results[j] == nil {
+				start(j)
+			}
+		}
+		r := <-results[i]
+		results[i] = nil
+		if r.err != nil {
+			cancel()
+			drain(results[i+1:])
+			return fmt.Errorf("read chunk %d of %q: %w", i, h.Key, r.err)
+		}
+		done += int64(len(r.data))
+		if err := writeOut(w, r.data, done, progress); err != nil {
+			cancel()
+			drain(results[i+1:])
+			return err
+		}
+	}
+	return nil
+}
+
+type chunkResult struct {
+	data []byte
+	err  error
+}
+
+// drain waits for the fetches already started, after a failure cancelled
+// them, so that none outlives the call.
+func drain(results []chan chunkResult) {
+	for _, ch := range results {
+		if ch != nil {
+			<-ch
+		}
+	}
+}
+
+func writeOut(w io.Writer, data []byte, done int64, progress func(int64)) error {
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("store: write value: %w", err)
+	}
+	if progress != nil {
+		progress(done)
+	}
+	return nil
+}
+
+// smallValue opens a value stored inline or packed into a segment.
+func (s *Store) smallValue(ctx context.Context, v *nsView, rec *wire.Record, ref chunk.Ref) ([]byte, error) {
+	sealed := rec.Inline
+	if seg := rec.Segment; seg != nil {
+		segment, err := s.readChunk(ctx, chunk.ID(seg.Chunk), v.d.Params().Code())
+		if err != nil {
+			return nil, err
+		}
+		end := uint64(seg.Offset) + uint64(seg.Length)
+		if end > uint64(len(segment)) {
+			return nil, fmt.Errorf("%w: segment %x has %d bytes, record points at %d..%d",
+				ErrCorrupt, seg.Chunk[:8], len(segment), seg.Offset, end)
+		}
+		sealed = segment[seg.Offset:end]
+	}
+	data, err := chunk.Open(ref, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return data, nil
+}
+
+// storedChunks returns the number of chunks stored apart from the record:
+// none for a value inline or packed into a segment.
+func storedChunks(rec *wire.Record, refs int) int {
+	if len(rec.Inline) > 0 || rec.Segment != nil {
+		return 0
+	}
+	return refs
+}
+
+// recordInfo describes a version for the user.
+func (s *Store) recordInfo(v *nsView, env *seal.Envelope, key, contentType string, size uint64, chunks int) *RecordInfo {
+	t := versionTime(env.Record.Version)
+	owner := ""
+	if len(v.d.acl.Owners) > 0 {
+		owner = s.userLabel(v.d.acl.Owners[0])
+	}
+	return &RecordInfo{
+		Namespace:   env.Record.Namespace,
+		Key:         key,
+		Version:     env.Record.Version,
+		Size:        size,
+		ContentType: contentType,
+		Owner:       owner,
+		Writer:      s.userLabel(env.Writer),
+		// NOTE: a version does not record when the key was first
+		// written, so Created is the version's time, as Modified.
+		Created:  t,
+		Modified: t,
+		Chunks:   chunks,
+	}
+}
+
+// userLabel returns the name of a local user with signing key k, or
+// "key:" and the first 16 hex digits of the key's SHA-256.
+func (s *Store) userLabel(k ed25519.PublicKey) string {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	for name, u := range s.users {
+		if u.SigningKey().Equal(k) {
+			return name
+		}
+	}
+	sum := sha256.Sum256(k)
+	return "key:" + hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,240 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/engine"
+)
+
+// Layout of the holder's entries in the shard store's metadata keyspaces.
+// engine.MetaHeader holds, by first byte:
+//
+//	'N' name                                  namespace descriptor (blobRef)
+//	'R' len(name) name dir(4) keyhash(32)     newest record version (recordHead)
+//	'P' sha256(32) part(2)                    a part of a blob too large to inline
+//
+// engine.MetaTombstone holds one empty entry per stored tombstone, keyed
+// by expiry(8, Unix ms) and the record's 'R' key, so a sweep finds the
+// expired ones in order.
+const (
+	metaDescriptor = 'N'
+	metaRecord     = 'R'
+	metaPart       = 'P'
+)
+
+// Blob parts. engine.MaxMetaValueSize (64 KiB) bounds every metadata
+// value, so larger blobs (descriptors with many members, headers of
+// values of about 1 GiB and more) are split into parts stored under
+// their content hash.
+const (
+	blobInlineMax = 48 << 10
+	blobPartSize  = 60 << 10
+)
+
+func descriptorKey(ns string) []byte { return append([]byte{metaDescriptor}, ns...) }
+
+func dirPrefix(ns string, dir uint32) []byte {
+	k := make([]byte, 0, 2+len(ns)+4+32)
+	k = append(k, metaRecord, byte(len(ns)))
+	k = append(k, ns...)
+	return binary.BigEndian.AppendUint32(k, dir)
+}
+
+func recordKey(ns string, dir uint32, keyHash wire.Hash) []byte {
+	return append(dirPrefix(ns, dir), keyHash[:]...)
+}
+
+// parseRecordKey splits a 'R' key into its namespace, directory shard and
+// key hash.
+func parseRecordKey(k []byte) (string, uint32, wire.Hash, error) {
+	var h wire.Hash
+	if len(k) < 2 || k[0] != metaRecord || len(k) != 2+int(k[1])+4+32 {
+		return "", 0, h, fmt.Errorf("%w: %x is not a record key", engine.ErrCorrupt, k)
+	}
+	n := int(k[1])
+	ns := string(k[2 : 2+n])
+	dir := binary.BigEndian.Uint32(k[2+n:])
+	copy(h[:], k[2+n+4:])
+	return ns, dir, h, nil
+}
+
+func partKey(sum wire.Hash, i int) []byte {
+	k := append([]byte{metaPart}, sum[:]...)
+	return binary.BigEndian.AppendUint16(k, uint16(i))
+}
+
+func tombstoneKey(expiry int64, rkey []byte) []byte {
+	k := binary.BigEndian.AppendUint64(nil, uint64(max(expiry, 0)))
+	return append(k, rkey...)
+}
+
+// blobRef is a stored blob: inline, or the hash and part count of parts.
+type blobRef struct {
+	_      struct{} `cbor:",toarray"`
+	Inline []byte
+	Sum    wire.Hash
+	Parts  uint16
+}
+
+// recordHead is the stored form of a record's newest version: what
+// comparisons need, and the encoded wire.Record.
+type recordHead struct {
+	_         struct{} `cbor:",toarray"`
+	Version   uint64
+	Writer    []byte
+	Tombstone bool
+	// Expiry is when a tombstone may be dropped, in Unix milliseconds.
+	Expiry int64
+	Blob   blobRef
+}
+
+// newer reports whether version v by writer w supersedes h. Equal
+// versions break ties on the writer key, so every holder picks the same
+// winner.
+func (h *recordHead) newer(v uint64, w []byte) bool {
+	if v != h.Version {
+		return v > h.Version
+	}
+	return bytes.Compare(w, h.Writer) > 0
+}
+
+// metaStore keeps blobs and heads in a ShardStore's metadata keyspaces.
+// Ranged scans go to the engine below it: a MetaKind's value is its
+// keyspace's prefix byte in the engine, as package engine documents.
+type metaStore struct {
+	s   *engine.ShardStore
+	eng engine.Engine
+}
+
+// scan calls fn for the entries of kind with keys in [lower, upper),
+// without the keyspace byte; a nil upper scans to the keyspace's end.
+func (m metaStore) scan(kind engine.MetaKind, lower, upper []byte, fn func(key, value []byte) error) error {
+	lo := append([]byte{byte(kind)}, lower...)
+	hi := engine.PrefixEnd([]byte{byte(kind)})
+	if upper != nil {
+		hi = append([]byte{byte(kind)}, upper...)
+	}
+	return m.eng.Scan(lo, hi, func(key, value []byte) error { return fn(key[1:], value) })
+}
+
+func (m metaStore) putBlob(value []byte) (blobRef, error) {
+	if len(value) <= blobInlineMax {
+		return blobRef{Inline: bytes.Clone(value)}, nil
+	}
+	ref := blobRef{Sum: sha256.Sum256(value)}
+	for i := 0; len(value) > 0; i++ {
+		n := min(len(value), blobPartSize)
+		if err := m.s.PutMeta(engine.MetaHeader, partKey(ref.Sum, i), value[:n]); err != nil {
+			return blobRef{}, err
+		}
+		value = value[n:]
+		ref.Parts++
+	}
+	return ref, nil
+}
+
+func (m metaStore) getBlob(ref blobRef) ([]byte, error) {
+	if ref.Parts == 0 {
+		return ref.Inline, nil
+	}
+	var value []byte
+	for i := range int(ref.Parts) {
+		part, err := m.s.GetMeta(engine.MetaHeader, partKey(ref.Sum, i))
+		if err != nil {
+			return nil, fmt.Errorf("%w: blob %x part %d: %w", ErrCorrupt, ref.Sum[:8], i, err)
+		}
+		value = append(value, part...)
+	}
+	if sha256.Sum256(value) != ref.Sum {
+		return nil, fmt.Errorf("%w: blob %x does not match its hash", ErrCorrupt, ref.Sum[:8])
+	}
+	return value, nil
+}
+
+// deleteBlob removes the parts of ref. Two blobs with equal contents share
+// parts, so callers delete only blobs no other head refers to: a record
+// or descriptor's previous version, whose contents differ from the new.
+func (m metaStore) deleteBlob(ref blobRef) error {
+	for i := range int(ref.Parts) {
+		if err := m.s.DeleteMeta(engine.MetaHeader, partKey(ref.Sum, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m metaStore) getHead(key []byte) (*recordHead, error) {
+	b, err := m.s.GetMeta(engine.MetaHeader, key)
+	if err != nil {
+		return nil, err
+	}
+	var h recordHead
+	if err := unmarshal("record head", b, engine.MaxMetaValueSize, &h); err != nil {
+		return nil, fmt.Errorf("%w: %w", engine.ErrCorrupt, err)
+	}
+	return &h, nil
+}
+
+func (m metaStore) putHead(key []byte, h *recordHead) error {
+	b, err := marshal("record head", h)
+	if err != nil {
+		return err
+	}
+	return m.s.PutMeta(engine.MetaHeader, key, b)
+}
+
+// getRecord returns the record stored under head h.
+func (m metaStore) getRecord(h *recordHead) (*wire.Record, error) {
+	b, err := m.getBlob(h.Blob)
+	if err != nil {
+		return nil, err
+	}
+	var r wire.Record
+	if err := unmarshal("stored record", b, wire.MaxMessageSize, &r); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return &r, nil
+}
+
+func (m metaStore) getDescriptor(ns string) ([]byte, error) {
+	b, err := m.s.GetMeta(engine.MetaHeader, descriptorKey(ns))
+	if err != nil {
+		return nil, err
+	}
+	var ref blobRef
+	if err := unmarshal("descriptor ref", b, engine.MaxMetaValueSize, &ref); err != nil {
+		return nil, fmt.Errorf("%w: %w", engine.ErrCorrupt, err)
+	}
+	return m.getBlob(ref)
+}
+
+// putDescriptor stores raw as the descriptor of ns and removes the parts
+// of the one it replaces.
+func (m metaStore) putDescriptor(ns string, raw []byte) error {
+	var old blobRef
+	if b, err := m.s.GetMeta(engine.MetaHeader, descriptorKey(ns)); err == nil {
+		_ = unmarshal("descriptor ref", b, engine.MaxMetaValueSize, &old)
+	}
+	ref, err := m.putBlob(raw)
+	if err != nil {
+		return err
+	}
+	b, err := marshal("descriptor ref", ref)
+	if err != nil {
+		return err
+	}
+	if err := m.s.PutMeta(engine.MetaHeader, descriptorKey(ns), b); err != nil {
+		return err
+	}
+	if old.Sum != ref.Sum {
+		return m.deleteBlob(old)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, engine.ErrNotFound) }

@@ -1,0 +1,263 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/seal"
+)
+
+// nsView is one user's view of a namespace: the descriptor and the keys
+// the user holds for it.
+type nsView struct {
+	d    *Descriptor
+	user *seal.User
+	// keys is the encoding of the user's public keys; readerID(keys)
+	// names the user in wrapped keys.
+	keys []byte
+	// ks is the full key set for owners and writers. A reader's holds
+	// only KeyHashing; nil for a user with no access at all.
+	ks     *seal.KeySet
+	master seal.DataKey // owners and writers only
+	writer bool
+	owner  bool
+	grants []readGrant // owners and writers only
+}
+
+func (v *nsView) name() string { return v.d.Namespace() }
+
+// resolve returns user's view of namespace ns. With create set, a
+// namespace that does not exist is created with the user as owner.
+func (s *Store) resolve(ctx context.Context, userName, ns string, create bool) (*nsView, error) {
+	if err := seal.ValidateNamespace(ns); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	u, err := s.LoadUser(userName)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.descriptor(ctx, ns, false)
+	if errors.Is(err, ErrNotFound) && create {
+		d, err = s.createNamespace(ctx, u, ns)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return openView(d, u)
+}
+
+// openView unwraps the secrets the descriptor holds for u.
+func openView(d *Descriptor, u *seal.User) (*nsView, error) {
+	keys, err := u.Public().Marshal()
+	if err != nil {
+		return nil, err
+	}
+	v := &nsView{d: d, user: u, keys: keys}
+	ns := d.Namespace()
+	if m, ok := findMember(d.body.Members, keys); ok && d.acl.MayWrite(u.SigningKey()) {
+		master, err := seal.UnwrapKey(u, m.Secret, secretContext(ns, masterRole))
+		if err != nil {
+			return nil, fmt.Errorf("%w: namespace secret of %q: %w", ErrCorrupt, ns, err)
+		}
+		v.master = master
+		if v.ks, err = seal.DeriveKeySet(ns, master[:]); err != nil {
+			return nil, err
+		}
+		v.writer, v.owner = true, d.acl.IsOwner(u.SigningKey())
+		if v.grants, err = openGrants(v.ks, d.body.Grants); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
+	if m, ok := findMember(d.body.Readers, keys); ok {
+		hashing, err := seal.UnwrapKey(u, m.Secret, secretContext(ns, keyHashRole))
+		if err != nil {
+			return nil, fmt.Errorf("%w: key-hashing key of %q: %w", ErrCorrupt, ns, err)
+		}
+		v.ks = &seal.KeySet{Namespace: ns, KeyHashing: hashing}
+	}
+	return v, nil
+}
+
+func secretContext(ns, role string) seal.WrapContext {
+	return seal.WrapContext{Namespace: ns, Scope: descriptorScope, Role: role}
+}
+
+// mayRead returns ErrForbidden unless the user can at least find records.
+func (v *nsView) mayRead() error {
+	if v.ks == nil {
+		return fmt.Errorf("%w: user has no access to namespace %q", ErrForbidden, v.name())
+	}
+	return nil
+}
+
+func (v *nsView) mayWrite() error {
+	if !v.writer {
+		return fmt.Errorf("%w: user may not write namespace %q", ErrForbidden, v.name())
+	}
+	return nil
+}
+
+// descriptor returns the newest descriptor of ns, from the cache unless
+// it is older than DescriptorTTL or fresh is set.
+func (s *Store) descriptor(ctx context.Context, ns string, fresh bool) (*Descriptor, error) {
+	s.mu.Lock()
+	c, ok := s.descriptors[ns]
+	s.mu.Unlock()
+	if ok && !fresh && s.cfg.Now().Sub(c.fetched) < s.cfg.DescriptorTTL {
+		return c.d, nil
+	}
+	d, err := s.fetchDescriptor(ctx, ns, c.d)
+	if err != nil {
+		return nil, err
+	}
+	s.cacheDescriptor(d)
+	return d, nil
+}
+
+func (s *Store) cacheDescriptor(d *Descriptor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.descriptors[d.Namespace()] = cachedDescriptor{d: d, fetched: s.cfg.Now()}
+}
+
+// fetchDescriptor asks the namespace's closest holders for its
+// descriptor, keeps the newest that verifies against known (or on first
+// use, when known is nil), and pushes it to holders that lack it.
+func (s *Store) fetchDescriptor(ctx context.Context, ns string, known *Descriptor) (*Descriptor, error) {
+	replicas := int(s.cfg.Namespace.Replicas)
+	if known != nil {
+		replicas = int(known.Params().Replicas)
+	}
+	cands, err := s.closest(ctx, NamespaceID(ns), replicas)
+	if err != nil {
+		return nil, err
+	}
+	answers := make([][]byte, len(cands))
+	var wg sync.WaitGroup
+	for i, c := range cands {
+		wg.Go(func() {
+			resp, err := s.request(ctx, c, &wire.GetNamespace{Namespace: ns})
+			if m, ok := resp.(*wire.Namespace); ok && err == nil {
+				answers[i] = m.Descriptor
+			}
+		})
+	}
+	wg.Wait()
+
+	best := known
+	for _, raw := range answers {
+		if raw == nil {
+			continue
+		}
+		d, err := ParseDescriptor(raw, best)
+		if err != nil {
+			continue
+		}
+		if best == nil || d.Version() > best.Version() {
+			best = d
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("%w: namespace %q does not exist", ErrNotFound, ns)
+	}
+	s.repairDescriptor(ctx, best, cands, answers)
+	return best, nil
+}
+
+// repairDescriptor pushes d to the candidates that answered without it.
+func (s *Store) repairDescriptor(ctx context.Context, d *Descriptor, cands []wire.Contact, answers [][]byte) {
+	for i, c := range cands {
+		if !bytes.Equal(answers[i], d.Bytes()) {
+			if _, err := s.request(ctx, c, &wire.PutNamespace{Namespace: d.Namespace(), Descriptor: d.Bytes()}); err != nil {
+				s.log.Debug("descriptor read repair failed", "namespace", d.Namespace(), "peer", c.ID.Short(), "err", err)
+			}
+		}
+	}
+}
+
+// createNamespace creates ns with u as its only owner and publishes the
+// descriptor.
+func (s *Store) createNamespace(ctx context.Context, u *seal.User, ns string) (*Descriptor, error) {
+	master := seal.NewMasterSecret()
+	ks, err := seal.DeriveKeySet(ns, master)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := u.Public().Marshal()
+	if err != nil {
+		return nil, err
+	}
+	secret, err := seal.WrapKey(u.Public(), seal.DataKey(master), secretContext(ns, masterRole))
+	if err != nil {
+		return nil, err
+	}
+	grants, err := sealGrants(ks, nil)
+	if err != nil {
+		return nil, err
+	}
+	body := descriptorBody{
+		Namespace: ns,
+		Params:    s.cfg.Namespace,
+		Members:   []Member{{Keys: keys, Secret: secret}},
+		Grants:    grants,
+	}
+	acl := &seal.AccessList{Namespace: ns, Version: 1, Owners: []ed25519.PublicKey{u.SigningKey()}}
+	d, err := s.signAndPublish(ctx, u, &body, acl)
+	if err != nil {
+		return nil, err
+	}
+
+	// Two gateways may create the same name at once. Holders keep the
+	// first descriptor they see, so read back which one won.
+	won, err := s.descriptor(ctx, ns, true)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(won.Bytes(), d.Bytes()) {
+		return nil, fmt.Errorf("%w: namespace %q was created by another user at the same time", ErrForbidden, ns)
+	}
+	s.log.Info("created namespace", "namespace", ns)
+	return d, nil
+}
+
+// signAndPublish signs acl and body as the next descriptor version,
+// stores it on the namespace's holders and caches it.
+func (s *Store) signAndPublish(ctx context.Context, owner *seal.User, body *descriptorBody, acl *seal.AccessList) (*Descriptor, error) {
+	var err error
+	if body.AccessList, err = seal.SignAccessList(owner, acl); err != nil {
+		return nil, err
+	}
+	raw, err := signDescriptor(owner, body, acl.Version)
+	if err != nil {
+		return nil, err
+	}
+	d, err := ParseDescriptor(raw, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: new descriptor does not verify: %w", err)
+	}
+	if err := s.publishDescriptor(ctx, d); err != nil {
+		return nil, err
+	}
+	s.cacheDescriptor(d)
+	return d, nil
+}
+
+// publishDescriptor stores d on the R closest holders of the namespace,
+// substituting the next closest for failures.
+func (s *Store) publishDescriptor(ctx context.Context, d *Descriptor) error {
+	msg := &wire.PutNamespace{Namespace: d.Namespace(), Descriptor: d.Bytes()}
+	_, err := s.replicate(ctx, NamespaceID(d.Namespace()), int(d.Params().Replicas), func(c wire.Contact) error {
+		_, err := s.request(ctx, c, msg)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: publish descriptor of %q: %w", d.Namespace(), err)
+	}
+	return nil
+}

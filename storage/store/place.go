@@ -1,0 +1,69 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"slices"
+	"strconv"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/chunk"
+	"github.com/yuinet/yui/storage/erasure"
+)
+
+// NamespaceID returns the overlay key of a namespace's descriptor:
+// SHA-256("yui/ns/" + name).
+func NamespaceID(name string) identity.NodeID {
+	return identity.KeyID([]byte("yui/ns/" + name))
+}
+
+// DirectoryID returns the overlay key of directory shard d of a namespace:
+// SHA-256("yui/dir/" + name + "/" + d), with d in decimal.
+func DirectoryID(name string, d uint32) identity.NodeID {
+	return identity.KeyID([]byte("yui/dir/" + name + "/" + strconv.FormatUint(uint64(d), 10)))
+}
+
+// ChunkKey returns the overlay key of a chunk: its ID, which is already a
+// uniform 256-bit hash.
+func ChunkKey(id chunk.ID) identity.NodeID { return identity.NodeID(id) }
+
+// DirectoryOf returns the directory shard a key hash falls in: its first
+// dirBits bits.
+func DirectoryOf(keyHash [32]byte, dirBits uint8) uint32 {
+	if dirBits == 0 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(keyHash[:4]) >> (32 - uint32(dirBits))
+}
+
+// sortByDistance sorts contacts by XOR distance to target, closest first,
+// and drops duplicates.
+func sortByDistance(target identity.NodeID, contacts []wire.Contact) []wire.Contact {
+	slices.SortFunc(contacts, func(a, b wire.Contact) int {
+		return identity.Compare(identity.Xor(target, a.ID), identity.Xor(target, b.ID))
+	})
+	return slices.CompactFunc(contacts, func(a, b wire.Contact) bool { return a.ID == b.ID })
+}
+
+// ScaledParams returns the code a chunk is written with when only holders
+// nodes can hold its shards: the namespace's code if it fits, otherwise
+// the widest code of the same 1:1 ratio that does, k = m = holders/2.
+// With one holder it keeps one copy.
+func ScaledParams(nominal erasure.Params, holders int) erasure.Params {
+	if holders >= nominal.Total() {
+		return nominal
+	}
+	if holders < 2 {
+		return erasure.Params{Data: 1, Parity: 0}
+	}
+	return erasure.Params{Data: holders / 2, Parity: holders / 2}
+}
+
+// ScaledReplicas returns how many directory holders a record is written
+// to when only holders nodes can hold it: min(r, holders).
+func ScaledReplicas(r, holders int) int { return max(1, min(r, holders)) }
+
+// readerID names a reader in a record's wrapped keys: the SHA-256 of the
+// encoding of its public keys.
+func readerID(encodedKeys []byte) wire.Hash { return sha256.Sum256(encodedKeys) }

@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/seal"
+)
+
+// Network is how the store reaches other nodes. The daemon implements it
+// over its routing core and QUIC; tests implement it over an in-memory
+// transport.
+type Network interface {
+	// Self returns this node's contact.
+	Self() wire.Contact
+	// Closest returns up to n live nodes closest to target, closest
+	// first, from a lookup. It may leave out this node; the store adds
+	// itself when it is among the closest.
+	Closest(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error)
+	// Request sends msg to a node and returns its response, which is a
+	// *wire.Error when the node failed or refused. The store never passes
+	// its own contact: it calls its local holder directly.
+	Request(ctx context.Context, to wire.Contact, msg wire.Message) (wire.Message, error)
+}
+
+// Config configures a Store. DataDir and Network are required.
+type Config struct {
+	// DataDir is the node's data folder; users live in DataDir/users.
+	DataDir string
+	Network Network
+	// Holder is this node's holder, which the store calls directly
+	// instead of sending requests to itself. Nil for a node that holds
+	// nothing.
+	Holder *Holder
+	// Namespace is the parameters of namespaces this gateway creates;
+	// zero means DefaultNamespaceParams.
+	Namespace NamespaceParams
+	// Parallelism is the number of chunks in flight during one Put or
+	// Get; default 4. Memory use is about Parallelism × 3 chunk sizes.
+	Parallelism int
+	// RequestTimeout bounds each request to a holder; default 10s.
+	RequestTimeout time.Duration
+	// DescriptorTTL is how long a fetched namespace descriptor is reused
+	// before it is fetched again; default 10s.
+	DescriptorTTL time.Duration
+	// Now defaults to time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Store is a node's gateway to the distributed store: it implements
+// Gateway for the node's local users. All methods are safe for concurrent
+// use.
+type Store struct {
+	cfg   Config
+	net   Network
+	log   *slog.Logger
+	clock clock
+
+	usersMu sync.Mutex // guards users
+	users   map[string]*seal.User
+
+	// mu guards descriptors and notHolders.
+	mu          sync.Mutex
+	descriptors map[string]cachedDescriptor
+	// notHolders remembers nodes that answered CodeNotHolder, until the
+	// time given, so that placement skips them.
+	notHolders map[identity.NodeID]time.Time
+}
+
+type cachedDescriptor struct {
+	d       *Descriptor
+	fetched time.Time
+}
+
+var _ Gateway = (*Store)(nil)
+
+// notHolderTTL is how long a node that answered CodeNotHolder is skipped.
+const notHolderTTL = 5 * time.Minute
+
+// New returns a Store.
+func New(cfg Config) (*Store, error) {
+	if cfg.DataDir == "" || cfg.Network == nil {
+		return nil, errors.New("store: config needs DataDir and Network")
+	}
+	if cfg.Namespace == (NamespaceParams{}) {
+		cfg.Namespace = DefaultNamespaceParams()
+	}
+	if err := cfg.Namespace.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = 4
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.DescriptorTTL <= 0 {
+		cfg.DescriptorTTL = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Store{
+		cfg:         cfg,
+		net:         cfg.Network,
+		log:         cfg.Logger.With("node", cfg.Network.Self().ID.Short()),
+		clock:       clock{now: cfg.Now},
+		users:       make(map[string]*seal.User),
+		descriptors: make(map[string]cachedDescriptor),
+		notHolders:  make(map[identity.NodeID]time.Time),
+	}, nil
+}
+
+// RemoteError is a holder's error response.
+type RemoteError struct {
+	Peer    identity.NodeID
+	Code    wire.ErrorCode
+	Message string
+}
+
+func (e *RemoteError) Error() string {
+	return fmt.Sprintf("store: holder %s: code %d: %s", e.Peer.Short(), e.Code, e.Message)
+}
+
+// Unwrap maps the holder's code to the matching sentinel.
+func (e *RemoteError) Unwrap() error {
+	switch e.Code {
+	case wire.CodeForbidden:
+		return ErrForbidden
+	case wire.CodeNotFound:
+		return ErrNotFound
+	case wire.CodeBadRequest:
+		return ErrInvalid
+	}
+	return ErrUnavailable
+}
+
+func errorCode(err error) wire.ErrorCode {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return re.Code
+	}
+	return 0
+}
+
+// request sends msg to a holder, or hands it to the local holder, and
+// turns an error response into a *RemoteError.
+func (s *Store) request(ctx context.Context, to wire.Contact, msg wire.Message) (wire.Message, error) {
+	var resp wire.Message
+	self := s.net.Self()
+	if to.ID == self.ID {
+		if s.cfg.Holder == nil {
+			return nil, &RemoteError{Peer: to.ID, Code: wire.CodeNotHolder, Message: "this node holds nothing"}
+		}
+		resp = s.cfg.Holder.HandleMessage(ctx, transport.Peer{ID: self.ID, Addr: self.Addr}, msg)
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		defer cancel()
+		var err error
+		if resp, err = s.net.Request(ctx, to, msg); err != nil {
+			return nil, fmt.Errorf("%w: %v to %s: %w", ErrUnavailable, msg.Type(), to.ID.Short(), err)
+		}
+	}
+	if e, ok := resp.(*wire.Error); ok {
+		if e.Code == wire.CodeNotHolder {
+			s.markNotHolder(to.ID)
+		}
+		return nil, &RemoteError{Peer: to.ID, Code: e.Code, Message: e.Message}
+	}
+	if resp == nil {
+		return nil, &RemoteError{Peer: to.ID, Code: wire.CodeUnsupported, Message: "no response"}
+	}
+	return resp, nil
+}
+
+func (s *Store) markNotHolder(id identity.NodeID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notHolders[id] = s.cfg.Now().Add(notHolderTTL)
+}
+
+func (s *Store) isNotHolder(id identity.NodeID, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.notHolders[id]
+	if ok && now.After(until) {
+		delete(s.notHolders, id)
+		return false
+	}
+	return ok
+}
+
+// closest returns up to n candidate holders for target in XOR order: the
+// lookup's result plus this node if it holds data, without nodes known
+// to hold nothing.
+func (s *Store) closest(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error) {
+	contacts, err := s.net.Closest(ctx, target, n)
+	if err != nil {
+		return nil, fmt.Errorf("%w: lookup %s: %w", ErrUnavailable, target.Short(), err)
+	}
+	if h := s.cfg.Holder; h != nil && h.Tier() > Lower {
+		contacts = append(contacts, s.net.Self())
+	}
+	contacts = sortByDistance(target, contacts)
+	now := s.cfg.Now()
+	kept := contacts[:0]
+	for _, c := range contacts {
+		if !s.isNotHolder(c.ID, now) {
+			kept = append(kept, c)
+		}
+	}
+	return kept[:min(len(kept), n)], nil
+}
+
+// Stats returns the local holder's counters, or zero Stats without one.
+func (s *Store) Stats() Stats {
+	if s.cfg.Holder == nil {
+		return Stats{}
+	}
+	return s.cfg.Holder.Stats()
+}
