@@ -345,7 +345,7 @@ func (d *Descriptor) verifyFormer(envelope []byte) (*seal.Envelope, error) {
 // equals Scope, or starts with it when Prefix is set.
 type readGrant struct {
 	_      struct{} `cbor:",toarray"`
-	Reader []byte // seal.PublicKeys encoding
+	Reader []byte   // seal.PublicKeys encoding
 	Scope  string
 	Prefix bool
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/chunk"
 	"github.com/yuinet/yui/storage/erasure"
@@ -67,3 +68,7 @@ func ScaledReplicas(r, holders int) int { return max(1, min(r, holders)) }
 // readerID names a reader in a record's wrapped keys: the SHA-256 of the
 // encoding of its public keys.
 func readerID(encodedKeys []byte) wire.Hash { return sha256.Sum256(encodedKeys) }
+
+// transportPeer returns the contact as the sender of a message handed to
+// a holder directly.
+func transportPeer(c wire.Contact) transport.Peer { return transport.Peer{ID: c.ID, Addr: c.Addr} }

@@ -61,6 +61,7 @@ type Config struct {
 type Store struct {
 	cfg   Config
 	net   Network
+	peers peers
 	log   *slog.Logger
 	clock clock
 
@@ -116,6 +117,7 @@ func New(cfg Config) (*Store, error) {
 		net:         cfg.Network,
 		log:         cfg.Logger.With("node", cfg.Network.Self().ID.Short()),
 		clock:       clock{now: cfg.Now},
+		peers:       peers{net: cfg.Network, holder: cfg.Holder, timeout: cfg.RequestTimeout},
 		users:       make(map[string]*seal.User),
 		descriptors: make(map[string]cachedDescriptor),
 		notHolders:  make(map[identity.NodeID]time.Time),
@@ -154,28 +156,42 @@ func errorCode(err error) wire.ErrorCode {
 	return 0
 }
 
-// request sends msg to a holder, or hands it to the local holder, and
-// turns an error response into a *RemoteError.
+// request sends msg to a holder and remembers holders that answer
+// CodeNotHolder.
 func (s *Store) request(ctx context.Context, to wire.Contact, msg wire.Message) (wire.Message, error) {
+	resp, err := s.peers.request(ctx, to, msg)
+	if errorCode(err) == wire.CodeNotHolder {
+		s.markNotHolder(to.ID)
+	}
+	return resp, err
+}
+
+// peers sends requests to holders, calling the local holder directly
+// instead of sending to itself.
+type peers struct {
+	net     Network
+	holder  *Holder
+	timeout time.Duration
+}
+
+// request sends msg and turns an error response into a *RemoteError.
+func (p peers) request(ctx context.Context, to wire.Contact, msg wire.Message) (wire.Message, error) {
 	var resp wire.Message
-	self := s.net.Self()
+	self := p.net.Self()
 	if to.ID == self.ID {
-		if s.cfg.Holder == nil {
+		if p.holder == nil {
 			return nil, &RemoteError{Peer: to.ID, Code: wire.CodeNotHolder, Message: "this node holds nothing"}
 		}
-		resp = s.cfg.Holder.HandleMessage(ctx, transport.Peer{ID: self.ID, Addr: self.Addr}, msg)
+		resp = p.holder.HandleMessage(ctx, transport.Peer{ID: self.ID, Addr: self.Addr}, msg)
 	} else {
-		ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		ctx, cancel := context.WithTimeout(ctx, p.timeout)
 		defer cancel()
 		var err error
-		if resp, err = s.net.Request(ctx, to, msg); err != nil {
+		if resp, err = p.net.Request(ctx, to, msg); err != nil {
 			return nil, fmt.Errorf("%w: %v to %s: %w", ErrUnavailable, msg.Type(), to.ID.Short(), err)
 		}
 	}
 	if e, ok := resp.(*wire.Error); ok {
-		if e.Code == wire.CodeNotHolder {
-			s.markNotHolder(to.ID)
-		}
 		return nil, &RemoteError{Peer: to.ID, Code: e.Code, Message: e.Message}
 	}
 	if resp == nil {
@@ -183,6 +199,21 @@ func (s *Store) request(ctx context.Context, to wire.Contact, msg wire.Message) 
 	}
 	return resp, nil
 }
+
+// closest returns up to n nodes closest to target in XOR order, this node
+// included when its holder's tier is least or higher.
+func (p peers) closest(ctx context.Context, target identity.NodeID, n int, least Tier) ([]wire.Contact, error) {
+	contacts, err := p.net.Closest(ctx, target, n)
+	if err != nil {
+		return nil, fmt.Errorf("%w: lookup %s: %w", ErrUnavailable, target.Short(), err)
+	}
+	if p.holder != nil && p.holder.Tier() >= least && least > Lower {
+		contacts = append(contacts, p.net.Self())
+	}
+	contacts = sortByDistance(target, contacts)
+	return contacts[:min(len(contacts), n)], nil
+}
+
 
 func (s *Store) markNotHolder(id identity.NodeID) {
 	s.mu.Lock()
@@ -205,14 +236,10 @@ func (s *Store) isNotHolder(id identity.NodeID, now time.Time) bool {
 // lookup's result plus this node if it holds data, without nodes known
 // to hold nothing.
 func (s *Store) closest(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error) {
-	contacts, err := s.net.Closest(ctx, target, n)
+	contacts, err := s.peers.closest(ctx, target, n+spareCandidates, Middle)
 	if err != nil {
-		return nil, fmt.Errorf("%w: lookup %s: %w", ErrUnavailable, target.Short(), err)
+		return nil, err
 	}
-	if h := s.cfg.Holder; h != nil && h.Tier() > Lower {
-		contacts = append(contacts, s.net.Self())
-	}
-	contacts = sortByDistance(target, contacts)
 	now := s.cfg.Now()
 	kept := contacts[:0]
 	for _, c := range contacts {

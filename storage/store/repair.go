@@ -1,0 +1,548 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/engine"
+	"github.com/yuinet/yui/storage/erasure"
+)
+
+// RepairConfig configures a Repairer. Holder and Network are required.
+type RepairConfig struct {
+	Holder  *Holder
+	Network Network
+	// RequestTimeout bounds each request; default 10s.
+	RequestTimeout time.Duration
+	// Scrub makes each pass read every shard held and drop corrupt ones
+	// before checking chunks.
+	Scrub  bool
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// RepairReport counts what one repair pass did.
+type RepairReport struct {
+	Namespaces        int // descriptors checked
+	Directories       int // directory shards checked
+	RecordsPushed     int // record versions sent to holders that lacked them
+	RecordsPulled     int // record versions fetched from other holders
+	HandedOver        int // directory shards and descriptors handed over and dropped
+	Chunks            int // chunks checked
+	ShardsRebuilt     int
+	ChunksLost        int // chunks with fewer than Data shards left anywhere
+	BytesSent         int64
+	TombstonesDropped int
+	CorruptDropped    int
+	Errors            int // requests that failed; the next pass retries
+}
+
+// Repairer runs repair passes for one holder, as docs/storage.md
+// describes: directory anti-entropy and handover, chunk repair by the
+// first live holder in XOR order, and tombstone expiry. The daemon calls
+// Run at an interval; tests call it directly. Run is not safe to call
+// concurrently with itself.
+type Repairer struct {
+	cfg   RepairConfig
+	h     *Holder
+	peers peers
+	log   *slog.Logger
+}
+
+// NewRepairer returns a Repairer for cfg.Holder.
+func NewRepairer(cfg RepairConfig) (*Repairer, error) {
+	if cfg.Holder == nil || cfg.Network == nil {
+		return nil, errors.New("store: repairer needs a holder and a network")
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Repairer{
+		cfg:   cfg,
+		h:     cfg.Holder,
+		peers: peers{net: cfg.Network, holder: cfg.Holder, timeout: cfg.RequestTimeout},
+		log:   cfg.Logger.With("node", cfg.Network.Self().ID.Short()),
+	}, nil
+}
+
+// Run runs one repair pass. It returns an error only when the local store
+// fails; failed requests are counted in the report and retried by the
+// next pass.
+func (r *Repairer) Run(ctx context.Context) (RepairReport, error) {
+	var rep RepairReport
+	var err error
+	if rep.TombstonesDropped, err = r.h.Sweep(r.cfg.Now()); err != nil {
+		return rep, err
+	}
+	if r.cfg.Scrub {
+		if rep.CorruptDropped, err = r.h.Scrub(ctx); err != nil {
+			return rep, err
+		}
+	}
+	if err := r.repairNamespaces(ctx, &rep); err != nil {
+		return rep, err
+	}
+	if err := r.repairDirectories(ctx, &rep); err != nil {
+		return rep, err
+	}
+	if err := r.repairChunks(ctx, &rep); err != nil {
+		return rep, err
+	}
+	r.h.stat.repairBytes.Add(uint64(rep.BytesSent))
+	r.h.stat.repairs.Add(uint64(rep.ShardsRebuilt + rep.RecordsPushed + rep.RecordsPulled))
+	if rep.ShardsRebuilt+rep.RecordsPushed+rep.RecordsPulled+rep.HandedOver+rep.ChunksLost > 0 {
+		r.log.Info("repair pass", "records_pushed", rep.RecordsPushed, "records_pulled", rep.RecordsPulled,
+			"handed_over", rep.HandedOver, "shards_rebuilt", rep.ShardsRebuilt, "chunks_lost", rep.ChunksLost,
+			"bytes_sent", rep.BytesSent, "errors", rep.Errors)
+	}
+	return rep, ctx.Err()
+}
+
+// send makes a request on behalf of repair and counts failures.
+func (r *Repairer) send(ctx context.Context, rep *RepairReport, to wire.Contact, msg wire.Message) (wire.Message, error) {
+	resp, err := r.peers.request(ctx, to, msg)
+	if err != nil {
+		rep.Errors++
+		r.log.Debug("repair request failed", "peer", to.ID.Short(), "type", msg.Type(), "err", err)
+	}
+	return resp, err
+}
+
+// repairNamespaces pushes each descriptor held to the namespace's R
+// closest holders, and drops it once handed over when this node is no
+// longer among them.
+func (r *Repairer) repairNamespaces(ctx context.Context, rep *RepairReport) error {
+	names, err := r.h.heldNamespaces()
+	if err != nil {
+		return fmt.Errorf("store: repair: %w", err)
+	}
+	for _, ns := range names {
+		d := r.h.descriptor(ns)
+		if d == nil || ctx.Err() != nil {
+			continue
+		}
+		rep.Namespaces++
+		replicas := int(d.Params().Replicas)
+		closest, err := r.peers.closest(ctx, NamespaceID(ns), replicas, Upper)
+		if err != nil {
+			rep.Errors++
+			continue
+		}
+		plan := planDirectory(r.peers.net.Self().ID, closest, replicas)
+		ok := r.pushDescriptor(ctx, rep, d, plan.Peers)
+		if !plan.Keep && ok == len(plan.Peers) && ok > 0 && !r.holdsDirsOf(ns) {
+			if err := r.h.dropNamespace(ns); err != nil {
+				return fmt.Errorf("store: repair: %w", err)
+			}
+			rep.HandedOver++
+		}
+	}
+	return nil
+}
+
+// holdsDirsOf reports whether any directory shard of ns is held here,
+// which needs the descriptor to verify records.
+func (r *Repairer) holdsDirsOf(ns string) bool {
+	dirs, err := r.h.heldDirs()
+	if err != nil {
+		return true
+	}
+	for _, d := range dirs {
+		if d.Namespace == ns {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Repairer) pushDescriptor(ctx context.Context, rep *RepairReport, d *Descriptor, to []wire.Contact) int {
+	msg := &wire.PutNamespace{Namespace: d.Namespace(), Descriptor: d.Bytes()}
+	ok := 0
+	for _, c := range to {
+		if _, err := r.send(ctx, rep, c, msg); err == nil {
+			ok++
+		}
+	}
+	return ok
+}
+
+// repairDirectories reconciles each directory shard held with the
+// shard's other R closest holders, and hands it over when this node is no
+// longer among them.
+func (r *Repairer) repairDirectories(ctx context.Context, rep *RepairReport) error {
+	dirs, err := r.h.heldDirs()
+	if err != nil {
+		return fmt.Errorf("store: repair: %w", err)
+	}
+	for _, ref := range dirs {
+		if ctx.Err() != nil {
+			return nil
+		}
+		d := r.h.descriptor(ref.Namespace)
+		if d == nil {
+			continue
+		}
+		rep.Directories++
+		if err := r.repairDirectory(ctx, rep, d, ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Repairer) repairDirectory(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef) error {
+	replicas := int(d.Params().Replicas)
+	closest, err := r.peers.closest(ctx, DirectoryID(ref.Namespace, ref.Dir), replicas, Upper)
+	if err != nil {
+		rep.Errors++
+		return nil
+	}
+	plan := planDirectory(r.peers.net.Self().ID, closest, replicas)
+	local, err := r.localDigest(d, ref)
+	if err != nil {
+		return err
+	}
+	synced := 0
+	for _, c := range plan.Peers {
+		if r.reconcile(ctx, rep, d, ref, c, local, plan.Keep) {
+			synced++
+		}
+	}
+	if !plan.Keep && synced == len(plan.Peers) && synced > 0 {
+		if err := r.h.dropDir(ref); err != nil {
+			return fmt.Errorf("store: repair: %w", err)
+		}
+		rep.HandedOver++
+	}
+	return nil
+}
+
+// localDigest returns the versions held of a directory shard.
+func (r *Repairer) localDigest(d *Descriptor, ref dirRef) (map[wire.Hash]versionStamp, error) {
+	digest := make(map[wire.Hash]versionStamp)
+	err := r.h.scanDir(ref.Namespace, ref.Dir, wire.Hash{}, func(k wire.Hash, rec *wire.Record) error {
+		if env, err := d.VerifyRecord(rec.Envelope); err == nil {
+			digest[k] = versionStamp{env.Record.Version, env.Writer}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: repair: scan directory: %w", err)
+	}
+	return digest, nil
+}
+
+// reconcile exchanges versions with one peer: it pushes what the peer
+// lacks and, when keeping the shard, pulls what this holder lacks. It
+// reports whether the peer now holds every version held here.
+func (r *Repairer) reconcile(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef, c wire.Contact, local map[wire.Hash]versionStamp, keep bool) bool {
+	remote, err := r.remoteDigest(ctx, rep, d, ref, c)
+	if err != nil {
+		return false
+	}
+	push, pull := diffDigests(local, remote)
+	complete := true
+	for _, k := range push {
+		if !r.pushRecord(ctx, rep, d, ref, c, k) {
+			complete = false
+		}
+	}
+	if keep {
+		for _, k := range pull {
+			r.pullRecord(ctx, rep, d, c, k)
+		}
+	}
+	return complete
+}
+
+func (r *Repairer) remoteDigest(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef, c wire.Contact) (map[wire.Hash]versionStamp, error) {
+	digest := make(map[wire.Hash]versionStamp)
+	var after wire.Hash
+	for {
+		resp, err := r.send(ctx, rep, c, &wire.ListRecords{Namespace: ref.Namespace, Dir: ref.Dir, After: after, Digest: true})
+		if err != nil {
+			return nil, err
+		}
+		page, ok := resp.(*wire.RecordPage)
+		if !ok {
+			return nil, fmt.Errorf("store: %s answered ListRecords with %v", c.ID.Short(), resp.Type())
+		}
+		progressed := false
+		for _, rec := range page.Records {
+			env, err := d.VerifyRecord(rec.Envelope)
+			if err != nil {
+				continue
+			}
+			k := wire.Hash(env.Record.KeyHash)
+			digest[k] = versionStamp{env.Record.Version, env.Writer}
+			after, progressed = k, true
+		}
+		if !page.More || !progressed {
+			return digest, nil
+		}
+	}
+}
+
+func (r *Repairer) pushRecord(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef, c wire.Contact, k wire.Hash) bool {
+	head, err := r.h.meta.getHead(recordKey(ref.Namespace, ref.Dir, k))
+	if err != nil {
+		return false
+	}
+	rec, err := r.h.meta.getRecord(head)
+	if err != nil {
+		return false
+	}
+	msg := &wire.PutRecord{Namespace: ref.Namespace, Dir: ref.Dir, Record: *rec}
+	_, err = r.send(ctx, rep, c, msg)
+	if code := errorCode(err); code == wire.CodeNotFound || code == wire.CodeForbidden {
+		if _, perr := r.send(ctx, rep, c, &wire.PutNamespace{Namespace: d.Namespace(), Descriptor: d.Bytes()}); perr == nil {
+			_, err = r.send(ctx, rep, c, msg)
+		}
+	}
+	if err != nil {
+		return false
+	}
+	rep.RecordsPushed++
+	rep.BytesSent += int64(len(rec.Envelope) + len(rec.Header) + len(rec.Inline))
+	return true
+}
+
+func (r *Repairer) pullRecord(ctx context.Context, rep *RepairReport, d *Descriptor, c wire.Contact, k wire.Hash) {
+	resp, err := r.send(ctx, rep, c, &wire.GetRecord{Namespace: d.Namespace(), KeyHash: k})
+	m, ok := resp.(*wire.RecordData)
+	if err != nil || !ok {
+		return
+	}
+	self := r.peers.net.Self()
+	dir := DirectoryOf(k, d.Params().DirBits)
+	ack := r.h.HandleMessage(ctx, transportPeer(self), &wire.PutRecord{Namespace: d.Namespace(), Dir: dir, Record: m.Record})
+	if _, ok := ack.(*wire.Ack); ok {
+		rep.RecordsPulled++
+		return
+	}
+	rep.Errors++
+}
+
+// repairChunks checks every chunk with a shard held here, or deleted here
+// as corrupt, in batches of wire.MaxShardBatch.
+func (r *Repairer) repairChunks(ctx context.Context, rep *RepairReport) error {
+	held, err := r.heldChunks()
+	if err != nil {
+		return err
+	}
+	lost := make(map[wire.Hash]bool)
+	for _, id := range r.h.lostChunks() {
+		lost[id] = true
+		if _, ok := held[id]; !ok {
+			held[id] = nil
+		}
+	}
+	ids := make([]wire.Hash, 0, len(held))
+	for id := range held {
+		ids = append(ids, id)
+	}
+	sortHashes(ids)
+	for start := 0; start < len(ids) && ctx.Err() == nil; start += wire.MaxShardBatch {
+		batch := ids[start:min(start+wire.MaxShardBatch, len(ids))]
+		r.repairBatch(ctx, rep, batch, lost)
+	}
+	return nil
+}
+
+// heldChunks returns the chunks with shards held here and the params of
+// their codes, read from the first shard of each.
+func (r *Repairer) heldChunks() (map[wire.Hash][]int, error) {
+	held := make(map[wire.Hash][]int)
+	err := r.h.cfg.Shards.ScanShards(func(id engine.ChunkID, index int) error {
+		held[wire.Hash(id)] = append(held[wire.Hash(id)], index)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: repair: scan shards: %w", err)
+	}
+	return held, nil
+}
+
+// chunkState is what a repair batch learns about one chunk.
+type chunkState struct {
+	id     wire.Hash
+	params erasure.Params
+	cands  []wire.Contact
+	held   map[identity.NodeID][]uint16
+}
+
+func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, batch []wire.Hash, lost map[wire.Hash]bool) {
+	states := make([]*chunkState, 0, len(batch))
+	for _, id := range batch {
+		st, err := r.chunkCandidates(ctx, id)
+		if err != nil {
+			rep.Errors++
+			continue
+		}
+		states = append(states, st)
+	}
+	r.listHeld(ctx, rep, states)
+	self := r.peers.net.Self().ID
+	for _, st := range states {
+		rep.Chunks++
+		if st.params == (erasure.Params{}) && !r.learnParams(ctx, rep, st) {
+			continue // no valid shard anywhere to read the code from
+		}
+		plan := planChunk(self, st.cands, st.held, st.params, lost[st.id])
+		switch {
+		case !plan.Responsible || len(plan.Missing) == 0:
+		case plan.Lost:
+			rep.ChunksLost++
+			r.log.Error("chunk cannot be rebuilt: too few shards left", "chunk", fmt.Sprintf("%x", st.id[:8]),
+				"code", st.params, "missing", len(plan.Missing))
+		default:
+			r.rebuild(ctx, rep, st, plan)
+		}
+	}
+}
+
+// chunkCandidates looks up a chunk's candidate holders and reads its code
+// from a shard held here, if any.
+func (r *Repairer) chunkCandidates(ctx context.Context, id wire.Hash) (*chunkState, error) {
+	st := &chunkState{id: id, held: make(map[identity.NodeID][]uint16)}
+	if indexes, err := r.h.cfg.Shards.List(engine.ChunkID(id)); err == nil {
+		for _, x := range indexes {
+			if sh, err := r.h.cfg.Shards.Get(engine.ChunkID(id), x); err == nil {
+				st.params = sh.Params
+				break
+			}
+		}
+	}
+	total := erasure.DefaultParams.Total()
+	if st.params != (erasure.Params{}) {
+		total = st.params.Total()
+	}
+	var err error
+	st.cands, err = r.peers.closest(ctx, ChunkKey([32]byte(id)), total+spareCandidates, Middle)
+	return st, err
+}
+
+// listHeld asks each candidate, once per batch, which shards it holds of
+// the chunks it is a candidate for.
+func (r *Repairer) listHeld(ctx context.Context, rep *RepairReport, states []*chunkState) {
+	byPeer := make(map[identity.NodeID][]*chunkState)
+	contacts := make(map[identity.NodeID]wire.Contact)
+	for _, st := range states {
+		for _, c := range st.cands {
+			byPeer[c.ID] = append(byPeer[c.ID], st)
+			contacts[c.ID] = c
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for id, list := range byPeer {
+		wg.Go(func() {
+			msg := &wire.ListShards{Chunks: make([]wire.Hash, len(list))}
+			for i, st := range list {
+				msg.Chunks[i] = st.id
+			}
+			resp, err := r.peers.request(ctx, contacts[id], msg)
+			mu.Lock()
+			defer mu.Unlock()
+			m, ok := resp.(*wire.ShardIndexes)
+			if err != nil || !ok || len(m.Held) != len(list) {
+				rep.Errors++
+				return
+			}
+			for i, st := range list {
+				st.held[id] = m.Held[i]
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// rebuild fetches Data shards of a chunk, rebuilds the missing ones and
+// stores each on its target.
+func (r *Repairer) rebuild(ctx context.Context, rep *RepairReport, st *chunkState, plan chunkPlan) {
+	shards := r.fetchShards(ctx, rep, st)
+	if len(shards) < st.params.Data {
+		rep.Errors++
+		return
+	}
+	n := min(len(plan.Missing), len(plan.Targets))
+	rebuilt, _, err := erasure.Reconstruct(shards, plan.Missing[:n])
+	if err != nil {
+		r.log.Warn("rebuild of chunk failed", "chunk", fmt.Sprintf("%x", st.id[:8]), "err", err)
+		rep.Errors++
+		return
+	}
+	for i, sh := range rebuilt {
+		b, err := erasure.MarshalShard(sh)
+		if err != nil {
+			continue
+		}
+		if _, err := r.send(ctx, rep, plan.Targets[i], &wire.PutShard{Chunk: st.id, Shard: b}); err == nil {
+			rep.ShardsRebuilt++
+			rep.BytesSent += int64(len(b))
+		}
+	}
+}
+
+// learnParams reads a chunk's code from a shard held elsewhere, for a
+// chunk whose only local shard was deleted as corrupt.
+func (r *Repairer) learnParams(ctx context.Context, rep *RepairReport, st *chunkState) bool {
+	for _, c := range st.cands {
+		for _, x := range st.held[c.ID] {
+			resp, err := r.send(ctx, rep, c, &wire.GetShard{Chunk: st.id, Index: x})
+			m, ok := resp.(*wire.ShardData)
+			if err != nil || !ok {
+				continue
+			}
+			if sh, err := erasure.UnmarshalShard(m.Shard); err == nil && sh.Verify() == nil {
+				st.params = sh.Params
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fetchShards gets Data distinct valid shards of a chunk from the
+// candidates that hold them, in XOR order.
+func (r *Repairer) fetchShards(ctx context.Context, rep *RepairReport, st *chunkState) []erasure.Shard {
+	var shards []erasure.Shard
+	have := make(map[int]bool)
+	for _, c := range st.cands {
+		for _, x := range st.held[c.ID] {
+			if len(shards) == st.params.Data {
+				return shards
+			}
+			if have[int(x)] {
+				continue
+			}
+			resp, err := r.send(ctx, rep, c, &wire.GetShard{Chunk: st.id, Index: x})
+			m, ok := resp.(*wire.ShardData)
+			if err != nil || !ok {
+				continue
+			}
+			sh, err := erasure.UnmarshalShard(m.Shard)
+			if err == nil {
+				err = sh.Verify()
+			}
+			if err != nil || sh.Params != st.params {
+				continue
+			}
+			have[int(x)] = true
+			shards = append(shards, sh)
+		}
+	}
+	return shards
+}
