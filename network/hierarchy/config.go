@@ -110,6 +110,10 @@ type Config struct {
 	MaxGroup int
 }
 
+// WithDefaults returns c with every zero field set to its default. The
+// Kademlia field is left as it is: kademlia.Machine fills in its own.
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 func (c Config) withDefaults() Config {
 	if c.Reps <= 0 {
 		c.Reps = 3

@@ -140,6 +140,9 @@ func (m *Machine) elect(now time.Time) bool {
 
 	switch decide(m.candidates(), m.self.ID, m.cfg.Reps, m.cfg.Margin) {
 	case claimSeat:
+		if m.quietUntil != noTime {
+			return false
+		}
 		m.challengeSince = noTime
 		m.becomeRepresentative(now)
 		return true
@@ -160,6 +163,29 @@ func (m *Machine) elect(now time.Time) bool {
 	}
 	m.challengeSince = noTime
 	return false
+}
+
+// heardGroup ends the start-up wait once the node has exchanged records
+// with a member and verified every member those records named: until
+// then it does not know who holds the seats.
+func (m *Machine) heardGroup() {
+	if m.quietUntil == noTime {
+		return
+	}
+	for i := range m.group {
+		if m.group[i].state == unverified {
+			return
+		}
+	}
+	m.endQuiet()
+}
+
+// endQuiet ends the start-up wait.
+func (m *Machine) endQuiet() {
+	if m.quietUntil != noTime {
+		m.quietUntil = noTime
+		m.dirty = true
+	}
 }
 
 // challengeDue returns when a challenge under way will have held for

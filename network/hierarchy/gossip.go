@@ -41,12 +41,16 @@ func (m *Machine) AddNeighbour(now time.Time, c wire.Contact) {
 }
 
 // sync sends member i a GroupSync unless a request to it is in flight or
-// too many GroupSync requests are; verify picks those up later.
+// too many GroupSync requests are; checkMembers picks those up later.
 func (m *Machine) sync(t int64, i int) {
-	e := &m.group[i]
-	if m.requestTo(e.id) || m.countPending(reqSync) >= maxSyncsInFlight {
+	if m.requestTo(m.group[i].id) || m.countPending(reqSync) >= maxSyncsInFlight {
 		return
 	}
+	m.syncNow(t, i)
+}
+
+func (m *Machine) syncNow(t int64, i int) {
+	e := &m.group[i]
 	m.send(t, m.contactOf(e), &wire.GroupSync{Members: m.records(t)}, request{kind: reqSync})
 }
 
@@ -136,6 +140,7 @@ func (m *Machine) handleGroupSync(t int64, from wire.Contact, msg *wire.GroupSyn
 		// A request proves its sender alive even without its record.
 		m.merge(t, &wire.Member{Contact: from}, true)
 	}
+	m.heardGroup()
 	return &wire.GroupState{Members: m.newerThan(t, known, from.ID)}
 }
 
@@ -170,6 +175,7 @@ func (m *Machine) groupStateArrived(t int64, to wire.Contact, msg *wire.GroupSta
 	if !sawSender {
 		m.merge(t, &wire.Member{Contact: to}, true)
 	}
+	m.heardGroup()
 }
 
 // announce tells every live member at once that this node's role
@@ -181,7 +187,8 @@ func (m *Machine) announce(now time.Time) {
 	m.nextVersion(now)
 	for i := range m.group {
 		if m.group[i].live() {
-			m.sync(t, i)
+			// Requests in flight carry the old role, so send anyway.
+			m.syncNow(t, i)
 		}
 	}
 }

@@ -261,6 +261,9 @@ func (m *Machine) Tick(now time.Time) {
 		return
 	}
 	t := m.clock(now)
+	if t >= m.quietUntil {
+		m.endQuiet()
+	}
 	m.expireRequests(now, t)
 	m.expireForwards(now, t)
 	m.gossip(now, t)
@@ -279,7 +282,7 @@ func (m *Machine) NextDeadline() time.Time {
 	if m.cfg.Mode == Flat {
 		return m.routing.NextDeadline()
 	}
-	due := min(m.nextGossip, m.checkDue(), m.forwardsDue(), m.challengeDue(), m.rejoinDue())
+	due := min(m.nextGossip, m.quietUntil, m.checkDue(), m.forwardsDue(), m.challengeDue(), m.rejoinDue())
 	timeout := int64(m.cfg.Kademlia.RequestTimeout)
 	for i := range m.pending {
 		due = min(due, m.pending[i].sent+timeout)

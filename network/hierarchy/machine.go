@@ -69,6 +69,11 @@ type Machine struct {
 
 	nextGossip int64
 	dirty      bool // the view changed since the last election
+	// quietUntil is the end of the start-up wait, or noTime once the node
+	// has exchanged records with a member or waited long enough. Until
+	// then it claims no seat, because a node that has not heard its group
+	// would take a seat from a representative without a challenge.
+	quietUntil int64
 
 	outbox []kademlia.Outgoing
 	events []kademlia.Event
@@ -106,10 +111,9 @@ func New(self wire.Contact, score Score, cfg Config, seed uint64, now time.Time)
 	m.cfg.Kademlia = kademlia.New(self, m.cfg.Kademlia, seed, now).Config()
 	m.version = wallVersion(now)
 	m.nextGossip = m.jitter(int64(m.cfg.GossipInterval))
-	// A node alone is its own group's representative until it hears of
-	// better ones.
-	m.dirty = true
-	m.pump(now)
+	// A node that hears no group within a gossip interval is alone, and
+	// so its own group's representative.
+	m.quietUntil = int64(m.cfg.GossipInterval)
 	return m
 }
 

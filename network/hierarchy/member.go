@@ -322,6 +322,7 @@ func (m *Machine) markDead(t int64, i int) {
 	e.state = dead
 	e.heard = t
 	if !wasAlive {
+		m.heardGroup()
 		return
 	}
 	m.dirty = true

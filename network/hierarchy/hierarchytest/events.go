@@ -11,10 +11,10 @@ import (
 type eventKind uint8
 
 const (
-	deliverRequest eventKind = iota + 1 // a request or one-way message for to
-	deliverResponse                     // from's response for the requester to
-	deliverFailure                      // to's request could not be sent
-	tick                                // to's Tick
+	deliverRequest  eventKind = iota + 1 // a request or one-way message for to
+	deliverResponse                      // from's response for the requester to
+	deliverFailure                       // to's request could not be sent
+	tick                                 // to's Tick
 )
 
 // event is one scheduled happening; from and to are node indexes.

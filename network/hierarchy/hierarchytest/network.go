@@ -122,6 +122,9 @@ func New(opts Options) *Network {
 	}
 }
 
+// SetLoss changes the probability that a message is lost.
+func (n *Network) SetLoss(p float64) { n.opts.Loss = p }
+
 // Now returns the current virtual time.
 func (n *Network) Now() time.Time { return n.start.Add(n.now) }
 
@@ -247,6 +250,16 @@ func (n *Network) LookupWait(node *Node, target identity.NodeID, limit time.Dura
 			return kademlia.LookupResult{}, fmt.Errorf("hierarchytest: lookup %d on node %d unfinished after %v", id, node.Index, limit)
 		}
 	}
+}
+
+// Restart brings node back with a new Machine, the same contact and the
+// given score, as a process that crashed and restarted would, and
+// exchanges beacons with its group.
+func (n *Network) Restart(node *Node, score hierarchy.Score) {
+	node.Machine = hierarchy.New(node.Contact, score, n.opts.Config, n.rng.Uint64(), n.Now())
+	node.alive, node.tickSet, node.results = true, false, nil
+	n.flush(node)
+	n.Beacon(node)
 }
 
 // Kill makes node die silently.
