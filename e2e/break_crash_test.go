@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/internal/netns"
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// reformLimit bounds how long nodes on one LAN may take to list a node
+// that came back. Discovery reads the interface list every 3 s and replies
+// to a beacon at once, so this leaves room for a loaded machine.
+const reformLimit = 20 * time.Second
+
+// lan is a bridge with one namespace per host, host i at 10.73.0.i/24.
+type lan struct {
+	hosts []*netns.Namespace
+	dirs  []string
+	nodes []*daemon
+	ids   []identity.NodeID
+}
+
+// startLAN starts n nodes with no address flags on one LAN and waits until
+// each lists all the others.
+func startLAN(t *testing.T, n int) *lan {
+	t.Helper()
+	lab := netns.ForTest(t, "yuibrk")
+	br := lab.NewBridge(t, "lan")
+	l := &lan{}
+	for i := 1; i <= n; i++ {
+		ns := lab.NewNamespace(t, fmt.Sprintf("h%d", i))
+		ns.Attach(t, br, "eth0", netip.MustParsePrefix(fmt.Sprintf("10.73.0.%d/24", i)))
+		l.hosts = append(l.hosts, ns)
+		l.dirs = append(l.dirs, filepath.Join(t.TempDir(), fmt.Sprintf("h%d", i)))
+	}
+	for i := range n {
+		l.nodes = append(l.nodes, startDaemon(t, l.hosts[i], fmt.Sprintf("h%d", i+1), l.dirs[i]))
+	}
+	for _, d := range l.nodes {
+		l.ids = append(l.ids, d.waitStarted(t).ID)
+	}
+	for i, d := range l.nodes {
+		for j, id := range l.ids {
+			if i != j && !d.waitPeer(t, id, netip.AddrPort{}, reformLimit) {
+				t.Fatalf("%s does not list %s after %v", d.name, l.nodes[j].name, reformLimit)
+			}
+		}
+	}
+	return l
+}
+
+// evictByLookups runs lookups for id on d until d no longer lists id. A
+// node pings a silent contact only after 5 minutes, so lookups, which query
+// every contact of a small table, are what let a test see eviction soon.
+// It fails the test if more than maxLookups are needed.
+func evictByLookups(t *testing.T, d *daemon, id identity.NodeID, maxLookups int) {
+	t.Helper()
+	for i := 0; i < maxLookups; i++ {
+		if _, listed := d.peers(t)[id]; !listed {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+		if _, err := d.lookup(ctx, id); err != nil {
+			t.Logf("lookup %d on %s: %v", i+1, d.name, err)
+		}
+		cancel()
+	}
+	if _, listed := d.peers(t)[id]; listed {
+		t.Fatalf("%s still lists %s after %d lookups that queried it", d.name, id.Short(), maxLookups)
+	}
+}
+
+// checkLookupFinds checks that a lookup on d returns every ID in want.
+func checkLookupFinds(t *testing.T, d *daemon, target identity.NodeID, want ...identity.NodeID) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	res, err := d.lookup(ctx, target)
+	if err != nil {
+		t.Fatalf("lookup on %s: %v", d.name, err)
+	}
+	found := make(map[identity.NodeID]bool)
+	for _, c := range res.Closest {
+		found[c.ID] = true
+	}
+	for _, id := range want {
+		if !found[id] {
+			t.Errorf("lookup on %s did not return %s (returned %d nodes)", d.name, id.Short(), len(res.Closest))
+		}
+	}
+}
+
+// TestBreakCrashAndRestart kills one of three nodes with SIGKILL. The two
+// others must evict it once requests to it fail, keep finding each other,
+// and list it again when it restarts on its data folder with the same ID.
+func TestBreakCrashAndRestart(t *testing.T) {
+	l := startLAN(t, 3)
+	a, b, c := l.nodes[0], l.nodes[1], l.nodes[2]
+	cID := l.ids[2]
+
+	c.kill()
+	for _, d := range []*daemon{a, b} {
+		evictByLookups(t, d, cID, 5)
+	}
+	checkLookupFinds(t, a, l.ids[1], l.ids[1])
+
+	again := startDaemon(t, l.hosts[2], "h3-again", l.dirs[2])
+	if id := again.waitStarted(t).ID; id != cID {
+		t.Fatalf("restarted node has ID %s, want %s from its data folder", id.Short(), cID.Short())
+	}
+	for _, d := range []*daemon{a, b} {
+		if !d.waitPeer(t, cID, netip.AddrPort{}, reformLimit) {
+			t.Errorf("%s does not list the restarted node after %v", d.name, reformLimit)
+		}
+	}
+	for _, id := range l.ids[:2] {
+		if !again.waitPeer(t, id, netip.AddrPort{}, reformLimit) {
+			t.Errorf("restarted node does not list %s after %v", id.Short(), reformLimit)
+		}
+	}
+}
+
+// TestBreakLinkDownAndUp unplugs one node's link. The others must evict
+// it, and all three must list each other again once the link is back.
+func TestBreakLinkDownAndUp(t *testing.T) {
+	l := startLAN(t, 3)
+	a, b, c := l.nodes[0], l.nodes[1], l.nodes[2]
+
+	if err := l.hosts[2].SetLinkUp("eth0", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*daemon{a, b} {
+		evictByLookups(t, d, l.ids[2], 5)
+	}
+	evictByLookups(t, c, l.ids[0], 5)
+	checkLookupFinds(t, b, l.ids[0], l.ids[0])
+
+	if err := l.hosts[2].SetLinkUp("eth0", true); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+
+	// Discovery reports a peer again only once per 30 s window, and the
+	// nodes were reported when they started, so re-forming can take until
+	// the first beacon after that window.
+	const worstCase = 30*time.Second + reformLimit
+	for i, d := range l.nodes {
+		for j, id := range l.ids {
+			if i != j && !d.waitPeer(t, id, netip.AddrPort{}, worstCase-time.Since(up)) {
+				t.Fatalf("%s does not list %s %v after the link came back", d.name, l.nodes[j].name, worstCase)
+			}
+		}
+	}
+	took := time.Since(up)
+	t.Logf("the three nodes listed each other again %v after the link came back", took.Round(time.Millisecond))
+
+	// A node that comes back sends a beacon that requests replies at once,
+	// so one round trip and a ping should be enough.
+	if took > 10*time.Second {
+		knownBug(t, "discovery does not report a peer again within 30 s of its last report, even when its beacon requests replies after a link came up, so a healed partition takes up to 35 s to re-form")
+		t.Errorf("re-forming took %v, want under 10 s", took.Round(time.Millisecond))
+	}
+}
+
+// liar responds to every FindNode with contacts at loopback ports where no
+// node listens, so a lookup that asks it must wait for each of them to
+// time out.
+type liar struct{ dead []wire.Contact }
+
+func newLiar(t *testing.T, n int) *liar {
+	l := &liar{}
+	for i := range n {
+		id, err := identity.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Ports 1-1023 are left unbound in a fresh namespace.
+		addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(100+i))
+		l.dead = append(l.dead, wire.Contact{ID: id.ID, Addr: addr})
+	}
+	return l
+}
+
+func (l *liar) HandleMessage(_ context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
+	switch msg.(type) {
+	case *wire.Ping:
+		return &wire.Pong{Observed: from.Addr}
+	case *wire.FindNode:
+		return &wire.Nodes{Contacts: l.dead}
+	}
+	if isRequest {
+		return &wire.Error{Code: wire.CodeUnsupported}
+	}
+	return nil
+}
+
+// TestBreakStopDuringSlowLookup stops a node with SIGTERM while a lookup
+// waits on many unreachable contacts that a lying peer named. The node
+// must stop within a few seconds: a clean stop waits 1 s for leave
+// messages and 2 s for the API, and a request times out after 2 s.
+func TestBreakStopDuringSlowLookup(t *testing.T) {
+	knownBug(t, "after SIGTERM the router keeps sending a running lookup's requests, so the node stops only when the lookup ends, 40 s here")
+
+	ns := loopbackNS(t)
+	victim := startDaemon(t, ns, "victim", filepath.Join(t.TempDir(), "victim"), loopbackArgs...)
+	target := victim.contact(t)
+	attacker := startPeer(t, ns, "127.0.0.1:0", newLiar(t, wire.MaxContacts))
+	mustRespond(t, attacker, target, "before the lookup")
+	if !victim.waitPeer(t, attacker.id.ID, netip.AddrPort{}, 10*time.Second) {
+		t.Fatal("victim does not list the peer that pinged it")
+	}
+
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		victim.lookup(ctx, identity.KeyID([]byte("slow")))
+	}()
+	time.Sleep(time.Second)
+
+	const stopLimit = 10 * time.Second
+	if took, ok := victim.terminate(stopLimit); !ok {
+		t.Fatalf("node still ran %v after SIGTERM", took.Round(time.Millisecond))
+	}
+}
