@@ -39,11 +39,8 @@ func (s *Store) PutBatch(ctx context.Context, user, namespace string, records []
 	if err := validateBatch(records); err != nil {
 		return nil, err
 	}
-	v, err := s.resolve(ctx, user, namespace, true)
+	v, err := s.resolve(ctx, user, namespace, Write, true)
 	if err != nil {
-		return nil, err
-	}
-	if err := v.mayWrite(); err != nil {
 		return nil, err
 	}
 	refs, segments, err := packValues(v.ks, records)

@@ -118,11 +118,8 @@ func (s *Store) Get(ctx context.Context, user, namespace, key string, w io.Write
 	if err := seal.ValidateKey(key); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	v, err := s.resolve(ctx, user, namespace, false)
+	v, err := s.resolve(ctx, user, namespace, Read, false)
 	if err != nil {
-		return nil, err
-	}
-	if err := v.mayRead(); err != nil {
 		return nil, err
 	}
 	rec, env, err := s.newestVersion(ctx, v.d, seal.KeyHash(v.ks, key))

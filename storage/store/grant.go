@@ -82,7 +82,7 @@ func parseGrant(keyOrPrefix string, grantee PublicUser, right Right) (grantChang
 // changeAccess applies ch as a new descriptor version signed by owner and
 // publishes it to the namespace's holders and its directory holders.
 func (s *Store) changeAccess(ctx context.Context, owner, namespace string, ch grantChange) (*nsView, error) {
-	if _, err := s.resolve(ctx, owner, namespace, !ch.revoke); err != nil {
+	if _, err := s.resolve(ctx, owner, namespace, Write, !ch.revoke); err != nil {
 		return nil, err
 	}
 	u, err := s.LoadUser(owner)

@@ -14,11 +14,8 @@ import (
 // and whose key starts with prefix, sorted by key. Each directory shard is
 // read from its first holder that answers.
 func (s *Store) List(ctx context.Context, user, namespace, prefix string) ([]RecordInfo, error) {
-	v, err := s.resolve(ctx, user, namespace, false)
+	v, err := s.resolve(ctx, user, namespace, Read, false)
 	if err != nil {
-		return nil, err
-	}
-	if err := v.mayRead(); err != nil {
 		return nil, err
 	}
 	var infos []RecordInfo

@@ -31,9 +31,12 @@ type nsView struct {
 
 func (v *nsView) name() string { return v.d.Namespace() }
 
-// resolve returns user's view of namespace ns. With create set, a
-// namespace that does not exist is created with the user as owner.
-func (s *Store) resolve(ctx context.Context, userName, ns string, create bool) (*nsView, error) {
+// resolve returns user's view of namespace ns and checks that it grants
+// need. With create set, a namespace that does not exist is created with
+// the user as owner. A view from a cached descriptor that lacks the right
+// is checked again against a freshly fetched one, since the access may
+// have been granted since.
+func (s *Store) resolve(ctx context.Context, userName, ns string, need Right, create bool) (*nsView, error) {
 	if err := seal.ValidateNamespace(ns); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -48,7 +51,20 @@ func (s *Store) resolve(ctx context.Context, userName, ns string, create bool) (
 	if err != nil {
 		return nil, err
 	}
-	return openView(d, u)
+	v, err := openView(d, u)
+	if err != nil {
+		return nil, err
+	}
+	if v.allows(need) == nil {
+		return v, nil
+	}
+	if d, err = s.descriptor(ctx, ns, true); err != nil {
+		return nil, err
+	}
+	if v, err = openView(d, u); err != nil {
+		return nil, err
+	}
+	return v, v.allows(need)
 }
 
 // openView unwraps the secrets the descriptor holds for u.
@@ -88,17 +104,14 @@ func secretContext(ns, role string) seal.WrapContext {
 	return seal.WrapContext{Namespace: ns, Scope: descriptorScope, Role: role}
 }
 
-// mayRead returns ErrForbidden unless the user can at least find records.
-func (v *nsView) mayRead() error {
-	if v.ks == nil {
-		return fmt.Errorf("%w: user has no access to namespace %q", ErrForbidden, v.name())
-	}
-	return nil
-}
-
-func (v *nsView) mayWrite() error {
-	if !v.writer {
+// allows returns ErrForbidden unless the user may write, for Write, or
+// can at least find records, for Read.
+func (v *nsView) allows(need Right) error {
+	switch {
+	case need == Write && !v.writer:
 		return fmt.Errorf("%w: user may not write namespace %q", ErrForbidden, v.name())
+	case v.ks == nil:
+		return fmt.Errorf("%w: user has no access to namespace %q", ErrForbidden, v.name())
 	}
 	return nil
 }

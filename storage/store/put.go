@@ -37,11 +37,8 @@ func (s *Store) Put(ctx context.Context, user, namespace, key string, value io.R
 	if err := validatePut(key, opts); err != nil {
 		return nil, err
 	}
-	v, err := s.resolve(ctx, user, namespace, true)
+	v, err := s.resolve(ctx, user, namespace, Write, true)
 	if err != nil {
-		return nil, err
-	}
-	if err := v.mayWrite(); err != nil {
 		return nil, err
 	}
 	dr := &draft{key: key, contentType: opts.ContentType, groups: opts.Groups, readers: opts.GroupReaders}
@@ -340,11 +337,8 @@ func (s *Store) Delete(ctx context.Context, user, namespace, key string) error {
 	if err := seal.ValidateKey(key); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	v, err := s.resolve(ctx, user, namespace, false)
+	v, err := s.resolve(ctx, user, namespace, Write, false)
 	if err != nil {
-		return err
-	}
-	if err := v.mayWrite(); err != nil {
 		return err
 	}
 	keyHash := seal.KeyHash(v.ks, key)

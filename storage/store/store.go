@@ -214,7 +214,6 @@ func (p peers) closest(ctx context.Context, target identity.NodeID, n int, least
 	return contacts[:min(len(contacts), n)], nil
 }
 
-
 func (s *Store) markNotHolder(id identity.NodeID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
