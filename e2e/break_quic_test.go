@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -197,8 +198,8 @@ func randomIDs(t *testing.T, n int) []identity.NodeID {
 }
 
 // TestBreakLyingNodesResponse makes a node look up through a peer that
-// responds with lies: the victim's own ID, an honest node's ID at the
-// liar's address, a loopback port where no node listens, a link-local
+// responds with lies. They are the victim's own ID, an honest node's ID at
+// the liar's address, a loopback port where no node listens, a link-local
 // address and the liar's address under 60 IDs it does not own. None of
 // them may enter the victim's routing table, the honest node's entry must
 // keep its real address, and the lookup must still find the honest node.
@@ -306,4 +307,37 @@ func TestBreakPartialFramesMemory(t *testing.T) {
 		t.Errorf("one peer grew the node's memory by %d MiB with unfinished frames", int(grown)>>20)
 	}
 	mustRespond(t, startPeer(t, ns, "127.0.0.1:0", nil), target, "with partial frames pending")
+}
+
+// TestBreakConnectionExhaustion opens more connections to a node than it
+// accepts, 1024, all from one socket under one node ID. A node that then
+// bootstraps from the victim must still get in: one peer must not be able
+// to take every connection slot.
+func TestBreakConnectionExhaustion(t *testing.T) {
+	knownBug(t, "quicnet limits connections only in total, so one peer that opens 1024 of them from one socket locks every other node out of connecting")
+
+	ns := loopbackNS(t)
+	victim := startDaemon(t, ns, "victim", filepath.Join(t.TempDir(), "victim"), loopbackArgs...)
+	target := victim.contact(t)
+	raw := newRawQUIC(t, ns)
+
+	opened := 0
+	for i := 0; i < 1100; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		qc, err := raw.qt.Dial(ctx, net.UDPAddrFromAddrPort(target.Addr), raw.tls, raw.conf)
+		cancel()
+		if err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+		t.Cleanup(func() { qc.CloseWithError(0, "test done") })
+		opened++
+	}
+	t.Logf("opened %d connections; node reports %v", opened, victim.metrics(t)["yui_connections"])
+
+	honest := startDaemon(t, ns, "honest", filepath.Join(t.TempDir(), "honest"),
+		append(loopbackArgs, "--bootstrap", target.Addr.String())...)
+	honestID := honest.waitStarted(t).ID
+	if !victim.waitPeer(t, honestID, netip.AddrPort{}, 15*time.Second) {
+		t.Fatalf("node bootstrapping from the victim did not get in while one peer held %d connections", opened)
+	}
 }
