@@ -114,6 +114,33 @@ func (r *Reading) Validate() error {
 	return nil
 }
 
+// ValidateSource checks a source id against the rules stated on
+// Reading.Source. The error wraps ErrInvalid.
+func ValidateSource(id string) error {
+	if err := checkText("source id", id, MaxSourceLen, true); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+// ValidateFieldName checks a field name against the rules stated on
+// Field.Name. The error wraps ErrInvalid.
+func ValidateFieldName(name string) error {
+	if err := checkText("field name", name, MaxFieldNameLen, true); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+// ValidateTime checks a time against the rules stated on Reading.Time.
+// The error wraps ErrInvalid.
+func ValidateTime(t time.Time) error {
+	if err := checkTime(t); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
 func checkTime(t time.Time) error {
 	if t.Location() != time.UTC {
 		return fmt.Errorf("time %s is not in UTC: convert it with Time.UTC()", t)
