@@ -137,8 +137,9 @@ func TestRepresentativeFailureReplacedAtOnce(t *testing.T) {
 	victim := representatives(net, 0)[0]
 	net.Kill(victim)
 
-	// Detection takes SuspectTimeout and one failed check of 2 s.
-	limit := hier.WithDefaults().SuspectTimeout + 10*time.Second
+	// Detection takes a few gossip rounds for the last record to spread,
+	// SuspectTimeout and one failed check.
+	limit := hier.WithDefaults().SuspectTimeout + 30*time.Second
 	if !net.RunUntil(limit, func() bool { return settled(net, 0, 3) }) {
 		t.Fatalf("%d representatives %v after one died, want 3", len(representatives(net, 0)), limit)
 	}

@@ -94,6 +94,16 @@ func (m *Machine) checkMembers(t int64) {
 	}
 }
 
+// verify sends a GroupSync to unverified members, as the request budget
+// allows, right after gossip named them or a request slot came free.
+func (m *Machine) verify(t int64) {
+	for i := range m.group {
+		if m.group[i].state == unverified {
+			m.sync(t, i)
+		}
+	}
+}
+
 // checkDue returns when checkMembers next has work, or noTime.
 func (m *Machine) checkDue() int64 {
 	due := int64(noTime)
@@ -141,6 +151,7 @@ func (m *Machine) handleGroupSync(t int64, from wire.Contact, msg *wire.GroupSyn
 		m.merge(t, &wire.Member{Contact: from}, true)
 	}
 	m.heardGroup()
+	m.verify(t)
 	return &wire.GroupState{Members: m.newerThan(t, known, from.ID)}
 }
 

@@ -50,6 +50,9 @@ func (m *Machine) takePending(id uint64) (request, bool) {
 	}
 	r := m.pending[i]
 	m.pending = slices.Delete(m.pending, i, i+1)
+	if len(m.pending) == 0 {
+		m.pending = nil // most members are idle: hold no buffer
+	}
 	return r, true
 }
 
@@ -189,9 +192,10 @@ func (m *Machine) ownResponse(now time.Time, from wire.Contact, id uint64, msg w
 		state, ok := msg.(*wire.GroupState)
 		if !ok || !valid {
 			m.memberFailed(t, r.to)
-			return
+		} else {
+			m.groupStateArrived(t, from, state)
 		}
-		m.groupStateArrived(t, from, state)
+		m.verify(t)
 	case reqForward:
 		if _, ok := msg.(*wire.ForwardAck); ok && valid {
 			m.forwardAccepted(t, r.token, id)
@@ -229,10 +233,12 @@ func (m *Machine) HandleFailure(now time.Time, request uint64) {
 }
 
 func (m *Machine) ownFailure(now time.Time, r request) {
-	m.memberFailed(m.clock(now), r.to)
+	t := m.clock(now)
+	m.memberFailed(t, r.to)
 	if r.kind == reqForward {
 		m.forwardFailed(now, r.token, r.id)
 	}
+	m.verify(t)
 }
 
 // expireRequests fails the requests that have waited RequestTimeout.

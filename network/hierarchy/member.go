@@ -221,6 +221,13 @@ func (m *Machine) addMember(t int64, rec *wire.Member, direct bool) int {
 			return -1
 		}
 	}
+	if len(m.group) == cap(m.group) {
+		// Grow by a quarter rather than double as append would, because
+		// a simulator keeps a million of these tables.
+		grown := make([]member, len(m.group), len(m.group)+max(4, len(m.group)/4))
+		copy(grown, m.group)
+		m.group = grown
+	}
 	m.group = append(m.group, member{id: rec.Contact.ID, state: unverified})
 	i := len(m.group) - 1
 	if !m.update(t, &m.group[i], rec) {
