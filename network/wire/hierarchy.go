@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/yuinet/yui/network/identity"
 )
@@ -50,7 +51,10 @@ func newHierarchyMessage(t Type) Message {
 // node alone writes it, and Version orders its copies, so a receiver keeps
 // the copy with the highest Version.
 type Member struct {
-	_       struct{} `cbor:",toarray"`
+	_ struct{} `cbor:",toarray"`
+	// Contact.Addr is the zero AddrPort in a node's own record when the
+	// node does not know the address others reach it at; the receiver
+	// then takes the address the message came from.
 	Contact Contact
 	// Version rises every time the node writes the record; it also serves
 	// as the node's heartbeat.
@@ -70,10 +74,22 @@ type Member struct {
 
 // Validate checks the record's contact and seeds.
 func (m *Member) Validate() error {
-	if err := m.Contact.Validate(); err != nil {
+	if err := validateSender(m.Contact); err != nil {
 		return err
 	}
 	return validateContacts("seeds", m.Seeds, MaxSeeds)
+}
+
+// validateSender checks the contact of a message's sender, which may leave
+// its address zero for the receiver to take from the message's source.
+func validateSender(c Contact) error {
+	if c.Addr == (netip.AddrPort{}) {
+		if c.ID.IsZero() {
+			return fmt.Errorf("contact has the zero node ID")
+		}
+		return nil
+	}
+	return c.Validate()
 }
 
 func validateMembers(members []Member) error {
@@ -104,6 +120,7 @@ type GroupState struct {
 // Forward asks a representative to run a lookup for a member, which is not
 // in the DHT. Path lists the nodes the request has passed, the member that
 // started the lookup first; a node that relays the request appends itself.
+// The last hop, the sender, may leave its address zero as in Member.
 // The result comes back later as a LookupAnswer to Path[0] with the same
 // Token.
 type Forward struct {
@@ -147,7 +164,13 @@ func (m *Forward) Validate() error {
 	if len(m.Path) == 0 {
 		return fmt.Errorf("forward has an empty path: it must name the member that started it")
 	}
-	return validateContacts("path", m.Path, MaxPath)
+	if err := validateContacts("path", m.Path[:len(m.Path)-1], MaxPath-1); err != nil {
+		return err
+	}
+	if err := validateSender(m.Path[len(m.Path)-1]); err != nil {
+		return fmt.Errorf("path[%d]: %v", len(m.Path)-1, err)
+	}
+	return nil
 }
 
 func (m *LookupAnswer) Validate() error { return validateContacts("closest", m.Closest, MaxContacts) }

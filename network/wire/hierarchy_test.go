@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,6 +22,8 @@ func sampleHierarchyMessages() []Message {
 		&GroupState{Members: []Member{rep}},
 		&GroupState{},
 		&Forward{Token: 99, Target: identity.KeyID([]byte("k")), Path: []Contact{member.Contact}},
+		&Forward{Token: 98, Path: []Contact{member.Contact, {ID: rep.Contact.ID}}},
+		&GroupSync{Members: []Member{{Contact: Contact{ID: rep.Contact.ID}, Version: 1}}},
 		&ForwardAck{},
 		&LookupAnswer{Token: 99, Closest: []Contact{rep.Contact, testContact(6, "127.0.0.1:6")}, Hops: 3, Queried: 9, Failed: 1},
 		&Referral{Contacts: []Contact{rep.Contact}},
@@ -61,6 +64,8 @@ func TestHierarchyDecodeRejects(t *testing.T) {
 		{"too many seeds", &GroupSync{Members: []Member{{Contact: valid, Seeds: make([]Contact, MaxSeeds+1)}}}},
 		{"forward without path", &Forward{Token: 1}},
 		{"forward with long path", &Forward{Token: 1, Path: make([]Contact, MaxPath+1)}},
+		{"forward with addressless relay", &Forward{Token: 1, Path: []Contact{{ID: valid.ID}, valid}}},
+		{"member with unroutable address", &GroupSync{Members: []Member{{Contact: Contact{ID: valid.ID, Addr: netip.MustParseAddrPort("0.0.0.0:1")}}}}},
 		{"answer with bad contact", &LookupAnswer{Closest: []Contact{{ID: valid.ID}}}},
 		{"referral with too many contacts", &Referral{Contacts: make([]Contact, MaxContacts+1)}},
 	}
