@@ -105,7 +105,7 @@ func TestGatewayRejectsBadInput(t *testing.T) {
 
 // sealedRecord returns a valid record version of key signed by the
 // default user of node n, and the namespace's descriptor.
-func sealedRecord(t *testing.T, n *testNode, ns, key, value string) (*wire.PutRecord, *Descriptor) {
+func sealedRecord(t testing.TB, n *testNode, ns, key, value string) (*wire.PutRecord, *Descriptor) {
 	t.Helper()
 	ctx := context.Background()
 	v, err := n.store.resolve(ctx, "", ns, Write, true)
