@@ -10,6 +10,11 @@ import (
 // errNoLines reports a sample with no line that detection can use.
 var errNoLines = errors.New("no usable lines")
 
+// headerOnlyError reports a sample that has a header and no data rows.
+type headerOnlyError struct{ line int }
+
+func (e *headerOnlyError) Error() string { return fmt.Sprintf("line %d is a header and no data rows follow", e.line) }
+
 // detection works out a Layout from the sample.
 type detection struct {
 	opts     Options
@@ -38,8 +43,8 @@ func detectLayout(sample []sampleLine, opts Options, file string, wantTime bool)
 	if err := d.splitLines(lines, numbers); err != nil {
 		return nil, err
 	}
-	if len(d.rows) == 0 && d.header == nil {
-		return nil, errNoLines
+	if len(d.rows) == 0 {
+		return nil, &headerOnlyError{line: d.layout.HeaderLine}
 	}
 	d.shapeColumns()
 	if err := d.assignRoles(); err != nil {

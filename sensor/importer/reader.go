@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"unicode/utf8"
 
 	"github.com/yuinet/yui/sensor"
 )
@@ -81,14 +82,14 @@ func newReader(r io.Reader, file string, opts Options, location bool) (*Reader, 
 		return nil, err
 	}
 	layout, err := detectLayout(rd.sample, opts, file, !location)
-	if errors.Is(err, errNoLines) {
+	var headerOnly *headerOnlyError
+	switch {
+	case errors.Is(err, errNoLines):
 		return nil, rd.emptyError()
-	}
-	if err != nil {
+	case errors.As(err, &headerOnly):
+		return nil, rd.noDataError(headerOnly.line)
+	case err != nil:
 		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	if err := rd.checkData(layout); err != nil {
-		return nil, err
 	}
 	rd.layout = layout
 	rd.summary.Layout = layout
@@ -98,22 +99,38 @@ func newReader(r io.Reader, file string, opts Options, location bool) (*Reader, 
 }
 
 // checkBinary looks at the first bytes for signs of a binary file: a
-// UTF-16 byte order mark, a NUL byte, or more than 10% control bytes
-// other than tab, line feed, carriage return and form feed.
+// UTF-16 byte order mark; a NUL byte among more than 5% bytes that are
+// control bytes or not UTF-8; or more than 10% control bytes. Control bytes
+// are those below 0x20 other than tab, line feed, carriage return and form
+// feed. A stray NUL in a text file, such as the zeros a data logger leaves
+// after a power cut, only rejects its line.
 func (rd *Reader) checkBinary() error {
 	if err := rd.lines.bom(); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrBinary, rd.file, err)
 	}
 	head, _ := rd.lines.br.Peek(min(binaryProbe, rd.lines.br.Size()))
-	control := 0
-	for i, c := range head {
-		if c == 0 {
-			line := 1 + countByte(head[:i], '\n')
-			return fmt.Errorf("%w: %s: NUL byte at offset %d (line %d): this looks like a binary file, not a text table", ErrBinary, rd.file, i, line)
+	control, invalid, firstNUL := 0, 0, -1
+	for i := 0; i < len(head); {
+		c := head[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRune(head[i:])
+			if r == utf8.RuneError && n == 1 {
+				invalid++
+			}
+			i += n
+			continue
+		}
+		if c == 0 && firstNUL < 0 {
+			firstNUL = i
 		}
 		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' {
 			control++
 		}
+		i++
+	}
+	if firstNUL >= 0 && (control+invalid)*20 > len(head) {
+		line := 1 + countByte(head[:firstNUL], '\n')
+		return fmt.Errorf("%w: %s: NUL byte at offset %d (line %d): this looks like a binary file, not a text table", ErrBinary, rd.file, firstNUL, line)
 	}
 	if control*10 > len(head) {
 		return fmt.Errorf("%w: %s: %d of the first %d bytes are control characters: this looks like a binary file, not a text table", ErrBinary, rd.file, control, len(head))
@@ -172,20 +189,13 @@ func (rd *Reader) emptyError() error {
 	return fmt.Errorf("%w: %s has only blank or comment lines (%d)", ErrEmpty, rd.file, n)
 }
 
-// checkData fails with ErrNoData when the whole file is a header.
-func (rd *Reader) checkData(l *Layout) error {
-	if l.HeaderLine == 0 || len(rd.sample) == 0 {
-		return nil
-	}
-	for _, s := range rd.sample {
-		if s.number > l.HeaderLine && (s.err != nil || (!isBlank(s.text) && !isComment(s.text, rd.opts.Comment))) {
-			return nil
-		}
-	}
+// noDataError explains a sample with a header and no data rows.
+func (rd *Reader) noDataError(header int) error {
 	if _, err := rd.lines.br.Peek(1); err == nil {
-		return nil // more lines follow the sample
+		return fmt.Errorf("%w: %s:%d: a header and no data rows in the first %d lines: raise Options.SampleRows or SampleBytes",
+			ErrLayout, rd.file, header, len(rd.sample))
 	}
-	return fmt.Errorf("%w: %s:%d: the file has a header and no data rows after it", ErrNoData, rd.file, l.HeaderLine)
+	return fmt.Errorf("%w: %s:%d: the file has a header and no data rows after it", ErrNoData, rd.file, header)
 }
 
 // Line returns the line number of the reading Next returned last.

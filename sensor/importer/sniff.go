@@ -66,16 +66,29 @@ func detectDelimiter(lines [][]byte, maxColumns int) (Delimiter, error) {
 }
 
 // modalCount returns the most common number of cells per line under d, and
-// the share of lines that have it.
+// the share of lines that fit it. With whitespace, a line also fits when
+// it has up to maxMerges cells more or fewer than the mode, as long as the
+// longer of the two can lose the extra cells by joining digit groups ("1
+// 000"); fewer cells fit when the mode is the longer one.
 func modalCount(lines [][]byte, d Delimiter, maxColumns int) (int, float64) {
+	if len(lines) == 0 {
+		return 0, 0
+	}
 	s := splitter{delim: d, maxColumns: maxColumns}
 	counts := map[int]int{}
-	for _, line := range lines {
-		cells, err := s.split(line)
+	pairs := make([]int, len(lines))
+	cells := make([]int, len(lines))
+	for i, line := range lines {
+		split, err := s.split(line)
 		if err != nil {
+			cells[i] = -1
 			continue
 		}
-		counts[len(cells)]++
+		cells[i] = len(split)
+		counts[len(split)]++
+		if d == Whitespace {
+			pairs[i] = groupPairs(split)
+		}
 	}
 	mode, n := 0, 0
 	for c, k := range counts {
@@ -83,10 +96,30 @@ func modalCount(lines [][]byte, d Delimiter, maxColumns int) (int, float64) {
 			mode, n = c, k
 		}
 	}
-	if len(lines) == 0 {
-		return 0, 0
+	fit := 0
+	for i, c := range cells {
+		switch {
+		case c == mode:
+			fit++
+		case d != Whitespace || c < 0:
+		case c > mode && c-mode <= maxMerges && pairs[i] >= c-mode:
+			fit++
+		case c < mode && mode-c <= maxMerges:
+			fit++
+		}
 	}
-	return mode, float64(n) / float64(len(lines))
+	return mode, float64(fit) / float64(len(lines))
+}
+
+// groupPairs counts the cells that could be the lead of a split number.
+func groupPairs(cells [][]byte) int {
+	n := 0
+	for p := 0; p+1 < len(cells); p++ {
+		if isGroupLead(cells[p]) && isGroupTail(cells[p+1], 0) {
+			n++
+		}
+	}
+	return n
 }
 
 // groupedColumns finds, in whitespace-separated rows, the columns whose
