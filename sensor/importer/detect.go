@@ -13,7 +13,9 @@ var errNoLines = errors.New("no usable lines")
 // headerOnlyError reports a sample that has a header and no data rows.
 type headerOnlyError struct{ line int }
 
-func (e *headerOnlyError) Error() string { return fmt.Sprintf("line %d is a header and no data rows follow", e.line) }
+func (e *headerOnlyError) Error() string {
+	return fmt.Sprintf("line %d is a header and no data rows follow", e.line)
+}
 
 // detection works out a Layout from the sample.
 type detection struct {
