@@ -1,0 +1,22 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/yuinet/yui/network/hierarchy"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// hierMember adapts a hierarchy.Machine in Hierarchical mode to Member.
+// It satisfies Member as it is; the adapter adds InDHT, because only the
+// representatives take part in the global DHT and can answer a lookup.
+type hierMember struct{ *hierarchy.Machine }
+
+func newHierMember(self wire.Contact, cfg *Config, traits Traits, seed uint64, now time.Time) Member {
+	score := hierarchy.Score{Capacity: traits.Capacity, Link: traits.Link}
+	hcfg := hierarchy.Config{Mode: hierarchy.Hierarchical, Kademlia: cfg.Kademlia, Reps: cfg.Reps}
+	return hierMember{hierarchy.New(self, score, hcfg, seed, now)}
+}
+
+// InDHT reports whether the node represents its group in the DHT.
+func (h hierMember) InDHT() bool { return h.IsRepresentative() }

@@ -1,0 +1,157 @@
+package sim
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/kademlia"
+)
+
+// dhtMember is a Member that may stay out of the global DHT, as the
+// members of a hierarchical group that are not representatives do.
+type dhtMember interface {
+	InDHT() bool
+}
+
+// inDHT reports whether node i takes part in the global DHT, and so can be
+// the true answer to a lookup.
+func (n *Network) inDHT(i int32) bool {
+	if d, ok := n.nodes[i].member.(dhtMember); ok {
+		return d.InDHT()
+	}
+	return true
+}
+
+// Truth returns the truth over the live nodes taking part in the global
+// DHT now.
+func (n *Network) Truth() *Truth {
+	ids := make([]identity.NodeID, 0, len(n.live))
+	for _, i := range n.live {
+		if n.inDHT(i) {
+			ids = append(ids, n.nodes[i].id)
+		}
+	}
+	return NewTruth(ids)
+}
+
+// randomKey draws a key uniformly from the ID space.
+func randomKey(rng *rand.Rand) identity.NodeID {
+	var key identity.NodeID
+	for k := 0; k < len(key); k += 8 {
+		binary.BigEndian.PutUint64(key[k:], rng.Uint64())
+	}
+	return key
+}
+
+// Probe is the outcome of one lookup run to measure the network.
+type Probe struct {
+	// Done is false if the node running the lookup left before it ended.
+	Done bool
+	// Correct reports whether the closest node found is the true closest
+	// live participant when the lookup started.
+	Correct bool
+	// TargetLeft reports that the true closest node left during the
+	// lookup, so that no answer could be correct.
+	TargetLeft bool
+	Hops       int
+	Queried    int
+	Latency    time.Duration
+}
+
+// probeBatch runs lookups for random keys from random live nodes, all
+// started at one moment and judged against the truth of that moment.
+type probeBatch struct {
+	started time.Duration
+	truth   *Truth
+	probes  []Probe
+	pending int
+	done    func(*probeBatch)
+}
+
+// startProbes starts count lookups now, drawing sources and keys from
+// rng, and calls done when all have ended.
+func (n *Network) startProbes(count int, rng *rand.Rand, done func(*probeBatch)) {
+	b := &probeBatch{started: n.Now(), truth: n.Truth(), probes: make([]Probe, count), pending: count, done: done}
+	if count == 0 {
+		done(b)
+		return
+	}
+	for k := range count {
+		src, ok := n.RandomLive(rng)
+		key := randomKey(rng)
+		if !ok {
+			b.finish()
+			continue
+		}
+		want, _ := b.truth.Closest(key)
+		n.Lookup(src, key, func(r *kademlia.LookupResult) {
+			b.probes[k] = n.judge(r, want)
+			b.finish()
+		})
+	}
+}
+
+// judge turns a lookup result into a Probe, given the true closest node.
+func (n *Network) judge(r *kademlia.LookupResult, want identity.NodeID) Probe {
+	if r == nil {
+		return Probe{}
+	}
+	p := Probe{
+		Done:    true,
+		Hops:    r.Hops,
+		Queried: r.Queried,
+		Latency: r.Finished.Sub(r.Started),
+	}
+	p.Correct = len(r.Closest) > 0 && r.Closest[0].ID == want
+	if !p.Correct {
+		p.TargetLeft = !n.aliveID(want)
+	}
+	return p
+}
+
+// aliveID reports whether a live node has the given ID. It scans the live
+// nodes, which is fine for the few failed lookups that ask.
+func (n *Network) aliveID(id identity.NodeID) bool {
+	return slices.ContainsFunc(n.live, func(i int32) bool { return n.nodes[i].id == id })
+}
+
+func (b *probeBatch) finish() {
+	b.pending--
+	if b.pending == 0 {
+		b.done(b)
+	}
+}
+
+// ProbeSummary aggregates probes.
+type ProbeSummary struct {
+	Lookups, Done, Correct, TargetLeft int
+}
+
+// Success returns the share of lookups that found the true closest node,
+// leaving out those whose target left during the lookup.
+func (s ProbeSummary) Success() float64 {
+	judged := s.Lookups - s.TargetLeft
+	if judged <= 0 {
+		return 0
+	}
+	return float64(s.Correct) / float64(judged)
+}
+
+func summarize(probes []Probe) ProbeSummary {
+	s := ProbeSummary{Lookups: len(probes)}
+	for _, p := range probes {
+		if p.Done {
+			s.Done++
+		}
+		if p.Correct {
+			s.Correct++
+		}
+		if p.TargetLeft {
+			s.TargetLeft++
+		}
+	}
+	return s
+}
