@@ -103,7 +103,7 @@ func TestBreakAPISlowBody(t *testing.T) {
 
 	ns := loopbackNS(t)
 	victim := startDaemon(t, ns, "victim", filepath.Join(t.TempDir(), "victim"), loopbackArgs...)
-	addr := strings.TrimPrefix(victim.client().Base, "http://")
+	addr := victim.waitStarted(t).API
 	conn, err := nsDialer(ns)(t.Context(), "tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -27,9 +27,9 @@ type lan struct {
 	ids   []identity.NodeID
 }
 
-// startLAN starts n nodes with no address flags on one LAN and waits until
-// each lists all the others.
-func startLAN(t *testing.T, n int) *lan {
+// newLAN creates n hosts on one bridge and a data folder name for each,
+// and starts no node.
+func newLAN(t *testing.T, n int) *lan {
 	t.Helper()
 	lab := netns.ForTest(t, "yuibrk")
 	br := lab.NewBridge(t, "lan")
@@ -40,12 +40,26 @@ func startLAN(t *testing.T, n int) *lan {
 		l.hosts = append(l.hosts, ns)
 		l.dirs = append(l.dirs, filepath.Join(t.TempDir(), fmt.Sprintf("h%d", i)))
 	}
-	for i := range n {
-		l.nodes = append(l.nodes, startDaemon(t, l.hosts[i], fmt.Sprintf("h%d", i+1), l.dirs[i]))
+	return l
+}
+
+// start starts a node with no address flags on every host.
+func (l *lan) start(t *testing.T) {
+	t.Helper()
+	for i, ns := range l.hosts {
+		l.nodes = append(l.nodes, startDaemon(t, ns, fmt.Sprintf("h%d", i+1), l.dirs[i]))
 	}
 	for _, d := range l.nodes {
 		l.ids = append(l.ids, d.waitStarted(t).ID)
 	}
+}
+
+// startLAN starts n nodes with no address flags on one LAN and waits until
+// each lists all the others.
+func startLAN(t *testing.T, n int) *lan {
+	t.Helper()
+	l := newLAN(t, n)
+	l.start(t)
 	for i, d := range l.nodes {
 		for j, id := range l.ids {
 			if i != j && !d.waitPeer(t, id, netip.AddrPort{}, reformLimit) {
@@ -170,7 +184,7 @@ func TestBreakLinkDownAndUp(t *testing.T) {
 }
 
 // liar responds to every FindNode with contacts at loopback ports where no
-// node listens, so a lookup that asks it must wait for each of them to
+// node listens, so a lookup that queries it must wait for each of them to
 // time out.
 type liar struct{ dead []wire.Contact }
 

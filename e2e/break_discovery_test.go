@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -293,5 +294,84 @@ func TestBreakBeaconFlood(t *testing.T) {
 	checkLookupFinds(t, victim, identity.KeyID([]byte("after the flood")), honestID)
 	if n := strings.Count(victim.log.String(), "level=WARN"); n > 100 {
 		t.Errorf("victim logged %d warnings during the flood; repeats should be counted or rate-limited", n)
+	}
+}
+
+// TestBreakClonedDataDir starts two hosts from copies of one data folder,
+// as happens when an operator copies a disk image to a second device. Both
+// run under one node ID, so neither can reach the other and their
+// neighbours cannot tell them apart. Each clone must log a warning that
+// names the other's address, so the operator can find it.
+func TestBreakClonedDataDir(t *testing.T) {
+	knownBug(t, "a node drops beacons that carry its own ID as its own echoes, so two devices cloned from one data folder run under one ID with no warning")
+
+	l := newLAN(t, 3)
+	if _, _, err := identity.LoadOrCreate(l.dirs[0]); err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(filepath.Join(l.dirs[0], identity.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(l.dirs[1], 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(l.dirs[1], identity.KeyFile), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.start(t)
+	if l.ids[0] != l.ids[1] {
+		t.Fatalf("clones have IDs %s and %s, want one", l.ids[0].Short(), l.ids[1].Short())
+	}
+
+	// Beacons go out every 5 s, and the first ones at once.
+	deadline := time.Now().Add(reformLimit)
+	for {
+		warned0 := warnsAbout(l.nodes[0].log.String(), "10.73.0.2")
+		warned1 := warnsAbout(l.nodes[1].log.String(), "10.73.0.1")
+		if warned0 && warned1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v, clone h1 warned about h2: %v, clone h2 warned about h1: %v", reformLimit, warned0, warned1)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// warnsAbout reports whether log has a warning or error line naming addr.
+func warnsAbout(log, addr string) bool {
+	for _, line := range strings.Split(log, "\n") {
+		if (strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR")) && strings.Contains(line, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBreakClockSkewWarned sends a node valid beacons of its own network
+// whose clock is an hour behind, as a board without a real-time clock on
+// an offline LAN sends them. The node rejects them and so never finds that
+// neighbour, which the operator must learn from a warning, not only from
+// a debug line and a metric.
+func TestBreakClockSkewWarned(t *testing.T) {
+	knownBug(t, "beacons rejected for clock skew are logged at debug level only, and no flag turns the check off, so a node with a wrong clock silently finds no one")
+
+	ns := loopbackNS(t)
+	victim := startDaemon(t, ns, "victim", filepath.Join(t.TempDir(), "victim"),
+		"--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--discovery-port", "4718")
+	victim.waitStarted(t)
+	conn := listenUDP(t, ns, "127.0.0.1:0")
+
+	late := newIdentity(t)
+	for i := range 3 {
+		b := beaconFor(late, 4000)
+		b.Timestamp = time.Now().Add(-time.Hour).UnixMilli()
+		b.Seq += uint64(i)
+		sendTo(t, conn, "127.0.0.1:4718", forgeBeacon(t, discovery.BeaconVersion, b, late.Private))
+	}
+	waitMetric(t, victim, `yui_beacons_rejected_total{reason="timestamp"}`, 3)
+	if !warnsAbout(victim.log.String(), "clock") {
+		t.Fatalf("node rejected 3 beacons for clock skew without a warning:\n%s", tail(victim.log.String(), 10))
 	}
 }
