@@ -30,7 +30,7 @@ type columnStats struct {
 	sentinels map[float64]int
 	low, high float64
 	others    int
-	example   string // the first cell that is not a number, for messages
+	example   string // the first non-missing cell, for messages
 }
 
 func (s *columnStats) values() int { return s.cells - s.missing }
@@ -99,12 +99,12 @@ func (s *columnStats) add(cell []byte, p *numberParser, missing *missingSet) {
 	if len(s.distinct) <= maxDistinct {
 		s.distinct[string(cell)] = true
 	}
+	if s.example == "" {
+		s.example = string(cell)
+	}
 	if v, integer, ok := p.parse(cell); ok {
 		s.addNumber(cell, v, integer, missing)
 		return
-	}
-	if s.example == "" {
-		s.example = string(cell)
 	}
 	switch k := timeKindOf(cell); k {
 	case timeDateTime:

@@ -307,16 +307,14 @@ func (p *rowParser) value(c *Column, cell []byte) (sensor.Value, error) {
 	if p.missing.text(cell) {
 		return sensor.Missing(), nil
 	}
-	if c.field != fieldText {
-		v, _, ok := p.numbers.parse(cell)
-		switch {
-		case ok && (p.sentinel.number(v) || p.missing.number(v)):
-			return sensor.Missing(), nil
-		case ok:
-			return sensor.Number(v), nil
-		case c.field == fieldNumber:
-			return sensor.Value{}, rowError(ReasonNumber, c.Index, "field %q: %q is not a finite number (decimal %q)", c.Name, cell, p.layout.Decimal)
-		}
+	v, _, ok := p.numbers.parse(cell)
+	switch {
+	case ok && (p.sentinel.number(v) || p.missing.number(v)):
+		return sensor.Missing(), nil
+	case ok && c.field != fieldText:
+		return sensor.Number(v), nil
+	case c.field == fieldNumber:
+		return sensor.Value{}, rowError(ReasonNumber, c.Index, "field %q: %q is not a finite number (decimal %q)", c.Name, cell, p.layout.Decimal)
 	}
 	s := textValue(cell)
 	if len(s) > sensor.MaxTextLen {

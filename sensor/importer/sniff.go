@@ -40,36 +40,63 @@ func hasControl(line []byte) int {
 // sample equally well.
 var delimiterCandidates = []Delimiter{Tab, Semicolon, Comma, Pipe, Whitespace}
 
-// detectDelimiter picks the delimiter that splits the most lines into the
-// same number of cells, preferring more cells and then the order of
-// delimiterCandidates. A candidate must give at least two cells on at least
-// 90% of the lines.
+// detectDelimiter picks the delimiter that splits at least 90% of the lines
+// into the same number of cells, two or more. Tab, semicolon and pipe come
+// first, since they never appear inside numbers: among them the highest
+// share wins, then the most cells, then that order. Otherwise comma and
+// whitespace compete, and whitespace wins when both fit and every comma
+// sits between two digits, as a decimal comma does in the ULB files.
 func detectDelimiter(lines [][]byte, maxColumns int) (Delimiter, error) {
-	var (
-		best      Delimiter
-		bestShare float64
-		bestCount int
-	)
+	type fit struct {
+		share float64
+		count int
+	}
+	fits := map[Delimiter]fit{}
 	for _, d := range delimiterCandidates {
-		count, share := modalCount(lines, d, maxColumns)
-		if count < 2 || share < 0.9 {
-			continue
-		}
-		if share > bestShare || (share == bestShare && count > bestCount) {
-			best, bestShare, bestCount = d, share, count
+		if count, share := modalCount(lines, d, maxColumns); count >= 2 && share >= 0.9 {
+			fits[d] = fit{share, count}
 		}
 	}
-	if best == Auto {
-		return Auto, fmt.Errorf("no delimiter (tab, semicolon, comma, pipe or whitespace) splits 90%% of the first %d lines into the same number of cells, at least two: set Options.Delimiter", len(lines))
+	best := Auto
+	for _, d := range []Delimiter{Tab, Semicolon, Pipe} {
+		f, ok := fits[d]
+		if ok && (best == Auto || f.share > fits[best].share || (f.share == fits[best].share && f.count > fits[best].count)) {
+			best = d
+		}
 	}
-	return best, nil
+	_, comma := fits[Comma]
+	_, space := fits[Whitespace]
+	switch {
+	case best != Auto:
+		return best, nil
+	case comma && space && commasAreDecimal(lines):
+		return Whitespace, nil
+	case comma:
+		return Comma, nil
+	case space:
+		return Whitespace, nil
+	}
+	return Auto, fmt.Errorf("no delimiter (tab, semicolon, comma, pipe or whitespace) splits 90%% of the first %d lines into the same number of cells, at least two: set Options.Delimiter", len(lines))
+}
+
+// commasAreDecimal reports whether every comma in lines has a digit on
+// each side.
+func commasAreDecimal(lines [][]byte) bool {
+	for _, line := range lines {
+		for i, c := range line {
+			if c == ',' && (i == 0 || i == len(line)-1 || !isDigit(line[i-1]) || !isDigit(line[i+1])) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // modalCount returns the most common number of cells per line under d, and
 // the share of lines that fit it. With whitespace, a line also fits when
-// it has up to maxMerges cells more or fewer than the mode, as long as the
-// longer of the two can lose the extra cells by joining digit groups ("1
-// 000"); fewer cells fit when the mode is the longer one.
+// joining digit groups ("1 000") can explain the difference: it has up to
+// maxMerges cells more than the mode and as many group pairs, or one cell
+// fewer while most lines of the mode have a group pair.
 func modalCount(lines [][]byte, d Delimiter, maxColumns int) (int, float64) {
 	if len(lines) == 0 {
 		return 0, 0
@@ -96,6 +123,12 @@ func modalCount(lines [][]byte, d Delimiter, maxColumns int) (int, float64) {
 			mode, n = c, k
 		}
 	}
+	modePairs := 0 // mode lines with at least one pair
+	for i, c := range cells {
+		if c == mode && pairs[i] > 0 {
+			modePairs++
+		}
+	}
 	fit := 0
 	for i, c := range cells {
 		switch {
@@ -104,7 +137,7 @@ func modalCount(lines [][]byte, d Delimiter, maxColumns int) (int, float64) {
 		case d != Whitespace || c < 0:
 		case c > mode && c-mode <= maxMerges && pairs[i] >= c-mode:
 			fit++
-		case c < mode && mode-c <= maxMerges:
+		case c < mode && mode-c == 1 && modePairs*2 >= counts[mode]:
 			fit++
 		}
 	}

@@ -46,6 +46,9 @@ func (s *splitter) split(line []byte) ([][]byte, error) {
 		i = next + 1 // past the delimiter
 		if i == len(line) {
 			// A delimiter at the end of the line opens one last empty cell.
+			if len(s.cells) == s.maxColumns {
+				return nil, fmt.Errorf("%w: more than %d", errColumns, s.maxColumns)
+			}
 			s.cells = append(s.cells, nil)
 			return s.cells, nil
 		}
