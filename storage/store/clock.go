@@ -8,7 +8,7 @@ import (
 // A version is a hybrid logical clock reading: the top 48 bits are Unix
 // milliseconds, the low 16 bits a counter that orders versions made in the
 // same millisecond. Versions from different gateways compare by time first,
-// so the newest write wins as far as clocks agree; equal versions break
+// so the newest write wins as far as clocks agree. Equal versions break
 // ties on the writer's key.
 const logicalBits = 16
 

@@ -51,8 +51,9 @@ func (n *testNode) Request(ctx context.Context, to wire.Contact, msg wire.Messag
 
 // testCluster is a set of nodes on one MemoryNetwork.
 type testCluster struct {
-	t   testing.TB
-	mem *transport.MemoryNetwork
+	t    testing.TB
+	mem  *transport.MemoryNetwork
+	disk bool
 
 	mu    sync.Mutex // guards nodes
 	nodes []*testNode
@@ -62,10 +63,17 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// newCluster starts n nodes, each in the upper tier.
+// newCluster starts n nodes, each in the upper tier, with Pebble on its
+// in-memory file system.
 func newCluster(t testing.TB, n int, params NamespaceParams) *testCluster {
+	return newClusterOn(t, n, params, false)
+}
+
+// newClusterOn starts n nodes with Pebble in temporary folders on disk
+// when disk is set, so that every acknowledged write waits for fsync.
+func newClusterOn(t testing.TB, n int, params NamespaceParams, disk bool) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, mem: transport.NewMemoryNetwork()}
+	c := &testCluster{t: t, mem: transport.NewMemoryNetwork(), disk: disk}
 	for i := range n {
 		c.add(i, params)
 	}
@@ -78,7 +86,13 @@ func (c *testCluster) add(i int, params NamespaceParams) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.OpenInMemory(engine.Options{Logger: quietLogger(), CacheSize: 4 << 20})
+	opts := engine.Options{Logger: quietLogger(), CacheSize: 4 << 20}
+	var eng *engine.DB
+	if c.disk {
+		eng, err = engine.Open(t.TempDir(), opts)
+	} else {
+		eng, err = engine.OpenInMemory(opts)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

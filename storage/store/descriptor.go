@@ -87,9 +87,9 @@ type Member struct {
 	_ struct{} `cbor:",toarray"`
 	// Keys is the encoding of the member's seal.PublicKeys.
 	Keys []byte
-	// Secret is, for owners and writers, the namespace master secret
-	// wrapped to the member; for readers, the key-hashing key, so that
-	// they can find records by name but not write or derive other keys.
+	// Secret is the namespace master secret wrapped to the member, for
+	// owners and writers. Readers get the key-hashing key instead, so they
+	// can find records by name but cannot write or derive other keys.
 	Secret []byte
 }
 
@@ -101,7 +101,8 @@ type FormerWriter struct {
 	Until uint64
 }
 
-// descriptorBody is what an owner signs for each version of a namespace.
+// descriptorBody is the content an owner signs for each version of a
+// namespace.
 type descriptorBody struct {
 	_         struct{} `cbor:",toarray"`
 	Namespace string
@@ -241,8 +242,8 @@ func (d *Descriptor) verifyAccessList(current *Descriptor) error {
 	return nil
 }
 
-// ownerKeys returns the signing keys of the members the access list would
-// have to name as owners; used only to pick trusted keys on first use.
+// ownerKeys returns the signing keys of all members. They are the keys
+// trusted to sign a namespace's first access list.
 func (d *Descriptor) ownerKeys() []ed25519.PublicKey {
 	var keys []ed25519.PublicKey
 	for _, m := range d.body.Members {

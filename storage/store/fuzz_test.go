@@ -49,7 +49,7 @@ func FuzzRecordHead(f *testing.F) {
 }
 
 // FuzzHolder hands a holder every storage message that the wire decoder
-// accepts from arbitrary bytes: the holder must answer without panicking.
+// accepts from arbitrary bytes: the holder must respond without panicking.
 func FuzzHolder(f *testing.F) {
 	c := newCluster(f, 1, smallParams(1, 0, 1))
 	n := c.node(0)

@@ -19,7 +19,7 @@ import (
 // rest are asked only when none of these holds the record.
 const firstReaders = 3
 
-// dirAnswer is one directory holder's answer to a GetRecord.
+// dirAnswer is one directory holder's response to a GetRecord.
 type dirAnswer struct {
 	c   wire.Contact
 	rec *wire.Record
@@ -28,7 +28,7 @@ type dirAnswer struct {
 
 // newestVersion returns the newest version of a record that verifies
 // among its directory holders, and stores it on the holders asked that
-// answered with an older version or none. A tombstone gives ErrNotFound.
+// responded with an older version or none. A tombstone gives ErrNotFound.
 func (s *Store) newestVersion(ctx context.Context, d *Descriptor, keyHash seal.Hash) (*wire.Record, *seal.Envelope, error) {
 	dir := DirectoryOf(keyHash, d.Params().DirBits)
 	cands, err := s.closest(ctx, DirectoryID(d.Namespace(), dir), int(d.Params().Replicas))
@@ -99,7 +99,7 @@ func supersedes(a, b *seal.Envelope) bool {
 	return bytes.Compare(a.Writer, b.Writer) > 0
 }
 
-// repairRecord stores best on the holders that answered without it.
+// repairRecord stores best on the holders that responded without it.
 func (s *Store) repairRecord(ctx context.Context, d *Descriptor, best *dirAnswer, answers []dirAnswer) {
 	msg := &wire.PutRecord{Namespace: d.Namespace(), Dir: DirectoryOf(best.env.Record.KeyHash, d.Params().DirBits), Record: *best.rec}
 	for _, a := range answers {

@@ -252,7 +252,7 @@ func (h *Holder) dropCorrupt(chunk wire.Hash, index int, cause error) {
 	h.lost[chunk] = append(h.lost[chunk], index)
 }
 
-// found forgets a lost shard once it is stored again.
+// found removes a shard from the lost set once it is stored again.
 func (h *Holder) found(chunk wire.Hash, index int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -12,7 +12,7 @@ import (
 
 // List returns the live records of a namespace that the user can read
 // and whose key starts with prefix, sorted by key. Each directory shard is
-// read from its first holder that answers.
+// read from its first holder that responds.
 func (s *Store) List(ctx context.Context, user, namespace, prefix string) ([]RecordInfo, error) {
 	v, err := s.resolve(ctx, user, namespace, Read, false)
 	if err != nil {
@@ -49,7 +49,7 @@ func (s *Store) listEntry(v *nsView, rec *wire.Record, env *seal.Envelope, prefi
 }
 
 // scanDirectory pages through directory shard dir of a namespace from the
-// first of its holders that answers, and calls fn for each version that
+// first of its holders that responds, and calls fn for each version that
 // verifies.
 func (s *Store) scanDirectory(ctx context.Context, d *Descriptor, dir uint32, digest bool, fn func(*wire.Record, *seal.Envelope)) error {
 	cands, err := s.closest(ctx, DirectoryID(d.Namespace(), dir), int(d.Params().Replicas))
@@ -77,7 +77,7 @@ func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor
 		}
 		page, ok := resp.(*wire.RecordPage)
 		if !ok {
-			return fmt.Errorf("store: holder %s answered ListRecords with %v", c.ID.Short(), resp.Type())
+			return fmt.Errorf("store: holder %s responded to ListRecords with %v", c.ID.Short(), resp.Type())
 		}
 		verified := 0
 		for i := range page.Records {

@@ -183,7 +183,7 @@ func (s *Store) fetchDescriptor(ctx context.Context, ns string, known *Descripto
 	return best, nil
 }
 
-// repairDescriptor pushes d to the candidates that answered without it.
+// repairDescriptor pushes d to the candidates that responded without it.
 func (s *Store) repairDescriptor(ctx context.Context, d *Descriptor, cands []wire.Contact, answers [][]byte) {
 	for i, c := range cands {
 		if !bytes.Equal(answers[i], d.Bytes()) {

@@ -61,6 +61,18 @@ func ScaledParams(nominal erasure.Params, holders int) erasure.Params {
 	return erasure.Params{Data: holders / 2, Parity: holders / 2}
 }
 
+// codeFor returns the code a sealed chunk of size bytes is written with
+// on holders nodes: ScaledParams, with more data shards if the chunk would
+// not fit the shards otherwise. The parity count is kept, so the chunk
+// still survives the loss of that many shards.
+func codeFor(nominal erasure.Params, holders, size int) erasure.Params {
+	p := ScaledParams(nominal, holders)
+	if need := (size + erasure.MaxShardSize - 1) / erasure.MaxShardSize; p.Data < need {
+		p.Data = need
+	}
+	return p
+}
+
 // ScaledReplicas returns how many directory holders a record is written
 // to when only holders nodes can hold it: min(r, holders).
 func ScaledReplicas(r, holders int) int { return max(1, min(r, holders)) }

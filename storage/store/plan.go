@@ -13,8 +13,8 @@ import (
 // learned from lookups and holders, so every holder that sees the same
 // state makes the same decision, and tests check them without a network.
 
-// dirPlan is what a holder does for one directory shard or descriptor it
-// holds.
+// dirPlan is a holder's repair decision for one directory shard or
+// descriptor it holds.
 type dirPlan struct {
 	// Keep is set when the holder is among the R closest and keeps the
 	// data; otherwise it hands the data over and drops it.
@@ -76,7 +76,8 @@ func sortHashes(h []wire.Hash) {
 	slices.SortFunc(h, func(a, b wire.Hash) int { return bytes.Compare(a[:], b[:]) })
 }
 
-// chunkPlan is what a holder does for one chunk it holds a shard of.
+// chunkPlan is a holder's repair decision for one chunk it holds a shard
+// of.
 type chunkPlan struct {
 	// Responsible is set on exactly one live holder: the first in XOR
 	// order among the candidates that hold a shard. Only it rebuilds.

@@ -174,3 +174,15 @@ func TestLowerTierHoldsNothing(t *testing.T) {
 		t.Errorf("Rejected[not_holder] = %d, want 2", got)
 	}
 }
+
+func TestCodeForLargeChunk(t *testing.T) {
+	nominal := erasure.Params{Data: 16, Parity: 16}
+	sealed := 1<<20 + 16
+	p := codeFor(nominal, 3, sealed)
+	if p.Parity != 1 || p.MaxChunkSize() < sealed {
+		t.Fatalf("codeFor(16+16, 3 holders, %d bytes) = %v, which does not fit or lost parity", sealed, p)
+	}
+	if got := codeFor(nominal, 48, sealed); got != nominal {
+		t.Errorf("codeFor on 48 holders = %v, want %v", got, nominal)
+	}
+}

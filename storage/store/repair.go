@@ -277,7 +277,7 @@ func (r *Repairer) remoteDigest(ctx context.Context, rep *RepairReport, d *Descr
 		}
 		page, ok := resp.(*wire.RecordPage)
 		if !ok {
-			return nil, fmt.Errorf("store: %s answered ListRecords with %v", c.ID.Short(), resp.Type())
+			return nil, fmt.Errorf("store: holder %s responded to ListRecords with %v", c.ID.Short(), resp.Type())
 		}
 		progressed := false
 		for _, rec := range page.Records {
@@ -375,7 +375,7 @@ func (r *Repairer) heldChunks() (map[wire.Hash][]int, error) {
 	return held, nil
 }
 
-// chunkState is what a repair batch learns about one chunk.
+// chunkState is the state of one chunk that a repair batch collects.
 type chunkState struct {
 	id     wire.Hash
 	params erasure.Params

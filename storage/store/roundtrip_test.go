@@ -126,3 +126,25 @@ func TestPutBatch(t *testing.T) {
 		t.Errorf("List returned %d records, want %d", len(list), len(records))
 	}
 }
+
+// TestDefaultChunksOnFewNodes writes a value of full 1 MiB chunks to two
+// nodes, where the scaled code is replication and a sealed chunk exceeds
+// one shard.
+func TestDefaultChunksOnFewNodes(t *testing.T) {
+	c := newCluster(t, 2, DefaultNamespaceParams())
+	ctx := context.Background()
+	value := testValue(2<<20+5, 4)
+	if _, err := c.node(0).store.Put(ctx, "", "few", "v", bytes.NewReader(value), PutOptions{}); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	var got bytes.Buffer
+	if _, err := c.node(1).store.Get(ctx, "", "few", "v", &got, GetOptions{}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("Get by another node's default user = %v, want ErrForbidden", err)
+	}
+	if _, err := c.node(0).store.Get(ctx, "", "few", "v", &got, GetOptions{}); err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), value) {
+		t.Fatal("Get returned different bytes")
+	}
+}

@@ -14,9 +14,8 @@ import (
 	"github.com/yuinet/yui/storage/seal"
 )
 
-// Network is how the store reaches other nodes. The daemon implements it
-// over its routing core and QUIC; tests implement it over an in-memory
-// transport.
+// Network is the store's access to other nodes. The daemon implements it
+// over its routing core and QUIC, and tests over an in-memory transport.
 type Network interface {
 	// Self returns this node's contact.
 	Self() wire.Contact
@@ -71,8 +70,8 @@ type Store struct {
 	// mu guards descriptors and notHolders.
 	mu          sync.Mutex
 	descriptors map[string]cachedDescriptor
-	// notHolders remembers nodes that answered CodeNotHolder, until the
-	// time given, so that placement skips them.
+	// notHolders maps nodes that responded with CodeNotHolder to the
+	// time until which placement skips them.
 	notHolders map[identity.NodeID]time.Time
 }
 
@@ -83,7 +82,8 @@ type cachedDescriptor struct {
 
 var _ Gateway = (*Store)(nil)
 
-// notHolderTTL is how long a node that answered CodeNotHolder is skipped.
+// notHolderTTL is how long a node that responded with CodeNotHolder is
+// skipped.
 const notHolderTTL = 5 * time.Minute
 
 // New returns a Store.
@@ -156,7 +156,7 @@ func errorCode(err error) wire.ErrorCode {
 	return 0
 }
 
-// request sends msg to a holder and remembers holders that answer
+// request sends msg to a holder and records holders that respond with
 // CodeNotHolder.
 func (s *Store) request(ctx context.Context, to wire.Contact, msg wire.Message) (wire.Message, error) {
 	resp, err := s.peers.request(ctx, to, msg)
@@ -180,7 +180,7 @@ func (p peers) request(ctx context.Context, to wire.Contact, msg wire.Message) (
 	self := p.net.Self()
 	if to.ID == self.ID {
 		if p.holder == nil {
-			return nil, &RemoteError{Peer: to.ID, Code: wire.CodeNotHolder, Message: "this node holds nothing"}
+			return nil, &RemoteError{Peer: to.ID, Code: wire.CodeNotHolder, Message: "this node stores no data"}
 		}
 		resp = p.holder.HandleMessage(ctx, transport.Peer{ID: self.ID, Addr: self.Addr}, msg)
 	} else {

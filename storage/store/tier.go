@@ -76,9 +76,9 @@ func (p TierPolicy) Next(cur Tier, uptime time.Duration, free uint64) Tier {
 	return target
 }
 
-// meets reports whether the measurements qualify for tier t. holding
-// says whether the node is in t or above already, which lowers the bar
-// by the hysteresis fraction; otherwise it is raised by it.
+// meets reports whether the measurements qualify for tier t. holding is
+// set when the node is in t or above already, which lowers the bar by the
+// hysteresis fraction. Otherwise the bar is raised by it.
 func (p TierPolicy) meets(t Tier, uptime time.Duration, free uint64, holding bool) bool {
 	factor := 1 + p.Hysteresis
 	if holding {

@@ -38,13 +38,14 @@ func (s *Store) replicate(ctx context.Context, target identity.NodeID, n int, pu
 	return placeEach(ctx, cands, want, func(_ int, c wire.Contact) error { return put(c) })
 }
 
-// placeEach runs put for slots 0..want-1. Slot i first tries cands[i];
-// a slot whose candidate fails takes the next unused candidate after the
+// placeEach runs put for slots 0..want-1. Slot i first tries cands[i],
+// or cands[i mod len(cands)] when there are fewer candidates than slots.
+// A slot whose candidate fails takes the next unused candidate after the
 // first want. It returns the holder of each slot, in slot order.
 func placeEach(ctx context.Context, cands []wire.Contact, want int, put func(slot int, c wire.Contact) error) ([]wire.Contact, error) {
 	var (
 		mu       sync.Mutex
-		next     = want
+		next     = min(want, len(cands))
 		firstErr error
 		fatal    error
 	)
@@ -62,7 +63,7 @@ func placeEach(ctx context.Context, cands []wire.Contact, want int, put func(slo
 	var wg sync.WaitGroup
 	for slot := range want {
 		wg.Go(func() {
-			c := cands[slot]
+			c := cands[slot%len(cands)]
 			for {
 				err := put(slot, c)
 				if err == nil {
@@ -117,7 +118,7 @@ func (s *Store) writeChunk(ctx context.Context, id chunk.ID, sealed []byte, nomi
 	if len(cands) == 0 {
 		return fmt.Errorf("%w: no holder found for chunk %s", ErrUnavailable, id)
 	}
-	p := ScaledParams(nominal, len(cands))
+	p := codeFor(nominal, len(cands), len(sealed))
 	shards, err := erasure.Encode(p, sealed)
 	if err != nil {
 		return fmt.Errorf("store: code chunk %s: %w", id, err)
@@ -176,9 +177,10 @@ func (ss *shardSet) enough() bool {
 }
 
 // readChunk fetches a chunk's shards from its closest holders, decodes it
-// and checks it against its ID. It first asks the holders where a writer
-// with the same view of the network placed the data shards, then asks
-// every candidate which shards it holds and fetches the rest from them.
+// and checks it against its ID. It first requests the data shards from
+// the holders where a writer with the same view of the network placed
+// them. Then it requests the list of shards every candidate holds and
+// fetches the rest from them.
 // Holders found missing their shard are repaired.
 func (s *Store) readChunk(ctx context.Context, id chunk.ID, nominal erasure.Params) ([]byte, error) {
 	cands, err := s.closest(ctx, ChunkKey(id), nominal.Total()+spareCandidates)
@@ -219,7 +221,7 @@ func (s *Store) fetchFirstChoice(ctx context.Context, id chunk.ID, cands []wire.
 	wg.Wait()
 }
 
-// fetchListed asks every candidate which shards it holds, then fetches
+// fetchListed requests the list of shards each candidate holds, then fetches
 // shards the set lacks until it has enough.
 func (s *Store) fetchListed(ctx context.Context, id chunk.ID, cands []wire.Contact, ss *shardSet) {
 	held := make([][]uint16, len(cands))

@@ -12,8 +12,8 @@ import (
 )
 
 // DefaultUser is the user a call runs as when it names none. The store
-// creates it on first use, so a fresh node can store data with no setup;
-// every other user must be created with CreateUser first.
+// creates it on first use, so a fresh node can store data with no setup.
+// Every other user must be created with CreateUser first.
 const DefaultUser = "default"
 
 // usersDir is the folder under the data folder that holds user key files,
