@@ -35,8 +35,11 @@ type HolderConfig struct {
 	MinFree uint64
 	// Quota, if positive, bounds the bytes of shards and metadata held.
 	Quota int64
-	// Tier is the initial tier; Lower holds nothing.
-	Tier Tier
+	// Tier is the initial tier; Lower holds nothing. With FixedTier set
+	// the holder keeps it, as for a node started with --tier lower, and
+	// PlaceTier changes nothing.
+	Tier      Tier
+	FixedTier bool
 	// TombstoneGrace defaults to DefaultTombstoneGrace.
 	TombstoneGrace time.Duration
 	// Now defaults to time.Now.
@@ -104,6 +107,23 @@ func (h *Holder) SetTier(t Tier) {
 	if old := Tier(h.tier.Swap(uint32(t))); old != t {
 		h.log.Info("storage tier changed", "from", old, "to", t)
 	}
+}
+
+// PlaceTier moves the holder to the tier p gives for its uptime and the
+// free disk that cfg.Disk reports, and returns the tier. It keeps the tier
+// when FixedTier is set or the free space cannot be read.
+func (h *Holder) PlaceTier(p TierPolicy, uptime time.Duration) Tier {
+	if h.cfg.FixedTier || h.cfg.Disk == nil {
+		return h.Tier()
+	}
+	d, err := h.cfg.Disk()
+	if err != nil {
+		h.log.Warn("read free disk space failed; keeping the storage tier", "err", err)
+		return h.Tier()
+	}
+	t := p.Next(h.Tier(), uptime, d.Available)
+	h.SetTier(t)
+	return t
 }
 
 // Stats returns a snapshot of the holder's counters.

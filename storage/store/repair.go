@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -108,6 +109,23 @@ func (r *Repairer) Run(ctx context.Context) (RepairReport, error) {
 			"bytes_sent", rep.BytesSent, "errors", rep.Errors)
 	}
 	return rep, ctx.Err()
+}
+
+// Loop runs a pass, then another after each interval with up to 20%
+// random jitter, so that holders do not repair in step, until ctx is
+// done. Errors are logged and the next pass retries.
+func (r *Repairer) Loop(ctx context.Context, interval time.Duration) {
+	for {
+		if _, err := r.Run(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("repair pass failed", "err", err)
+		}
+		wait := interval + time.Duration(rand.Int64N(int64(interval)/5+1))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // send makes a request on behalf of repair and counts failures.
