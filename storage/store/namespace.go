@@ -227,8 +227,9 @@ func (s *Store) createNamespace(ctx context.Context, u *seal.User, ns string) (*
 	}
 
 	// Two gateways may create the same name at once. Holders keep the
-	// first descriptor they see, so read back which one won.
-	won, err := s.descriptor(ctx, ns, true)
+	// first descriptor they receive, so read back which one won, trusting
+	// no copy, since the cache now holds this gateway's own.
+	won, err := s.fetchDescriptor(ctx, ns, nil)
 	if err != nil {
 		return nil, err
 	}
