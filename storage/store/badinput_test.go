@@ -249,3 +249,26 @@ func TestWriteWithoutRights(t *testing.T) {
 		t.Fatalf("Get after rejected writes = %q, %v; want mine", b.String(), err)
 	}
 }
+
+// TestCreateNamespaceRace has a second gateway create a namespace that
+// another created first, as if both had found it missing at once: the
+// holders keep the first descriptor and the loser gets ErrForbidden.
+func TestCreateNamespaceRace(t *testing.T) {
+	c := newCluster(t, 3, smallParams(1, 1, 2))
+	ctx := context.Background()
+	first, second := c.node(0).store, c.node(1).store
+	if _, err := first.Put(ctx, "", "race", "k", strings.NewReader("first"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := second.LoadUser("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.createNamespace(ctx, u, "race"); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("second creation = %v, want ErrForbidden", err)
+	}
+	var b bytes.Buffer
+	if _, err := first.Get(ctx, "", "race", "k", &b, GetOptions{}); err != nil || b.String() != "first" {
+		t.Fatalf("first owner's Get = %q, %v", b.String(), err)
+	}
+}
