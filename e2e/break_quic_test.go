@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -339,5 +340,61 @@ func TestBreakConnectionExhaustion(t *testing.T) {
 	honestID := honest.waitStarted(t).ID
 	if !victim.waitPeer(t, honestID, netip.AddrPort{}, 15*time.Second) {
 		t.Fatalf("node bootstrapping from the victim did not get in while one peer held %d connections", opened)
+	}
+}
+
+// TestBreakManyIDsOneSocket pings a node under 300 node IDs, all from one
+// UDP socket, and then stops responding, as a Sybil attacker on the LAN
+// would. A node listens on one socket under one ID, so the victim must
+// keep at most one of these IDs, keep its honest contact and still finish
+// a lookup promptly.
+func TestBreakManyIDsOneSocket(t *testing.T) {
+	ns := loopbackNS(t)
+	victim := startDaemon(t, ns, "victim", filepath.Join(t.TempDir(), "victim"), loopbackArgs...)
+	target := victim.contact(t)
+	honest := startDaemon(t, ns, "honest", filepath.Join(t.TempDir(), "honest"),
+		append(loopbackArgs, "--bootstrap", target.Addr.String())...)
+	honestID := honest.waitStarted(t).ID
+	if !victim.waitPeer(t, honestID, netip.AddrPort{}, startLimit) {
+		t.Fatal("victim does not list the honest node that bootstrapped from it")
+	}
+
+	raw := newRawQUIC(t, ns)
+	ping := frame(encode(t, 1, &wire.Ping{}))
+	for i := range 300 {
+		conf := raw.tls.Clone()
+		conf.Certificates = []tls.Certificate{nodeCertificate(t, newIdentity(t))}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		qc, err := raw.qt.Dial(ctx, net.UDPAddrFromAddrPort(target.Addr), conf, raw.conf)
+		cancel()
+		if err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+		if _, err := rawExchange(qc, ping); err != nil {
+			t.Fatalf("ping %d: %v", i+1, err)
+		}
+		qc.CloseWithError(0, "done")
+	}
+
+	peers := victim.peers(t)
+	if _, listed := peers[honestID]; !listed {
+		t.Error("victim evicted its honest contact")
+	}
+	atSocket := 0
+	for _, p := range peers {
+		if p.Addr == raw.qt.Conn.LocalAddr().String() {
+			atSocket++
+		}
+	}
+	t.Logf("victim lists %d contacts, %d of them at the attacker's socket", len(peers), atSocket)
+	if atSocket > 1 {
+		knownBug(t, "the routing table accepts any number of node IDs at one address and port, so one socket fills it with contacts that stop answering")
+		t.Errorf("victim lists %d node IDs at one socket, want at most 1", atSocket)
+	}
+
+	start := time.Now()
+	checkLookupFinds(t, victim, identity.KeyID([]byte("after sybils")), honestID)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("lookup took %v with the attacker's contacts in the table", took.Round(time.Millisecond))
 	}
 }
