@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"net"
@@ -95,6 +96,11 @@ func operatorMistakes() []mistake {
 		{name: "discovery port taken", setup: func(t *testing.T, ns *netns.Namespace, _ string) { holdUDP(t, ns, "4803") },
 			args: []string{"--discovery-port", "4803"}, want: []string{"4803", "--discovery-port"},
 			knownBug: "the error does not name --discovery-port, the flag that picks another port or turns discovery off"},
+		{name: "API address file is a folder", setup: func(t *testing.T, _ *netns.Namespace, dir string) {
+			if err := os.MkdirAll(filepath.Join(dir, "api.addr"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, args: []string{"--discovery-port", "-1"}, want: []string{"api.addr"}},
 		{name: "bootstrap without port", args: []string{"--bootstrap", "foo"}, want: []string{`"foo"`, "host:port"},
 			knownBug: "the node starts and retries a bootstrap address without port 10 times instead of rejecting it"},
 		{name: "bootstrap port 0", args: []string{"--bootstrap", "127.0.0.1:0"}, want: []string{"127.0.0.1:0", "port"},
@@ -278,3 +284,46 @@ func TestBreakInspectWithoutNode(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestBreakJSONLogKeysUnique runs a node with JSON logs and checks that no
+// record repeats a key: JSON readers keep only one of two equal keys, so a
+// repeated key loses a value.
+func TestBreakJSONLogKeysUnique(t *testing.T) {
+	knownBug(t, "the transport adds node=<id> to a logger that already has it, so its JSON records carry the key twice")
+
+	ns := loopbackNS(t)
+	d := startDaemon(t, ns, "node", filepath.Join(t.TempDir(), "data"), append(loopbackArgs, "--log-format", "json")...)
+	d.waitStarted(t)
+	d.terminate(exitLimit)
+
+	for i, line := range strings.Split(strings.TrimSpace(d.log.String()), "\n") {
+		if key, ok := repeatedKey(line); ok {
+			t.Errorf("log record %d repeats key %q: %s", i+1, key, line)
+		}
+	}
+}
+
+// repeatedKey returns the first top-level key that a JSON object repeats.
+func repeatedKey(record string) (string, bool) {
+	dec := json.NewDecoder(strings.NewReader(record))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", false
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key, true
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
+}
