@@ -132,6 +132,16 @@ func ValidateFieldName(name string) error {
 	return nil
 }
 
+// ValidateText checks a text value against the rules stated on KindText
+// and Validate: valid UTF-8, at most MaxTextLen bytes, no control
+// characters but tab. The error wraps ErrInvalid.
+func ValidateText(s string) error {
+	if err := checkText("text value", s, MaxTextLen, false); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
 // ValidateTime checks a time against the rules stated on Reading.Time.
 // The error wraps ErrInvalid.
 func ValidateTime(t time.Time) error {

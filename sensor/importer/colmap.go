@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/yuinet/yui/sensor"
 )
 
 // Role is what a column contributes to a reading.
@@ -97,8 +99,8 @@ const (
 // else the name of a field. A column is a 0-based index, a range A-B of
 // indexes (for field and ignore only), or a header cell compared ignoring
 // case. A time or date column may end in :FORMAT, one of unix_s, unix_ms,
-// unix_us, unix_ns, iso, dmy or mdy. Header names cannot contain ',' or
-// '=' and field names cannot contain ',', '=' or ':'; use a Map built by
+// unix_us, unix_ns, iso, dmy or mdy. Header names cannot contain ',', '='
+// or ':', and field names cannot contain ',' or '='; use a Map built by
 // hand for those.
 func ParseMap(spec string) (Map, error) {
 	var m Map
@@ -130,7 +132,16 @@ func ParseMap(spec string) (Map, error) {
 
 func parseMapItem(key, value string) ([]MapEntry, error) {
 	role, name := roleOf(key)
+	if name != "" {
+		if err := sensor.ValidateFieldName(name); err != nil {
+			return nil, err
+		}
+	}
 	column, format, _ := strings.Cut(value, ":")
+	column = strings.TrimSpace(column)
+	if column == "" {
+		return nil, fmt.Errorf("no column before the format")
+	}
 	if format != "" && role != RoleTime && role != RoleDate {
 		return nil, fmt.Errorf("only time and date columns take a :format")
 	}

@@ -127,10 +127,18 @@ func allEmpty(cells [][]byte) bool {
 	return true
 }
 
+// cloneCells copies cells, which alias a reused buffer, into one new
+// allocation.
 func cloneCells(cells [][]byte) [][]byte {
+	size := 0
+	for _, c := range cells {
+		size += len(c)
+	}
+	buf := make([]byte, 0, size)
 	out := make([][]byte, len(cells))
 	for i, c := range cells {
-		out[i] = append([]byte(nil), c...)
+		buf = append(buf, c...)
+		out[i] = buf[len(buf)-len(c) : len(buf) : len(buf)]
 	}
 	return out
 }

@@ -131,6 +131,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // for numeric columns, the marker numbers.
 type missingSet struct {
 	texts   [][]byte
+	maxLen  int // of texts, to skip the comparisons for longer cells
 	numbers []float64
 }
 
@@ -139,6 +140,7 @@ func newMissingSet(markers []string) *missingSet {
 	p := numberParser{decimal: '.'}
 	for _, s := range markers {
 		m.texts = append(m.texts, []byte(s))
+		m.maxLen = max(m.maxLen, len(s))
 		if v, _, ok := p.parse([]byte(s)); ok {
 			m.numbers = append(m.numbers, v)
 		}
@@ -150,6 +152,9 @@ func newMissingSet(markers []string) *missingSet {
 func (m *missingSet) text(cell []byte) bool {
 	if len(cell) == 0 {
 		return true
+	}
+	if len(cell) > m.maxLen {
+		return false
 	}
 	for _, t := range m.texts {
 		if bytes.EqualFold(cell, t) {
@@ -169,8 +174,16 @@ func (m *missingSet) number(v float64) bool {
 	return false
 }
 
-// textValue returns cell as a string, decoding it as Latin-1 when it is not
-// valid UTF-8, so a Latin-1 file gives the characters its author meant.
+// windows1252 maps the bytes 0x80 to 0x9F of Windows-1252 to their
+// characters; the five bytes it leaves undefined map to U+FFFD.
+var windows1252 = [32]rune{
+	'€', '\ufffd', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\ufffd', 'Ž', '\ufffd',
+	'\ufffd', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\ufffd', 'ž', 'Ÿ',
+}
+
+// textValue returns cell as a string, decoding it as Windows-1252 (the
+// superset of Latin-1 that Windows writes) when it is not valid UTF-8, so
+// that such a file gives the characters its author meant.
 func textValue(cell []byte) string {
 	if utf8.Valid(cell) {
 		return string(cell)
@@ -178,6 +191,9 @@ func textValue(cell []byte) string {
 	runes := make([]rune, len(cell))
 	for i, c := range cell {
 		runes[i] = rune(c)
+		if c >= 0x80 && c < 0xa0 {
+			runes[i] = windows1252[c-0x80]
+		}
 	}
 	return string(runes)
 }

@@ -110,15 +110,23 @@ func (p *rowParser) parse(line []byte) (sensor.Reading, error) {
 	if r.Location, err = p.readLocation(cells); err != nil {
 		return sensor.Reading{}, err
 	}
-	if r.Location == nil {
-		if l, ok := p.fixed[r.Source]; ok {
-			r.Location = &l
-		}
+	if r.Location == nil && p.fixed != nil {
+		r.Location = p.fixedLocation(r.Source)
 	}
 	if r.Fields, err = p.fields(cells); err != nil {
 		return sensor.Reading{}, err
 	}
 	return r, nil
+}
+
+// fixedLocation returns a copy of the source's location from
+// Options.Locations, or nil, so that no two readings share a Location.
+func (p *rowParser) fixedLocation(source string) *sensor.Location {
+	l, ok := p.fixed[source]
+	if !ok {
+		return nil
+	}
+	return &l
 }
 
 // cells splits the line and checks its width. A row may leave out trailing
@@ -243,7 +251,7 @@ func (p *rowParser) source(cells [][]byte) (string, error) {
 	}
 	s := textValue(c)
 	if err := sensor.ValidateSource(s); err != nil {
-		return "", rowError(ReasonSource, p.sourceCol, "%q: %v", c, errors.Unwrap(err))
+		return "", rowError(ReasonSource, p.sourceCol, "%q: %v", c, err)
 	}
 	if len(p.sources) < maxInterned {
 		p.sources[string(c)] = s
@@ -317,8 +325,8 @@ func (p *rowParser) value(c *Column, cell []byte) (sensor.Value, error) {
 		return sensor.Value{}, rowError(ReasonNumber, c.Index, "field %q: %q is not a finite number (decimal %q)", c.Name, cell, p.layout.Decimal)
 	}
 	s := textValue(cell)
-	if len(s) > sensor.MaxTextLen {
-		return sensor.Value{}, rowError(ReasonText, c.Index, "field %q: text is %d bytes, limit %d", c.Name, len(s), sensor.MaxTextLen)
+	if err := sensor.ValidateText(s); err != nil {
+		return sensor.Value{}, rowError(ReasonText, c.Index, "field %q: %v", c.Name, err)
 	}
 	return sensor.Text(s), nil
 }
