@@ -247,8 +247,8 @@ func TestBreakStopDuringSlowLookup(t *testing.T) {
 	}
 }
 
-// startLiarVictim starts a victim node that knows an honest node and a
-// liar that names 64 contacts where no node listens. It returns the
+// startLiarVictim starts a victim node whose table contains an honest node
+// and a liar that names 64 contacts where no node listens. It returns the
 // victim and the honest node's ID.
 func startLiarVictim(t *testing.T) (*daemon, identity.NodeID) {
 	t.Helper()
