@@ -11,7 +11,7 @@
 // segment, which shares the table of source ids and field names among its
 // readings and stores each time as a difference from the previous one.
 // Decoding is strict. It rejects input above its size limit, any CBOR item
-// of the wrong type, any reading that fails Validate and any bytes that
-// differ from what the encoder would write for the decoded readings, so
-// every accepted segment has exactly one encoding.
+// of the wrong type and any reading that fails Validate. It also rejects
+// bytes that differ from what the encoder would write for the decoded
+// readings, so every accepted segment has exactly one encoding.
 package sensor

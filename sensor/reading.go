@@ -54,7 +54,7 @@ type Reading struct {
 	// Fields holds the values in the order the source gave them. Names
 	// are unique within a reading. A reading may have no fields.
 	Fields []Field
-	// Location is where the sensor was, or nil when unknown.
+	// Location is the sensor's position, or nil when unknown.
 	Location *Location
 }
 
@@ -215,7 +215,7 @@ func checkText(what, s string, limit int, name bool) error {
 	return nil
 }
 
-// LocationKind says which coordinates a Location uses.
+// LocationKind selects the coordinates a Location uses.
 type LocationKind uint8
 
 const (
@@ -237,8 +237,8 @@ func (k LocationKind) String() string {
 	return fmt.Sprintf("LocationKind(%d)", uint8(k))
 }
 
-// Location is where a sensor is. Only the coordinates of its Kind are set;
-// the other pair is zero.
+// Location is a sensor's position. Only the coordinates of its Kind are
+// set, and the other pair is zero.
 type Location struct {
 	Kind LocationKind
 	// Lat and Lon are degrees north and east, for Kind Geo.

@@ -9,7 +9,7 @@ import (
 	"github.com/yuinet/yui/sensor"
 )
 
-// BenchmarkImport measures the parse rate on the shared datasets, read from
+// BenchmarkImport measures the parse rate on the public datasets, read from
 // memory so that the disk does not count. It reports MB/s and readings/s of
 // wall time, and the same per second of the process's CPU time, which
 // other load on the machine does not lower.

@@ -164,12 +164,12 @@ func timeKindOf(cell []byte) timeKind {
 }
 
 // detectSentinels returns the candidates to read as missing. A candidate
-// qualifies when, in every numeric column where it appears, it lies below
-// all the column's other numbers, far enough to be no part of their range:
-// the others are all non-negative, or the candidate is below their minimum
-// by more than their spread. One column where it fits among the other
-// values vetoes it for the whole file, since it is then a real reading.
-// A column made only of the candidate counts in favour.
+// qualifies when it lies clearly below the other numbers of every numeric
+// column where it appears. Clearly below means that the others are all
+// non-negative, or that the candidate is below their minimum by more than
+// their spread. A column made only of the candidate counts in favour. One
+// column where the candidate fits among the other values vetoes it for the
+// whole file, since it is then a real reading.
 func detectSentinels(stats []columnStats, numeric []bool) []float64 {
 	var found []float64
 	for _, c := range sentinelCandidates {

@@ -8,7 +8,7 @@ import (
 	"github.com/yuinet/yui/sensor"
 )
 
-// Role is what a column contributes to a reading.
+// Role is the part a column plays in a reading.
 type Role uint8
 
 const (

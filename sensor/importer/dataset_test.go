@@ -12,14 +12,14 @@ import (
 	"github.com/yuinet/yui/sensor"
 )
 
-// dataDir is the shared data folder, beside the repository's root.
+// dataDir is the folder of public sensor datasets beside the repository.
 const dataDir = "../../../shared/data/sensors"
 
 func dataPath(t testing.TB, rel string) string {
 	t.Helper()
 	p := filepath.Join(dataDir, rel)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("dataset missing: %v (the tests expect the shared data folder beside the repository)", err)
+		t.Fatalf("dataset missing: %v (the tests expect the data folder next to the repository)", err)
 	}
 	return p
 }

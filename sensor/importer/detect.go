@@ -35,7 +35,7 @@ type detection struct {
 }
 
 // detectLayout reads the sample and returns the layout, or an error that
-// says which guess failed and which option settles it.
+// names the guess that failed and the option that settles it.
 func detectLayout(sample []sampleLine, opts Options, file string, wantTime bool) (*Layout, error) {
 	d := &detection{opts: opts, file: file, wantTime: wantTime}
 	lines, numbers := usableLines(sample, opts.Comment)

@@ -8,8 +8,8 @@
 // line at a time. Memory stays bounded by the sample and one line of at
 // most Options.MaxLineBytes, whatever the size of the file. Every row that
 // does not give a valid reading is rejected with its file, line number and
-// reason, counted in the Summary and passed to Options.OnReject; with
-// Options.Strict the first one ends the import.
+// reason. It is counted in the Summary and passed to Options.OnReject, and
+// with Options.Strict the first one ends the import.
 //
 // # Detection
 //

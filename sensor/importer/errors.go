@@ -26,7 +26,7 @@ var (
 	ErrRejected = errors.New("importer: row rejected")
 )
 
-// Reason is why a row was rejected.
+// Reason is the cause of a row's rejection.
 type Reason uint8
 
 const (

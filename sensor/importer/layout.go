@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// Layout is how a file is read: what detection found, with Options and the
-// column map applied. Reader.Layout returns it so a user can check the
-// guesses before trusting an import.
+// Layout is the structure of a file as the importer reads it: what
+// detection found, with Options and the column map applied. Reader.Layout
+// returns it so a user can check the guesses before trusting an import.
 type Layout struct {
 	Delimiter Delimiter
 	// HeaderLine is the line number of the header, or 0 for none.
@@ -47,7 +47,7 @@ type Column struct {
 	integers bool // every sample value is an integer
 }
 
-// fieldKind is how a field column's cells become values.
+// fieldKind is the type of value a field column's cells become.
 type fieldKind uint8
 
 const (
@@ -98,8 +98,8 @@ func (c Column) String() string {
 	return s
 }
 
-// Map returns the layout's column roles as a Map, which ParseMap's syntax
-// prints with Map.String, so a user can fix a guess and pass it back.
+// Map returns the layout's column roles as a Map. Its String form is in
+// ParseMap's syntax, so a user can fix a guess and pass the map back.
 func (l *Layout) Map() Map {
 	var m Map
 	for _, c := range l.Columns {

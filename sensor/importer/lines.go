@@ -70,6 +70,7 @@ func (lr *lineReader) next() (line []byte, ended bool, err error) {
 			return nil, false, err
 		}
 	}
+
 	line, err = lr.br.ReadSlice('\n')
 	lr.read += int64(len(line))
 	if errors.Is(err, bufio.ErrBufferFull) {
@@ -83,6 +84,7 @@ func (lr *lineReader) next() (line []byte, ended bool, err error) {
 		lr.report(true)
 		return nil, false, io.EOF
 	}
+
 	lr.number++
 	lr.report(false)
 	ended = line[len(line)-1] == '\n'

@@ -12,8 +12,8 @@ import (
 // LoadLocations reads a location table: one row per source with its
 // coordinates, as lat and lon or as x and y, such as the Intel Berkeley
 // lab's mote_locs.txt ("moteid x_location y_location"). Detection works as
-// for readings, without a time column: the source and coordinate columns
-// are found by their headers (or mapped), other columns are ignored, and a
+// for readings but needs no time column. The source and coordinate columns
+// are found by their headers or mapped, and other columns are ignored. A
 // file without a header and with three numeric columns is read as source,
 // x, y. A row without coordinates, or naming a source a second time, is
 // rejected.

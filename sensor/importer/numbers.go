@@ -7,11 +7,12 @@ import (
 )
 
 // numberParser parses numeric cells written with one decimal separator.
-// It accepts an optional sign, digits in groups of three separated by a
-// space, a no-break space (Latin-1 or UTF-8), a narrow no-break space, a
-// thin space or the separator that is not the decimal one ("1,000.5" or
-// "1.000,5"), a fraction and an exponent. It rejects "Inf", "NaN", hex
-// and anything else strconv.ParseFloat would accept beyond that.
+// It accepts an optional sign, digits, a fraction and an exponent. Digits
+// may come in groups of three separated by a space, a no-break space
+// (Latin-1 or UTF-8), a narrow no-break space, a thin space, or the
+// separator that is not the decimal one ("1,000.5" or "1.000,5"). It
+// rejects "Inf", "NaN", hex and anything else that strconv.ParseFloat
+// would accept beyond that.
 type numberParser struct {
 	decimal byte
 	buf     []byte
@@ -30,6 +31,7 @@ func (p *numberParser) parse(cell []byte) (v float64, integer, ok bool) {
 	if !ok {
 		return 0, false, false
 	}
+
 	integer = true
 	if i < len(cell) && cell[i] == p.decimal {
 		integer = false
@@ -45,6 +47,7 @@ func (p *numberParser) parse(cell []byte) (v float64, integer, ok bool) {
 	if digits == 0 {
 		return 0, false, false
 	}
+
 	if i < len(cell) && (cell[i] == 'e' || cell[i] == 'E') {
 		integer = false
 		b, i, ok = exponent(b, cell, i)
@@ -56,6 +59,7 @@ func (p *numberParser) parse(cell []byte) (v float64, integer, ok bool) {
 	if i != len(cell) {
 		return 0, false, false
 	}
+
 	// ParseFloat reports values beyond float64 as ±Inf with an error.
 	v, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {

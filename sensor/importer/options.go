@@ -29,15 +29,15 @@ var DefaultMissing = []string{"NA", "N/A", "NaN", "null", "none", "-", "?"}
 type Options struct {
 	// Delimiter separates cells. Auto detects it from the sample.
 	Delimiter Delimiter
-	// Header says whether the first non-blank line names the columns.
-	// HeaderAuto detects it.
+	// Header is HeaderPresent when the first non-blank line names the
+	// columns and HeaderAbsent when it is data. HeaderAuto detects it.
 	Header HeaderMode
 	// Decimal is the decimal separator of numbers, '.' or ','. Zero
 	// detects it.
 	Decimal byte
-	// DateOrder says how to read dates such as 03/04/2004. DateAuto
-	// decides from the sample and assumes day first when the sample has
-	// no day above 12.
+	// DateOrder is the order of day and month in dates such as
+	// 03/04/2004. DateAuto decides from the sample and assumes day first
+	// when the sample has no number above 12 to tell.
 	DateOrder DateOrder
 	// Comment, when non-zero, starts a comment line to skip wherever the
 	// line's first non-space byte is Comment.
@@ -138,7 +138,8 @@ func (d Delimiter) char() byte {
 	return 0
 }
 
-// HeaderMode says whether a file starts with a header line.
+// HeaderMode is the presence of a header line: present, absent or
+// detected.
 type HeaderMode uint8
 
 const (

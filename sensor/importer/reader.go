@@ -98,12 +98,12 @@ func newReader(r io.Reader, file string, opts Options, location bool) (*Reader, 
 	return rd, nil
 }
 
-// checkBinary looks at the first bytes for signs of a binary file: a
-// UTF-16 byte order mark; a NUL byte among more than 5% bytes that are
-// control bytes or not UTF-8; or more than 10% control bytes. Control bytes
-// are those below 0x20 other than tab, line feed, carriage return and form
-// feed. A stray NUL in a text file, such as the zeros a data logger leaves
-// after a power cut, only rejects its line.
+// checkBinary looks at the first bytes for signs of a binary file. Each of
+// these is one: a UTF-16 byte order mark, a NUL byte together with more
+// than 5% bytes that are control bytes or not UTF-8, or more than 10%
+// control bytes. Control bytes are those below 0x20 other than tab, line
+// feed, carriage return and form feed. A stray NUL in a text file, such as
+// the zeros a data logger leaves after a power cut, only rejects its line.
 func (rd *Reader) checkBinary() error {
 	if err := rd.lines.bom(); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrBinary, rd.file, err)

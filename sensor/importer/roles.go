@@ -160,7 +160,7 @@ func (d *detection) assignTime() error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: no column holds times (epoch numbers from 2000 to 2100, dates, or dates with times): name it with a map such as time=0 or date=0,time=1", ErrLayout)
+	return fmt.Errorf("%w: no time column found (epoch numbers from 2000 to 2100, dates, or dates with times): name it with a map such as time=0 or date=0,time=1", ErrLayout)
 }
 
 func (d *detection) setTime(j int, r Role, k timeKind) {
@@ -222,9 +222,9 @@ func normalizeHeader(s string) string {
 }
 
 // assignSource picks the source column when neither the map nor a fixed
-// source id settles it: a column whose header suggests a source id, or,
-// in a file without a header, the leftmost column of integers in which
-// some value repeats, as node ids repeat in a log of many nodes.
+// source id settles it. It takes a column whose header suggests a source
+// id. In a file without a header, it takes the leftmost column of integers
+// in which some value repeats, as node ids repeat in a log of many nodes.
 func (d *detection) assignSource() {
 	if d.layout.Source != "" || d.find(RoleSource) >= 0 {
 		return

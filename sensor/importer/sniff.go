@@ -94,9 +94,9 @@ func commasAreDecimal(lines [][]byte) bool {
 
 // modalCount returns the most common number of cells per line under d, and
 // the share of lines that fit it. With whitespace, a line also fits when
-// joining digit groups ("1 000") can explain the difference: it has up to
-// maxMerges cells more than the mode and as many group pairs, or one cell
-// fewer while most lines of the mode have a group pair.
+// joining digit groups ("1 000") can explain the difference. That is the
+// case when it has up to maxMerges cells more than the mode and as many
+// group pairs, or one cell fewer while most lines of the mode have a pair.
 func modalCount(lines [][]byte, d Delimiter, maxColumns int) (int, float64) {
 	if len(lines) == 0 {
 		return 0, 0
@@ -117,18 +117,21 @@ func modalCount(lines [][]byte, d Delimiter, maxColumns int) (int, float64) {
 			pairs[i] = groupPairs(split)
 		}
 	}
+
 	mode, n := 0, 0
 	for c, k := range counts {
 		if k > n || (k == n && c > mode) {
 			mode, n = c, k
 		}
 	}
+
 	modePairs := 0 // mode lines with at least one pair
 	for i, c := range cells {
 		if c == mode && pairs[i] > 0 {
 			modePairs++
 		}
 	}
+
 	fit := 0
 	for i, c := range cells {
 		switch {
@@ -158,12 +161,12 @@ func groupPairs(cells [][]byte) int {
 // groupedColumns finds, in whitespace-separated rows, the columns whose
 // numbers sometimes appear as two cells because an ASCII space separates
 // their digit groups ("1 000"), and returns the number of columns once
-// those are joined. It looks for two patterns. Rows one cell longer than
-// most, where the extra cell sits at the same place in most of them. Or,
-// when every row is split alike, a column of one to three digits followed
-// by a column of exactly three digits, at least one of which starts with 0
-// ("1 000", "1 012"): a real column of three-digit numbers rarely has
-// leading zeros.
+// those are joined. It looks for two patterns. The first is rows one cell
+// longer than most, with the extra cell at the same place in most of them.
+// The second, when every row is split alike, is a column of one to three
+// digits followed by a column of exactly three digits, at least one of
+// which starts with 0 ("1 000", "1 012"). A real column of three-digit
+// numbers rarely has leading zeros.
 func groupedColumns(rows [][][]byte) (width int, grouped []bool) {
 	counts := map[int]int{}
 	for _, r := range rows {

@@ -195,6 +195,7 @@ func mergeGroups(cells [][]byte, want int, decimal byte, grouped, integer []bool
 	if len(candidates) < k || len(candidates) > maxMergeCandidate {
 		return cells, false
 	}
+
 	combos := combinations(candidates, k)
 	filters := []func(at, column int) bool{
 		func(_, column int) bool { return column < len(grouped) && grouped[column] },
@@ -212,6 +213,7 @@ func mergeGroups(cells [][]byte, want int, decimal byte, grouped, integer []bool
 	if len(combos) != 1 {
 		return cells, false
 	}
+
 	// Merge from the right so the indexes still to merge stay put.
 	chosen := combos[0]
 	for i := len(chosen) - 1; i >= 0; i-- {

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// timeKind is how a time or date column is written.
+// timeKind is the format of a time or date column.
 type timeKind uint8
 
 const (
@@ -211,6 +211,7 @@ func scanClock(cell []byte) (clock, int, bool) {
 		return c, 0, false
 	}
 	c.hour, c.min = h, m
+
 	if j == len(cell) || cell[j] != sep {
 		// H.MM alone would be a decimal number, so the dotted form needs seconds.
 		return c, j, sep == ':' && c.valid()
@@ -220,6 +221,7 @@ func scanClock(cell []byte) (clock, int, bool) {
 		return c, 0, false
 	}
 	c.sec = s
+
 	if sep == ':' && k < len(cell) && (cell[k] == '.' || cell[k] == ',') {
 		start := k + 1
 		k = start
@@ -255,6 +257,7 @@ func scanZone(rest []byte, def *time.Location) (*time.Location, bool) {
 	if rest[0] != '+' && rest[0] != '-' {
 		return nil, false
 	}
+
 	digits := make([]byte, 0, 4)
 	for _, c := range rest[1:] {
 		switch {
@@ -267,6 +270,7 @@ func scanZone(rest []byte, def *time.Location) (*time.Location, bool) {
 	if len(digits) != 2 && len(digits) != 4 {
 		return nil, false
 	}
+
 	h := int(digits[0]-'0')*10 + int(digits[1]-'0')
 	m := 0
 	if len(digits) == 4 {

@@ -14,10 +14,10 @@ import (
 	"github.com/yuinet/yui/sensor"
 )
 
-// The tests in this file rewrite the shared datasets in other shapes (line
-// ends, a byte order mark, cut-off ends, the original UCI layout) under
-// t.TempDir() and check that the importer reads them the same way or fails
-// with a clear error.
+// The tests in this file rewrite the public datasets in other shapes under
+// t.TempDir(): other line ends, a byte order mark, cut-off ends, the
+// original UCI layout. They check that the importer reads each the same
+// way or fails with a clear error.
 
 func readData(t *testing.T, rel string) []byte {
 	t.Helper()
@@ -198,7 +198,7 @@ func TestEmptyAndHeaderOnlyFiles(t *testing.T) {
 		{"header and blanks", "\n" + header + "\n\n", ErrNoData, "AirQualityUCI.csv:2:"},
 		{"header without end", strings.TrimSpace(header), ErrNoData, ":1:"},
 		{"one text line", "hello world\n", ErrNoData, ":1: the file has a header"},
-		{"text only", "name,colour\nfig,green\nplum,purple\n", ErrLayout, "no column holds times"},
+		{"text only", "name,colour\nfig,green\nplum,purple\n", ErrLayout, "no time column found"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -274,9 +274,9 @@ func TestAirQualityOriginalLayout(t *testing.T) {
 	}
 }
 
-// The ULB ReadMe says sequence numbers above 999 are written "1 000"; the
-// files use a no-break space, but an ASCII space must work too, both when
-// every row has such a number and when the file crosses 999.
+// The ULB dataset's description writes sequence numbers above 999 as
+// "1 000". The files use a no-break space, but an ASCII space must work
+// too, both when every row has such a number and when the file crosses 999.
 func TestDigitGroupsSplitBySpace(t *testing.T) {
 	r2 := toLF(readData(t, "ulb-library1/R2.txt"))
 	r3 := toLF(readData(t, "ulb-library1/R3.txt"))

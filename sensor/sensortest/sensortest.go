@@ -1,5 +1,5 @@
-// Package sensortest answers queries over sensor readings by scanning them
-// one by one. It is the reference that tests of a real query engine
+// Package sensortest evaluates queries over sensor readings by scanning
+// them one by one. It is the reference that tests of a real query engine
 // compare against: slow, simple and easy to check by hand.
 package sensortest
 
@@ -20,9 +20,10 @@ type Query struct {
 	// From and To keep readings with From <= Time < To. A zero time leaves
 	// that end open.
 	From, To time.Time
-	// Where keeps readings that have every listed field with the listed
-	// value, compared with sensor.Value.Equal, so a Missing value matches
-	// a field that is present and missing.
+	// Where lists field=value conditions. A reading matches when it has
+	// every listed field with the listed value, compared with
+	// sensor.Value.Equal, so a Missing value matches a field that is
+	// present and missing.
 	Where []Condition
 	// Near, when set, keeps readings whose location lies within a radius.
 	Near *Near
@@ -36,7 +37,7 @@ type Condition struct {
 
 // Near is a disc around a point. A Geo point matches only Geo locations,
 // by great-circle distance in metres on a sphere of the Earth's mean
-// radius; a Plane point matches only Plane locations, by Euclidean
+// radius. A Plane point matches only Plane locations, by Euclidean
 // distance in the plane's metres. The boundary is inside the disc.
 type Near struct {
 	Point  sensor.Location
@@ -104,8 +105,8 @@ func Filter(readings []sensor.Reading, q Query) []sensor.Reading {
 	return out
 }
 
-// GroupBy says how Aggregate splits a field's values: always by field, and
-// optionally by source and by time bucket.
+// GroupBy is the grouping of Aggregate: always by field, and optionally by
+// source and by time bucket.
 type GroupBy struct {
 	Source bool
 	// Bucket, when positive, groups by intervals of this length aligned
@@ -114,8 +115,8 @@ type GroupBy struct {
 	Bucket time.Duration
 }
 
-// Key identifies one group. Source and Bucket are zero unless GroupBy asks
-// for them.
+// Key identifies one group. Source and Bucket are zero unless GroupBy
+// groups by them.
 type Key struct {
 	Field  string
 	Source string
@@ -148,8 +149,8 @@ type Group struct {
 }
 
 // Aggregate computes Stats for every field of the readings that match q,
-// grouped as by asks, and returns the groups sorted by field, then source,
-// then bucket.
+// grouped by the keys that by selects, and returns the groups sorted by
+// field, then source, then bucket.
 func Aggregate(readings []sensor.Reading, q Query, by GroupBy) []Group {
 	groups := map[Key]*Stats{}
 	for i := range readings {
