@@ -260,7 +260,7 @@ func (h *Holder) listRecords(m *wire.ListRecords) wire.Message {
 
 	page := &wire.RecordPage{}
 	used := 0
-	err := h.scanDir(m.Namespace, m.Dir, m.After, func(_ wire.Hash, rec *wire.Record) error {
+	err := h.scanDir(m.Namespace, m.Dir, m.After, func(_ wire.Hash, _ *recordHead, rec *wire.Record) error {
 		if m.Digest {
 			*rec = wire.Record{Envelope: rec.Envelope}
 		}
@@ -285,7 +285,7 @@ func (h *Holder) listRecords(m *wire.ListRecords) wire.Message {
 // scanDir calls fn for each record held in directory shard dir of ns
 // whose key hash sorts after after, in key-hash order. Damaged entries are
 // skipped.
-func (h *Holder) scanDir(ns string, dir uint32, after wire.Hash, fn func(keyHash wire.Hash, rec *wire.Record) error) error {
+func (h *Holder) scanDir(ns string, dir uint32, after wire.Hash, fn func(keyHash wire.Hash, head *recordHead, rec *wire.Record) error) error {
 	prefix := dirPrefix(ns, dir)
 	lower := prefix
 	if after != (wire.Hash{}) {
@@ -306,7 +306,7 @@ func (h *Holder) scanDir(ns string, dir uint32, after wire.Hash, fn func(keyHash
 			h.log.Warn("skipping damaged record entry", "err", err)
 			return nil
 		}
-		return fn(keyHash, rec)
+		return fn(keyHash, &head, rec)
 	})
 }
 

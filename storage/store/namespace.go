@@ -51,7 +51,7 @@ func (s *Store) resolve(ctx context.Context, userName, ns string, need Right, cr
 	if err != nil {
 		return nil, err
 	}
-	v, err := openView(d, u)
+	v, err := s.view(d, u)
 	if err != nil {
 		return nil, err
 	}
@@ -61,10 +61,43 @@ func (s *Store) resolve(ctx context.Context, userName, ns string, need Right, cr
 	if d, err = s.descriptor(ctx, ns, true); err != nil {
 		return nil, err
 	}
-	if v, err = openView(d, u); err != nil {
+	if v, err = s.view(d, u); err != nil {
 		return nil, err
 	}
 	return v, v.allows(need)
+}
+
+// viewKey names a user's view of one descriptor version. Descriptors are
+// never changed once parsed, so their pointers identify them.
+type viewKey struct {
+	d *Descriptor
+	u *seal.User
+}
+
+// maxViews bounds the cache of opened views.
+const maxViews = 256
+
+// view returns u's view of d, from a cache, because opening one unwraps
+// secrets with HPKE, which costs more than the rest of a small read.
+func (s *Store) view(d *Descriptor, u *seal.User) (*nsView, error) {
+	k := viewKey{d, u}
+	s.mu.Lock()
+	v := s.views[k]
+	s.mu.Unlock()
+	if v != nil {
+		return v, nil
+	}
+	v, err := openView(d, u)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.views) >= maxViews {
+		clear(s.views)
+	}
+	s.views[k] = v
+	return v, nil
 }
 
 // openView unwraps the secrets the descriptor holds for u.

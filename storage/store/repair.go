@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -228,7 +229,7 @@ func (r *Repairer) repairDirectory(ctx context.Context, rep *RepairReport, d *De
 		return nil
 	}
 	plan := planDirectory(r.peers.net.Self().ID, closest, replicas)
-	local, err := r.localDigest(d, ref)
+	local, err := r.localDigest(ref)
 	if err != nil {
 		return err
 	}
@@ -247,30 +248,40 @@ func (r *Repairer) repairDirectory(ctx context.Context, rep *RepairReport, d *De
 	return nil
 }
 
-// localDigest returns the versions held of a directory shard.
-func (r *Repairer) localDigest(d *Descriptor, ref dirRef) (map[wire.Hash]versionStamp, error) {
-	digest := make(map[wire.Hash]versionStamp)
-	err := r.h.scanDir(ref.Namespace, ref.Dir, wire.Hash{}, func(k wire.Hash, rec *wire.Record) error {
-		if env, err := d.VerifyRecord(rec.Envelope); err == nil {
-			digest[k] = versionStamp{env.Record.Version, env.Writer}
-		}
+// dirDigest is the versions of one directory shard that a holder holds:
+// a stamp per key hash, and the key hash of each envelope by its SHA-256,
+// so that envelopes a peer lists that are held here need no signature
+// check.
+type dirDigest struct {
+	stamps map[wire.Hash]versionStamp
+	byEnv  map[wire.Hash]wire.Hash
+}
+
+// localDigest returns the versions held here of a directory shard. Their
+// envelopes were verified when they were stored, so the stored stamps are
+// used as they are.
+func (r *Repairer) localDigest(ref dirRef) (*dirDigest, error) {
+	dg := &dirDigest{stamps: make(map[wire.Hash]versionStamp), byEnv: make(map[wire.Hash]wire.Hash)}
+	err := r.h.scanDir(ref.Namespace, ref.Dir, wire.Hash{}, func(k wire.Hash, head *recordHead, rec *wire.Record) error {
+		dg.stamps[k] = versionStamp{head.Version, head.Writer}
+		dg.byEnv[sha256.Sum256(rec.Envelope)] = k
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: repair: scan directory: %w", err)
 	}
-	return digest, nil
+	return dg, nil
 }
 
 // reconcile exchanges versions with one peer: it pushes what the peer
 // lacks and, when keeping the shard, pulls what this holder lacks. It
 // reports whether the peer now holds every version held here.
-func (r *Repairer) reconcile(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef, c wire.Contact, local map[wire.Hash]versionStamp, keep bool) bool {
-	remote, err := r.remoteDigest(ctx, rep, d, ref, c)
+func (r *Repairer) reconcile(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef, c wire.Contact, local *dirDigest, keep bool) bool {
+	remote, err := r.remoteDigest(ctx, rep, d, ref, c, local)
 	if err != nil {
 		return false
 	}
-	push, pull := diffDigests(local, remote)
+	push, pull := diffDigests(local.stamps, remote)
 	complete := true
 	for _, k := range push {
 		if !r.pushRecord(ctx, rep, d, ref, c, k) {
@@ -285,7 +296,10 @@ func (r *Repairer) reconcile(ctx context.Context, rep *RepairReport, d *Descript
 	return complete
 }
 
-func (r *Repairer) remoteDigest(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef, c wire.Contact) (map[wire.Hash]versionStamp, error) {
+// remoteDigest pages through a peer's digest of a directory shard. An
+// envelope also held here is matched by its hash; only the others are
+// verified.
+func (r *Repairer) remoteDigest(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef, c wire.Contact, local *dirDigest) (map[wire.Hash]versionStamp, error) {
 	digest := make(map[wire.Hash]versionStamp)
 	var after wire.Hash
 	for {
@@ -299,18 +313,29 @@ func (r *Repairer) remoteDigest(ctx context.Context, rep *RepairReport, d *Descr
 		}
 		progressed := false
 		for _, rec := range page.Records {
-			env, err := d.VerifyRecord(rec.Envelope)
-			if err != nil {
+			k, stamp, ok := stampOf(d, local, rec.Envelope)
+			if !ok {
 				continue
 			}
-			k := wire.Hash(env.Record.KeyHash)
-			digest[k] = versionStamp{env.Record.Version, env.Writer}
+			digest[k] = stamp
 			after, progressed = k, true
 		}
 		if !page.More || !progressed {
 			return digest, nil
 		}
 	}
+}
+
+// stampOf returns the key hash and stamp of an envelope a peer listed.
+func stampOf(d *Descriptor, local *dirDigest, envelope []byte) (wire.Hash, versionStamp, bool) {
+	if k, ok := local.byEnv[sha256.Sum256(envelope)]; ok {
+		return k, local.stamps[k], true
+	}
+	env, err := d.VerifyRecord(envelope)
+	if err != nil {
+		return wire.Hash{}, versionStamp{}, false
+	}
+	return wire.Hash(env.Record.KeyHash), versionStamp{env.Record.Version, env.Writer}, true
 }
 
 func (r *Repairer) pushRecord(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef, c wire.Contact, k wire.Hash) bool {

@@ -67,9 +67,10 @@ type Store struct {
 	usersMu sync.Mutex // guards users
 	users   map[string]*seal.User
 
-	// mu guards descriptors and notHolders.
+	// mu guards descriptors, views and notHolders.
 	mu          sync.Mutex
 	descriptors map[string]cachedDescriptor
+	views       map[viewKey]*nsView
 	// notHolders maps nodes that responded with CodeNotHolder to the
 	// time until which placement skips them.
 	notHolders map[identity.NodeID]time.Time
@@ -120,6 +121,7 @@ func New(cfg Config) (*Store, error) {
 		peers:       peers{net: cfg.Network, holder: cfg.Holder, timeout: cfg.RequestTimeout},
 		users:       make(map[string]*seal.User),
 		descriptors: make(map[string]cachedDescriptor),
+		views:       make(map[viewKey]*nsView),
 		notHolders:  make(map[identity.NodeID]time.Time),
 	}, nil
 }
