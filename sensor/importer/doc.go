@@ -56,9 +56,11 @@
 //     non-negative, or spread less than their gap to it), and never inside
 //     a column's range: the UCI air quality file marks missing values with
 //     -200. The decision holds for the whole file, so a sentinel first
-//     seen after the sample is still missing. It is a guess: a column
-//     that holds -200 as a real value only after the sample would lose
-//     those values. Options.KeepSentinels turns it off.
+//     seen in another column after the sample is still missing. It is a
+//     guess: a column that holds -200 as a real value only after the
+//     sample would lose those values, and a sentinel that never appears in
+//     the sample is not detected (list it in Options.Missing).
+//     Options.KeepSentinels turns detection off.
 //   - Times: a column is a time column when 90% of its values in the
 //     sample are date-times (2004-03-10 18:00:00, 2004-03-31T03:38:15.75Z,
 //     10/03/2004 18.00.00), dates (2004-03-10, 10/03/2004, 10.03.2004), or

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/yuinet/yui/sensor"
@@ -61,8 +63,9 @@ type Reader struct {
 
 // NewReader reads the sample from r and detects the layout. file names
 // the input in errors and rejected rows, and gives the default source id.
-// It fails with ErrEmpty, ErrBinary, ErrNoData or ErrLayout, wrapped with
-// the file name and, where one is at fault, the line.
+// It fails with ErrEmpty, ErrBinary, ErrNoData, ErrLayout or ErrMap,
+// wrapped with the file name and, where one is at fault, the line, or with
+// the error of reading r.
 func NewReader(r io.Reader, file string, opts Options) (*Reader, error) {
 	return newReader(r, file, opts, false)
 }
@@ -149,10 +152,12 @@ func countByte(b []byte, c byte) int {
 }
 
 // readSample reads lines until the sample holds SampleRows non-blank lines
-// or SampleBytes bytes, or the input ends.
+// or SampleBytes bytes, or the input ends. Blank and over-long lines count
+// towards the byte limit too, and the sample holds at most eight times
+// SampleRows lines, so that no input makes it grow without bound.
 func (rd *Reader) readSample() error {
 	rows, size := 0, 0
-	for rows < rd.opts.sampleRows() && size < rd.opts.sampleBytes() {
+	for rows < rd.opts.sampleRows() && size < rd.opts.sampleBytes() && len(rd.sample) < 8*rd.opts.sampleRows() {
 		line, ended, err := rd.lines.next()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -161,9 +166,11 @@ func (rd *Reader) readSample() error {
 			return fmt.Errorf("importer: %s: read: %w", rd.file, err)
 		}
 		s := sampleLine{number: rd.lines.number, ended: ended, err: err}
-		if err == nil {
+		size += len(line) + 1
+		if err != nil {
+			size += rd.opts.maxLine()
+		} else {
 			s.text = append([]byte(nil), line...)
-			size += len(line)
 			if !isBlank(line) {
 				rows++
 			}
@@ -185,6 +192,9 @@ func (rd *Reader) emptyError() error {
 		if i := hasControl(s.text); i >= 0 {
 			return fmt.Errorf("%w: %s:%d: control byte 0x%02x at byte %d: this looks like a binary file, not a text table", ErrBinary, rd.file, s.number, s.text[i], i+1)
 		}
+	}
+	if _, err := rd.lines.br.Peek(1); err == nil {
+		return fmt.Errorf("%w: %s: the first %d lines are blank or comments: raise Options.SampleRows to look further", ErrLayout, rd.file, n)
 	}
 	return fmt.Errorf("%w: %s has only blank or comment lines (%d)", ErrEmpty, rd.file, n)
 }
@@ -209,6 +219,8 @@ func (rd *Reader) Layout() *Layout { return rd.layout }
 func (rd *Reader) Summary() Summary {
 	s := rd.summary
 	s.Bytes = rd.lines.read
+	s.ByReason = maps.Clone(s.ByReason)
+	s.Rejections = slices.Clone(s.Rejections)
 	return s
 }
 

@@ -686,3 +686,18 @@ func TestNumbersNotFinite(t *testing.T) {
 		}
 	}
 }
+
+// A file of many blank lines before its data does not make the sample grow
+// with it: detection gives up after a bounded number of lines.
+func TestSampleBounded(t *testing.T) {
+	text := strings.Repeat("\n", 100_000) + "1163438041250,1\n1163438041251,2\n"
+	_, err := Import(strings.NewReader(text), "blank.csv", Options{Logger: quiet}, func(sensor.Reading) error { return nil })
+	if !errors.Is(err, ErrLayout) || !strings.Contains(err.Error(), "the first 8000 lines are blank") {
+		t.Fatalf("Import = %v, want detection to give up after 8000 blank lines", err)
+	}
+	var got int
+	_, err = Import(strings.NewReader(text), "blank.csv", Options{Logger: quiet, SampleRows: 20_000}, func(sensor.Reading) error { got++; return nil })
+	if err != nil || got != 2 {
+		t.Fatalf("with a larger sample: %d readings, %v", got, err)
+	}
+}
