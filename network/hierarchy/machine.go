@@ -104,6 +104,7 @@ func New(self wire.Contact, score Score, cfg Config, seed uint64, now time.Time)
 	}
 	if m.cfg.Mode == Flat {
 		m.routing = kademlia.New(self, m.cfg.Kademlia, seed, now)
+		m.cfg.Kademlia = m.routing.Config()
 		return m
 	}
 	// An empty routing Machine is the one place that knows kademlia's
