@@ -35,9 +35,21 @@ type Status struct {
 	DataDir   string          `json:"data_dir"`
 	Started   time.Time       `json:"started"`
 	// Uptime is in seconds.
-	Uptime  float64  `json:"uptime_seconds"`
+	Uptime float64 `json:"uptime_seconds"`
+	// Peers counts the contacts the node keeps: its routing table and,
+	// in hierarchical mode, its LAN group.
 	Peers   int      `json:"peers"`
 	Buckets []Bucket `json:"buckets"`
+	// Mode is "flat" or "hier". Role is "flat", "member" (outside the
+	// DHT, lookups go through the representatives) or "representative"
+	// (in the DHT for its LAN group).
+	Mode string `json:"mode"`
+	Role string `json:"role"`
+	// Group counts the other live members of the node's LAN group, and
+	// Representatives lists the group's representatives, the node itself
+	// included when it is one; both are empty in flat mode.
+	Group           int       `json:"group_members"`
+	Representatives []Contact `json:"representatives,omitempty"`
 }
 
 // Bucket is the fill of one routing-table bucket.
@@ -51,12 +63,14 @@ type Bucket struct {
 
 // Peer is one routing-table contact with its measured metrics.
 type Peer struct {
-	ID      identity.NodeID `json:"id"`
-	Addr    string          `json:"addr"`
-	Bucket  int             `json:"bucket"`
-	RTTMs   float64         `json:"rtt_ms"`
-	Uptime  float64         `json:"uptime_seconds"`
-	LastAgo float64         `json:"last_seen_seconds_ago"`
+	ID   identity.NodeID `json:"id"`
+	Addr string          `json:"addr"`
+	// Bucket is -1 for a member of the node's LAN group outside its
+	// routing table.
+	Bucket  int     `json:"bucket"`
+	RTTMs   float64 `json:"rtt_ms"`
+	Uptime  float64 `json:"uptime_seconds"`
+	LastAgo float64 `json:"last_seen_seconds_ago"`
 	// Failures counts consecutive failed requests to the peer.
 	Failures int `json:"failures"`
 }

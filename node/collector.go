@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/yuinet/yui/network/discovery"
-	"github.com/yuinet/yui/network/kademlia"
+	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/network/quicnet"
 	"github.com/yuinet/yui/network/wire"
 )
@@ -96,10 +96,18 @@ func (c *statsCollector) collectDiscovery(ch chan<- prometheus.Metric, s discove
 // registerMetrics exports the node's gauges and the transport's and
 // discovery's counters.
 func (n *Node) registerMetrics() {
-	n.metrics.gaugeFunc("yui_peers", "Contacts in the routing table.", func() float64 {
+	n.metrics.gaugeFunc("yui_peers", "Contacts the node keeps: its routing table and its LAN group.", func() float64 {
 		var count int
-		n.router.withMachine(func(m *kademlia.Machine) { count = m.Len() })
+		n.router.withOverlay(func(m *hierarchy.Machine) { count = m.Len() })
 		return float64(count)
+	})
+	n.metrics.gaugeFunc("yui_representative", "1 while the node represents its LAN group in the DHT, else 0.", func() float64 {
+		var rep bool
+		n.router.withOverlay(func(m *hierarchy.Machine) { rep = m.IsRepresentative() })
+		if rep {
+			return 1
+		}
+		return 0
 	})
 	n.metrics.gaugeFunc("yui_uptime_seconds", "Seconds since the node started.", func() float64 {
 		return time.Since(n.started).Seconds()

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/kademlia"
 )
@@ -114,10 +115,17 @@ func (n *Node) Status() api.Status {
 	if n.disc != nil {
 		s.Discovery = n.disc.Addr()
 	}
-	n.router.withMachine(func(m *kademlia.Machine) {
+	n.router.withOverlay(func(m *hierarchy.Machine) {
 		s.Peers = m.Len()
-		for _, b := range m.Buckets() {
-			s.Buckets = append(s.Buckets, api.Bucket{Index: b.Index, Contacts: b.Contacts, Replacements: b.Replacements})
+		s.Mode, s.Role = m.Mode().String(), m.Role().String()
+		s.Group = len(m.Group())
+		for _, c := range m.Representatives() {
+			s.Representatives = append(s.Representatives, api.Contact{ID: c.ID, Addr: c.Addr.String()})
+		}
+		if r := m.Routing(); r != nil {
+			for _, b := range r.Buckets() {
+				s.Buckets = append(s.Buckets, api.Bucket{Index: b.Index, Contacts: b.Contacts, Replacements: b.Replacements})
+			}
 		}
 	})
 	return s

@@ -74,7 +74,7 @@ type lanDiscovery struct{ *discovery.Discoverer }
 func (d lanDiscovery) Addr() string { return d.Discoverer.Addr().String() }
 
 // startDiscovery starts LAN beacons unless they are turned off, and feeds
-// every node they find to the routing core.
+// every node they find to the routing core as a neighbour.
 func (n *Node) startDiscovery() error {
 	if n.cfg.DiscoveryPort < 0 {
 		return nil
@@ -92,7 +92,7 @@ func (n *Node) startDiscovery() error {
 	n.disc = lanDiscovery{d}
 	go func() {
 		for c := range d.Contacts() {
-			n.router.addContact(c)
+			n.router.addNeighbour(c)
 		}
 	}()
 	return nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/kademlia"
 	"github.com/yuinet/yui/network/transport"
@@ -55,6 +56,10 @@ type Config struct {
 	// Tier is the storage tier: TierUpper, TierMiddle, TierLower, or
 	// TierAuto to let the store rank the node by uptime and free disk.
 	Tier string
+	// Mode selects flat Kademlia, where every node joins the DHT, or the
+	// hierarchy, where each LAN elects a few representatives to join it
+	// for the rest. The zero value is flat.
+	Mode hierarchy.Mode
 	// Kademlia tunes the routing core.
 	Kademlia kademlia.Config
 	// Logger receives the node's logs; default slog.Default().
@@ -92,6 +97,8 @@ type Node struct {
 	api     *apiServer
 	disc    discoverer
 	storage *storage
+	// rescored is closed when the rescore goroutine has returned.
+	rescored chan struct{}
 }
 
 // leaveGrace bounds how long Close waits to tell contacts that the node
@@ -162,9 +169,12 @@ func (n *Node) listen() error {
 	n.tr = tr
 
 	self := wire.Contact{ID: n.id.ID, Addr: advertisedAddr(tr.LocalAddr())}
-	m := kademlia.New(self, n.cfg.Kademlia, seedFromID(n.id.ID), time.Now())
+	cfg := hierarchy.Config{Mode: n.cfg.Mode, Kademlia: n.cfg.Kademlia}
+	m := hierarchy.New(self, n.score(0), cfg, seedFromID(n.id.ID), time.Now())
 	n.router = newRouter(m, tr, n.log, n.metrics)
 	go n.router.run()
+	n.rescored = make(chan struct{})
+	go n.rescore()
 	return nil
 }
 
@@ -184,7 +194,8 @@ func (n *Node) handleMessage(ctx context.Context, from transport.Peer, msg wire.
 
 func (n *Node) dispatch(ctx context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
 	switch msg.Type() {
-	case wire.TypePing, wire.TypeFindNode, wire.TypeLeave:
+	case wire.TypePing, wire.TypeFindNode, wire.TypeLeave,
+		wire.TypeGroupSync, wire.TypeForward, wire.TypeLookupAnswer:
 		return n.router.handle(from, msg, isRequest)
 	}
 	if isStorageType(msg.Type()) {
@@ -272,10 +283,11 @@ func (n *Node) Lookup(ctx context.Context, target identity.NodeID) (*kademlia.Lo
 	return n.router.lookup(ctx, target)
 }
 
-// Peers returns the routing table's contacts.
+// Peers returns the routing table's contacts, then the LAN group's
+// members outside it with Bucket -1.
 func (n *Node) Peers() []kademlia.PeerInfo {
 	var peers []kademlia.PeerInfo
-	n.router.withMachine(func(m *kademlia.Machine) { peers = m.Peers() })
+	n.router.withOverlay(func(m *hierarchy.Machine) { peers = m.Peers() })
 	return peers
 }
 
@@ -293,6 +305,7 @@ func (n *Node) shutdown(grace time.Duration) error {
 	}
 	if n.router != nil {
 		n.router.close(grace)
+		<-n.rescored
 	}
 	if n.api != nil {
 		n.api.close()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/kademlia"
 	"github.com/yuinet/yui/network/transport"
@@ -22,19 +23,28 @@ const maxInflight = 256
 // ErrStopped reports a call on a router that has stopped.
 var ErrStopped = errors.New("node: stopped")
 
-// router drives a kademlia.Machine over a Transport. It owns one goroutine,
-// which sleeps until the Machine's next deadline or a wake-up; requests run
-// on their own goroutines and feed their outcome back into the Machine.
+// router drives a hierarchy.Machine, in flat or hierarchical mode, over a
+// Transport. It owns one goroutine, which sleeps until the Machine's next
+// deadline or a wake-up; requests run on their own goroutines and feed
+// their outcome back into the Machine.
 type router struct {
 	tr      transport.Transport
 	log     *slog.Logger
 	metrics *metrics
 	timeout time.Duration
 
-	// mu guards machine and waiters.
+	// mu guards machine, waiters, role and rtt.
 	mu      sync.Mutex
-	machine *kademlia.Machine
+	machine *hierarchy.Machine
 	waiters map[kademlia.LookupID]chan *kademlia.LookupResult
+	// role is the Machine's role as last logged.
+	role hierarchy.Role
+	// rtt is the smoothed round trip of successful requests, zero until
+	// one succeeds.
+	rtt time.Duration
+	// noTable stands in for the routing table while the node is outside
+	// the DHT, so that readers of the table see an empty one.
+	noTable *kademlia.Machine
 
 	inflight chan struct{} // semaphore of maxInflight slots
 	wake     chan struct{} // a deadline may have moved earlier
@@ -44,13 +54,15 @@ type router struct {
 	stopOnce sync.Once
 }
 
-func newRouter(m *kademlia.Machine, tr transport.Transport, log *slog.Logger, met *metrics) *router {
+func newRouter(m *hierarchy.Machine, tr transport.Transport, log *slog.Logger, met *metrics) *router {
 	return &router{
 		tr:       tr,
 		log:      log,
 		metrics:  met,
-		timeout:  m.Config().RequestTimeout,
+		timeout:  m.Config().Kademlia.RequestTimeout,
 		machine:  m,
+		role:     m.Role(),
+		noTable:  kademlia.New(m.Self(), m.Config().Kademlia, 0, time.Now()),
 		waiters:  make(map[kademlia.LookupID]chan *kademlia.LookupResult),
 		inflight: make(chan struct{}, maxInflight),
 		wake:     make(chan struct{}, 1),
@@ -105,7 +117,13 @@ func (r *router) flush() {
 	r.mu.Lock()
 	out := r.machine.Outbox()
 	events := r.machine.Events()
+	role, was := r.machine.Role(), r.role
+	r.role = role
 	r.mu.Unlock()
+
+	if role != was {
+		r.log.Info("role changed", "from", was, "to", role)
+	}
 
 	for _, o := range out {
 		r.send(o)
@@ -140,6 +158,7 @@ func (r *router) request(o kademlia.Outgoing) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
+	start := time.Now()
 	resp, err := r.tr.Request(ctx, o.To, o.Msg)
 	if err != nil {
 		r.log.Debug("request failed", "to", o.To, "type", o.Msg.Type(), "err", err)
@@ -148,6 +167,7 @@ func (r *router) request(o kademlia.Outgoing) {
 	}
 
 	r.mu.Lock()
+	r.observeRTT(time.Since(start))
 	r.machine.HandleResponse(time.Now(), o.To, o.Request, resp)
 	r.mu.Unlock()
 	r.flush()
@@ -203,12 +223,39 @@ func (r *router) handle(from transport.Peer, msg wire.Message, isRequest bool) w
 	return resp
 }
 
-// addContact hands the Machine a contact learned outside the protocol.
+// addContact hands the Machine a contact outside the LAN, such as a
+// bootstrap node.
 func (r *router) addContact(c wire.Contact) {
 	r.mu.Lock()
 	r.machine.AddContact(time.Now(), c)
 	r.mu.Unlock()
 	r.flush()
+}
+
+// addNeighbour hands the Machine a node found on the LAN.
+func (r *router) addNeighbour(c wire.Contact) {
+	r.mu.Lock()
+	r.machine.AddNeighbour(time.Now(), c)
+	r.mu.Unlock()
+	r.flush()
+}
+
+// setScore replaces the node's self-assessment.
+func (r *router) setScore(s hierarchy.Score) {
+	r.mu.Lock()
+	r.machine.SetScore(time.Now(), s)
+	r.mu.Unlock()
+	r.flush()
+}
+
+// observeRTT folds a request's round trip into r.rtt, with the weight
+// 1/8 that TCP gives a new sample. r.mu must be held.
+func (r *router) observeRTT(d time.Duration) {
+	if r.rtt == 0 {
+		r.rtt = d
+		return
+	}
+	r.rtt += (d - r.rtt) / 8
 }
 
 // bootstrap starts the join lookup for the node's own ID.
@@ -241,8 +288,21 @@ func (r *router) lookup(ctx context.Context, target identity.NodeID) (*kademlia.
 	}
 }
 
-// withMachine runs f with the Machine locked, for read-only inspection.
+// withMachine runs f with the routing table locked, for read-only
+// inspection. A node outside the DHT has no table: f gets an empty one.
 func (r *router) withMachine(f func(m *kademlia.Machine)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m := r.machine.Routing(); m != nil {
+		f(m)
+		return
+	}
+	f(r.noTable)
+}
+
+// withOverlay runs f with the whole Machine locked, for read-only
+// inspection.
+func (r *router) withOverlay(f func(m *hierarchy.Machine)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f(r.machine)

@@ -59,6 +59,18 @@ func printStatus(w io.Writer, s *api.Status) {
 	fmt.Fprintf(tw, "Data folder\t%s\n", s.DataDir)
 	fmt.Fprintf(tw, "Uptime\t%s\n", (time.Duration(s.Uptime) * time.Second).String())
 	fmt.Fprintf(tw, "Peers\t%d\n", s.Peers)
+	fmt.Fprintf(tw, "Mode\t%s\n", s.Mode)
+	fmt.Fprintf(tw, "Role\t%s\n", s.Role)
+	if s.Mode == "hier" {
+		fmt.Fprintf(tw, "Group\t%d other members\n", s.Group)
+		for i, c := range s.Representatives {
+			label := ""
+			if i == 0 {
+				label = "Representatives"
+			}
+			fmt.Fprintf(tw, "%s\t%s %s\n", label, c.ID.Short(), c.Addr)
+		}
+	}
 	fmt.Fprintf(tw, "Version\t%s\n", s.Version)
 	tw.Flush()
 

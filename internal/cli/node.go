@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/node"
 )
 
@@ -21,6 +23,7 @@ func newNodeCommand(g *globalFlags) *cobra.Command {
 		network       string
 		discoveryPort int
 		tier          string
+		mode          string
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -34,7 +37,12 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 			if err != nil {
 				return err
 			}
+			m, err := hierarchy.ParseMode(mode)
+			if err != nil {
+				return fmt.Errorf("--mode: %w", err)
+			}
 			cfg := node.Config{
+				Mode:          m,
 				DataDir:       g.dataDir,
 				Listen:        listen,
 				API:           apiAddr,
@@ -53,6 +61,9 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 	f.StringSliceVar(&bootstrap, "bootstrap", nil, "host:port of nodes outside the LAN, comma-separated (env YUI_BOOTSTRAP)")
 	f.StringVar(&network, "network", node.DefaultNetwork, "network name; nodes of other networks are ignored (env YUI_NETWORK)")
 	f.IntVar(&discoveryPort, "discovery-port", node.DefaultDiscoveryPort, "UDP port of LAN beacons, -1 to turn discovery off (env YUI_DISCOVERY_PORT)")
+	// Flat stays the default until the hierarchy has run on real networks
+	// as long as flat Kademlia has.
+	f.StringVar(&mode, "mode", "flat", "overlay mode: flat (every node in the DHT) or hier (each LAN elects representatives to the DHT) (env YUI_MODE)")
 	f.StringVar(&tier, "tier", "auto", "storage tier: upper, middle, lower (holds no data) or auto (env YUI_TIER)")
 	return cmd
 }
