@@ -172,9 +172,9 @@ func (s *Store) cacheDescriptor(d *Descriptor) {
 	s.descriptors[d.Namespace()] = cachedDescriptor{d: d, fetched: s.cfg.Now()}
 }
 
-// fetchDescriptor asks the namespace's closest holders for its
-// descriptor, keeps the newest that verifies against known (or on first
-// use, when known is nil), and pushes it to holders that lack it.
+// fetchDescriptor requests the namespace's descriptor from its closest
+// holders, keeps the newest that verifies against known (or on first use,
+// when known is nil), and pushes it to holders that lack it.
 func (s *Store) fetchDescriptor(ctx context.Context, ns string, known *Descriptor) (*Descriptor, error) {
 	replicas := int(s.cfg.Namespace.Replicas)
 	if known != nil {

@@ -248,10 +248,9 @@ func (r *Repairer) repairDirectory(ctx context.Context, rep *RepairReport, d *De
 	return nil
 }
 
-// dirDigest is the versions of one directory shard that a holder holds:
-// a stamp per key hash, and the key hash of each envelope by its SHA-256,
-// so that envelopes a peer lists that are held here need no signature
-// check.
+// dirDigest lists the versions of one directory shard held here: a stamp
+// per key hash, and the key hash of each envelope by its SHA-256. A peer's
+// envelope found by hash needs no signature check.
 type dirDigest struct {
 	stamps map[wire.Hash]versionStamp
 	byEnv  map[wire.Hash]wire.Hash
@@ -477,8 +476,8 @@ func (r *Repairer) chunkCandidates(ctx context.Context, id wire.Hash) (*chunkSta
 	return st, err
 }
 
-// listHeld asks each candidate, once per batch, which shards it holds of
-// the chunks it is a candidate for.
+// listHeld requests from each candidate, once per batch, the shards it
+// holds of the chunks it is a candidate for.
 func (r *Repairer) listHeld(ctx context.Context, rep *RepairReport, states []*chunkState) {
 	byPeer := make(map[identity.NodeID][]*chunkState)
 	contacts := make(map[identity.NodeID]wire.Contact)
