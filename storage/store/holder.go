@@ -223,6 +223,9 @@ func (h *Holder) putShard(m *wire.PutShard) wire.Message {
 	if err != nil {
 		return h.reject(RejectInvalid, wire.CodeBadRequest, "shard of chunk %x: %v", m.Chunk[:8], err)
 	}
+	// NOTE: a holder cannot tie a shard to its chunk ID without the other
+	// shards, so a peer can store a valid shard under the wrong ID. Readers
+	// catch it, since the decoded chunk fails its ID check.
 	id := engine.ChunkID(m.Chunk)
 
 	// A shard already held with the same hash is acknowledged without a
