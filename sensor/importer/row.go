@@ -157,7 +157,11 @@ func (p *rowParser) cells(line []byte) ([][]byte, error) {
 		if p.required < width {
 			want = fmt.Sprintf("%d to %d", p.required, width)
 		}
-		return nil, rowError(ReasonColumns, -1, "%d cells, want %s", len(cells), want)
+		detail := fmt.Sprintf("%d cells, want %s", len(cells), want)
+		if p.layout.Delimiter == Whitespace && len(cells) > width {
+			detail += ", and no single way to join numbers split at a digit group space fixes it"
+		}
+		return nil, rowError(ReasonColumns, -1, "%s", detail)
 	}
 	return cells, nil
 }
