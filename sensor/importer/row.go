@@ -81,7 +81,7 @@ func newRowParser(file string, l *Layout, opts Options, location bool) rowParser
 	return p
 }
 
-// rowError builds a rejection; the reader adds the file and line.
+// rowError builds a rejection. The reader adds the file and line.
 func rowError(reason Reason, column int, format string, args ...any) *RowError {
 	return &RowError{Reason: reason, Column: column, Detail: fmt.Sprintf(format, args...)}
 }
