@@ -1,15 +1,13 @@
 package sim
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 )
 
 // ErrNotConverged reports a network whose lookups never reached the target
-// share of correct answers.
+// share of correct results.
 var ErrNotConverged = errors.New("sim: network did not converge")
 
 // BuildOptions configures the build scenario. The zero value of a field
@@ -116,16 +114,33 @@ func Build(n *Network, opts BuildOptions) (BuildResult, error) {
 
 	rng := NewStream(n.cfg.Seed, StreamScenario)
 	deadline := res.LastJoin + opts.Timeout
+	// checks[k] is the k-th check started, nil while it runs. Checks end
+	// in any order, and the network converged at the first check to
+	// reach the target among those started before it, so a check decides
+	// only once every earlier one has ended.
+	var checks []*Check
+	decide := func() {
+		for _, c := range checks {
+			if c == nil {
+				return
+			}
+			if c.Success() >= opts.Target {
+				res.Converged, res.ConvergedAt = true, c.At
+				return
+			}
+		}
+	}
 	var launch func()
 	launch = func() {
 		if res.Converged || n.Now() > deadline {
 			return
 		}
+		k := len(checks)
+		checks = append(checks, nil)
 		n.startProbes(opts.Probes, rng, func(b *probeBatch) {
-			c := Check{At: b.started, ProbeSummary: summarize(b.probes)}
-			res.Checks = append(res.Checks, c)
-			if !res.Converged && c.Success() >= opts.Target {
-				res.Converged, res.ConvergedAt = true, c.At
+			checks[k] = &Check{At: b.started, ProbeSummary: summarize(b.probes)}
+			if !res.Converged {
+				decide()
 			}
 		})
 		n.At(n.Now()+opts.ProbeInterval, launch)
@@ -137,8 +152,11 @@ func Build(n *Network, opts BuildOptions) (BuildResult, error) {
 		n.RunUntil(n.Now() + opts.ProbeInterval)
 	}
 
-	// Checks end in any order; report them in the order they started.
-	slices.SortFunc(res.Checks, func(a, b Check) int { return cmp.Compare(a.At, b.At) })
+	for _, c := range checks {
+		if c != nil {
+			res.Checks = append(res.Checks, *c)
+		}
+	}
 	res.End = n.Now()
 	res.Contacts, res.Participants = n.census()
 	res.Stats = n.stats

@@ -17,15 +17,17 @@ import (
 // Networks", IMC 2006, measured Gnutella, Kad and BitTorrent and found
 // session lengths heavy-tailed and better fitted by Weibull (or
 // log-normal) distributions than by exponential ones, and peer arrivals
-// close to a Poisson process. Their BitTorrent fits have shapes from 0.34
-// to 0.59 and scales from 21 to 42 (minutes, as we read them).
+// close to a Poisson process. Their Weibull fits of BitTorrent session
+// lengths have shapes from 0.34 to 0.59 and scales from 21 to 42. These
+// values come from a summary of the paper's fits, and the unit of the
+// scales, minutes, is our reading of it.
 //
-// DefaultChurn takes the shape 0.5 from inside that range (an estimate:
-// one value for all nodes), and derives the scale from one more
-// observation about such networks: about half the peers online at any
-// moment are gone two hours later. A shape below 1 means a falling hazard
-// rate: most sessions are short, and a node that has stayed long is likely
-// to stay longer.
+// DefaultChurn takes the shape 0.5 from inside that range, an estimate
+// because it is one value for all nodes. It derives the scale from an
+// estimate of how fast such networks lose peers: half the peers online at
+// any moment are gone two hours later. A shape below 1 means a falling
+// hazard rate, so most sessions are short and a node that has stayed long
+// is likely to stay longer.
 type Churn struct {
 	Shape float64
 	Scale time.Duration

@@ -25,6 +25,9 @@ func (n *Network) process(ev *event) {
 		return
 	}
 	now := n.wallNow()
+	if n.delivered != nil && ev.kind != evTick {
+		n.delivered(ev)
+	}
 
 	switch ev.kind {
 	case evRequest:
@@ -45,10 +48,10 @@ func (n *Network) process(ev *event) {
 }
 
 // tick runs a node's Tick for an armed tick event. A tick superseded by an
-// earlier arming is skipped. One whose node's deadline has moved later,
-// because the request it waited on was answered, only re-arms: Tick
-// would find nothing due, and skipping it saves most of the ticks of a
-// busy node.
+// earlier arming is skipped. A tick whose node's deadline has moved
+// later, because the request it waited for got its response, only
+// re-arms. Tick would find nothing due, and skipping it saves most of the
+// ticks of a busy node.
 func (n *Network) tick(ev *event) {
 	self := &n.nodes[ev.to]
 	if self.tickAt != ev.at {
@@ -202,14 +205,9 @@ func (n *Network) count(class trafficClass, request uint64, msg wire.Message) (w
 		return nil, false
 	}
 	n.stats.add(class, msg.Type(), size)
-
-	n.encoded++
-	if n.encoded >= n.cfg.SizeCheckEvery {
-		n.encoded = 0
-		n.stats.SizeChecks++
-		if b, err := wire.Encode(request, msg); err != nil || len(b) != size {
-			n.stats.SizeMismatches++
-		}
+	if n.sizeCheckDue() {
+		b, err := wire.Encode(request, msg)
+		n.checkSize(size, len(b), err)
 	}
 	return msg, true
 }
@@ -221,10 +219,34 @@ func (n *Network) countEncoded(class trafficClass, request uint64, msg wire.Mess
 		return nil, false
 	}
 	n.stats.add(class, msg.Type(), len(b))
+	if n.sizeCheckDue() {
+		size, _ := wireSize(request, msg)
+		n.checkSize(size, len(b), nil)
+	}
 	_, decoded, err := wire.Decode(b)
 	if err != nil {
 		n.stats.Invalid++
 		return nil, false
 	}
 	return decoded, true
+}
+
+// sizeCheckDue reports whether the message being counted is the one in
+// Config.SizeCheckEvery whose computed size is checked. Both codec modes
+// check the same messages, so their counters agree.
+func (n *Network) sizeCheckDue() bool {
+	n.encoded++
+	if n.encoded < n.cfg.SizeCheckEvery {
+		return false
+	}
+	n.encoded = 0
+	return true
+}
+
+// checkSize compares a computed size with the encoded one.
+func (n *Network) checkSize(computed, encoded int, err error) {
+	n.stats.SizeChecks++
+	if err != nil || computed != encoded {
+		n.stats.SizeMismatches++
+	}
 }

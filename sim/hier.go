@@ -8,8 +8,9 @@ import (
 )
 
 // hierMember adapts a hierarchy.Machine in Hierarchical mode to Member.
-// It satisfies Member as it is; the adapter adds InDHT, because only the
-// representatives take part in the global DHT and can answer a lookup.
+// It satisfies Member as it is. The adapter adds InDHT, because only the
+// representatives take part in the global DHT, so a lookup returns only
+// them.
 type hierMember struct{ *hierarchy.Machine }
 
 func newHierMember(self wire.Contact, cfg *Config, traits Traits, seed uint64, now time.Time) Member {

@@ -10,7 +10,7 @@ import (
 // selects its default.
 type LinkOptions struct {
 	// Jitter is the largest extra delay of one message between sites, as
-	// a fraction of the link's one-way delay; each message draws a
+	// a fraction of the link's one-way delay. Each message draws a
 	// uniform amount in [0, Jitter × delay]. Default 0.1, an estimate.
 	Jitter float64
 	// LANMin and LANMax bound the one-way delay inside a broadcast
@@ -39,8 +39,9 @@ func (o LinkOptions) withDefaults() LinkOptions {
 //   - Between sites it takes half the measured RTT plus jitter.
 //   - Between two broadcast domains at the same site, which the matrix
 //     does not measure, it takes half the RTT from that site to its
-//     nearest other site plus jitter: the distance to the nearest
-//     measured neighbour stands in for a metropolitan link.
+//     nearest other site plus jitter. The distance to the nearest
+//     measured site is the best available estimate of a metropolitan
+//     link.
 type Links struct {
 	hosts  int
 	oneWay []int64  // nanoseconds, hosts×hosts; the diagonal is the same-site delay

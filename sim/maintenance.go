@@ -60,13 +60,15 @@ func (o MaintenanceOptions) withDefaults() (MaintenanceOptions, error) {
 type MaintenanceResult struct {
 	Options MaintenanceOptions
 	Mode    Mode
+	// Build is the build scenario that made the network, before churn.
+	Build BuildResult
 	// Arrivals and Departures count the nodes that started and left
 	// during the window.
 	Arrivals, Departures int
 	// NodeMinutes is the integral of the number of live nodes over the
 	// window, which divides traffic into a per-node, per-minute rate.
 	NodeMinutes float64
-	// Traffic is what the network carried during the window.
+	// Traffic counts the messages sent during the window.
 	Traffic Traffic
 	// Probes are the lookups run during the window.
 	Probes []Probe
@@ -78,9 +80,10 @@ func (r *MaintenanceResult) MeanLive() float64 {
 	return r.NodeMinutes / r.Options.Window.Minutes()
 }
 
-// Maintenance builds a network and keeps it under churn: nodes leave when
-// their sessions end and new ones arrive in a Poisson process whose rate
-// keeps opts.Build.Nodes online on average. After Warmup it measures for
+// Maintenance builds a network as Build does, until it converges or the
+// build times out, and then keeps it under churn. Nodes leave when their
+// sessions end, and new ones arrive in a Poisson process whose rate keeps
+// opts.Build.Nodes online on average. After Warmup it measures for
 // Window what the network sends and how lookups fare.
 //
 // The nodes of the build are treated as already running when churn
@@ -94,8 +97,7 @@ func Maintenance(n *Network, opts MaintenanceOptions) (MaintenanceResult, error)
 		return MaintenanceResult{}, err
 	}
 	res := MaintenanceResult{Options: opts, Mode: n.cfg.Mode}
-	b := opts.Build
-	if err := joinAll(n, b.Nodes, b.LANSize, b.Bootstrap, b.JoinRate); err != nil {
+	if res.Build, err = Build(n, opts.Build); err != nil {
 		return res, err
 	}
 

@@ -55,7 +55,7 @@ func MaintenanceReport(runs []MaintenanceResult, perfs []*Perf) Report {
 		})
 	}
 	// The probe lookups are part of the traffic above. Each sends one
-	// find-node per node it queries and gets at most one answer.
+	// find-node per node it queries and gets at most one response.
 	metric("probe messages per node-minute (estimate)", 3, func(r *MaintenanceResult) float64 {
 		return 2 * meanQueried(r.Probes) * float64(len(r.Probes)) / r.NodeMinutes
 	})

@@ -33,7 +33,7 @@ type Config struct {
 	// Codec encodes and decodes every message, so that receivers get a
 	// fresh copy and byte counts are exact. Without it messages are handed
 	// over as they are and their sizes computed (see wireSize), which is
-	// several times faster; one message in SizeCheckEvery is then also
+	// several times faster. One message in SizeCheckEvery is then also
 	// encoded to check the computed size.
 	Codec          bool
 	SizeCheckEvery uint64 // default 4096
@@ -152,6 +152,10 @@ type Network struct {
 	stats   Stats
 	encoded uint64 // messages sized since the last size check
 
+	// delivered, if set, is called with every message handed to a live
+	// node, so that tests can check what crossed the network.
+	delivered func(ev *event)
+
 	// Progress, if set, is called with the virtual time every 65,536
 	// events, for progress reports.
 	Progress func(now time.Duration)
@@ -223,7 +227,11 @@ func addrOf(i int32) netip.AddrPort {
 }
 
 // indexOf returns the node index of a synthetic address.
-func (n *Network) indexOf(ap netip.AddrPort) (int32, bool) {
+func (n *Network) indexOf(ap netip.AddrPort) (int32, bool) { return nodeIndex(ap, len(n.nodes)) }
+
+// nodeIndex returns the index that addrOf encoded in ap, if it is below
+// count.
+func nodeIndex(ap netip.AddrPort, count int) (int32, bool) {
 	a := ap.Addr()
 	if !a.Is4() || ap.Port() != simPort {
 		return 0, false
@@ -233,7 +241,7 @@ func (n *Network) indexOf(ap netip.AddrPort) (int32, bool) {
 		return 0, false
 	}
 	v := int64(b[1])<<16 | int64(b[2])<<8 | int64(b[3])
-	if v == 0 || v > int64(len(n.nodes)) {
+	if v == 0 || v > int64(count) {
 		return 0, false
 	}
 	return int32(v - 1), true

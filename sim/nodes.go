@@ -16,11 +16,12 @@ import (
 // outside the newcomer's broadcast domain.
 const bootstrapTries = 8
 
-// Start starts a node with a random ID in broadcast domain lan and joins
-// it to the network, and returns its index. The node's LAN neighbours and
-// the node meet as their beacons would make them meet, with AddNeighbour
-// on both sides; the node also gets bootstrap contacts, each a random live
-// node outside its LAN, as --bootstrap addresses. Then it bootstraps.
+// Start starts a node with a random ID in broadcast domain lanIndex, joins
+// it to the network and returns its index. The node and its running LAN
+// neighbours meet through AddNeighbour on both sides, as their beacons
+// would make them meet. The node also gets bootstrap contacts, each a
+// random live node outside its LAN, as --bootstrap addresses. Then it
+// bootstraps.
 func (n *Network) Start(lanIndex int32, bootstrap int) (int32, error) {
 	if len(n.nodes) >= maxNodes {
 		return 0, fmt.Errorf("%w: the simulator has addresses for %d nodes", ErrConfig, maxNodes)

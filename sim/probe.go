@@ -17,7 +17,7 @@ type dhtMember interface {
 }
 
 // inDHT reports whether node i takes part in the global DHT, and so can be
-// the true answer to a lookup.
+// the true result of a lookup.
 func (n *Network) inDHT(i int32) bool {
 	if d, ok := n.nodes[i].member.(dhtMember); ok {
 		return d.InDHT()
@@ -54,7 +54,7 @@ type Probe struct {
 	// live participant when the lookup started.
 	Correct bool
 	// TargetLeft reports that the true closest node left during the
-	// lookup, so that no answer could be correct.
+	// lookup, so that no result could be correct.
 	TargetLeft bool
 	Hops       int
 	Queried    int

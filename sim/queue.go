@@ -2,7 +2,7 @@ package sim
 
 import "github.com/yuinet/yui/network/wire"
 
-// eventKind is what an event does when its time comes.
+// eventKind is the action an event takes when its time comes.
 type eventKind uint8
 
 const (
@@ -11,7 +11,7 @@ const (
 	evRequest eventKind = iota + 1
 	// evResponse hands node from's response to the requester, node to.
 	evResponse
-	// evFailure tells node to that its request failed in the transport.
+	// evFailure reports to node to that its request failed in the transport.
 	evFailure
 	// evTick runs node to's Tick, unless a later arming superseded it.
 	evTick
@@ -29,7 +29,7 @@ type event struct {
 	from    int32 // node index
 	to      int32 // node index
 	kind    eventKind
-	class   trafficClass // what the message counts as, for responses
+	class   trafficClass // the request's class, which its response takes
 }
 
 // before orders events by time, then by scheduling order. Sequence

@@ -2,8 +2,8 @@ package sim
 
 import "github.com/yuinet/yui/network/wire"
 
-// trafficClass is what a message is counted as. A request takes the class
-// of its sender, and its response takes the request's class.
+// trafficClass is the category a message is counted in. A request takes
+// the class of its sender, and its response takes the request's class.
 type trafficClass uint8
 
 const (

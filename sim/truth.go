@@ -7,7 +7,7 @@ import (
 	"github.com/yuinet/yui/network/identity"
 )
 
-// Truth answers which node is truly closest to a key, from the full
+// Truth finds the node truly closest to a key, from the full
 // membership that no real node has. It holds the participants' IDs in
 // increasing order.
 //
