@@ -89,7 +89,7 @@ type Config struct {
 	// node, each to one random group member. Default 10s.
 	GossipInterval time.Duration
 	// SuspectTimeout is how long a member's record may go without a new
-	// version before the node checks the member directly; one failed
+	// version before the node checks the member directly. One failed
 	// check then counts it dead. Default 6 GossipIntervals, because
 	// push-pull gossip reaches every member of a 20-node group in about
 	// three rounds.
@@ -103,7 +103,7 @@ type Config struct {
 	HoldTime time.Duration
 	// ForwardTimeout is how long a member waits for a representative's
 	// LookupAnswer after the representative accepted the lookup, before
-	// it asks the next one. Default 15s.
+	// it forwards the lookup to the next one. Default 15s.
 	ForwardTimeout time.Duration
 	// MaxGroup caps the group members a node keeps. Default and maximum
 	// wire.MaxGroupMembers.
@@ -162,7 +162,7 @@ type Score struct {
 //
 // where lg(x) is 16·log2(x+1), rounded down to a sixteenth. Logarithms make
 // each doubling count the same at any size, so no one field drowns the
-// others; uptime weighs double because a representative that leaves costs
+// others. Uptime weighs double because a representative that leaves costs
 // its group a hand-over. Integer arithmetic makes every node compute the
 // same merit from the same score.
 func (s Score) Merit() uint32 {

@@ -9,11 +9,11 @@ import (
 	"github.com/yuinet/yui/network/wire"
 )
 
-// candidate is one node of a group as an election sees it.
+// candidate is one node of a group in an election.
 type candidate struct {
 	id    identity.NodeID
 	merit uint32
-	// claim is set when the node's record says it is a representative.
+	// claim is set when the node's record claims a representative's seat.
 	claim bool
 }
 
@@ -39,23 +39,23 @@ func rank(cands []candidate) {
 	})
 }
 
-// verdict is what an election asks of one node.
+// verdict is the outcome of an election for one node.
 type verdict uint8
 
 const (
-	// stay asks the node to keep its current role.
+	// stay keeps the node in its current role.
 	stay verdict = iota
-	// claimSeat asks a member to become a representative now.
+	// claimSeat makes a member a representative now.
 	claimSeat
-	// challenge tells a member that it has Margin over the weakest
-	// representative: it takes the seat once that has held for HoldTime.
+	// challenge means a member has Margin over the weakest
+	// representative, and takes the seat once that has held for HoldTime.
 	challenge
 	// stepDown asks a representative to give up its seat.
 	stepDown
 )
 
 // decide runs the election for node self over cands, which holds every
-// live member of the group that self knows, self included. Each node
+// live member of the group in self's view, self included. Each node
 // decides only for itself, from its own view:
 //
 //   - A representative steps down when more than reps nodes claim a seat
@@ -220,7 +220,7 @@ func (m *Machine) Representatives() []wire.Contact {
 	return out
 }
 
-// Group returns the live members of the group that this node knows, not
+// Group returns the live members of the group in this node's view, not
 // counting itself, by ID. It is nil in Flat mode.
 func (m *Machine) Group() []wire.Contact {
 	var out []wire.Contact
@@ -244,7 +244,7 @@ func (m *Machine) becomeRepresentative(now time.Time) {
 	m.seedRouting(now)
 }
 
-// seedRouting gives the routing table every DHT contact the group knows:
+// seedRouting gives the routing table every DHT contact the group holds:
 // the other representatives, whose tables cover the same DHT, and the
 // seeds in the members' records. Then it bootstraps.
 func (m *Machine) seedRouting(now time.Time) {
@@ -294,9 +294,9 @@ func (m *Machine) stepDown(now time.Time) {
 	m.retire(now)
 }
 
-// retire drops the routing table of a node that gave up its seat. It tells
-// its DHT contacts outside the group that it left, and keeps a few of them
-// as seeds for the group.
+// retire drops the routing table of a node that gave up its seat. It sends
+// Leave to its DHT contacts outside the group, and keeps a few of them as
+// seeds for the group.
 func (m *Machine) retire(now time.Time) {
 	if m.routing == nil || m.rep {
 		return

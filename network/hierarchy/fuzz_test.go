@@ -44,8 +44,8 @@ func fuzzMachine() *Machine {
 
 // FuzzHandleMessage feeds decoded peer messages to a representative with
 // a group and lookups in flight, as a request and as the response to each
-// pending request, and checks that it neither panics nor stalls its
-// driver with a deadline that a Tick does not move.
+// pending request. The Machine must not panic, and a Tick must move its
+// deadline past the Tick's time, or its driver would spin.
 func FuzzHandleMessage(f *testing.F) {
 	seeds := []wire.Message{
 		&wire.GroupSync{Members: []wire.Member{{Contact: fuzzContact(5), Version: 9, Representative: true}}},

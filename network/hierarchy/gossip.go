@@ -13,7 +13,7 @@ const maxSyncsInFlight = 8
 
 // AddNeighbour considers a node of the same broadcast domain, such as one
 // heard through a LAN beacon. The Machine sends it a GroupSync and counts
-// it a member once it answers. A beacon of a known live member counts as
+// it a member once it responds. A beacon of a known live member counts as
 // evidence that it is alive. In Flat mode it is AddContact.
 func (m *Machine) AddNeighbour(now time.Time, c wire.Contact) {
 	if m.cfg.Mode == Flat {
@@ -56,7 +56,7 @@ func (m *Machine) syncNow(t int64, i int) {
 
 // gossip runs one round of group upkeep when it is due: the node's record
 // gets a new version, which is its heartbeat, and goes with every record
-// the node holds to one random live member, which answers with the records
+// the node holds to one random live member, which responds with the records
 // it holds newer. That is one request and one response per member and
 // round however large the group, and push-pull spreads a record to all
 // members of a group of n in about log3(n) rounds.
@@ -82,8 +82,8 @@ func (m *Machine) gossip(now time.Time, t int64) {
 
 // checkMembers sends a GroupSync to each live member whose record has not
 // changed for SuspectTimeout, and to unverified members, as the request
-// budget allows. Their outcome decides: an answer proves the member alive,
-// and a failure of a stale member makes it dead.
+// budget allows. A response proves the member alive, and a failure of a
+// stale member makes it dead.
 func (m *Machine) checkMembers(t int64) {
 	for i := range m.group {
 		e := &m.group[i]
@@ -171,7 +171,7 @@ func (m *Machine) newerThan(t int64, known map[identity.NodeID]uint64, requester
 	return recs
 }
 
-// groupStateArrived merges the answer of member to to a GroupSync.
+// groupStateArrived merges the response of member to to a GroupSync.
 func (m *Machine) groupStateArrived(t int64, to wire.Contact, msg *wire.GroupState) {
 	sawSender := false
 	for i := range msg.Members {
@@ -189,10 +189,11 @@ func (m *Machine) groupStateArrived(t int64, to wire.Contact, msg *wire.GroupSta
 	m.heardGroup()
 }
 
-// announce tells every live member at once that this node's role
-// changed, instead of waiting for gossip: a new representative should get
-// forwarded lookups, and a retired one should stop getting them. Role
-// changes are rare, so the O(group size) burst is too.
+// announce sends every live member a GroupSync at once when this node's
+// role changed, instead of waiting for gossip, because a new
+// representative should get forwarded lookups at once and a retired one
+// should stop getting them. Role changes are rare, so the burst of
+// O(group size) messages is too.
 func (m *Machine) announce(now time.Time) {
 	t := m.clock(now)
 	m.nextVersion(now)

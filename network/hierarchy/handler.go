@@ -11,7 +11,7 @@ import (
 	"github.com/yuinet/yui/network/wire"
 )
 
-// requestKind is why the hierarchy sent one of its own requests.
+// requestKind is the purpose of one of the hierarchy's own requests.
 type requestKind uint8
 
 const (
@@ -157,9 +157,9 @@ func (m *Machine) HandleResponse(now time.Time, from wire.Contact, request uint6
 }
 
 // routingResponse hands a response to the routing Machine. A Referral
-// comes from a node outside the DHT: the routing Machine sees a failure,
-// and the representatives named in it become candidates, verified by the
-// routing Machine before use.
+// comes from a node outside the DHT, so the routing Machine gets a
+// failure instead, and the representatives named in it become candidates
+// that the routing Machine verifies before use.
 func (m *Machine) routingResponse(now time.Time, from wire.Contact, inner uint64, msg wire.Message) {
 	ref, ok := msg.(*wire.Referral)
 	if !ok {
@@ -208,7 +208,7 @@ func (m *Machine) ownResponse(now time.Time, from wire.Contact, id uint64, msg w
 	}
 }
 
-// heardFromID records that member id answered, if it is a live member.
+// heardFromID records that member id responded, if it is a live member.
 func (m *Machine) heardFromID(t int64, id identity.NodeID) {
 	if i := m.findMember(id); i >= 0 && m.group[i].live() {
 		m.heardFrom(t, i)

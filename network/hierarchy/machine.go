@@ -47,17 +47,17 @@ type Machine struct {
 	// FindNode senders, the table of a former representative), newest
 	// first, at most wire.MaxSeeds.
 	externals []seed
-	// group holds the other members of the broadcast domain, dead ones
-	// kept as tombstones for a while; zones holds the IPv6 zones that
-	// packed addresses refer to.
+	// group holds the other members of the broadcast domain, with dead
+	// ones kept as tombstones for a while. zones holds the IPv6 zones
+	// that packed addresses refer to.
 	group []member
 	zones []string
 
 	// pending holds this node's own requests in flight, by increasing ID.
 	pending     []request
 	nextRequest uint64
-	// forwards are this node's lookups waiting on a representative;
-	// serving are the lookups this representative runs for members; own
+	// forwards are this node's lookups waiting on a representative, and
+	// serving are the lookups this representative runs for members. own
 	// maps a representative's own lookups to the IDs given to its caller.
 	forwards   []forward
 	serving    []serving
@@ -107,8 +107,8 @@ func New(self wire.Contact, score Score, cfg Config, seed uint64, now time.Time)
 		m.cfg.Kademlia = m.routing.Config()
 		return m
 	}
-	// An empty routing Machine is the one place that knows kademlia's
-	// defaults, which bound the hierarchy's requests too.
+	// Only kademlia.Machine fills in kademlia's defaults, which bound the
+	// hierarchy's requests too, so an empty one is made to read them.
 	m.cfg.Kademlia = kademlia.New(self, m.cfg.Kademlia, seed, now).Config()
 	m.version = wallVersion(now)
 	m.nextGossip = m.jitter(int64(m.cfg.GossipInterval))
@@ -222,7 +222,7 @@ func (m *Machine) emit(kind kademlia.EventKind, peer wire.Contact) {
 	m.events = append(m.events, kademlia.Event{Kind: kind, Peer: peer})
 }
 
-// Request IDs. The hierarchy's own requests have the top bit set; requests
+// Request IDs. The hierarchy's own requests have the top bit set. Requests
 // of routing Machine number gen carry gen in bits 40 to 62 above the
 // Machine's own ID, so a late response never reaches a newer Machine.
 const (

@@ -9,9 +9,9 @@ import (
 )
 
 // addr is a packed netip.AddrPort. netip.Addr keeps its zone behind a
-// pointer; addr keeps an index into the Machine's zone list instead, so a
-// group table holds no pointers for the garbage collector to scan, which
-// matters when a simulator keeps a million of them.
+// pointer, but addr keeps an index into the Machine's zone list instead.
+// A group table then holds no pointers for the garbage collector to scan,
+// which matters when a simulator keeps a million of them.
 type addr struct {
 	ip   [16]byte
 	port uint16
@@ -81,16 +81,16 @@ func (m *Machine) unpackContact(s seed) wire.Contact {
 	return wire.Contact{ID: s.id, Addr: m.unpack(s.addr)}
 }
 
-// memberState is what this node knows of a member's life.
+// memberState is this node's verdict on whether a member is alive.
 type memberState uint8
 
 const (
 	// unverified members were named by hearsay or a beacon and have not
-	// yet answered a GroupSync of this node; they take no part in the
+	// yet responded to a GroupSync of this node. They take no part in the
 	// election and are not passed on.
 	unverified memberState = iota + 1
-	// alive members answered or sent a request, or their record reached
-	// a new version within SuspectTimeout.
+	// alive members responded to or sent a request, or their record
+	// reached a new version within SuspectTimeout.
 	alive
 	// dead members failed a check or sent Leave. Their record stays as a
 	// tombstone for tombstoneTTL, so that stale gossip cannot revive them
@@ -274,7 +274,7 @@ func (m *Machine) update(t int64, e *member, rec *wire.Member) bool {
 
 // representativeChanged keeps this node's routing table in step with the
 // seats of its group: fellow representatives cover the same DHT and sit
-// one LAN hop away, and one that stepped down no longer answers for it.
+// one LAN hop away, and one that stepped down no longer serves it.
 func (m *Machine) representativeChanged(t int64, e *member) {
 	if m.routing == nil || !e.live() {
 		return
@@ -303,7 +303,7 @@ func (m *Machine) heardFrom(t int64, i int) {
 }
 
 // memberFailed counts a failed request to member id. One failure of a
-// member whose record has gone stale, or two in a row, make it dead; a
+// member whose record has gone stale, or two in a row, make it dead. A
 // single failure of a fresh one only calls for a check.
 func (m *Machine) memberFailed(t int64, id identity.NodeID) {
 	i := m.findMember(id)

@@ -6,7 +6,7 @@
 // node added to a group hears the beacons of the group's live nodes, and
 // they hear its beacon, through AddNeighbour. Messages within a group take
 // a fraction of a millisecond, messages between groups 2 to 8 ms. A dead
-// node never answers, so requests to it time out in the sender's own Tick.
+// node never responds, so requests to it time out in the sender's own Tick.
 // Every message is counted by type.
 //
 // A Network is deterministic: node IDs, seeds, scores, jitter and loss all
@@ -60,7 +60,7 @@ type Node struct {
 // Alive reports whether the node has neither died nor left.
 func (n *Node) Alive() bool { return n.alive }
 
-// Result returns the result of a finished lookup of the node and forgets
+// Result returns the result of a finished lookup of the node and deletes
 // it.
 func (n *Node) Result(id kademlia.LookupID) (kademlia.LookupResult, bool) {
 	r := n.results[id]
