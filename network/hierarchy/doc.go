@@ -63,6 +63,10 @@
 //     not among the best Reps of them; that ends a challenge and resolves
 //     the extra claims of nodes that decided on different views.
 //
+// A new node claims no seat until it has verified the members its group's
+// records name, or heard nothing for a gossip interval: a restarted node
+// would otherwise take a seat from its view of an empty group.
+//
 // A node's claim travels in its own record, so Representatives is read off
 // the records. Views differ while gossip is in flight, which can leave a
 // seat empty or doubly claimed for a few rounds; once the records agree

@@ -10,6 +10,7 @@ import (
 	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/network/hierarchy/hierarchytest"
 	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/kademlia"
 	"github.com/yuinet/yui/network/wire"
 )
 
@@ -131,3 +132,21 @@ func fixedScore(scores ...hierarchy.Score) func(*rand.Rand) hierarchy.Score {
 		return s
 	}
 }
+
+// protocol is what a simulator drives of a node's state machine; both
+// modes of a hierarchy Machine provide it, as kademlia.Machine does.
+type protocol interface {
+	HandleRequest(now time.Time, from wire.Contact, request uint64, msg wire.Message) wire.Message
+	HandleResponse(now time.Time, from wire.Contact, request uint64, msg wire.Message)
+	HandleFailure(now time.Time, request uint64)
+	Tick(now time.Time)
+	NextDeadline() time.Time
+	Outbox() []kademlia.Outgoing
+	Events() []kademlia.Event
+	Lookup(now time.Time, target identity.NodeID) kademlia.LookupID
+}
+
+var (
+	_ protocol = (*hierarchy.Machine)(nil)
+	_ protocol = (*kademlia.Machine)(nil)
+)
