@@ -10,7 +10,7 @@
 // driven the same way: the caller feeds it the current time, incoming
 // requests, responses and failures, calls Tick when NextDeadline has
 // passed, and drains Outbox and Events. It starts no goroutines and uses
-// no socket, clock or random source of its own; given the same inputs and
+// no socket, clock or random source of its own, so given the same inputs and
 // seed it produces the same outputs. AddNeighbour reports a node of the
 // same broadcast domain (a LAN beacon), AddContact one outside it (a
 // --bootstrap address). A Machine is not safe for concurrent use.
