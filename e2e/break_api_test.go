@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,4 +149,23 @@ func TestBreakStaleAPIAddr(t *testing.T) {
 		t.Fatalf("status of the stopped node's folder reports the other node %s:\n%s", bID.Short(), out)
 	}
 	checkRejected(t, out, err, []string{dirA})
+}
+
+// TestBreakStatusUnresponsiveAPI points api.addr at a port that accepts
+// connections but never responds, as a hung node or an unrelated program
+// that took the port does. "yui status" and "yui peers" must fail within
+// 15 s: they read a few fields, and only lookups need the API's 30 s.
+func TestBreakStatusUnresponsiveAPI(t *testing.T) {
+	knownBug(t, "every CLI command waits up to 45 s for the API, so status and peers hang that long on an API that accepts but never responds")
+
+	ns := loopbackNS(t)
+	holdTCP(t, ns, "127.0.0.1:4902")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, api.APIAddrFile), []byte("127.0.0.1:4902\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"status", "peers"} {
+		out, err := yuiCommand(t, ns, exitLimit, nil, cmd, "--data-dir", dir)
+		checkRejected(t, out, err, []string{"127.0.0.1:4902"})
+	}
 }
