@@ -115,5 +115,6 @@ func perfRows(t *Table, perfs []*Perf, runs []MaintenanceResult) {
 	})
 	row("peak RSS (MiB)", func(p *Perf, _ *MaintenanceResult) string { return fmtFloat(float64(p.PeakRSS)/(1<<20), 1) })
 	row("peak heap (MiB)", func(p *Perf, _ *MaintenanceResult) string { return fmtFloat(float64(p.PeakHeap)/(1<<20), 1) })
+	row("live heap at the end (MiB)", func(p *Perf, _ *MaintenanceResult) string { return fmtFloat(float64(p.LiveHeap)/(1<<20), 1) })
 	row("GC cycles", func(p *Perf, _ *MaintenanceResult) string { return fmtInt(int64(p.GCCycles)) })
 }

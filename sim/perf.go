@@ -24,6 +24,10 @@ type Perf struct {
 	// /proc/self/status) in bytes, 0 where that file does not exist. It
 	// covers the whole process, including earlier runs in it.
 	PeakRSS uint64
+	// LiveHeap is the heap of live objects at the end of the run, measured
+	// after a forced collection, in bytes: what the simulated network
+	// itself takes, without garbage.
+	LiveHeap uint64
 	// GCCycles is the number of garbage collections during the run.
 	GCCycles uint32
 	gcBefore uint32
@@ -71,6 +75,12 @@ func (p *Perf) Stop() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	p.GCCycles = ms.NumGC - p.gcBefore
+
+	runtime.GC()
+	metrics.Read(p.samples)
+	if v := p.samples[0].Value; v.Kind() == metrics.KindUint64 {
+		p.LiveHeap = v.Uint64()
+	}
 }
 
 // peakRSS returns VmHWM from /proc/self/status in bytes, or 0.

@@ -123,9 +123,10 @@ func perfTable(name string, p *Perf, s *Stats, nodes, contacts int) *Table {
 	t.Add("events per wall second", fmtFloat(float64(s.Events)/max(p.Wall.Seconds(), 1e-9), 0))
 	t.Add("peak RSS (MiB)", fmtFloat(float64(p.PeakRSS)/(1<<20), 1))
 	t.Add("peak heap (MiB)", fmtFloat(float64(p.PeakHeap)/(1<<20), 1))
-	t.Add("peak heap per node (bytes)", fmtFloat(float64(p.PeakHeap)/float64(max(nodes, 1)), 0))
+	t.Add("live heap at the end (MiB)", fmtFloat(float64(p.LiveHeap)/(1<<20), 1))
+	t.Add("live heap per node (bytes)", fmtFloat(float64(p.LiveHeap)/float64(max(nodes, 1)), 0))
 	if contacts > 0 {
-		t.Add("peak heap per contact (bytes)", fmtFloat(float64(p.PeakHeap)/float64(contacts), 1))
+		t.Add("live heap per contact (bytes)", fmtFloat(float64(p.LiveHeap)/float64(contacts), 1))
 	}
 	t.Add("GC cycles", fmtInt(int64(p.GCCycles)))
 	return t

@@ -413,8 +413,8 @@ func (p *simProgress) attach(n *sim.Network) {
 	n.Progress = func(now time.Duration) {
 		p.last = p.offset + now.Milliseconds()
 		if p.bar != nil {
-			// The planned time is an estimate; hold the bar short of the
-			// end until the run really ends.
+			// The planned time is an estimate, so the bar stays short of
+			// the end until the run really ends.
 			_ = p.bar.Set64(min(p.last, p.planned-1))
 		}
 	}
