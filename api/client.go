@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -89,7 +90,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w at %s: %v (is 'yui node' running?)", ErrNoNode, c.Base, err)
+		return requestError(c.Base, method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -108,4 +109,17 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("api: decode %s response: %w", path, err)
 	}
 	return nil
+}
+
+// requestError tells a node that is not there from one that is slow: only
+// a failed connection means that no node runs at the address.
+func requestError(base, method, path string, err error) error {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return fmt.Errorf("%w at %s: %v (is 'yui node' running?)", ErrNoNode, base, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+		return fmt.Errorf("api: %s %s at %s timed out; the node is running but did not answer in time", method, path, base)
+	}
+	return fmt.Errorf("api: %s %s at %s: %w", method, path, base, err)
 }

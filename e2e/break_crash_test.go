@@ -223,7 +223,6 @@ func (l *liar) HandleMessage(_ context.Context, from transport.Peer, msg wire.Me
 // must stop within a few seconds: a clean stop waits 1 s for leave
 // messages and 2 s for the API, and a request times out after 2 s.
 func TestBreakStopDuringSlowLookup(t *testing.T) {
-	knownBug(t, "after SIGTERM the router keeps sending a running lookup's requests, so the node stops only when the lookup ends, 40 s here")
 
 	ns := loopbackNS(t)
 	victim := startDaemon(t, ns, "victim", filepath.Join(t.TempDir(), "victim"), loopbackArgs...)
@@ -296,7 +295,6 @@ func TestBreakLiarSlowsLookup(t *testing.T) {
 // TestBreakSlowLookupError gives up on a slow lookup through the API
 // client. The node runs, so the error must not claim that no node runs.
 func TestBreakSlowLookupError(t *testing.T) {
-	knownBug(t, "api.Client wraps every failed HTTP call in ErrNoNode, so a lookup that times out on a running node reports \"no running node ... is 'yui node' running?\"")
 
 	victim, _ := startLiarVictim(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

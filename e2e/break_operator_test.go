@@ -85,8 +85,7 @@ func operatorMistakes() []mistake {
 		}, want: []string{"node.key", "is a directory"}},
 		{name: "discovery port not a number", env: []string{"YUI_DISCOVERY_PORT=abc"}, want: []string{"YUI_DISCOVERY_PORT", `"abc"`}},
 		{name: "discovery port too large", env: []string{"YUI_DISCOVERY_PORT=70000"}, want: []string{"70000", "1-65535"}},
-		{name: "discovery port negative", args: []string{"--discovery-port", "-5"}, want: []string{"-5"},
-			knownBug: "--discovery-port -5 silently turns discovery off; only -1 should"},
+		{name: "discovery port negative", args: []string{"--discovery-port", "-5"}, want: []string{"-5"}},
 		{name: "listen port too large", env: []string{"YUI_LISTEN=127.0.0.1:99999"}, want: []string{"99999"}},
 		{name: "API address without port", env: []string{"YUI_API=nonsense"}, want: []string{"nonsense", "--api"}},
 		{name: "log format", env: []string{"YUI_LOG_FORMAT=xml"}, want: []string{`"xml"`, "text or json"}},
@@ -94,8 +93,7 @@ func operatorMistakes() []mistake {
 		{name: "API port taken", setup: func(t *testing.T, ns *netns.Namespace, _ string) { holdTCP(t, ns, "127.0.0.1:4801") },
 			args: []string{"--api", "127.0.0.1:4801"}, want: []string{"127.0.0.1:4801", "--api"}},
 		{name: "default API port given and taken", setup: func(t *testing.T, ns *netns.Namespace, _ string) { holdTCP(t, ns, "127.0.0.1:4719") },
-			args: []string{"--api", "127.0.0.1:4719"}, want: []string{"127.0.0.1:4719", "--api"},
-			knownBug: "an --api equal to the default address is taken as not given, so the node moves to a random port without a word"},
+			args: []string{"--api", "127.0.0.1:4719"}, want: []string{"127.0.0.1:4719", "--api"}},
 		{name: "QUIC port taken", setup: func(t *testing.T, ns *netns.Namespace, _ string) { holdUDP(t, ns, "4802") },
 			args: []string{"--listen", "127.0.0.1:4802"}, want: []string{"4802", "--listen"},
 			knownBug: "the error says 'enable the port fallback', which no flag does, instead of naming --listen"},
@@ -107,12 +105,9 @@ func operatorMistakes() []mistake {
 				t.Fatal(err)
 			}
 		}, args: []string{"--discovery-port", "-1"}, want: []string{"api.addr"}},
-		{name: "bootstrap without port", args: []string{"--bootstrap", "foo"}, want: []string{`"foo"`, "host:port"},
-			knownBug: "the node starts and retries a bootstrap address without port 10 times instead of rejecting it"},
-		{name: "bootstrap port 0", args: []string{"--bootstrap", "127.0.0.1:0"}, want: []string{"127.0.0.1:0", "port"},
-			knownBug: "the node starts and retries bootstrap port 0 10 times instead of rejecting it"},
-		{name: "bootstrap port too large", args: []string{"--bootstrap", "127.0.0.1:99999"}, want: []string{"99999", "port"},
-			knownBug: "the node starts and retries bootstrap port 99999 10 times instead of rejecting it"},
+		{name: "bootstrap without port", args: []string{"--bootstrap", "foo"}, want: []string{`"foo"`, "host:port"}},
+		{name: "bootstrap port 0", args: []string{"--bootstrap", "127.0.0.1:0"}, want: []string{"127.0.0.1:0", "port"}},
+		{name: "bootstrap port too large", args: []string{"--bootstrap", "127.0.0.1:99999"}, want: []string{"99999", "port"}},
 	}
 }
 
@@ -249,7 +244,6 @@ func TestBreakUnresolvableBootstrap(t *testing.T) {
 // address. The node cannot join itself, and no retry will change that, so
 // it must log that once and stop trying.
 func TestBreakBootstrapToSelf(t *testing.T) {
-	knownBug(t, "a node given its own address as --bootstrap retries it 10 times over minutes")
 
 	ns := loopbackNS(t)
 	d := startDaemon(t, ns, "node", filepath.Join(t.TempDir(), "data"),
@@ -300,7 +294,6 @@ func ptr[T any](v T) *T { return &v }
 // record repeats a key: JSON readers keep only one of two equal keys, so a
 // repeated key loses a value.
 func TestBreakJSONLogKeysUnique(t *testing.T) {
-	knownBug(t, "the transport adds node=<id> to a logger that already has it, so its JSON records carry the key twice")
 
 	ns := loopbackNS(t)
 	d := startDaemon(t, ns, "node", filepath.Join(t.TempDir(), "data"), append(loopbackArgs, "--log-format", "json")...)

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,19 +38,26 @@ type apiServer struct {
 // port on the same host when the default port is taken, and records the
 // address in the data folder for the CLI.
 func (n *Node) startAPI() error {
-	ln, err := listenTCP(n.cfg.API, n.cfg.API == "127.0.0.1:"+strconv.Itoa(DefaultAPIPort))
+	ln, err := listenTCP(n.cfg.API, n.cfg.apiFallback)
 	if err != nil {
 		return err
+	}
+	if got := ln.Addr().String(); got != n.cfg.API {
+		n.log.Info("default API port taken, using a free one", "wanted", n.cfg.API, "addr", got)
 	}
 	s := &apiServer{
 		addr:     ln.Addr().String(),
 		addrFile: filepath.Join(n.cfg.DataDir, api.APIAddrFile),
 		done:     make(chan struct{}),
 	}
+	// No ReadTimeout or WriteTimeout: record values stream through this
+	// server for as long as they take. Handlers of JSON bodies set their
+	// own read deadline instead.
 	s.srv = &http.Server{
-		Handler:           n.routes(),
+		Handler:           jsonErrors(n.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 	}
 	if err := writeFileAtomic(s.addrFile, []byte(s.addr+"\n")); err != nil {
 		ln.Close()
@@ -111,6 +118,7 @@ func (n *Node) Status() api.Status {
 		DataDir: n.cfg.DataDir,
 		Started: n.started.UTC(),
 		Uptime:  time.Since(n.started).Seconds(),
+		Buckets: []api.Bucket{},
 	}
 	if n.disc != nil {
 		s.Discovery = n.disc.Addr()
@@ -154,9 +162,7 @@ func (n *Node) servePeers(w http.ResponseWriter, r *http.Request) {
 
 func (n *Node) serveLookup(w http.ResponseWriter, r *http.Request) {
 	var req api.LookupRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("invalid lookup request: %v", err))
 		return
 	}
@@ -206,13 +212,69 @@ func writeError(w http.ResponseWriter, code int, err error) {
 	writeJSON(w, code, api.Error{Error: err.Error()})
 }
 
+// jsonBodyTimeout bounds how long a client may take to send a JSON body,
+// so a slow client cannot hold a connection open indefinitely.
+const jsonBodyTimeout = 10 * time.Second
+
+// decodeJSON reads exactly one JSON value of at most maxRequestBody bytes
+// into v, rejecting unknown fields and trailing data.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(jsonBodyTimeout))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// jsonErrors answers requests that match no route with a JSON error body,
+// as every other error of the API has, instead of the mux's plain text.
+func jsonErrors(h http.Handler) http.Handler {
+	mux, ok := h.(*http.ServeMux)
+	if !ok {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{header: http.Header{}}
+		mux.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		code := rec.code
+		if code == 0 || code/100 == 2 {
+			code = http.StatusNotFound
+		}
+		writeError(w, code, fmt.Errorf("%s %s: %s", r.Method, r.URL.Path, strings.ToLower(http.StatusText(code))))
+	})
+}
+
+// statusRecorder captures the status and headers of a response it drops.
+type statusRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (s *statusRecorder) Header() http.Header         { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusRecorder) WriteHeader(code int)        { s.code = code }
+
 // writeFileAtomic replaces path with data so readers never see half a file.
 func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("node: write %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("node: install %s: %w", path, err)
 	}
 	return nil

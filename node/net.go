@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 
 	"github.com/yuinet/yui/network/discovery"
 	"github.com/yuinet/yui/network/identity"
@@ -22,7 +21,7 @@ func listenQUIC(cfg Config, id *identity.Identity, log *slog.Logger, h transport
 	return quicnet.Listen(quicnet.Config{
 		Identity:       id,
 		Addr:           cfg.Listen,
-		Fallback:       usesDefaultPort(cfg.Listen),
+		Fallback:       cfg.listenFallback || !hasPort(cfg.Listen),
 		Network:        cfg.Network,
 		Handler:        h,
 		Logger:         log,
@@ -30,13 +29,11 @@ func listenQUIC(cfg Config, id *identity.Identity, log *slog.Logger, h transport
 	})
 }
 
-// usesDefaultPort reports whether addr names DefaultPort or no port.
-func usesDefaultPort(addr string) bool {
+// hasPort reports whether addr names a port; quicnet adds DefaultPort to
+// a bare host.
+func hasPort(addr string) bool {
 	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return true // a bare host: quicnet adds DefaultPort
-	}
-	return port == "" || port == strconv.Itoa(DefaultPort)
+	return err == nil && port != ""
 }
 
 // advertisedAddr returns the address the node gives as its own. Peers
@@ -80,11 +77,12 @@ func (n *Node) startDiscovery() error {
 		return nil
 	}
 	d, err := discovery.New(discovery.Config{
-		Identity:   n.id,
-		Network:    n.cfg.Network,
-		ListenPort: int(n.tr.LocalAddr().Port()),
-		Port:       n.cfg.DiscoveryPort,
-		Logger:     n.log,
+		Identity:     n.id,
+		Network:      n.cfg.Network,
+		ListenPort:   int(n.tr.LocalAddr().Port()),
+		Port:         n.cfg.DiscoveryPort,
+		MaxClockSkew: n.cfg.MaxClockSkew,
+		Logger:       n.log,
 	})
 	if err != nil {
 		return err

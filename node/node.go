@@ -39,12 +39,13 @@ var Version = "dev"
 type Config struct {
 	// DataDir holds the node's key, its lock and its API address file.
 	DataDir string
-	// Listen is the QUIC address, "host:port", ":port" or "host". When the
-	// port was not given and DefaultPort is taken, the node picks a free
-	// port instead.
+	// Listen is the QUIC address, "host:port", ":port" or "host". When
+	// the address or its port was not given and DefaultPort is taken, the
+	// node picks a free port instead.
 	Listen string
-	// API is the HTTP API's address. Default 127.0.0.1:4719, or a free
-	// port on 127.0.0.1 if that is taken.
+	// API is the HTTP API's address. Empty selects 127.0.0.1:4719, or a
+	// free port on 127.0.0.1 if that is taken; an address given here is
+	// used as given.
 	API string
 	// Bootstrap lists "host:port" addresses of nodes outside the LAN.
 	Bootstrap []string
@@ -53,6 +54,10 @@ type Config struct {
 	Network string
 	// DiscoveryPort is the UDP port of LAN beacons; -1 turns discovery off.
 	DiscoveryPort int
+	// MaxClockSkew is how far a LAN beacon's timestamp may differ from
+	// this node's clock. Zero selects discovery's default; a negative
+	// value turns the check off, for devices with no clock source.
+	MaxClockSkew time.Duration
 	// Tier is the storage tier: TierUpper, TierMiddle, TierLower, or
 	// TierAuto to let the store rank the node by uptime and free disk.
 	Tier string
@@ -64,6 +69,28 @@ type Config struct {
 	Kademlia kademlia.Config
 	// Logger receives the node's logs; default slog.Default().
 	Logger *slog.Logger
+
+	// listenFallback and apiFallback are set when Listen and API were
+	// left empty, so that a taken default port may be replaced by a free
+	// one.
+	listenFallback, apiFallback bool
+}
+
+// validate checks the settings that would otherwise fail only later, in
+// the background, such as a bootstrap address without a port.
+func (c *Config) validate() error {
+	if c.DataDir == "" {
+		return errors.New("node: no data folder given; pass --data-dir")
+	}
+	if c.DiscoveryPort < -1 || c.DiscoveryPort > 65535 {
+		return fmt.Errorf("node: invalid discovery port %d: want 1-65535, or -1 to turn discovery off (--discovery-port)", c.DiscoveryPort)
+	}
+	for _, addr := range c.Bootstrap {
+		if err := checkHostPort(addr); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Config) setDefaults() {
@@ -72,9 +99,11 @@ func (c *Config) setDefaults() {
 	}
 	if c.Listen == "" {
 		c.Listen = ":" + strconv.Itoa(DefaultPort)
+		c.listenFallback = true
 	}
 	if c.API == "" {
 		c.API = "127.0.0.1:" + strconv.Itoa(DefaultAPIPort)
+		c.apiFallback = true
 	}
 	if c.DiscoveryPort == 0 {
 		c.DiscoveryPort = DefaultDiscoveryPort
@@ -109,8 +138,8 @@ const leaveGrace = time.Second
 // until Close.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg.setDefaults()
-	if cfg.DataDir == "" {
-		return nil, errors.New("node: no data folder given")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	n := &Node{cfg: cfg, started: time.Now(), metrics: newMetrics()}
 	if err := n.start(ctx); err != nil {
@@ -162,7 +191,9 @@ func (n *Node) start(ctx context.Context) error {
 
 // listen opens the QUIC transport and the routing core behind it.
 func (n *Node) listen() error {
-	tr, err := listenQUIC(n.cfg, n.id, n.log, transport.HandlerFunc(n.handleMessage))
+	// quicnet names the node in its own log lines, so it gets the base
+	// logger; n.log would name it twice.
+	tr, err := listenQUIC(n.cfg, n.id, n.cfg.Logger, transport.HandlerFunc(n.handleMessage))
 	if err != nil {
 		return err
 	}
@@ -226,6 +257,10 @@ func (n *Node) contactBootstrap(ctx context.Context, addr string) {
 			n.router.bootstrap()
 			return
 		}
+		if errors.Is(err, transport.ErrSelf) {
+			n.log.Warn("bootstrap address is this node's own, ignoring it", "addr", addr)
+			return
+		}
 		n.log.Warn("bootstrap node unreachable, will retry", "addr", addr, "attempt", i+1, "err", err)
 		select {
 		case <-time.After(backoff(i)):
@@ -253,14 +288,29 @@ func (n *Node) probe(ctx context.Context, addr string) (wire.Contact, error) {
 	return wire.Contact{ID: id, Addr: ap}, nil
 }
 
-func resolveUDP(ctx context.Context, addr string) (netip.AddrPort, error) {
+// checkHostPort checks that addr is "host:port" with a port from 1 to
+// 65535, without resolving the host.
+func checkHostPort(addr string) error {
+	_, _, err := splitHostPort(addr)
+	return err
+}
+
+func splitHostPort(addr string) (string, uint16, error) {
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("node: bootstrap address %q: %w (want host:port)", addr, err)
+	if err != nil || host == "" {
+		return "", 0, fmt.Errorf("node: invalid bootstrap address %q: want host:port, such as 192.0.2.10:%d", addr, DefaultPort)
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || p == 0 {
-		return netip.AddrPort{}, fmt.Errorf("node: bootstrap address %q: invalid port %q", addr, port)
+		return "", 0, fmt.Errorf("node: invalid bootstrap address %q: port %q is not in 1 to 65535", addr, port)
+	}
+	return host, uint16(p), nil
+}
+
+func resolveUDP(ctx context.Context, addr string) (netip.AddrPort, error) {
+	host, p, err := splitHostPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, err
 	}
 	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil || len(ips) == 0 {

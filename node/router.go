@@ -48,6 +48,12 @@ type router struct {
 
 	inflight chan struct{} // semaphore of maxInflight slots
 	wake     chan struct{} // a deadline may have moved earlier
+	busy     rateLimitedLog
+
+	// ctx bounds every request; close cancels it so that requests in
+	// flight end at once instead of running to their timeouts.
+	ctx      context.Context
+	cancel   context.CancelFunc
 	stop     chan struct{}
 	done     chan struct{}
 	requests sync.WaitGroup
@@ -55,7 +61,11 @@ type router struct {
 }
 
 func newRouter(m *hierarchy.Machine, tr transport.Transport, log *slog.Logger, met *metrics) *router {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &router{
+		ctx:      ctx,
+		cancel:   cancel,
+		busy:     rateLimitedLog{every: 10 * time.Second},
 		tr:       tr,
 		log:      log,
 		metrics:  met,
@@ -135,29 +145,46 @@ func (r *router) flush() {
 }
 
 func (r *router) send(o kademlia.Outgoing) {
-	if o.Request == 0 {
-		go r.sendOneWay(o)
+	if r.stopped() {
 		return
 	}
-	select {
-	case r.inflight <- struct{}{}:
-	default:
-		// NOTE: a full semaphore fails the request at once rather than
-		// queueing it, so the Machine sees back-pressure as failures.
-		r.log.Warn("too many requests in flight, failing request", "to", o.To, "type", o.Msg.Type())
-		r.feedFailure(o.Request)
+	if o.Request == 0 {
+		go r.sendOneWay(o)
 		return
 	}
 	r.requests.Add(1)
 	go r.request(o)
 }
 
+func (r *router) stopped() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
+}
+
 func (r *router) request(o kademlia.Outgoing) {
 	defer r.requests.Done()
-	defer func() { <-r.inflight }()
 
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
 	defer cancel()
+
+	// A request waits for a free slot rather than failing at once: an
+	// overloaded node is no fault of the peer, and the Machine's own
+	// timeout still bounds the wait.
+	select {
+	case r.inflight <- struct{}{}:
+		defer func() { <-r.inflight }()
+	case <-ctx.Done():
+		if n := r.busy.suppress(time.Now()); n >= 0 {
+			r.log.Warn("requests waited too long for a free slot", "in_flight", maxInflight, "dropped", n+1)
+		}
+		r.feedFailure(o.Request)
+		return
+	}
+
 	start := time.Now()
 	resp, err := r.tr.Request(ctx, o.To, o.Msg)
 	if err != nil {
@@ -181,7 +208,7 @@ func (r *router) feedFailure(request uint64) {
 }
 
 func (r *router) sendOneWay(o kademlia.Outgoing) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
 	defer cancel()
 	if err := r.tr.Send(ctx, o.To, o.Msg); err != nil {
 		r.log.Debug("send failed", "to", o.To, "type", o.Msg.Type(), "err", err)
@@ -320,6 +347,7 @@ func (r *router) close(grace time.Duration) {
 		}
 
 		close(r.stop)
+		r.cancel()
 		<-r.done
 		r.requests.Wait()
 	})
@@ -339,4 +367,28 @@ func (r *router) sendLeaves(leaves []kademlia.Outgoing, grace time.Duration) {
 		}()
 	}
 	wg.Wait()
+}
+
+// rateLimitedLog lets a repeated warning through at most once per period
+// and counts what it held back.
+type rateLimitedLog struct {
+	every time.Duration
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// suppress returns -1 if the warning must be held back now, or else the
+// number of warnings held back since the last one let through.
+func (l *rateLimitedLog) suppress(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.suppressed++
+		return -1
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return n
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"strings"
 	"text/tabwriter"
@@ -17,8 +19,13 @@ import (
 	"github.com/yuinet/yui/node"
 )
 
-// requestTimeout bounds one CLI call to a node's API.
-const requestTimeout = 45 * time.Second
+// requestTimeout bounds one CLI call to a node's API that may wait on the
+// network, such as a lookup; statusTimeout bounds calls that only read the
+// node's own state.
+const (
+	requestTimeout = 45 * time.Second
+	statusTimeout  = 5 * time.Second
+)
 
 func newStatusCommand(g *globalFlags) *cobra.Command {
 	var asJSON bool
@@ -27,7 +34,7 @@ func newStatusCommand(g *globalFlags) *cobra.Command {
 		Short: "Show a running node's ID, addresses, uptime and routing table",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			client, ctx, cancel, err := connect(cmd.Context(), g)
+			client, ctx, cancel, err := connectFor(cmd.Context(), g, statusTimeout)
 			if err != nil {
 				return err
 			}
@@ -92,7 +99,7 @@ func newPeersCommand(g *globalFlags) *cobra.Command {
 		Short: "List a running node's contacts with their RTT, uptime and failures",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			client, ctx, cancel, err := connect(cmd.Context(), g)
+			client, ctx, cancel, err := connectFor(cmd.Context(), g, statusTimeout)
 			if err != nil {
 				return err
 			}
@@ -185,8 +192,17 @@ func newVersionCommand() *cobra.Command {
 	}
 }
 
-// connect finds the node of the data folder and bounds the call's time.
+// connect finds the node of the data folder and bounds the call's time
+// to requestTimeout.
 func connect(ctx context.Context, g *globalFlags) (*api.Client, context.Context, context.CancelFunc, error) {
+	return connectFor(ctx, g, requestTimeout)
+}
+
+// connectFor finds the node of the data folder, checks that the node
+// answering at the recorded address runs on that folder, and bounds the
+// call's time. A node killed without a clean stop leaves its api.addr
+// behind, and another node may since have taken the port.
+func connectFor(ctx context.Context, g *globalFlags, timeout time.Duration) (*api.Client, context.Context, context.CancelFunc, error) {
 	client, err := api.FindNode(g.dataDir)
 	if err != nil {
 		return nil, nil, nil, err
@@ -194,8 +210,31 @@ func connect(ctx context.Context, g *globalFlags) (*api.Client, context.Context,
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+
+	check, cancelCheck := context.WithTimeout(ctx, statusTimeout)
+	defer cancelCheck()
+	s, err := client.Status(check)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !sameDir(s.DataDir, g.dataDir) {
+		return nil, nil, nil, fmt.Errorf("%w in %s: its api.addr names %s, where the node of %s (ID %s) answers; "+
+			"the node of this folder is not running, start it with 'yui node --data-dir %s'",
+			api.ErrNoNode, g.dataDir, client.Base, s.DataDir, s.ID.Short(), g.dataDir)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	return client, ctx, cancel, nil
+}
+
+// sameDir reports whether a and b name the same folder.
+func sameDir(a, b string) bool {
+	ia, errA := os.Stat(a)
+	ib, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(ia, ib)
+	}
+	return filepath.Clean(a) == filepath.Clean(b)
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,7 @@ func newNodeCommand(g *globalFlags) *cobra.Command {
 		discoveryPort int
 		tier          string
 		mode          string
+		maxClockSkew  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -44,13 +46,20 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 			cfg := node.Config{
 				Mode:          m,
 				DataDir:       g.dataDir,
-				Listen:        listen,
-				API:           apiAddr,
 				Bootstrap:     splitList(bootstrap),
 				Network:       network,
 				DiscoveryPort: discoveryPort,
+				MaxClockSkew:  maxClockSkew,
 				Tier:          tier,
 				Logger:        log,
+			}
+			// Addresses the user gave are used as given; the defaults
+			// may move to a free port when taken.
+			if cmd.Flags().Changed("listen") {
+				cfg.Listen = listen
+			}
+			if cmd.Flags().Changed("api") {
+				cfg.API = apiAddr
 			}
 			return runNode(cmd.Context(), cfg)
 		},
@@ -64,6 +73,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 	// Flat stays the default until the hierarchy has run on real networks
 	// as long as flat Kademlia has.
 	f.StringVar(&mode, "mode", "flat", "overlay mode: flat (every node in the DHT) or hier (each LAN elects representatives to the DHT) (env YUI_MODE)")
+	f.DurationVar(&maxClockSkew, "max-clock-skew", 0, "how far a LAN beacon's clock may differ from this node's, e.g. 10m; 0 for the default of 5m, -1s to turn the check off on devices without a clock (env YUI_MAX_CLOCK_SKEW)")
 	f.StringVar(&tier, "tier", "auto", "storage tier: upper, middle, lower (holds no data) or auto (env YUI_TIER)")
 	return cmd
 }

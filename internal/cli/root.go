@@ -100,7 +100,9 @@ func applyEnv(cmd *cobra.Command) error {
 		if !ok {
 			return
 		}
-		if setErr := f.Value.Set(v); setErr != nil {
+		// FlagSet.Set, unlike Value.Set, marks the flag as changed, so
+		// a value from the environment counts as given by the user.
+		if setErr := cmd.Flags().Set(f.Name, v); setErr != nil {
 			err = fmt.Errorf("invalid %s=%q: %v", name, v, setErr)
 		}
 	})

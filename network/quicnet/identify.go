@@ -50,7 +50,7 @@ func (t *Transport) Identify(ctx context.Context, addr netip.AddrPort) (identity
 	id, _ := check.result()
 	if id == t.cfg.Identity.ID {
 		qc.CloseWithError(codeShutdown, "connected to self")
-		return identity.NodeID{}, fmt.Errorf("quicnet: identify %s: the address is this node's own", addr)
+		return identity.NodeID{}, fmt.Errorf("quicnet: identify %s: %w", addr, transport.ErrSelf)
 	}
 	t.stats.dials.Add(1)
 	if t.addConn(qc, transport.Peer{ID: id, Addr: udpAddrPort(qc.RemoteAddr())}) == nil {

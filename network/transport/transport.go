@@ -24,6 +24,8 @@ var (
 	// ErrPeerMismatch reports a peer that proved a different ID than the
 	// one the caller asked for.
 	ErrPeerMismatch = errors.New("transport: peer ID mismatch")
+	// ErrSelf reports an address at which this node itself answered.
+	ErrSelf = errors.New("transport: address is this node's own")
 )
 
 // Peer is the authenticated sender of an incoming message.
