@@ -245,6 +245,11 @@ func jsonErrors(h http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{header: http.Header{}}
 		mux.ServeHTTP(rec, r)
+		if rec.code/100 == 3 {
+			// A redirect to the cleaned path, which clients follow.
+			mux.ServeHTTP(w, r)
+			return
+		}
 		if allow := rec.header.Get("Allow"); allow != "" {
 			w.Header().Set("Allow", allow)
 		}
