@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/yuinet/yui/network/identity"
@@ -26,6 +27,24 @@ type testNode struct {
 	shards  *engine.ShardStore
 	holder  *Holder
 	store   *Store
+
+	// lookups and requests count the Closest and Request calls made
+	// through this node, as the traffic a real overlay would carry.
+	lookups  atomic.Int64
+	requests atomic.Int64
+	// intercept, if set, serves requests to this node in place of its
+	// holder when it returns a message, to make the node misbehave.
+	intercept atomic.Pointer[func(ctx context.Context, msg wire.Message) wire.Message]
+}
+
+// setIntercept makes f serve the node's requests when it returns a
+// message; nil restores the holder.
+func (n *testNode) setIntercept(f func(ctx context.Context, msg wire.Message) wire.Message) {
+	if f == nil {
+		n.intercept.Store(nil)
+		return
+	}
+	n.intercept.Store(&f)
 }
 
 func (n *testNode) Self() wire.Contact {
@@ -35,6 +54,7 @@ func (n *testNode) Self() wire.Contact {
 // Closest returns the exact closest live nodes, as a converged lookup
 // would, leaving out the node itself.
 func (n *testNode) Closest(_ context.Context, target identity.NodeID, count int) ([]wire.Contact, error) {
+	n.lookups.Add(1)
 	var out []wire.Contact
 	for _, m := range n.cluster.live() {
 		if m != n {
@@ -46,6 +66,7 @@ func (n *testNode) Closest(_ context.Context, target identity.NodeID, count int)
 }
 
 func (n *testNode) Request(ctx context.Context, to wire.Contact, msg wire.Message) (wire.Message, error) {
+	n.requests.Add(1)
 	return n.tr.Request(ctx, to, msg)
 }
 
@@ -81,11 +102,33 @@ func newClusterOn(t testing.TB, n int, params NamespaceParams, disk bool) *testC
 }
 
 func (c *testCluster) add(i int, params NamespaceParams) *testNode {
-	t := c.t
 	id, err := identity.New()
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
+	return c.addWith(i, params, id)
+}
+
+// addCloser adds a node whose ID is closer to target than every live
+// node's, as a node that joins and takes over a key would be.
+func (c *testCluster) addCloser(i int, params NamespaceParams, target identity.NodeID) *testNode {
+	closest := sortByDistance(target, contactsOf(c.live()))[0].ID
+	for {
+		id, err := identity.New()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if identity.Compare(identity.Xor(target, id.ID), identity.Xor(target, closest)) < 0 {
+			return c.addWith(i, params, id)
+		}
+	}
+}
+
+// addWith adds node number i with identity id. The number picks its
+// address.
+func (c *testCluster) addWith(i int, params NamespaceParams, id *identity.Identity) *testNode {
+	t := c.t
+	var err error
 	opts := engine.Options{Logger: quietLogger(), CacheSize: 4 << 20}
 	var eng *engine.DB
 	if c.disk {
@@ -106,6 +149,11 @@ func (c *testCluster) add(i int, params NamespaceParams) *testNode {
 	}
 	n := &testNode{id: id, cluster: c, eng: eng, shards: shards, holder: holder}
 	handler := transport.HandlerFunc(func(ctx context.Context, from transport.Peer, msg wire.Message, _ bool) wire.Message {
+		if f := n.intercept.Load(); f != nil {
+			if resp := (*f)(ctx, msg); resp != nil {
+				return resp
+			}
+		}
 		return holder.HandleMessage(ctx, from, msg)
 	})
 	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 4717)

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/chunk"
@@ -21,25 +20,26 @@ const firstReaders = 3
 
 // dirAnswer is one directory holder's response to a GetRecord.
 type dirAnswer struct {
-	c   wire.Contact
-	rec *wire.Record
-	env *seal.Envelope
+	c wire.Contact
+	// asked is set once the request was started, and answered once the
+	// holder responded with a record or with CodeNotFound.
+	asked, answered bool
+	rec             *wire.Record
+	env             *seal.Envelope
 }
 
 // newestVersion returns the newest version of a record that verifies
 // among its directory holders, and stores it on the holders asked that
 // responded with an older version or none. A tombstone gives ErrNotFound.
 func (s *Store) newestVersion(ctx context.Context, d *Descriptor, keyHash seal.Hash) (*wire.Record, *seal.Envelope, error) {
-	dir := DirectoryOf(keyHash, d.Params().DirBits)
-	cands, err := s.closest(ctx, DirectoryID(d.Namespace(), dir), int(d.Params().Replicas))
+	cands, err := s.closest(ctx, DirectoryID(d.Namespace(), DirectoryOf(keyHash, d.Params().DirBits)), int(d.Params().Replicas))
 	if err != nil {
 		return nil, nil, err
 	}
-	first := min(firstReaders, len(cands))
-	answers := s.askRecord(ctx, d, keyHash, cands[:first])
+	answers := s.askRecord(ctx, d, keyHash, cands, firstReaders)
 	best := newestAnswer(answers)
 	if best == nil {
-		answers = append(answers, s.askRecord(ctx, d, keyHash, cands[first:])...)
+		answers = append(answers, s.askRecord(ctx, d, keyHash, notAsked(cands, answers), len(cands))...)
 		best = newestAnswer(answers)
 	}
 	if best == nil {
@@ -53,27 +53,52 @@ func (s *Store) newestVersion(ctx context.Context, d *Descriptor, keyHash seal.H
 	return best.rec, best.env, nil
 }
 
-func (s *Store) askRecord(ctx context.Context, d *Descriptor, keyHash seal.Hash, cands []wire.Contact) []dirAnswer {
+// askRecord requests the record from cands in order until want of them
+// have responded, hedged: a holder that is slower than the hedge delay or
+// fails is replaced by the next candidate. Once one holder has returned
+// the record, the others get a grace period. It returns an answer for
+// every candidate, asked or not.
+func (s *Store) askRecord(ctx context.Context, d *Descriptor, keyHash seal.Hash, cands []wire.Contact, want int) []dirAnswer {
 	answers := make([]dirAnswer, len(cands))
-	var wg sync.WaitGroup
-	for i, c := range cands {
-		answers[i].c = c
-		wg.Go(func() {
-			resp, err := s.request(ctx, c, &wire.GetRecord{Namespace: d.Namespace(), KeyHash: wire.Hash(keyHash)})
-			m, ok := resp.(*wire.RecordData)
-			if err != nil || !ok {
-				return
-			}
-			env, err := checkRecord(d, &m.Record)
-			if err != nil || env.Record.KeyHash != keyHash {
-				s.log.Warn("directory holder served a record that does not verify", "peer", c.ID.Short(), "err", err)
-				return
-			}
-			answers[i].rec, answers[i].env = &m.Record, env
-		})
+	msg := &wire.GetRecord{Namespace: d.Namespace(), KeyHash: wire.Hash(keyHash)}
+	delay := s.rtt.hedgeDelay(msg.Type())
+	timeout := s.rtt.attemptTimeout(msg.Type(), s.cfg.RequestTimeout)
+	g := &grace{delay: delay}
+	f := fanout{n: len(cands), want: min(want, len(cands)), delay: delay, timeout: timeout, done: g.over}
+	hedge(ctx, f, func(ctx context.Context, i int) bool {
+		a := &answers[i]
+		a.c, a.asked = cands[i], true
+		resp, err := s.request(ctx, a.c, msg)
+		m, ok := resp.(*wire.RecordData)
+		if err != nil || !ok {
+			a.answered = errorCode(err) == wire.CodeNotFound
+			return a.answered
+		}
+		a.answered = true
+		env, err := checkRecord(d, &m.Record)
+		if err != nil || env.Record.KeyHash != keyHash {
+			s.log.Warn("directory holder served a record that does not verify", "peer", a.c.ID.Short(), "err", err)
+			return true
+		}
+		a.rec, a.env = &m.Record, env
+		g.good()
+		return true
+	})
+	for i := range answers {
+		answers[i].c = cands[i]
 	}
-	wg.Wait()
 	return answers
+}
+
+// notAsked returns the candidates that were not sent a request.
+func notAsked(cands []wire.Contact, answers []dirAnswer) []wire.Contact {
+	var rest []wire.Contact
+	for i, c := range cands {
+		if i >= len(answers) || !answers[i].asked {
+			rest = append(rest, c)
+		}
+	}
+	return rest
 }
 
 func newestAnswer(answers []dirAnswer) *dirAnswer {
@@ -99,11 +124,13 @@ func supersedes(a, b *seal.Envelope) bool {
 	return bytes.Compare(a.Writer, b.Writer) > 0
 }
 
-// repairRecord stores best on the holders that responded without it.
+// repairRecord stores best on the holders that responded without it or
+// with an older version. Holders that did not respond are left to repair
+// passes, since a request to them would likely time out.
 func (s *Store) repairRecord(ctx context.Context, d *Descriptor, best *dirAnswer, answers []dirAnswer) {
 	msg := &wire.PutRecord{Namespace: d.Namespace(), Dir: DirectoryOf(best.env.Record.KeyHash, d.Params().DirBits), Record: *best.rec}
 	for _, a := range answers {
-		if a.env != nil && !supersedes(best.env, a.env) {
+		if !a.answered || a.env != nil && !supersedes(best.env, a.env) {
 			continue
 		}
 		if err := s.putRecordTo(ctx, a.c, d, msg); err != nil {

@@ -230,7 +230,7 @@ func (s *Store) rewrapExisting(ctx context.Context, v *nsView, ch grantChange) e
 	g := readGrant{Reader: ch.grantee.Keys, Scope: ch.scope, Prefix: ch.prefix}
 	for dir := range uint32(1) << v.d.Params().DirBits {
 		var todo []*wire.Record
-		err := s.scanDirectory(ctx, v.d, dir, false, func(rec *wire.Record, env *seal.Envelope) {
+		err := s.scanDirectory(ctx, v.d, dir, func(rec *wire.Record, env *seal.Envelope) {
 			if env.Tombstone {
 				return
 			}

@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/seal"
@@ -12,7 +15,7 @@ import (
 
 // List returns the live records of a namespace that the user can read
 // and whose key starts with prefix, sorted by key. Each directory shard is
-// read from its first holder that responds.
+// read from up to listReaders holders, newest versions merged.
 func (s *Store) List(ctx context.Context, user, namespace, prefix string) ([]RecordInfo, error) {
 	v, err := s.resolve(ctx, user, namespace, Read, false)
 	if err != nil {
@@ -20,7 +23,7 @@ func (s *Store) List(ctx context.Context, user, namespace, prefix string) ([]Rec
 	}
 	var infos []RecordInfo
 	for dir := range uint32(1) << v.d.Params().DirBits {
-		err := s.scanDirectory(ctx, v.d, dir, false, func(rec *wire.Record, env *seal.Envelope) {
+		err := s.scanDirectory(ctx, v.d, dir, func(rec *wire.Record, env *seal.Envelope) {
 			if info := s.listEntry(v, rec, env, prefix); info != nil {
 				infos = append(infos, *info)
 			}
@@ -48,30 +51,64 @@ func (s *Store) listEntry(v *nsView, rec *wire.Record, env *seal.Envelope, prefi
 	return info
 }
 
-// scanDirectory pages through directory shard dir of a namespace from the
-// first of its holders that responds, and calls fn for each version that
-// verifies.
-func (s *Store) scanDirectory(ctx context.Context, d *Descriptor, dir uint32, digest bool, fn func(*wire.Record, *seal.Envelope)) error {
+// listReaders is how many directory holders List reads each directory
+// shard from. Right after nodes join, the closest holders may be new ones
+// that repair has not filled yet, so List merges the newest version of
+// each record from several holders.
+const listReaders = 3
+
+// scanDirectory pages through directory shard dir of a namespace at up to
+// listReaders of its holders, hedged so that a holder that does not
+// respond is replaced by the next, and calls fn for the newest version of
+// each record that verifies. Once one holder has sent every page, the
+// others get a grace period. It fails only when no holder responds.
+func (s *Store) scanDirectory(ctx context.Context, d *Descriptor, dir uint32, fn func(*wire.Record, *seal.Envelope)) error {
 	cands, err := s.closest(ctx, DirectoryID(d.Namespace(), dir), int(d.Params().Replicas))
 	if err != nil {
 		return err
 	}
-	var lastErr error
-	for _, c := range cands {
-		if lastErr = s.pageDirectory(ctx, c, d, dir, digest, fn); lastErr == nil {
-			return nil
-		}
-	}
-	if lastErr == nil {
+	if len(cands) == 0 {
 		return nil // no holders: nothing was ever stored
 	}
-	return fmt.Errorf("%w: list directory %d of %q: %w", ErrUnavailable, dir, d.Namespace(), lastErr)
+
+	merged := newDirMerge(d)
+	var (
+		mu      sync.Mutex
+		lastErr error
+	)
+	// Each page request has the full request timeout, and a holder that
+	// is slow to page is replaced after the hedge delay instead.
+	delay := s.rtt.hedgeDelay(wire.TypeListRecords)
+	g := &grace{delay: delay}
+	f := fanout{n: len(cands), want: min(listReaders, len(cands)), delay: delay, done: g.over}
+	read := hedge(ctx, f, func(ctx context.Context, i int) bool {
+		err := s.pageDirectory(ctx, cands[i], d, dir, merged)
+		if err != nil {
+			mu.Lock()
+			lastErr = err
+			mu.Unlock()
+			return false
+		}
+		g.good()
+		return true
+	})
+
+	if read == 0 {
+		if lastErr == nil {
+			lastErr = ctx.Err()
+		}
+		return fmt.Errorf("%w: list directory %d of %q: %w", ErrUnavailable, dir, d.Namespace(), lastErr)
+	}
+	merged.each(fn)
+	return nil
 }
 
-func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor, dir uint32, digest bool, fn func(*wire.Record, *seal.Envelope)) error {
+// pageDirectory reads every page of a directory shard from one holder
+// into merged.
+func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor, dir uint32, merged *dirMerge) error {
 	var after wire.Hash
 	for {
-		resp, err := s.request(ctx, c, &wire.ListRecords{Namespace: d.Namespace(), Dir: dir, After: after, Digest: digest})
+		resp, err := s.request(ctx, c, &wire.ListRecords{Namespace: d.Namespace(), Dir: dir, After: after})
 		if err != nil {
 			return err
 		}
@@ -81,19 +118,10 @@ func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor
 		}
 		verified := 0
 		for i := range page.Records {
-			rec := &page.Records[i]
-			env, err := d.VerifyRecord(rec.Envelope)
-			if err != nil {
-				continue
+			if k, ok := merged.add(&page.Records[i]); ok {
+				after = k
+				verified++
 			}
-			if !digest {
-				if env, err = checkRecord(d, rec); err != nil {
-					continue
-				}
-			}
-			after = wire.Hash(env.Record.KeyHash)
-			verified++
-			fn(rec, env)
 		}
 		if !page.More || len(page.Records) == 0 {
 			return nil
@@ -103,5 +131,75 @@ func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor
 			// after this one.
 			return fmt.Errorf("store: holder %s sent a page of records that do not verify", c.ID.Short())
 		}
+	}
+}
+
+// dirMerge collects the newest verified version of each record of a
+// directory shard from several holders. It is safe for concurrent use.
+type dirMerge struct {
+	d *Descriptor
+
+	mu    sync.Mutex // guards byKey and byEnv
+	byKey map[wire.Hash]*mergedRecord
+	// byEnv maps the SHA-256 of each envelope verified so far to its
+	// record, so that the copies other holders send are not verified
+	// again.
+	byEnv map[wire.Hash]*mergedRecord
+}
+
+type mergedRecord struct {
+	rec *wire.Record
+	env *seal.Envelope
+}
+
+func newDirMerge(d *Descriptor) *dirMerge {
+	return &dirMerge{d: d, byKey: make(map[wire.Hash]*mergedRecord), byEnv: make(map[wire.Hash]*mergedRecord)}
+}
+
+// add merges one listed record version and returns its key hash, or false
+// if it does not verify. A copy of a version already held adds the
+// wrapped keys it carries, since a grant may have reached some holders
+// only.
+func (m *dirMerge) add(rec *wire.Record) (wire.Hash, bool) {
+	sum := wire.Hash(sha256.Sum256(rec.Envelope))
+	m.mu.Lock()
+	seen := m.byEnv[sum]
+	m.mu.Unlock()
+	if seen != nil {
+		if checkWraps(seen.env, rec.Wraps) == nil {
+			m.mu.Lock()
+			mergeWraps(seen.rec, rec.Wraps)
+			m.mu.Unlock()
+		}
+		return wire.Hash(seen.env.Record.KeyHash), true
+	}
+
+	env, err := checkRecord(m.d, rec)
+	if err != nil {
+		return wire.Hash{}, false
+	}
+	k := wire.Hash(env.Record.KeyHash)
+	r := &mergedRecord{rec: rec, env: env}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if same := m.byEnv[sum]; same != nil {
+		// Another holder's copy was verified meanwhile.
+		mergeWraps(same.rec, rec.Wraps)
+		return k, true
+	}
+	m.byEnv[sum] = r
+	if held := m.byKey[k]; held == nil || supersedes(env, held.env) {
+		m.byKey[k] = r
+	}
+	return k, true
+}
+
+// each calls fn for the newest version of each record, in key-hash order.
+func (m *dirMerge) each(fn func(*wire.Record, *seal.Envelope)) {
+	keys := slices.Collect(maps.Keys(m.byKey))
+	sortHashes(keys)
+	for _, k := range keys {
+		r := m.byKey[k]
+		fn(r.rec, r.env)
 	}
 }

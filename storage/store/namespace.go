@@ -299,7 +299,7 @@ func (s *Store) signAndPublish(ctx context.Context, owner *seal.User, body *desc
 // substituting the next closest for failures.
 func (s *Store) publishDescriptor(ctx context.Context, d *Descriptor) error {
 	msg := &wire.PutNamespace{Namespace: d.Namespace(), Descriptor: d.Bytes()}
-	_, err := s.replicate(ctx, NamespaceID(d.Namespace()), int(d.Params().Replicas), func(c wire.Contact) error {
+	_, err := s.replicate(ctx, NamespaceID(d.Namespace()), int(d.Params().Replicas), msg.Type(), func(ctx context.Context, c wire.Contact) error {
 		_, err := s.request(ctx, c, msg)
 		return err
 	})

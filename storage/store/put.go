@@ -309,7 +309,7 @@ func (s *Store) publishRecord(ctx context.Context, d *Descriptor, keyHash seal.H
 	}
 	dir := DirectoryOf(keyHash, d.Params().DirBits)
 	msg := &wire.PutRecord{Namespace: d.Namespace(), Dir: dir, Record: *rec}
-	_, err := s.replicate(ctx, DirectoryID(d.Namespace(), dir), int(d.Params().Replicas), func(c wire.Contact) error {
+	_, err := s.replicate(ctx, DirectoryID(d.Namespace(), dir), int(d.Params().Replicas), msg.Type(), func(ctx context.Context, c wire.Contact) error {
 		return s.putRecordTo(ctx, c, d, msg)
 	})
 	if err != nil {

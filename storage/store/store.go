@@ -63,6 +63,7 @@ type Store struct {
 	peers peers
 	log   *slog.Logger
 	clock clock
+	rtt   *latencies
 
 	usersMu sync.Mutex // guards users
 	users   map[string]*seal.User
@@ -113,12 +114,14 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	rtt := newLatencies()
 	return &Store{
 		cfg:         cfg,
 		net:         cfg.Network,
 		log:         cfg.Logger.With("node", cfg.Network.Self().ID.Short()),
 		clock:       clock{now: cfg.Now},
-		peers:       peers{net: cfg.Network, holder: cfg.Holder, timeout: cfg.RequestTimeout},
+		rtt:         rtt,
+		peers:       peers{net: cfg.Network, holder: cfg.Holder, timeout: cfg.RequestTimeout, rtt: rtt},
 		users:       make(map[string]*seal.User),
 		descriptors: make(map[string]cachedDescriptor),
 		views:       make(map[viewKey]*nsView),
@@ -174,6 +177,9 @@ type peers struct {
 	net     Network
 	holder  *Holder
 	timeout time.Duration
+	// rtt, if set, records the latency of each request a holder responds
+	// to.
+	rtt *latencies
 }
 
 // request sends msg and turns an error response into a *RemoteError.
@@ -188,9 +194,13 @@ func (p peers) request(ctx context.Context, to wire.Contact, msg wire.Message) (
 	} else {
 		ctx, cancel := context.WithTimeout(ctx, p.timeout)
 		defer cancel()
+		start := time.Now()
 		var err error
 		if resp, err = p.net.Request(ctx, to, msg); err != nil {
 			return nil, fmt.Errorf("%w: %v to %s: %w", ErrUnavailable, msg.Type(), to.ID.Short(), err)
+		}
+		if p.rtt != nil {
+			p.rtt.observe(msg.Type(), time.Since(start))
 		}
 	}
 	if e, ok := resp.(*wire.Error); ok {

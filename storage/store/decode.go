@@ -1,0 +1,146 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/yuinet/yui/storage/chunk"
+	"github.com/yuinet/yui/storage/erasure"
+)
+
+// maxDecodeAttempts bounds the subsets of shards tried when decoded
+// chunks fail their ID check. Every attempt hashes and decodes one chunk's
+// worth of bytes. With one lying holder the leave-one-out subsets find a
+// clean subset within Data+1 attempts. With more liars the remaining
+// attempts draw random subsets: for 16+16 with 2 liars among 32 shards a
+// random subset is clean with probability 0.24, so 32 attempts miss with
+// probability about 2·10⁻⁴.
+const maxDecodeAttempts = 32
+
+// errIDMismatch reports that no subset of shards tried decoded to the
+// chunk's ID: some holder serves a shard whose hash is valid but whose
+// contents are not the chunk's.
+var errIDMismatch = errors.New("decoded chunk does not match its ID")
+
+// decoded is the result of decodeVerified.
+type decoded struct {
+	data []byte
+	// used are Data shards that decode to the chunk, a basis for
+	// rebuilding others.
+	used []erasure.Shard
+	// liars are the positions in the given shards of those whose
+	// contents differ from the chunk's, found only when the first
+	// subset failed.
+	liars []int
+}
+
+// decodeVerified decodes a chunk from shards, which carry distinct
+// indexes and valid hashes, and checks the result against the chunk's ID. When the first
+// Data shards decode to something else, it tries other subsets, up to
+// maxDecodeAttempts, and reports the shards that disagree with the chunk
+// it then finds. It fails with a *erasure.TooFewShardsError when shards
+// are too few, and with errIDMismatch when no subset tried matches.
+func decodeVerified(id chunk.ID, shards []erasure.Shard) (*decoded, error) {
+	pool := consistentShards(shards)
+	if len(pool) == 0 {
+		return nil, &erasure.TooFewShardsError{}
+	}
+	p := shards[pool[0]].Params
+	if len(pool) < p.Data {
+		return nil, &erasure.TooFewShardsError{Params: p, Have: len(pool)}
+	}
+	subsets := decodeSubsets(id, len(pool), p.Data)
+	for attempt, subset := range subsets {
+		picked := make([]erasure.Shard, len(subset))
+		for i, j := range subset {
+			picked[i] = shards[pool[j]]
+		}
+		data, _, err := erasure.Decode(picked)
+		if err != nil || chunk.VerifyID(id, data) != nil {
+			continue
+		}
+		d := &decoded{data: data, used: picked}
+		if attempt > 0 {
+			d.liars = disagreeing(p, data, shards)
+		}
+		return d, nil
+	}
+	return nil, fmt.Errorf("%w: tried %d subsets of %d shards", errIDMismatch, len(subsets), len(pool))
+}
+
+// consistentShards returns the positions of the shards that share the
+// code and chunk size most shards carry, so that a shard claiming another
+// code does not enter a subset. The caller has verified every shard's
+// hash.
+func consistentShards(shards []erasure.Shard) []int {
+	type header struct {
+		params erasure.Params
+		size   int
+	}
+	counts := make(map[header]int)
+	var best header
+	for i := range shards {
+		h := header{shards[i].Params, shards[i].Size}
+		counts[h]++
+		if counts[h] > counts[best] {
+			best = h
+		}
+	}
+	var pool []int
+	for i := range shards {
+		if (header{shards[i].Params, shards[i].Size}) == best {
+			pool = append(pool, i)
+		}
+	}
+	return pool
+}
+
+// decodeSubsets returns the subsets of k of n shards to try, as positions:
+// the first k, then each leaving one of the first k+1 out, then random
+// ones drawn with a seed taken from the chunk ID, up to
+// maxDecodeAttempts in all.
+func decodeSubsets(id chunk.ID, n, k int) [][]int {
+	first := make([]int, k)
+	for i := range first {
+		first[i] = i
+	}
+	subsets := [][]int{first}
+	if n == k {
+		return subsets
+	}
+	for out := k - 1; out >= 0 && len(subsets) < maxDecodeAttempts; out-- {
+		s := make([]int, 0, k)
+		for i := range k + 1 {
+			if i != out {
+				s = append(s, i)
+			}
+		}
+		subsets = append(subsets, s)
+	}
+	seed := uint64(id[0]) | uint64(id[1])<<8 | uint64(id[2])<<16 | uint64(id[3])<<24
+	rng := rand.New(rand.NewPCG(seed, uint64(n)))
+	for len(subsets) < maxDecodeAttempts {
+		s := rng.Perm(n)[:k]
+		slices.Sort(s)
+		subsets = append(subsets, s)
+	}
+	return subsets
+}
+
+// disagreeing returns the positions of the shards whose contents differ
+// from those the chunk data encodes to with code p.
+func disagreeing(p erasure.Params, data []byte, shards []erasure.Shard) []int {
+	good, err := erasure.Encode(p, data)
+	if err != nil {
+		return nil
+	}
+	var liars []int
+	for i, sh := range shards {
+		if sh.Index >= len(good) || sh.Params != p || sh.Hash != good[sh.Index].Hash {
+			liars = append(liars, i)
+		}
+	}
+	return liars
+}

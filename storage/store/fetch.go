@@ -1,0 +1,306 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/chunk"
+	"github.com/yuinet/yui/storage/erasure"
+)
+
+// shardSet collects the valid shards of one chunk fetched so far, with
+// the holder each came from.
+type shardSet struct {
+	guess  erasure.Params          // the code the first-choice holders were picked for
+	slotOf map[identity.NodeID]int // first-choice position of each candidate; read-only once fetching starts
+
+	mu      sync.Mutex // guards the fields below
+	shards  []erasure.Shard
+	from    []wire.Contact // from[i] served shards[i]
+	have    map[int]bool
+	missing []wire.Contact // first-choice holders that lacked their shard
+}
+
+func newShardSet(guess erasure.Params, cands []wire.Contact) *shardSet {
+	ss := &shardSet{guess: guess, slotOf: make(map[identity.NodeID]int), have: make(map[int]bool)}
+	for i, c := range cands {
+		ss.slotOf[c.ID] = i
+	}
+	return ss
+}
+
+// add keeps an encoded shard that verifies and whose index the set lacks,
+// and reports whether it did.
+func (ss *shardSet) add(b []byte, from wire.Contact) bool {
+	sh, err := erasure.UnmarshalShard(b)
+	if err == nil {
+		err = sh.Verify()
+	}
+	if err != nil {
+		return false
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.have[sh.Index] {
+		return false
+	}
+	ss.have[sh.Index] = true
+	ss.shards = append(ss.shards, sh)
+	ss.from = append(ss.from, from)
+	return true
+}
+
+func (ss *shardSet) has(index int) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.have[index]
+}
+
+// snapshot returns copies of the shards and their holders.
+func (ss *shardSet) snapshot() ([]erasure.Shard, []wire.Contact) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return append([]erasure.Shard(nil), ss.shards...), append([]wire.Contact(nil), ss.from...)
+}
+
+// needed returns how many more shards a decode needs: the code's Data
+// less the shards held that carry the most common code, or the guessed
+// code's Data while no shard is held.
+func (ss *shardSet) needed() int {
+	shards, _ := ss.snapshot()
+	pool := consistentShards(shards)
+	if len(pool) == 0 {
+		return ss.guess.Data
+	}
+	return max(0, shards[pool[0]].Params.Data-len(pool))
+}
+
+// readChunk fetches a chunk's shards from its closest holders, decodes it
+// and checks it against its ID. It first requests the data shards from
+// the holders where a writer with the same view of the network placed
+// them, hedged with the parity shards' holders. If that does not give
+// enough shards, it requests the list of shards every candidate holds and
+// fetches from them. When the decoded chunk does not match its ID, it
+// fetches every shard listed and tries other subsets. Holders found
+// missing their shard, or serving a wrong one, are repaired.
+func (s *Store) readChunk(ctx context.Context, id chunk.ID, nominal erasure.Params) ([]byte, error) {
+	cands, err := s.closest(ctx, ChunkKey(id), nominal.Total()+spareCandidates)
+	if err != nil {
+		return nil, err
+	}
+	ss := newShardSet(ScaledParams(nominal, len(cands)), cands)
+	s.fetchFirstChoice(ctx, id, cands, ss)
+	var listed [][]uint16
+	if ss.needed() > 0 {
+		listed = s.listShards(ctx, id, cands)
+		s.fetchListed(ctx, id, cands, listed, ss, false)
+	}
+	res, err := s.decodeSet(id, ss)
+	if errors.Is(err, ErrCorrupt) {
+		s.log.Warn("chunk does not match its ID; fetching every shard to find the wrong ones", "chunk", id)
+		if listed == nil {
+			listed = s.listShards(ctx, id, cands)
+		}
+		s.fetchListed(ctx, id, cands, listed, ss, true)
+		res, err = s.decodeSet(id, ss)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.repairMissing(ctx, id, ss, res)
+	s.repairLiars(ctx, id, ss, res)
+	return res.data, nil
+}
+
+// fetchFirstChoice requests shard i from the i-th closest candidate until
+// it has the guessed code's Data shards. A candidate that fails or is
+// slower than the hedge delay is backed by the next one, which holds a
+// parity shard. It gives up once more candidates lacked their shard than
+// the code has parity, since the chunk was then placed for another code
+// or another set of holders.
+func (s *Store) fetchFirstChoice(ctx context.Context, id chunk.ID, cands []wire.Contact, ss *shardSet) {
+	misses := 0
+	var mu sync.Mutex
+	n := min(ss.guess.Total(), len(cands))
+	f := fanout{
+		n:       n,
+		want:    min(ss.guess.Data, n),
+		delay:   s.rtt.hedgeDelay(wire.TypeGetShard),
+		timeout: s.rtt.attemptTimeout(wire.TypeGetShard, s.cfg.RequestTimeout),
+		more: func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return misses <= ss.guess.Parity
+		},
+	}
+	hedge(ctx, f, func(ctx context.Context, i int) bool {
+		resp, err := s.request(ctx, cands[i], &wire.GetShard{Chunk: wire.Hash(id), Index: uint16(i)})
+		if d, ok := resp.(*wire.ShardData); ok && err == nil {
+			return ss.add(d.Shard, cands[i])
+		}
+		if errorCode(err) == wire.CodeNotFound {
+			mu.Lock()
+			misses++
+			mu.Unlock()
+			ss.mu.Lock()
+			ss.missing = append(ss.missing, cands[i])
+			ss.mu.Unlock()
+		}
+		return false
+	})
+}
+
+// listShards requests from every candidate the list of the chunk's shards
+// it holds. A candidate that does not answer within the attempt timeout
+// counts as holding none.
+func (s *Store) listShards(ctx context.Context, id chunk.ID, cands []wire.Contact) [][]uint16 {
+	held := make([][]uint16, len(cands))
+	msg := &wire.ListShards{Chunks: []wire.Hash{wire.Hash(id)}}
+	f := fanout{n: len(cands), want: len(cands), timeout: s.rtt.attemptTimeout(msg.Type(), s.cfg.RequestTimeout)}
+	hedge(ctx, f, func(ctx context.Context, i int) bool {
+		resp, err := s.request(ctx, cands[i], msg)
+		r, ok := resp.(*wire.ShardIndexes)
+		if err != nil || !ok || len(r.Held) != 1 {
+			return false
+		}
+		held[i] = r.Held[0]
+		return true
+	})
+	return held
+}
+
+// fetchListed fetches shards the set lacks from the candidates that listed
+// them, hedged, until a decode has enough, or every listed shard when all
+// is set.
+func (s *Store) fetchListed(ctx context.Context, id chunk.ID, cands []wire.Contact, held [][]uint16, ss *shardSet, all bool) {
+	for {
+		picks, distinct := listedPicks(cands, held, ss)
+		want := min(ss.needed(), distinct)
+		if all {
+			want = distinct
+		}
+		if want == 0 {
+			return
+		}
+		f := fanout{
+			n:       len(picks),
+			want:    want,
+			delay:   s.rtt.hedgeDelay(wire.TypeGetShard),
+			timeout: s.rtt.attemptTimeout(wire.TypeGetShard, s.cfg.RequestTimeout),
+		}
+		got := hedge(ctx, f, func(ctx context.Context, i int) bool {
+			p := picks[i]
+			if ss.has(int(p.index)) {
+				return false
+			}
+			resp, err := s.request(ctx, p.c, &wire.GetShard{Chunk: wire.Hash(id), Index: p.index})
+			d, ok := resp.(*wire.ShardData)
+			return ok && err == nil && ss.add(d.Shard, p.c)
+		})
+		// Another round only helps when this one added shards and the
+		// code read from them asks for more than was wanted.
+		if got == 0 || all || ss.needed() == 0 || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+type shardPick struct {
+	c     wire.Contact
+	index uint16
+}
+
+// listedPicks returns the requests that can fetch shards the set lacks:
+// first one holder per index, in XOR order of the holders, then the other
+// holders of each index as substitutes. It also returns the number of
+// distinct indexes.
+func listedPicks(cands []wire.Contact, held [][]uint16, ss *shardSet) ([]shardPick, int) {
+	var first, rest []shardPick
+	picked := make(map[uint16]bool)
+	for i, c := range cands {
+		for _, x := range held[i] {
+			if ss.has(int(x)) {
+				continue
+			}
+			if picked[x] {
+				rest = append(rest, shardPick{c, x})
+				continue
+			}
+			picked[x] = true
+			first = append(first, shardPick{c, x})
+		}
+	}
+	return append(first, rest...), len(first)
+}
+
+// decodeSet decodes the chunk from the shards fetched and checks its ID.
+func (s *Store) decodeSet(id chunk.ID, ss *shardSet) (*decoded, error) {
+	shards, _ := ss.snapshot()
+	res, err := decodeVerified(id, shards)
+	var few *erasure.TooFewShardsError
+	switch {
+	case errors.As(err, &few):
+		return nil, fmt.Errorf("%w: chunk %s: found %d shards, need %d", ErrUnavailable, id, len(shards), max(few.Params.Data, 1))
+	case err != nil:
+		return nil, fmt.Errorf("%w: chunk %s: %w", ErrCorrupt, id, err)
+	}
+	return res, nil
+}
+
+// repairMissing rebuilds the shards first-choice holders lacked and
+// stores them there. Failures are logged, since the read succeeded.
+func (s *Store) repairMissing(ctx context.Context, id chunk.ID, ss *shardSet, res *decoded) {
+	if res.used[0].Params != ss.guess {
+		// The network changed since the write, so the first-choice
+		// holders are not where the writer placed the shards. Repair
+		// passes move data to the new holders instead.
+		return
+	}
+	ss.mu.Lock()
+	missing := append([]wire.Contact(nil), ss.missing...)
+	ss.mu.Unlock()
+	for _, c := range missing {
+		index := ss.slotOf[c.ID]
+		if index >= ss.guess.Total() || ss.has(index) {
+			continue
+		}
+		s.storeRebuilt(ctx, id, res, index, c, "read repair")
+	}
+}
+
+// repairLiars stores the right shard on each holder that served a shard
+// with a valid hash but the wrong contents. A holder that stored a shard
+// under the wrong chunk ID is fixed by this; one that lies on purpose is
+// only logged.
+func (s *Store) repairLiars(ctx context.Context, id chunk.ID, ss *shardSet, res *decoded) {
+	if len(res.liars) == 0 {
+		return
+	}
+	shards, from := ss.snapshot()
+	for _, j := range res.liars {
+		s.log.Warn("holder served a shard that does not belong to its chunk", "chunk", id,
+			"index", shards[j].Index, "peer", from[j].ID.Short())
+		s.storeRebuilt(ctx, id, res, shards[j].Index, from[j], "replace wrong shard")
+	}
+}
+
+// storeRebuilt rebuilds shard index from res and stores it on c. Failures
+// are logged.
+func (s *Store) storeRebuilt(ctx context.Context, id chunk.ID, res *decoded, index int, c wire.Contact, why string) {
+	rebuilt, _, err := erasure.Reconstruct(res.used, []int{index})
+	if err != nil {
+		s.log.Debug(why+": rebuild failed", "chunk", id, "index", index, "err", err)
+		return
+	}
+	b, err := erasure.MarshalShard(rebuilt[0])
+	if err == nil {
+		_, err = s.request(ctx, c, &wire.PutShard{Chunk: wire.Hash(id), Shard: b})
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Debug(why+": store shard failed", "chunk", id, "peer", c.ID.Short(), "err", err)
+	}
+}
