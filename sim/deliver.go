@@ -112,6 +112,12 @@ func (n *Network) drain(i int32) {
 
 // arm schedules node i's next tick at its deadline, but not before
 // earliest, unless an earlier tick is armed already.
+//
+// Requests time out inside the Machines, whose NextDeadline covers the
+// deadline of every request in flight, adaptive ones included. Events run
+// in time order, so a response that arrives after its request's deadline
+// finds the request already failed and is ignored, as a transport that
+// bounds each call by its timeout would drop it.
 func (n *Network) arm(i int32, earliest int64) {
 	self := &n.nodes[i]
 	if !self.alive() {
