@@ -22,12 +22,18 @@ import (
 //	DELETE /v1/ns/{ns}/grants             revoke a right (Grant)
 //	POST   /v1/users                      create a local user (CreateUser)
 //	GET    /v1/users                      list local users ([]User)
+//	GET    /v1/storage                    the local holder's counters (StorageStats)
+//	POST   /v1/storage/repair             run a repair pass now (RepairReport)
 //
 // A key is one path segment escaped with EscapeKey, so keys may contain
 // "/" and any other UTF-8 except NUL.
 const (
 	PathNamespaces = "/v1/ns/"
 	PathUsers      = "/v1/users"
+	// PathStorage serves the local holder's counters (GET, StorageStats);
+	// PathRepair runs a repair pass at once (POST, RepairReport).
+	PathStorage = "/v1/storage"
+	PathRepair  = "/v1/storage/repair"
 )
 
 // HeaderUser names the node's local user on whose behalf a store request
@@ -71,8 +77,9 @@ const (
 	// MaxBatchLine bounds one line of a batch write, which holds a
 	// base64 value of up to about 768 KiB.
 	MaxBatchLine = 1 << 20
-	// MaxBatchRecords bounds the records of one batch write.
-	MaxBatchRecords = 100_000
+	// MaxBatchRecords bounds the records of one batch write. It is the
+	// store's own limit for one batch (store.MaxBatchRecords).
+	MaxBatchRecords = 4096
 	// MaxUserName is the longest user name, in bytes.
 	MaxUserName = 64
 )
@@ -184,6 +191,46 @@ type User struct {
 	PublicKeys []byte `json:"public_keys"`
 	// Fingerprint is the hex SHA-256 of PublicKeys.
 	Fingerprint string `json:"fingerprint"`
+}
+
+// StorageStats counts what a node's holder keeps and has done since it
+// started.
+type StorageStats struct {
+	// Tier is upper, middle or lower.
+	Tier        string `json:"tier"`
+	ShardsHeld  int64  `json:"shards_held"`
+	ShardBytes  int64  `json:"shard_bytes"`
+	MetaEntries int64  `json:"meta_entries"`
+	MetaBytes   int64  `json:"meta_bytes"`
+	// ShardsWritten and RecordsWritten count writes stored for others.
+	ShardsWritten  uint64 `json:"shards_written"`
+	RecordsWritten uint64 `json:"records_written"`
+	CorruptShards  uint64 `json:"corrupt_shards"`
+	// RepairsDone counts shards rebuilt and record versions copied by
+	// repair, and RepairBytes the bytes it sent.
+	RepairsDone uint64 `json:"repairs_done"`
+	RepairBytes uint64 `json:"repair_bytes"`
+	// Rejected counts rejected writes by reason.
+	Rejected map[string]uint64 `json:"rejected,omitempty"`
+}
+
+// RepairReport counts what one repair pass did.
+type RepairReport struct {
+	Namespaces        int   `json:"namespaces"`
+	Directories       int   `json:"directories"`
+	RecordsPushed     int   `json:"records_pushed"`
+	RecordsPulled     int   `json:"records_pulled"`
+	HandedOver        int   `json:"handed_over"`
+	Chunks            int   `json:"chunks"`
+	ShardsRebuilt     int   `json:"shards_rebuilt"`
+	ChunksLost        int   `json:"chunks_lost"`
+	BytesSent         int64 `json:"bytes_sent"`
+	TombstonesDropped int   `json:"tombstones_dropped"`
+	CorruptDropped    int   `json:"corrupt_dropped"`
+	// Errors counts failed requests, which the next pass retries.
+	Errors int `json:"errors"`
+	// DurationMs is the pass's duration in milliseconds.
+	DurationMs float64 `json:"duration_ms"`
 }
 
 // Error codes in StoreError.Code, one per class of store failure.

@@ -195,6 +195,27 @@ func (c *Client) Users(ctx context.Context) ([]User, error) {
 	return users, c.doStoreJSON(req, &users)
 }
 
+// StorageStats returns the node's holder counters.
+func (c *Client) StorageStats(ctx context.Context) (*StorageStats, error) {
+	req, err := c.newStoreRequest(ctx, http.MethodGet, PathStorage, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var st StorageStats
+	return &st, c.doStoreJSON(req, &st)
+}
+
+// Repair runs a repair pass on the node now and returns its report. A
+// pass already running, such as the node's periodic one, finishes first.
+func (c *Client) Repair(ctx context.Context) (*RepairReport, error) {
+	req, err := c.newStoreRequest(ctx, http.MethodPost, PathRepair, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var rep RepairReport
+	return &rep, c.doStoreJSON(req, &rep)
+}
+
 func (c *Client) newStoreRequest(ctx context.Context, method, path, user string, body io.Reader) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
 	if err != nil {

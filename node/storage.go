@@ -2,24 +2,17 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
+	"math/rand/v2"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/yuinet/yui/api"
-	"github.com/yuinet/yui/network/identity"
-	"github.com/yuinet/yui/network/kademlia"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
-	"github.com/yuinet/yui/storage/seal"
+	"github.com/yuinet/yui/storage/engine"
 	"github.com/yuinet/yui/storage/store"
 )
 
@@ -46,55 +39,210 @@ func parseTier(s string) (string, error) {
 	return "", fmt.Errorf("%w %q: want upper, middle, lower or auto", ErrInvalidTier, s)
 }
 
-// usersDir is the folder in the data folder that holds local users' key
-// files, one NAME.pem each.
-const usersDir = "users"
+// storeDir is the folder in the data folder that holds the node's
+// Pebble store of shards and records.
+const storeDir = "store"
 
-// defaultStoreTimeout bounds one storage request to a peer when the
-// store's own context sets no deadline.
-const defaultStoreTimeout = 10 * time.Second
+// minFreeDisk is the free disk space a holder keeps: it rejects writes
+// that would leave less, so a full store does not fill the disk.
+const minFreeDisk = 256 << 20
 
-// openStorage prepares the store before the node listens, so that the
-// first storage message from a peer finds its holder. It also creates the
-// default user on a node's first start, so that 'yui put' works with no
-// setup.
+// tierInterval is how often a node in the automatic tier measures its
+// uptime and free disk and moves to the tier they call for.
+const tierInterval = time.Minute
+
+// repairInterval is the mean time between a holder's repair passes; each
+// wait is drawn from ±25% around it, so holders do not repair in step.
+// Every scrubEvery-th pass also reads every shard held to find corrupt
+// ones.
+const (
+	repairInterval = 10 * time.Minute
+	scrubEvery     = 24
+)
+
+// storage is the node's part of the distributed store: the holder that
+// serves peers and the gateway that serves local users. Its fields are
+// set before the node listens and stay until the node has stopped
+// listening and serving its API.
+type storage struct {
+	tier   string // as configured; TierAuto follows store.DefaultTierPolicy
+	db     *engine.DB
+	holder *store.Holder
+	store  *store.Store
+	net    *storeNetwork
+
+	// repairMu serializes repair passes, periodic and requested, because
+	// a Repairer must not run concurrently with itself.
+	repairMu sync.Mutex
+	repairer *store.Repairer
+	scrubber *store.Repairer // a Repairer that also scrubs
+
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+// openStorage opens the holder before the node listens, so that the
+// first storage message from a peer finds it.
 func (n *Node) openStorage() error {
 	tier, err := parseTier(n.cfg.Tier)
 	if err != nil {
 		return err
 	}
-	users := &userDir{dir: filepath.Join(n.cfg.DataDir, usersDir)}
-	created, err := users.ensure(api.DefaultUser)
+	db, err := engine.Open(filepath.Join(n.cfg.DataDir, storeDir), engine.Options{Logger: n.log})
 	if err != nil {
 		return err
 	}
-	if created {
-		n.log.Info("created user", "user", api.DefaultUser, "file", users.path(api.DefaultUser))
+	n.storage = &storage{tier: tier, db: db, stop: make(chan struct{})}
+
+	shards, err := engine.NewShardStore(db)
+	if err != nil {
+		return err
 	}
-	n.storage = &storage{tier: tier, users: users}
-	return nil
+	initial, err := n.initialTier(tier)
+	if err != nil {
+		return err
+	}
+	n.storage.holder, err = store.NewHolder(store.HolderConfig{
+		Self:    n.id.ID,
+		Shards:  shards,
+		Engine:  db,
+		Disk:    db.DiskUsage,
+		MinFree: minFreeDisk,
+		Tier:    initial,
+		Logger:  n.log,
+	})
+	return err
 }
 
-// startStorage connects the store to the network once the node listens.
+// initialTier returns the configured tier, or for TierAuto the one the
+// tier policy gives a node that has just started.
+func (n *Node) initialTier(tier string) (store.Tier, error) {
+	if tier != TierAuto {
+		return store.ParseTier(tier)
+	}
+	usage, err := n.storage.db.DiskUsage()
+	if err != nil {
+		return store.Lower, fmt.Errorf("node: measure free disk for the storage tier: %w (pass --tier)", err)
+	}
+	return store.DefaultTierPolicy().Next(store.Lower, 0, usage.Available), nil
+}
+
+// startStorage starts the gateway once the node listens, and creates the
+// default user on a node's first start so that 'yui put' works with no
+// setup.
 func (n *Node) startStorage() error {
-	n.storage.net = &storeNetwork{
-		self:    wire.Contact{ID: n.id.ID, Addr: advertisedAddr(n.tr.LocalAddr())},
-		router:  n.router,
-		tr:      n.tr,
-		timeout: defaultStoreTimeout,
+	s := n.storage
+	self := wire.Contact{ID: n.id.ID, Addr: advertisedAddr(n.tr.LocalAddr())}
+	s.net = newStoreNetwork(self, n.router, n.tr)
+	st, err := store.New(store.Config{
+		DataDir: n.cfg.DataDir,
+		Network: s.net,
+		Holder:  s.holder,
+		Logger:  n.log,
+	})
+	if err != nil {
+		return err
+	}
+	s.store = st
+	if _, err := st.PublicUser(store.DefaultUser); err != nil {
+		return err
+	}
+	if s.repairer, err = store.NewRepairer(store.RepairConfig{Holder: s.holder, Network: s.net, Logger: n.log}); err != nil {
+		return err
+	}
+	if s.scrubber, err = store.NewRepairer(store.RepairConfig{Holder: s.holder, Network: s.net, Scrub: true, Logger: n.log}); err != nil {
+		return err
+	}
+	s.done.Add(1)
+	go n.repairPeriodically()
+
+	n.log.Info("store started", "tier", s.holder.Tier(), "tier_mode", tierMode(s.tier))
+	if s.tier == TierAuto {
+		s.done.Add(1)
+		go n.followTierPolicy()
 	}
 	return nil
 }
 
-// closeStorage stops the store. The transport is closed by then, so no
-// peer's message reaches the holder any more.
+func tierMode(tier string) string {
+	if tier == TierAuto {
+		return "auto"
+	}
+	return "fixed"
+}
+
+// followTierPolicy moves the holder to the tier that its uptime and free
+// disk call for, until the store stops.
+func (n *Node) followTierPolicy() {
+	s := n.storage
+	defer s.done.Done()
+	policy := store.DefaultTierPolicy()
+	ticker := time.NewTicker(tierInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-ticker.C:
+		}
+		usage, err := s.db.DiskUsage()
+		if err != nil {
+			n.log.Warn("cannot measure free disk, keeping the storage tier", "tier", s.holder.Tier(), "err", err)
+			continue
+		}
+		s.holder.SetTier(policy.Next(s.holder.Tier(), time.Since(n.started), usage.Available))
+	}
+}
+
+// repairPeriodically runs repair passes until the store stops.
+func (n *Node) repairPeriodically() {
+	s := n.storage
+	defer s.done.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+
+	for pass := 1; ; pass++ {
+		wait := time.Duration(float64(repairInterval) * (0.75 + 0.5*rand.Float64()))
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(wait):
+		}
+		if _, err := n.repair(ctx, pass%scrubEvery == 0); err != nil && ctx.Err() == nil {
+			n.log.Error("repair pass failed", "pass", pass, "err", err)
+		}
+	}
+}
+
+// repair runs one repair pass, after any pass in progress.
+func (n *Node) repair(ctx context.Context, scrub bool) (store.RepairReport, error) {
+	s := n.storage
+	s.repairMu.Lock()
+	defer s.repairMu.Unlock()
+	if scrub {
+		return s.scrubber.Run(ctx)
+	}
+	return s.repairer.Run(ctx)
+}
+
+// closeStorage stops the store's background work and closes its
+// database. The transport and the API have stopped by then, so nothing
+// calls the holder or the gateway any more.
 func (n *Node) closeStorage() {
-	if n.storage == nil {
+	s := n.storage
+	if s == nil || s.db == nil {
 		return
 	}
-	n.storage.mu.Lock()
-	n.storage.h, n.storage.gw = nil, nil
-	n.storage.mu.Unlock()
+	close(s.stop)
+	s.done.Wait()
+	if err := s.db.Close(); err != nil {
+		n.log.Error("closing the store failed", "dir", filepath.Join(n.cfg.DataDir, storeDir), "err", err)
+	}
+	s.db = nil
 }
 
 // isStorageType reports whether t is a message of the storage protocol.
@@ -103,242 +251,14 @@ func isStorageType(t wire.Type) bool {
 }
 
 // handleStorage serves a storage message from a peer with the local
-// holder. A node that holds nothing answers CodeNotHolder, so the sender
-// moves on to the next closest node.
+// holder, which rejects what its tier does not hold with CodeNotHolder.
 func (n *Node) handleStorage(ctx context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
-	h := n.storage.holder()
-	if h == nil {
-		if !isRequest {
-			return nil
-		}
-		return &wire.Error{Code: wire.CodeNotHolder, Message: "node holds no data"}
-	}
-	return h.HandleMessage(ctx, from, msg)
-}
-
-// messageHandler serves storage messages; the store's holder is one.
-type messageHandler interface {
-	HandleMessage(ctx context.Context, from transport.Peer, msg wire.Message) wire.Message
-}
-
-// storage is the node's part of the distributed store: the holder that
-// serves peers, the gateway that serves local users, and their users.
-type storage struct {
-	tier  string
-	users *userDir
-	net   *storeNetwork
-
-	// mu guards h and gw, which are set once the store has opened.
-	mu sync.RWMutex
-	h  messageHandler
-	gw store.Gateway
-}
-
-func (s *storage) holder() messageHandler {
-	if s == nil {
+	resp := n.storage.holder.HandleMessage(ctx, from, msg)
+	if !isRequest {
 		return nil
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.h
-}
-
-func (s *storage) gatewayOrNil() store.Gateway {
-	if s == nil {
-		return nil
+	if resp == nil {
+		return &wire.Error{Code: wire.CodeUnsupported, Message: "unsupported storage message " + msg.Type().String()}
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.gw
-}
-
-// userDir keeps the local users' key files in one folder.
-type userDir struct {
-	dir string
-
-	// mu serializes Create, so that two requests for one name get one
-	// user and one ErrExists.
-	mu sync.Mutex
-}
-
-// ErrUserExists reports a user name that is taken.
-var ErrUserExists = errors.New("node: user exists")
-
-// ErrNoUser reports a user name without a key file.
-var ErrNoUser = errors.New("node: no such user")
-
-func (d *userDir) path(name string) string { return filepath.Join(d.dir, name+".pem") }
-
-// Create makes a user with new keys.
-func (d *userDir) Create(name string) (*seal.User, error) {
-	if err := api.ValidateUserName(name); err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-
-	if _, err := os.Stat(d.path(name)); err == nil {
-		return nil, fmt.Errorf("%w: %q has a key file %s; pick another name", ErrUserExists, name, d.path(name))
-	}
-	if err := os.MkdirAll(d.dir, 0o700); err != nil {
-		return nil, fmt.Errorf("node: create users folder: %w", err)
-	}
-	u, err := seal.NewUser()
-	if err != nil {
-		return nil, err
-	}
-	if err := seal.SaveUser(d.path(name), u); err != nil {
-		return nil, err
-	}
-	return u, nil
-}
-
-// Load reads a user's keys.
-func (d *userDir) Load(name string) (*seal.User, error) {
-	if err := api.ValidateUserName(name); err != nil {
-		return nil, err
-	}
-	u, err := seal.LoadUser(d.path(name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w %q: %s does not exist; create the user with 'yui user create %s'",
-			ErrNoUser, name, d.path(name), name)
-	}
-	return u, err
-}
-
-// ensure creates the user name unless it exists.
-func (d *userDir) ensure(name string) (created bool, err error) {
-	if _, err := d.Create(name); err != nil {
-		if errors.Is(err, ErrUserExists) {
-			return false, nil
-		}
-		return false, err
-	}
-	return true, nil
-}
-
-// List returns every local user, sorted by name. A key file that does
-// not load fails the whole list, naming the file.
-func (d *userDir) List() ([]api.User, error) {
-	entries, err := os.ReadDir(d.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return []api.User{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("node: list users: %w", err)
-	}
-	users := []api.User{}
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".pem")
-		if !ok || e.IsDir() || api.ValidateUserName(name) != nil {
-			continue
-		}
-		u, err := d.Load(name)
-		if err != nil {
-			return nil, err
-		}
-		pub, err := publicUser(name, u)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, pub)
-	}
-	return users, nil
-}
-
-// publicUser returns the API view of a user: its name and public keys.
-func publicUser(name string, u *seal.User) (api.User, error) {
-	keys, err := u.Public().Marshal()
-	if err != nil {
-		return api.User{}, fmt.Errorf("node: encode public keys of user %q: %w", name, err)
-	}
-	sum := sha256.Sum256(keys)
-	return api.User{Name: name, PublicKeys: keys, Fingerprint: hex.EncodeToString(sum[:])}, nil
-}
-
-// storeNetwork is how the store reaches other nodes: closest-node lookups
-// on the router and requests over the transport. It implements
-// store.Network.
-type storeNetwork struct {
-	self   wire.Contact
-	router *router
-	tr     transport.Transport
-	// timeout bounds a request whose context has no deadline.
-	timeout time.Duration
-}
-
-// widenFanout is how many of a lookup's closest nodes Closest asks for
-// their own closest contacts when the lookup found fewer than wanted.
-const widenFanout = 3
-
-// Self returns this node's contact.
-func (sn *storeNetwork) Self() wire.Contact { return sn.self }
-
-// Closest returns up to n nodes closest to target, closest first, without
-// this node. A lookup returns at most the routing core's K nodes, but a
-// chunk's shards may need more holders than that: the rest come from the
-// routing table and from the lookup's closest nodes. Those extra contacts
-// were not heard from during the lookup, so some may have gone.
-func (sn *storeNetwork) Closest(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error) {
-	res, err := sn.router.lookup(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	contacts := slices.Clone(res.Closest)
-	if len(contacts) < n {
-		contacts = append(contacts, sn.widen(ctx, target, res.Closest, n)...)
-	}
-	contacts = sortByDistance(target, contacts)
-	contacts = slices.DeleteFunc(contacts, func(c wire.Contact) bool { return c.ID == sn.self.ID })
-	return contacts[:min(n, len(contacts))], nil
-}
-
-// widen gathers more contacts near target: the routing table's and those
-// that the closest responsive nodes return.
-func (sn *storeNetwork) widen(ctx context.Context, target identity.NodeID, closest []wire.Contact, n int) []wire.Contact {
-	var (
-		mu  sync.Mutex
-		out []wire.Contact
-		wg  sync.WaitGroup
-	)
-	sn.router.withMachine(func(m *kademlia.Machine) {
-		out = append(out, m.Closest(target, n)...)
-	})
-	for _, c := range closest[:min(widenFanout, len(closest))] {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := sn.Request(ctx, c, &wire.FindNode{Target: target})
-			nodes, ok := resp.(*wire.Nodes)
-			if err != nil || !ok {
-				return
-			}
-			mu.Lock()
-			out = append(out, nodes.Contacts...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
-// Request sends req to a node and returns its response. A *wire.Error
-// response is returned as the message: only a failure to reach the node
-// is an error.
-func (sn *storeNetwork) Request(ctx context.Context, to wire.Contact, req wire.Message) (wire.Message, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, sn.timeout)
-		defer cancel()
-	}
-	return sn.tr.Request(ctx, to, req)
-}
-
-// sortByDistance sorts contacts by XOR distance to target, closest first,
-// and drops duplicates.
-func sortByDistance(target identity.NodeID, contacts []wire.Contact) []wire.Contact {
-	slices.SortFunc(contacts, func(a, b wire.Contact) int {
-		return identity.Compare(identity.Xor(target, a.ID), identity.Xor(target, b.ID))
-	})
-	return slices.CompactFunc(contacts, func(a, b wire.Contact) bool { return a.ID == b.ID })
+	return resp
 }

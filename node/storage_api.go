@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"slices"
 	"strconv"
@@ -17,9 +20,6 @@ import (
 	"github.com/yuinet/yui/storage/seal"
 	"github.com/yuinet/yui/storage/store"
 )
-
-// errNoStore reports a request for the store on a node that runs none.
-var errNoStore = errors.New("node: the store is not running on this node")
 
 // valueBuffer is how much of a value a read holds back before it sends
 // the response headers. A value that fits is sent with exact headers and
@@ -39,6 +39,8 @@ func (n *Node) storageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+api.PathNamespaces+"{ns}/grants", n.serveGrant)
 	mux.HandleFunc("POST "+api.PathUsers, n.serveCreateUser)
 	mux.HandleFunc("GET "+api.PathUsers, n.serveUsers)
+	mux.HandleFunc("GET "+api.PathStorage, n.serveStorageStats)
+	mux.HandleFunc("POST "+api.PathRepair, n.serveRepair)
 }
 
 // storeCall is the parsed part every store request shares.
@@ -53,7 +55,7 @@ type storeCall struct {
 // failure it writes the error response and returns false.
 func (n *Node) startCall(w http.ResponseWriter, r *http.Request) (storeCall, bool) {
 	c := storeCall{
-		gw:        n.storage.gatewayOrNil(),
+		gw:        n.storage.store,
 		user:      r.Header.Get(api.HeaderUser),
 		namespace: r.PathValue("ns"),
 		key:       r.PathValue("key"),
@@ -63,10 +65,6 @@ func (n *Node) startCall(w http.ResponseWriter, r *http.Request) (storeCall, boo
 	}
 	if err := api.ValidateUserName(c.user); err != nil {
 		n.writeStoreError(w, r, fmt.Errorf("header %s: %w", api.HeaderUser, err))
-		return c, false
-	}
-	if c.gw == nil {
-		n.writeStoreError(w, r, errNoStore)
 		return c, false
 	}
 	return c, true
@@ -103,17 +101,17 @@ func (n *Node) serveGet(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// The status line has gone out, so the only way left to tell the
-	// client is to break the response: it then sees an incomplete body
-	// rather than a short value that looks whole.
+	// client is to break the response. The client then receives an
+	// incomplete body rather than a short value that looks whole.
 	n.log.Warn("record read failed while streaming", "namespace", c.namespace, "key", c.key,
 		"user", c.user, "sent_bytes", vw.written, "err", err)
 	panic(http.ErrAbortHandler)
 }
 
 // valueWriter sends a record's value. It holds back the first valueBuffer
-// bytes so that a small value goes out with its metadata in headers;
-// beyond that it commits the response and streams, with the metadata in
-// trailers.
+// bytes, so that a small value goes out with its metadata in headers. A
+// larger value commits the response and streams, and its metadata follows
+// in trailers.
 type valueWriter struct {
 	w       http.ResponseWriter
 	buf     bytes.Buffer
@@ -335,27 +333,82 @@ func (n *Node) serveCreateUser(w http.ResponseWriter, r *http.Request) {
 		n.writeStoreError(w, r, err)
 		return
 	}
-	u, err := n.storage.users.Create(req.Name)
+	if err := api.ValidateUserName(req.Name); err != nil {
+		n.writeStoreError(w, r, err)
+		return
+	}
+	pub, err := n.storage.store.CreateUser(req.Name)
 	if err != nil {
 		n.writeStoreError(w, r, err)
 		return
 	}
-	pub, err := publicUser(req.Name, u)
-	if err != nil {
-		n.writeStoreError(w, r, err)
-		return
-	}
-	n.log.Info("created user", "user", req.Name, "fingerprint", pub.Fingerprint[:16])
-	writeJSON(w, http.StatusCreated, pub)
+	writeJSON(w, http.StatusCreated, apiUser(pub))
 }
 
 func (n *Node) serveUsers(w http.ResponseWriter, r *http.Request) {
-	users, err := n.storage.users.List()
+	names, err := n.storage.store.Users()
 	if err != nil {
 		n.writeStoreError(w, r, err)
 		return
 	}
+	users := make([]api.User, 0, len(names))
+	for _, name := range names {
+		pub, err := n.storage.store.PublicUser(name)
+		if err != nil {
+			n.writeStoreError(w, r, err)
+			return
+		}
+		users = append(users, apiUser(pub))
+	}
 	writeJSON(w, http.StatusOK, users)
+}
+
+// apiUser returns the API view of a user: its name, public keys and
+// their fingerprint.
+func apiUser(p store.PublicUser) api.User {
+	sum := sha256.Sum256(p.Keys)
+	return api.User{Name: p.Name, PublicKeys: p.Keys, Fingerprint: hex.EncodeToString(sum[:])}
+}
+
+func (n *Node) serveStorageStats(w http.ResponseWriter, r *http.Request) {
+	st := n.storage.holder.Stats()
+	writeJSON(w, http.StatusOK, api.StorageStats{
+		Tier:           st.Tier.String(),
+		ShardsHeld:     st.ShardsHeld,
+		ShardBytes:     st.ShardBytes,
+		MetaEntries:    st.MetaEntries,
+		MetaBytes:      st.MetaBytes,
+		ShardsWritten:  st.ShardsWritten,
+		RecordsWritten: st.RecordsWritten,
+		CorruptShards:  st.CorruptShards,
+		RepairsDone:    st.RepairsDone,
+		RepairBytes:    st.RepairBytes,
+		Rejected:       st.Rejected,
+	})
+}
+
+func (n *Node) serveRepair(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rep, err := n.repair(r.Context(), false)
+	if err != nil {
+		n.writeStoreError(w, r, fmt.Errorf("node: repair pass: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.RepairReport{
+		Namespaces:        rep.Namespaces,
+		Directories:       rep.Directories,
+		RecordsPushed:     rep.RecordsPushed,
+		RecordsPulled:     rep.RecordsPulled,
+		HandedOver:        rep.HandedOver,
+		Chunks:            rep.Chunks,
+		ShardsRebuilt:     rep.ShardsRebuilt,
+		ChunksLost:        rep.ChunksLost,
+		BytesSent:         rep.BytesSent,
+		TombstonesDropped: rep.TombstonesDropped,
+		CorruptDropped:    rep.CorruptDropped,
+		Errors:            rep.Errors,
+		DurationMs:        float64(time.Since(start)) / float64(time.Millisecond),
+	})
 }
 
 // decodeJSONBody decodes one JSON value of at most api.MaxJSONBody bytes
@@ -389,20 +442,22 @@ var storeErrorClasses = []storeErrorClass{
 	{store.ErrInvalid, http.StatusBadRequest, api.CodeInvalid, ""},
 	{api.ErrInvalid, http.StatusBadRequest, api.CodeInvalid, ""},
 	{seal.ErrInvalidName, http.StatusBadRequest, api.CodeInvalid, ""},
-	{ErrNoUser, http.StatusBadRequest, api.CodeInvalid, ""},
-	{ErrUserExists, http.StatusConflict, api.CodeExists, ""},
+	{store.ErrUnknownUser, http.StatusBadRequest, api.CodeInvalid,
+		"create the user with 'yui user create NAME', or pick another with --user"},
+	{fs.ErrExist, http.StatusConflict, api.CodeExists, "pick another name"},
 	{store.ErrUnavailable, http.StatusServiceUnavailable, api.CodeUnavailable,
 		"too few nodes answered to keep the namespace's redundancy; start more nodes or retry later"},
-	{errNoStore, http.StatusServiceUnavailable, api.CodeUnavailable,
-		"restart the node; its log says why the store did not start"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, api.CodeUnavailable,
 		"the network is slow or partitioned; retry later"},
+	{context.Canceled, http.StatusServiceUnavailable, api.CodeUnavailable,
+		"the request was cancelled before it finished"},
 	{store.ErrCorrupt, http.StatusInternalServerError, api.CodeCorrupt,
 		"every copy failed verification, so the value cannot be read; write it again"},
 }
 
 // writeStoreError writes err as a StoreError response. Server-side
-// failures are logged, because the client may not report them.
+// failures are logged, because the client may not report them, unless
+// the client has gone away.
 func (n *Node) writeStoreError(w http.ResponseWriter, r *http.Request, err error) {
 	class := storeErrorClass{status: http.StatusInternalServerError, code: api.CodeInternal,
 		fix: "the node's log has the details"}
@@ -412,7 +467,7 @@ func (n *Node) writeStoreError(w http.ResponseWriter, r *http.Request, err error
 			break
 		}
 	}
-	if class.status >= 500 {
+	if class.status >= 500 && r.Context().Err() == nil {
 		n.log.Warn("store request failed", "method", r.Method, "path", r.URL.Path,
 			"user", r.Header.Get(api.HeaderUser), "status", class.status, "err", err)
 	}

@@ -34,7 +34,7 @@ const listTimeout = 5 * time.Minute
 // one request does not hold a node's memory for long.
 const (
 	batchRequestBytes   = 8 << 20
-	batchRequestRecords = 10_000
+	batchRequestRecords = api.MaxBatchRecords
 )
 
 // storeFlags are the flags every store command takes.
@@ -64,9 +64,9 @@ with the user as its owner.
 
 With --batch, the input holds many small records, one JSON object per
 line: {"key": K, "value": TEXT} or {"key": K, "value_base64": B64},
-each with an optional "content_type". They are sent in requests of at
-most 8 MiB or 10,000 records, and the node packs them into shared
-segments.`,
+each with an optional "content_type", and values of at most 64 KiB.
+They are sent in requests of at most 8 MiB or 4096 records, and the
+node packs them into shared segments.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if batch {
 				return rangeArgs("put --batch", "NAMESPACE [FILE|-]", 1, 2, args)

@@ -170,7 +170,7 @@ func readKeysFile(path, user string) ([]byte, error) {
 		return nil, fmt.Errorf("keys file %s has no %q PEM block; want the output of 'yui user show %s'", path, keysBlockType, user)
 	}
 	if name := block.Headers["Name"]; name != "" && name != user {
-		return nil, fmt.Errorf("keys file %s holds the keys of user %q, not %q; pass the matching file or name", path, name, user)
+		return nil, fmt.Errorf("keys file %s contains the keys of user %q, not %q; pass the matching file or name", path, name, user)
 	}
 	if _, err := seal.ParsePublicKeys(block.Bytes); err != nil {
 		return nil, fmt.Errorf("keys file %s: %w", path, err)

@@ -1,0 +1,315 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/kademlia"
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// Tuning of storeNetwork.
+const (
+	// defaultStoreTimeout bounds one storage request to a peer when the
+	// store's own context sets no deadline.
+	defaultStoreTimeout = 10 * time.Second
+
+	// downTTL is how long a peer whose request just failed counts as
+	// down. Requests to it fail at once in that time, because a node
+	// killed without a Leave would otherwise cost every request sent to
+	// it a whole timeout. A live peer marked down by mistake is skipped
+	// for this long, which the store's substitution of holders absorbs.
+	downTTL = 15 * time.Second
+
+	// lookupTTL is how long Closest reuses a lookup's result for the same
+	// target. Reads and writes of one namespace look up the same
+	// directory again and again, and a lookup costs several round trips.
+	// A node that joins in that time is used only once the entry expires,
+	// and one that dies is left out once a request to it has failed.
+	lookupTTL = 10 * time.Second
+
+	// sharedLookupTimeout bounds a lookup that several callers share.
+	sharedLookupTimeout = 30 * time.Second
+
+	// maxCachedLookups bounds the lookup results kept, one per target.
+	maxCachedLookups = 4096
+
+	// widenFanout is the number of a lookup's closest nodes to which
+	// Closest sends a FindNode when the lookup found fewer than wanted.
+	widenFanout = 3
+)
+
+// storeNetwork implements store.Network over the router's lookups and the
+// transport.
+type storeNetwork struct {
+	self    wire.Contact
+	router  *router
+	tr      transport.Transport
+	timeout time.Duration // bounds a request whose context has no deadline
+
+	// mu guards down, lookups and pending.
+	mu sync.Mutex
+	// down maps each peer whose last request failed to when it stops
+	// counting as down.
+	down    map[identity.NodeID]time.Time
+	lookups map[identity.NodeID]cachedLookup
+	// pending holds the lookups in progress by target, so that
+	// concurrent calls for one target share a lookup.
+	pending map[identity.NodeID]*pendingLookup
+}
+
+// pendingLookup is a lookup in progress for Closest. Its fields are set
+// before done is closed.
+type pendingLookup struct {
+	wanted   int
+	done     chan struct{}
+	contacts []wire.Contact
+	err      error
+}
+
+// cachedLookup is the result of Closest for a target.
+type cachedLookup struct {
+	contacts []wire.Contact // closest first, without this node
+	wanted   int            // the n Closest was called with
+	expires  time.Time
+}
+
+func newStoreNetwork(self wire.Contact, r *router, tr transport.Transport) *storeNetwork {
+	return &storeNetwork{
+		self:    self,
+		router:  r,
+		tr:      tr,
+		timeout: defaultStoreTimeout,
+		down:    make(map[identity.NodeID]time.Time),
+		lookups: make(map[identity.NodeID]cachedLookup),
+		pending: make(map[identity.NodeID]*pendingLookup),
+	}
+}
+
+// Self returns this node's contact.
+func (sn *storeNetwork) Self() wire.Contact { return sn.self }
+
+// Closest returns up to n nodes closest to target, closest first, without
+// this node and without peers that are down. A lookup returns at most the
+// routing core's K nodes, but a chunk's shards may need more holders than
+// that: the rest come from the routing table and from the lookup's
+// closest nodes. Those extra contacts were not heard from during the
+// lookup, so some may have gone.
+func (sn *storeNetwork) Closest(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error) {
+	if contacts, ok := sn.cachedClosest(target, n); ok {
+		// A cached result whose first n nodes lost one to a failure is
+		// looked up again, because a node further away must replace it.
+		if live, whole := sn.withoutDown(contacts, n); whole {
+			return live, nil
+		}
+	}
+
+	contacts, err := sn.sharedLookup(ctx, target, n)
+	if err != nil {
+		return nil, err
+	}
+	live, _ := sn.withoutDown(contacts, n)
+	return live, nil
+}
+
+// sharedLookup returns the closest nodes to target from a new lookup, or
+// from one that another caller started and that looks for n or more.
+func (sn *storeNetwork) sharedLookup(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error) {
+	sn.mu.Lock()
+	p, ok := sn.pending[target]
+	if !ok || p.wanted < n {
+		p = &pendingLookup{wanted: n, done: make(chan struct{})}
+		sn.pending[target] = p
+		// The lookup outlives the caller that started it, because others
+		// may be waiting for it.
+		go sn.runLookup(context.WithoutCancel(ctx), target, p)
+	}
+	sn.mu.Unlock()
+
+	select {
+	case <-p.done:
+		return p.contacts, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (sn *storeNetwork) runLookup(ctx context.Context, target identity.NodeID, p *pendingLookup) {
+	ctx, cancel := context.WithTimeout(ctx, sharedLookupTimeout)
+	defer cancel()
+	p.contacts, p.err = sn.lookup(ctx, target, p.wanted)
+	if p.err == nil {
+		sn.cacheClosest(target, p.wanted, p.contacts)
+	}
+	sn.mu.Lock()
+	if sn.pending[target] == p {
+		delete(sn.pending, target)
+	}
+	sn.mu.Unlock()
+	close(p.done)
+}
+
+// lookup runs a lookup for target and widens its result to n nodes.
+func (sn *storeNetwork) lookup(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error) {
+	res, err := sn.router.lookup(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	contacts := slices.Clone(res.Closest)
+	if len(contacts) < n {
+		contacts = append(contacts, sn.widen(ctx, target, res.Closest, n)...)
+	}
+	contacts = sortByDistance(target, contacts)
+	return slices.DeleteFunc(contacts, func(c wire.Contact) bool { return c.ID == sn.self.ID }), nil
+}
+
+// withoutDown returns the first n contacts that are not down, and whether
+// none of the first n contacts was down.
+func (sn *storeNetwork) withoutDown(contacts []wire.Contact, n int) ([]wire.Contact, bool) {
+	now := time.Now()
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	live := make([]wire.Contact, 0, min(n, len(contacts)))
+	whole := true
+	for i, c := range contacts {
+		if len(live) == n {
+			break
+		}
+		if sn.isDown(c.ID, now) {
+			whole = whole && i >= n
+			continue
+		}
+		live = append(live, c)
+	}
+	return live, whole
+}
+
+func (sn *storeNetwork) cachedClosest(target identity.NodeID, n int) ([]wire.Contact, bool) {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	e, ok := sn.lookups[target]
+	if !ok || e.wanted < n || time.Now().After(e.expires) {
+		return nil, false
+	}
+	return e.contacts, true
+}
+
+func (sn *storeNetwork) cacheClosest(target identity.NodeID, n int, contacts []wire.Contact) {
+	now := time.Now()
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	if len(sn.lookups) >= maxCachedLookups {
+		for id, e := range sn.lookups {
+			if now.After(e.expires) || len(sn.lookups) >= maxCachedLookups {
+				delete(sn.lookups, id)
+			}
+		}
+	}
+	sn.lookups[target] = cachedLookup{contacts: contacts, wanted: n, expires: now.Add(lookupTTL)}
+}
+
+// widen gathers more contacts near target: the routing table's, except
+// those whose last request failed, and those that the closest responsive
+// nodes return.
+func (sn *storeNetwork) widen(ctx context.Context, target identity.NodeID, closest []wire.Contact, n int) []wire.Contact {
+	var (
+		mu  sync.Mutex
+		out []wire.Contact
+		wg  sync.WaitGroup
+	)
+	sn.router.withMachine(func(m *kademlia.Machine) {
+		failing := make(map[identity.NodeID]bool)
+		for _, p := range m.Peers() {
+			if p.Failures > 0 {
+				failing[p.ID] = true
+			}
+		}
+		for _, c := range m.Closest(target, n) {
+			if !failing[c.ID] {
+				out = append(out, c)
+			}
+		}
+	})
+	for _, c := range closest[:min(widenFanout, len(closest))] {
+		wg.Go(func() {
+			resp, err := sn.Request(ctx, c, &wire.FindNode{Target: target})
+			nodes, ok := resp.(*wire.Nodes)
+			if err != nil || !ok {
+				return
+			}
+			mu.Lock()
+			out = append(out, nodes.Contacts...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// Request sends req to a node and returns its response. A *wire.Error
+// response is returned as the message: only a failure to reach the node
+// is an error. A request to a peer that is down fails at once.
+func (sn *storeNetwork) Request(ctx context.Context, to wire.Contact, req wire.Message) (wire.Message, error) {
+	now := time.Now()
+	sn.mu.Lock()
+	down := sn.isDown(to.ID, now)
+	sn.mu.Unlock()
+	if down {
+		return nil, fmt.Errorf("node: %w: %s failed a request less than %s ago", transport.ErrUnreachable, to.ID.Short(), downTTL)
+	}
+
+	callerCtx := ctx
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, sn.timeout)
+		defer cancel()
+	}
+	resp, err := sn.tr.Request(ctx, to, req)
+	sn.observe(to.ID, err, callerCtx)
+	return resp, err
+}
+
+// observe records the outcome of a request: a peer that failed to
+// respond is down for downTTL, and one that responded is up. A request
+// that the caller cancelled tells nothing about the peer.
+func (sn *storeNetwork) observe(id identity.NodeID, err error, callerCtx context.Context) {
+	if err != nil && errors.Is(callerCtx.Err(), context.Canceled) {
+		return
+	}
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	if err == nil {
+		delete(sn.down, id)
+		return
+	}
+	if _, ok := sn.down[id]; !ok {
+		sn.router.log.Debug("storage peer down", "peer", id.Short(), "for", downTTL, "err", err)
+	}
+	sn.down[id] = time.Now().Add(downTTL)
+}
+
+// isDown reports whether id is down at now, forgetting an expired mark.
+// It must be called with mu held.
+func (sn *storeNetwork) isDown(id identity.NodeID, now time.Time) bool {
+	until, ok := sn.down[id]
+	if ok && now.After(until) {
+		delete(sn.down, id)
+		return false
+	}
+	return ok
+}
+
+// sortByDistance sorts contacts by XOR distance to target, closest first,
+// and drops duplicates.
+func sortByDistance(target identity.NodeID, contacts []wire.Contact) []wire.Contact {
+	slices.SortFunc(contacts, func(a, b wire.Contact) int {
+		return identity.Compare(identity.Xor(target, a.ID), identity.Xor(target, b.ID))
+	})
+	return slices.CompactFunc(contacts, func(a, b wire.Contact) bool { return a.ID == b.ID })
+}

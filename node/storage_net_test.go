@@ -1,0 +1,90 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+)
+
+func contactOf(n *Node) wire.Contact { return wire.Contact{ID: n.ID(), Addr: n.Addr()} }
+
+func TestRequestToDeadPeerFailsFast(t *testing.T) {
+	nodes, _ := startTrio(t)
+	sn := nodes[0].storage.net
+	sn.timeout = 500 * time.Millisecond
+	ctx := context.Background()
+	dead := nodes[2]
+	target := dead.ID()
+
+	before, err := sn.Closest(ctx, target, 5)
+	if err != nil || len(before) != 2 || before[0].ID != dead.ID() {
+		t.Fatalf("Closest before the kill = %v, %v; want the 2 others, the target node first", before, err)
+	}
+
+	dead.Kill()
+	if _, err := sn.Request(ctx, contactOf(dead), &wire.Ping{}); err == nil {
+		t.Fatal("request to a killed node succeeded")
+	}
+	_, err = sn.Request(ctx, contactOf(dead), &wire.Ping{})
+	if !errors.Is(err, transport.ErrUnreachable) || !strings.Contains(err.Error(), "failed a request less than") {
+		t.Errorf("second request to the killed node: error %v, want the down peer's fast failure", err)
+	}
+
+	// The cached result of the first call must leave out the dead node.
+	after, err := sn.Closest(ctx, target, 5)
+	if err != nil {
+		t.Fatalf("Closest after the kill: %v", err)
+	}
+	if len(after) != 1 || after[0].ID != nodes[1].ID() {
+		t.Errorf("Closest after the kill = %v, want only the live node %s", after, nodes[1].ID().Short())
+	}
+}
+
+func TestCancelledRequestKeepsPeerUp(t *testing.T) {
+	nodes, _ := startTrio(t)
+	sn := nodes[0].storage.net
+	peer := contactOf(nodes[1])
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sn.Request(ctx, peer, &wire.Ping{}); err == nil {
+		t.Fatal("request with a cancelled context succeeded")
+	}
+	resp, err := sn.Request(context.Background(), peer, &wire.Ping{})
+	if err != nil {
+		t.Fatalf("request after the caller's own cancellation failed: %v", err)
+	}
+	if _, ok := resp.(*wire.Pong); !ok {
+		t.Errorf("ping answered with %T, want *wire.Pong", resp)
+	}
+}
+
+func TestConcurrentClosestAgree(t *testing.T) {
+	nodes, _ := startTrio(t)
+	sn := nodes[0].storage.net
+	target := nodes[1].ID()
+
+	results := make([][]wire.Contact, 8)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			got, err := sn.Closest(context.Background(), target, 4)
+			if err != nil {
+				t.Errorf("Closest: %v", err)
+			}
+			results[i] = got
+		})
+	}
+	wg.Wait()
+	for i, got := range results {
+		if len(got) != 2 || got[0].ID != target {
+			t.Errorf("call %d returned %v, want the 2 other nodes, %s first", i, got, target.Short())
+		}
+	}
+}
