@@ -162,3 +162,49 @@ func BenchmarkRepairAfterLosingThird(b *testing.B) {
 		b.ReportMetric(float64(rep.RecordsPushed), "records-pushed")
 	}
 }
+
+// BenchmarkRepairTraffic writes 64 values of 256 KiB and 1000 small
+// records to a 24-node cluster and reports the lookups and requests of
+// one repair pass on every node: first with nothing to repair, then after
+// 8 nodes are killed.
+func BenchmarkRepairTraffic(b *testing.B) {
+	for b.Loop() {
+		params := DefaultNamespaceParams()
+		params.Chunking.Size = 256 << 10
+		c := newCluster(b, 24, params)
+		s := c.node(0).store
+		ctx := context.Background()
+		for i := range 64 {
+			if _, err := s.Put(ctx, "", "bench", fmt.Sprint("big-", i), bytes.NewReader(testValue(256<<10, byte(i))), PutOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var batch []BatchRecord
+		for i := range 1000 {
+			batch = append(batch, BatchRecord{Key: fmt.Sprint("small-", i), Value: testValue(200, byte(i))})
+		}
+		if _, err := s.PutBatch(ctx, "", "bench", batch); err != nil {
+			b.Fatal(err)
+		}
+		report := func(stage string) {
+			lookups, requests := trafficOf(c)
+			rep := repairAll(b, c)
+			l2, r2 := trafficOf(c)
+			b.ReportMetric(float64(l2-lookups), stage+"-lookups")
+			b.ReportMetric(float64(r2-requests), stage+"-requests")
+			b.ReportMetric(float64(rep.Chunks), stage+"-chunks-checked")
+		}
+		report("steady")
+		c.kill(c.live()[1:9]...)
+		report("lost8")
+	}
+}
+
+// trafficOf sums the lookups and requests made through every live node.
+func trafficOf(c *testCluster) (lookups, requests int64) {
+	for _, n := range c.live() {
+		lookups += n.lookups.Load()
+		requests += n.requests.Load()
+	}
+	return lookups, requests
+}

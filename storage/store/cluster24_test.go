@@ -28,6 +28,10 @@ func repairAll(t testing.TB, c *testCluster) RepairReport {
 		sum.HandedOver += rep.HandedOver
 		sum.BytesSent += rep.BytesSent
 		sum.Chunks += rep.Chunks
+		sum.ShardsMoved += rep.ShardsMoved
+		sum.ShardsDropped += rep.ShardsDropped
+		sum.WrongShards += rep.WrongShards
+		sum.Lookups += rep.Lookups
 		sum.Errors += rep.Errors
 	}
 	return sum

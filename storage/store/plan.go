@@ -77,21 +77,39 @@ func sortHashes(h []wire.Hash) {
 }
 
 // chunkPlan is a holder's repair decision for one chunk it holds a shard
-// of.
+// of. Every holder that sees the same state computes the same plan, and
+// each acts only on its own part of it.
 type chunkPlan struct {
 	// Responsible is set on exactly one live holder: the first in XOR
 	// order among the candidates that hold a shard. Only it rebuilds.
 	Responsible bool
 	// Missing are the shard indexes no candidate holds, and Targets the
-	// holders to store them on, one per index, in the same order:
-	// candidates that hold no shard first, in XOR order. With fewer
-	// candidates than shards, the rest go to the candidates holding the
-	// fewest, so that losing any one node costs as few shards as it can.
+	// holders to store them on, one per index, in the same order. See
+	// assignTargets for the order of choice.
 	Missing []int
 	Targets []wire.Contact
 	// Lost is set when fewer than Params.Data shards remain, so the
 	// chunk cannot be rebuilt.
 	Lost bool
+	// Moves hand shards over to closer holders that hold none: shards
+	// held outside the chunk's Total closest candidates, and the extra
+	// shards of a close holder that has several.
+	Moves []shardMove
+	// Drops are copies held outside the Total closest candidates of an
+	// index that one of those candidates also holds.
+	Drops []shardCopy
+}
+
+// shardCopy is one holder's copy of one shard index.
+type shardCopy struct {
+	Index  int
+	Holder wire.Contact
+}
+
+// shardMove hands shard Index over from one holder to another.
+type shardMove struct {
+	Index    int
+	From, To wire.Contact
 }
 
 // planChunk decides the repair of a chunk coded with p from its candidate
@@ -120,30 +138,133 @@ func planChunk(self identity.NodeID, cands []wire.Contact, held map[identity.Nod
 		}
 	}
 	plan.Lost = p.Total()-len(plan.Missing) < p.Data
-	plan.Targets = pickTargets(cands, held, len(plan.Missing))
+	a := newAssigner(cands, held, p.Total())
+	plan.Targets = a.assign(plan.Missing, true)
+	plan.Moves, plan.Drops = planHandover(cands, held, p.Total(), a)
 	return plan
 }
 
-// pickTargets returns n holders for new shards: each time the candidate
-// holding the fewest shards, the closest on ties.
-func pickTargets(cands []wire.Contact, held map[identity.NodeID][]uint16, n int) []wire.Contact {
-	if len(cands) == 0 {
-		return nil
+// planHandover lists the shards to hand over to the empty holders among
+// the closest total candidates that a has not given to missing shards,
+// and the copies that are surplus because a close holder has the index.
+func planHandover(cands []wire.Contact, held map[identity.NodeID][]uint16, total int, a *assigner) ([]shardMove, []shardCopy) {
+	closest := cands[:min(total, len(cands))]
+	heldClose := make(map[int]bool)
+	for _, c := range closest {
+		for _, x := range held[c.ID] {
+			heldClose[int(x)] = true
+		}
 	}
-	load := make([]int, len(cands))
-	for i, c := range cands {
-		load[i] = len(held[c.ID])
+	var moves []shardMove
+	var drops []shardCopy
+	move := func(from wire.Contact, x int) {
+		if to := a.assign([]int{x}, false); len(to) == 1 {
+			moves = append(moves, shardMove{Index: x, From: from, To: to[0]})
+		}
 	}
-	targets := make([]wire.Contact, 0, n)
-	for range n {
-		best := 0
-		for i := range cands {
-			if load[i] < load[best] {
-				best = i
+	for _, c := range cands[len(closest):] {
+		for _, x := range held[c.ID] {
+			if heldClose[int(x)] {
+				drops = append(drops, shardCopy{Index: int(x), Holder: c})
+			} else {
+				move(c, int(x))
 			}
 		}
-		load[best]++
-		targets = append(targets, cands[best])
 	}
-	return targets
+	for pos, c := range closest {
+		for _, x := range extraShards(held[c.ID], pos) {
+			move(c, x)
+		}
+	}
+	return moves, drops
+}
+
+// extraShards returns the indexes a close holder at position pos should
+// hand over when it holds several: all but the one it keeps, which is
+// index pos if it holds that (where a writer places it), else the lowest.
+func extraShards(indexes []uint16, pos int) []int {
+	if len(indexes) < 2 {
+		return nil
+	}
+	keep := slices.Min(indexes)
+	if slices.Contains(indexes, uint16(pos)) {
+		keep = uint16(pos)
+	}
+	var extra []int
+	for _, x := range indexes {
+		if x != keep {
+			extra = append(extra, int(x))
+		}
+	}
+	return extra
+}
+
+// assigner hands out holders for shards: empty holders first, preferring
+// for index i the i-th closest candidate, where a writer puts shard i, so
+// that first-choice reads find it.
+type assigner struct {
+	cands []wire.Contact
+	total int
+	load  []int // shards held or assigned, by candidate
+}
+
+func newAssigner(cands []wire.Contact, held map[identity.NodeID][]uint16, total int) *assigner {
+	a := &assigner{cands: cands, total: total, load: make([]int, len(cands))}
+	for i, c := range cands {
+		a.load[i] = len(held[c.ID])
+	}
+	return a
+}
+
+// assign returns a holder for each index, or stops at the first it cannot
+// place. Missing shards (spill set) may go to any candidate: an empty
+// one, closest first, and without empty ones left the candidate holding
+// the fewest, closest on ties, so that losing any one node costs as few
+// shards as it can. Moves (spill unset) go only to empty candidates among
+// the closest total, since anywhere else they would gain nothing.
+func (a *assigner) assign(indexes []int, spill bool) []wire.Contact {
+	var out []wire.Contact
+	for _, x := range indexes {
+		limit := min(a.total, len(a.cands))
+		if spill {
+			limit = len(a.cands)
+		}
+		i := a.emptyFor(x, limit)
+		if i < 0 && spill {
+			i = a.leastLoaded()
+		}
+		if i < 0 {
+			break
+		}
+		a.load[i]++
+		out = append(out, a.cands[i])
+	}
+	return out
+}
+
+// emptyFor returns the position of a candidate below limit without shards
+// for index x, preferring position x, or -1.
+func (a *assigner) emptyFor(x, limit int) int {
+	if x < min(a.total, limit) && a.load[x] == 0 {
+		return x
+	}
+	for i := range limit {
+		if a.load[i] == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+func (a *assigner) leastLoaded() int {
+	if len(a.cands) == 0 {
+		return -1
+	}
+	best := 0
+	for i := range a.cands {
+		if a.load[i] < a.load[best] {
+			best = i
+		}
+	}
+	return best
 }

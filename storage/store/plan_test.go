@@ -186,3 +186,76 @@ func TestCodeForLargeChunk(t *testing.T) {
 		t.Errorf("codeFor on 48 holders = %v, want %v", got, nominal)
 	}
 }
+
+func TestPlanChunkHandover(t *testing.T) {
+	cs := contacts(8)
+	p := erasure.Params{Data: 2, Parity: 2}
+	tests := []struct {
+		name      string
+		held      map[identity.NodeID][]uint16
+		wantMoves []shardMove
+		wantDrops []shardCopy
+	}{
+		{
+			name: "outside holders hand over to empty close holders by index",
+			held: map[identity.NodeID][]uint16{
+				cs[0].ID: {0}, cs[5].ID: {1}, cs[6].ID: {3}, cs[2].ID: {2},
+			},
+			wantMoves: []shardMove{
+				{Index: 1, From: cs[5], To: cs[1]},
+				{Index: 3, From: cs[6], To: cs[3]},
+			},
+		},
+		{
+			name: "outside copy of an index a close holder has is dropped",
+			held: map[identity.NodeID][]uint16{
+				cs[0].ID: {0}, cs[1].ID: {1}, cs[2].ID: {2}, cs[3].ID: {3}, cs[7].ID: {2},
+			},
+			wantDrops: []shardCopy{{Index: 2, Holder: cs[7]}},
+		},
+		{
+			name: "close holder with two shards keeps the one of its position",
+			held: map[identity.NodeID][]uint16{
+				cs[0].ID: {0}, cs[1].ID: {1, 3}, cs[2].ID: {2},
+			},
+			wantMoves: []shardMove{{Index: 3, From: cs[1], To: cs[3]}},
+		},
+		{
+			name: "no empty close holder keeps the shard where it is",
+			held: map[identity.NodeID][]uint16{
+				cs[0].ID: {0}, cs[1].ID: {1}, cs[2].ID: {2}, cs[3].ID: {1}, cs[6].ID: {3},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := planChunk(cs[0].ID, cs, tt.held, p, false)
+			if len(plan.Missing) != 0 {
+				t.Fatalf("plan has missing shards %v; every index is held", plan.Missing)
+			}
+			if !slices.Equal(plan.Moves, tt.wantMoves) {
+				t.Errorf("moves = %v, want %v", plan.Moves, tt.wantMoves)
+			}
+			if !slices.Equal(plan.Drops, tt.wantDrops) {
+				t.Errorf("drops = %v, want %v", plan.Drops, tt.wantDrops)
+			}
+		})
+	}
+}
+
+// TestPlanChunkRebuildBeforeMoves checks that missing shards and moves
+// get different empty holders, since the responsible holder rebuilds
+// while the others hand over in the same pass.
+func TestPlanChunkRebuildBeforeMoves(t *testing.T) {
+	cs := contacts(6)
+	p := erasure.Params{Data: 1, Parity: 2}
+	held := map[identity.NodeID][]uint16{cs[0].ID: {0}, cs[4].ID: {1}}
+	plan := planChunk(cs[0].ID, cs, held, p, false)
+	if !slices.Equal(plan.Missing, []int{2}) || len(plan.Targets) != 1 || plan.Targets[0].ID != cs[2].ID {
+		t.Fatalf("plan = missing %v to %v, want shard 2 to the third closest", plan.Missing, plan.Targets)
+	}
+	want := []shardMove{{Index: 1, From: cs[4], To: cs[1]}}
+	if !slices.Equal(plan.Moves, want) {
+		t.Errorf("moves = %v, want %v", plan.Moves, want)
+	}
+}

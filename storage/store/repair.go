@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
-	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/wire"
-	"github.com/yuinet/yui/storage/engine"
-	"github.com/yuinet/yui/storage/erasure"
 )
 
 // RepairConfig configures a Repairer. Holder and Network are required.
@@ -38,6 +34,10 @@ type RepairReport struct {
 	HandedOver        int // directory shards and descriptors handed over and dropped
 	Chunks            int // chunks checked
 	ShardsRebuilt     int
+	ShardsMoved       int // shards handed over to closer holders and dropped here
+	ShardsDropped     int // surplus copies dropped because a closer holder has the index
+	WrongShards       int // shards with a valid hash but the wrong contents, replaced
+	Lookups           int // lookups made to find holders
 	ChunksLost        int // chunks with fewer than Data shards left anywhere
 	BytesSent         int64
 	TombstonesDropped int
@@ -93,21 +93,23 @@ func (r *Repairer) Run(ctx context.Context) (RepairReport, error) {
 			return rep, err
 		}
 	}
-	if err := r.repairNamespaces(ctx, &rep); err != nil {
+	res := &resolver{peers: r.peers, rep: &rep}
+	if err := r.repairNamespaces(ctx, &rep, res); err != nil {
 		return rep, err
 	}
-	if err := r.repairDirectories(ctx, &rep); err != nil {
+	if err := r.repairDirectories(ctx, &rep, res); err != nil {
 		return rep, err
 	}
-	if err := r.repairChunks(ctx, &rep); err != nil {
+	if err := r.repairChunks(ctx, &rep, res); err != nil {
 		return rep, err
 	}
 	r.h.stat.repairBytes.Add(uint64(rep.BytesSent))
-	r.h.stat.repairs.Add(uint64(rep.ShardsRebuilt + rep.RecordsPushed + rep.RecordsPulled))
-	if rep.ShardsRebuilt+rep.RecordsPushed+rep.RecordsPulled+rep.HandedOver+rep.ChunksLost > 0 {
+	r.h.stat.repairs.Add(uint64(rep.ShardsRebuilt + rep.ShardsMoved + rep.RecordsPushed + rep.RecordsPulled))
+	if rep.ShardsRebuilt+rep.ShardsMoved+rep.ShardsDropped+rep.RecordsPushed+rep.RecordsPulled+rep.HandedOver+rep.ChunksLost > 0 {
 		r.log.Info("repair pass", "records_pushed", rep.RecordsPushed, "records_pulled", rep.RecordsPulled,
-			"handed_over", rep.HandedOver, "shards_rebuilt", rep.ShardsRebuilt, "chunks_lost", rep.ChunksLost,
-			"bytes_sent", rep.BytesSent, "errors", rep.Errors)
+			"handed_over", rep.HandedOver, "shards_rebuilt", rep.ShardsRebuilt, "shards_moved", rep.ShardsMoved,
+			"shards_dropped", rep.ShardsDropped, "wrong_shards", rep.WrongShards, "chunks_lost", rep.ChunksLost,
+			"bytes_sent", rep.BytesSent, "lookups", rep.Lookups, "errors", rep.Errors)
 	}
 	return rep, ctx.Err()
 }
@@ -142,7 +144,7 @@ func (r *Repairer) send(ctx context.Context, rep *RepairReport, to wire.Contact,
 // repairNamespaces pushes each descriptor held to the namespace's R
 // closest holders, and drops it once handed over when this node is no
 // longer among them.
-func (r *Repairer) repairNamespaces(ctx context.Context, rep *RepairReport) error {
+func (r *Repairer) repairNamespaces(ctx context.Context, rep *RepairReport, res *resolver) error {
 	names, err := r.h.heldNamespaces()
 	if err != nil {
 		return fmt.Errorf("store: repair: %w", err)
@@ -154,9 +156,8 @@ func (r *Repairer) repairNamespaces(ctx context.Context, rep *RepairReport) erro
 		}
 		rep.Namespaces++
 		replicas := int(d.Params().Replicas)
-		closest, err := r.peers.closest(ctx, NamespaceID(ns), replicas, Upper)
+		closest, err := res.closest(ctx, NamespaceID(ns), replicas, Upper)
 		if err != nil {
-			rep.Errors++
 			continue
 		}
 		plan := planDirectory(r.peers.net.Self().ID, closest, replicas)
@@ -200,7 +201,7 @@ func (r *Repairer) pushDescriptor(ctx context.Context, rep *RepairReport, d *Des
 // repairDirectories reconciles each directory shard held with the
 // shard's other R closest holders, and hands it over when this node is no
 // longer among them.
-func (r *Repairer) repairDirectories(ctx context.Context, rep *RepairReport) error {
+func (r *Repairer) repairDirectories(ctx context.Context, rep *RepairReport, res *resolver) error {
 	dirs, err := r.h.heldDirs()
 	if err != nil {
 		return fmt.Errorf("store: repair: %w", err)
@@ -214,18 +215,17 @@ func (r *Repairer) repairDirectories(ctx context.Context, rep *RepairReport) err
 			continue
 		}
 		rep.Directories++
-		if err := r.repairDirectory(ctx, rep, d, ref); err != nil {
+		if err := r.repairDirectory(ctx, rep, res, d, ref); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *Repairer) repairDirectory(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef) error {
+func (r *Repairer) repairDirectory(ctx context.Context, rep *RepairReport, res *resolver, d *Descriptor, ref dirRef) error {
 	replicas := int(d.Params().Replicas)
-	closest, err := r.peers.closest(ctx, DirectoryID(ref.Namespace, ref.Dir), replicas, Upper)
+	closest, err := res.closest(ctx, DirectoryID(ref.Namespace, ref.Dir), replicas, Upper)
 	if err != nil {
-		rep.Errors++
 		return nil
 	}
 	plan := planDirectory(r.peers.net.Self().ID, closest, replicas)
@@ -347,11 +347,15 @@ func (r *Repairer) pushRecord(ctx context.Context, rep *RepairReport, d *Descrip
 		return false
 	}
 	msg := &wire.PutRecord{Namespace: ref.Namespace, Dir: ref.Dir, Record: *rec}
-	_, err = r.send(ctx, rep, c, msg)
+	// A new holder lacks the descriptor and responds with CodeNotFound,
+	// which is expected and not an error of the pass.
+	_, err = r.peers.request(ctx, c, msg)
 	if code := errorCode(err); code == wire.CodeNotFound || code == wire.CodeForbidden {
 		if _, perr := r.send(ctx, rep, c, &wire.PutNamespace{Namespace: d.Namespace(), Descriptor: d.Bytes()}); perr == nil {
 			_, err = r.send(ctx, rep, c, msg)
 		}
+	} else if err != nil {
+		rep.Errors++
 	}
 	if err != nil {
 		return false
@@ -375,216 +379,4 @@ func (r *Repairer) pullRecord(ctx context.Context, rep *RepairReport, d *Descrip
 		return
 	}
 	rep.Errors++
-}
-
-// repairChunks checks every chunk with a shard held here, or deleted here
-// as corrupt, in batches of wire.MaxShardBatch.
-func (r *Repairer) repairChunks(ctx context.Context, rep *RepairReport) error {
-	held, err := r.heldChunks()
-	if err != nil {
-		return err
-	}
-	lost := make(map[wire.Hash]bool)
-	for _, id := range r.h.lostChunks() {
-		lost[id] = true
-		if _, ok := held[id]; !ok {
-			held[id] = nil
-		}
-	}
-	ids := make([]wire.Hash, 0, len(held))
-	for id := range held {
-		ids = append(ids, id)
-	}
-	sortHashes(ids)
-	for start := 0; start < len(ids) && ctx.Err() == nil; start += wire.MaxShardBatch {
-		batch := ids[start:min(start+wire.MaxShardBatch, len(ids))]
-		r.repairBatch(ctx, rep, batch, lost)
-	}
-	return nil
-}
-
-// heldChunks returns the chunks with shards held here and the params of
-// their codes, read from the first shard of each.
-func (r *Repairer) heldChunks() (map[wire.Hash][]int, error) {
-	held := make(map[wire.Hash][]int)
-	err := r.h.cfg.Shards.ScanShards(func(id engine.ChunkID, index int) error {
-		held[wire.Hash(id)] = append(held[wire.Hash(id)], index)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: repair: scan shards: %w", err)
-	}
-	return held, nil
-}
-
-// chunkState is the state of one chunk that a repair batch collects.
-type chunkState struct {
-	id     wire.Hash
-	params erasure.Params
-	cands  []wire.Contact
-	held   map[identity.NodeID][]uint16
-}
-
-func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, batch []wire.Hash, lost map[wire.Hash]bool) {
-	states := make([]*chunkState, 0, len(batch))
-	for _, id := range batch {
-		st, err := r.chunkCandidates(ctx, id)
-		if err != nil {
-			rep.Errors++
-			continue
-		}
-		states = append(states, st)
-	}
-	r.listHeld(ctx, rep, states)
-	self := r.peers.net.Self().ID
-	for _, st := range states {
-		rep.Chunks++
-		if st.params == (erasure.Params{}) && !r.learnParams(ctx, rep, st) {
-			continue // no valid shard anywhere to read the code from
-		}
-		plan := planChunk(self, st.cands, st.held, st.params, lost[st.id])
-		switch {
-		case !plan.Responsible || len(plan.Missing) == 0:
-		case plan.Lost:
-			rep.ChunksLost++
-			r.log.Error("chunk cannot be rebuilt: too few shards left", "chunk", fmt.Sprintf("%x", st.id[:8]),
-				"code", st.params, "missing", len(plan.Missing))
-		default:
-			r.rebuild(ctx, rep, st, plan)
-		}
-	}
-}
-
-// chunkCandidates looks up a chunk's candidate holders and reads its code
-// from a shard held here, if any.
-func (r *Repairer) chunkCandidates(ctx context.Context, id wire.Hash) (*chunkState, error) {
-	st := &chunkState{id: id, held: make(map[identity.NodeID][]uint16)}
-	if indexes, err := r.h.cfg.Shards.List(engine.ChunkID(id)); err == nil {
-		for _, x := range indexes {
-			if sh, err := r.h.cfg.Shards.Get(engine.ChunkID(id), x); err == nil {
-				st.params = sh.Params
-				break
-			}
-		}
-	}
-	total := erasure.DefaultParams.Total()
-	if st.params != (erasure.Params{}) {
-		total = st.params.Total()
-	}
-	var err error
-	st.cands, err = r.peers.closest(ctx, ChunkKey([32]byte(id)), total+spareCandidates, Middle)
-	return st, err
-}
-
-// listHeld requests from each candidate, once per batch, the shards it
-// holds of the chunks it is a candidate for.
-func (r *Repairer) listHeld(ctx context.Context, rep *RepairReport, states []*chunkState) {
-	byPeer := make(map[identity.NodeID][]*chunkState)
-	contacts := make(map[identity.NodeID]wire.Contact)
-	for _, st := range states {
-		for _, c := range st.cands {
-			byPeer[c.ID] = append(byPeer[c.ID], st)
-			contacts[c.ID] = c
-		}
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for id, list := range byPeer {
-		wg.Go(func() {
-			msg := &wire.ListShards{Chunks: make([]wire.Hash, len(list))}
-			for i, st := range list {
-				msg.Chunks[i] = st.id
-			}
-			resp, err := r.peers.request(ctx, contacts[id], msg)
-			mu.Lock()
-			defer mu.Unlock()
-			m, ok := resp.(*wire.ShardIndexes)
-			if err != nil || !ok || len(m.Held) != len(list) {
-				rep.Errors++
-				return
-			}
-			for i, st := range list {
-				st.held[id] = m.Held[i]
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// rebuild fetches Data shards of a chunk, rebuilds the missing ones and
-// stores each on its target.
-func (r *Repairer) rebuild(ctx context.Context, rep *RepairReport, st *chunkState, plan chunkPlan) {
-	shards := r.fetchShards(ctx, rep, st)
-	if len(shards) < st.params.Data {
-		rep.Errors++
-		return
-	}
-	n := min(len(plan.Missing), len(plan.Targets))
-	rebuilt, _, err := erasure.Reconstruct(shards, plan.Missing[:n])
-	if err != nil {
-		r.log.Warn("rebuild of chunk failed", "chunk", fmt.Sprintf("%x", st.id[:8]), "err", err)
-		rep.Errors++
-		return
-	}
-	for i, sh := range rebuilt {
-		b, err := erasure.MarshalShard(sh)
-		if err != nil {
-			continue
-		}
-		if _, err := r.send(ctx, rep, plan.Targets[i], &wire.PutShard{Chunk: st.id, Shard: b}); err == nil {
-			rep.ShardsRebuilt++
-			rep.BytesSent += int64(len(b))
-		}
-	}
-}
-
-// learnParams reads a chunk's code from a shard held elsewhere, for a
-// chunk whose only local shard was deleted as corrupt.
-func (r *Repairer) learnParams(ctx context.Context, rep *RepairReport, st *chunkState) bool {
-	for _, c := range st.cands {
-		for _, x := range st.held[c.ID] {
-			resp, err := r.send(ctx, rep, c, &wire.GetShard{Chunk: st.id, Index: x})
-			m, ok := resp.(*wire.ShardData)
-			if err != nil || !ok {
-				continue
-			}
-			if sh, err := erasure.UnmarshalShard(m.Shard); err == nil && sh.Verify() == nil {
-				st.params = sh.Params
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// fetchShards gets Data distinct valid shards of a chunk from the
-// candidates that hold them, in XOR order.
-func (r *Repairer) fetchShards(ctx context.Context, rep *RepairReport, st *chunkState) []erasure.Shard {
-	var shards []erasure.Shard
-	have := make(map[int]bool)
-	for _, c := range st.cands {
-		for _, x := range st.held[c.ID] {
-			if len(shards) == st.params.Data {
-				return shards
-			}
-			if have[int(x)] {
-				continue
-			}
-			resp, err := r.send(ctx, rep, c, &wire.GetShard{Chunk: st.id, Index: x})
-			m, ok := resp.(*wire.ShardData)
-			if err != nil || !ok {
-				continue
-			}
-			sh, err := erasure.UnmarshalShard(m.Shard)
-			if err == nil {
-				err = sh.Verify()
-			}
-			if err != nil || sh.Params != st.params {
-				continue
-			}
-			have[int(x)] = true
-			shards = append(shards, sh)
-		}
-	}
-	return shards
 }

@@ -1,0 +1,283 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/chunk"
+	"github.com/yuinet/yui/storage/engine"
+	"github.com/yuinet/yui/storage/erasure"
+)
+
+// repairChunks checks every chunk with a shard held here, or deleted here
+// as corrupt, in batches of wire.MaxShardBatch.
+func (r *Repairer) repairChunks(ctx context.Context, rep *RepairReport, res *resolver) error {
+	held, err := r.heldChunks()
+	if err != nil {
+		return err
+	}
+	lost := make(map[wire.Hash]bool)
+	for _, id := range r.h.lostChunks() {
+		lost[id] = true
+		if _, ok := held[id]; !ok {
+			held[id] = nil
+		}
+	}
+	ids := make([]wire.Hash, 0, len(held))
+	for id := range held {
+		ids = append(ids, id)
+	}
+	sortHashes(ids)
+	for start := 0; start < len(ids) && ctx.Err() == nil; start += wire.MaxShardBatch {
+		batch := ids[start:min(start+wire.MaxShardBatch, len(ids))]
+		r.repairBatch(ctx, rep, res, batch, lost)
+	}
+	return nil
+}
+
+// heldChunks returns the chunks with shards held here and the indexes
+// held of each.
+func (r *Repairer) heldChunks() (map[wire.Hash][]int, error) {
+	held := make(map[wire.Hash][]int)
+	err := r.h.cfg.Shards.ScanShards(func(id engine.ChunkID, index int) error {
+		held[wire.Hash(id)] = append(held[wire.Hash(id)], index)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: repair: scan shards: %w", err)
+	}
+	return held, nil
+}
+
+// chunkState is the state of one chunk that a repair batch collects.
+type chunkState struct {
+	id     wire.Hash
+	params erasure.Params
+	cands  []wire.Contact
+	held   map[identity.NodeID][]uint16
+}
+
+func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *resolver, batch []wire.Hash, lost map[wire.Hash]bool) {
+	states := make([]*chunkState, 0, len(batch))
+	for _, id := range batch {
+		st, err := r.chunkCandidates(ctx, res, id)
+		if err != nil {
+			continue // counted by the resolver
+		}
+		states = append(states, st)
+	}
+	r.listHeld(ctx, rep, states)
+	self := r.peers.net.Self().ID
+	var ho handover
+	for _, st := range states {
+		rep.Chunks++
+		if st.params == (erasure.Params{}) && !r.learnParams(ctx, rep, st) {
+			continue // no valid shard anywhere to read the code from
+		}
+		plan := planChunk(self, st.cands, st.held, st.params, lost[st.id])
+		switch {
+		case !plan.Responsible || len(plan.Missing) == 0:
+		case plan.Lost:
+			rep.ChunksLost++
+			r.log.Error("chunk cannot be rebuilt: too few shards left", "chunk", fmt.Sprintf("%x", st.id[:8]),
+				"code", st.params, "missing", len(plan.Missing))
+		default:
+			r.rebuild(ctx, rep, st, plan)
+		}
+		ho.add(self, st, plan)
+	}
+	r.handOver(ctx, rep, &ho)
+}
+
+// repairSpare is how many candidates beyond a chunk's Total repair sends
+// ListShards to: at least Total more, because shards stay where
+// they were written until repair moves them, and after the network
+// doubled in size their holders lie among the 2·Total closest.
+func repairSpare(total int) int { return max(spareCandidates, total) }
+
+// chunkCandidates finds a chunk's candidate holders and reads its code
+// from a shard held here, if any. This node is a candidate whenever it
+// holds a shard, even when farther than the rest, so that it hands the
+// shard over.
+func (r *Repairer) chunkCandidates(ctx context.Context, res *resolver, id wire.Hash) (*chunkState, error) {
+	st := &chunkState{id: id, held: make(map[identity.NodeID][]uint16)}
+	if indexes, err := r.h.cfg.Shards.List(engine.ChunkID(id)); err == nil {
+		for _, x := range indexes {
+			if sh, err := r.h.cfg.Shards.Get(engine.ChunkID(id), x); err == nil {
+				st.params = sh.Params
+				break
+			}
+		}
+	}
+	total := erasure.DefaultParams.Total()
+	if st.params != (erasure.Params{}) {
+		total = st.params.Total()
+	}
+	var err error
+	st.cands, err = res.closest(ctx, ChunkKey([32]byte(id)), total+repairSpare(total), Middle)
+	self := r.peers.net.Self()
+	if err == nil && st.params != (erasure.Params{}) && !slices.ContainsFunc(st.cands, func(c wire.Contact) bool { return c.ID == self.ID }) {
+		st.cands = append(st.cands, self)
+	}
+	return st, err
+}
+
+// listHeld requests from each candidate, once per batch, the shards it
+// holds of the chunks it is a candidate for.
+func (r *Repairer) listHeld(ctx context.Context, rep *RepairReport, states []*chunkState) {
+	byPeer := make(map[identity.NodeID][]*chunkState)
+	contacts := make(map[identity.NodeID]wire.Contact)
+	for _, st := range states {
+		for _, c := range st.cands {
+			byPeer[c.ID] = append(byPeer[c.ID], st)
+			contacts[c.ID] = c
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for id, list := range byPeer {
+		wg.Go(func() {
+			ids := make([]wire.Hash, len(list))
+			for i, st := range list {
+				ids[i] = st.id
+			}
+			held, err := r.listShards(ctx, contacts[id], ids)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				rep.Errors++
+				return
+			}
+			for i, st := range list {
+				st.held[id] = held[i]
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// listShards requests the shard indexes a peer holds of each chunk.
+func (r *Repairer) listShards(ctx context.Context, c wire.Contact, ids []wire.Hash) ([][]uint16, error) {
+	resp, err := r.peers.request(ctx, c, &wire.ListShards{Chunks: ids})
+	if err != nil {
+		return nil, err
+	}
+	m, ok := resp.(*wire.ShardIndexes)
+	if !ok || len(m.Held) != len(ids) {
+		return nil, fmt.Errorf("store: holder %s responded to ListShards of %d chunks with %v", c.ID.Short(), len(ids), resp.Type())
+	}
+	return m.Held, nil
+}
+
+// rebuild fetches Data shards of a chunk, decodes them and checks the
+// chunk's ID, fetching every shard when a holder serves a wrong one. Then
+// it rebuilds the missing shards and stores each on its target, and
+// replaces the wrong shards found.
+func (r *Repairer) rebuild(ctx context.Context, rep *RepairReport, st *chunkState, plan chunkPlan) {
+	f := &fetched{have: make(map[int]bool)}
+	r.fetchShards(ctx, rep, st, f, st.params.Data)
+	res, err := decodeVerified(chunk.ID(st.id), f.shards)
+	if errors.Is(err, errIDMismatch) {
+		r.fetchShards(ctx, rep, st, f, st.params.Total())
+		res, err = decodeVerified(chunk.ID(st.id), f.shards)
+	}
+	if err != nil {
+		r.log.Warn("rebuild of chunk failed", "chunk", fmt.Sprintf("%x", st.id[:8]), "err", err)
+		rep.Errors++
+		return
+	}
+	n := min(len(plan.Missing), len(plan.Targets))
+	for i := range n {
+		if r.putRebuilt(ctx, rep, st.id, res, plan.Missing[i], plan.Targets[i]) {
+			rep.ShardsRebuilt++
+		}
+	}
+	for _, j := range res.liars {
+		r.log.Warn("holder serves a shard that does not belong to its chunk; replacing it",
+			"chunk", fmt.Sprintf("%x", st.id[:8]), "index", f.shards[j].Index, "peer", f.from[j].ID.Short())
+		if r.putRebuilt(ctx, rep, st.id, res, f.shards[j].Index, f.from[j]) {
+			rep.WrongShards++
+		}
+	}
+}
+
+// putRebuilt rebuilds shard index from res and stores it on c.
+func (r *Repairer) putRebuilt(ctx context.Context, rep *RepairReport, id wire.Hash, res *decoded, index int, c wire.Contact) bool {
+	rebuilt, _, err := erasure.Reconstruct(res.used, []int{index})
+	if err != nil {
+		rep.Errors++
+		return false
+	}
+	b, err := erasure.MarshalShard(rebuilt[0])
+	if err != nil {
+		rep.Errors++
+		return false
+	}
+	if _, err := r.send(ctx, rep, c, &wire.PutShard{Chunk: id, Shard: b}); err != nil {
+		return false
+	}
+	rep.BytesSent += int64(len(b))
+	return true
+}
+
+// learnParams reads a chunk's code from a shard held elsewhere, for a
+// chunk whose only local shard was deleted as corrupt.
+func (r *Repairer) learnParams(ctx context.Context, rep *RepairReport, st *chunkState) bool {
+	for _, c := range st.cands {
+		for _, x := range st.held[c.ID] {
+			resp, err := r.send(ctx, rep, c, &wire.GetShard{Chunk: st.id, Index: x})
+			m, ok := resp.(*wire.ShardData)
+			if err != nil || !ok {
+				continue
+			}
+			if sh, err := erasure.UnmarshalShard(m.Shard); err == nil && sh.Verify() == nil {
+				st.params = sh.Params
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fetched are the valid shards of one chunk that repair fetched, with
+// distinct indexes and the holder of each.
+type fetched struct {
+	shards []erasure.Shard
+	from   []wire.Contact
+	have   map[int]bool
+}
+
+// fetchShards adds valid shards of the chunk's code to f from the
+// candidates that hold them, in XOR order, until f has want.
+func (r *Repairer) fetchShards(ctx context.Context, rep *RepairReport, st *chunkState, f *fetched, want int) {
+	for _, c := range st.cands {
+		for _, x := range st.held[c.ID] {
+			if len(f.shards) >= want {
+				return
+			}
+			if f.have[int(x)] {
+				continue
+			}
+			resp, err := r.send(ctx, rep, c, &wire.GetShard{Chunk: st.id, Index: x})
+			m, ok := resp.(*wire.ShardData)
+			if err != nil || !ok {
+				continue
+			}
+			sh, err := erasure.UnmarshalShard(m.Shard)
+			if err == nil {
+				err = sh.Verify()
+			}
+			if err != nil || sh.Params != st.params || sh.Index != int(x) {
+				continue
+			}
+			f.have[int(x)] = true
+			f.shards = append(f.shards, sh)
+			f.from = append(f.from, c)
+		}
+	}
+}
