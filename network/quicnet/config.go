@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/transport"
@@ -20,12 +21,18 @@ const DefaultPort = 4717
 
 // Defaults for the zero values of Config fields.
 const (
-	DefaultNetwork        = "default"
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultIdleTimeout    = time.Minute
-	DefaultMaxConns       = 1024
-	DefaultMaxStreams     = 64
-	DefaultMaxInvalid     = 16
+	DefaultNetwork         = "default"
+	DefaultRequestTimeout  = 10 * time.Second
+	DefaultIdleTimeout     = time.Minute
+	DefaultMaxConns        = 1024
+	DefaultMaxConnsPerPeer = 2
+	DefaultMaxConnsPerIP   = 64
+	DefaultMaxStreams      = 64
+	DefaultMaxInvalid      = 16
+
+	DefaultMaxBuffered        = 128 * wire.MaxMessageSize // 256 MiB
+	DefaultMaxBufferedPerIP   = 16 * wire.MaxMessageSize  // 32 MiB
+	DefaultMaxBufferedPerConn = 2 * wire.MaxMessageSize   // 4 MiB
 )
 
 // handshakeTimeout bounds a QUIC handshake, dialing or accepting.
@@ -80,11 +87,27 @@ type Config struct {
 	// twice IdleTimeout is considered gone. Default DefaultIdleTimeout.
 	IdleTimeout time.Duration
 
-	// MaxConns is the number of open connections at which the transport
-	// stops accepting incoming ones. Dials are not refused, because the
-	// node's own callers bound them, so the count may exceed MaxConns.
-	// Default DefaultMaxConns.
+	// MaxConns is the number of open connections at which an incoming
+	// connection makes the transport close the least recently used idle
+	// connection, or reject the incoming one if every connection has
+	// streams in progress. Dials are not refused, because the node's own
+	// callers bound them, so the count may exceed MaxConns. Default
+	// DefaultMaxConns.
 	MaxConns int
+
+	// MaxConnsPerPeer is the number of incoming connections one node ID
+	// may keep open: one in use, and one more while the peer reconnects
+	// after a restart and its old connection has not yet timed out. A
+	// connection beyond it closes the peer's least recently used idle
+	// connection, or is rejected if all of them have streams in progress.
+	// Default DefaultMaxConnsPerPeer.
+	MaxConnsPerPeer int
+
+	// MaxConnsPerIP is the number of incoming connections that one IPv4
+	// address or one IPv6 /64 prefix may keep open, whatever node IDs they
+	// prove, handled like MaxConnsPerPeer. It must leave room for every
+	// node behind one NAT, or on one host. Default DefaultMaxConnsPerIP.
+	MaxConnsPerIP int
 
 	// MaxStreams is the maximum number of concurrent streams a peer may
 	// open on one connection, for requests and for one-way messages each.
@@ -94,6 +117,23 @@ type Config struct {
 	// MaxInvalid is the number of invalid messages after which a peer's
 	// connection is closed. Default DefaultMaxInvalid.
 	MaxInvalid int
+
+	// MaxBufferedPerConn, MaxBufferedPerIP and MaxBuffered bound the bytes
+	// of frame bodies the transport holds in memory at once: on one
+	// connection, on all connections to one IPv4 address or IPv6 /64
+	// prefix, and in total. A frame's length is reserved against all
+	// three when its header arrives, before any of its body is buffered,
+	// and released once the frame is decoded. A stream whose frame does
+	// not fit waits, without reading more of its body, until bytes are
+	// released or its RequestTimeout passes. So a peer that announces
+	// large frames and never finishes them stalls its own connection,
+	// while the per-IP budget keeps one address from taking the whole
+	// transport budget. Each must be at least wire.MaxMessageSize.
+	// Defaults DefaultMaxBufferedPerConn, DefaultMaxBufferedPerIP and
+	// DefaultMaxBuffered.
+	MaxBufferedPerConn int
+	MaxBufferedPerIP   int
+	MaxBuffered        int
 }
 
 // withDefaults returns cfg with defaults filled in, or an error naming
@@ -114,9 +154,34 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.RequestTimeout = positiveOr(cfg.RequestTimeout, DefaultRequestTimeout)
 	cfg.IdleTimeout = positiveOr(cfg.IdleTimeout, DefaultIdleTimeout)
 	cfg.MaxConns = positiveOr(cfg.MaxConns, DefaultMaxConns)
+	cfg.MaxConnsPerPeer = positiveOr(cfg.MaxConnsPerPeer, DefaultMaxConnsPerPeer)
+	cfg.MaxConnsPerIP = positiveOr(cfg.MaxConnsPerIP, DefaultMaxConnsPerIP)
 	cfg.MaxStreams = positiveOr(cfg.MaxStreams, DefaultMaxStreams)
 	cfg.MaxInvalid = positiveOr(cfg.MaxInvalid, DefaultMaxInvalid)
-	return cfg, nil
+	cfg.MaxBufferedPerConn = positiveOr(cfg.MaxBufferedPerConn, DefaultMaxBufferedPerConn)
+	cfg.MaxBufferedPerIP = positiveOr(cfg.MaxBufferedPerIP, DefaultMaxBufferedPerIP)
+	cfg.MaxBuffered = positiveOr(cfg.MaxBuffered, DefaultMaxBuffered)
+	return cfg, validateBuffers(cfg)
+}
+
+// validateBuffers checks that a frame of the maximum size fits in every
+// buffer budget, since a frame that cannot fit would wait for its
+// RequestTimeout and then be dropped.
+func validateBuffers(cfg Config) error {
+	for _, b := range []struct {
+		field string
+		size  int
+	}{
+		{"MaxBufferedPerConn", cfg.MaxBufferedPerConn},
+		{"MaxBufferedPerIP", cfg.MaxBufferedPerIP},
+		{"MaxBuffered", cfg.MaxBuffered},
+	} {
+		if b.size < wire.MaxMessageSize {
+			return fmt.Errorf("%w: %s is %d bytes, below the maximum message size of %d bytes; raise it",
+				ErrConfig, b.field, b.size, wire.MaxMessageSize)
+		}
+	}
+	return nil
 }
 
 func positiveOr[T int | time.Duration](v, def T) T {
@@ -126,16 +191,38 @@ func positiveOr[T int | time.Duration](v, def T) T {
 	return def
 }
 
+// validateNetwork checks that a network name is at most maxNetworkName
+// bytes of printable ASCII without spaces. An error quotes the whole name
+// and names the first character that breaks the rule.
 func validateNetwork(name string) error {
 	if len(name) > maxNetworkName {
 		return fmt.Errorf("%w: network name is %d bytes, limit %d", ErrConfig, len(name), maxNetworkName)
 	}
-	for _, c := range []byte(name) {
-		if c <= ' ' || c > '~' {
-			return fmt.Errorf("%w: network name %q contains %q; use printable ASCII without spaces", ErrConfig, name, c)
+	for i := 0; i < len(name); {
+		r, size := utf8.DecodeRuneInString(name[i:])
+		if problem := networkNameProblem(r, size); problem != "" {
+			return fmt.Errorf("%w: network name %q %s at byte %d; use printable ASCII without spaces",
+				ErrConfig, name, problem, i)
 		}
+		i += size
 	}
 	return nil
+}
+
+// networkNameProblem describes why the rune r, decoded from size bytes,
+// may not appear in a network name, or returns "" if it may.
+func networkNameProblem(r rune, size int) string {
+	switch {
+	case r == utf8.RuneError && size == 1:
+		return "is not valid UTF-8"
+	case r == ' ':
+		return "contains a space"
+	case r < ' ' || r == 0x7f:
+		return fmt.Sprintf("contains the control character %U", r)
+	case r > 0x7f:
+		return fmt.Sprintf("contains the non-ASCII character %q (%U)", r, r)
+	}
+	return ""
 }
 
 // alpn returns the TLS application protocol name for a network. It names

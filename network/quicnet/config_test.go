@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
 )
 
 func TestParseListenAddr(t *testing.T) {
@@ -57,6 +58,9 @@ func TestConfigRejects(t *testing.T) {
 		{"network name with space", Config{Identity: id, Addr: "127.0.0.1:0", Network: "my net"}},
 		{"network name too long", Config{Identity: id, Addr: "127.0.0.1:0", Network: strings.Repeat("n", maxNetworkName+1)}},
 		{"invalid address", Config{Identity: id, Addr: "127.0.0.1:port"}},
+		{"connection buffer below a message", Config{Identity: id, Addr: "127.0.0.1:0", MaxBufferedPerConn: wire.MaxMessageSize - 1}},
+		{"IP buffer below a message", Config{Identity: id, Addr: "127.0.0.1:0", MaxBufferedPerIP: wire.MaxMessageSize - 1}},
+		{"transport buffer below a message", Config{Identity: id, Addr: "127.0.0.1:0", MaxBuffered: 1}},
 	}
 	for _, tt := range tests {
 		tr, err := Listen(tt.cfg)
@@ -65,6 +69,38 @@ func TestConfigRejects(t *testing.T) {
 		}
 		if !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: Listen error = %v, want ErrConfig", tt.name, err)
+		}
+	}
+}
+
+func TestValidateNetworkNamesRule(t *testing.T) {
+	tests := []struct {
+		name string
+		want []string // substrings of the error, empty for a valid name
+	}{
+		{"yui-lab.2", nil},
+		{"a b", []string{`"a b"`, "contains a space at byte 1", "printable ASCII"}},
+		{"ゆい", []string{`"ゆい"`, `non-ASCII character 'ゆ' (U+3086) at byte 0`}},
+		{"lab\tnet", []string{`"lab\tnet"`, "control character U+0009 at byte 3"}},
+		{"del\x7f", []string{"control character U+007F"}},
+		{"bad\xffutf8", []string{`"bad\xffutf8"`, "is not valid UTF-8 at byte 3"}},
+	}
+	for _, tt := range tests {
+		err := validateNetwork(tt.name)
+		if len(tt.want) == 0 {
+			if err != nil {
+				t.Errorf("validateNetwork(%q) = %v, want nil", tt.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrConfig) {
+			t.Errorf("validateNetwork(%q) = %v, want ErrConfig", tt.name, err)
+			continue
+		}
+		for _, want := range tt.want {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("validateNetwork(%q) = %q, want it to contain %q", tt.name, err, want)
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package quicnet
 
 import (
 	"context"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -15,13 +16,15 @@ import (
 const (
 	// codeShutdown: the node is shutting down.
 	codeShutdown quic.ApplicationErrorCode = 0
-	// codeIdle: the connection carried no stream for the idle timeout.
+	// codeIdle: the connection carried no stream for the idle timeout,
+	// or had no stream in progress and was closed to admit a new one.
 	// The closer handled no stream after deciding to close, so a request
 	// that fails with this code may be repeated on a new connection.
 	codeIdle quic.ApplicationErrorCode = 1
 	// codeBadPeer: the peer sent too many invalid messages.
 	codeBadPeer quic.ApplicationErrorCode = 2
-	// codeOverloaded: too many connections are open.
+	// codeOverloaded: a connection limit was reached and every connection
+	// counting towards it had streams in progress.
 	codeOverloaded quic.ApplicationErrorCode = 3
 	// codeInternal: a bug on the closing side.
 	codeInternal quic.ApplicationErrorCode = 4
@@ -45,8 +48,13 @@ const (
 
 // peerConn is one QUIC connection to an authenticated peer.
 type peerConn struct {
-	qc      *quic.Conn
-	peer    transport.Peer
+	// Set by addConn and not changed after.
+	qc       *quic.Conn
+	peer     transport.Peer
+	incoming bool         // the peer dialed the connection
+	source   netip.Prefix // sourcePrefix of the peer's address
+	buffers  budgets      // reserved for every frame body read on it
+
 	invalid atomic.Int64 // invalid messages received
 
 	// Guarded by Transport.mu.
@@ -57,8 +65,14 @@ type peerConn struct {
 
 // addConn registers a connection and starts serving the streams the peer
 // opens. It returns nil, after closing qc, once the transport is closing.
-func (t *Transport) addConn(qc *quic.Conn, peer transport.Peer) *peerConn {
-	pc := &peerConn{qc: qc, peer: peer, lastUsed: time.Now()}
+func (t *Transport) addConn(qc *quic.Conn, peer transport.Peer, incoming bool) *peerConn {
+	pc := &peerConn{
+		qc:       qc,
+		peer:     peer,
+		incoming: incoming,
+		source:   sourcePrefix(peer.Addr.Addr()),
+		lastUsed: time.Now(),
+	}
 
 	t.mu.Lock()
 	if t.closed {
@@ -66,6 +80,7 @@ func (t *Transport) addConn(qc *quic.Conn, peer transport.Peer) *peerConn {
 		qc.CloseWithError(codeShutdown, "node shutting down")
 		return nil
 	}
+	pc.buffers = budgets{newBudget(t.cfg.MaxBufferedPerConn), t.addSource(pc.source), t.buffered}
 	t.conns[pc] = struct{}{}
 	if t.byPeer[peer.ID] == nil {
 		t.byPeer[peer.ID] = pc
@@ -85,6 +100,7 @@ func (t *Transport) serveConn(pc *peerConn) {
 	t.mu.Lock()
 	delete(t.conns, pc)
 	t.forget(pc)
+	t.removeSource(pc.source)
 	t.mu.Unlock()
 	t.log.Debug("connection closed", "peer", pc.peer.ID.Short(), "remote", pc.peer.Addr,
 		"reason", context.Cause(pc.qc.Context()))
@@ -173,7 +189,9 @@ func (t *Transport) serveRequest(pc *peerConn, s *quic.Stream) {
 	deadline := time.Now().Add(t.cfg.RequestTimeout)
 	s.SetDeadline(deadline)
 
-	request, msg, size, reason, err := readMessage(s)
+	readCtx, cancelRead := context.WithDeadline(pc.qc.Context(), deadline)
+	request, msg, size, reason, err := readMessage(readCtx, s, pc.buffers)
+	cancelRead()
 	if err != nil {
 		t.drop(pc, reason, err)
 		cancelStream(s, streamRejected)
@@ -199,9 +217,12 @@ func (t *Transport) serveRequest(pc *peerConn, s *quic.Stream) {
 
 // serveOneWay reads one message and hands it to the handler.
 func (t *Transport) serveOneWay(pc *peerConn, s *quic.ReceiveStream) {
-	s.SetReadDeadline(time.Now().Add(t.cfg.RequestTimeout))
+	deadline := time.Now().Add(t.cfg.RequestTimeout)
+	s.SetReadDeadline(deadline)
 
-	_, msg, size, reason, err := readMessage(s)
+	readCtx, cancelRead := context.WithDeadline(pc.qc.Context(), deadline)
+	_, msg, size, reason, err := readMessage(readCtx, s, pc.buffers)
+	cancelRead()
 	if err != nil {
 		t.drop(pc, reason, err)
 		s.CancelRead(streamRejected)

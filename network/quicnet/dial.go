@@ -120,7 +120,7 @@ func (t *Transport) roundTrip(ctx context.Context, pc *peerConn, s *quic.Stream,
 	s.Close()
 	t.stats.sent(typ, len(frame))
 
-	respID, resp, size, reason, err := readMessage(s)
+	respID, resp, size, reason, err := readMessage(ctx, s, pc.buffers)
 	if err != nil {
 		if reason.invalid() && ctx.Err() == nil {
 			t.drop(pc, reason, err)
@@ -265,7 +265,7 @@ func (t *Transport) dialConn(to wire.Contact) (*peerConn, error) {
 	}
 
 	t.stats.dials.Add(1)
-	pc := t.addConn(qc, transport.Peer{ID: to.ID, Addr: udpAddrPort(qc.RemoteAddr())})
+	pc := t.addConn(qc, transport.Peer{ID: to.ID, Addr: udpAddrPort(qc.RemoteAddr())}, false)
 	if pc == nil {
 		return nil, transport.ErrClosed
 	}

@@ -1,7 +1,7 @@
 package quicnet
 
 import (
-	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,16 +22,14 @@ var (
 	errTruncated     = errors.New("quicnet: truncated frame")
 )
 
-// readChunk is how much of a frame body readFrame buffers at a time, so
-// that a peer announcing a large frame gets memory only for the bytes it
-// actually sends.
-const readChunk = 64 << 10
-
 // readFrame reads one frame and returns its body. It rejects a length
-// above wire.MaxMessageSize before reading the body. A stream that ends
+// above wire.MaxMessageSize before reading the body. Then it reserves the
+// length against buffers, waiting until ctx ends if they are used up, and
+// allocates the body once at its exact size. The caller releases
+// len(body) bytes of buffers when done with the body. A stream that ends
 // before the header or the body is complete yields errTruncated, except
 // that a stream ending before its first byte yields io.EOF.
-func readFrame(r io.Reader) ([]byte, error) {
+func readFrame(ctx context.Context, r io.Reader, buffers budgets) ([]byte, error) {
 	var header [frameHeaderLen]byte
 	if _, err := io.ReadFull(r, header[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -44,16 +42,19 @@ func readFrame(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, n, wire.MaxMessageSize)
 	}
 
-	var body bytes.Buffer
-	body.Grow(min(int(n), readChunk))
-	got, err := body.ReadFrom(io.LimitReader(r, int64(n)))
-	if err != nil {
+	if err := buffers.reserve(ctx, int(n)); err != nil {
 		return nil, err
 	}
-	if got < int64(n) {
-		return nil, fmt.Errorf("%w: body has %d of %d bytes", errTruncated, got, n)
+	body := make([]byte, n)
+	got, err := io.ReadFull(r, body)
+	if err != nil {
+		buffers.release(len(body))
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: body has %d of %d bytes", errTruncated, got, n)
+		}
+		return nil, err
 	}
-	return body.Bytes(), nil
+	return body, nil
 }
 
 // appendFrame returns a frame holding body.
@@ -115,7 +116,7 @@ func dropReason(err error) DropReason {
 		return DropTooLarge
 	case errors.Is(err, errTruncated), errors.Is(err, io.EOF):
 		return DropTruncated
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return DropTimeout
 	case errors.Is(err, wire.ErrVersion):
 		return DropVersion
@@ -129,13 +130,16 @@ func dropReason(err error) DropReason {
 	return DropReset
 }
 
-// readMessage reads one frame and decodes it. On failure it returns the
-// reason to count the drop under.
-func readMessage(r io.Reader) (request uint64, msg wire.Message, size int, reason DropReason, err error) {
-	body, err := readFrame(r)
+// readMessage reads one frame and decodes it, holding the frame's body
+// against buffers until it is decoded. On failure it returns the reason to
+// count the drop under.
+func readMessage(ctx context.Context, r io.Reader, buffers budgets) (request uint64, msg wire.Message, size int, reason DropReason, err error) {
+	body, err := readFrame(ctx, r, buffers)
 	if err != nil {
 		return 0, nil, 0, dropReason(err), err
 	}
+	defer buffers.release(len(body))
+
 	request, msg, err = wire.Decode(body)
 	if err != nil {
 		return 0, nil, 0, dropReason(err), err

@@ -14,7 +14,6 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/yuinet/yui/network/identity"
-	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
 )
 
@@ -61,7 +60,7 @@ func TestReadMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			request, msg, size, reason, err := readMessage(bytes.NewReader(tt.input))
+			request, msg, size, reason, err := readMessage(context.Background(), bytes.NewReader(tt.input), nil)
 			if reason != tt.reason {
 				t.Fatalf("reason = %q (error %v), want %q", reason, err, tt.reason)
 			}
@@ -93,7 +92,7 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add([]byte{0xff, 0xff})
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		request, msg, size, reason, err := readMessage(bytes.NewReader(data))
+		request, msg, size, reason, err := readMessage(context.Background(), bytes.NewReader(data), nil)
 		if err != nil {
 			if reason == "" {
 				t.Fatalf("error %v without a drop reason", err)
@@ -235,26 +234,4 @@ func TestInvalidRequestRejected(t *testing.T) {
 		t.Errorf("b counted %d invalid messages, want 1", got)
 	}
 	ping(t, a, b.contact())
-}
-
-func TestMaxConnsRejectsIncoming(t *testing.T) {
-	server := newNode(t, func(cfg *Config) { cfg.MaxConns = 1 })
-	first := newNode(t, nil)
-	second := newNode(t, nil)
-
-	ping(t, first, server.contact())
-	_, err := second.Request(context.Background(), server.contact(), &wire.Ping{})
-	var appErr *quic.ApplicationError
-	if !errors.As(err, &appErr) || appErr.ErrorCode != codeOverloaded {
-		t.Errorf("Request beyond MaxConns: error = %v, want application error %d", err, codeOverloaded)
-	}
-	if got := server.Stats().RejectedConns; got != 1 {
-		t.Errorf("server rejected %d connections, want 1", got)
-	}
-	if got := server.Stats().Conns; got != 1 {
-		t.Errorf("server has %d open connections, want 1", got)
-	}
-	if errors.Is(err, transport.ErrPeerMismatch) {
-		t.Errorf("Request error = %v, want no ErrPeerMismatch", err)
-	}
 }

@@ -53,7 +53,7 @@ func (t *Transport) Identify(ctx context.Context, addr netip.AddrPort) (identity
 		return identity.NodeID{}, fmt.Errorf("quicnet: identify %s: %w", addr, transport.ErrSelf)
 	}
 	t.stats.dials.Add(1)
-	if t.addConn(qc, transport.Peer{ID: id, Addr: udpAddrPort(qc.RemoteAddr())}) == nil {
+	if t.addConn(qc, transport.Peer{ID: id, Addr: udpAddrPort(qc.RemoteAddr())}, false) == nil {
 		return identity.NodeID{}, transport.ErrClosed
 	}
 	return id, nil

@@ -22,6 +22,8 @@ type Stats struct {
 	Conns int
 	// Dials counts outgoing connections established.
 	Dials uint64
+	// Accepts counts incoming connections accepted.
+	Accepts uint64
 
 	// In and Out count valid messages received and sent, by type.
 	In  map[wire.Type]Traffic
@@ -42,17 +44,27 @@ type Stats struct {
 	// Config.MaxInvalid invalid messages.
 	BadPeers uint64
 	// RejectedConns counts incoming connections closed at once because
-	// Config.MaxConns connections were open.
+	// they exceeded Config.MaxConns, MaxConnsPerPeer or MaxConnsPerIP and
+	// no idle connection could make room.
 	RejectedConns uint64
+	// EvictedConns counts idle connections closed to make room for an
+	// incoming one.
+	EvictedConns uint64
+
+	// Buffered is the number of bytes of frame bodies reserved now,
+	// against Config.MaxBuffered.
+	Buffered int
 }
 
 // counters holds the transport's counters.
 type counters struct {
 	dials             atomic.Uint64
+	accepts           atomic.Uint64
 	handshakeFailures atomic.Uint64
 	peerMismatches    atomic.Uint64
 	badPeers          atomic.Uint64
 	rejectedConns     atomic.Uint64
+	evictedConns      atomic.Uint64
 
 	// mu guards the maps, which grow as new types and reasons occur.
 	mu      sync.Mutex
@@ -94,14 +106,17 @@ func (c *counters) drop(reason DropReason) {
 	c.dropped[reason]++
 }
 
-// snapshot returns the counters as Stats, with Conns left for the caller.
+// snapshot returns the counters as Stats, with Conns and Buffered left
+// for the caller.
 func (c *counters) snapshot() Stats {
 	s := Stats{
 		Dials:             c.dials.Load(),
+		Accepts:           c.accepts.Load(),
 		HandshakeFailures: c.handshakeFailures.Load(),
 		PeerMismatches:    c.peerMismatches.Load(),
 		BadPeers:          c.badPeers.Load(),
 		RejectedConns:     c.rejectedConns.Load(),
+		EvictedConns:      c.evictedConns.Load(),
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

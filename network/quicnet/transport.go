@@ -26,16 +26,20 @@
 // Each request uses its own bidirectional stream and each one-way message
 // its own unidirectional stream. A message travels as a frame: a 4-byte
 // big-endian length and one wire.Encode envelope. A receiver rejects a
-// length above wire.MaxMessageSize before reading the body. Every message
-// it drops is counted by reason, and a peer that sends more than
-// Config.MaxInvalid invalid messages loses its connection.
+// length above wire.MaxMessageSize before reading the body, and reserves
+// the length against byte budgets per connection, per IP address and per
+// transport before it allocates the body. Every message it drops is
+// counted by reason, and a peer that sends more than Config.MaxInvalid
+// invalid messages loses its connection.
 //
 // # Connections
 //
 // A Transport keeps one connection per peer for new streams and dials it
 // once however many callers want it at the same time. A connection with
-// no stream for Config.IdleTimeout is closed. Each stream has a deadline,
-// so a slow or silent peer holds a goroutine for at most
+// no stream for Config.IdleTimeout is closed. Incoming connections are
+// limited per node ID, per IP address and in total, and a new connection
+// beyond a limit displaces the least recently used idle one. Each stream
+// has a deadline, so a slow or silent peer holds a goroutine for at most
 // Config.RequestTimeout.
 //
 // # Metrics
@@ -68,16 +72,6 @@ import (
 	"github.com/yuinet/yui/network/wire"
 )
 
-// Maximum flow-control windows. quic-go starts a window at 512 KiB and
-// grows it up to these limits as data is read. The stream limit exceeds
-// wire.MaxMessageSize so that a frame of the maximum size fits in one
-// window, and the connection limit caps the memory one peer can fill with
-// unread data.
-const (
-	streamWindow     = 4 << 20
-	connectionWindow = 16 << 20
-)
-
 // Transport is a transport.Transport over QUIC. It is safe for concurrent
 // use.
 type Transport struct {
@@ -95,6 +89,7 @@ type Transport struct {
 	cancel    context.CancelFunc
 	stats     *counters
 	requestID atomic.Uint64
+	buffered  *budget // MaxBuffered, shared by all connections
 
 	closeOnce sync.Once
 	closeErr  error
@@ -113,6 +108,9 @@ type Transport struct {
 	byPeer map[identity.NodeID]*peerConn
 	// dials holds the dials in progress.
 	dials map[wire.Contact]*dialCall
+	// sources holds the state shared by the connections to each
+	// sourcePrefix.
+	sources map[netip.Prefix]*source
 }
 
 var _ transport.Transport = (*Transport)(nil)
@@ -141,27 +139,32 @@ func Listen(cfg Config) (*Transport, error) {
 	}
 
 	t := &Transport{
-		cfg:    cfg,
-		log:    cfg.Logger.With("node", cfg.Identity.ID.Short()),
-		local:  udp.LocalAddr().(*net.UDPAddr).AddrPort(),
-		udp:    udp,
-		qt:     &quic.Transport{Conn: udp, StatelessResetKey: resetKey},
-		cert:   cert,
-		proto:  alpn(cfg.Network),
-		stats:  newCounters(),
-		conns:  make(map[*peerConn]struct{}),
-		byPeer: make(map[identity.NodeID]*peerConn),
-		dials:  make(map[wire.Contact]*dialCall),
+		cfg:      cfg,
+		log:      cfg.Logger.With("node", cfg.Identity.ID.Short()),
+		local:    udp.LocalAddr().(*net.UDPAddr).AddrPort(),
+		udp:      udp,
+		qt:       &quic.Transport{Conn: udp, StatelessResetKey: resetKey},
+		cert:     cert,
+		proto:    alpn(cfg.Network),
+		stats:    newCounters(),
+		buffered: newBudget(cfg.MaxBuffered),
+		conns:    make(map[*peerConn]struct{}),
+		byPeer:   make(map[identity.NodeID]*peerConn),
+		dials:    make(map[wire.Contact]*dialCall),
+		sources:  make(map[netip.Prefix]*source),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	connInitial, connMax := connectionWindows(cfg.MaxStreams)
 	t.quicConf = &quic.Config{
-		HandshakeIdleTimeout:       handshakeTimeout,
-		MaxIdleTimeout:             deadPeerTimeout(cfg.IdleTimeout),
-		KeepAlivePeriod:            cfg.IdleTimeout / 2,
-		MaxIncomingStreams:         int64(cfg.MaxStreams),
-		MaxIncomingUniStreams:      int64(cfg.MaxStreams),
-		MaxStreamReceiveWindow:     streamWindow,
-		MaxConnectionReceiveWindow: connectionWindow,
+		HandshakeIdleTimeout:           handshakeTimeout,
+		MaxIdleTimeout:                 deadPeerTimeout(cfg.IdleTimeout),
+		KeepAlivePeriod:                cfg.IdleTimeout / 2,
+		MaxIncomingStreams:             int64(cfg.MaxStreams),
+		MaxIncomingUniStreams:          int64(cfg.MaxStreams),
+		InitialStreamReceiveWindow:     streamWindowInitial,
+		MaxStreamReceiveWindow:         streamWindow,
+		InitialConnectionReceiveWindow: connInitial,
+		MaxConnectionReceiveWindow:     connMax,
 	}
 
 	serverTLS := serverTLSConfig(cert, t.proto, t.rejectCertificate)
@@ -200,7 +203,10 @@ func listenUDP(network string, addr *net.UDPAddr, fallback bool, log *slog.Logge
 		return nil, fmt.Errorf("quicnet: listen on %s: %w", addr, err)
 	}
 	if !fallback || addr.Port == 0 {
-		return nil, fmt.Errorf("quicnet: listen on %s: %w; choose another port or enable the port fallback", addr, err)
+		// The hint names the flag of the yui command, the transport's
+		// only user that sets a port.
+		return nil, fmt.Errorf("quicnet: listen on %s: UDP port %d is in use; pass another with --listen or stop the other node: %w",
+			addr, addr.Port, err)
 	}
 
 	free := *addr
@@ -236,6 +242,7 @@ func (t *Transport) ID() identity.NodeID { return t.cfg.Identity.ID }
 // Stats returns a snapshot of the transport's counters.
 func (t *Transport) Stats() Stats {
 	s := t.stats.snapshot()
+	s.Buffered = t.buffered.used()
 	t.mu.Lock()
 	s.Conns = len(t.conns)
 	t.mu.Unlock()
@@ -296,29 +303,6 @@ func (t *Transport) acceptLoop() {
 		}
 		t.accept(qc)
 	}
-}
-
-// accept registers an incoming connection, or closes it when the peer
-// cannot be identified or MaxConns connections are open.
-func (t *Transport) accept(qc *quic.Conn) {
-	peer, err := connPeer(qc)
-	if err != nil {
-		// The handshake checked the certificate, so this is a bug.
-		t.log.Error("accepted connection without a valid certificate", "remote", qc.RemoteAddr(), "err", err)
-		qc.CloseWithError(codeInternal, "internal error")
-		return
-	}
-
-	t.mu.Lock()
-	full := len(t.conns) >= t.cfg.MaxConns
-	t.mu.Unlock()
-	if full {
-		t.stats.rejectedConns.Add(1)
-		t.log.Debug("connection rejected, too many open", "peer", peer.ID.Short(), "remote", peer.Addr, "limit", t.cfg.MaxConns)
-		qc.CloseWithError(codeOverloaded, "too many connections")
-		return
-	}
-	t.addConn(qc, peer)
 }
 
 // connPeer returns the authenticated peer of a connection.
