@@ -268,8 +268,6 @@ func TestBreakLyingNodesResponse(t *testing.T) {
 // byte. The node must not hold much more than the connection's flow-control
 // window for one peer, 16 MiB.
 func TestBreakPartialFramesMemory(t *testing.T) {
-	knownBug(t, "quicnet buffers every announced frame up to 2 MiB on each of a peer's 64 streams, so one connection grows the node by over 300 MiB within the 10 s request timeout")
-
 	ns := loopbackNS(t)
 	victim := startDaemon(t, ns, "victim", filepath.Join(t.TempDir(), "victim"), loopbackArgs...)
 	target := victim.contact(t)
@@ -315,8 +313,6 @@ func TestBreakPartialFramesMemory(t *testing.T) {
 // bootstraps from the victim must still get in: one peer must not be able
 // to take every connection slot.
 func TestBreakConnectionExhaustion(t *testing.T) {
-	knownBug(t, "quicnet limits connections only in total, so one peer that opens 1024 of them from one socket locks every other node out of connecting")
-
 	ns := loopbackNS(t)
 	victim := startDaemon(t, ns, "victim", filepath.Join(t.TempDir(), "victim"), loopbackArgs...)
 	target := victim.contact(t)
