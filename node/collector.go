@@ -18,6 +18,7 @@ type statsCollector struct {
 	discovery func() (discovery.Stats, bool)
 
 	messages, bytes, dropped, conns, handshake, mismatch, badPeers *prometheus.Desc
+	evicted, buffered                                              *prometheus.Desc
 	beacons, beaconsRejected                                       *prometheus.Desc
 }
 
@@ -37,6 +38,10 @@ func newStatsCollector(tr func() quicnet.Stats, disc func() (discovery.Stats, bo
 			"QUIC handshakes that failed, including rejected certificates.", nil, nil),
 		mismatch: prometheus.NewDesc("yui_peer_id_mismatches_total",
 			"Dials that reached a node with another ID than expected.", nil, nil),
+		evicted: prometheus.NewDesc("yui_connections_evicted_total",
+			"Idle connections closed to make room for new ones past a per-peer, per-address or total limit.", nil, nil),
+		buffered: prometheus.NewDesc("yui_frame_bytes_buffered",
+			"Bytes reserved for incoming message bodies being read.", nil, nil),
 		badPeers: prometheus.NewDesc("yui_bad_peers_total",
 			"Connections closed because the peer sent too many invalid messages.", nil, nil),
 		beacons: prometheus.NewDesc("yui_beacons_total",
@@ -48,7 +53,7 @@ func newStatsCollector(tr func() quicnet.Stats, disc func() (discovery.Stats, bo
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.messages, c.bytes, c.dropped, c.conns, c.handshake,
-		c.mismatch, c.badPeers, c.beacons, c.beaconsRejected} {
+		c.mismatch, c.badPeers, c.evicted, c.buffered, c.beacons, c.beaconsRejected} {
 		ch <- d
 	}
 }
@@ -75,6 +80,8 @@ func (c *statsCollector) collectTransport(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.handshake, prometheus.CounterValue, float64(s.HandshakeFailures))
 	ch <- prometheus.MustNewConstMetric(c.mismatch, prometheus.CounterValue, float64(s.PeerMismatches))
 	ch <- prometheus.MustNewConstMetric(c.badPeers, prometheus.CounterValue, float64(s.BadPeers))
+	ch <- prometheus.MustNewConstMetric(c.evicted, prometheus.CounterValue, float64(s.EvictedConns))
+	ch <- prometheus.MustNewConstMetric(c.buffered, prometheus.GaugeValue, float64(s.Buffered))
 }
 
 func (c *statsCollector) collectDiscovery(ch chan<- prometheus.Metric, s discovery.Stats) {
