@@ -32,10 +32,15 @@ type link struct {
 	// addrs are the link's unicast addresses other than IPv6 link-local
 	// ones, which mean nothing without a zone.
 	addrs []netip.Addr
+	// carrierChanges counts how often the link lost or regained its
+	// carrier, so that a scan notices a link that went down and up again
+	// since the previous one. Zero where the system does not report it.
+	carrierChanges uint32
 }
 
 func (l link) equal(o link) bool {
 	return l.name == o.name && l.index == o.index && l.multicast == o.multicast &&
+		l.carrierChanges == o.carrierChanges &&
 		slices.Equal(l.broadcasts, o.broadcasts) && slices.Equal(l.addrs, o.addrs)
 }
 
@@ -49,6 +54,10 @@ func scanLinks(filter []string, includeLoopback bool) ([]link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: list network interfaces: %w", err)
 	}
+	changes, err := carrierChanges()
+	if err != nil {
+		return nil, err
+	}
 	var links []link
 	for _, ifi := range ifaces {
 		if len(filter) > 0 && !slices.Contains(filter, ifi.Name) {
@@ -60,6 +69,7 @@ func scanLinks(filter []string, includeLoopback bool) ([]link, error) {
 			continue
 		}
 		if l, ok := newLink(ifi, addrs, includeLoopback); ok {
+			l.carrierChanges = changes[ifi.Index]
 			links = append(links, l)
 		}
 	}
