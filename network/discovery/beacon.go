@@ -65,6 +65,26 @@ func (e *OtherNetworkError) Error() string {
 // Is makes errors.Is(err, ErrOtherNetwork) true.
 func (e *OtherNetworkError) Is(target error) bool { return target == ErrOtherNetwork }
 
+// TimestampError reports a valid, signed beacon whose timestamp lies
+// too far from the receiver's clock. It matches ErrTimestamp with
+// errors.Is.
+type TimestampError struct {
+	ID   identity.NodeID
+	Sent time.Time
+	// Skew is Sent minus the receiver's clock: negative when the sender's
+	// clock is behind.
+	Skew  time.Duration
+	Limit time.Duration
+}
+
+func (e *TimestampError) Error() string {
+	return fmt.Sprintf("%v: node %s sent it at %s, %v from this node's clock, limit ±%v; check the clocks of both nodes",
+		ErrTimestamp, e.ID.Short(), e.Sent.UTC().Format(time.RFC3339Nano), e.Skew.Round(time.Millisecond), e.Limit)
+}
+
+// Is makes errors.Is(err, ErrTimestamp) true.
+func (e *TimestampError) Is(target error) bool { return target == ErrTimestamp }
+
 // Beacon announces a node on the LAN.
 type Beacon struct {
 	// Network is the name of the overlay the node belongs to; nodes accept
@@ -174,7 +194,8 @@ func signedMessage(payload []byte) []byte {
 // that the ID is the hash of the public key, the signature, a timestamp
 // within MaxClockSkew of now, and finally the network name. A valid beacon
 // of another network returns an *OtherNetworkError, so the caller learns
-// that a genuine node of that network is near.
+// that a genuine node of that network is near. A valid beacon with a
+// timestamp out of range returns a *TimestampError.
 func DecodeBeacon(data []byte, network string, now time.Time) (*Beacon, error) {
 	return decodeBeacon(data, network, now, MaxClockSkew)
 }
@@ -187,7 +208,7 @@ func decodeBeacon(data []byte, network string, now time.Time, skew time.Duration
 		return nil, err
 	}
 	if skew >= 0 {
-		if err := checkTimestamp(b.Timestamp, now, skew); err != nil {
+		if err := checkTimestamp(b, now, skew); err != nil {
 			return nil, err
 		}
 	}
@@ -231,11 +252,10 @@ func parse(data []byte) (*Beacon, error) {
 	return b, nil
 }
 
-func checkTimestamp(ms int64, now time.Time, skew time.Duration) error {
-	sent := time.UnixMilli(ms)
-	if d := sent.Sub(now); d > skew || d < -skew {
-		return fmt.Errorf("%w: sent at %s, %v from this node's clock, limit ±%v; check the clocks of both nodes",
-			ErrTimestamp, sent.UTC().Format(time.RFC3339Nano), d.Round(time.Millisecond), skew)
+func checkTimestamp(b *Beacon, now time.Time, limit time.Duration) error {
+	sent := time.UnixMilli(b.Timestamp)
+	if skew := sent.Sub(now); skew > limit || skew < -limit {
+		return &TimestampError{ID: b.ID, Sent: sent, Skew: skew, Limit: limit}
 	}
 	return nil
 }
