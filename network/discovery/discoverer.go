@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/yuinet/yui/network/identity"
@@ -39,10 +40,17 @@ const (
 	DefaultMaxPerSecond   = 20
 	DefaultSeenWindow     = 30 * time.Second
 	DefaultRescanInterval = 3 * time.Second
+
+	// DefaultMaxNewPeersPerSecond and DefaultNewPeerBurst bound how fast
+	// new peers are reported. The burst lets a node that joins a LAN of
+	// up to 50 nodes learn them all from the replies to its first beacon.
+	DefaultMaxNewPeersPerSecond = 10
+	DefaultNewPeerBurst         = 50
 )
 
 const (
-	// replyCooldown is the shortest gap between two replies to one peer.
+	// replyCooldown is the shortest gap between two replies to one peer,
+	// and between two reports that its requests for replies trigger.
 	replyCooldown = time.Second
 	// maxPeers bounds the table of recently heard peers.
 	maxPeers = 4096
@@ -53,6 +61,11 @@ const (
 	// jitter spreads beacon intervals over ±20% so that nodes started
 	// together do not stay in step.
 	jitter = 0.2
+	// silentIntervals is how many mean beacon intervals a peer may go
+	// unheard before it looks new again. It spans two of the longest
+	// jittered intervals, so a longer gap means that at least two of its
+	// beacons in a row were lost.
+	silentIntervals = 2 * (1 + jitter)
 )
 
 // ErrConfig reports an unusable Config.
@@ -78,9 +91,20 @@ type Config struct {
 	// and replies together, with bursts of up to the same number. Default
 	// DefaultMaxPerSecond.
 	MaxPerSecond int
-	// SeenWindow is how long a peer counts as seen recently. Each contact
-	// is reported again at most once per window, and a peer silent for
-	// longer gets a reply again as a new peer. Default DefaultSeenWindow.
+	// MaxNewPeersPerSecond caps how many peers not heard recently are
+	// reported per second, with bursts of up to NewPeerBurst. The beacons
+	// of further new peers are dropped and counted in
+	// Stats.NewPeersDropped, so that a host sending beacons from fresh
+	// keys cannot push unbounded work into the node. Peers already known
+	// are not limited. Defaults DefaultMaxNewPeersPerSecond and
+	// DefaultNewPeerBurst.
+	MaxNewPeersPerSecond int
+	NewPeerBurst         int
+	// SeenWindow is how long a peer counts as seen recently. A peer heard
+	// all along is reported again once per window. A peer silent for
+	// longer than the window, or than about two beacon intervals, counts
+	// as new again: it is reported and gets a reply at once. Default
+	// DefaultSeenWindow.
 	SeenWindow time.Duration
 	// RescanInterval is how often the interface list is read again.
 	// Default DefaultRescanInterval.
@@ -126,11 +150,16 @@ func (c *Config) setDefaults() error {
 
 	c.Interval = cmpOr(c.Interval, DefaultInterval)
 	c.MaxPerSecond = cmpOr(c.MaxPerSecond, DefaultMaxPerSecond)
+	c.MaxNewPeersPerSecond = cmpOr(c.MaxNewPeersPerSecond, DefaultMaxNewPeersPerSecond)
+	c.NewPeerBurst = cmpOr(c.NewPeerBurst, DefaultNewPeerBurst)
 	c.SeenWindow = cmpOr(c.SeenWindow, DefaultSeenWindow)
 	c.RescanInterval = cmpOr(c.RescanInterval, DefaultRescanInterval)
 	c.MaxClockSkew = cmpOr(c.MaxClockSkew, MaxClockSkew)
-	if c.Interval < 0 || c.MaxPerSecond < 0 || c.SeenWindow < 0 || c.RescanInterval < 0 {
-		return fmt.Errorf("%w: negative interval, rate or window", ErrConfig)
+	if c.Interval < 0 || c.SeenWindow < 0 || c.RescanInterval < 0 {
+		return fmt.Errorf("%w: negative interval or window", ErrConfig)
+	}
+	if c.MaxPerSecond < 0 || c.MaxNewPeersPerSecond < 0 || c.NewPeerBurst < 0 {
+		return fmt.Errorf("%w: negative rate or burst", ErrConfig)
 	}
 
 	if c.Logger == nil {
@@ -155,6 +184,19 @@ type Discoverer struct {
 	inbox    chan arrival
 	stats    counters
 
+	// firstSeq is the sequence number before this node's first beacon,
+	// and lastSeq that of its latest. Beacons with this node's ID and a
+	// number in between are its own. encode sets lastSeq, and the reading
+	// goroutines read both.
+	firstSeq uint64
+	lastSeq  atomic.Uint64
+
+	// Warnings about repeated events, each limited to one per source per
+	// warnInterval.
+	cloneWarnings   *throttle[netip.Addr]
+	skewWarnings    *throttle[netip.Addr]
+	newPeerWarnings *throttle[struct{}]
+
 	// Sockets, set in New. shared4 and shared6 receive on cfg.Port;
 	// private4 and private6 send every beacon and receive replies. The
 	// IPv6 pair is nil when the host has no IPv6.
@@ -166,7 +208,6 @@ type Discoverer struct {
 	joined  map[int]bool // interface indexes whose IPv6 group is joined
 	peers   *peerTable
 	limiter *tokenBucket
-	seq     uint64
 	failing map[netip.AddrPort]bool // send targets whose last send failed
 
 	done      chan struct{}
@@ -191,17 +232,23 @@ func New(cfg Config) (*Discoverer, error) {
 	}
 	now := time.Now()
 	d := &Discoverer{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "discovery"),
-		contacts: make(chan wire.Contact, contactQueue),
-		inbox:    make(chan arrival, inboxSize),
-		joined:   make(map[int]bool),
-		peers:    newPeerTable(cfg.SeenWindow, replyCooldown, maxPeers),
-		limiter:  newTokenBucket(cfg.MaxPerSecond, now),
-		failing:  make(map[netip.AddrPort]bool),
-		done:     make(chan struct{}),
+		cfg:             cfg,
+		log:             cfg.Logger.With("component", "discovery"),
+		contacts:        make(chan wire.Contact, contactQueue),
+		inbox:           make(chan arrival, inboxSize),
+		firstSeq:        uint64(max(now.UnixMicro(), 0)),
+		cloneWarnings:   newThrottle[netip.Addr](warnInterval, maxWarnSources),
+		skewWarnings:    newThrottle[netip.Addr](warnInterval, maxWarnSources),
+		newPeerWarnings: newThrottle[struct{}](warnInterval, 1),
+		joined:          make(map[int]bool),
+		peers:           newPeerTable(cfg.SeenWindow, replyCooldown, maxPeers),
+		limiter:         newTokenBucket(cfg.MaxPerSecond, cfg.MaxPerSecond, now),
+		failing:         make(map[netip.AddrPort]bool),
+		done:            make(chan struct{}),
 	}
-	d.seq = uint64(max(now.UnixMicro(), 0))
+	d.peers.silence = silenceLimit(cfg.Interval, cfg.SeenWindow)
+	d.peers.admission = newTokenBucket(cfg.MaxNewPeersPerSecond, cfg.NewPeerBurst, now)
+	d.lastSeq.Store(d.firstSeq)
 	if err := d.open(); err != nil {
 		d.closeSockets()
 		return nil, err
@@ -221,7 +268,8 @@ func New(cfg Config) (*Discoverer, error) {
 func (d *Discoverer) open() error {
 	var err error
 	if d.shared4, err = listenShared("udp4", d.cfg.Port); err != nil {
-		return fmt.Errorf("discovery: bind UDP port %d: %w; choose another port or stop the program holding it",
+		return fmt.Errorf("discovery: bind UDP port %d: %w; stop the program holding it, "+
+			"pick a free port with --discovery-port, or turn LAN discovery off with --discovery-port -1",
 			d.cfg.Port, err)
 	}
 	if d.private4, err = listenPrivate("udp4"); err != nil {
@@ -262,8 +310,9 @@ func (d *Discoverer) closeSockets() error {
 }
 
 // Contacts returns the channel on which discovered peers arrive. A contact
-// arrives when its peer is first heard and again once per SeenWindow while
-// the peer keeps sending beacons. The channel is buffered; when the reader
+// arrives when its peer is first heard, again once per SeenWindow while
+// the peer keeps sending beacons, and at once when the peer joins a link
+// or is heard again after missing beacons (see Config.SeenWindow). The channel is buffered; when the reader
 // falls behind, contacts are dropped and counted in Stats.ContactsDropped.
 // It is closed by Close.
 func (d *Discoverer) Contacts() <-chan wire.Contact { return d.contacts }
@@ -315,14 +364,27 @@ func (d *Discoverer) run() {
 	}
 }
 
+// silenceLimit returns how long a peer may go unheard before it looks new
+// again, or zero when the window is shorter anyway.
+func silenceLimit(interval, window time.Duration) time.Duration {
+	limit := silentIntervals * float64(interval)
+	if limit >= float64(window) {
+		return 0
+	}
+	return time.Duration(limit)
+}
+
 func (d *Discoverer) nextInterval() time.Duration {
 	f := 1 + jitter*(2*rand.Float64()-1)
 	return time.Duration(float64(d.cfg.Interval) * f)
 }
 
-// rescan reads the interface list. On every link that is new or changed
-// it joins the IPv6 group and sends a beacon that requests replies, so a
-// node that gains a link learns that link's nodes at once.
+// rescan reads the interface list. On every link that is new or changed,
+// or whose carrier went down and up since the last scan, it joins the IPv6
+// group and sends a beacon that requests replies. So a node that gains a
+// link, or gets one back, learns that link's nodes at once, and they
+// report it again at once. The replies of peers already known on such a
+// link count as fresh, so they are reported again too.
 func (d *Discoverer) rescan() {
 	links, err := scanLinks(d.cfg.Interfaces, d.cfg.IncludeLoopback)
 	if err != nil {
@@ -349,9 +411,16 @@ func (d *Discoverer) rescan() {
 	for _, l := range added {
 		d.log.Info("sending beacons on interface", "interface", l.name,
 			"broadcast", l.broadcasts, "ipv6", l.multicast && d.shared6 != nil)
+		// Join again, because the kernel may have dropped the group
+		// while the link was down; joining twice does no harm.
+		delete(d.joined, l.index)
 		d.join(l)
 	}
 	if len(added) > 0 {
+		d.peers.relearn(func(addr netip.Addr) bool {
+			_, ok := linkFor(added, addr)
+			return ok
+		})
 		d.sendBeacons(added, true)
 	}
 }

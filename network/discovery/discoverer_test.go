@@ -32,23 +32,50 @@ func freeUDPPort(t *testing.T) int {
 	return conn.LocalAddr().(*net.UDPAddr).Port
 }
 
-// testLogger sends log records to the test's log, shown when it fails or
-// with -v.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// testWriter writes log records to the test's log, shown when it fails or
+// with -v, and keeps a copy in lines.
+type testWriter struct {
+	t     *testing.T
+	lines *logLines
 }
 
-type testWriter struct{ t *testing.T }
-
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	line := strings.TrimSuffix(string(p), "\n")
+	w.t.Log(line)
+	w.lines.add(line)
 	return len(p), nil
+}
+
+// logLines collects the log lines of a node.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+}
+
+// warnings returns the lines at warning level that contain substr.
+func (l *logLines) warnings(substr string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var found []string
+	for _, line := range l.lines {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, substr) {
+			found = append(found, line)
+		}
+	}
+	return found
 }
 
 // testNode is a Discoverer on loopback with the contacts it reported.
 type testNode struct {
 	*Discoverer
-	id *identity.Identity
+	id   *identity.Identity
+	logs *logLines
 
 	mu       sync.Mutex
 	contacts []wire.Contact
@@ -62,12 +89,14 @@ func startNode(t *testing.T, cfg Config) *testNode {
 	}
 	cfg.Interfaces = []string{"lo"}
 	cfg.IncludeLoopback = true
-	cfg.Logger = testLogger(t).With("node", cfg.Identity.ID.Short())
+	logs := new(logLines)
+	handler := slog.NewTextHandler(testWriter{t: t, lines: logs}, &slog.HandlerOptions{Level: slog.LevelDebug})
+	cfg.Logger = slog.New(handler).With("node", cfg.Identity.ID.Short())
 	d, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	n := &testNode{Discoverer: d, id: cfg.Identity, done: make(chan struct{})}
+	n := &testNode{Discoverer: d, id: cfg.Identity, logs: logs, done: make(chan struct{})}
 	go n.collect()
 	t.Cleanup(func() { n.Close() })
 	return n
@@ -249,7 +278,10 @@ func TestDiscovererRateLimit(t *testing.T) {
 	const perSecond, flood = 5, 100
 	port := freeUDPPort(t)
 	start := time.Now()
-	n := startNode(t, Config{Network: "test-net", ListenPort: 9301, Port: port, Interval: time.Hour, MaxPerSecond: perSecond})
+	n := startNode(t, Config{
+		Network: "test-net", ListenPort: 9301, Port: port, Interval: time.Hour, MaxPerSecond: perSecond,
+		MaxNewPeersPerSecond: flood, NewPeerBurst: flood, // so that every peer gets a reply
+	})
 
 	sender, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/wire"
 )
 
@@ -43,10 +44,14 @@ func (d *Discoverer) receive(data []byte, src netip.AddrPort) {
 	if err != nil {
 		d.stats.reject(err)
 		d.log.Debug("beacon rejected", "from", src, "err", err)
+		var skewErr *TimestampError
+		if errors.As(err, &skewErr) {
+			d.warnClockSkew(now, src, skewErr)
+		}
 		return
 	}
 	if b.ID == d.cfg.Identity.ID {
-		d.stats.own.Add(1)
+		d.receiveOwnID(now, b, src)
 		return
 	}
 	select {
@@ -54,6 +59,41 @@ func (d *Discoverer) receive(data []byte, src netip.AddrPort) {
 	default:
 		d.stats.inboxFull.Add(1)
 	}
+}
+
+// receiveOwnID sorts a beacon with this node's ID. One with a sequence
+// number this node sent is its own, come back over broadcast or
+// multicast, or a replay of it. Any other was signed by another process
+// that holds this node's key, usually because a data folder was copied.
+// Such clones share one ID, so they cannot reach each other and their
+// neighbours cannot tell them apart.
+//
+// NOTE: two clones that started within about as many microseconds as
+// they have sent beacons use overlapping sequence numbers, and are taken
+// for each other's echoes.
+func (d *Discoverer) receiveOwnID(now time.Time, b *Beacon, src netip.AddrPort) {
+	if b.Seq > d.firstSeq && b.Seq <= d.lastSeq.Load() {
+		d.stats.own.Add(1)
+		return
+	}
+	d.stats.clones.Add(1)
+	if n, warn := d.cloneWarnings.note(now, src.Addr()); warn {
+		d.log.Warn("another node sends beacons with this node's ID, so its data folder was probably copied from this one. "+
+			"To fix it, stop one of the two, delete "+identity.KeyFile+" in its data folder and start it again to create a new ID",
+			"from", src, "node", b.ID.Short(), "beacons", n)
+	}
+}
+
+// warnClockSkew warns about beacons rejected for their timestamp, which
+// would otherwise hide a node that is never discovered.
+func (d *Discoverer) warnClockSkew(now time.Time, src netip.AddrPort, err *TimestampError) {
+	n, warn := d.skewWarnings.note(now, src.Addr())
+	if !warn {
+		return
+	}
+	d.log.Warn("rejecting beacons because the sender's clock differs from this node's by more than the limit. "+
+		"Correct the clock that is wrong, or raise the limit with --max-clock-skew",
+		"from", src, "node", err.ID.Short(), "skew", err.Skew.Round(time.Millisecond), "limit", err.Limit, "beacons", n)
 }
 
 // handle reports the contact of a verified beacon and replies to it, as
@@ -64,6 +104,10 @@ func (d *Discoverer) handle(a arrival) {
 		d.stats.duplicate.Add(1)
 		return
 	}
+	if v.limited {
+		d.dropNewPeer(a)
+		return
+	}
 	d.stats.accepted.Add(1)
 
 	if v.report {
@@ -72,6 +116,19 @@ func (d *Discoverer) handle(a arrival) {
 	if v.reply {
 		d.reply(a.src, v.broadcast)
 	}
+}
+
+// dropNewPeer counts and drops the beacon of a new peer beyond the limit
+// of Config.MaxNewPeersPerSecond.
+func (d *Discoverer) dropNewPeer(a arrival) {
+	d.stats.newPeersDropped.Add(1)
+	n, warn := d.newPeerWarnings.note(a.at, struct{}{})
+	if !warn {
+		return
+	}
+	d.log.Warn("dropping beacons of new peers beyond the limit. A host on the LAN may be sending beacons from many keys",
+		"dropped", n, "limit_per_second", d.cfg.MaxNewPeersPerSecond, "burst", d.cfg.NewPeerBurst,
+		"last_from", a.src, "last_node", a.beacon.ID.Short())
 }
 
 func (d *Discoverer) report(a arrival) {
@@ -136,7 +193,7 @@ func (d *Discoverer) sendOn(l link, data []byte) {
 // encode builds and signs the next beacon. Every beacon gets its own
 // sequence number, so receivers can tell a new beacon from a copy.
 func (d *Discoverer) encode(replyRequested bool) ([]byte, bool) {
-	d.seq++
+	seq := d.lastSeq.Add(1)
 	b := &Beacon{
 		Network:        d.cfg.Network,
 		ID:             d.cfg.Identity.ID,
@@ -144,7 +201,7 @@ func (d *Discoverer) encode(replyRequested bool) ([]byte, bool) {
 		ListenPort:     uint16(d.cfg.ListenPort),
 		ListenAddrs:    listenAddrs(d.links),
 		Timestamp:      time.Now().UnixMilli(),
-		Seq:            d.seq,
+		Seq:            seq,
 		ReplyRequested: replyRequested,
 	}
 	data, err := EncodeBeacon(b, d.cfg.Identity.Private)

@@ -2,9 +2,10 @@ package discovery
 
 import "time"
 
-// tokenBucket limits how many datagrams the Discoverer sends: it holds up
-// to burst tokens, gains rate tokens per second, and each datagram takes
-// one. Time is a parameter so tests need no clock.
+// tokenBucket limits how often an event may happen, such as sending a
+// datagram or reporting a new peer: it holds up to burst tokens, gains
+// rate tokens per second, and each event takes one. Time is a parameter so
+// tests need no clock.
 type tokenBucket struct {
 	rate   float64 // tokens per second
 	burst  float64
@@ -12,10 +13,10 @@ type tokenBucket struct {
 	last   time.Time
 }
 
-// newTokenBucket returns a full bucket allowing perSecond datagrams a
-// second with bursts of up to perSecond.
-func newTokenBucket(perSecond int, now time.Time) *tokenBucket {
-	return &tokenBucket{rate: float64(perSecond), burst: float64(perSecond), tokens: float64(perSecond), last: now}
+// newTokenBucket returns a full bucket allowing perSecond events a second
+// with bursts of up to burst.
+func newTokenBucket(perSecond, burst int, now time.Time) *tokenBucket {
+	return &tokenBucket{rate: float64(perSecond), burst: float64(burst), tokens: float64(burst), last: now}
 }
 
 // take removes one token and reports whether there was one.

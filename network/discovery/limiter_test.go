@@ -6,7 +6,7 @@ import (
 )
 
 func TestTokenBucketBurst(t *testing.T) {
-	b := newTokenBucket(5, testNow)
+	b := newTokenBucket(5, 5, testNow)
 	for i := range 5 {
 		if !b.take(testNow) {
 			t.Fatalf("take %d of a full bucket of 5 failed", i+1)
@@ -18,7 +18,7 @@ func TestTokenBucketBurst(t *testing.T) {
 }
 
 func TestTokenBucketRate(t *testing.T) {
-	b := newTokenBucket(10, testNow)
+	b := newTokenBucket(10, 10, testNow)
 	for b.take(testNow) {
 	}
 
@@ -35,7 +35,7 @@ func TestTokenBucketRate(t *testing.T) {
 }
 
 func TestTokenBucketCapsIdleCredit(t *testing.T) {
-	b := newTokenBucket(3, testNow)
+	b := newTokenBucket(3, 3, testNow)
 	later := testNow.Add(time.Hour)
 	var allowed int
 	for b.take(later) {
@@ -43,5 +43,19 @@ func TestTokenBucketCapsIdleCredit(t *testing.T) {
 	}
 	if allowed != 3 {
 		t.Errorf("after an idle hour, burst was %d, want 3", allowed)
+	}
+}
+
+func TestTokenBucketBurstAboveRate(t *testing.T) {
+	b := newTokenBucket(2, 8, testNow)
+	var allowed int
+	for b.take(testNow) {
+		allowed++
+	}
+	if allowed != 8 {
+		t.Errorf("a full bucket of burst 8 allowed %d at once, want 8", allowed)
+	}
+	if !b.take(testNow.Add(500 * time.Millisecond)) {
+		t.Error("no token after half a second at 2 per second")
 	}
 }

@@ -23,6 +23,9 @@ type peerState struct {
 	heard      time.Time
 	reported   time.Time
 	replied    time.Time // zero if never
+	// relearn is set when the link to the peer came back, so that its
+	// next beacon counts as fresh.
+	relearn bool
 }
 
 // verdict is the table's decision on an accepted beacon.
@@ -30,6 +33,10 @@ type verdict struct {
 	// duplicate is set for a beacon already seen (the same beacon over a
 	// second route, or a replay); the caller drops it.
 	duplicate bool
+	// limited is set for the beacon of a new peer that arrived while the
+	// admission limit was used up. The table did not record the peer, so
+	// its next beacon is new again. The caller drops this one.
+	limited bool
 	// report is set when the caller should report the contact.
 	report bool
 	// reply is set when the caller should send a beacon straight back.
@@ -45,11 +52,21 @@ type peerTable struct {
 	// window is how long a peer counts as seen recently: a peer silent for
 	// longer is new again, and a contact is reported again after it.
 	window time.Duration
-	// cooldown is the shortest gap between two replies to one path, so a
+	// cooldown is the shortest gap between two replies to one path, and
+	// between two reports that its requests for replies trigger. So a
 	// peer that requests replies in every beacon gets only some.
 	cooldown time.Duration
 	// max bounds the table; beyond it the least recently heard path goes.
-	max   int
+	max int
+	// silence, if not zero, is how long a path may go unheard before its
+	// peer looks new again, even within the window. A peer that missed
+	// beacons may have been cut off, and evicted by this node meanwhile.
+	silence time.Duration
+	// admission, if not nil, limits how many new paths the table accepts,
+	// so that a flood of beacons from fresh keys cannot push unbounded
+	// work into the node. Known paths never take a token.
+	admission *tokenBucket
+
 	peers map[peerKey]*peerState
 }
 
@@ -63,27 +80,38 @@ func newPeerTable(window, cooldown time.Duration, max int) *peerTable {
 // A beacon is a duplicate if its sequence number is not above the last one
 // from the same source port. A restarted sender has a new source port,
 // and its sequence numbers start above the old ones unless its clock went
-// back. A sender gets a reply when it is new, has been silent for longer
-// than the window, or requests a reply, but never twice within the
-// cooldown.
+// back.
+//
+// A path looks fresh when it is new, its sender restarted, it was silent
+// for longer than the window or the silence limit, or relearn marked it.
+// A fresh path is reported and gets a reply. A known path is also
+// reported once per window, when its listen port changes, and when its
+// beacon requests replies because the peer joined a link. A path also gets
+// a reply when it requests one. Neither a report that a request triggered
+// nor a reply repeats within the cooldown.
 func (t *peerTable) observe(now time.Time, b *Beacon, src netip.AddrPort) verdict {
 	key := peerKey{id: b.ID, addr: src.Addr()}
 	p, known := t.peers[key]
 	if known && p.srcPort == src.Port() && b.Seq <= p.seq {
 		return verdict{duplicate: true}
 	}
+	if !known && t.admission != nil && !t.admission.take(now) {
+		return verdict{limited: true}
+	}
 
-	fresh := !known || now.Sub(p.heard) > t.window || p.srcPort != src.Port()
+	fresh := !known || p.srcPort != src.Port() || p.relearn || t.silent(now, p)
 	if !known {
 		p = t.insert(now, key)
 	}
 
 	var v verdict
-	v.report = !known || p.listenPort != b.ListenPort || now.Sub(p.reported) >= t.window
+	v.report = fresh || p.listenPort != b.ListenPort || now.Sub(p.reported) >= t.window ||
+		(b.ReplyRequested && now.Sub(p.reported) >= t.cooldown)
 	v.reply = (fresh || b.ReplyRequested) && (p.replied.IsZero() || now.Sub(p.replied) >= t.cooldown)
 	v.broadcast = v.reply && b.ReplyRequested
 
 	p.srcPort, p.listenPort, p.seq, p.heard = src.Port(), b.ListenPort, b.Seq, now
+	p.relearn = false
 	if v.report {
 		p.reported = now
 	}
@@ -91,6 +119,25 @@ func (t *peerTable) observe(now time.Time, b *Beacon, src netip.AddrPort) verdic
 		p.replied = now
 	}
 	return v
+}
+
+// silent reports whether p went unheard for longer than the window or the
+// silence limit.
+func (t *peerTable) silent(now time.Time, p *peerState) bool {
+	gap := now.Sub(p.heard)
+	return gap > t.window || (t.silence > 0 && gap > t.silence)
+}
+
+// relearn marks the paths whose address matches, so that the next beacon
+// of each counts as fresh. The caller marks the paths over a link that
+// came back: its node may have evicted their peers while the link was
+// down, and the peers' beacons may not show that they were missed.
+func (t *peerTable) relearn(match func(netip.Addr) bool) {
+	for key, p := range t.peers {
+		if match(key.addr) {
+			p.relearn = true
+		}
+	}
 }
 
 func (t *peerTable) insert(now time.Time, key peerKey) *peerState {

@@ -45,8 +45,10 @@ func TestPeerTableReplyRequested(t *testing.T) {
 		t.Errorf("request within cooldown: verdict %+v, want nothing to do", got)
 	}
 
+	// A peer that joins another link requests replies again. It is
+	// reported at once, because its neighbours there may have evicted it.
 	got = table.observe(testNow.Add(2*time.Second), peerBeacon(id, 3, true), src)
-	if want := (verdict{reply: true, broadcast: true}); got != want {
+	if want := (verdict{report: true, reply: true, broadcast: true}); got != want {
 		t.Errorf("request after cooldown: verdict %+v, want %+v", got, want)
 	}
 }
@@ -79,7 +81,7 @@ func TestPeerTableRestart(t *testing.T) {
 
 	// A restarted process sends from a new port and counts from 1 again.
 	got := table.observe(testNow.Add(3*time.Second), peerBeacon(id, 1, false), netip.MustParseAddrPort("192.0.2.1:40001"))
-	if want := (verdict{reply: true}); got != want {
+	if want := (verdict{report: true, reply: true}); got != want {
 		t.Errorf("beacon after restart: verdict %+v, want %+v", got, want)
 	}
 }
@@ -156,5 +158,108 @@ func TestPeerTablePrune(t *testing.T) {
 	table.prune(testNow.Add(40 * time.Second))
 	if table.len() != 1 {
 		t.Errorf("after prune the table holds %d paths, want 1", table.len())
+	}
+}
+
+// TestPeerTableSilence covers a peer cut off for a while, shorter than the
+// window: once it is heard again it is reported and gets a reply at once.
+func TestPeerTableSilence(t *testing.T) {
+	table := newPeerTable(30*time.Second, time.Second, 16)
+	table.silence = 12 * time.Second
+	src := netip.MustParseAddrPort("192.0.2.1:40000")
+	id := identity.KeyID([]byte("a"))
+
+	table.observe(testNow, peerBeacon(id, 1, false), src)
+	if got := table.observe(testNow.Add(6*time.Second), peerBeacon(id, 2, false), src); got != (verdict{}) {
+		t.Errorf("beacon after 6 s: verdict %+v, want nothing to do", got)
+	}
+
+	got := table.observe(testNow.Add(19*time.Second), peerBeacon(id, 3, false), src)
+	if want := (verdict{report: true, reply: true}); got != want {
+		t.Errorf("beacon after 13 s of silence: verdict %+v, want %+v", got, want)
+	}
+}
+
+// TestPeerTableRequestReportCooldown sends a request for replies in every
+// beacon: reports repeat no more often than the cooldown.
+func TestPeerTableRequestReportCooldown(t *testing.T) {
+	table := newPeerTable(30*time.Second, time.Second, 16)
+	src := netip.MustParseAddrPort("192.0.2.1:40000")
+	id := identity.KeyID([]byte("a"))
+
+	var reports int
+	for i := range 50 {
+		at := testNow.Add(time.Duration(i) * 100 * time.Millisecond)
+		if table.observe(at, peerBeacon(id, uint64(i+1), true), src).report {
+			reports++
+		}
+	}
+	// 50 beacons over 4.9 s with a cooldown of 1 s.
+	if reports != 5 {
+		t.Errorf("reported %d times in 4.9 s, want 5", reports)
+	}
+}
+
+func TestPeerTableAdmission(t *testing.T) {
+	table := newPeerTable(30*time.Second, time.Second, 16)
+	table.admission = newTokenBucket(1, 3, testNow)
+	src := netip.MustParseAddrPort("192.0.2.1:40000")
+	known := identity.KeyID([]byte("known"))
+	table.observe(testNow, peerBeacon(known, 1, false), src)
+
+	// Two more new peers fit the burst of 3, the next ones do not.
+	for i := range 4 {
+		id := identity.KeyID([]byte{byte(i)})
+		got := table.observe(testNow, peerBeacon(id, 1, false), src)
+		if limited := i >= 2; got.limited != limited {
+			t.Errorf("new peer %d: verdict %+v, want limited %v", i, got, limited)
+		}
+		if got.limited && (got.report || got.reply) {
+			t.Errorf("limited new peer %d: verdict %+v, want nothing else", i, got)
+		}
+	}
+	if table.len() != 3 {
+		t.Errorf("table holds %d paths, want 3: limited peers must not be recorded", table.len())
+	}
+
+	// A known peer is never limited, even with the bucket empty.
+	if got := table.observe(testNow.Add(time.Millisecond), peerBeacon(known, 2, false), src); got.limited {
+		t.Errorf("known peer: verdict %+v, want not limited", got)
+	}
+
+	// A limited peer is new again at its next beacon, once a token is back.
+	late := identity.KeyID([]byte{3})
+	got := table.observe(testNow.Add(time.Second), peerBeacon(late, 2, false), src)
+	if want := (verdict{report: true, reply: true}); got != want {
+		t.Errorf("limited peer a second later: verdict %+v, want %+v", got, want)
+	}
+}
+
+// TestPeerTableRelearn marks the paths over one link, as a node does when
+// that link comes back: their next beacon is fresh, other paths are not.
+func TestPeerTableRelearn(t *testing.T) {
+	table := newPeerTable(30*time.Second, time.Second, 16)
+	onLink := netip.MustParseAddrPort("192.0.2.1:40000")
+	elsewhere := netip.MustParseAddrPort("198.51.100.1:40000")
+	a := identity.KeyID([]byte("a"))
+	b := identity.KeyID([]byte("b"))
+	table.observe(testNow, peerBeacon(a, 1, false), onLink)
+	table.observe(testNow, peerBeacon(b, 1, false), elsewhere)
+
+	link := netip.MustParsePrefix("192.0.2.0/24")
+	table.relearn(link.Contains)
+
+	later := testNow.Add(3 * time.Second)
+	got := table.observe(later, peerBeacon(a, 2, false), onLink)
+	if want := (verdict{report: true, reply: true}); got != want {
+		t.Errorf("path over the link that came back: verdict %+v, want %+v", got, want)
+	}
+	if got := table.observe(later, peerBeacon(b, 2, false), elsewhere); got != (verdict{}) {
+		t.Errorf("path over another link: verdict %+v, want nothing to do", got)
+	}
+
+	// The mark lasts for one beacon only.
+	if got := table.observe(later.Add(time.Second), peerBeacon(a, 3, false), onLink); got != (verdict{}) {
+		t.Errorf("second beacon after the link came back: verdict %+v, want nothing to do", got)
 	}
 }

@@ -16,9 +16,17 @@ type Stats struct {
 	// counting duplicates.
 	Accepted uint64
 	// Own counts this node's own beacons, which come back over broadcast
-	// and multicast. OtherNetwork counts valid beacons of other networks.
-	// Duplicate counts copies of beacons already accepted.
+	// and multicast, and replays of them. OtherNetwork counts valid
+	// beacons of other networks. Duplicate counts copies of beacons
+	// already accepted.
 	Own, OtherNetwork, Duplicate uint64
+	// Clones counts beacons with this node's ID that this node did not
+	// send: another process holds its key, usually because the data
+	// folder was copied.
+	Clones uint64
+	// NewPeersDropped counts beacons of new peers dropped because of
+	// Config.MaxNewPeersPerSecond.
+	NewPeersDropped uint64
 	// Rejected counts datagrams dropped by reason.
 	Rejected Rejected
 	// InboxFull counts verified beacons dropped because the goroutine
@@ -44,6 +52,7 @@ type counters struct {
 	sent, sendErrors, rateLimited        atomic.Uint64
 	received, accepted                   atomic.Uint64
 	own, otherNetwork, duplicate         atomic.Uint64
+	clones, newPeersDropped              atomic.Uint64
 	tooLarge, malformed, version         atomic.Uint64
 	invalid, idMismatch, badSignature    atomic.Uint64
 	timestamp, inboxFull                 atomic.Uint64
@@ -75,14 +84,16 @@ func (c *counters) reject(err error) {
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		Sent:         c.sent.Load(),
-		SendErrors:   c.sendErrors.Load(),
-		RateLimited:  c.rateLimited.Load(),
-		Received:     c.received.Load(),
-		Accepted:     c.accepted.Load(),
-		Own:          c.own.Load(),
-		OtherNetwork: c.otherNetwork.Load(),
-		Duplicate:    c.duplicate.Load(),
+		Sent:            c.sent.Load(),
+		SendErrors:      c.sendErrors.Load(),
+		RateLimited:     c.rateLimited.Load(),
+		Received:        c.received.Load(),
+		Accepted:        c.accepted.Load(),
+		Own:             c.own.Load(),
+		OtherNetwork:    c.otherNetwork.Load(),
+		Duplicate:       c.duplicate.Load(),
+		Clones:          c.clones.Load(),
+		NewPeersDropped: c.newPeersDropped.Load(),
 		Rejected: Rejected{
 			TooLarge:     c.tooLarge.Load(),
 			Malformed:    c.malformed.Load(),
