@@ -181,7 +181,6 @@ func TestBreakLinkDownAndUp(t *testing.T) {
 	// A node that comes back sends a beacon that requests replies at once,
 	// so one round trip and a ping should be enough.
 	if took > 10*time.Second {
-		knownBug(t, "discovery does not report a peer again within 30 s of its last report, even when its beacon requests replies after a link came up, so a healed partition takes up to 35 s to re-form")
 		t.Errorf("re-forming took %v, want under 10 s", took.Round(time.Millisecond))
 	}
 }

@@ -303,8 +303,6 @@ func TestBreakBeaconFlood(t *testing.T) {
 // neighbours cannot tell them apart. Each clone must log a warning that
 // names the other's address, so the operator can find it.
 func TestBreakClonedDataDir(t *testing.T) {
-	knownBug(t, "a node drops beacons that carry its own ID as its own echoes, so two devices cloned from one data folder run under one ID with no warning")
-
 	l := newLAN(t, 3)
 	if _, _, err := identity.LoadOrCreate(l.dirs[0]); err != nil {
 		t.Fatal(err)
@@ -355,8 +353,6 @@ func warnsAbout(log, addr string) bool {
 // neighbour, which the operator must learn from a warning, not only from
 // a debug line and a metric.
 func TestBreakClockSkewWarned(t *testing.T) {
-	knownBug(t, "beacons rejected for clock skew are logged at debug level only, and no flag turns the check off, so a node with a wrong clock silently finds no one")
-
 	ns := loopbackNS(t)
 	victim := startDaemon(t, ns, "victim", filepath.Join(t.TempDir(), "victim"),
 		"--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--discovery-port", "4718")
