@@ -8,32 +8,59 @@ import (
 )
 
 // entry is one contact in a bucket or a replacement cache, with its
-// metrics. It is 72 bytes and holds no pointers, because a simulator keeps
-// a million routing tables in one process. Times are nanoseconds since the
-// Machine's epoch (the time given to New).
+// metrics. It is 80 bytes (76 used) and holds no pointers, because a
+// simulator keeps a million routing tables in one process. Times are
+// nanoseconds since the Machine's epoch (the time given to New).
 type entry struct {
 	id        identity.NodeID
 	ip        [16]byte
 	firstSeen int64
 	lastSeen  int64
-	rtt       int32 // moving average in microseconds; 0 until measured
+	rtt       int32 // smoothed round-trip time in microseconds; 0 until measured
+	rttvar    int32 // mean deviation of the round-trip time in microseconds
 	port      uint16
 	addrKind  uint8 // addrIPv4, addrIPv6 or addrZoneBase+zone index
 	failures  uint8 // consecutive failed requests, saturating at 255
 }
 
-// rttWeight is the weight of the newest sample in the RTT moving average,
-// as 1/rttWeight; TCP uses 1/8 for its smoothed RTT.
-const rttWeight = 8
+// The round-trip estimate follows TCP's (RFC 6298, section 2): the first
+// sample R sets SRTT = R and RTTVAR = R/2; each later one updates
+// RTTVAR += (|SRTT - R| - RTTVAR) / 4 and then SRTT += (R - SRTT) / 8.
+const (
+	rttWeight    = 8 // the newest sample's weight in SRTT is 1/rttWeight
+	rttvarWeight = 4 // and in RTTVAR 1/rttvarWeight
+)
 
-// recordRTT folds one measured round trip into the moving average.
+// recordRTT folds one measured round trip into the estimate.
 func (e *entry) recordRTT(sample time.Duration) {
 	us := min(max(sample.Microseconds(), 1), math.MaxInt32)
 	if e.rtt == 0 {
-		e.rtt = int32(us)
+		e.rtt, e.rttvar = int32(us), int32(us/2)
 		return
 	}
+	deviation := us - int64(e.rtt)
+	if deviation < 0 {
+		deviation = -deviation
+	}
+	e.rttvar = int32(int64(e.rttvar) + (deviation-int64(e.rttvar))/rttvarWeight)
 	e.rtt = int32(int64(e.rtt) + (us-int64(e.rtt))/rttWeight)
+}
+
+// timeout returns how long to wait for the contact's response: TCP's
+// retransmission timeout SRTT + 4·RTTVAR, clamped to [lo, hi], or hi
+// while no round trip has been measured.
+//
+// NOTE: Unlike TCP (RFC 6298, section 5.5) the timeout does not double
+// after a failure, so a dead contact costs each lookup that asks it the
+// same short wait. A live contact whose round trip grew far past the
+// estimate therefore fails MaxFailures times and is evicted, and it
+// returns with no estimate at its next request.
+func (e *entry) timeout(lo, hi time.Duration) time.Duration {
+	if e.rtt == 0 {
+		return hi
+	}
+	rto := time.Duration(int64(e.rtt)+4*int64(e.rttvar)) * time.Microsecond
+	return min(max(rto, lo), hi)
 }
 
 // addFailure counts one more consecutive failure.

@@ -25,11 +25,11 @@ func compareDistance(target, a, b identity.NodeID) int {
 // Closest returns up to n contacts from the routing table, closest to
 // target first. The table never contains this node itself.
 func (m *Machine) Closest(target identity.NodeID, n int) []wire.Contact {
-	return m.closest(target, n, identity.NodeID{})
+	return m.closest(target, n, nil)
 }
 
-// closest returns up to n table contacts other than exclude, closest to
-// target first.
+// closest returns up to n table contacts for which keep returns true, or
+// all with a nil keep, closest to target first.
 //
 // It visits buckets in order of distance instead of sorting the whole
 // table. Let c be the common prefix length of target and this node's ID.
@@ -39,36 +39,44 @@ func (m *Machine) Closest(target identity.NodeID, n int) []wire.Contact {
 // shallower bucket i < c differs from target first at bit i. Bucket c thus
 // comes first, then all deeper buckets together, then buckets c-1 down to
 // 0, each group sorted on its own.
-func (m *Machine) closest(target identity.NodeID, n int, exclude identity.NodeID) []wire.Contact {
+func (m *Machine) closest(target identity.NodeID, n int, keep func(wire.Contact) bool) []wire.Contact {
 	if n <= 0 {
 		return nil
 	}
 	c := m.bucketIndex(target)
 	out := make([]wire.Contact, 0, min(n, m.Len()))
 
-	// group appends the contacts of buckets [from, to) sorted by distance
-	// and reports whether out is full.
+	// group appends the contacts of buckets [from, to) by distance and
+	// reports whether out is full. It sorts the entries and builds
+	// contacts only for those it appends.
+	var buf [64]*entry
 	group := func(from, to int) bool {
-		start := len(out)
+		sorted := buf[:0]
 		for idx := from; idx < to && idx < len(m.buckets); idx++ {
 			for i := range m.buckets[idx].entries {
-				if e := &m.buckets[idx].entries[i]; e.id != exclude {
-					out = append(out, m.contactOf(e))
-				}
+				sorted = append(sorted, &m.buckets[idx].entries[i])
 			}
 		}
-		slices.SortFunc(out[start:], func(a, b wire.Contact) int {
-			return compareDistance(target, a.ID, b.ID)
+		slices.SortFunc(sorted, func(a, b *entry) int {
+			return compareDistance(target, a.id, b.id)
 		})
-		return len(out) >= n
+		for _, e := range sorted {
+			if len(out) == n {
+				break
+			}
+			if c := m.contactOf(e); keep == nil || keep(c) {
+				out = append(out, c)
+			}
+		}
+		return len(out) == n
 	}
 
 	if c < len(m.buckets) && (group(c, c+1) || group(c+1, len(m.buckets))) {
-		return out[:n]
+		return out
 	}
 	for idx := min(c, len(m.buckets)) - 1; idx >= 0; idx-- {
 		if group(idx, idx+1) {
-			return out[:n]
+			return out
 		}
 	}
 	return out

@@ -11,9 +11,11 @@ import (
 // response, or nil for a one-way message:
 //
 //   - Ping returns a Pong with the address the request came from.
-//   - FindNode returns Nodes with the K closest contacts to its target,
-//     leaving out the requester, and treats the contacts on its path as
-//     candidates for the table.
+//   - FindNode returns Nodes with the K closest contacts to its target
+//     that the requester can use from its address (see usableBy), leaving
+//     out the requester itself. The contacts on its path are candidates
+//     for the table, after the scope rules for contacts sent by another
+//     node (see hearsayFrom).
 //   - Leave (one-way, request 0) drops the sender from the table.
 //
 // Anything else gets a *wire.Error. A request is evidence that the sender
@@ -41,9 +43,14 @@ func (m *Machine) HandleRequest(now time.Time, from wire.Contact, request uint64
 		}
 		m.observe(t, from, noRTT)
 		for _, c := range msg.Path {
-			m.considerCandidate(t, c, false)
+			if c, ok := hearsayFrom(c, from.Addr.Addr()); ok {
+				m.considerCandidate(t, c, false)
+			}
 		}
-		return &wire.Nodes{Contacts: m.closest(msg.Target, m.cfg.K, from.ID)}
+		usable := func(c wire.Contact) bool {
+			return c.ID != from.ID && usableBy(c.Addr.Addr(), from.Addr.Addr())
+		}
+		return &wire.Nodes{Contacts: m.closest(msg.Target, m.cfg.K, usable)}
 
 	case *wire.Leave:
 		m.remove(t, from.ID)

@@ -42,8 +42,9 @@ type lookupNode struct {
 	// are parents, and their own parents never change, so the chain has no
 	// cycles.
 	parent int32
-	// hops is the length of the referral chain: 0 for a node from the
-	// table, the parent's hops plus one otherwise.
+	// hops is the number of request rounds needed to reach the node's
+	// response: 1 for a node from the table, the parent's hops plus one
+	// otherwise.
 	hops  int32
 	state nodeState
 }
@@ -62,12 +63,22 @@ type lookup struct {
 
 	inFlight        int
 	queried, failed int
+	// seeded is the number of table contacts closest to target that the
+	// lookup has taken.
+	seeded int
 }
 
 // lookupNodesPerK bounds the nodes one lookup tracks, as a multiple of K.
 // Honest networks stay far below it; the bound stops peers that invent
 // ever closer IDs from making a lookup grow or run without end.
 const lookupNodesPerK = 16
+
+// lookupSeedsPerK is the number of table contacts a lookup starts with, as
+// a multiple of K. A lookup queries only the K closest nodes it has heard
+// of that have not failed, so the farther seeds cost no request while
+// those respond. When some of them have died silently, the seeds stand in
+// for them (see stepLookup).
+const lookupSeedsPerK = 2
 
 // Lookup starts an iterative lookup for the K nodes closest to target and
 // returns its ID. A LookupDone event carries the result.
@@ -96,13 +107,11 @@ func (m *Machine) startLookup(now time.Time, target identity.NodeID, kind lookup
 		m.buckets[min(m.bucketIndex(target), len(m.buckets)-1)].lastLookup = t
 	}
 
+	m.seedMore(l, lookupSeedsPerK*m.cfg.K)
 	limit := lookupNodesPerK * m.cfg.K
-	for _, c := range m.closest(target, m.cfg.K, identity.NodeID{}) {
-		l.add(c, -1, 0, limit)
-	}
 	for i := range m.pending {
 		if r := &m.pending[i]; r.kind == pingVerify {
-			l.add(r.to, -1, 0, limit)
+			l.add(r.to, -1, 1, limit)
 		}
 	}
 
@@ -149,16 +158,27 @@ func (l *lookup) add(c wire.Contact, parent, hops int32, limit int) {
 	}
 }
 
-// stepLookup sends the next requests of l, or finishes it. The lookup is
-// done when each of the K closest nodes not known to have failed has
-// responded, so no closer node remains unqueried or in flight. Until then it
-// keeps Alpha requests in flight to unqueried nodes among those K.
-func (m *Machine) stepLookup(now time.Time, l *lookup) {
-	var candidates []int32
-	inFlight := false
-	shortlist := 0
+// seedMore adds the next n table contacts closest to l's target to l and
+// reports whether there were any.
+func (m *Machine) seedMore(l *lookup, n int) bool {
+	closest := m.closest(l.target, l.seeded+n, nil)
+	if len(closest) <= l.seeded {
+		return false
+	}
+	limit := lookupNodesPerK * m.cfg.K
+	for _, c := range closest[l.seeded:] {
+		l.add(c, -1, 1, limit)
+	}
+	l.seeded = len(closest)
+	return true
+}
+
+// shortlist returns the unqueried nodes among the K closest nodes of l not
+// known to have failed, closest first, how many such nodes there are, and
+// whether a request to one of them is in flight.
+func (l *lookup) shortlist(k int) (candidates []int32, size int, inFlight bool) {
 	for _, i := range l.order {
-		if shortlist == m.cfg.K {
+		if size == k {
 			break
 		}
 		switch l.nodes[i].state {
@@ -169,11 +189,30 @@ func (m *Machine) stepLookup(now time.Time, l *lookup) {
 		case nodeInFlight:
 			inFlight = true
 		}
-		shortlist++
+		size++
 	}
-	if len(candidates) == 0 && !inFlight {
-		m.finishLookup(now, l)
-		return
+	return candidates, size, inFlight
+}
+
+// stepLookup sends the next requests of l, or finishes it. The lookup is
+// done when each of the K closest nodes not known to have failed has
+// responded, so no closer node remains unqueried or in flight. Until then it
+// keeps Alpha requests in flight to unqueried nodes among those K.
+//
+// Responders keep naming their dead contacts among their K closest until
+// they evict them, so after silent failures a lookup can run out of nodes
+// while the table holds live ones that no response named, which is common
+// in a small network. The lookup therefore starts with more seeds than K,
+// and one that runs out with fewer than K responses takes the next K
+// closest contacts from the table.
+func (m *Machine) stepLookup(now time.Time, l *lookup) {
+	candidates, size, inFlight := l.shortlist(m.cfg.K)
+	for len(candidates) == 0 && !inFlight {
+		if size >= m.cfg.K || !m.seedMore(l, m.cfg.K) {
+			m.finishLookup(now, l)
+			return
+		}
+		candidates, size, inFlight = l.shortlist(m.cfg.K)
 	}
 
 	for l.inFlight < m.cfg.Alpha && len(candidates) > 0 {
@@ -191,7 +230,7 @@ func (m *Machine) stepLookup(now time.Time, l *lookup) {
 // class: the same subtree of the ID space, equally good at the lookup's
 // next step, so among them the Machine picks the one it expects to respond
 // soonest. Fewer consecutive failures come first, because a failure costs
-// a whole RequestTimeout. Next a measured RTT beats none and a lower RTT a
+// a whole request timeout. Next a measured RTT beats none and a lower RTT a
 // higher one. Last the older first-seen time wins, because long-lived
 // nodes tend to stay. Nodes the table does not hold come after
 // the ones it does, and ties keep XOR order.
@@ -262,12 +301,16 @@ func (m *Machine) findLookup(id LookupID) *lookup {
 
 // lookupAnswered feeds a Nodes response to its lookup. A response that
 // comes after its lookup finished still names candidates for the table.
+// Contacts whose address this node cannot use from the responder's (see
+// hearsayFrom) are dropped, and blocked ones are skipped.
 func (m *Machine) lookupAnswered(now time.Time, r request, msg *wire.Nodes) {
+	t := m.clock(now)
 	l := m.findLookup(r.lookup)
 	if l == nil || l.nodes[r.node].contact.ID != r.to.ID {
-		t := m.clock(now)
 		for _, c := range msg.Contacts {
-			m.considerCandidate(t, c, false)
+			if c, ok := hearsayFrom(c, r.to.Addr.Addr()); ok {
+				m.considerCandidate(t, c, false)
+			}
 		}
 		return
 	}
@@ -277,7 +320,8 @@ func (m *Machine) lookupAnswered(now time.Time, r request, msg *wire.Nodes) {
 	hops := l.nodes[r.node].hops + 1
 	limit := lookupNodesPerK * m.cfg.K
 	for _, c := range msg.Contacts {
-		if m.acceptable(c) {
+		c, ok := hearsayFrom(c, r.to.Addr.Addr())
+		if ok && m.acceptable(c) && !m.blocked(t, c.ID) {
 			l.add(c, r.node, hops, limit)
 		}
 	}
@@ -337,7 +381,7 @@ func (m *Machine) finishLookup(now time.Time, l *lookup) {
 // than the closest neighbour, which completes a join: the lookup for the
 // node's own ID filled only the buckets near it.
 func (m *Machine) refreshFarBuckets(now time.Time) {
-	nearest := m.closest(m.self.ID, 1, identity.NodeID{})
+	nearest := m.closest(m.self.ID, 1, nil)
 	if len(nearest) == 0 {
 		return
 	}

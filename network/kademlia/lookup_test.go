@@ -96,8 +96,8 @@ func TestLookupPathAndHops(t *testing.T) {
 	}
 
 	res := lookupDone(t, m.Events(), id)
-	if res.Hops != 3 {
-		t.Errorf("Hops = %d, want 3 (d was named by c, named by b, named by a)", res.Hops)
+	if res.Hops != 4 {
+		t.Errorf("Hops = %d, want 4 (d was named by c, named by b, named by a from the table)", res.Hops)
 	}
 	want := []identity.NodeID{d.ID, c.ID, b.ID, a.ID}
 	var got []identity.NodeID
@@ -111,6 +111,32 @@ func TestLookupPathAndHops(t *testing.T) {
 		if !hasPeer(m, x.ID) {
 			t.Errorf("node %v answered the lookup but is not in the table", x)
 		}
+	}
+}
+
+func TestLookupHopsFromTable(t *testing.T) {
+	m := newTestMachine(Config{K: 4})
+	for i := range 4 {
+		hear(t, m, t0, contactAt(0, uint16(i+1)))
+	}
+	m.Outbox()
+
+	// Every contact is in the table and names no one new: one round.
+	id := m.Lookup(t0, idAt(0, 0))
+	for out := m.Outbox(); len(out) > 0; out = m.Outbox() {
+		for _, o := range findNodes(out) {
+			m.HandleResponse(t0.Add(time.Millisecond), o.To, o.Request, &wire.Nodes{})
+		}
+	}
+	if res := lookupDone(t, m.Events(), id); res.Hops != 1 || len(res.Closest) != 4 {
+		t.Errorf("Hops = %d with %d closest, want 1 with 4 (all from the table)", res.Hops, len(res.Closest))
+	}
+
+	// A lookup that found no node took no round.
+	empty := newTestMachine(Config{})
+	id = empty.Lookup(t0, idAt(0, 0))
+	if res := lookupDone(t, empty.Events(), id); res.Hops != 0 {
+		t.Errorf("Hops = %d for a lookup with an empty table, want 0", res.Hops)
 	}
 }
 
@@ -201,7 +227,7 @@ func TestLookupPrefersFewerFailures(t *testing.T) {
 	steady := wire.Contact{ID: idAt(0, 0x00c0), Addr: addrN(2)}
 	measure(t, m, flaky, time.Millisecond)
 	measure(t, m, steady, 50*time.Millisecond)
-	m.recordFailure(0, flaky.ID)
+	m.recordFailure(0, flaky)
 
 	m.Lookup(t0.Add(time.Second), target)
 	reqs := findNodes(m.Outbox())

@@ -29,9 +29,19 @@ type Config struct {
 	K int
 	// Alpha is the number of requests a lookup keeps in flight. Default 3.
 	Alpha int
-	// RequestTimeout is how long the Machine waits for a response before
-	// it counts the request as failed. Default 2s.
+	// RequestTimeout is the longest the Machine waits for a response
+	// before it counts the request as failed, and the wait for a node
+	// whose round-trip time it has not measured. Default 2s.
 	RequestTimeout time.Duration
+	// MinRequestTimeout is the shortest wait for a response. A contact
+	// with a measured round-trip time gets an adaptive timeout between
+	// MinRequestTimeout and RequestTimeout (see entry.timeout). Default
+	// 250ms: LAN round trips take milliseconds, so the floor rather than
+	// the estimate usually decides. It leaves room for a new connection's
+	// handshake or a busy small device before a live contact counts as
+	// failed, and still waits on a dead contact an eighth of the default
+	// RequestTimeout. At most RequestTimeout.
+	MinRequestTimeout time.Duration
 	// RefreshInterval is how long a bucket may go without a lookup into
 	// its range before the Machine refreshes it with one. Default 15m.
 	RefreshInterval time.Duration
@@ -77,6 +87,8 @@ func (c Config) withDefaults() Config {
 	c.K = min(c.K, wire.MaxContacts)
 	orDefault(&c.Alpha, 3)
 	orDefaultDuration(&c.RequestTimeout, 2*time.Second)
+	orDefaultDuration(&c.MinRequestTimeout, 250*time.Millisecond)
+	c.MinRequestTimeout = min(c.MinRequestTimeout, c.RequestTimeout)
 	orDefaultDuration(&c.RefreshInterval, 15*time.Minute)
 	orDefaultDuration(&c.PingInterval, 5*time.Minute)
 	orDefault(&c.MaxFailures, 3)
@@ -96,6 +108,10 @@ type Outgoing struct {
 	// given to HandleResponse with the same ID. Zero for one-way messages.
 	Request uint64
 	Msg     wire.Message
+	// Timeout is how long the Machine waits for the response to a
+	// request before it fails the request itself. The caller should bound
+	// the network call by it too. Zero for one-way messages.
+	Timeout time.Duration
 }
 
 // EventKind says what an Event reports.
@@ -127,8 +143,11 @@ type LookupResult struct {
 	Target identity.NodeID
 	// Closest holds up to K responsive nodes, closest to Target first.
 	Closest []wire.Contact
-	// Hops is the length of the longest referral chain that led to a node
-	// in Closest: 1 if the first contacts asked already knew them all.
+	// Hops is the number of request rounds along the longest referral
+	// chain to a node in Closest. A node taken from the routing table
+	// counts 1 and a node named in a response one more than the node that
+	// named it. A lookup whose closest nodes were all in the table reports
+	// 1, and one that found no node reports 0.
 	Hops int
 	// Queried and Failed count the requests the lookup sent and the ones
 	// that timed out or failed.
@@ -175,6 +194,12 @@ type Machine struct {
 	buckets []bucket
 	// zones holds the IPv6 zones that entries refer to by index.
 	zones []string
+	// failed holds the nodes whose requests failed recently.
+	failed failedSet
+	// suspectsDue is set when a table contact may have failed its last
+	// request and have no request in flight. It spares pingSilent a scan
+	// of the table while no request has failed.
+	suspectsDue bool
 
 	// pending holds the requests in flight, in increasing ID order.
 	pending     []request

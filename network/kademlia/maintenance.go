@@ -6,11 +6,11 @@ import (
 	"github.com/yuinet/yui/network/wire"
 )
 
-// Tick runs the Machine's timers: it fails requests that have waited
-// RequestTimeout, refreshes buckets that no lookup entered for
-// RefreshInterval, and pings contacts silent for PingInterval, while fewer
-// than LivenessPings liveness and eviction pings are in flight. Calling it
-// early is harmless.
+// Tick runs the Machine's timers. It fails requests whose timeout (see
+// Outgoing.Timeout) has passed and refreshes buckets that no lookup
+// entered for RefreshInterval. It pings contacts whose last request failed
+// or that were silent for PingInterval, while fewer than LivenessPings
+// liveness and eviction pings are in flight. Calling it early is harmless.
 func (m *Machine) Tick(now time.Time) {
 	t := m.clock(now)
 	m.expireRequests(now, t)
@@ -26,9 +26,8 @@ func (m *Machine) NextDeadline() time.Time {
 	if m.maintenancePings() < m.cfg.LivenessPings {
 		due = min(due, m.pingDue)
 	}
-	timeout := int64(m.cfg.RequestTimeout)
 	for i := range m.pending {
-		due = min(due, m.pending[i].sent+timeout)
+		due = min(due, m.pending[i].deadline)
 	}
 	if due == noDeadline {
 		return time.Time{}
@@ -61,16 +60,23 @@ func (m *Machine) refreshBuckets(now time.Time, t int64) {
 	}
 }
 
-// pingSilent pings the contacts that have been silent longest, once they
-// have been silent for PingInterval, while fewer than LivenessPings
-// liveness and eviction pings are in flight. Contacts with a request in flight are skipped: its
-// outcome will tell.
+// pingSilent pings the contacts that may be gone, while fewer than
+// LivenessPings liveness and eviction pings are in flight. Contacts whose
+// last request failed come first: pinging them again at once takes a dead
+// contact to MaxFailures within a few of its timeouts, where waiting would
+// make each of the next lookups that query it wait for it too. A live one
+// responds, which resets its count. Then come the contacts silent for
+// PingInterval, longest silent first. Contacts with a request in flight
+// are skipped: its outcome will tell.
 func (m *Machine) pingSilent(t int64) {
 	interval := int64(m.cfg.PingInterval)
 	for budget := m.cfg.LivenessPings - m.maintenancePings(); budget > 0; budget-- {
-		e := m.leastRecentlySeen()
-		if e == nil || t-e.lastSeen < interval {
-			break
+		e := m.suspect()
+		if e == nil {
+			e = m.leastRecentlySeen()
+			if e == nil || t-e.lastSeen < interval {
+				break
+			}
 		}
 		// With a replacement waiting, the ping is also the bucket's
 		// eviction check: one failure makes room for the replacement.
@@ -81,10 +87,32 @@ func (m *Machine) pingSilent(t int64) {
 		m.send(t, m.contactOf(e), &wire.Ping{}, request{kind: kind})
 	}
 
+	// Suspects left over wait only for the budget, which NextDeadline
+	// checks before it looks at pingDue.
 	m.pingDue = noDeadline
-	if e := m.leastRecentlySeen(); e != nil {
+	if m.suspect() != nil {
+		m.pingDue = t
+	} else if e := m.leastRecentlySeen(); e != nil {
 		m.pingDue = e.lastSeen + interval
 	}
+}
+
+// suspect returns a table entry whose last request failed and that has no
+// request in flight, or nil.
+func (m *Machine) suspect() *entry {
+	if !m.suspectsDue {
+		return nil
+	}
+	for idx := range m.buckets {
+		b := &m.buckets[idx]
+		for i := range b.entries {
+			if e := &b.entries[i]; e.failures > 0 && !m.requestTo(e.id) {
+				return e
+			}
+		}
+	}
+	m.suspectsDue = false
+	return nil
 }
 
 // maintenancePings counts the liveness and eviction pings in flight, which

@@ -15,14 +15,20 @@ import (
 // propertyPool returns the contacts a property run draws from: a few
 // buckets deep, so buckets overflow, with addresses crowded into two
 // documentation /24s, one IPv6 /48 and one private /24, so the diversity
-// limits bite. It also holds this node itself and contacts that are
-// invalid.
+// limits bite. Some nodes appear again at link-local and loopback
+// addresses, so addresses change scope. It also holds this node itself and
+// contacts that are invalid.
 func propertyPool(self wire.Contact) []wire.Contact {
 	prefixes := []string{"198.51.100.%d:1", "203.0.113.%d:1", "[2001:db8:7::%d]:1", "10.1.1.%d:1"}
 	var pool []wire.Contact
 	for i := range 28 {
 		addr := netip.MustParseAddrPort(fmt.Sprintf(prefixes[i%len(prefixes)], i+1))
 		pool = append(pool, wire.Contact{ID: idAt(i%4, uint16(i)), Addr: addr})
+	}
+	for i := range 6 {
+		other := []string{"[fe80::%d%%eth0]:1", "[fe80::%d%%eth1]:1", "127.0.0.%d:1"}[i%3]
+		addr := netip.MustParseAddrPort(fmt.Sprintf(other, i+1))
+		pool = append(pool, wire.Contact{ID: pool[i].ID, Addr: addr})
 	}
 	return append(pool,
 		self,
@@ -156,16 +162,24 @@ func TestTableInvariantsProperty(t *testing.T) {
 }
 
 // checkPending verifies that pending requests have increasing IDs, name
-// nodes other than this one, and include at most one ping per node.
+// nodes other than this one, and include at most one ping per node and
+// address, and one per node besides the checks of wider addresses.
 func checkPending(rt *rapid.T, m *Machine) {
 	var last uint64
-	pinged := make(map[identity.NodeID]bool)
+	pinged := make(map[wire.Contact]bool)
+	checked := make(map[identity.NodeID]bool)
 	for _, r := range m.pending {
 		if r.kind != findNode {
-			if pinged[r.to.ID] {
-				rt.Fatalf("two pings in flight to %s", r.to.ID.Short())
+			if pinged[r.to] {
+				rt.Fatalf("two pings in flight to %s", r.to)
 			}
-			pinged[r.to.ID] = true
+			pinged[r.to] = true
+		}
+		if r.kind != findNode && r.kind != pingAddress {
+			if checked[r.to.ID] {
+				rt.Fatalf("two pings other than address checks in flight to %s", r.to.ID.Short())
+			}
+			checked[r.to.ID] = true
 		}
 		if r.id <= last {
 			rt.Fatalf("pending request IDs not increasing: %d after %d", r.id, last)

@@ -20,8 +20,14 @@ const (
 	// pingEvict checks the least recently seen contact of a full bucket
 	// that a newcomer wants to join; a failure evicts it.
 	pingEvict
-	// pingLiveness checks a contact that has been silent for PingInterval.
+	// pingLiveness checks a contact that has been silent for PingInterval
+	// or whose last request failed.
 	pingLiveness
+	// pingRecheck checks a node outside the table whose request failed.
+	pingRecheck
+	// pingAddress checks a wider-scope address of a table contact (see
+	// AddContact). A failure means only that the address does not work.
+	pingAddress
 	// findNode is one step of a lookup.
 	findNode
 )
@@ -31,7 +37,10 @@ type request struct {
 	id   uint64
 	to   wire.Contact
 	sent int64 // when it entered the Outbox, in epoch nanoseconds
-	kind requestKind
+	// deadline is when the request fails without a response, in epoch
+	// nanoseconds.
+	deadline int64
+	kind     requestKind
 	// lookup and node name the lookup and its node for a findNode request.
 	lookup LookupID
 	node   int32
@@ -39,10 +48,21 @@ type request struct {
 
 // send queues msg to to as a new request and records it as pending.
 func (m *Machine) send(t int64, to wire.Contact, msg wire.Message, r request) {
+	timeout := m.timeoutFor(to.ID)
 	m.nextRequest++
-	r.id, r.to, r.sent = m.nextRequest, to, t
+	r.id, r.to, r.sent, r.deadline = m.nextRequest, to, t, t+int64(timeout)
 	m.pending = append(m.pending, r)
-	m.outbox = append(m.outbox, Outgoing{To: to, Request: r.id, Msg: msg})
+	m.outbox = append(m.outbox, Outgoing{To: to, Request: r.id, Msg: msg, Timeout: timeout})
+}
+
+// timeoutFor returns how long to wait for a response from id: the adaptive
+// timeout of its entry in the table or a replacement cache, or
+// RequestTimeout for a node whose round trip this node has not measured.
+func (m *Machine) timeoutFor(id identity.NodeID) time.Duration {
+	if e := m.knownEntry(id); e != nil {
+		return e.timeout(m.cfg.MinRequestTimeout, m.cfg.RequestTimeout)
+	}
+	return m.cfg.RequestTimeout
 }
 
 // pendingIndex returns the position of request id in m.pending.
@@ -61,6 +81,17 @@ func (m *Machine) takePending(id uint64) (request, bool) {
 	r := m.pending[i]
 	m.pending = slices.Delete(m.pending, i, i+1)
 	return r, true
+}
+
+// requestToContact reports whether a request to c's ID at c's address is
+// in flight.
+func (m *Machine) requestToContact(c wire.Contact) bool {
+	for i := range m.pending {
+		if m.pending[i].to == c {
+			return true
+		}
+	}
+	return false
 }
 
 // requestTo reports whether a request to id is in flight.
@@ -140,21 +171,23 @@ func (m *Machine) HandleFailure(now time.Time, request uint64) {
 
 // requestFailed applies the failure of r to the table and its lookup.
 func (m *Machine) requestFailed(now time.Time, t int64, r request) {
+	m.suspectsDue = true
 	switch r.kind {
-	case pingVerify, pingLiveness:
-		// A candidate that never entered the table has nothing to count.
-		m.recordFailure(t, r.to.ID)
+	case pingVerify, pingLiveness, pingRecheck:
+		m.recordFailure(t, r.to)
 	case pingEvict:
 		// A newcomer waits in the replacement cache: a contact that misses
-		// this check gives way to it without waiting for MaxFailures.
+		// this check gives way to it without waiting for MaxFailures, and
+		// is blocked like one that reached it.
 		idx := m.bucketIndex(r.to.ID)
 		if idx < len(m.buckets) {
 			if i := indexOf(m.buckets[idx].entries, r.to.ID); i >= 0 {
+				m.blockNode(t, r.to.ID)
 				m.evict(t, idx, i)
 			}
 		}
 	case findNode:
-		m.recordFailure(t, r.to.ID)
+		m.recordFailure(t, r.to)
 		m.lookupFailed(now, r)
 	}
 }
@@ -177,12 +210,11 @@ func (m *Machine) abandonRequestsTo(now time.Time, id identity.NodeID) {
 	}
 }
 
-// expireRequests fails the requests older than RequestTimeout.
+// expireRequests fails the requests whose deadline has passed.
 func (m *Machine) expireRequests(now time.Time, t int64) {
-	timeout := int64(m.cfg.RequestTimeout)
 	var expired []request
 	m.pending = slices.DeleteFunc(m.pending, func(r request) bool {
-		if t-r.sent >= timeout {
+		if t >= r.deadline {
 			expired = append(expired, r)
 			return true
 		}

@@ -49,20 +49,39 @@ func (m *Machine) lookupEntry(id identity.NodeID) *entry {
 	return nil
 }
 
+// knownEntry returns the entry for id in the table or in a replacement
+// cache, or nil.
+func (m *Machine) knownEntry(id identity.NodeID) *entry {
+	if e := m.lookupEntry(id); e != nil {
+		return e
+	}
+	idx := m.bucketIndex(id)
+	if idx >= len(m.buckets) {
+		return nil
+	}
+	b := &m.buckets[idx]
+	if i := indexOf(b.replacements, id); i >= 0 {
+		return &b.replacements[i]
+	}
+	return nil
+}
+
 func (m *Machine) contactOf(e *entry) wire.Contact {
 	return wire.Contact{ID: e.id, Addr: m.unpackAddr(e.ip, e.port, e.addrKind)}
 }
 
 // observe records that c is alive: it responded to a request (rtt is then
-// the measured round trip) or sent one (rtt is noRTT). A known contact
-// moves to the most-recently-seen end of its bucket. A new one enters the
-// table if its bucket has room and diversity allows it. Otherwise it
-// becomes a replacement, and checkLeastRecent may ping the bucket's least
-// recently seen contact, to be evicted if it does not respond.
+// the measured round trip) or sent one (rtt is noRTT). It is no longer a
+// recently failed node. A known contact moves to the most-recently-seen
+// end of its bucket. A new one enters the table if its bucket has room and
+// diversity allows it. Otherwise it becomes a replacement, and
+// checkLeastRecent may ping the bucket's least recently seen contact, to
+// be evicted if it does not respond.
 func (m *Machine) observe(t int64, c wire.Contact, rtt time.Duration) {
 	if !m.acceptable(c) {
 		return
 	}
+	m.failed.forget(c.ID)
 	idx := m.bucketIndex(c.ID)
 	if idx < len(m.buckets) {
 		b := &m.buckets[idx]
@@ -112,15 +131,18 @@ func (m *Machine) newEntry(t int64, c wire.Contact, rtt time.Duration) (entry, b
 }
 
 // refreshEntry updates a known contact of bucket idx that proved alive.
-// The transport authenticates node IDs, so a new address means the node
-// moved. The entry takes it unless that would break the diversity limits.
+// The transport authenticates node IDs, so a packet from a new address
+// comes from the node itself. The entry moves to that address if movesTo
+// allows it and the diversity limits do too.
 func (m *Machine) refreshEntry(t int64, idx int, e *entry, addr netip.AddrPort, rtt time.Duration) {
+	lastFailed := e.failures > 0
 	e.lastSeen = max(e.lastSeen, t)
 	e.failures = 0
 	if rtt >= 0 {
 		e.recordRTT(rtt)
 	}
-	if addr == m.unpackAddr(e.ip, e.port, e.addrKind) {
+	old := m.unpackAddr(e.ip, e.port, e.addrKind)
+	if addr == old || !movesTo(old.Addr(), addr.Addr(), lastFailed) {
 		return
 	}
 	ip, port, kind, ok := m.packAddr(addr)
@@ -163,6 +185,11 @@ func (m *Machine) checkLeastRecent(t int64, idx int) {
 		if r.kind == pingEvict && m.bucketIndex(r.to.ID) == idx {
 			return
 		}
+		if r.kind == pingAddress && r.to.ID == lrs.id {
+			// Its failure would not show that the contact is gone. The
+			// next newcomer checks again.
+			return
+		}
 		if r.kind != findNode && r.to.ID == lrs.id {
 			// A ping is already on its way: let its outcome decide the
 			// eviction instead of sending a second one.
@@ -173,11 +200,15 @@ func (m *Machine) checkLeastRecent(t int64, idx int) {
 	m.send(t, m.contactOf(lrs), &wire.Ping{}, request{kind: pingEvict})
 }
 
-// recordFailure counts a failed request to id. A table contact that reaches
-// MaxFailures consecutive failures is evicted; a replacement is dropped.
-func (m *Machine) recordFailure(t int64, id identity.NodeID) {
+// recordFailure counts a failed request to c. A table contact that reaches
+// MaxFailures consecutive failures is evicted and a replacement dropped.
+// Either way it is blocked in the recently failed set, which also counts
+// the failures of nodes outside the table (see recheck).
+func (m *Machine) recordFailure(t int64, c wire.Contact) {
+	id := c.ID
 	idx := m.bucketIndex(id)
 	if idx >= len(m.buckets) {
+		m.recheck(t, c)
 		return
 	}
 	b := &m.buckets[idx]
@@ -185,20 +216,54 @@ func (m *Machine) recordFailure(t int64, id identity.NodeID) {
 		e := &b.entries[i]
 		e.addFailure()
 		if int(e.failures) >= m.cfg.MaxFailures {
+			m.noteFailures(t, id, int(e.failures))
 			m.evict(t, idx, i)
 			return
 		}
-		// The contact is pinged again when its silence calls for it.
-		m.pingDue = min(m.pingDue, e.lastSeen+int64(m.cfg.PingInterval))
+		// A failure hints that the contact is gone, so pingSilent checks
+		// it at once instead of after PingInterval of silence.
+		m.suspectsDue = true
+		m.pingDue = min(m.pingDue, t)
 		return
 	}
 	if i := indexOf(b.replacements, id); i >= 0 {
-		b.replacements[i].addFailure()
-		if int(b.replacements[i].failures) >= m.cfg.MaxFailures {
-			b.replacements = removeAt(b.replacements, i)
-			m.trimBuckets()
+		r := &b.replacements[i]
+		r.addFailure()
+		if int(r.failures) < m.cfg.MaxFailures {
+			m.pingAgain(t, c)
+			return
 		}
+		m.noteFailures(t, id, int(r.failures))
+		b.replacements = removeAt(b.replacements, i)
+		m.trimBuckets()
+		return
 	}
+	m.recheck(t, c)
+}
+
+// recheck counts a failed request to c, a node outside the table, and
+// pings it again until it responds or is blocked.
+func (m *Machine) recheck(t int64, c wire.Contact) {
+	if m.noteFailures(t, c.ID, 1) < m.cfg.MaxFailures {
+		m.pingAgain(t, c)
+	}
+}
+
+// pingAgain pings c, outside the table, at once after a failed request.
+// Like pingSilent for table contacts, this takes a dead node that others
+// still name to MaxFailures within a few timeouts, where waiting would
+// cost a timeout in each of the next lookups that meet it. At most K such
+// pings are in flight, shared with the pings that verify candidates.
+func (m *Machine) pingAgain(t int64, c wire.Contact) {
+	if m.requestTo(c.ID) || m.candidatePings() >= m.cfg.K {
+		return
+	}
+	m.send(t, c, &wire.Ping{}, request{kind: pingRecheck})
+}
+
+// candidatePings counts the pings in flight to nodes outside the table.
+func (m *Machine) candidatePings() int {
+	return m.countPending(pingVerify) + m.countPending(pingRecheck)
 }
 
 // evict removes entry i of bucket idx and fills its place from the
@@ -212,8 +277,10 @@ func (m *Machine) evict(t int64, idx, i int) {
 	m.trimBuckets()
 }
 
-// remove deletes id from the table and from the replacement caches.
+// remove deletes id, a node that is gone, from the table and from the
+// replacement caches, and blocks it as a recently failed node.
 func (m *Machine) remove(t int64, id identity.NodeID) {
+	m.blockNode(t, id)
 	idx := m.bucketIndex(id)
 	if idx >= len(m.buckets) {
 		return
@@ -243,6 +310,10 @@ func (m *Machine) promote(t int64, idx int) {
 		b.replacements = removeAt(b.replacements, i)
 		b.entries = insertByLastSeen(b.entries, e, m.cfg.K)
 		m.pingDue = min(m.pingDue, e.lastSeen+int64(m.cfg.PingInterval))
+		if e.failures > 0 {
+			m.suspectsDue = true
+			m.pingDue = min(m.pingDue, t)
+		}
 		m.emit(PeerAdded, m.contactOf(&e))
 	}
 }
@@ -302,12 +373,41 @@ func (m *Machine) Buckets() []BucketInfo {
 // AddContact considers a contact learned outside the protocol, such as a
 // LAN beacon or a --bootstrap address. The Machine pings it and inserts it
 // only once it responds.
+//
+// A node already in the table, or being pinged, is pinged only at an
+// address of wider scope than the one known, and moves there if it
+// responds. A LAN neighbour first heard over an IPv6 link-local beacon
+// thus moves to the IPv4 address of its other beacon, which nodes on other
+// networks can use too, even when both beacons arrive at once.
 func (m *Machine) AddContact(now time.Time, c wire.Contact) {
-	m.considerCandidate(m.clock(now), c, true)
+	t := m.clock(now)
+	known, ok := m.knownAddr(c.ID)
+	if !ok {
+		m.considerCandidate(t, c, true)
+		return
+	}
+	if m.acceptable(c) && scopeOf(c.Addr.Addr()) > scopeOf(known) && !m.requestToContact(c) {
+		m.send(t, c, &wire.Ping{}, request{kind: pingAddress})
+	}
+}
+
+// knownAddr returns the address of id's table entry or, for a node
+// outside the table, of a request in flight to it.
+func (m *Machine) knownAddr(id identity.NodeID) (netip.Addr, bool) {
+	if e := m.lookupEntry(id); e != nil {
+		return m.unpackAddr(e.ip, e.port, e.addrKind).Addr(), true
+	}
+	for i := range m.pending {
+		if m.pending[i].to.ID == id {
+			return m.pending[i].to.Addr.Addr(), true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // Remove drops a node the caller learned is gone or misbehaving, from the
 // table and the replacement caches, and gives up on requests to it.
+// Lookups skip the node until it sends a request or PingInterval passes.
 func (m *Machine) Remove(now time.Time, id identity.NodeID) {
 	t := m.clock(now)
 	m.remove(t, id)
@@ -317,10 +417,11 @@ func (m *Machine) Remove(now time.Time, id identity.NodeID) {
 // considerCandidate pings an unverified contact so that it can enter the
 // table when it responds. Contacts never enter the table on hearsay, so a
 // peer that lies about others cannot poison it. Candidates from the
-// protocol are pinged only if their bucket has room, but explicit ones
-// (from AddContact) are pinged anyway and may end in the replacement cache.
-// At most K protocol candidates are pinged at once, so a flood of referrals
-// cannot make this node ping without end.
+// protocol are pinged only if their bucket has room and they are not
+// blocked as recently failed. Explicit ones (from AddContact) are pinged
+// anyway and may end in the replacement cache. At most K protocol
+// candidates are pinged at once, so a flood of referrals cannot make this
+// node ping without end.
 func (m *Machine) considerCandidate(t int64, c wire.Contact, explicit bool) {
 	if !m.acceptable(c) || m.lookupEntry(c.ID) != nil || m.requestTo(c.ID) {
 		return
@@ -330,7 +431,10 @@ func (m *Machine) considerCandidate(t int64, c wire.Contact, explicit bool) {
 		if idx < len(m.buckets) && len(m.buckets[idx].entries) >= m.cfg.K {
 			return
 		}
-		if m.countPending(pingVerify) >= m.cfg.K {
+		if m.blocked(t, c.ID) {
+			return
+		}
+		if m.candidatePings() >= m.cfg.K {
 			return
 		}
 	}
