@@ -168,7 +168,13 @@ func (r *router) stopped() bool {
 func (r *router) request(o kademlia.Outgoing) {
 	defer r.requests.Done()
 
-	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+	// The Machine fails the request after o.Timeout, adapted to the
+	// peer's round-trip time, so the network call need not wait longer.
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = r.timeout
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
 
 	// A request waits for a free slot rather than failing at once: an
