@@ -11,7 +11,7 @@ import (
 // than flat Kademlia, at no worse lookup success.
 func TestTenThousandNodes(t *testing.T) {
 	if raceEnabled {
-		// About 4 minutes of CPU time without the race detector, whose
+		// About 3.5 minutes of CPU time without the race detector, whose
 		// instrumentation makes it about five times slower.
 		t.Skip("10,000 simulated nodes are too slow under the race detector; run go test ./sim without -race")
 	}
