@@ -61,7 +61,7 @@ runs. The simulated addresses (127.x.y.z) are never used on a socket.`,
 	pf.IntVar(&f.replacements, "replacements", 2, "replacement cache entries per bucket, kept small to save memory")
 	pf.IntVar(&f.lanSize, "lan-size", 16, "nodes per broadcast domain")
 	pf.Float64Var(&f.joinRate, "join-rate", 10_000, "nodes that start per simulated second while the network is built")
-	pf.Float64Var(&f.loss, "loss", 0, "probability that a message is lost, from 0 to 1")
+	pf.Float64Var(&f.loss, "loss", 0, "probability that a message is lost, at least 0 and below 1")
 	pf.BoolVar(&f.codec, "codec", false, "encode and decode every message (exact bytes, several times slower)")
 	pf.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	pf.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")
