@@ -45,7 +45,7 @@ func newStatsCollector(tr func() quicnet.Stats, disc func() (discovery.Stats, bo
 		badPeers: prometheus.NewDesc("yui_bad_peers_total",
 			"Connections closed because the peer sent too many invalid messages.", nil, nil),
 		beacons: prometheus.NewDesc("yui_beacons_total",
-			"LAN beacons by outcome: sent, received, accepted, own, other-network, duplicate, rate-limited.", []string{"outcome"}, nil),
+			"LAN beacons by outcome: sent, received, accepted, own, other-network, duplicate, rate-limited, clone (this node's ID sent by another device), new-peer-dropped (over the new-peer rate).", []string{"outcome"}, nil),
 		beaconsRejected: prometheus.NewDesc("yui_beacons_rejected_total",
 			"LAN beacons dropped, by reason.", []string{"reason"}, nil),
 	}
@@ -88,6 +88,7 @@ func (c *statsCollector) collectDiscovery(ch chan<- prometheus.Metric, s discove
 	for outcome, n := range map[string]uint64{
 		"sent": s.Sent, "received": s.Received, "accepted": s.Accepted, "own": s.Own,
 		"other-network": s.OtherNetwork, "duplicate": s.Duplicate, "rate-limited": s.RateLimited,
+		"clone": s.Clones, "new-peer-dropped": s.NewPeersDropped,
 	} {
 		ch <- prometheus.MustNewConstMetric(c.beacons, prometheus.CounterValue, float64(n), outcome)
 	}
