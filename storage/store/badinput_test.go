@@ -64,6 +64,10 @@ func TestGatewayRejectsBadInput(t *testing.T) {
 			_, err := s.Put(ctx, "", "ns", "k", strings.NewReader("v"), PutOptions{Groups: map[string]map[string][]byte{"header": {"a": nil}}})
 			return err
 		}, ErrInvalid},
+		{"reserved group name", func() error {
+			_, err := s.Put(ctx, "", "ns", "k", strings.NewReader("v"), PutOptions{Groups: map[string]map[string][]byte{metaGroup: {"a": nil}}})
+			return err
+		}, ErrInvalid},
 		{"batch value too large", func() error {
 			_, err := s.PutBatch(ctx, "", "ns", []BatchRecord{{Key: "b", Value: make([]byte, MaxBatchValue+1)}})
 			return err

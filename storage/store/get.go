@@ -153,7 +153,7 @@ func (s *Store) Get(ctx context.Context, user, namespace, key string, w io.Write
 	if err != nil {
 		return nil, fmt.Errorf("get %q in %q: %w", key, namespace, err)
 	}
-	header, err := s.openHeader(v, rec, env)
+	header, dk, err := s.openHeader(v, rec, env)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +161,7 @@ func (s *Store) Get(ctx context.Context, user, namespace, key string, w io.Write
 		return nil, fmt.Errorf("%w: record for %q carries the header of %q", ErrCorrupt, key, header.Key)
 	}
 	info := s.recordInfo(v, env, header.Key, header.ContentType, header.Size, storedChunks(rec, len(header.Chunks)))
+	info.Created = createdOf(rec, env, dk)
 	s.openGroups(v, rec, env, info)
 	if err := s.readValue(ctx, v, rec, header, w, opts.Progress); err != nil {
 		return nil, err
@@ -169,19 +170,20 @@ func (s *Store) Get(ctx context.Context, user, namespace, key string, w io.Write
 }
 
 // openHeader unwraps the header key for the user and opens the header.
-func (s *Store) openHeader(v *nsView, rec *wire.Record, env *seal.Envelope) (*seal.Header, error) {
+// It returns the header key too, which also opens the metadata group.
+func (s *Store) openHeader(v *nsView, rec *wire.Record, env *seal.Envelope) (*seal.Header, seal.DataKey, error) {
 	dk, ok := unwrapFor(v, env.Record, rec.Wraps, seal.RoleHeader)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s is not readable by this user", ErrForbidden, env.Record)
+		return nil, dk, fmt.Errorf("%w: %s is not readable by this user", ErrForbidden, env.Record)
 	}
 	h, err := seal.OpenHeader(dk, env.Record, rec.Header)
 	if err == nil {
 		err = env.CheckChunks(h)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return nil, dk, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return h, nil
+	return h, dk, nil
 }
 
 // unwrapFor returns the key of role wrapped to the user, if any.
@@ -205,6 +207,9 @@ func unwrapFor(v *nsView, id seal.RecordID, wraps []wire.Wrap, role string) (sea
 
 func (s *Store) openGroups(v *nsView, rec *wire.Record, env *seal.Envelope, info *RecordInfo) {
 	for _, name := range sortedKeys(rec.Groups) {
+		if name == metaGroup {
+			continue // the store's own, read by createdOf
+		}
 		dk, ok := unwrapFor(v, env.Record, rec.Wraps, name)
 		var fields map[string][]byte
 		var err error
@@ -346,8 +351,7 @@ func (s *Store) recordInfo(v *nsView, env *seal.Envelope, key, contentType strin
 		ContentType: contentType,
 		Owner:       owner,
 		Writer:      s.userLabel(env.Writer),
-		// NOTE: a version does not record when the key was first
-		// written, so Created is the version's time, as Modified.
+		// Callers that can open the version set Created from it.
 		Created:  t,
 		Modified: t,
 		Chunks:   chunks,

@@ -42,11 +42,12 @@ func (s *Store) listEntry(v *nsView, rec *wire.Record, env *seal.Envelope, prefi
 	if env.Tombstone {
 		return nil
 	}
-	h, err := s.openHeader(v, rec, env)
+	h, dk, err := s.openHeader(v, rec, env)
 	if err != nil || !strings.HasPrefix(h.Key, prefix) || seal.KeyHash(v.ks, h.Key) != env.Record.KeyHash {
 		return nil
 	}
 	info := s.recordInfo(v, env, h.Key, h.ContentType, h.Size, storedChunks(rec, len(h.Chunks)))
+	info.Created = createdOf(rec, env, dk)
 	s.openGroups(v, rec, env, info)
 	return info
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/chunk"
@@ -28,6 +29,11 @@ type draft struct {
 	segment     *wire.SegmentRef
 	groups      map[string]map[string][]byte
 	readers     map[string][]PublicUser
+	// created is the time of the key's first write, carried over from
+	// the version this one replaces; zero for a key written first now.
+	created time.Time
+	// priorRead is set once created was read from the directory.
+	priorRead bool
 }
 
 // Put writes a value under key, creating the namespace with the user as
@@ -42,7 +48,14 @@ func (s *Store) Put(ctx context.Context, user, namespace, key string, value io.R
 		return nil, err
 	}
 	dr := &draft{key: key, contentType: opts.ContentType, groups: opts.Groups, readers: opts.GroupReaders}
-	if err := s.writeValue(ctx, v, value, dr, opts.Progress); err != nil {
+
+	// The creation time of the version being replaced is read while the
+	// value is written.
+	created := make(chan time.Time, 1)
+	go func() { created <- s.priorCreated(ctx, v, key) }()
+	err = s.writeValue(ctx, v, value, dr, opts.Progress)
+	dr.created, dr.priorRead = <-created, true
+	if err != nil {
 		return nil, err
 	}
 	return s.commit(ctx, v, dr)
@@ -55,12 +68,15 @@ func validatePut(key string, opts PutOptions) error {
 	if len(opts.ContentType) > seal.MaxContentTypeLen {
 		return fmt.Errorf("%w: content type is %d bytes, limit %d", ErrInvalid, len(opts.ContentType), seal.MaxContentTypeLen)
 	}
-	if len(opts.Groups) > seal.MaxGroups {
-		return fmt.Errorf("%w: %d field groups, limit %d", ErrInvalid, len(opts.Groups), seal.MaxGroups)
+	if maxGroups := seal.MaxGroups - 1; len(opts.Groups) > maxGroups {
+		return fmt.Errorf("%w: %d field groups, limit %d", ErrInvalid, len(opts.Groups), maxGroups)
 	}
 	for name := range opts.Groups {
 		if err := seal.ValidateGroup(name); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if isReservedGroup(name) {
+			return fmt.Errorf("%w: group %q: names starting with %q are reserved for the store", ErrInvalid, name, reservedGroupPrefix)
 		}
 	}
 	for name := range opts.GroupReaders {
@@ -74,7 +90,13 @@ func validatePut(key string, opts PutOptions) error {
 // commit seals dr as a new version and stores it on the directory
 // holders.
 func (s *Store) commit(ctx context.Context, v *nsView, dr *draft) (*RecordInfo, error) {
+	if !dr.priorRead {
+		dr.created, dr.priorRead = s.priorCreated(ctx, v, dr.key), true
+	}
 	version := s.clock.next()
+	if dr.created.IsZero() {
+		dr.created = versionTime(version)
+	}
 	rec, env, err := s.sealRecord(v, version, dr)
 	if err != nil {
 		return nil, err
@@ -83,6 +105,7 @@ func (s *Store) commit(ctx context.Context, v *nsView, dr *draft) (*RecordInfo, 
 		return nil, err
 	}
 	info := s.recordInfo(v, env, dr.key, dr.contentType, dr.size, storedChunks(rec, len(dr.refs)))
+	info.Created = dr.created
 	info.Groups = dr.groups
 	return info, nil
 }
@@ -189,10 +212,11 @@ func (s *Store) sealRecord(v *nsView, version uint64, dr *draft) (*wire.Record, 
 		return nil, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	rec := &wire.Record{Header: sealedHeader, Inline: dr.inline, Segment: dr.segment}
-	groupKeys := make(map[string]seal.DataKey, len(dr.groups))
-	if len(dr.groups) > 0 {
-		rec.Groups = make(map[string][]byte, len(dr.groups))
+	rec.Groups = make(map[string][]byte, len(dr.groups)+1)
+	if rec.Groups[metaGroup], err = sealMeta(headerKey, id, dr.created); err != nil {
+		return nil, nil, err
 	}
+	groupKeys := make(map[string]seal.DataKey, len(dr.groups))
 	for name, fields := range dr.groups {
 		groupKeys[name] = seal.NewDataKey()
 		if rec.Groups[name], err = seal.SealGroup(groupKeys[name], id, name, fields); err != nil {
