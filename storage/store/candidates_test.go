@@ -90,8 +90,8 @@ func TestResolverMatchesLookups(t *testing.T) {
 	}
 }
 
-// tableNetwork is a staticNetwork with a routing table that knows every
-// node.
+// tableNetwork is a staticNetwork with a routing table that contains
+// every node.
 type tableNetwork struct{ *staticNetwork }
 
 func (n tableNetwork) ClosestKnown(target identity.NodeID, count int) []wire.Contact {
@@ -108,8 +108,8 @@ func TestResolverUsesRoutingTable(t *testing.T) {
 	net.self = net.nodes[0]
 	res := &resolver{peers: peers{net: tableNetwork{net}}, rep: &RepairReport{}}
 
-	// Targets whose 20 closest include this node are answered from the
-	// table; a target far away needs a lookup.
+	// Targets whose 20 closest include this node are resolved from the
+	// table, and a target far away needs a lookup.
 	const need = 20
 	for range 50 {
 		target := nearTarget(rng, net.nodes, net.self.ID, need)

@@ -88,7 +88,7 @@ func (ss *shardSet) needed() int {
 // fetches every shard listed and tries other subsets. Holders found
 // missing their shard, or serving a wrong one, are repaired.
 func (s *Store) readChunk(ctx context.Context, id chunk.ID, nominal erasure.Params) ([]byte, error) {
-	cands, err := s.closest(ctx, ChunkKey(id), nominal.Total()+spareCandidates)
+	cands, err := s.closest(ctx, ChunkKey(id), nominal.Total()+lateSpare(nominal.Total()))
 	if err != nil {
 		return nil, err
 	}

@@ -14,9 +14,9 @@ import (
 )
 
 // TestChunkHandoverOnJoin writes to 12 nodes, where the default code
-// scales to 6+6, adds 12 nodes and checks that one repair pass moves
-// every shard to the chunk's 12 closest nodes, one shard each, and that
-// every record still reads.
+// scales to 6+6, and adds 12 nodes. Every record must read before repair.
+// One repair pass must move every shard to the chunk's 12 closest nodes,
+// one shard each, after which every record must still read.
 func TestChunkHandoverOnJoin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("24-node cluster")
@@ -44,9 +44,25 @@ func TestChunkHandoverOnJoin(t *testing.T) {
 		t.Fatalf("PutBatch: %v", err)
 	}
 
+	readAll := func(stage string) {
+		t.Helper()
+		for key, want := range values {
+			var got bytes.Buffer
+			if _, err := gw.store.Get(ctx, "", "grow", key, &got, GetOptions{}); err != nil {
+				t.Fatalf("Get %s %s: %v", key, stage, err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("Get %s %s returned %d bytes that differ from the %d written", key, stage, got.Len(), len(want))
+			}
+		}
+	}
+
 	for i := range 12 {
 		c.add(100+i, params)
 	}
+	// Until repair runs, shards are where they were written, among
+	// nodes that are no longer the closest.
+	readAll("before repair")
 	rep := repairAll(t, c)
 	t.Logf("repair after 12 nodes joined: %+v", rep)
 	if rep.ShardsMoved == 0 {
@@ -62,15 +78,7 @@ func TestChunkHandoverOnJoin(t *testing.T) {
 
 	// The old nodes no longer hold the chunks, so reads must find the
 	// shards on the new closest nodes.
-	for key, want := range values {
-		var got bytes.Buffer
-		if _, err := gw.store.Get(ctx, "", "grow", key, &got, GetOptions{}); err != nil {
-			t.Fatalf("Get %s after handover: %v", key, err)
-		}
-		if !bytes.Equal(got.Bytes(), want) {
-			t.Fatalf("Get %s after handover returned %d bytes that differ from the %d written", key, got.Len(), len(want))
-		}
-	}
+	readAll("after handover")
 }
 
 // checkPlacement checks that every chunk any node holds has exactly one

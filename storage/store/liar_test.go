@@ -78,10 +78,9 @@ func TestDecodeVerified(t *testing.T) {
 	}
 }
 
-// TestLyingShardHolder makes one holder answer every GetShard for one
-// data shard with a shard of other data whose hash is valid, and checks
-// that reads still return the value and that repair rebuilds only right
-// shards.
+// TestLyingShardHolder makes one holder respond to every GetShard for
+// one data shard with a shard of other data whose hash is valid. Reads
+// must still return the value, and repair must rebuild only right shards.
 func TestLyingShardHolder(t *testing.T) {
 	c := newCluster(t, 6, smallParams(2, 2, 3))
 	ctx := context.Background()

@@ -94,12 +94,6 @@ func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *reso
 	r.handOver(ctx, rep, &ho)
 }
 
-// repairSpare is how many candidates beyond a chunk's Total repair sends
-// ListShards to: at least Total more, because shards stay where
-// they were written until repair moves them, and after the network
-// doubled in size their holders lie among the 2·Total closest.
-func repairSpare(total int) int { return max(spareCandidates, total) }
-
 // chunkCandidates finds a chunk's candidate holders and reads its code
 // from a shard held here, if any. This node is a candidate whenever it
 // holds a shard, even when farther than the rest, so that it hands the
@@ -119,7 +113,7 @@ func (r *Repairer) chunkCandidates(ctx context.Context, res *resolver, id wire.H
 		total = st.params.Total()
 	}
 	var err error
-	st.cands, err = res.closest(ctx, ChunkKey([32]byte(id)), total+repairSpare(total), Middle)
+	st.cands, err = res.closest(ctx, ChunkKey([32]byte(id)), total+lateSpare(total), Middle)
 	self := r.peers.net.Self()
 	if err == nil && st.params != (erasure.Params{}) && !slices.ContainsFunc(st.cands, func(c wire.Contact) bool { return c.ID == self.ID }) {
 		st.cands = append(st.cands, self)

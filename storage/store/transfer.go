@@ -16,6 +16,13 @@ import (
 // returns, as substitutes for holders that fail or refuse.
 const spareCandidates = 8
 
+// lateSpare is how many candidates beyond a chunk's Total repair, and a
+// read that misses its first choices, request the list of held shards
+// from: at least Total more. Shards stay where they were written until
+// repair moves them, and after the network doubled in size their holders
+// lie among the 2·Total closest.
+func lateSpare(total int) int { return max(spareCandidates, total) }
+
 // terminal reports whether a holder's refusal would be repeated by every
 // other holder, so that substituting is pointless.
 func terminal(err error) bool {
@@ -47,7 +54,7 @@ func (s *Store) replicate(ctx context.Context, target identity.NodeID, n int, t 
 // tries the next unused candidate after the first want, and the first to
 // store fills the slot. A slow holder is thus backed up after one attempt
 // timeout instead of stalling the write for the whole request timeout,
-// and still fills its slot if it answers first. It returns the holder of
+// and still fills its slot if it responds first. It returns the holder of
 // each slot, in slot order.
 func placeEach(ctx context.Context, cands []wire.Contact, want int, attempt time.Duration, put func(ctx context.Context, slot int, c wire.Contact) error) ([]wire.Contact, error) {
 	p := &placement{cands: cands, attempt: attempt, put: put, next: min(want, len(cands))}
