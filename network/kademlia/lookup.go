@@ -90,7 +90,8 @@ func (m *Machine) Lookup(now time.Time, target identity.NodeID) LookupID {
 // introduces the node to its neighbours, and when that lookup ends it
 // refreshes every bucket farther away than the closest neighbour. The
 // first contacts come from AddContact, which may be called just before;
-// lookups also ask contacts that are still being verified. Its LookupDone
+// lookups also ask the Alpha closest contacts that are still being
+// verified. Its LookupDone
 // event reports the lookup for the node's own ID.
 func (m *Machine) Bootstrap(now time.Time) LookupID {
 	return m.startLookup(now, m.self.ID, lookupJoin)
@@ -108,16 +109,31 @@ func (m *Machine) startLookup(now time.Time, target identity.NodeID, kind lookup
 	}
 
 	m.seedMore(l, lookupSeedsPerK*m.cfg.K)
-	limit := lookupNodesPerK * m.cfg.K
-	for i := range m.pending {
-		if r := &m.pending[i]; r.kind == pingVerify {
-			l.add(r.to, -1, 1, limit)
-		}
-	}
+	m.seedUnverified(l)
 
 	m.lookups = append(m.lookups, l)
 	m.stepLookup(now, l)
 	return l.id
+}
+
+// seedUnverified adds to l the Alpha contacts closest to its target among
+// those being verified. They let a node that has only just learned its
+// first contacts join; taking no more keeps a flood of fresh IDs from
+// making each lookup query the whole flood.
+func (m *Machine) seedUnverified(l *lookup) {
+	var unverified []wire.Contact
+	for i := range m.pending {
+		if r := &m.pending[i]; r.kind == pingVerify || r.kind == pingContact {
+			unverified = append(unverified, r.to)
+		}
+	}
+	slices.SortFunc(unverified, func(a, b wire.Contact) int {
+		return compareDistance(l.target, a.ID, b.ID)
+	})
+	limit := lookupNodesPerK * m.cfg.K
+	for _, c := range unverified[:min(len(unverified), m.cfg.Alpha)] {
+		l.add(c, -1, 1, limit)
+	}
 }
 
 // search returns the position of id in l.order, or where it would go.

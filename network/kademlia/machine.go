@@ -206,6 +206,10 @@ type Machine struct {
 	nextRequest uint64
 	lookups     []*lookup
 	nextLookup  LookupID
+	// contactQueue holds up to K contacts from AddContact that wait for a
+	// ping; droppedContacts counts those that found it full.
+	contactQueue    []wire.Contact
+	droppedContacts uint64
 
 	// refreshDue and pingDue are lower bounds on when Tick must next
 	// refresh a bucket or ping a silent contact; noDeadline if nothing is

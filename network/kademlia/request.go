@@ -17,6 +17,8 @@ const (
 	// pingVerify checks an unverified candidate before it may enter the
 	// table.
 	pingVerify requestKind = iota + 1
+	// pingContact checks a contact given to AddContact, like pingVerify.
+	pingContact
 	// pingEvict checks the least recently seen contact of a full bucket
 	// that a newcomer wants to join; a failure evicts it.
 	pingEvict
@@ -125,6 +127,7 @@ func (m *Machine) HandleResponse(now time.Time, from wire.Contact, request uint6
 	r := m.pending[i]
 	m.pending = slices.Delete(m.pending, i, i+1)
 	t := m.clock(now)
+	defer m.sendQueuedContacts(t)
 
 	if e, ok := msg.(*wire.Error); ok && e != nil {
 		// The node is alive but refused; that is no routing failure, but
@@ -165,7 +168,9 @@ func responseMatches(kind requestKind, msg wire.Message) bool {
 // Unknown or finished requests are ignored.
 func (m *Machine) HandleFailure(now time.Time, request uint64) {
 	if r, ok := m.takePending(request); ok {
-		m.requestFailed(now, m.clock(now), r)
+		t := m.clock(now)
+		m.requestFailed(now, t, r)
+		m.sendQueuedContacts(t)
 	}
 }
 
@@ -173,7 +178,7 @@ func (m *Machine) HandleFailure(now time.Time, request uint64) {
 func (m *Machine) requestFailed(now time.Time, t int64, r request) {
 	m.suspectsDue = true
 	switch r.kind {
-	case pingVerify, pingLiveness, pingRecheck:
+	case pingVerify, pingContact, pingLiveness, pingRecheck:
 		m.recordFailure(t, r.to)
 	case pingEvict:
 		// A newcomer waits in the replacement cache: a contact that misses
@@ -208,6 +213,7 @@ func (m *Machine) abandonRequestsTo(now time.Time, id identity.NodeID) {
 			m.lookupFailed(now, r)
 		}
 	}
+	m.sendQueuedContacts(m.clock(now))
 }
 
 // expireRequests fails the requests whose deadline has passed.
@@ -223,4 +229,5 @@ func (m *Machine) expireRequests(now time.Time, t int64) {
 	for _, r := range expired {
 		m.requestFailed(now, t, r)
 	}
+	m.sendQueuedContacts(t)
 }

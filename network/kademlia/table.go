@@ -2,6 +2,7 @@ package kademlia
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/yuinet/yui/network/identity"
@@ -73,8 +74,9 @@ func (m *Machine) contactOf(e *entry) wire.Contact {
 // observe records that c is alive: it responded to a request (rtt is then
 // the measured round trip) or sent one (rtt is noRTT). It is no longer a
 // recently failed node. A known contact moves to the most-recently-seen
-// end of its bucket. A new one enters the table if its bucket has room and
-// diversity allows it. Otherwise it becomes a replacement, and
+// end of its bucket. A new one is ignored while another node ID holds its
+// address (see claimSocket). It enters the table if its bucket has room
+// and diversity allows it. Otherwise it becomes a replacement, and
 // checkLeastRecent may ping the bucket's least recently seen contact, to
 // be evicted if it does not respond.
 func (m *Machine) observe(t int64, c wire.Contact, rtt time.Duration) {
@@ -99,7 +101,7 @@ func (m *Machine) observe(t int64, c wire.Contact, rtt time.Duration) {
 	}
 
 	e, ok := m.newEntry(t, c, rtt)
-	if !ok {
+	if !ok || !m.claimSocket(t, &e) {
 		return
 	}
 	if !m.diversityAllows(idx, e.ip, e.id) {
@@ -146,7 +148,12 @@ func (m *Machine) refreshEntry(t int64, idx int, e *entry, addr netip.AddrPort, 
 		return
 	}
 	ip, port, kind, ok := m.packAddr(addr)
-	if ok && m.diversityAllows(idx, ip, e.id) {
+	if !ok || !m.diversityAllows(idx, ip, e.id) {
+		return
+	}
+	// Another node holding the new address keeps it (see claimSocket).
+	moved := entry{id: e.id, ip: ip, port: port, addrKind: kind}
+	if holder, _, _ := m.entryAt(&moved); holder == nil {
 		e.ip, e.port, e.addrKind = ip, port, kind
 	}
 }
@@ -372,7 +379,10 @@ func (m *Machine) Buckets() []BucketInfo {
 
 // AddContact considers a contact learned outside the protocol, such as a
 // LAN beacon or a --bootstrap address. The Machine pings it and inserts it
-// only once it responds.
+// only once it responds. At most K such pings are in flight and K more
+// contacts wait for them. Further contacts are dropped and counted (see
+// DroppedContacts), so a flood of beacons signed by fresh keys costs this
+// node a bounded number of pings.
 //
 // A node already in the table, or being pinged, is pinged only at an
 // address of wider scope than the one known, and moves there if it
@@ -383,7 +393,7 @@ func (m *Machine) AddContact(now time.Time, c wire.Contact) {
 	t := m.clock(now)
 	known, ok := m.knownAddr(c.ID)
 	if !ok {
-		m.considerCandidate(t, c, true)
+		m.queueContact(t, c)
 		return
 	}
 	if m.acceptable(c) && scopeOf(c.Addr.Addr()) > scopeOf(known) && !m.requestToContact(c) {
@@ -442,5 +452,45 @@ func (m *Machine) considerCandidate(t int64, c wire.Contact, explicit bool) {
 	if !ok || !m.diversityAllows(idx, ip, c.ID) {
 		return
 	}
-	m.send(t, c, &wire.Ping{}, request{kind: pingVerify})
+	kind := pingVerify
+	if explicit {
+		kind = pingContact
+	}
+	m.send(t, c, &wire.Ping{}, request{kind: kind})
 }
+
+// queueContact pings c, from AddContact, if fewer than K such pings are in
+// flight, and otherwise queues it. A full queue drops c.
+func (m *Machine) queueContact(t int64, c wire.Contact) {
+	if m.countPending(pingContact) < m.cfg.K {
+		m.considerCandidate(t, c, true)
+		return
+	}
+	for _, q := range m.contactQueue {
+		if q.ID == c.ID {
+			return
+		}
+	}
+	if len(m.contactQueue) >= m.cfg.K {
+		m.droppedContacts++
+		return
+	}
+	m.contactQueue = append(m.contactQueue, c)
+}
+
+// sendQueuedContacts pings queued contacts while fewer than K pings for
+// AddContact are in flight.
+func (m *Machine) sendQueuedContacts(t int64) {
+	for len(m.contactQueue) > 0 && m.countPending(pingContact) < m.cfg.K {
+		c := m.contactQueue[0]
+		m.contactQueue = slices.Delete(m.contactQueue, 0, 1)
+		if _, known := m.knownAddr(c.ID); !known {
+			m.considerCandidate(t, c, true)
+		}
+	}
+}
+
+// DroppedContacts returns the number of contacts given to AddContact that
+// the Machine dropped because K pings were in flight and K more contacts
+// waited for them.
+func (m *Machine) DroppedContacts() uint64 { return m.droppedContacts }
