@@ -341,21 +341,23 @@ func (r *router) withOverlay(f func(m *hierarchy.Machine)) {
 	f(r.machine)
 }
 
-// close tells every contact that this node leaves, waits up to grace for
-// those messages, then stops the loop and waits for requests in flight.
+// close stops the loop, ends the requests in flight, then tells every
+// contact that this node leaves and waits up to grace for those messages.
+// The Leaves go last: a request that reached a peer after them would make
+// the peer take this node back into its table.
 func (r *router) close(grace time.Duration) {
 	r.stopOnce.Do(func() {
+		close(r.stop)
+		r.cancel()
+		<-r.done
+		r.requests.Wait()
+
 		if grace > 0 {
 			r.mu.Lock()
 			leaves := r.machine.Leave()
 			r.mu.Unlock()
 			r.sendLeaves(leaves, grace)
 		}
-
-		close(r.stop)
-		r.cancel()
-		<-r.done
-		r.requests.Wait()
 	})
 }
 
@@ -367,7 +369,10 @@ func (r *router) sendLeaves(leaves []kademlia.Outgoing, grace time.Duration) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.tr.Send(ctx, o.To, o.Msg); err != nil {
+			// A request, not a one-way send: closing the connection
+			// right after a one-way send can discard it unsent, while a
+			// response proves the peer has it.
+			if _, err := r.tr.Request(ctx, o.To, o.Msg); err != nil {
 				r.log.Debug("leave not delivered", "to", o.To, "err", err)
 			}
 		}()

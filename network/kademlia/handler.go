@@ -16,7 +16,8 @@ import (
 //     out the requester itself. The contacts on its path are candidates
 //     for the table, after the scope rules for contacts sent by another
 //     node (see hearsayFrom).
-//   - Leave (one-way, request 0) drops the sender from the table.
+//   - Leave drops the sender from the table. Sent one-way (request 0) it
+//     gets no response; sent as a request it gets an Ack.
 //
 // Anything else gets a *wire.Error. A request is evidence that the sender
 // is alive, so the sender is considered for the table.
@@ -56,7 +57,9 @@ func (m *Machine) HandleRequest(now time.Time, from wire.Contact, request uint64
 		m.remove(t, from.ID)
 		m.abandonRequestsTo(now, from.ID)
 		if request != 0 {
-			return badRequest("kademlia: leave is one-way and must carry request ID 0")
+			// A sender that waits for the Ack knows the Leave arrived
+			// before it closes its connections.
+			return &wire.Ack{}
 		}
 		return nil
 	}

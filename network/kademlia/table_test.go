@@ -360,10 +360,10 @@ func TestLeaveRemovesSender(t *testing.T) {
 		t.Error("replacement was not promoted after Leave")
 	}
 
-	// Leave sent as a request is still honoured but reported.
+	// Leave sent as a request is honoured and acknowledged.
 	resp := m.HandleRequest(t0.Add(3*time.Second), cs[1], 7, &wire.Leave{})
-	if e, ok := resp.(*wire.Error); !ok || e.Code != wire.CodeBadRequest {
-		t.Errorf("Leave with a request ID returned %#v, want a bad-request error", resp)
+	if _, ok := resp.(*wire.Ack); !ok {
+		t.Errorf("Leave with a request ID returned %#v, want an Ack", resp)
 	}
 	if hasPeer(m, cs[1].ID) {
 		t.Error("sender of Leave with a request ID is still in the table")
