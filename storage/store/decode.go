@@ -13,11 +13,12 @@ import (
 // maxDecodeAttempts bounds the subsets of shards tried when decoded
 // chunks fail their ID check. Every attempt hashes and decodes one chunk's
 // worth of bytes. With one lying holder the leave-one-out subsets find a
-// clean subset within Data+1 attempts. With more liars the remaining
-// attempts draw random subsets: for 16+16 with 2 liars among 32 shards a
-// random subset is clean with probability 0.24, so 32 attempts miss with
-// probability about 2·10⁻⁴.
-const maxDecodeAttempts = 32
+// clean subset within Data+1 attempts. Against more liars the remaining
+// attempts draw random subsets. For 16+16 with all 32 shards fetched, 47
+// random subsets remain. A random subset is clean with probability 0.24
+// with 2 liars and 0.11 with 3, so all 47 fail with probability 2·10⁻⁶
+// and 4·10⁻³.
+const maxDecodeAttempts = 64
 
 // errIDMismatch reports that no subset of shards tried decoded to the
 // chunk's ID: some holder serves a shard whose hash is valid but whose
