@@ -55,6 +55,9 @@ type lookup struct {
 	kind    lookupKind
 	target  identity.NodeID
 	started time.Time
+	// deadline is when the lookup finishes with the responses it has, in
+	// epoch nanoseconds (see lookupTimeoutPerRequest).
+	deadline int64
 
 	// nodes is append-only, except that a full lookup reuses the slot of
 	// an unqueried node; order indexes it, closest to target first.
@@ -80,6 +83,28 @@ const lookupNodesPerK = 16
 // for them (see stepLookup).
 const lookupSeedsPerK = 2
 
+// lookupTimeoutPerRequest is a lookup's time limit as a multiple of
+// RequestTimeout. An honest lookup takes a few rounds of Alpha requests,
+// each within RequestTimeout, so the limit mostly stops lookups that peers
+// feed with contacts that do not respond. A lookup that reaches it returns
+// the closest nodes that responded by then.
+//
+// NOTE: The factor 4 is an estimate. Lookups in the 200-node acceptance
+// test take about 2 rounds, and a larger network or many dead contacts
+// could need more, which would then miss some of the closest nodes.
+const lookupTimeoutPerRequest = 4
+
+// unverifiedPerResponse returns how many contacts outside the table one
+// response may add to a lookup: K/2, at least 1. The lookup queries only
+// the K closest nodes it has heard of, and the closest half of an honest
+// response is where the nodes nearer the target are. Responses from the
+// other queried nodes fill the rest, so a lookup still finds K nodes. A
+// liar that names only dead contacts then costs a lookup at most K/2
+// request timeouts, spread over Alpha requests at a time.
+func (m *Machine) unverifiedPerResponse() int {
+	return max(m.cfg.K/2, 1)
+}
+
 // Lookup starts an iterative lookup for the K nodes closest to target and
 // returns its ID. A LookupDone event carries the result.
 func (m *Machine) Lookup(now time.Time, target identity.NodeID) LookupID {
@@ -101,6 +126,7 @@ func (m *Machine) startLookup(now time.Time, target identity.NodeID, kind lookup
 	t := m.clock(now)
 	m.nextLookup++
 	l := &lookup{id: m.nextLookup, kind: kind, target: target, started: now}
+	l.deadline = t + lookupTimeoutPerRequest*int64(m.cfg.RequestTimeout)
 
 	// Nodes learned by this lookup fall into the target's bucket, or into
 	// the deepest one when the target lies beyond it.
@@ -118,7 +144,7 @@ func (m *Machine) startLookup(now time.Time, target identity.NodeID, kind lookup
 
 // seedUnverified adds to l the Alpha contacts closest to its target among
 // those being verified. They let a node that has only just learned its
-// first contacts join; taking no more keeps a flood of fresh IDs from
+// first contacts join. Taking no more keeps a flood of fresh IDs from
 // making each lookup query the whole flood.
 func (m *Machine) seedUnverified(l *lookup) {
 	var unverified []wire.Contact
@@ -335,13 +361,43 @@ func (m *Machine) lookupAnswered(now time.Time, r request, msg *wire.Nodes) {
 	l.inFlight--
 	hops := l.nodes[r.node].hops + 1
 	limit := lookupNodesPerK * m.cfg.K
-	for _, c := range msg.Contacts {
+	unverified := 0
+	for _, c := range m.closestFirst(l.target, msg.Contacts) {
 		c, ok := hearsayFrom(c, r.to.Addr.Addr())
-		if ok && m.acceptable(c) && !m.blocked(t, c.ID) {
-			l.add(c, r.node, hops, limit)
+		if !ok || !m.acceptable(c) || m.blocked(t, c.ID) {
+			continue
 		}
+		if _, known := l.search(c.ID); !known && m.lookupEntry(c.ID) == nil {
+			if unverified == m.unverifiedPerResponse() {
+				continue
+			}
+			unverified++
+		}
+		l.add(c, r.node, hops, limit)
 	}
 	m.stepLookup(now, l)
+}
+
+// closestFirst returns a copy of contacts sorted by distance to target, so
+// that the per-response cap keeps the closest ones whatever order the
+// responder chose.
+func (m *Machine) closestFirst(target identity.NodeID, contacts []wire.Contact) []wire.Contact {
+	sorted := slices.Clone(contacts)
+	slices.SortStableFunc(sorted, func(a, b wire.Contact) int {
+		return compareDistance(target, a.ID, b.ID)
+	})
+	return sorted
+}
+
+// expireLookups finishes the lookups whose deadline has passed with the
+// responses they have. Their requests in flight go on, and a late response
+// still names candidates for the table.
+func (m *Machine) expireLookups(now time.Time, t int64) {
+	for _, l := range slices.Clone(m.lookups) {
+		if t >= l.deadline {
+			m.finishLookup(now, l)
+		}
+	}
 }
 
 // lookupFailed records that node r.node of r's lookup failed to respond.

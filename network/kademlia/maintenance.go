@@ -7,13 +7,15 @@ import (
 )
 
 // Tick runs the Machine's timers. It fails requests whose timeout (see
-// Outgoing.Timeout) has passed and refreshes buckets that no lookup
-// entered for RefreshInterval. It pings contacts whose last request failed
-// or that were silent for PingInterval, while fewer than LivenessPings
-// liveness and eviction pings are in flight. Calling it early is harmless.
+// Outgoing.Timeout) has passed, finishes lookups that ran out of time, and
+// refreshes buckets that no lookup entered for RefreshInterval. It pings
+// contacts whose last request failed or that were silent for PingInterval,
+// while fewer than LivenessPings liveness and eviction pings are in
+// flight. Calling it early is harmless.
 func (m *Machine) Tick(now time.Time) {
 	t := m.clock(now)
 	m.expireRequests(now, t)
+	m.expireLookups(now, t)
 	m.refreshBuckets(now, t)
 	m.pingSilent(t)
 }
@@ -28,6 +30,9 @@ func (m *Machine) NextDeadline() time.Time {
 	}
 	for i := range m.pending {
 		due = min(due, m.pending[i].deadline)
+	}
+	for _, l := range m.lookups {
+		due = min(due, l.deadline)
 	}
 	if due == noDeadline {
 		return time.Time{}
