@@ -109,7 +109,8 @@ func (n *Node) openStorage() error {
 		Disk:    db.DiskUsage,
 		MinFree: minFreeDisk,
 		Tier:    initial,
-		Logger:  n.log,
+		// The store names the node in its own log lines.
+		Logger: n.cfg.Logger,
 	})
 	return err
 }
@@ -138,7 +139,7 @@ func (n *Node) startStorage() error {
 		DataDir: n.cfg.DataDir,
 		Network: s.net,
 		Holder:  s.holder,
-		Logger:  n.log,
+		Logger:  n.cfg.Logger,
 	})
 	if err != nil {
 		return err
@@ -147,10 +148,10 @@ func (n *Node) startStorage() error {
 	if _, err := st.PublicUser(store.DefaultUser); err != nil {
 		return err
 	}
-	if s.repairer, err = store.NewRepairer(store.RepairConfig{Holder: s.holder, Network: s.net, Logger: n.log}); err != nil {
+	if s.repairer, err = store.NewRepairer(store.RepairConfig{Holder: s.holder, Network: s.net, Logger: n.cfg.Logger}); err != nil {
 		return err
 	}
-	if s.scrubber, err = store.NewRepairer(store.RepairConfig{Holder: s.holder, Network: s.net, Scrub: true, Logger: n.log}); err != nil {
+	if s.scrubber, err = store.NewRepairer(store.RepairConfig{Holder: s.holder, Network: s.net, Scrub: true, Logger: n.cfg.Logger}); err != nil {
 		return err
 	}
 	s.done.Add(1)
