@@ -48,8 +48,12 @@ type nearby struct {
 	center   identity.NodeID
 	contacts []wire.Contact // closest to center first
 	radius   identity.NodeID
-	// whole is set when a lookup returned fewer nodes than requested,
-	// so it saw every node of the network.
+	// whole is set when a lookup returned fewer nodes than the target it
+	// was made for needs, so it saw every node of the network, as the
+	// store assumes of every lookup that returns fewer than requested. A
+	// result short of the wider count requested is not trusted to be
+	// whole, because a lookup for many nodes may fall short in a large
+	// network.
 	whole bool
 }
 
@@ -95,7 +99,7 @@ func (r *resolver) lookup(ctx context.Context, center identity.NodeID, n int) (n
 		return nearby{}, err
 	}
 	contacts = withoutNode(contacts, r.peers.net.Self().ID)
-	return r.add(center, contacts, len(contacts) < width), nil
+	return r.add(center, contacts, len(contacts) < n), nil
 }
 
 func (r *resolver) add(center identity.NodeID, contacts []wire.Contact, whole bool) nearby {
