@@ -63,7 +63,7 @@ func (s *Store) askRecord(ctx context.Context, d *Descriptor, keyHash seal.Hash,
 	msg := &wire.GetRecord{Namespace: d.Namespace(), KeyHash: wire.Hash(keyHash)}
 	delay := s.rtt.hedgeDelay(msg.Type())
 	timeout := s.rtt.attemptTimeout(msg.Type(), s.cfg.RequestTimeout)
-	g := &grace{delay: delay}
+	g := newGrace(delay)
 	f := fanout{n: len(cands), want: min(want, len(cands)), delay: delay, timeout: timeout, done: g.over}
 	hedge(ctx, f, func(ctx context.Context, i int) bool {
 		a := &answers[i]

@@ -21,7 +21,7 @@ const (
 	attemptFactor     = 4
 	minAttemptTimeout = time.Second
 	// graceDelays is how many hedge delays a read that has one good
-	// response waits for the others, which may hold a newer version.
+	// response waits at least for the others, which may hold newer data.
 	graceDelays = 2
 )
 
@@ -95,14 +95,21 @@ func (l *latencies) attemptTimeout(t wire.Type, limit time.Duration) time.Durati
 	return min(max(attemptFactor*l.hedgeDelay(t), minAttemptTimeout), limit)
 }
 
-// grace ends a fan-out graceDelays hedge delays after the first good
-// response, so that a read whose other candidates do not respond, and
-// have no substitutes left, returns what it has.
+// grace ends a fan-out after the first good response, once graceDelays
+// hedge delays have passed and at least as long as that response took,
+// so that a read whose other candidates do not respond, and have no
+// substitutes left, returns what it has. The second bound keeps a loaded
+// network, where every response is slow, from ending reads early.
 type grace struct {
 	delay time.Duration
+	start time.Time // when the fan-out started
 
 	mu    sync.Mutex // guards first
 	first time.Time  // when the first good response came; zero before
+}
+
+func newGrace(delay time.Duration) *grace {
+	return &grace{delay: delay, start: time.Now()}
 }
 
 // good records a good response.
@@ -114,12 +121,15 @@ func (g *grace) good() {
 	}
 }
 
-// over reports whether the grace period after the first good
-// response has passed.
+// over reports whether the grace period after the first good response
+// has passed.
 func (g *grace) over() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return !g.first.IsZero() && time.Since(g.first) >= graceDelays*g.delay
+	if g.first.IsZero() {
+		return false
+	}
+	return time.Since(g.first) >= max(graceDelays*g.delay, g.first.Sub(g.start))
 }
 
 // fanout describes a hedged fan-out over candidates 0..n-1, in order.

@@ -130,3 +130,22 @@ func nodeByID(c *testCluster, contact wire.Contact) *testNode {
 	}
 	return nil
 }
+
+func TestGraceScalesWithFirstResponse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newGrace(10 * time.Millisecond)
+		if g.over() {
+			t.Fatal("grace over before any good response")
+		}
+		time.Sleep(100 * time.Millisecond)
+		g.good()
+		time.Sleep(50 * time.Millisecond)
+		if g.over() {
+			t.Error("grace over 50ms after a response that took 100ms")
+		}
+		time.Sleep(50 * time.Millisecond)
+		if !g.over() {
+			t.Error("grace not over 100ms after a response that took 100ms")
+		}
+	})
+}

@@ -61,8 +61,9 @@ const listReaders = 3
 // scanDirectory pages through directory shard dir of a namespace at up to
 // listReaders of its holders, hedged so that a holder that does not
 // respond is replaced by the next, and calls fn for the newest version of
-// each record that verifies. Once one holder has sent every page, the
-// others get a grace period. It fails only when no holder responds.
+// each record that verifies. Once one holder has sent every page of a
+// listing that is not empty, the others get a grace period. It fails
+// only when no holder responds.
 func (s *Store) scanDirectory(ctx context.Context, d *Descriptor, dir uint32, fn func(*wire.Record, *seal.Envelope)) error {
 	cands, err := s.closest(ctx, DirectoryID(d.Namespace(), dir), int(d.Params().Replicas))
 	if err != nil {
@@ -80,17 +81,21 @@ func (s *Store) scanDirectory(ctx context.Context, d *Descriptor, dir uint32, fn
 	// Each page request has the full request timeout, and a holder that
 	// is slow to page is replaced after the hedge delay instead.
 	delay := s.rtt.hedgeDelay(wire.TypeListRecords)
-	g := &grace{delay: delay}
+	g := newGrace(delay)
 	f := fanout{n: len(cands), want: min(listReaders, len(cands)), delay: delay, done: g.over}
 	read := hedge(ctx, f, func(ctx context.Context, i int) bool {
-		err := s.pageDirectory(ctx, cands[i], d, dir, merged)
+		listed, err := s.pageDirectory(ctx, cands[i], d, dir, merged)
 		if err != nil {
 			mu.Lock()
 			lastErr = err
 			mu.Unlock()
 			return false
 		}
-		g.good()
+		// An empty listing starts no grace period: it is what a holder
+		// that joined since the writes returns at once.
+		if listed > 0 {
+			g.good()
+		}
 		return true
 	})
 
@@ -105,17 +110,18 @@ func (s *Store) scanDirectory(ctx context.Context, d *Descriptor, dir uint32, fn
 }
 
 // pageDirectory reads every page of a directory shard from one holder
-// into merged.
-func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor, dir uint32, merged *dirMerge) error {
+// into merged, and returns the number of record versions that verified.
+func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor, dir uint32, merged *dirMerge) (int, error) {
 	var after wire.Hash
+	listed := 0
 	for {
 		resp, err := s.request(ctx, c, &wire.ListRecords{Namespace: d.Namespace(), Dir: dir, After: after})
 		if err != nil {
-			return err
+			return listed, err
 		}
 		page, ok := resp.(*wire.RecordPage)
 		if !ok {
-			return fmt.Errorf("store: holder %s responded to ListRecords with %v", c.ID.Short(), resp.Type())
+			return listed, fmt.Errorf("store: holder %s responded to ListRecords with %v", c.ID.Short(), resp.Type())
 		}
 		verified := 0
 		for i := range page.Records {
@@ -124,13 +130,14 @@ func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor
 				verified++
 			}
 		}
+		listed += verified
 		if !page.More || len(page.Records) == 0 {
-			return nil
+			return listed, nil
 		}
 		if verified == 0 {
 			// Without one verified key hash the next page cannot start
 			// after this one.
-			return fmt.Errorf("store: holder %s sent a page of records that do not verify", c.ID.Short())
+			return listed, fmt.Errorf("store: holder %s sent a page of records that do not verify", c.ID.Short())
 		}
 	}
 }
