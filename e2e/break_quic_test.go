@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,14 +172,25 @@ func TestBreakStreamFlood(t *testing.T) {
 
 // lyingPeer responds to FindNode with contacts that no honest node would
 // send, and to Ping with a Pong.
-type lyingPeer struct{ lies []wire.Contact }
+type lyingPeer struct {
+	mu   sync.Mutex // guards lies, which the test changes while the transport serves
+	lies []wire.Contact
+}
+
+func (p *lyingPeer) setLies(lies []wire.Contact) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lies = lies
+}
 
 func (p *lyingPeer) HandleMessage(_ context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
 	switch msg.(type) {
 	case *wire.Ping:
 		return &wire.Pong{Observed: from.Addr}
 	case *wire.FindNode:
-		return &wire.Nodes{Contacts: p.lies}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return &wire.Nodes{Contacts: slices.Clone(p.lies)}
 	}
 	if isRequest {
 		return &wire.Error{Code: wire.CodeUnsupported}
@@ -220,15 +233,16 @@ func TestBreakLyingNodesResponse(t *testing.T) {
 	liar := &lyingPeer{}
 	attacker := startPeer(t, ns, "127.0.0.1:0", liar)
 	fakes := randomIDs(t, 62)
-	liar.lies = []wire.Contact{
+	lies := []wire.Contact{
 		{ID: target.ID, Addr: attacker.LocalAddr()},
 		{ID: honestContact.ID, Addr: attacker.LocalAddr()},
 		{ID: fakes[0], Addr: netip.MustParseAddrPort("127.0.0.1:100")},
 		{ID: fakes[1], Addr: netip.MustParseAddrPort("[fe80::1%lo]:4717")},
 	}
 	for _, id := range fakes[2:] {
-		liar.lies = append(liar.lies, wire.Contact{ID: id, Addr: attacker.LocalAddr()})
+		lies = append(lies, wire.Contact{ID: id, Addr: attacker.LocalAddr()})
 	}
+	liar.setLies(lies)
 	mustRespond(t, attacker, target, "before the lookup")
 	if !victim.waitPeer(t, attacker.id.ID, netip.AddrPort{}, 10*time.Second) {
 		t.Fatal("victim does not list the peer that pinged it")
@@ -250,10 +264,10 @@ func TestBreakLyingNodesResponse(t *testing.T) {
 
 	// Contacts that wire.Contact.Validate rejects spoil the whole response.
 	before := victim.metrics(t)[`yui_messages_dropped_total{reason="invalid"}`]
-	liar.lies = []wire.Contact{
+	liar.setLies([]wire.Contact{
 		{ID: fakes[2], Addr: netip.MustParseAddrPort("224.0.0.1:4717")},
 		{ID: fakes[3], Addr: netip.MustParseAddrPort("0.0.0.0:4717")},
-	}
+	})
 	checkLookupFinds(t, victim, identity.KeyID([]byte("invalid lies")), honestContact.ID)
 	if after := victim.metrics(t)[`yui_messages_dropped_total{reason="invalid"}`]; after <= before {
 		t.Errorf("invalid responses dropped: %v before the lookup, %v after; want more", before, after)
@@ -285,11 +299,13 @@ func TestBreakPartialFramesMemory(t *testing.T) {
 		}
 		streams = append(streams, s)
 	}
+	// One shared frame, built once: the streams only read it.
+	payload := append(slices.Clip(header), body...)
 	done := make(chan error, len(streams))
 	for _, s := range streams {
 		go func() {
 			s.SetWriteDeadline(time.Now().Add(8 * time.Second))
-			_, err := s.Write(append(header, body...))
+			_, err := s.Write(payload)
 			done <- err
 		}()
 	}
