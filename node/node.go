@@ -132,7 +132,7 @@ type Node struct {
 
 // leaveGrace bounds how long Close waits to tell contacts that the node
 // leaves.
-const leaveGrace = time.Second
+const leaveGrace = 3 * time.Second
 
 // Start opens the data folder, listens and joins the overlay. The node runs
 // until Close.
