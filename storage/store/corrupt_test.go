@@ -70,8 +70,16 @@ func TestCorruptShardDetectedAndRepaired(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Damage a data shard, which a read asks for first.
-	id := firstChunk(t, c.node(1))
+	// Damage a data shard, which a read asks for first. Each chunk has
+	// shards on 4 of the 5 nodes, so take the chunk from one that holds
+	// any.
+	var id engine.ChunkID
+	for _, n := range c.live() {
+		if n.holder.Stats().ShardsHeld > 0 {
+			id = firstChunk(t, n)
+			break
+		}
+	}
 	victim := shardHolder(t, c, id, 0)
 	flipShard(t, victim, id, 0)
 	if _, err := victim.shards.Get(id, 0); err == nil {
