@@ -126,6 +126,9 @@ type Node struct {
 	api     *apiServer
 	disc    discoverer
 	storage *storage
+	// routing is closed once router is set; handleMessage rejects what
+	// arrives before.
+	routing chan struct{}
 	// rescored is closed when the rescore goroutine has returned.
 	rescored chan struct{}
 }
@@ -141,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, started: time.Now(), metrics: newMetrics()}
+	n := &Node{cfg: cfg, started: time.Now(), metrics: newMetrics(), routing: make(chan struct{})}
 	if err := n.start(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -203,6 +206,7 @@ func (n *Node) listen() error {
 	cfg := hierarchy.Config{Mode: n.cfg.Mode, Kademlia: n.cfg.Kademlia}
 	m := hierarchy.New(self, n.score(0), cfg, seedFromID(n.id.ID), time.Now())
 	n.router = newRouter(m, tr, n.log, n.metrics)
+	close(n.routing)
 	go n.router.run()
 	n.rescored = make(chan struct{})
 	go n.rescore()
@@ -220,6 +224,17 @@ func (n *Node) handleMessage(ctx context.Context, from transport.Peer, msg wire.
 			resp = &wire.Error{Code: wire.CodeInternal, Message: "internal error"}
 		}
 	}()
+	// The transport serves from the moment it listens, before the router
+	// exists, and a peer that knew this address before a restart may
+	// already be sending.
+	select {
+	case <-n.routing:
+	default:
+		if !isRequest {
+			return nil
+		}
+		return &wire.Error{Code: wire.CodeOverloaded, Message: "node is starting"}
+	}
 	return n.dispatch(ctx, from, msg, isRequest)
 }
 
