@@ -216,13 +216,21 @@ type StorageStats struct {
 
 // RepairReport counts what one repair pass did.
 type RepairReport struct {
-	Namespaces        int   `json:"namespaces"`
-	Directories       int   `json:"directories"`
-	RecordsPushed     int   `json:"records_pushed"`
-	RecordsPulled     int   `json:"records_pulled"`
-	HandedOver        int   `json:"handed_over"`
-	Chunks            int   `json:"chunks"`
-	ShardsRebuilt     int   `json:"shards_rebuilt"`
+	Namespaces    int `json:"namespaces"`
+	Directories   int `json:"directories"`
+	RecordsPushed int `json:"records_pushed"`
+	RecordsPulled int `json:"records_pulled"`
+	HandedOver    int `json:"handed_over"`
+	Chunks        int `json:"chunks"`
+	ShardsRebuilt int `json:"shards_rebuilt"`
+	// ShardsMoved counts shards handed over to closer holders,
+	// ShardsDropped surplus copies dropped, and WrongShards shards with a
+	// valid hash but wrong contents that were replaced.
+	ShardsMoved   int `json:"shards_moved"`
+	ShardsDropped int `json:"shards_dropped"`
+	WrongShards   int `json:"wrong_shards"`
+	// Lookups counts the lookups made to find holders.
+	Lookups           int   `json:"lookups"`
 	ChunksLost        int   `json:"chunks_lost"`
 	BytesSent         int64 `json:"bytes_sent"`
 	TombstonesDropped int   `json:"tombstones_dropped"`

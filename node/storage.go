@@ -103,29 +103,29 @@ func (n *Node) openStorage() error {
 		return err
 	}
 	n.storage.holder, err = store.NewHolder(store.HolderConfig{
-		Self:    n.id.ID,
-		Shards:  shards,
-		Engine:  db,
-		Disk:    db.DiskUsage,
-		MinFree: minFreeDisk,
-		Tier:    initial,
-		// The store names the node in its own log lines.
-		Logger: n.cfg.Logger,
+		Self:      n.id.ID,
+		Shards:    shards,
+		Engine:    db,
+		Disk:      db.DiskUsage,
+		MinFree:   minFreeDisk,
+		Tier:      initial,
+		FixedTier: tier != TierAuto,
+		Logger:    n.cfg.Logger,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	n.storage.holder.PlaceTier(store.DefaultTierPolicy(), 0)
+	return nil
 }
 
-// initialTier returns the configured tier, or for TierAuto the one the
-// tier policy gives a node that has just started.
+// initialTier returns the configured tier, or the lower tier for TierAuto,
+// which the tier policy then raises as far as the node qualifies.
 func (n *Node) initialTier(tier string) (store.Tier, error) {
-	if tier != TierAuto {
-		return store.ParseTier(tier)
+	if tier == TierAuto {
+		return store.Lower, nil
 	}
-	usage, err := n.storage.db.DiskUsage()
-	if err != nil {
-		return store.Lower, fmt.Errorf("node: measure free disk for the storage tier: %w (pass --tier)", err)
-	}
-	return store.DefaultTierPolicy().Next(store.Lower, 0, usage.Available), nil
+	return store.ParseTier(tier)
 }
 
 // startStorage starts the gateway once the node listens, and creates the
@@ -177,7 +177,6 @@ func tierMode(tier string) string {
 func (n *Node) followTierPolicy() {
 	s := n.storage
 	defer s.done.Done()
-	policy := store.DefaultTierPolicy()
 	ticker := time.NewTicker(tierInterval)
 	defer ticker.Stop()
 	for {
@@ -185,13 +184,8 @@ func (n *Node) followTierPolicy() {
 		case <-s.stop:
 			return
 		case <-ticker.C:
+			s.holder.PlaceTier(store.DefaultTierPolicy(), time.Since(n.started))
 		}
-		usage, err := s.db.DiskUsage()
-		if err != nil {
-			n.log.Warn("cannot measure free disk, keeping the storage tier", "tier", s.holder.Tier(), "err", err)
-			continue
-		}
-		s.holder.SetTier(policy.Next(s.holder.Tier(), time.Since(n.started), usage.Available))
 	}
 }
 

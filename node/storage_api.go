@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"slices"
@@ -402,6 +403,10 @@ func (n *Node) serveRepair(w http.ResponseWriter, r *http.Request) {
 		HandedOver:        rep.HandedOver,
 		Chunks:            rep.Chunks,
 		ShardsRebuilt:     rep.ShardsRebuilt,
+		ShardsMoved:       rep.ShardsMoved,
+		ShardsDropped:     rep.ShardsDropped,
+		WrongShards:       rep.WrongShards,
+		Lookups:           rep.Lookups,
 		ChunksLost:        rep.ChunksLost,
 		BytesSent:         rep.BytesSent,
 		TombstonesDropped: rep.TombstonesDropped,
@@ -442,6 +447,8 @@ var storeErrorClasses = []storeErrorClass{
 	{store.ErrInvalid, http.StatusBadRequest, api.CodeInvalid, ""},
 	{api.ErrInvalid, http.StatusBadRequest, api.CodeInvalid, ""},
 	{seal.ErrInvalidName, http.StatusBadRequest, api.CodeInvalid, ""},
+	{io.ErrUnexpectedEOF, http.StatusBadRequest, api.CodeInvalid,
+		"the request body ended before its Content-Length; send the whole value"},
 	{store.ErrUnknownUser, http.StatusBadRequest, api.CodeInvalid,
 		"create the user with 'yui user create NAME', or pick another with --user"},
 	{fs.ErrExist, http.StatusConflict, api.CodeExists, "pick another name"},

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -221,5 +223,35 @@ func TestRepairAndStatsEndpoints(t *testing.T) {
 	}
 	if rep.Namespaces == 0 && rep.Directories == 0 && rep.Chunks == 0 {
 		t.Errorf("repair pass checked nothing: %+v", rep)
+	}
+}
+
+// TestPutCutShortStoresNothing sends a PUT whose body ends before its
+// Content-Length, as a client that crashes mid-upload does: no record may
+// appear.
+func TestPutCutShortStoresNothing(t *testing.T) {
+	nodes, clients := startTrio(t)
+	conn, err := net.Dial("tcp", nodes[0].APIAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := "PUT /v1/ns/lab/records/short HTTP/1.1\r\nHost: node\r\nContent-Length: 100\r\n\r\n0123456789"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	conn.(*net.TCPConn).CloseWrite()
+
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		t.Errorf("PUT with a body shorter than its Content-Length: status %d, want an error", resp.StatusCode)
+	}
+	_, err = clients[0].GetRecord(context.Background(), "", "lab", "short", &bytes.Buffer{})
+	if !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("get of the cut-short write: error %v, want ErrNotFound", err)
 	}
 }
