@@ -27,6 +27,10 @@ const (
 	// for this long, which the store's substitution of holders absorbs.
 	downTTL = 15 * time.Second
 
+	// downAfter is the number of consecutive failed requests after which
+	// a peer counts as down.
+	downAfter = 2
+
 	// lookupTTL is how long Closest reuses a lookup's result for the same
 	// target. Reads and writes of one namespace look up the same
 	// directory again and again, and a lookup costs several round trips.
@@ -57,8 +61,10 @@ type storeNetwork struct {
 	mu sync.Mutex
 	// down maps each peer whose last request failed to when it stops
 	// counting as down.
-	down    map[identity.NodeID]time.Time
-	lookups map[identity.NodeID]cachedLookup
+	down map[identity.NodeID]time.Time
+	// failures counts each peer's consecutive failed requests.
+	failures map[identity.NodeID]int
+	lookups  map[identity.NodeID]cachedLookup
 	// pending holds the lookups in progress by target, so that
 	// concurrent calls for one target share a lookup.
 	pending map[identity.NodeID]*pendingLookup
@@ -82,13 +88,14 @@ type cachedLookup struct {
 
 func newStoreNetwork(self wire.Contact, r *router, tr transport.Transport) *storeNetwork {
 	return &storeNetwork{
-		self:    self,
-		router:  r,
-		tr:      tr,
-		timeout: defaultStoreTimeout,
-		down:    make(map[identity.NodeID]time.Time),
-		lookups: make(map[identity.NodeID]cachedLookup),
-		pending: make(map[identity.NodeID]*pendingLookup),
+		self:     self,
+		router:   r,
+		tr:       tr,
+		timeout:  defaultStoreTimeout,
+		down:     make(map[identity.NodeID]time.Time),
+		failures: make(map[identity.NodeID]int),
+		lookups:  make(map[identity.NodeID]cachedLookup),
+		pending:  make(map[identity.NodeID]*pendingLookup),
 	}
 }
 
@@ -286,6 +293,15 @@ func (sn *storeNetwork) observe(id identity.NodeID, err error, callerCtx context
 	defer sn.mu.Unlock()
 	if err == nil {
 		delete(sn.down, id)
+		delete(sn.failures, id)
+		return
+	}
+
+	// One timeout on a loaded machine is no proof that a peer died, and a
+	// live holder marked down fails every write to it for downTTL, so a
+	// peer counts as down only after downAfter failures in a row.
+	sn.failures[id]++
+	if sn.failures[id] < downAfter {
 		return
 	}
 	if _, ok := sn.down[id]; !ok {
