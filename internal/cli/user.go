@@ -161,10 +161,14 @@ func readKeysFile(path, user string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read keys file: %w", err)
 	}
+	return parseKeysFile(data, path, user)
+}
+
+// parseKeysFile decodes the contents of a keys file named path.
+func parseKeysFile(data []byte, path, user string) ([]byte, error) {
 	if len(data) > maxKeysFile {
 		return nil, fmt.Errorf("keys file %s is over %d bytes; want the output of 'yui user show %s'", path, maxKeysFile, user)
 	}
-
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != keysBlockType {
 		return nil, fmt.Errorf("keys file %s has no %q PEM block; want the output of 'yui user show %s'", path, keysBlockType, user)
