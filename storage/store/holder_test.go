@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +153,49 @@ func contactsOf(nodes []*testNode) []wire.Contact {
 		out[i] = n.Self()
 	}
 	return out
+}
+
+// TestRepairPullsEachVersionOnce empties one of three directory holders
+// but for one record and checks that its repair pass fetches each missing
+// version from one peer, not from both.
+func TestRepairPullsEachVersionOnce(t *testing.T) {
+	c := newCluster(t, 3, smallParams(1, 1, 3))
+	ctx := context.Background()
+	const records = 20
+	for i := range records {
+		key := fmt.Sprint("k", i)
+		if _, err := c.node(0).store.Put(ctx, "", "pull", key, strings.NewReader("value "+key), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lagging, source := c.node(1), c.node(2)
+	ref := dirRef{Namespace: "pull", Dir: 0}
+	var kept *wire.PutRecord
+	err := source.holder.scanDir(ref.Namespace, ref.Dir, wire.Hash{}, func(_ wire.Hash, _ *recordHead, rec *wire.Record) error {
+		kept = &wire.PutRecord{Namespace: ref.Namespace, Dir: ref.Dir, Record: *rec}
+		return engine.StopScan
+	})
+	if err != nil || kept == nil {
+		t.Fatalf("read a record from the source holder: %v", err)
+	}
+	if err := lagging.holder.dropDir(ref); err != nil {
+		t.Fatal(err)
+	}
+	if resp := lagging.holder.HandleMessage(ctx, transportPeer(source.Self()), kept); resp == nil {
+		t.Fatal("PutRecord of the kept record got no response")
+	} else if _, ok := resp.(*wire.Ack); !ok {
+		t.Fatalf("PutRecord of the kept record = %#v, want Ack", resp)
+	}
+
+	r, err := NewRepairer(RepairConfig{Holder: lagging.holder, Network: lagging, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.RecordsPulled != records-1 {
+		t.Errorf("repair pulled %d record versions, want the %d missing ones once each", rep.RecordsPulled, records-1)
+	}
 }

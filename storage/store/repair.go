@@ -289,7 +289,12 @@ func (r *Repairer) reconcile(ctx context.Context, rep *RepairReport, d *Descript
 	}
 	if keep {
 		for _, k := range pull {
-			r.pullRecord(ctx, rep, d, c, k)
+			if env, ok := r.pullRecord(ctx, rep, d, c, k); ok {
+				// The next peers' digests are compared with what is held
+				// now, so that a version is pulled from one peer only.
+				local.stamps[k] = remote[k]
+				local.byEnv[sha256.Sum256(env)] = k
+			}
 		}
 	}
 	return complete
@@ -365,18 +370,21 @@ func (r *Repairer) pushRecord(ctx context.Context, rep *RepairReport, d *Descrip
 	return true
 }
 
-func (r *Repairer) pullRecord(ctx context.Context, rep *RepairReport, d *Descriptor, c wire.Contact, k wire.Hash) {
+// pullRecord fetches a peer's version of a record and stores it here. It
+// returns the envelope stored.
+func (r *Repairer) pullRecord(ctx context.Context, rep *RepairReport, d *Descriptor, c wire.Contact, k wire.Hash) ([]byte, bool) {
 	resp, err := r.send(ctx, rep, c, &wire.GetRecord{Namespace: d.Namespace(), KeyHash: k})
 	m, ok := resp.(*wire.RecordData)
 	if err != nil || !ok {
-		return
+		return nil, false
 	}
 	self := r.peers.net.Self()
 	dir := DirectoryOf(k, d.Params().DirBits)
 	ack := r.h.HandleMessage(ctx, transportPeer(self), &wire.PutRecord{Namespace: d.Namespace(), Dir: dir, Record: m.Record})
 	if _, ok := ack.(*wire.Ack); ok {
 		rep.RecordsPulled++
-		return
+		return m.Record.Envelope, true
 	}
 	rep.Errors++
+	return nil, false
 }
