@@ -16,6 +16,10 @@ type ClosestKnower interface {
 	// ClosestKnown returns up to n nodes closest to target, closest
 	// first, from the local routing table. It may leave out this node,
 	// and may list nodes that left since they were last heard from.
+	// Repair takes every node within the farthest one returned to be
+	// listed, so the result should stop before the first k-bucket that
+	// is full, whose nodes are only a sample of its part of the key
+	// space.
 	ClosestKnown(target identity.NodeID, n int) []wire.Contact
 }
 

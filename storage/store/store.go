@@ -21,7 +21,10 @@ type Network interface {
 	Self() wire.Contact
 	// Closest returns up to n live nodes closest to target, closest
 	// first, from a lookup. It may leave out this node; the store adds
-	// itself when it is among the closest.
+	// itself when it is among the closest. Repair asks for up to 4 times
+	// the nodes a target needs and takes the result to hold every live
+	// node within its farthest one, and a result shorter than a target
+	// needs to hold the whole network.
 	Closest(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error)
 	// Request sends msg to a node and returns its response, which is a
 	// *wire.Error when the node failed or refused. The store never passes
