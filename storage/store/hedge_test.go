@@ -149,3 +149,50 @@ func TestGraceScalesWithFirstResponse(t *testing.T) {
 		}
 	})
 }
+
+func TestPlaceEachBacksUpOnlyOutliers(t *testing.T) {
+	cands := contacts(5)
+	tests := []struct {
+		name      string
+		slow      func(id byte) time.Duration // how long a put to a candidate takes
+		wantPuts  int32
+		wantTaken time.Duration
+	}{
+		{"one stalled holder is backed up", func(id byte) time.Duration {
+			if id == 1 {
+				return time.Hour
+			}
+			return 10 * time.Millisecond
+		}, 4, time.Second + 10*time.Millisecond},
+		{"all slow is left alone", func(byte) time.Duration { return 2500 * time.Millisecond }, 3, 2500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var puts atomic.Int32
+				start := time.Now()
+				placed, err := placeEach(t.Context(), cands, 3, time.Second, func(ctx context.Context, _ int, c wire.Contact) error {
+					puts.Add(1)
+					select {
+					case <-time.After(tt.slow(c.ID[0])):
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
+				if err != nil {
+					t.Fatalf("placeEach: %v", err)
+				}
+				if len(placed) != 3 {
+					t.Fatalf("placed %d copies, want 3", len(placed))
+				}
+				if got := puts.Load(); got != tt.wantPuts {
+					t.Errorf("placeEach made %d puts, want %d", got, tt.wantPuts)
+				}
+				if took := time.Since(start); took != tt.wantTaken {
+					t.Errorf("placeEach took %v, want %v", took, tt.wantTaken)
+				}
+			})
+		})
+	}
+}

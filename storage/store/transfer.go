@@ -50,14 +50,14 @@ func (s *Store) replicate(ctx context.Context, target identity.NodeID, n int, t 
 
 // placeEach runs put for slots 0..want-1. Slot i first tries cands[i],
 // or cands[i mod len(cands)] when there are fewer candidates than slots.
-// A slot whose candidate fails, or has not responded within attempt, also
-// tries the next unused candidate after the first want, and the first to
-// store fills the slot. A slow holder is thus backed up after one attempt
+// A slot whose candidate fails, or has not responded within attempt while
+// half of the slots are filled, also tries the next unused candidate after
+// the first want, and the first to store fills the slot. A slow holder is thus backed up after one attempt
 // timeout instead of stalling the write for the whole request timeout,
 // and still fills its slot if it responds first. It returns the holder of
 // each slot, in slot order.
 func placeEach(ctx context.Context, cands []wire.Contact, want int, attempt time.Duration, put func(ctx context.Context, slot int, c wire.Contact) error) ([]wire.Contact, error) {
-	p := &placement{cands: cands, attempt: attempt, put: put, next: min(want, len(cands))}
+	p := &placement{cands: cands, want: want, attempt: attempt, put: put, next: min(want, len(cands))}
 	placed := make([]wire.Contact, want)
 	ok := make([]bool, want)
 	var wg sync.WaitGroup
@@ -79,10 +79,12 @@ func placeEach(ctx context.Context, cands []wire.Contact, want int, attempt time
 // placement is the state of one placeEach.
 type placement struct {
 	cands   []wire.Contact
+	want    int
 	attempt time.Duration
 	put     func(ctx context.Context, slot int, c wire.Contact) error
 
 	mu       sync.Mutex // guards the fields below
+	filled   int        // slots stored
 	next     int        // the next unused candidate
 	firstErr error
 	fatal    error // a refusal every holder would repeat
@@ -97,6 +99,22 @@ func (p *placement) takeNext() (wire.Contact, bool) {
 	}
 	p.next++
 	return p.cands[p.next-1], true
+}
+
+// outlier reports whether at least half of the slots are filled, so that
+// a slot still waiting is slower than the rest. When no slot is filled
+// yet, every holder is slow, as on an overloaded machine, and a backup
+// would only add load and a spare copy.
+func (p *placement) outlier() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return 2*p.filled >= p.want
+}
+
+func (p *placement) stored() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.filled++
 }
 
 func (p *placement) failed(err error) {
@@ -137,6 +155,7 @@ func (p *placement) fill(ctx context.Context, slot int) (wire.Contact, bool) {
 		case r := <-results:
 			running--
 			if r.err == nil {
+				p.stored()
 				return r.c, true
 			}
 			p.failed(r.err)
@@ -144,8 +163,10 @@ func (p *placement) fill(ctx context.Context, slot int) (wire.Contact, bool) {
 				try(c)
 			}
 		case <-timer.C:
-			if c, more := p.takeNext(); more {
-				try(c)
+			if p.outlier() {
+				if c, more := p.takeNext(); more {
+					try(c)
+				}
 			}
 			timer.Reset(p.attempt)
 		}
