@@ -21,7 +21,7 @@ type Network interface {
 	Self() wire.Contact
 	// Closest returns up to n live nodes closest to target, closest
 	// first, from a lookup. It may leave out this node; the store adds
-	// itself when it is among the closest. Repair asks for up to 4 times
+	// itself when it is among the closest. Repair requests up to 4 times
 	// the nodes a target needs and takes the result to hold every live
 	// node within its farthest one, and a result shorter than a target
 	// needs to hold the whole network.
