@@ -21,6 +21,7 @@ import (
 	"github.com/yuinet/yui/network/kademlia"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/sensor"
 )
 
 // Default ports. QUIC and discovery use UDP; the API uses TCP on loopback.
@@ -126,6 +127,9 @@ type Node struct {
 	api     *apiServer
 	disc    discoverer
 	storage *storage
+	// readings is where ingested sensor readings go (HTTP, MQTT, import);
+	// nil until the search layer is started.
+	readings sensor.Sink
 	// routing is closed once router is set; handleMessage rejects what
 	// arrives before.
 	routing chan struct{}
