@@ -283,6 +283,7 @@ var codeErrors = map[string]error{
 	CodeUnavailable: ErrUnavailable,
 	CodeCorrupt:     ErrCorrupt,
 	CodeExists:      ErrExists,
+	CodeTooLarge:    ErrTooLarge,
 }
 
 // EscapeKey escapes a record key into one URL path segment. Every "/" is

@@ -1,0 +1,127 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/sensor"
+	"github.com/yuinet/yui/storage/seal"
+)
+
+// ingestBodyTimeout bounds how long a client may take to send an ingest
+// body of up to api.MaxIngestBody bytes: a minute allows about 2 Mbit/s.
+const ingestBodyTimeout = time.Minute
+
+// ingestRoutes adds the sensor ingest endpoint to mux.
+func (n *Node) ingestRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/readings", n.serveIngest)
+}
+
+// serveIngest stores the readings of a JSON-lines body. It decodes the
+// whole body before it stores anything, so a body over a limit is rejected
+// whole, and it responds only after the sink has stored the readings.
+func (n *Node) serveIngest(w http.ResponseWriter, r *http.Request) {
+	c, ok := n.startCall(w, r)
+	if !ok {
+		return
+	}
+	if err := seal.ValidateNamespace(c.namespace); err != nil {
+		n.writeIngestError(w, r, c, err)
+		return
+	}
+	if r.ContentLength > api.MaxIngestBody {
+		n.writeIngestError(w, r, c, fmt.Errorf("%w: body is %d bytes, limit %d; split it into several requests",
+			api.ErrTooLarge, r.ContentLength, api.MaxIngestBody))
+		return
+	}
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(ingestBodyTimeout))
+
+	b, err := readIngestBody(r.Body, time.Now())
+	if err != nil {
+		n.writeIngestError(w, r, c, err)
+		return
+	}
+	if len(b.readings) > 0 {
+		if err := n.readingSink().Write(r.Context(), c.user, c.namespace, b.readings); err != nil {
+			n.writeIngestError(w, r, c, err)
+			return
+		}
+	}
+	b.result.Stored = len(b.readings)
+	writeJSON(w, http.StatusOK, b.result)
+}
+
+// ingestBatch is a decoded ingest body.
+type ingestBatch struct {
+	readings []sensor.Reading
+	result   api.IngestResult
+}
+
+// readIngestBody decodes the JSON lines of an ingest body. Readings
+// without a time get the arrival time. A line that
+// does not decode is listed in the result; a body over a limit fails
+// whole with api.ErrTooLarge.
+func readIngestBody(body io.Reader, arrived time.Time) (*ingestBatch, error) {
+	jr := sensor.NewJSONReader(body, sensor.JSONOptions{
+		Time:         arrived,
+		MaxLineBytes: api.MaxIngestLine,
+		MaxBodyBytes: api.MaxIngestBody,
+	})
+	b := &ingestBatch{}
+	for {
+		rd, _, err := jr.Next()
+		var lineErr *sensor.LineError
+		switch {
+		case errors.Is(err, io.EOF):
+			return b, b.check()
+		case errors.As(err, &lineErr):
+			b.reject(lineErr)
+		case errors.Is(err, sensor.ErrTooLarge):
+			return nil, fmt.Errorf("%w: body exceeds %d bytes; split it into several requests", api.ErrTooLarge, api.MaxIngestBody)
+		case err != nil:
+			return nil, err
+		default:
+			if len(b.readings) == api.MaxIngestReadings {
+				return nil, fmt.Errorf("%w: body has more than %d readings; split it into several requests",
+					api.ErrTooLarge, api.MaxIngestReadings)
+			}
+			b.readings = append(b.readings, rd)
+		}
+	}
+}
+
+func (b *ingestBatch) reject(e *sensor.LineError) {
+	b.result.Rejected++
+	if len(b.result.Rejections) < api.MaxRejectedLines {
+		b.result.Rejections = append(b.result.Rejections, api.RejectedLine{Line: e.Line, Error: e.Err.Error()})
+	}
+}
+
+// check rejects a body without a single line of JSON.
+func (b *ingestBatch) check() error {
+	if len(b.readings) == 0 && b.result.Rejected == 0 {
+		return fmt.Errorf("%w: body has no readings; send one JSON object per line", api.ErrInvalid)
+	}
+	return nil
+}
+
+// writeIngestError writes the errors peculiar to ingest, and hands the
+// others to writeStoreError.
+func (n *Node) writeIngestError(w http.ResponseWriter, r *http.Request, c storeCall, err error) {
+	switch {
+	case errors.Is(err, api.ErrTooLarge):
+		writeJSON(w, http.StatusRequestEntityTooLarge, api.StoreError{Error: err.Error(), Code: api.CodeTooLarge})
+	case errors.Is(err, ErrNoReadings):
+		n.log.Warn("sensor readings rejected", "namespace", c.namespace, "user", c.user, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, api.StoreError{Error: err.Error(), Code: api.CodeUnavailable,
+			Fix: "send the readings to a node that runs the search layer"})
+	case errors.Is(err, sensor.ErrInvalid), errors.Is(err, sensor.ErrMalformed):
+		writeJSON(w, http.StatusBadRequest, api.StoreError{Error: err.Error(), Code: api.CodeInvalid})
+	default:
+		n.writeStoreError(w, r, err)
+	}
+}
