@@ -47,6 +47,9 @@ var typeNames = map[Type]string{
 	TypePutNamespace: "put-namespace",
 	TypeGetNamespace: "get-namespace",
 	TypeNamespace:    "namespace",
+
+	TypeAlertPush:    "alert-push",
+	TypeAlertSummary: "alert-summary",
 }
 
 // String returns the type's name, as used in logs and metrics labels.
@@ -82,6 +85,9 @@ func newMessage(t Type) Message {
 		return new(Error)
 	}
 	if msg := newHierarchyMessage(t); msg != nil {
+		return msg
+	}
+	if msg := newAlertMessage(t); msg != nil {
 		return msg
 	}
 	return newStorageMessage(t)
