@@ -1,0 +1,42 @@
+package he
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzDecodeCiphertext checks that no input crashes the decoder and that
+// whatever it accepts encodes back to the same bytes.
+func FuzzDecodeCiphertext(f *testing.F) {
+	p := newParams(f)
+	key := GenerateKey(p)
+	enc, err := NewEncryptor(key.PublicKey(), Plan{Scale: 1, Min: 0, Max: 1, MaxValues: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	cts, err := enc.Encrypt([]float64{1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := cts[0].MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte{1})
+	f.Add(make([]byte, p.CiphertextSize()))
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ct, err := p.DecodeCiphertext(b)
+		if err != nil {
+			return
+		}
+		again, err := ct.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatal("accepted ciphertext does not encode back to its bytes")
+		}
+	})
+}
