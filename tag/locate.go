@@ -1,0 +1,275 @@
+package tag
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// ErrNoRelays reports sightings none of whose relays has a known
+// position.
+var ErrNoRelays = errors.New("tag: no relay with a known position heard the tag")
+
+// Confidence is the probability that the tag lies within an Estimate's
+// Radius, under the path-loss model: a one-sigma radius.
+const Confidence = 0.68
+
+// FixInterval is how far back from a tag's last sighting Track looks for
+// one position fix. A person walks about 13 m in 10 s, which blurs a
+// moving tag's fix by that much, and a tag that beacons every few
+// seconds is heard two or more times in 10 s by each relay in range.
+const FixInterval = 10 * time.Second
+
+// gridCells is the number of cells along each side of the grid on which
+// Locate evaluates the posterior.
+const gridCells = 64
+
+// Locator estimates positions from the relays of one network.
+type Locator struct {
+	// Model turns RSSI into likelihoods of distance.
+	Model PathLoss
+	// MaxRange is the farthest a relay hears a tag, in metres, plus how
+	// far a tag moves within FixInterval. It bounds where the tag can be
+	// when the model's ranging is weak.
+	MaxRange float64
+	// Relays are the relays' positions by id.
+	Relays map[string]Point
+}
+
+// Estimate is where a tag probably was.
+type Estimate struct {
+	// Position is the posterior mean.
+	Position Point `json:"position"`
+	// Radius is the distance from Position within which the tag lies with
+	// probability Confidence under the model, in metres.
+	Radius float64 `json:"radius_m"`
+	// Time is the last sighting's time.
+	Time time.Time `json:"time"`
+	// Relays counts the relays with known positions that heard the tag.
+	Relays int `json:"relays"`
+	// Sightings counts the sightings used.
+	Sightings int `json:"sightings"`
+}
+
+// heard is one relay's mean RSSI over the sightings of a fix.
+type heard struct {
+	at   Point
+	rssi float64
+}
+
+// Locate estimates where the tag of sightings was, as the mean of the
+// posterior over a grid that covers every place within MaxRange of all
+// relays that heard it. Each relay contributes the Gaussian likelihood of
+// its mean RSSI under the model. The mean of a relay's sightings keeps
+// the model's Sigma rather than Sigma/√k, because the shadowing of one
+// place does not average out over repeated beacons.
+//
+// NOTE: relays that did not hear the tag also tell something (the tag is
+// probably out of their range); Locate does not use that yet.
+func (l *Locator) Locate(sightings []Sighting) (Estimate, error) {
+	if err := l.Model.Check(); err != nil {
+		return Estimate{}, err
+	}
+	hs, est := l.heardRelays(sightings)
+	if len(hs) == 0 {
+		return est, fmt.Errorf("%w: %d sightings from relays of unknown position", ErrNoRelays, len(sightings))
+	}
+
+	box := l.searchBox(hs)
+	cells := l.posterior(hs, box)
+	est.Position, est.Radius = summarise(cells, box.cell)
+	return est, nil
+}
+
+// heardRelays returns the mean RSSI per relay of known position, sorted by
+// relay id for determinism, and an Estimate with the counts filled in.
+func (l *Locator) heardRelays(sightings []Sighting) ([]heard, Estimate) {
+	sum := map[string]float64{}
+	count := map[string]int{}
+	var est Estimate
+	for _, s := range sightings {
+		if _, ok := l.Relays[s.Relay]; !ok {
+			continue
+		}
+		sum[s.Relay] += s.RSSI
+		count[s.Relay]++
+		est.Sightings++
+		if s.Time.After(est.Time) {
+			est.Time = s.Time
+		}
+	}
+	ids := make([]string, 0, len(sum))
+	for id := range sum {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	hs := make([]heard, 0, len(ids))
+	for _, id := range ids {
+		hs = append(hs, heard{at: l.Relays[id], rssi: sum[id] / float64(count[id])})
+	}
+	est.Relays = len(hs)
+	return hs, est
+}
+
+// box is the grid's area: its lower-left corner, cell size and whether
+// cells farther than MaxRange from a relay are excluded.
+type box struct {
+	min     Point
+	cell    float64
+	inRange bool
+}
+
+// searchBox returns the grid over the intersection of the squares of
+// side 2·MaxRange around each relay. Relays farther apart than that
+// cannot all have heard one tag under the model; the box then covers
+// their union and drops the range limit.
+func (l *Locator) searchBox(hs []heard) box {
+	r := l.MaxRange
+	lo := Point{math.Inf(-1), math.Inf(-1)}
+	hi := Point{math.Inf(1), math.Inf(1)}
+	for _, h := range hs {
+		lo.X, lo.Y = math.Max(lo.X, h.at.X-r), math.Max(lo.Y, h.at.Y-r)
+		hi.X, hi.Y = math.Min(hi.X, h.at.X+r), math.Min(hi.Y, h.at.Y+r)
+	}
+	inRange := true
+	if lo.X >= hi.X || lo.Y >= hi.Y {
+		inRange = false
+		lo = Point{math.Inf(1), math.Inf(1)}
+		hi = Point{math.Inf(-1), math.Inf(-1)}
+		for _, h := range hs {
+			lo.X, lo.Y = math.Min(lo.X, h.at.X-r), math.Min(lo.Y, h.at.Y-r)
+			hi.X, hi.Y = math.Max(hi.X, h.at.X+r), math.Max(hi.Y, h.at.Y+r)
+		}
+	}
+	side := math.Max(hi.X-lo.X, hi.Y-lo.Y)
+	return box{min: lo, cell: math.Max(side/gridCells, minDistance), inRange: inRange}
+}
+
+// cell is one grid cell's centre and posterior weight.
+type cell struct {
+	at     Point
+	weight float64
+}
+
+// posterior returns the grid cells with their normalised posterior
+// weights, under a uniform prior over the box.
+func (l *Locator) posterior(hs []heard, b box) []cell {
+	cells := make([]cell, 0, gridCells*gridCells)
+	logs := make([]float64, 0, gridCells*gridCells)
+	best := math.Inf(-1)
+	variance := math.Max(l.Model.Sigma*l.Model.Sigma, 1e-6)
+	for i := range gridCells {
+		for j := range gridCells {
+			p := Point{b.min.X + (float64(i)+0.5)*b.cell, b.min.Y + (float64(j)+0.5)*b.cell}
+			ll, ok := l.logLikelihood(hs, p, variance, b.inRange)
+			if !ok {
+				continue
+			}
+			cells = append(cells, cell{at: p})
+			logs = append(logs, ll)
+			best = math.Max(best, ll)
+		}
+	}
+
+	var total float64
+	for i := range cells {
+		cells[i].weight = math.Exp(logs[i] - best)
+		total += cells[i].weight
+	}
+	for i := range cells {
+		cells[i].weight /= total
+	}
+	return cells
+}
+
+func (l *Locator) logLikelihood(hs []heard, p Point, variance float64, inRange bool) (float64, bool) {
+	var ll float64
+	for _, h := range hs {
+		d := p.Dist(h.at)
+		if inRange && d > l.MaxRange {
+			return 0, false
+		}
+		r := h.rssi - l.Model.RSSI(d)
+		ll -= r * r / (2 * variance)
+	}
+	return ll, true
+}
+
+// summarise returns the posterior mean and the radius around it that
+// holds Confidence of the posterior's weight. The grid cannot place the
+// tag closer than half a cell's diagonal, so the radius is at least that.
+func summarise(cells []cell, size float64) (Point, float64) {
+	var mean Point
+	for _, c := range cells {
+		mean.X += c.weight * c.at.X
+		mean.Y += c.weight * c.at.Y
+	}
+	dists := make([]cell, len(cells))
+	for i, c := range cells {
+		dists[i] = cell{at: Point{X: c.at.Dist(mean)}, weight: c.weight}
+	}
+	slices.SortFunc(dists, func(a, b cell) int { return cmpFloat(a.at.X, b.at.X) })
+
+	radius := size * math.Sqrt2 / 2
+	var mass float64
+	for _, d := range dists {
+		mass += d.weight
+		if mass >= Confidence {
+			radius = math.Max(radius, d.at.X)
+			break
+		}
+	}
+	return mean, radius
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Track returns one estimate per fix: the sightings within FixInterval
+// before each fix's last sighting, fixes taken from the newest sighting
+// backwards, newest first. Sightings from relays of unknown position are
+// skipped; a fix with none left yields no estimate.
+func (l *Locator) Track(sightings []Sighting) []Estimate {
+	sorted := slices.Clone(sightings)
+	slices.SortFunc(sorted, func(a, b Sighting) int { return b.Time.Compare(a.Time) })
+
+	var track []Estimate
+	for start := 0; start < len(sorted); {
+		end := start
+		for end < len(sorted) && sorted[start].Time.Sub(sorted[end].Time) < FixInterval {
+			end++
+		}
+		if est, err := l.Locate(sorted[start:end]); err == nil {
+			track = append(track, est)
+		}
+		start = end
+	}
+	return track
+}
+
+// Latest returns the estimate from the last FixInterval of the sightings
+// whose relays have known positions.
+func (l *Locator) Latest(sightings []Sighting) (Estimate, error) {
+	var last time.Time
+	for _, s := range sightings {
+		if _, ok := l.Relays[s.Relay]; ok && s.Time.After(last) {
+			last = s.Time
+		}
+	}
+	var fix []Sighting
+	for _, s := range sightings {
+		if _, ok := l.Relays[s.Relay]; ok && last.Sub(s.Time) < FixInterval {
+			fix = append(fix, s)
+		}
+	}
+	return l.Locate(fix)
+}

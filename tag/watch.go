@@ -1,0 +1,128 @@
+package tag
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Area is a region a tag is expected to stay in.
+type Area interface {
+	Contains(p Point) bool
+}
+
+// Circle is the area within Radius metres of Center.
+type Circle struct {
+	Center Point   `json:"center"`
+	Radius float64 `json:"radius_m"`
+}
+
+// Contains reports whether p lies in the circle or on its edge.
+func (c Circle) Contains(p Point) bool { return c.Center.Dist(p) <= c.Radius }
+
+// Polygon is the area inside a simple polygon given by its corners in
+// order, either way round.
+type Polygon []Point
+
+// Contains reports whether p lies inside the polygon, by counting the
+// edges that a ray from p towards +x crosses.
+func (poly Polygon) Contains(p Point) bool {
+	inside := false
+	for i, j := 0, len(poly)-1; i < len(poly); j, i = i, i+1 {
+		a, b := poly[i], poly[j]
+		if (a.Y > p.Y) != (b.Y > p.Y) && p.X < (b.X-a.X)*(p.Y-a.Y)/(b.Y-a.Y)+a.X {
+			inside = !inside
+		}
+	}
+	return inside
+}
+
+// Rule says when a tag's guardians want an alert.
+type Rule struct {
+	// Area, if not nil, is where the tag should stay.
+	Area Area
+	// Silence, if positive, is how long the tag may go unheard.
+	Silence time.Duration
+}
+
+// AlertKind names what an alert is about.
+type AlertKind string
+
+// Alert kinds.
+const (
+	// LeftArea: the tag's estimated position moved outside the area.
+	LeftArea AlertKind = "left-area"
+	// Silent: no relay heard the tag for longer than the rule allows.
+	Silent AlertKind = "silent"
+)
+
+// Alert is one event a guardian should hear of.
+type Alert struct {
+	Tag  string    `json:"tag"`
+	Kind AlertKind `json:"kind"`
+	// Time is when the event happened: the first estimate outside the
+	// area, or the moment the allowed silence ran out.
+	Time time.Time `json:"time"`
+	// Estimate is the position that left the area, for LeftArea, or the
+	// last one heard, for Silent; nil if the tag was never heard.
+	Estimate *Estimate `json:"estimate,omitempty"`
+	Message  string    `json:"message"`
+}
+
+// Watch returns the alerts that rule raises over a tag's track, sorted
+// oldest first, as of now. The track may be in any order. A tag that
+// leaves the area raises one alert per departure, on its first estimate
+// outside; a tag unheard for longer than rule.Silence raises one alert
+// per gap, including the gap that is still open at now.
+//
+// An estimate counts as outside when its position is, whatever its
+// radius: a guardian would rather hear of a tag near the edge.
+func Watch(tag string, rule Rule, track []Estimate, now time.Time) []Alert {
+	sorted := sortedByTime(track)
+	var alerts []Alert
+	inside := true
+	for i := range sorted {
+		e := &sorted[i]
+		if rule.Silence > 0 && i > 0 && e.Time.Sub(sorted[i-1].Time) > rule.Silence {
+			alerts = append(alerts, silentAlert(tag, rule, &sorted[i-1]))
+		}
+		if rule.Area == nil {
+			continue
+		}
+		in := rule.Area.Contains(e.Position)
+		if inside && !in {
+			alerts = append(alerts, Alert{Tag: tag, Kind: LeftArea, Time: e.Time, Estimate: e,
+				Message: fmt.Sprintf("tag %s left its area: at (%.1f, %.1f) ± %.1f m", tag, e.Position.X, e.Position.Y, e.Radius)})
+		}
+		inside = in
+	}
+	return append(alerts, openSilence(tag, rule, sorted, now)...)
+}
+
+// openSilence returns the alert for a silence that lasts until now.
+func openSilence(tag string, rule Rule, sorted []Estimate, now time.Time) []Alert {
+	if rule.Silence <= 0 {
+		return nil
+	}
+	if len(sorted) == 0 {
+		return []Alert{{Tag: tag, Kind: Silent, Time: now,
+			Message: fmt.Sprintf("tag %s was not heard at all", tag)}}
+	}
+	last := &sorted[len(sorted)-1]
+	if now.Sub(last.Time) <= rule.Silence {
+		return nil
+	}
+	return []Alert{silentAlert(tag, rule, last)}
+}
+
+func silentAlert(tag string, rule Rule, last *Estimate) Alert {
+	return Alert{Tag: tag, Kind: Silent, Time: last.Time.Add(rule.Silence), Estimate: last,
+		Message: fmt.Sprintf("tag %s not heard for %v since %s at (%.1f, %.1f)",
+			tag, rule.Silence, last.Time.UTC().Format(time.RFC3339), last.Position.X, last.Position.Y)}
+}
+
+func sortedByTime(track []Estimate) []Estimate {
+	sorted := slices.Clone(track)
+	slices.SortStableFunc(sorted, func(a, b Estimate) int { return a.Time.Compare(b.Time) })
+	return sorted
+}
