@@ -273,3 +273,15 @@ func (l *Locator) Latest(sightings []Sighting) (Estimate, error) {
 	}
 	return l.Locate(fix)
 }
+
+// DefaultRange is the hearing range the simulation assumes for a BLE
+// tag and a relay on a street, in metres: an assumption, not a
+// measurement.
+const DefaultRange = 40
+
+// WalkingSpeed is a person's walking speed, in metres per second.
+const WalkingSpeed = 1.3
+
+// DefaultMaxRange is the Locator.MaxRange that goes with DefaultRange:
+// the hearing range plus the distance a walking tag covers in a fix.
+var DefaultMaxRange = DefaultRange + WalkingSpeed*FixInterval.Seconds()

@@ -19,8 +19,9 @@ const (
 	// MaxReportBytes bounds the JSON of one report. At about 80 bytes per
 	// sighting it holds MaxReportSightings with room to spare.
 	MaxReportBytes = 1 << 20
-	// MaxReportSightings bounds the sightings of one report.
-	MaxReportSightings = 4096
+	// MaxReportSightings bounds the sightings of one report. With the
+	// relay's own record it stays within one store batch of 4096.
+	MaxReportSightings = 4000
 	// MaxRelayLen is the longest relay id, in bytes.
 	MaxRelayLen = 64
 	// MinRSSI and MaxRSSI bound a sighting's RSSI in dBm. BLE receivers

@@ -56,4 +56,3 @@ func intelSites(t testing.TB) []Point {
 	}
 	return sites
 }
-

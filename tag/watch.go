@@ -1,8 +1,12 @@
 package tag
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -125,4 +129,54 @@ func sortedByTime(track []Estimate) []Estimate {
 	sorted := slices.Clone(track)
 	slices.SortStableFunc(sorted, func(a, b Estimate) int { return a.Time.Compare(b.Time) })
 	return sorted
+}
+
+// maxPolygonCorners bounds a polygon given as text.
+const maxPolygonCorners = 1000
+
+// ErrInvalidArea reports an area that does not parse.
+var ErrInvalidArea = errors.New("tag: invalid area")
+
+// ParseArea parses "circle:X,Y,R" or "polygon:X,Y;X,Y;X,Y…", in metres.
+func ParseArea(s string) (Area, error) {
+	kind, spec, ok := strings.Cut(s, ":")
+	switch {
+	case ok && kind == "circle":
+		v, err := parseFloats(spec, ",", 3)
+		if err != nil || !(v[2] > 0) {
+			return nil, fmt.Errorf("%w: %q: want circle:X,Y,R with a positive radius R in metres", ErrInvalidArea, s)
+		}
+		return Circle{Center: Point{v[0], v[1]}, Radius: v[2]}, nil
+	case ok && kind == "polygon":
+		corners := strings.Split(spec, ";")
+		if len(corners) < 3 || len(corners) > maxPolygonCorners {
+			return nil, fmt.Errorf("%w: %q: want 3 to %d corners X,Y separated by ';'", ErrInvalidArea, s, maxPolygonCorners)
+		}
+		poly := make(Polygon, 0, len(corners))
+		for _, c := range corners {
+			v, err := parseFloats(c, ",", 2)
+			if err != nil {
+				return nil, fmt.Errorf("%w: corner %q: %v", ErrInvalidArea, c, err)
+			}
+			poly = append(poly, Point{v[0], v[1]})
+		}
+		return poly, nil
+	}
+	return nil, fmt.Errorf("%w: %q: want circle:X,Y,R or polygon:X,Y;X,Y;X,Y", ErrInvalidArea, s)
+}
+
+func parseFloats(s, sep string, n int) ([]float64, error) {
+	parts := strings.Split(s, sep)
+	if len(parts) != n {
+		return nil, fmt.Errorf("%d numbers, want %d", len(parts), n)
+	}
+	v := make([]float64, n)
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || math.Abs(f) > MaxCoordinate {
+			return nil, fmt.Errorf("%q is not a number within ±%g", p, MaxCoordinate)
+		}
+		v[i] = f
+	}
+	return v, nil
 }

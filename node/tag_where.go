@@ -1,0 +1,178 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/storage/store"
+	"github.com/yuinet/yui/tag"
+)
+
+// Defaults of a location request.
+const (
+	// tagSearchDefault is how far back a request without since= looks.
+	tagSearchDefault = time.Hour
+	// tagMaxRelays bounds the relay positions one request reads.
+	tagMaxRelays = 4096
+)
+
+// serveTagLocation locates one tag for its guardian. It reads the tag's
+// secret as the requesting user, which fails for anyone the owner did not
+// share the tag with, then lists the network's sightings as the node's
+// default user, who stores them. Sightings carry only rotating
+// identifiers, so reading them reveals nothing without the secret.
+func (n *Node) serveTagLocation(w http.ResponseWriter, r *http.Request) {
+	user, network, ok := n.tagCall(w, r)
+	if !ok {
+		return
+	}
+	owner, name := r.PathValue("owner"), r.PathValue("name")
+	q, rule, err := parseTagQuery(r.URL.Query())
+	if err != nil {
+		n.writeStoreError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	secret, err := n.readTagSecret(ctx, user, owner, name)
+	if err != nil {
+		n.writeStoreError(w, r, err)
+		return
+	}
+
+	now := time.Now()
+	since := now.Add(-q.Since)
+	resolver := tag.NewResolver(map[string]tag.Secret{name: secret}, since, now)
+	sightings, err := n.tagSightings(ctx, network, resolver, since)
+	if err != nil {
+		n.writeStoreError(w, r, err)
+		return
+	}
+	relays, err := n.relayPositions(ctx, network, sightings)
+	if err != nil {
+		n.writeStoreError(w, r, err)
+		return
+	}
+	loc := &tag.Locator{Model: tag.ULBModel, MaxRange: tag.DefaultMaxRange, Relays: relays}
+	writeJSON(w, http.StatusOK, tagLocation(loc, name, owner, network, sightings, since, now, q.History, rule))
+}
+
+// tagLocation builds the response from a tag's sightings.
+func tagLocation(loc *tag.Locator, name, owner, network string, sightings []tag.Sighting,
+	since, now time.Time, history bool, rule tag.Rule) api.TagLocation {
+	res := api.TagLocation{Tag: name, Owner: owner, Network: network, Sightings: len(sightings), Since: since.UTC()}
+	if len(sightings) > 0 {
+		res.LastSeen = sightings[len(sightings)-1].Time
+	}
+	track := loc.Track(sightings)
+	if len(track) > 0 {
+		res.Latest = &track[0]
+	}
+	if history {
+		res.History = track
+	}
+	if rule.Area != nil || rule.Silence > 0 {
+		res.Alerts = tag.Watch(name, rule, track, now)
+	}
+	return res
+}
+
+// parseTagQuery reads since=, history=, area= and silence=.
+func parseTagQuery(v url.Values) (api.TagQuery, tag.Rule, error) {
+	q := api.TagQuery{Since: tagSearchDefault, History: v.Get("history") == "true"}
+	var rule tag.Rule
+	if s := v.Get("since"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 || d > tag.MaxAge {
+			return q, rule, fmt.Errorf("%w: since=%q: want a duration up to %v, such as 30m or 24h", api.ErrInvalid, s, tag.MaxAge)
+		}
+		q.Since = d
+	}
+	if s := v.Get("silence"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return q, rule, fmt.Errorf("%w: silence=%q: want a positive duration such as 15m", api.ErrInvalid, s)
+		}
+		rule.Silence = d
+	}
+	if s := v.Get("area"); s != "" {
+		area, err := tag.ParseArea(s)
+		if err != nil {
+			return q, rule, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+		}
+		rule.Area = area
+	}
+	return q, rule, nil
+}
+
+// tagSightings lists the network's sightings and returns those of the
+// resolver's tag since since, oldest first. A network with no sightings
+// yet has no namespace, which is not an error.
+func (n *Node) tagSightings(ctx context.Context, network string, resolver *tag.Resolver, since time.Time) ([]tag.Sighting, error) {
+	infos, err := n.storage.store.List(ctx, api.DefaultUser, api.SightingsNamespace(network), sightingPrefix)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list sightings of network %q: %w", network, err)
+	}
+	var out []tag.Sighting
+	for _, info := range infos {
+		s, err := parseSightingKey(info.Key)
+		if err != nil {
+			n.log.Warn("skipping sighting record", "network", network, "err", err)
+			continue
+		}
+		if _, ok := resolver.Name(s.ID); ok && !s.Time.Before(since) {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b tag.Sighting) int { return a.Time.Compare(b.Time) })
+	return out, nil
+}
+
+// relayPositions reads the positions of the relays that made sightings.
+// A relay that never sent its position is left out, and so are its
+// sightings when the tag is located.
+func (n *Node) relayPositions(ctx context.Context, network string, sightings []tag.Sighting) (map[string]tag.Point, error) {
+	relays := map[string]tag.Point{}
+	missing := map[string]bool{}
+	for _, s := range sightings {
+		if _, ok := relays[s.Relay]; ok || missing[s.Relay] {
+			continue
+		}
+		if len(relays)+len(missing) >= tagMaxRelays {
+			break
+		}
+		p, err := n.relayPosition(ctx, network, s.Relay)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			missing[s.Relay] = true
+		case err != nil:
+			return nil, err
+		default:
+			relays[s.Relay] = p
+		}
+	}
+	return relays, nil
+}
+
+func (n *Node) relayPosition(ctx context.Context, network, relay string) (tag.Point, error) {
+	var buf bytes.Buffer
+	_, err := n.storage.store.Get(ctx, api.DefaultUser, api.SightingsNamespace(network), relayPrefix+relay, &buf, store.GetOptions{})
+	if err != nil {
+		return tag.Point{}, fmt.Errorf("position of relay %s: %w", relay, err)
+	}
+	var p tag.Point
+	if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
+		return tag.Point{}, fmt.Errorf("%w: position of relay %s: %v", store.ErrCorrupt, relay, err)
+	}
+	return p, nil
+}
