@@ -66,7 +66,8 @@ runs. The simulated addresses (127.x.y.z) are never used on a socket.`,
 	pf.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	pf.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")
 
-	cmd.AddCommand(newSimBuildCommand(f), newSimMaintenanceCommand(f), newSimLookupCommand(f))
+	cmd.AddCommand(newSimBuildCommand(f), newSimMaintenanceCommand(f), newSimLookupCommand(f),
+		newSimTownCommand(f))
 	return cmd
 }
 

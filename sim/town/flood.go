@@ -3,9 +3,9 @@ package town
 import "time"
 
 // Flood is plain flooding with a hop limit, as LoRa mesh radios such as
-// Meshtastic do it (meshtastic.org/docs/overview): a node rebroadcasts a
-// message it hears for the first time and lowers its hop limit by one,
-// and a node never rebroadcasts a message whose hop limit has reached 0.
+// Meshtastic do it (meshtastic.org/docs/overview). A node rebroadcasts a
+// message it hears for the first time and lowers its hop limit by one. It
+// never rebroadcasts a message whose hop limit has reached 0.
 // The sender retransmits up to Retries times when it hears no neighbour
 // rebroadcast within AckTimeout. Nothing is stored for neighbours that
 // appear later.

@@ -38,7 +38,7 @@ func (w *world) startPeople() {
 }
 
 func (w *world) randomPoint() Node {
-	return Node{X: w.rng.Float64() * w.g.Side, Y: w.rng.Float64() * w.g.Side}
+	return Node{X: w.scenario.Float64() * w.g.Side, Y: w.scenario.Float64() * w.g.Side}
 }
 
 // step moves every person by one move step and relinks them.
@@ -60,8 +60,8 @@ func (c *crowd) step(w *world) {
 }
 
 // relink recomputes every link that has a person at one end. Shadowing
-// is drawn afresh at each step, since a person who moves changes what
-// stands between them and a relay.
+// is drawn afresh at each step, since a person who moves changes the
+// walls and trees between them and a relay.
 func (c *crowd) relink(w *world) {
 	for k := range c.links {
 		c.links[k] = c.links[k][:0]

@@ -5,14 +5,14 @@ import "time"
 // AlertID names an alert.
 type AlertID uint64
 
-// Alert is what a sender floods: an id and the time, since the start of
-// the run, after which relays drop it.
+// Alert is the message a sender floods: an id and the time, since the
+// start of the run, after which relays drop it.
 type Alert struct {
 	ID      AlertID
 	Expires time.Duration
 }
 
-// Frame is one radio transmission a relay asks for. Every frame is a
+// Frame is one radio transmission a relay requests. Every frame is a
 // broadcast: each neighbour that hears the sender receives it with its
 // link's delivery probability.
 type Frame struct {
@@ -24,7 +24,7 @@ type Frame struct {
 	Data bool
 }
 
-// Effects is what a relay asks of the simulator after one call.
+// Effects are the requests of a relay to the simulator after one call.
 type Effects struct {
 	Frames []Frame
 	// Delivered lists the alerts this call handed to the node's user for
@@ -33,7 +33,7 @@ type Effects struct {
 }
 
 // Relay is the protocol state of one node, which the simulator drives
-// from a single thread: it calls Originate on the sender, Receive for
+// from a single thread. It calls Originate on the sender, Receive for
 // every frame that reaches the node while it is up, and Tick at the time
 // NextTick returns. A node that is down gets no calls and keeps its
 // state, as a relay that stores its alerts in flash memory does. Time is

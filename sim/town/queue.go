@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// eventKind is what an event does when its time comes.
+// eventKind is the action an event takes when its time comes.
 type eventKind uint8
 
 const (

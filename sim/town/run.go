@@ -19,8 +19,8 @@ type Options struct {
 	// whole run.
 	Fail float64
 	// Churn is the share of time, below 1, that each other relay spends
-	// down; relays fail and recover with exponentially distributed up
-	// and down times whose mean down time is DownTime.
+	// down. Such relays fail and recover after exponentially distributed
+	// up and down times, and DownTime is the mean down time.
 	Churn    float64
 	DownTime time.Duration
 	// People is the number of people who carry a node and walk between
@@ -37,6 +37,10 @@ type Options struct {
 	// is also the alert's lifetime.
 	Duration time.Duration
 	Seed     uint64
+	// FixedSender makes relay Sender send the alert, which must be up
+	// then; otherwise a random relay that is up sends it.
+	FixedSender bool
+	Sender      int
 }
 
 func (o Options) validate(g *Graph) error {
@@ -57,6 +61,8 @@ func (o Options) validate(g *Graph) error {
 		return fmt.Errorf("%w: people need a speed of at least 0 and a positive move step, got %g m/s and %v", ErrInvalidOptions, o.Speed, o.MoveStep)
 	case o.HopLatency <= 0:
 		return fmt.Errorf("%w: hop latency %v; use a positive duration", ErrInvalidOptions, o.HopLatency)
+	case o.FixedSender && (o.Sender < 0 || o.Sender >= g.Len()):
+		return fmt.Errorf("%w: sender %d; use a relay from 0 to %d", ErrInvalidOptions, o.Sender, g.Len()-1)
 	case o.Duration <= 0:
 		return fmt.Errorf("%w: duration %v; use a positive duration", ErrInvalidOptions, o.Duration)
 	}
@@ -119,9 +125,13 @@ func Run(g *Graph, opts Options) (Result, error) {
 type world struct {
 	g    *Graph
 	opts Options
-	rng  *rand.Rand
-	q    eventQueue
-	now  time.Duration
+	// scenario draws failures, churn and movement, air draws hop
+	// latencies and losses. Two sources keep the scenario, and so the
+	// connectivity limit, the same for every protocol run with one seed.
+	scenario *rand.Rand
+	air      *rand.Rand
+	q        eventQueue
+	now      time.Duration
 
 	relays int // nodes [0, relays) are relays, the rest people
 	nodes  []Relay
@@ -141,8 +151,10 @@ type world struct {
 func newWorld(g *Graph, opts Options) *world {
 	n := g.Len() + opts.People
 	w := &world{
-		g: g, opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x746f776e)),
-		relays: g.Len(), nodes: make([]Relay, n), up: make([]bool, n),
+		g: g, opts: opts,
+		scenario: rand.New(rand.NewPCG(opts.Seed, 0x7363656e)),
+		air:      rand.New(rand.NewPCG(opts.Seed, 0x616972)),
+		relays:   g.Len(), nodes: make([]Relay, n), up: make([]bool, n),
 		failed: make([]bool, g.Len()), armed: make([]time.Duration, n),
 		everUp: make([]bool, n), reached: make([]bool, n), delivered: make([]bool, n),
 	}
@@ -157,7 +169,7 @@ func newWorld(g *Graph, opts Options) *world {
 // failRelays takes a share of the relays down for the whole run.
 func (w *world) failRelays() {
 	count := int(math.Round(w.opts.Fail * float64(w.relays)))
-	for _, k := range w.rng.Perm(w.relays)[:count] {
+	for _, k := range w.scenario.Perm(w.relays)[:count] {
 		w.failed[k] = true
 		w.up[k] = false
 	}
@@ -173,7 +185,7 @@ func (w *world) startChurn() {
 		if w.failed[k] {
 			continue
 		}
-		w.up[k] = w.rng.Float64() >= w.opts.Churn
+		w.up[k] = w.scenario.Float64() >= w.opts.Churn
 		w.scheduleToggle(k)
 	}
 }
@@ -183,11 +195,14 @@ func (w *world) scheduleToggle(k int) {
 	if w.up[k] {
 		mean = time.Duration(float64(w.opts.DownTime) * (1 - w.opts.Churn) / w.opts.Churn)
 	}
-	wait := time.Duration(w.rng.ExpFloat64() * float64(mean))
+	wait := time.Duration(w.scenario.ExpFloat64() * float64(mean))
 	w.q.schedule(event{at: w.now + wait, kind: evToggle, node: int32(k)})
 }
 
 func (w *world) pickSender() (int, bool) {
+	if w.opts.FixedSender {
+		return w.opts.Sender, w.up[w.opts.Sender]
+	}
 	var up []int
 	for k := range w.relays {
 		if w.up[k] {
@@ -197,7 +212,7 @@ func (w *world) pickSender() (int, bool) {
 	if len(up) == 0 {
 		return 0, false
 	}
-	return up[w.rng.IntN(len(up))], true
+	return up[w.scenario.IntN(len(up))], true
 }
 
 // originate sends the alert at time 0 and arms every node's timers.
@@ -277,6 +292,10 @@ func (w *world) apply(k int, e Effects) {
 			continue
 		}
 		w.delivered[k] = true
+		// A frame in flight can land after the topology it crossed has
+		// changed, which the instantaneous limit does not see. A delivery
+		// proves the node reachable, so it counts in the limit.
+		w.reached[k] = true
 		if k != w.sender {
 			w.res.Latencies = append(w.res.Latencies, w.now)
 		}
@@ -296,9 +315,9 @@ func (w *world) transmit(k int, f Frame) {
 	} else {
 		w.res.ControlFrames++
 	}
-	latency := time.Duration((0.5 + w.rng.Float64()) * float64(w.opts.HopLatency))
+	latency := time.Duration((0.5 + w.air.Float64()) * float64(w.opts.HopLatency))
 	w.eachLink(k, func(l Link) {
-		if w.rng.Float64() < l.Delivery {
+		if w.air.Float64() < l.Delivery {
 			w.q.schedule(event{at: w.now + latency, kind: evArrive, node: l.Receiver, from: int32(k), body: f.Body})
 		}
 	})

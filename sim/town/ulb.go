@@ -12,8 +12,8 @@ import (
 )
 
 // Limits of the ULB neighbour file parser. N1.txt has 127,903 lines of at
-// most 35 bytes and 19 motes; the limits leave room for the longer
-// files of the same deployment while bounding memory on bad input.
+// most 35 bytes and 19 motes. The limits leave room for the longer files
+// of the same deployment and bound the memory that bad input can take.
 const (
 	maxULBLineBytes = 256
 	maxULBLines     = 10_000_000
@@ -63,9 +63,9 @@ type ulbLinkSum struct {
 // N1.txt. Each line holds seven integers: arrival time (ms), two counters,
 // the reporting mote, the neighbour it measured, the raw LQI and the raw
 // RSSI. The deployment's ReadMe.txt calls the second column the sequence
-// number and the third the packet number, but in N1.txt the second column
-// counts 0 to 8 within each minute and the third counts the minutes, so
-// the third is taken as the minute.
+// number and the third the packet number. In N1.txt, however, the second
+// column counts 0 to 8 within each minute and the third counts the
+// minutes, so the parser takes the third as the minute.
 func ParseULB(r io.Reader) (*ULBData, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, maxULBLineBytes), maxULBLineBytes)
@@ -95,7 +95,9 @@ func ParseULB(r io.Reader) (*ULBData, error) {
 		}
 		addULBSample(sums, reportMinutes, m)
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, fmt.Errorf("%w: line %d: longer than %d bytes", ErrInvalidULB, lines+1, maxULBLineBytes)
+	} else if err != nil {
 		return nil, fmt.Errorf("%w: after line %d: %w", ErrInvalidULB, lines, err)
 	}
 	return collectULB(sums, reportMinutes, motes, lines), nil
