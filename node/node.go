@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/mqtt"
 	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/kademlia"
@@ -70,6 +71,10 @@ type Config struct {
 	Kademlia kademlia.Config
 	// Logger receives the node's logs; default slog.Default().
 	Logger *slog.Logger
+	// MQTT is the MQTT listener's address: empty for DefaultMQTTAddr,
+	// MQTTOff for none. A taken port leaves the node without MQTT and a
+	// warning in its log.
+	MQTT string
 
 	// listenFallback and apiFallback are set when Listen and API were
 	// left empty, so that a taken default port may be replaced by a free
@@ -130,6 +135,10 @@ type Node struct {
 	// readings is where ingested sensor readings go (HTTP, MQTT, import);
 	// nil until the search layer is started.
 	readings sensor.Sink
+	// mqtt accepts readings over MQTT, at mqttAddr; nil when turned off
+	// or when the port was taken.
+	mqtt     *mqtt.Server
+	mqttAddr string
 	// routing is closed once router is set; handleMessage rejects what
 	// arrives before.
 	routing chan struct{}
@@ -186,6 +195,9 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	if err := n.startDiscovery(); err != nil {
+		return err
+	}
+	if err := n.startMQTT(); err != nil {
 		return err
 	}
 	n.registerMetrics()
@@ -376,6 +388,7 @@ func (n *Node) shutdown(grace time.Duration) error {
 		n.router.close(grace)
 		<-n.rescored
 	}
+	n.closeMQTT()
 	if n.api != nil {
 		n.api.close()
 	}

@@ -26,6 +26,7 @@ func newNodeCommand(g *globalFlags) *cobra.Command {
 		tier          string
 		mode          string
 		maxClockSkew  time.Duration
+		mqttAddr      string
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -52,6 +53,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 				MaxClockSkew:  maxClockSkew,
 				Tier:          tier,
 				Logger:        log,
+				MQTT:          mqttAddr,
 			}
 			// Addresses the user gave are used as given; the defaults
 			// may move to a free port when taken.
@@ -74,6 +76,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 	// as long as flat Kademlia has.
 	f.StringVar(&mode, "mode", "flat", "overlay mode: flat (every node in the DHT) or hier (each LAN elects representatives to the DHT) (env YUI_MODE)")
 	f.DurationVar(&maxClockSkew, "max-clock-skew", 0, "how far a LAN beacon's clock may differ from this node's, e.g. 10m; 0 for the default of 5m, -1s to turn the check off on devices without a clock (env YUI_MAX_CLOCK_SKEW)")
+	f.StringVar(&mqttAddr, "mqtt", node.DefaultMQTTAddr, "MQTT listener address for sensor readings on topics yui/NAMESPACE/SENSOR, or off; if the port is taken the node logs a warning and runs without MQTT (env YUI_MQTT)")
 	f.StringVar(&tier, "tier", "auto", "storage tier: upper, middle, lower (holds no data) or auto (env YUI_TIER)")
 	return cmd
 }

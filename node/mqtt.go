@@ -1,0 +1,142 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/mqtt"
+	"github.com/yuinet/yui/sensor"
+	"github.com/yuinet/yui/storage/seal"
+)
+
+// DefaultMQTTAddr is the default address of a node's MQTT listener: the
+// standard MQTT port on loopback, for sensors' gateways on the same host.
+const DefaultMQTTAddr = "127.0.0.1:1883"
+
+// MQTTOff as Config.MQTT turns the MQTT listener off.
+const MQTTOff = "off"
+
+// TopicPrefix starts the topic of every reading published to a node:
+// yui/NAMESPACE/SENSOR, where SENSOR is the default source id of the
+// readings and may contain further levels.
+const TopicPrefix = "yui/"
+
+// startMQTT starts the MQTT listener. A taken port only costs the node
+// its MQTT ingest, so that one busy port does not stop a node.
+func (n *Node) startMQTT() error {
+	addr := n.cfg.MQTT
+	if addr == MQTTOff {
+		return nil
+	}
+	if addr == "" {
+		addr = DefaultMQTTAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		n.log.Warn("MQTT port taken, running without MQTT ingest; pass --mqtt with a free address or --mqtt off",
+			"addr", addr, "err", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("node: MQTT address %s: %w (pass another with --mqtt, or --mqtt off)", addr, err)
+	}
+
+	n.mqtt = mqtt.NewServer(mqtt.Config{Handler: mqttHandler{n}, Logger: n.log})
+	n.mqttAddr = ln.Addr().String()
+	go n.mqtt.Serve(ln)
+	n.log.Info("MQTT listener started", "addr", n.mqttAddr)
+	return nil
+}
+
+func (n *Node) closeMQTT() {
+	if n.mqtt != nil {
+		n.mqtt.Close()
+	}
+}
+
+// MQTTAddr returns the MQTT listener's address, or "" when the node runs
+// without one.
+func (n *Node) MQTTAddr() string { return n.mqttAddr }
+
+// PublishMQTT sends a message to the node's MQTT subscribers of a
+// matching topic filter and returns how many it reached.
+func (n *Node) PublishMQTT(topic string, payload []byte) int {
+	if n.mqtt == nil {
+		return 0
+	}
+	return n.mqtt.Publish(topic, payload)
+}
+
+// mqttHandler turns published messages into readings for the node's
+// sensor sink. The MQTT user name selects the node's local user, like the
+// API's X-Yui-User header; without one the default user writes.
+type mqttHandler struct{ n *Node }
+
+// mqttTarget is the user and namespace a group of readings is written to.
+type mqttTarget struct{ user, namespace string }
+
+func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Message) ([]error, error) {
+	user := c.Username
+	if user == "" {
+		user = api.DefaultUser
+	}
+	userErr := api.ValidateUserName(user)
+
+	rejected := make([]error, len(msgs))
+	batches := map[mqttTarget][]sensor.Reading{}
+	var order []mqttTarget
+	arrived := time.Now()
+	for i, m := range msgs {
+		if userErr != nil {
+			rejected[i] = fmt.Errorf("MQTT user name: %w", userErr)
+			continue
+		}
+		ns, r, err := readingOf(m, arrived)
+		if err != nil {
+			rejected[i] = err
+			continue
+		}
+		t := mqttTarget{user, ns}
+		if _, ok := batches[t]; !ok {
+			order = append(order, t)
+		}
+		batches[t] = append(batches[t], r)
+	}
+
+	sink := h.n.readingSink()
+	for _, t := range order {
+		if err := sink.Write(ctx, t.user, t.namespace, batches[t]); err != nil {
+			h.n.log.Warn("MQTT readings not stored, client will resend", "client", c.ID,
+				"user", t.user, "namespace", t.namespace, "readings", len(batches[t]), "err", err)
+			return nil, err
+		}
+	}
+	return rejected, nil
+}
+
+// readingOf decodes the reading of one message published to
+// yui/NAMESPACE/SENSOR.
+func readingOf(m mqtt.Message, arrived time.Time) (string, sensor.Reading, error) {
+	rest, ok := strings.CutPrefix(m.Topic, TopicPrefix)
+	ns, source, ok2 := strings.Cut(rest, "/")
+	if !ok || !ok2 || source == "" {
+		return "", sensor.Reading{}, fmt.Errorf("%w: %q: want %sNAMESPACE/SENSOR", mqtt.ErrTopicRejected, m.Topic, TopicPrefix)
+	}
+	if err := seal.ValidateNamespace(ns); err != nil {
+		return "", sensor.Reading{}, fmt.Errorf("%w: %q: %w", mqtt.ErrTopicRejected, m.Topic, err)
+	}
+	if err := sensor.ValidateSource(source); err != nil {
+		return "", sensor.Reading{}, fmt.Errorf("%w: %q: %w", mqtt.ErrTopicRejected, m.Topic, err)
+	}
+	r, err := sensor.DecodeJSON(m.Payload, sensor.JSONOptions{Source: source, Time: arrived})
+	if err != nil {
+		return "", sensor.Reading{}, fmt.Errorf("payload on topic %q: %w", m.Topic, err)
+	}
+	return ns, r, nil
+}
