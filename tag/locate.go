@@ -45,7 +45,8 @@ type Estimate struct {
 	// Radius is the distance from Position within which the tag lies with
 	// probability Confidence under the model, in metres.
 	Radius float64 `json:"radius_m"`
-	// Time is the last sighting's time.
+	// From and Time are the first and the last sighting's time.
+	From time.Time `json:"from"`
 	Time time.Time `json:"time"`
 	// Relays counts the relays with known positions that heard the tag.
 	Relays int `json:"relays"`
@@ -98,6 +99,9 @@ func (l *Locator) heardRelays(sightings []Sighting) ([]heard, Estimate) {
 		est.Sightings++
 		if s.Time.After(est.Time) {
 			est.Time = s.Time
+		}
+		if est.From.IsZero() || s.Time.Before(est.From) {
+			est.From = s.Time
 		}
 	}
 	ids := make([]string, 0, len(sum))

@@ -77,7 +77,8 @@ type Alert struct {
 // oldest first, as of now. The track may be in any order. A tag that
 // leaves the area raises one alert per departure, on its first estimate
 // outside; a tag unheard for longer than rule.Silence raises one alert
-// per gap, including the gap that is still open at now.
+// per gap between one estimate's last sighting and the next one's first,
+// including the gap that is still open at now.
 //
 // An estimate counts as outside when its position is, whatever its
 // radius: a guardian would rather hear of a tag near the edge.
@@ -87,7 +88,7 @@ func Watch(tag string, rule Rule, track []Estimate, now time.Time) []Alert {
 	inside := true
 	for i := range sorted {
 		e := &sorted[i]
-		if rule.Silence > 0 && i > 0 && e.Time.Sub(sorted[i-1].Time) > rule.Silence {
+		if rule.Silence > 0 && i > 0 && e.From.Sub(sorted[i-1].Time) > rule.Silence {
 			alerts = append(alerts, silentAlert(tag, rule, &sorted[i-1]))
 		}
 		if rule.Area == nil {

@@ -51,9 +51,9 @@ func TestWatchLeftArea(t *testing.T) {
 func TestWatchSilent(t *testing.T) {
 	t0 := time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC)
 	track := []Estimate{
-		{Time: t0},
-		{Time: t0.Add(time.Minute)},
-		{Time: t0.Add(20 * time.Minute)},
+		{From: t0.Add(-10 * time.Second), Time: t0},
+		{From: t0.Add(50 * time.Second), Time: t0.Add(time.Minute)},
+		{From: t0.Add(19 * time.Minute), Time: t0.Add(20 * time.Minute)},
 	}
 	rule := Rule{Silence: 15 * time.Minute}
 

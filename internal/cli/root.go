@@ -70,6 +70,7 @@ variable named in its help text.`,
 		newUserCommand(g),
 		newGrantCommand(g),
 		newRevokeCommand(g),
+		newTagCommand(g),
 	)
 	return root
 }
