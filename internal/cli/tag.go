@@ -232,4 +232,3 @@ func formatEstimate(e tag.Estimate) string {
 	return fmt.Sprintf("%s  x %.1f m, y %.1f m  ± %.1f m  (%d relays)",
 		e.Time.UTC().Format(time.RFC3339), e.Position.X, e.Position.Y, e.Radius, e.Relays)
 }
-
