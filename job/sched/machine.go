@@ -1,0 +1,449 @@
+package sched
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Errors returned by this package.
+var (
+	// ErrStaleEpoch reports a message from an epoch older than the
+	// receiver's: it comes from, or was sent for, a deposed manager.
+	ErrStaleEpoch = errors.New("sched: stale manager epoch")
+	// ErrDeposed reports a call on a Machine that has seen a newer epoch
+	// and stopped scheduling.
+	ErrDeposed = errors.New("sched: manager deposed by a newer epoch")
+	// ErrUnknownLease reports a result for a lease this Machine did not
+	// issue, or from a worker other than the lease's.
+	ErrUnknownLease = errors.New("sched: unknown lease")
+	// ErrInvalid reports an invalid argument, such as a bad Config or a
+	// worker added twice.
+	ErrInvalid = errors.New("sched: invalid argument")
+	// ErrMalformed reports bytes that do not decode to a Snapshot.
+	ErrMalformed = errors.New("sched: malformed snapshot")
+)
+
+// Tier is a worker's compute class. The storage layer ranks nodes into
+// the same three tiers by uptime and capacity.
+type Tier uint8
+
+const (
+	// TierUpper workers are stable and capable and take any unit.
+	TierUpper Tier = iota
+	// TierMiddle workers take any unit.
+	TierMiddle
+	// TierLower workers, such as phones and small boards, take only
+	// units of at most Config.LowerTierMaxReadings readings.
+	TierLower
+)
+
+// Config tunes a Machine. A zero field takes its default.
+type Config struct {
+	// LeaseDuration is how long a lease lasts after the worker's last
+	// heartbeat, and how long a worker may stay silent and still count
+	// as alive. Default 30s.
+	LeaseDuration time.Duration
+	// Verify is the number of distinct workers whose results must agree
+	// before a unit commits. Default 1.
+	Verify int
+	// MaxAttempts is how many failed runs, and rounds of disagreeing
+	// results, a unit may have before it fails. Leases lost to a worker
+	// that leaves or stalls do not count. Default 3.
+	MaxAttempts int
+	// StragglerAfter is how long a unit may run before an idle worker
+	// gets a copy of it, once no unit is waiting. Default 2 ×
+	// LeaseDuration.
+	StragglerAfter time.Duration
+	// SlotsPerWorker is how many units a worker runs at once. Default 1.
+	SlotsPerWorker int
+	// LowerTierMaxReadings is the largest unit a TierLower worker gets,
+	// in readings. 0 gives such workers no units.
+	LowerTierMaxReadings int
+}
+
+func (c Config) withDefaults() Config {
+	if c.LeaseDuration <= 0 {
+		c.LeaseDuration = 30 * time.Second
+	}
+	if c.Verify <= 0 {
+		c.Verify = 1
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 3
+	}
+	if c.StragglerAfter <= 0 {
+		c.StragglerAfter = 2 * c.LeaseDuration
+	}
+	if c.SlotsPerWorker <= 0 {
+		c.SlotsPerWorker = 1
+	}
+	return c
+}
+
+// Assignment is a unit given to a worker under a lease. The worker
+// checks Epoch with its Fence before it starts.
+type Assignment struct {
+	Worker WorkerID
+	Epoch  uint64
+	Lease  uint64
+	Unit   Unit
+	// Deadline is when the lease ends unless a heartbeat renews it.
+	Deadline time.Time
+}
+
+// Revoke is a request to a worker to stop running a unit, because the
+// unit committed without this copy or the lease expired.
+type Revoke struct {
+	Worker WorkerID
+	Epoch  uint64
+	Lease  uint64
+	Unit   UnitID
+}
+
+// Report is a worker's result for a lease.
+type Report struct {
+	Worker WorkerID
+	Epoch  uint64
+	Lease  uint64
+	Unit   UnitID
+	// Result is the unit's output or a digest of it. Results are compared
+	// byte for byte when Verify is above 1.
+	Result []byte
+	// Err is empty on success, else why the run failed.
+	Err string
+}
+
+// Commit is a unit's accepted result. The Machine emits each unit's
+// Commit once; the caller folds Result into the job's aggregate.
+type Commit struct {
+	Epoch  uint64
+	Unit   UnitID
+	Result []byte
+}
+
+// Machine schedules one job. It is not safe for concurrent use.
+type Machine struct {
+	cfg     Config
+	epoch   uint64
+	deposed bool
+
+	units   []unitState
+	open    []UnitID // units neither committed nor failed, ascending
+	workers []*workerState
+	byID    map[WorkerID]*workerState
+
+	// issued holds every lease of this epoch, active or not, so that a
+	// late result from an expired lease can still count.
+	issued    map[uint64]*lease
+	nextLease uint64
+	now       time.Time // latest time given to any call
+
+	assignments []Assignment
+	revokes     []Revoke
+	commits     []Commit
+}
+
+type unitState struct {
+	unit      Unit
+	committed bool
+	failed    bool
+	attempts  int
+	active    []*lease // ascending by start
+	results   []result // at most one per worker
+}
+
+type result struct {
+	worker WorkerID
+	data   []byte
+}
+
+type lease struct {
+	id       uint64
+	unit     UnitID
+	worker   WorkerID
+	start    time.Time
+	deadline time.Time
+	active   bool
+}
+
+type workerState struct {
+	id       WorkerID
+	tier     Tier
+	lastSeen time.Time
+	leases   []*lease
+}
+
+// New returns a Machine for units at the given epoch. Unit IDs must be
+// their indexes, as Split numbers them. Epochs start at 1.
+func New(cfg Config, epoch uint64, units []Unit) (*Machine, error) {
+	if epoch == 0 {
+		return nil, fmt.Errorf("%w: epoch 0; epochs start at 1", ErrInvalid)
+	}
+	m := &Machine{
+		cfg:       cfg.withDefaults(),
+		epoch:     epoch,
+		units:     make([]unitState, len(units)),
+		byID:      map[WorkerID]*workerState{},
+		issued:    map[uint64]*lease{},
+		nextLease: 1,
+	}
+	for i, u := range units {
+		if u.ID != UnitID(i) {
+			return nil, fmt.Errorf("%w: unit at index %d has ID %d", ErrInvalid, i, u.ID)
+		}
+		m.units[i].unit = u
+		m.open = append(m.open, u.ID)
+	}
+	return m, nil
+}
+
+// Epoch returns the Machine's epoch.
+func (m *Machine) Epoch() uint64 { return m.epoch }
+
+// Done reports whether every unit is committed or failed.
+func (m *Machine) Done() bool { return len(m.open) == 0 }
+
+// Failed returns the units that failed MaxAttempts times, ascending.
+func (m *Machine) Failed() []UnitID {
+	var ids []UnitID
+	for i := range m.units {
+		if m.units[i].failed {
+			ids = append(ids, UnitID(i))
+		}
+	}
+	return ids
+}
+
+// Outbox returns and clears the assignments and revocations to send.
+func (m *Machine) Outbox() ([]Assignment, []Revoke) {
+	a, r := m.assignments, m.revokes
+	m.assignments, m.revokes = nil, nil
+	return a, r
+}
+
+// Commits returns and clears the units committed since the last call.
+func (m *Machine) Commits() []Commit {
+	c := m.commits
+	m.commits = nil
+	return c
+}
+
+// ObserveEpoch records an epoch seen elsewhere. A newer one deposes the
+// Machine, which then drops its outbox and rejects every later call.
+func (m *Machine) ObserveEpoch(epoch uint64) {
+	if epoch > m.epoch {
+		m.deposed = true
+		m.assignments, m.revokes, m.commits = nil, nil, nil
+	}
+}
+
+// AddWorker adds a worker, which gets units at once.
+func (m *Machine) AddWorker(now time.Time, id WorkerID, tier Tier) error {
+	if m.deposed {
+		return ErrDeposed
+	}
+	if _, ok := m.byID[id]; ok {
+		return fmt.Errorf("%w: worker %s added twice", ErrInvalid, id)
+	}
+	if tier > TierLower {
+		return fmt.Errorf("%w: worker %s has unknown tier %d", ErrInvalid, id, tier)
+	}
+	w := &workerState{id: id, tier: tier, lastSeen: now}
+	m.workers = append(m.workers, w)
+	m.byID[id] = w
+	m.schedule(now)
+	return nil
+}
+
+// RemoveWorker removes a worker that left. Its units go to others.
+func (m *Machine) RemoveWorker(now time.Time, id WorkerID) error {
+	if m.deposed {
+		return ErrDeposed
+	}
+	w, ok := m.byID[id]
+	if !ok {
+		return nil
+	}
+	for _, l := range slices.Clone(w.leases) {
+		m.endLease(l)
+	}
+	delete(m.byID, id)
+	m.workers = slices.DeleteFunc(m.workers, func(x *workerState) bool { return x == w })
+	m.schedule(now)
+	return nil
+}
+
+// Heartbeat records that a worker is alive and renews its leases.
+func (m *Machine) Heartbeat(now time.Time, id WorkerID) error {
+	if m.deposed {
+		return ErrDeposed
+	}
+	w, ok := m.byID[id]
+	if !ok {
+		return fmt.Errorf("%w: heartbeat from worker %s, which is not in the job", ErrInvalid, id)
+	}
+	w.lastSeen = now
+	for _, l := range w.leases {
+		l.deadline = now.Add(m.cfg.LeaseDuration)
+	}
+	m.schedule(now)
+	return nil
+}
+
+// Tick expires leases whose deadline has passed, revoking them, and
+// hands their units and any stragglers to idle workers.
+func (m *Machine) Tick(now time.Time) error {
+	if m.deposed {
+		return ErrDeposed
+	}
+	for _, w := range m.workers {
+		for _, l := range slices.Clone(w.leases) {
+			if !now.Before(l.deadline) {
+				m.endLease(l)
+				m.revokes = append(m.revokes, Revoke{Worker: w.id, Epoch: m.epoch, Lease: l.id, Unit: l.unit})
+			}
+		}
+	}
+	m.schedule(now)
+	return nil
+}
+
+// NextDeadline returns when Tick is next due: the earliest lease
+// deadline, or the time a running unit becomes a straggler if that is
+// still ahead of the latest time the Machine was given. It is the zero
+// Time when nothing is due.
+func (m *Machine) NextDeadline() time.Time {
+	var next time.Time
+	earlier := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	for _, id := range m.open {
+		u := &m.units[id]
+		for _, l := range u.active {
+			earlier(l.deadline)
+		}
+		if len(u.active) > 0 && m.gap(u) == 0 {
+			if t := u.active[0].start.Add(m.cfg.StragglerAfter); t.After(m.now) {
+				earlier(t)
+			}
+		}
+	}
+	return next
+}
+
+// HandleReport takes a worker's result. A result for a unit already
+// committed is dropped without error, as the loser of a race with a
+// copy. It returns ErrStaleEpoch for a report of an older epoch and
+// ErrUnknownLease for a lease this Machine did not give that worker.
+func (m *Machine) HandleReport(now time.Time, r Report) error {
+	if m.deposed {
+		return ErrDeposed
+	}
+	if r.Epoch != m.epoch {
+		if r.Epoch > m.epoch {
+			m.ObserveEpoch(r.Epoch)
+			return ErrDeposed
+		}
+		return fmt.Errorf("%w: report for lease %d of unit %d from %s has epoch %d, manager's is %d",
+			ErrStaleEpoch, r.Lease, r.Unit, r.Worker, r.Epoch, m.epoch)
+	}
+	l, ok := m.issued[r.Lease]
+	if !ok || l.worker != r.Worker || l.unit != r.Unit {
+		return fmt.Errorf("%w: lease %d of unit %d for worker %s", ErrUnknownLease, r.Lease, r.Unit, r.Worker)
+	}
+	if w, ok := m.byID[r.Worker]; ok {
+		w.lastSeen = now
+	}
+	m.endLease(l)
+
+	u := &m.units[l.unit]
+	if !u.committed && !u.failed {
+		if r.Err != "" {
+			m.recordAttempt(u)
+		} else {
+			m.recordResult(u, r.Worker, r.Result)
+		}
+	}
+	m.schedule(now)
+	return nil
+}
+
+func (m *Machine) recordResult(u *unitState, w WorkerID, data []byte) {
+	if slices.ContainsFunc(u.results, func(x result) bool { return x.worker == w }) {
+		return
+	}
+	u.results = append(u.results, result{worker: w, data: bytes.Clone(data)})
+	if best, n := u.agreement(); n >= m.cfg.Verify {
+		m.commit(u, best)
+		return
+	}
+	// With Verify results in and no Verify of them equal, the unit
+	// needs another run, and each result that leaves it unsettled counts
+	// as an attempt.
+	if len(u.results) >= m.cfg.Verify {
+		m.recordAttempt(u)
+	}
+}
+
+// agreement returns the most common result and how many workers gave it.
+func (u *unitState) agreement() ([]byte, int) {
+	var best []byte
+	bestN := 0
+	for i, r := range u.results {
+		n := 0
+		for _, s := range u.results[i:] {
+			if bytes.Equal(r.data, s.data) {
+				n++
+			}
+		}
+		if n > bestN {
+			best, bestN = r.data, n
+		}
+	}
+	return best, bestN
+}
+
+func (m *Machine) recordAttempt(u *unitState) {
+	u.attempts++
+	if u.attempts >= m.cfg.MaxAttempts {
+		u.failed = true
+		m.close(u)
+	}
+}
+
+func (m *Machine) commit(u *unitState, data []byte) {
+	u.committed = true
+	m.commits = append(m.commits, Commit{Epoch: m.epoch, Unit: u.unit.ID, Result: bytes.Clone(data)})
+	m.close(u)
+}
+
+// close revokes a finished unit's remaining leases and takes it off the
+// open list.
+func (m *Machine) close(u *unitState) {
+	for _, l := range slices.Clone(u.active) {
+		m.endLease(l)
+		m.revokes = append(m.revokes, Revoke{Worker: l.worker, Epoch: m.epoch, Lease: l.id, Unit: l.unit})
+	}
+	if i, ok := slices.BinarySearch(m.open, u.unit.ID); ok {
+		m.open = slices.Delete(m.open, i, i+1)
+	}
+}
+
+// endLease removes an active lease from its unit and worker. The lease
+// stays in issued, so a late result from it can still count.
+func (m *Machine) endLease(l *lease) {
+	if !l.active {
+		return
+	}
+	l.active = false
+	u := &m.units[l.unit]
+	u.active = slices.DeleteFunc(u.active, func(x *lease) bool { return x == l })
+	if w, ok := m.byID[l.worker]; ok {
+		w.leases = slices.DeleteFunc(w.leases, func(x *lease) bool { return x == l })
+	}
+}
