@@ -71,6 +71,7 @@ variable named in its help text.`,
 		newGrantCommand(g),
 		newRevokeCommand(g),
 		newTagCommand(g),
+		newImportCommand(g),
 	)
 	return root
 }

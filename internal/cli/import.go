@@ -1,0 +1,310 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/sensor"
+	"github.com/yuinet/yui/sensor/importer"
+)
+
+// Requests that 'yui import' sends stay below these, well inside the
+// node's limits, so that one request holds little of the node's memory
+// and a failed one costs little to resend.
+const (
+	importBatchBytes    = 4 << 20
+	importBatchReadings = 5000
+)
+
+// maxPrintedRejections bounds the rejected rows printed per file; every
+// one is counted in the summary.
+const maxPrintedRejections = 100
+
+func newImportCommand(g *globalFlags) *cobra.Command {
+	var (
+		sf        storeFlags
+		namespace string
+		mapSpec   string
+		strict    bool
+		locations string
+	)
+	cmd := &cobra.Command{
+		Use:   "import FILE... --ns NAMESPACE",
+		Short: "Load sensor readings from CSV, TSV or text files",
+		Long: `Load sensor readings from delimited text files, such as data loggers
+and public datasets write them, into a namespace. The layout of each
+file (delimiter, header, decimal comma, missing-value markers, time and
+source columns) is detected from its first lines; --map overrides what
+detection gets wrong, in the form the node logs as "layout detected".
+
+Readings go to the node in batches and are stored once the command
+reports them. A row that does not give a valid reading is printed with
+its file, line number and reason, counted and skipped; with --strict
+the first one ends the import, and the batches sent before it stay
+stored. On a terminal a progress bar shows each file's progress.`,
+		Example: `  yui import R1.txt R2.txt --ns library
+  yui import AirQualityUCI.csv --ns air --map 'time=0+1,source=const:turin'
+  yui import data.txt --ns lab --locations mote_locs.txt`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if namespace == "" {
+				return errors.New("import needs a namespace: pass --ns NAMESPACE")
+			}
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			run, err := newImportRun(cmd, g, sf.user, namespace, mapSpec, locations, strict)
+			if err != nil {
+				return err
+			}
+			return run.files(ctx, args)
+		},
+	}
+	sf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&namespace, "ns", "", "namespace to store the readings in (env YUI_NS)")
+	f.StringVar(&mapSpec, "map", "", "column map overriding detection, such as 'time=0:unix_ms,source=1,skip=2' (env YUI_MAP)")
+	f.BoolVar(&strict, "strict", false, "stop at the first rejected row (env YUI_STRICT)")
+	f.StringVar(&locations, "locations", "", "file of source positions, one row per source such as 'moteid x y', for readings without location columns (env YUI_LOCATIONS)")
+	return cmd
+}
+
+// importRun imports files one after the other and keeps the counts.
+type importRun struct {
+	cmd    *cobra.Command
+	opts   importer.Options
+	send   sendFunc
+	totals importCounts
+}
+
+// sendFunc stores a batch of readings, encoded as JSON lines.
+type sendFunc func(ctx context.Context, body []byte) (*api.IngestResult, error)
+
+// importCounts are the counts the summary reports for a file or all.
+type importCounts struct {
+	rows, stored, rejected int
+}
+
+func newImportRun(cmd *cobra.Command, g *globalFlags, user, namespace, mapSpec, locations string, strict bool) (*importRun, error) {
+	log, err := g.newLogger(cmd.ErrOrStderr())
+	if err != nil {
+		return nil, err
+	}
+	opts := importer.Options{Strict: strict, Logger: log}
+	if mapSpec != "" {
+		if opts.Map, err = importer.ParseMap(mapSpec); err != nil {
+			return nil, fmt.Errorf("--map: %w", err)
+		}
+	}
+	if locations != "" {
+		if opts.Locations, err = loadLocations(locations, log); err != nil {
+			return nil, err
+		}
+	}
+	client, err := api.FindNode(g.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	send := func(ctx context.Context, body []byte) (*api.IngestResult, error) {
+		return client.PostReadings(ctx, user, namespace, body)
+	}
+	return &importRun{cmd: cmd, opts: opts, send: send}, nil
+}
+
+// loadLocations reads a location table and rejects one with bad rows,
+// since a wrong position would silently follow every reading of its
+// source.
+func loadLocations(path string, log *slog.Logger) (importer.Locations, error) {
+	locs, sum, err := importer.LoadLocationsFile(path, importer.Options{Strict: true, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("--locations: %w", err)
+	}
+	log.Info("locations loaded", "file", path, "sources", len(locs), "lines", sum.Lines)
+	return locs, nil
+}
+
+// files imports each file and prints the summary, also after a failure.
+func (run *importRun) files(ctx context.Context, paths []string) error {
+	var err error
+	for _, path := range paths {
+		if err = run.file(ctx, path); err != nil {
+			break
+		}
+	}
+	if len(paths) > 1 {
+		run.printCounts("total", run.totals)
+	}
+	return err
+}
+
+// file imports one file.
+func (run *importRun) file(ctx context.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+
+	fi := &fileImport{run: run, path: path}
+	opts := run.opts
+	if !opts.Strict {
+		// With --strict the rejection ends the import and is reported
+		// as its error instead.
+		opts.OnReject = fi.printRejection
+	}
+	if bar := run.newBar(f, path); bar != nil {
+		fi.bar = bar
+		opts.Progress = func(n int64) { bar.Set64(n) }
+	}
+	err = fi.read(ctx, f, opts)
+	if fi.bar != nil {
+		fi.bar.Finish()
+	}
+	run.totals.rows += fi.counts.rows
+	run.totals.stored += fi.counts.stored
+	run.totals.rejected += fi.counts.rejected
+	run.printCounts(path, fi.counts)
+	if fi.unprinted > 0 {
+		fmt.Fprintf(run.cmd.ErrOrStderr(), "%s: %d more rejected rows not shown\n", path, fi.unprinted)
+	}
+	return err
+}
+
+func (run *importRun) newBar(f *os.File, path string) *progressbar.ProgressBar {
+	info, err := f.Stat()
+	if err != nil || !showsProgress(run.cmd) {
+		return nil
+	}
+	return progressbar.NewOptions64(info.Size(),
+		progressbar.OptionSetWriter(run.cmd.ErrOrStderr()),
+		progressbar.OptionSetDescription(filepath.Base(path)),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(20),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func (run *importRun) printCounts(what string, c importCounts) {
+	fmt.Fprintf(run.cmd.OutOrStdout(), "%s: %d rows read, %d stored, %d rejected\n", what, c.rows, c.stored, c.rejected)
+}
+
+// fileImport is the state of one file's import.
+type fileImport struct {
+	run       *importRun
+	path      string
+	bar       *progressbar.ProgressBar
+	counts    importCounts
+	printed   int
+	unprinted int
+
+	// body holds the batch being built as JSON lines, and lines the file
+	// line of each of its readings, to name rows the node rejects.
+	body  []byte
+	lines []int
+}
+
+// read streams the file's readings to the node in batches.
+func (fi *fileImport) read(ctx context.Context, f io.Reader, opts importer.Options) error {
+	rd, err := importer.NewReader(f, fi.path, opts)
+	if err != nil {
+		return err
+	}
+	for {
+		r, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			fi.countRows(rd)
+			return fi.stop(err)
+		}
+		if err := fi.add(ctx, &r, rd.Line()); err != nil {
+			fi.countRows(rd)
+			return err
+		}
+	}
+	fi.countRows(rd)
+	return fi.flush(ctx)
+}
+
+// stop ends an import at a strict rejection or a read error.
+func (fi *fileImport) stop(err error) error {
+	if errors.Is(err, importer.ErrRejected) {
+		return fmt.Errorf("import stopped at the first rejected row (--strict): %w", err)
+	}
+	return err
+}
+
+func (fi *fileImport) countRows(rd *importer.Reader) {
+	sum := rd.Summary()
+	fi.counts.rows = sum.Rows
+	fi.counts.rejected += sum.Rejected
+}
+
+// add appends a reading to the batch and sends the batch when full.
+func (fi *fileImport) add(ctx context.Context, r *sensor.Reading, line int) error {
+	var err error
+	fi.body, err = sensor.AppendJSON(fi.body, r)
+	if err != nil {
+		return fmt.Errorf("import: %s:%d: %w", fi.path, line, err)
+	}
+	fi.body = append(fi.body, '\n')
+	fi.lines = append(fi.lines, line)
+	if len(fi.lines) < importBatchReadings && len(fi.body) < importBatchBytes {
+		return nil
+	}
+	return fi.flush(ctx)
+}
+
+// flush sends the batch and counts what the node stored and rejected.
+func (fi *fileImport) flush(ctx context.Context) error {
+	if len(fi.lines) == 0 {
+		return nil
+	}
+	res, err := fi.run.send(ctx, fi.body)
+	if err != nil {
+		return fmt.Errorf("import: send %d readings of %s: %w", len(fi.lines), fi.path, err)
+	}
+	fi.counts.stored += res.Stored
+	fi.counts.rejected += res.Rejected
+	for _, rej := range res.Rejections {
+		line := 0
+		if rej.Line >= 1 && rej.Line <= len(fi.lines) {
+			line = fi.lines[rej.Line-1]
+		}
+		fi.printLine(fmt.Sprintf("%s:%d: rejected by the node: %s", fi.path, line, rej.Error))
+	}
+	fi.body, fi.lines = fi.body[:0], fi.lines[:0]
+	if res.Rejected > 0 && fi.run.opts.Strict {
+		return fmt.Errorf("import stopped: the node rejected %d readings of %s (--strict)", res.Rejected, fi.path)
+	}
+	return nil
+}
+
+func (fi *fileImport) printRejection(e *importer.RowError) {
+	fi.printLine(e.Error())
+}
+
+// printLine prints a rejected row above the progress bar, up to
+// maxPrintedRejections per file.
+func (fi *fileImport) printLine(s string) {
+	if fi.printed == maxPrintedRejections {
+		fi.unprinted++
+		return
+	}
+	fi.printed++
+	if fi.bar != nil {
+		fi.bar.Clear()
+	}
+	fmt.Fprintln(fi.run.cmd.ErrOrStderr(), s)
+}
