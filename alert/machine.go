@@ -49,6 +49,10 @@ type Config struct {
 	// SyncInterval is how often the Machine sends each neighbour its
 	// summary, which repairs lost pushes. Default 1m.
 	SyncInterval time.Duration
+	// RetryInterval is how soon the Machine sends a summary again to a
+	// neighbour reported Unreachable. It doubles with every report, up to
+	// SyncInterval, and resets when the neighbour is heard from. Default 1s.
+	RetryInterval time.Duration
 	// ResendAfter is how long the Machine waits before pushing an alert
 	// again to a neighbour whose summary lacks it, which covers pushes
 	// still in flight when the summary was sent. Default 10s.
@@ -75,6 +79,8 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MaxLifetime, 7*24*time.Hour)
 	orDefault(&c.SyncInterval, time.Minute)
 	orDefault(&c.ResendAfter, 10*time.Second)
+	orDefault(&c.RetryInterval, time.Second)
+	c.RetryInterval = min(c.RetryInterval, c.SyncInterval)
 	if c.MaxPerAuthority <= 0 {
 		c.MaxPerAuthority = 256
 	}
@@ -151,7 +157,10 @@ type neighbour struct {
 	// ones it sent or listed, the push time for ones pushed to it.
 	has      map[wire.AlertShortID]time.Time
 	nextSync time.Time
-	limit    bucket
+	// retry is the wait before the next summary after a failed send; zero
+	// while the peer is reachable.
+	retry time.Duration
+	limit bucket
 }
 
 // Machine is one node's part in the alert flood. See the package
@@ -269,6 +278,9 @@ func (m *Machine) Restore(now time.Time, raws [][]byte) int {
 // HandleMessage processes a message from peer from. It ignores message
 // types other than wire.AlertPush and wire.AlertSummary.
 func (m *Machine) HandleMessage(now time.Time, from Peer, msg wire.Message) {
+	if n, ok := m.neighbours[from]; ok {
+		n.retry = 0
+	}
 	switch msg := msg.(type) {
 	case *wire.AlertPush:
 		for _, raw := range msg.Alerts {
@@ -309,6 +321,30 @@ func (m *Machine) NeighbourDown(now time.Time, p Peer) {
 		m.peers = slices.Delete(m.peers, i, i+1)
 	}
 }
+
+// Unreachable reports that a message to neighbour p could not be sent. The
+// Machine forgets the alerts it pushed to p that p has not confirmed, and
+// sends p a summary again after a wait that doubles with every report, so
+// that p gets what it missed soon after it is reachable again.
+func (m *Machine) Unreachable(now time.Time, p Peer) {
+	n, ok := m.neighbours[p]
+	if !ok {
+		return
+	}
+	for id, pushed := range n.has {
+		if !pushed.IsZero() {
+			delete(n.has, id)
+		}
+	}
+	n.retry = min(max(2*n.retry, m.cfg.RetryInterval), m.cfg.SyncInterval)
+	if next := now.Add(n.retry); next.Before(n.nextSync) {
+		n.nextSync = next
+	}
+}
+
+// SetAuthorities replaces the trusted keys. Held alerts stay held, even
+// those of a key that is no longer trusted, until they expire.
+func (m *Machine) SetAuthorities(auths Authorities) { m.cfg.Authorities = auths }
 
 // Neighbours returns the current neighbours, sorted.
 func (m *Machine) Neighbours() []Peer { return slices.Clone(m.peers) }

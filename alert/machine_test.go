@@ -304,3 +304,36 @@ func TestMachineRestore(t *testing.T) {
 		t.Errorf("alerts after Restore = %d, want the live one", len(got))
 	}
 }
+
+func TestMachineUnreachableResends(t *testing.T) {
+	city := testSigner("city", 1)
+	m := New(Config{Authorities: testAuthorities(t, city), SyncInterval: time.Minute, RetryInterval: time.Second})
+	m.NeighbourUp(epoch, peer(1))
+	m.HandleMessage(epoch, peer(1), &wire.AlertSummary{})
+	m.Outbox()
+	a := testAlert(t, city, 1, epoch)
+	if err := m.Publish(epoch, a); err != nil {
+		t.Fatal(err)
+	}
+	m.Outbox()
+
+	// The push failed: the next summary is due after RetryInterval, not
+	// SyncInterval, and the answer to it brings the alert again.
+	m.Unreachable(epoch, peer(1))
+	if got, want := m.NextDeadline(), epoch.Add(time.Second); !got.Equal(want) {
+		t.Errorf("NextDeadline = %s, want %s", got, want)
+	}
+	m.Unreachable(epoch, peer(1))
+	if got, want := m.NextDeadline(), epoch.Add(time.Second); !got.Equal(want) {
+		t.Errorf("NextDeadline after a second failure = %s, want still %s", got, want)
+	}
+	m.Tick(epoch.Add(time.Second))
+	out := m.Outbox()
+	if len(out) != 1 || out[0].Msg.Type() != wire.TypeAlertSummary {
+		t.Fatalf("Tick sent %v, want one summary", out)
+	}
+	m.HandleMessage(epoch.Add(2*time.Second), peer(1), &wire.AlertSummary{})
+	if got := pushedTo(m.Outbox()); got[peer(1)] != 1 {
+		t.Errorf("pushes after the peer's summary = %v, want the alert again", got)
+	}
+}
