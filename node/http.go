@@ -103,6 +103,7 @@ func (n *Node) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathPeers, n.servePeers)
 	mux.HandleFunc("POST "+api.PathLookup, n.serveLookup)
 	n.storageRoutes(mux)
+	n.alertRoutes(mux)
 	n.ingestRoutes(mux)
 	n.tagRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{}))

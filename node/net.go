@@ -91,6 +91,7 @@ func (n *Node) startDiscovery() error {
 	go func() {
 		for c := range d.Contacts() {
 			n.router.addNeighbour(c)
+			n.alertFound(c)
 		}
 	}()
 	return nil

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/yuinet/yui/api"
@@ -144,6 +145,8 @@ type Node struct {
 	routing chan struct{}
 	// rescored is closed when the rescore goroutine has returned.
 	rescored chan struct{}
+	// alerts floods disaster alerts; nil until started.
+	alerts atomic.Pointer[alertService]
 }
 
 // leaveGrace bounds how long Close waits to tell contacts that the node
@@ -189,6 +192,9 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	if err := n.startStorage(); err != nil {
+		return err
+	}
+	if err := n.startAlerts(); err != nil {
 		return err
 	}
 	if err := n.startAPI(); err != nil {
@@ -259,6 +265,9 @@ func (n *Node) dispatch(ctx context.Context, from transport.Peer, msg wire.Messa
 	case wire.TypePing, wire.TypeFindNode, wire.TypeLeave,
 		wire.TypeGroupSync, wire.TypeForward, wire.TypeLookupAnswer:
 		return n.router.handle(from, msg, isRequest)
+	}
+	if isAlertType(msg.Type()) {
+		return n.handleAlert(from, msg, isRequest)
 	}
 	if isStorageType(msg.Type()) {
 		return n.handleStorage(ctx, from, msg, isRequest)
@@ -384,6 +393,7 @@ func (n *Node) shutdown(grace time.Duration) error {
 	if n.disc != nil {
 		n.disc.Close()
 	}
+	n.closeAlerts()
 	if n.router != nil {
 		n.router.close(grace)
 		<-n.rescored

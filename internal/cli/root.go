@@ -72,6 +72,8 @@ variable named in its help text.`,
 		newRevokeCommand(g),
 		newTagCommand(g),
 		newImportCommand(g),
+		newAuthorityCommand(g),
+		newAlertCommand(g),
 	)
 	return root
 }
