@@ -264,23 +264,51 @@ func (m *Machine) seedRouting(now time.Time) {
 	m.joinedAt = m.clock(now)
 }
 
-// rejoinInterval is how long a representative with an empty routing table
-// waits between attempts to join the DHT through the group's seeds.
+// rejoinInterval is how long a representative whose routing table knows
+// no node outside its group waits between attempts to join the DHT
+// through the group's seeds.
 const rejoinInterval = 30 * time.Second
 
 // rejoin seeds and bootstraps again a representative's routing table that
-// has stayed empty, because the seeds it had were gone or came late.
+// still holds no node outside the group, because the seeds it had were
+// gone or came late. The first group of a network elects before any other
+// exists; its representatives fill their tables with one another only,
+// and the groups that join later reach it through one of its nodes. A
+// fellow representative that learns of them cannot pass on this node's
+// address if it knows it only as a link-local one, so this node must go
+// out and meet them itself.
 func (m *Machine) rejoin(now time.Time, t int64) {
-	if m.rep && m.routing != nil && m.routing.Len() == 0 && t >= m.rejoinDue() {
+	if t >= m.rejoinDue() && !m.knowsOutsideGroup() {
 		m.seedRouting(now)
 	}
 }
 
 func (m *Machine) rejoinDue() int64 {
-	if !m.rep || m.routing == nil || m.routing.Len() > 0 || m.joinedAt == noTime {
+	if !m.rep || m.routing == nil || m.joinedAt == noTime || m.knowsOutsideGroup() {
 		return noTime
 	}
 	return m.joinedAt + int64(rejoinInterval)
+}
+
+// rejoinSoon makes a representative that knows no node outside its group
+// rejoin at its next tick, because a record brought seeds that may lead
+// outside.
+func (m *Machine) rejoinSoon(t int64) {
+	if m.rejoinDue() != noTime {
+		m.joinedAt = min(m.joinedAt, t-int64(rejoinInterval))
+	}
+}
+
+// knowsOutsideGroup reports whether the routing table holds a node that is
+// not a member of this node's group.
+func (m *Machine) knowsOutsideGroup() bool {
+	inGroup := 0
+	for i := range m.group {
+		if m.routing.Contains(m.group[i].id) {
+			inGroup++
+		}
+	}
+	return m.routing.Len() > inGroup
 }
 
 // stepDown gives up the seat. The routing table stays until the lookups

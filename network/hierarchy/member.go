@@ -265,6 +265,8 @@ func (m *Machine) update(t int64, e *member, rec *wire.Member) bool {
 	}
 	if len(e.seeds) == 0 {
 		e.seeds = nil
+	} else {
+		m.rejoinSoon(t)
 	}
 	if e.live() {
 		m.dirty = true // the merit may have changed

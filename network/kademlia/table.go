@@ -345,6 +345,12 @@ func (m *Machine) Len() int {
 	return n
 }
 
+// Contains reports whether id is in the routing table (not only in a
+// replacement cache).
+func (m *Machine) Contains(id identity.NodeID) bool {
+	return m.lookupEntry(id) != nil
+}
+
 // Peers returns the routing table's contacts with their metrics, by bucket
 // and least recently seen first within a bucket.
 func (m *Machine) Peers() []PeerInfo {
