@@ -37,7 +37,7 @@ type simTownFlags struct {
 	seeds      int
 	protocol   string
 	hopLimit   int
-	beacon     time.Duration
+	sync       time.Duration
 	hopLatency time.Duration
 	duration   time.Duration
 	json       bool
@@ -60,9 +60,11 @@ deployment (N1.txt); --graph generated places --relays relays in a town
 of --area km² with link statistics fitted to it. --fail takes a share of
 relays down for the whole run, --churn makes the others fail and recover,
 --people adds walking people with radios (generated towns only).
---protocol yui stores the alert and hands it to neighbours that appear
-later; flood rebroadcasts it once with a hop limit, as LoRa mesh radios
-do. --sweep runs both protocols at 0 to 50% failed relays and writes a
+--protocol yui runs the alert flood of package alert on every node: it
+stores the alert until expiry and hands it to neighbours that appear
+later. store is the simulator's broadcast-only variant of the same idea,
+with beacons in place of per-neighbour summaries. flood rebroadcasts the
+alert once with a hop limit, as LoRa mesh radios do. --sweep runs both protocols at 0 to 50% failed relays and writes a
 table and a plot into --out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,9 +84,9 @@ table and a plot into --out.`,
 	fl.Float64Var(&f.speed, "speed", 1.4, "walking speed in m/s")
 	fl.DurationVar(&f.moveStep, "move-step", 10*time.Second, "time between position updates of the people")
 	fl.IntVar(&f.seeds, "seeds", 5, "runs, with seeds --seed, --seed+1, ...; a generated town is drawn anew for each")
-	fl.StringVar(&f.protocol, "protocol", "both", "yui, flood or both")
+	fl.StringVar(&f.protocol, "protocol", "both", "yui, store, flood, both (yui and flood) or all")
 	fl.IntVar(&f.hopLimit, "hop-limit", town.DefaultHopLimit, "hop limit of flood")
-	fl.DurationVar(&f.beacon, "beacon", 10*time.Second, "beacon interval of yui")
+	fl.DurationVar(&f.sync, "sync", 10*time.Second, "interval of the summaries (yui) and beacons (store) that repair lost pushes")
 	fl.DurationVar(&f.hopLatency, "hop-latency", 10*time.Millisecond, "mean channel access and airtime of one transmission")
 	fl.DurationVar(&f.duration, "duration", 10*time.Minute, "simulated time after the alert is sent, also its lifetime")
 	fl.BoolVar(&f.json, "json", false, "print the table as JSON")
@@ -207,17 +209,25 @@ func (f *simTownFlags) experiment(firstSeed uint64) (*town.Experiment, town.Fit,
 }
 
 func (f *simTownFlags) protocols() ([]town.Protocol, error) {
-	yui := town.StoreForward{BeaconInterval: f.beacon}
+	yui, err := town.NewAlertCore(f.sync)
+	if err != nil {
+		return nil, err
+	}
+	store := town.StoreForward{BeaconInterval: f.sync}
 	flood := town.Flood{HopLimit: f.hopLimit, Retries: 3, AckTimeout: 10 * f.hopLatency}
 	switch f.protocol {
 	case "yui":
 		return []town.Protocol{yui}, nil
+	case "store":
+		return []town.Protocol{store}, nil
 	case "flood":
 		return []town.Protocol{flood}, nil
 	case "both":
 		return []town.Protocol{yui, flood}, nil
+	case "all":
+		return []town.Protocol{yui, store, flood}, nil
 	}
-	return nil, fmt.Errorf("invalid --protocol %q: use yui, flood or both", f.protocol)
+	return nil, fmt.Errorf("invalid --protocol %q: use yui, store, flood, both or all", f.protocol)
 }
 
 func (f *simTownFlags) graphTitle() string {

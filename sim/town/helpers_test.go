@@ -65,7 +65,17 @@ func mustFit(t testing.TB, d *ULBData) Fit {
 	return fit
 }
 
-func yui() Protocol { return StoreForward{BeaconInterval: 10 * time.Second} }
+// yui returns package alert's flood with summaries every 10 seconds.
+func yui(t testing.TB) Protocol {
+	t.Helper()
+	p, err := NewAlertCore(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func store() Protocol { return StoreForward{BeaconInterval: 10 * time.Second} }
 
 func flood(hopLimit int) Protocol {
 	return Flood{HopLimit: hopLimit, Retries: 3, AckTimeout: 100 * time.Millisecond}

@@ -18,6 +18,18 @@ type crowd struct {
 	links [][]Link
 }
 
+// linked returns every node that has a link with a person now: the
+// people and the relays in their range.
+func (c *crowd) linked() []int {
+	var nodes []int
+	for k, links := range c.links {
+		if len(links) > 0 || k >= c.first {
+			nodes = append(nodes, k)
+		}
+	}
+	return nodes
+}
+
 // startPeople places the people at random points and links them.
 func (w *world) startPeople() {
 	if w.opts.People == 0 {

@@ -48,6 +48,15 @@ type Relay interface {
 	NextTick() time.Duration
 }
 
+// NeighbourAware is implemented by relays that must be told which nodes
+// they hear. The simulator calls SetNeighbours with initial set on every
+// node that is up at the start of the run, before the alert is sent. It
+// calls it again with the full current list whenever a link of an up
+// node appears or goes away, and when the node comes back up.
+type NeighbourAware interface {
+	SetNeighbours(now time.Duration, peers []int, initial bool) Effects
+}
+
 // Protocol creates the relays of one run.
 type Protocol interface {
 	Name() string

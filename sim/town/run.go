@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -225,6 +226,9 @@ func (w *world) originate(sender int) {
 	w.reached[sender] = true
 	w.spreadLimit()
 	for k := range w.nodes {
+		if aware, ok := w.nodes[k].(NeighbourAware); ok && w.up[k] {
+			aware.SetNeighbours(w.now, w.upNeighbours(k), true)
+		}
 		w.arm(k)
 	}
 	w.apply(sender, w.nodes[sender].Originate(w.now, w.alert))
@@ -271,17 +275,48 @@ func (w *world) toggle(k int) {
 	w.scheduleToggle(k)
 	if !w.up[k] {
 		w.armed[k] = -1
+		w.eachLink(k, func(l Link) { w.notifyNeighbours(int(l.Receiver)) })
 		return
 	}
 	w.everUp[k] = true
 	w.spreadLimit()
+	w.notifyNeighbours(k)
+	w.eachLink(k, func(l Link) { w.notifyNeighbours(int(l.Receiver)) })
 	w.arm(k)
 }
 
 func (w *world) move() {
+	touched := w.people.linked()
 	w.people.step(w)
+	touched = append(touched, w.people.linked()...)
+	slices.Sort(touched)
+	for _, k := range slices.Compact(touched) {
+		w.notifyNeighbours(k)
+	}
 	w.spreadLimit()
 	w.q.schedule(event{at: w.now + w.opts.MoveStep, kind: evMove})
+}
+
+// notifyNeighbours gives node k, when up and NeighbourAware, the list of
+// the up nodes it hears now.
+func (w *world) notifyNeighbours(k int) {
+	aware, ok := w.nodes[k].(NeighbourAware)
+	if !ok || !w.up[k] {
+		return
+	}
+	w.apply(k, aware.SetNeighbours(w.now, w.upNeighbours(k), false))
+}
+
+// upNeighbours returns the up nodes that hear node k, ascending.
+func (w *world) upNeighbours(k int) []int {
+	var peers []int
+	w.eachLink(k, func(l Link) {
+		if w.up[l.Receiver] {
+			peers = append(peers, int(l.Receiver))
+		}
+	})
+	slices.Sort(peers)
+	return slices.Compact(peers)
 }
 
 // apply records the deliveries of one call, sends its frames and re-arms

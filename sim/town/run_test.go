@@ -17,12 +17,28 @@ func TestULBThirtyPercentDownReachesLimit(t *testing.T) {
 	g := d.Graph(mustFit(t, d))
 	down := int(math.Round(0.3 * float64(g.Len())))
 	for seed := uint64(1); seed <= 8; seed++ {
-		opts := baseOptions(yui(), seed)
-		opts.Fail = 0.3
+		opts := baseOptions(yui(t), seed)
+		opts.Fail, opts.Duration = 0.3, 5*time.Minute
 		r := mustRun(t, g, opts)
 		if r.Receivers != g.Len()-down-1 {
 			t.Errorf("seed %d: %d receivers, want %d", seed, r.Receivers, g.Len()-down-1)
 		}
+		if r.Delivered != r.Reachable {
+			t.Errorf("seed %d: delivered to %d of %d reachable receivers", seed, r.Delivered, r.Reachable)
+		}
+	}
+}
+
+// TestULBChurnReachesLimit adds relays that fail and recover to the 30%
+// that are down, so that receivers come and go during the flood.
+func TestULBChurnReachesLimit(t *testing.T) {
+	d := n1(t)
+	g := d.Graph(mustFit(t, d))
+	for seed := uint64(1); seed <= 4; seed++ {
+		opts := baseOptions(yui(t), seed)
+		opts.Fail, opts.Churn, opts.DownTime = 0.3, 0.3, 2*time.Minute
+		opts.Duration = 5 * time.Minute
+		r := mustRun(t, g, opts)
 		if r.Delivered != r.Reachable {
 			t.Errorf("seed %d: delivered to %d of %d reachable receivers", seed, r.Delivered, r.Reachable)
 		}
@@ -39,7 +55,7 @@ func TestGeneratedFailuresReachLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts := baseOptions(yui(), seed)
+		opts := baseOptions(yui(t), seed)
 		opts.Fail = 0.4
 		r := mustRun(t, g, opts)
 		if r.Delivered != r.Reachable {
@@ -58,11 +74,8 @@ func TestFloodSmallHopLimitDeliversLess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored := mustRun(t, g, baseOptions(yui(), 1))
+	stored := mustRun(t, g, baseOptions(yui(t), 1))
 	flooded := mustRun(t, g, baseOptions(flood(1), 1))
-	if stored.Delivered != stored.Reachable {
-		t.Errorf("yui delivered to %d of %d reachable receivers", stored.Delivered, stored.Reachable)
-	}
 	if flooded.Delivered >= stored.Delivered {
 		t.Errorf("flood with hop limit 1 delivered to %d receivers, yui to %d; want fewer", flooded.Delivered, stored.Delivered)
 	}
@@ -79,7 +92,7 @@ func TestFloodHopLimitOnLine(t *testing.T) {
 	}{
 		{flood(0), 1}, // the sender's own transmission only
 		{flood(3), 4}, // three rebroadcasts: four radio hops
-		{yui(), 9},
+		{yui(t), 9},
 	} {
 		opts := baseOptions(tc.protocol, 1)
 		opts.FixedSender, opts.Sender = true, 0
@@ -137,14 +150,14 @@ func TestStoreForwardHandsAlertToLaterNeighbour(t *testing.T) {
 
 func TestRunDeterministic(t *testing.T) {
 	fit := mustFit(t, n1(t))
-	g, err := Generate(fit, GenerateOptions{Relays: 200, AreaKm2: 2, Degree: 8, Seed: 3})
+	g, err := Generate(fit, GenerateOptions{Relays: 100, AreaKm2: 1, Degree: 8, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := baseOptions(yui(), 3)
-	opts.Duration = 3 * time.Minute
+	opts := baseOptions(yui(t), 3)
+	opts.Duration = 2 * time.Minute
 	opts.Fail, opts.Churn, opts.DownTime = 0.1, 0.2, time.Minute
-	opts.People, opts.Speed, opts.MoveStep = 30, 1.4, 10*time.Second
+	opts.People, opts.Speed, opts.MoveStep = 10, 1.4, 10*time.Second
 
 	first := mustRun(t, g, opts)
 	second := mustRun(t, g, opts)
@@ -166,7 +179,7 @@ func TestLimitSameForProtocols(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := baseOptions(yui(), 5)
+	opts := baseOptions(yui(t), 5)
 	opts.Duration = 3 * time.Minute
 	opts.Churn, opts.DownTime = 0.3, time.Minute
 	opts.People, opts.Speed, opts.MoveStep = 20, 1.4, 10*time.Second
@@ -193,15 +206,79 @@ func TestRunRejectsOptions(t *testing.T) {
 		"zero duration":   func(o *Options) { o.Duration = 0 },
 		"sender outside":  func(o *Options) { o.FixedSender, o.Sender = true, 3 },
 	} {
-		opts := baseOptions(yui(), 1)
+		opts := baseOptions(yui(t), 1)
 		change(&opts)
 		if _, err := Run(g, opts); !errors.Is(err, ErrInvalidOptions) {
 			t.Errorf("%s: Run = %v, want ErrInvalidOptions", name, err)
 		}
 	}
-	opts := baseOptions(yui(), 1)
+	opts := baseOptions(yui(t), 1)
 	opts.Fail = 1
 	if _, err := Run(g, opts); !errors.Is(err, ErrNoSender) {
 		t.Errorf("all relays down: Run = %v, want ErrNoSender", err)
+	}
+}
+
+// TestStoreProtocolReachesLimit runs the broadcast-only variant where the
+// alert core's tests run.
+func TestStoreProtocolReachesLimit(t *testing.T) {
+	fit := mustFit(t, n1(t))
+	g, err := Generate(fit, GenerateOptions{Relays: 300, AreaKm2: 4, Degree: 8, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := baseOptions(store(), 2)
+	opts.Fail = 0.4
+	r := mustRun(t, g, opts)
+	if r.Delivered != r.Reachable {
+		t.Errorf("delivered to %d of %d reachable receivers", r.Delivered, r.Reachable)
+	}
+}
+
+// TestAlertCoreMeetsLaterNeighbour passes frames between two nodes of
+// AlertCore: a node that appears after the flood gets the alert from the
+// summary exchange that NeighbourUp starts.
+func TestAlertCoreMeetsLaterNeighbour(t *testing.T) {
+	p := yui(t)
+	holder := p.NewRelay(0, 0).(*coreRelay)
+	newcomer := p.NewRelay(1, 0).(*coreRelay)
+	holder.SetNeighbours(0, nil, true)
+	newcomer.SetNeighbours(0, nil, true)
+	sent := holder.Originate(0, Alert{ID: 3, Expires: time.Hour})
+	if !reflect.DeepEqual(sent.Delivered, []AlertID{3}) {
+		t.Fatalf("sender delivered %v, want [3]", sent.Delivered)
+	}
+	if len(sent.Frames) != 0 {
+		t.Errorf("sender with no neighbours sent %d frames", len(sent.Frames))
+	}
+
+	// The two meet a minute later; frames go back and forth until quiet.
+	now := time.Minute
+	nodes := map[int]*coreRelay{0: holder, 1: newcomer}
+	queue := []struct {
+		from int
+		e    Effects
+	}{{0, holder.SetNeighbours(now, []int{1}, false)}, {1, newcomer.SetNeighbours(now, []int{0}, false)}}
+	var got []AlertID
+	for rounds := 0; len(queue) > 0; rounds++ {
+		if rounds > 20 {
+			t.Fatal("the exchange did not end in 20 rounds")
+		}
+		next := queue[0]
+		queue = queue[1:]
+		for _, f := range next.e.Frames {
+			to := 1 - next.from
+			e := nodes[to].Receive(now, next.from, f.Body)
+			if to == 1 {
+				got = append(got, e.Delivered...)
+			}
+			queue = append(queue, struct {
+				from int
+				e    Effects
+			}{to, e})
+		}
+	}
+	if !reflect.DeepEqual(got, []AlertID{3}) {
+		t.Errorf("newcomer delivered %v, want [3]", got)
 	}
 }

@@ -15,15 +15,15 @@ import (
 // flood, came back up or walked into range gets the alert within about
 // one beacon interval of being heard.
 //
-// NOTE: StoreForward is the simulator's own model of the Yui alert
-// protocol. The yui protocol of `yui sim town` runs it until package
-// alert's core is wired in through an adapter to Relay.
+// StoreForward is the simulator's broadcast-only variant of the alert
+// flood of package alert, which AlertCore runs: beacons to all neighbours
+// take the place of summaries to each one.
 type StoreForward struct {
 	BeaconInterval time.Duration
 }
 
-// Name returns "yui".
-func (p StoreForward) Name() string { return "yui" }
+// Name returns "store".
+func (p StoreForward) Name() string { return "store" }
 
 // NewRelay returns a node that holds nothing. Its first beacon falls at a
 // point of the first interval derived from seed, so that the nodes'
