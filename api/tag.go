@@ -45,8 +45,11 @@ type TagSecret struct {
 
 // SightingsResult is the response to a report.
 type SightingsResult struct {
-	// Stored counts the sightings stored.
+	// Stored counts the sightings stored, duplicates removed.
 	Stored int `json:"stored"`
+	// Records counts the store records written: one per tag identifier
+	// and relay, and one for the relay's position.
+	Records int `json:"records"`
 	// Network is the relay network they were stored under.
 	Network string `json:"network"`
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,17 +18,26 @@ import (
 	"github.com/yuinet/yui/tag"
 )
 
-// Sightings are stored one record per sighting under a key that carries
-// the whole sighting, so that a guardian finds its tags' sightings with
-// one listing of the namespace and no reads of values:
+// Sightings are stored one record per tag identifier, relay and report,
+// under a key that carries every sighting of the record, so that a
+// guardian finds its tags' sightings with one listing of the namespace
+// and no reads of values:
 //
-//	s/<rotating id>/<unix ms, 13 digits>/<relay>/<RSSI dBm>
+//	s/<rotating id>/<unix ms of the first>/<relay>/<Δms>:<RSSI>,<Δms>:<RSSI>…
 //
-// A relay's position is the record relay/<relay id>, JSON of tag.Point.
-// Keys are encrypted like any other, so holders learn none of this.
+// where each Δms counts from the first sighting's time. A gateway that
+// reports once a minute hears a tag beaconing every 5 s twelve times, so
+// the store writes one record where it would otherwise write twelve: the
+// cost of a write is per record, not per byte. The value holds the same
+// sightings as JSON. A relay's position is the record relay/<relay id>,
+// JSON of tag.Point. Keys are encrypted like any other, so holders learn
+// none of this.
 const (
 	sightingPrefix = "s/"
 	relayPrefix    = "relay/"
+	// maxSightingsPerRecord keeps a key well within the store's 1024
+	// bytes: each sighting takes at most about 20 of them.
+	maxSightingsPerRecord = 40
 )
 
 // tagRoutes adds the tag endpoints to mux.
@@ -78,30 +88,32 @@ func (n *Node) serveSightings(w http.ResponseWriter, r *http.Request) {
 		n.writeStoreError(w, r, err)
 		return
 	}
-	stored := len(records)
-	if rep.Position != nil {
-		stored--
+	stored := 0
+	for _, rec := range records {
+		if strings.HasPrefix(rec.Key, sightingPrefix) {
+			stored += strings.Count(rec.Key, ",") + 1
+		}
 	}
-	writeJSON(w, http.StatusOK, api.SightingsResult{Stored: stored, Network: network})
+	writeJSON(w, http.StatusOK, api.SightingsResult{Stored: stored, Records: len(records), Network: network})
 }
 
-// reportRecords turns a report into batch records: one per distinct
-// sighting, and the relay's position if the report has one. A sighting
-// sent twice is stored once.
+// reportRecords turns a report into batch records: one per tag
+// identifier and relay, split after maxSightingsPerRecord sightings, and
+// the relay's position if the report has one. A sighting sent twice is
+// stored once.
 func reportRecords(rep *tag.Report) ([]store.BatchRecord, error) {
-	seen := make(map[string]bool, len(rep.Sightings))
-	records := make([]store.BatchRecord, 0, len(rep.Sightings)+1)
-	for _, s := range rep.Sightings {
-		key := sightingKey(s)
-		if seen[key] {
-			continue
+	groups := groupSightings(rep.Sightings)
+	records := make([]store.BatchRecord, 0, len(groups)+1)
+	for _, g := range groups {
+		for len(g) > 0 {
+			n := min(len(g), maxSightingsPerRecord)
+			value, err := json.Marshal(g[:n])
+			if err != nil {
+				return nil, fmt.Errorf("node: encode sightings: %w", err)
+			}
+			records = append(records, store.BatchRecord{Key: sightingKey(g[:n]), Value: value, ContentType: "application/json"})
+			g = g[n:]
 		}
-		seen[key] = true
-		value, err := json.Marshal(s)
-		if err != nil {
-			return nil, fmt.Errorf("node: encode sighting: %w", err)
-		}
-		records = append(records, store.BatchRecord{Key: key, Value: value, ContentType: "application/json"})
 	}
 	if rep.Position != nil {
 		value, _ := json.Marshal(rep.Position)
@@ -110,30 +122,82 @@ func reportRecords(rep *tag.Report) ([]store.BatchRecord, error) {
 	return records, nil
 }
 
-func sightingKey(s tag.Sighting) string {
-	return fmt.Sprintf("%s%s/%013d/%s/%s", sightingPrefix, s.ID, s.Time.UnixMilli(), s.Relay,
-		strconv.FormatFloat(s.RSSI, 'g', -1, 64))
+// groupSightings returns the distinct sightings grouped by identifier and
+// relay, each group sorted by time, groups in a fixed order.
+func groupSightings(sightings []tag.Sighting) [][]tag.Sighting {
+	type groupKey struct {
+		id    tag.ID
+		relay string
+	}
+	seen := make(map[tag.Sighting]bool, len(sightings))
+	index := map[groupKey]int{}
+	var groups [][]tag.Sighting
+	for _, s := range sightings {
+		s.Time = s.Time.Truncate(time.Millisecond)
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		k := groupKey{s.ID, s.Relay}
+		i, ok := index[k]
+		if !ok {
+			i = len(groups)
+			index[k] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], s)
+	}
+	for _, g := range groups {
+		slices.SortFunc(g, func(a, b tag.Sighting) int { return a.Time.Compare(b.Time) })
+	}
+	return groups
+}
+
+// sightingKey returns the key of a record of sightings, all of one
+// identifier and relay, sorted by time.
+func sightingKey(g []tag.Sighting) string {
+	var b strings.Builder
+	first := g[0].Time.UnixMilli()
+	fmt.Fprintf(&b, "%s%s/%013d/%s/", sightingPrefix, g[0].ID, first, g[0].Relay)
+	for i, s := range g {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(s.Time.UnixMilli()-first, 10))
+		b.WriteByte(':')
+		b.WriteString(strconv.FormatFloat(s.RSSI, 'g', -1, 64))
+	}
+	return b.String()
 }
 
 // errBadKey reports a key under sightingPrefix that does not parse.
 var errBadKey = errors.New("node: malformed sighting key")
 
-// parseSightingKey reads a sighting back from its key.
-func parseSightingKey(key string) (tag.Sighting, error) {
+// parseSightingKey reads the sightings of a record back from its key.
+func parseSightingKey(key string) ([]tag.Sighting, error) {
 	parts := strings.Split(strings.TrimPrefix(key, sightingPrefix), "/")
 	if len(parts) != 4 {
-		return tag.Sighting{}, fmt.Errorf("%w: %q", errBadKey, key)
+		return nil, fmt.Errorf("%w: %q", errBadKey, key)
 	}
 	id, err := tag.ParseID(parts[0])
 	if err != nil {
-		return tag.Sighting{}, fmt.Errorf("%w: %q: %v", errBadKey, key, err)
+		return nil, fmt.Errorf("%w: %q: %v", errBadKey, key, err)
 	}
-	ms, err1 := strconv.ParseInt(parts[1], 10, 64)
-	rssi, err2 := strconv.ParseFloat(parts[3], 64)
-	if err1 != nil || err2 != nil {
-		return tag.Sighting{}, fmt.Errorf("%w: %q", errBadKey, key)
+	first, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q", errBadKey, key)
 	}
-	return tag.Sighting{ID: id, Relay: parts[2], RSSI: rssi, Time: time.UnixMilli(ms).UTC()}, nil
+	var out []tag.Sighting
+	for _, item := range strings.Split(parts[3], ",") {
+		ms, rssi, ok := strings.Cut(item, ":")
+		delta, err1 := strconv.ParseInt(ms, 10, 64)
+		value, err2 := strconv.ParseFloat(rssi, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%w: %q: sighting %q", errBadKey, key, item)
+		}
+		out = append(out, tag.Sighting{ID: id, Relay: parts[2], RSSI: value, Time: time.UnixMilli(first + delta).UTC()})
+	}
+	return out, nil
 }
 
 // readTagSecret reads a tag's secret as user: the step that keeps anyone

@@ -169,16 +169,63 @@ func TestSightingsRejectsBadReport(t *testing.T) {
 }
 
 func TestSightingKeyRoundTrip(t *testing.T) {
-	s := tag.Sighting{ID: tag.RotatingID(tag.NewSecret(), 5), Relay: "aa:bb:cc:dd:ee:ff", RSSI: -71.5,
-		Time: time.UnixMilli(1_796_000_000_123).UTC()}
-	got, err := parseSightingKey(sightingKey(s))
+	id := tag.RotatingID(tag.NewSecret(), 5)
+	t0 := time.UnixMilli(1_796_000_000_123).UTC()
+	var g []tag.Sighting
+	for i := range maxSightingsPerRecord {
+		g = append(g, tag.Sighting{ID: id, Relay: "aa:bb:cc:dd:ee:ff", RSSI: -71.5 - float64(i),
+			Time: t0.Add(time.Duration(i) * 4999 * time.Millisecond)})
+	}
+	key := sightingKey(g)
+	if len(key) > 1024 {
+		t.Errorf("key of %d sightings is %d bytes, over the store's 1024", len(g), len(key))
+	}
+	got, err := parseSightingKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != s {
-		t.Errorf("key round trip gave %+v, want %+v", got, s)
+	if len(got) != len(g) {
+		t.Fatalf("key round trip gave %d sightings, want %d", len(got), len(g))
 	}
-	if _, err := parseSightingKey("s/zz/1/r/1"); !errors.Is(err, errBadKey) {
-		t.Errorf("parse of a bad key: %v, want errBadKey", err)
+	for i := range g {
+		if got[i] != g[i] {
+			t.Errorf("sighting %d came back as %+v, want %+v", i, got[i], g[i])
+		}
+	}
+	for _, bad := range []string{"s/zz/1/r/0:1", "s/" + id.String() + "/1/r/0-1", "s/" + id.String() + "/x/r/0:1"} {
+		if _, err := parseSightingKey(bad); !errors.Is(err, errBadKey) {
+			t.Errorf("parse of %q: %v, want errBadKey", bad, err)
+		}
+	}
+}
+
+// A report's sightings are grouped one record per identifier and relay,
+// duplicates dropped.
+func TestReportRecordsGroup(t *testing.T) {
+	a, b := tag.RotatingID(tag.NewSecret(), 5), tag.RotatingID(tag.NewSecret(), 5)
+	t0 := time.Now().Truncate(time.Millisecond)
+	var ss []tag.Sighting
+	for i := range 2*maxSightingsPerRecord + 1 {
+		ss = append(ss, tag.Sighting{ID: a, Relay: "r1", RSSI: -60, Time: t0.Add(time.Duration(i) * time.Second)})
+	}
+	ss = append(ss, ss[0], tag.Sighting{ID: b, Relay: "r1", RSSI: -70, Time: t0})
+	recs, err := reportRecords(&tag.Report{Relay: "r1", Sightings: ss, Position: &tag.Point{X: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a: 81 sightings in three records; b: one; the position: one.
+	if len(recs) != 5 {
+		t.Fatalf("%d records, want 5", len(recs))
+	}
+	total := 0
+	for _, r := range recs[:4] {
+		got, err := parseSightingKey(r.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(got)
+	}
+	if total != 2*maxSightingsPerRecord+2 {
+		t.Errorf("records hold %d sightings, want %d", total, 2*maxSightingsPerRecord+2)
 	}
 }

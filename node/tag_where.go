@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/yuinet/yui/api"
@@ -125,13 +126,23 @@ func (n *Node) tagSightings(ctx context.Context, network string, resolver *tag.R
 	}
 	var out []tag.Sighting
 	for _, info := range infos {
-		s, err := parseSightingKey(info.Key)
+		id, err := tag.ParseID(idOfKey(info.Key))
+		if err != nil {
+			n.log.Warn("skipping sighting record", "network", network, "key", info.Key, "err", err)
+			continue
+		}
+		if _, ok := resolver.Name(id); !ok {
+			continue
+		}
+		got, err := parseSightingKey(info.Key)
 		if err != nil {
 			n.log.Warn("skipping sighting record", "network", network, "err", err)
 			continue
 		}
-		if _, ok := resolver.Name(s.ID); ok && !s.Time.Before(since) {
-			out = append(out, s)
+		for _, s := range got {
+			if !s.Time.Before(since) {
+				out = append(out, s)
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b tag.Sighting) int { return a.Time.Compare(b.Time) })
@@ -141,6 +152,13 @@ func (n *Node) tagSightings(ctx context.Context, network string, resolver *tag.R
 // relayPositions reads the positions of the relays that made sightings.
 // A relay that never sent its position is left out, and so are its
 // sightings when the tag is located.
+// idOfKey returns the identifier part of a sighting key, so that records
+// of other tags are skipped without parsing the rest.
+func idOfKey(key string) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(key, sightingPrefix), "/")
+	return id
+}
+
 func (n *Node) relayPositions(ctx context.Context, network string, sightings []tag.Sighting) (map[string]tag.Point, error) {
 	relays := map[string]tag.Point{}
 	missing := map[string]bool{}

@@ -73,6 +73,9 @@ func simulateTown(t testing.TB, tags int, duration time.Duration, seed uint64) t
 }
 
 func TestLocateTown(t *testing.T) {
+	if raceEnabled {
+		t.Skip("slow under the race detector, and the package has no concurrency; scripts/test runs it without")
+	}
 	res := simulateTown(t, 20, 20*time.Minute, 1)
 	t.Logf("%d fixes: median error %.1f m, 90th percentile %.1f m, %.1f%% within the radius",
 		len(res.errors), res.median(), res.quantile(0.9), 100*res.share())
@@ -90,6 +93,9 @@ func TestLocateTown(t *testing.T) {
 // TestLocateULB locates every mote of the ULB library from the real RSSI
 // its neighbours reported in each minute, on the inferred layout.
 func TestLocateULB(t *testing.T) {
+	if raceEnabled {
+		t.Skip("slow under the race detector, and the package has no concurrency; scripts/test runs it without")
+	}
 	links, err := ReadULBLinks(dataPath(t, "ulb-library1/N1.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -144,8 +150,8 @@ func ulbMaxRange() float64 {
 
 // TestULBLayoutEmbedded recomputes ULBLayout and ULBModel from the data.
 func TestULBLayoutEmbedded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("annealing takes about a second, and ten under the race detector")
+	if raceEnabled {
+		t.Skip("slow under the race detector, and the package has no concurrency; scripts/test runs it without")
 	}
 	links, err := ReadULBLinks(dataPath(t, "ulb-library1/N1.txt"))
 	if err != nil {
