@@ -42,9 +42,9 @@ func classify(err error, outputFull bool, stderr string) *UnitError {
 
 // outOfMemory reports whether a module's standard error says that it ran
 // out of memory. A module sees the memory limit only as a failed
-// memory.grow, and each language reports that in its own words; these
-// are Go's ("fatal error: out of memory"), Rust's ("memory allocation of
-// N bytes failed") and C's abort on a failed malloc in wasi-libc.
+// memory.grow, and each language reports that in its own words. These
+// are Go's ("fatal error: out of memory", tested) and Rust's standard
+// allocation error ("memory allocation of N bytes failed", not tested).
 //
 // NOTE: the check trusts the module's own words, so a module can make
 // any failure look like a memory failure. It fails the unit either way.

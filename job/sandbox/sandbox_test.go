@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -37,21 +38,27 @@ var (
 	binariesMu sync.Mutex
 )
 
+// readModule returns a module's binary from testdata, read once.
+func readModule(name string) ([]byte, error) {
+	binariesMu.Lock()
+	defer binariesMu.Unlock()
+	if b, ok := binaries[name]; ok {
+		return b, nil
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", name+".wasm"))
+	if err != nil {
+		return nil, fmt.Errorf("%w (rebuild the modules with go generate)", err)
+	}
+	binaries[name] = b
+	return b, nil
+}
+
 func compile(t *testing.T, r *Runtime, name string) *Module {
 	t.Helper()
-	binariesMu.Lock()
-	b, ok := binaries[name]
-	if !ok {
-		var err error
-		b, err = os.ReadFile(filepath.Join("testdata", name+".wasm"))
-		if err != nil {
-			binariesMu.Unlock()
-			t.Fatalf("%v (rebuild the modules with go generate)", err)
-		}
-		binaries[name] = b
+	b, err := readModule(name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	binariesMu.Unlock()
-
 	m, err := r.Compile(context.Background(), b)
 	if err != nil {
 		t.Fatalf("compile %s: %v", name, err)
