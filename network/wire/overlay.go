@@ -50,6 +50,10 @@ var typeNames = map[Type]string{
 
 	TypeAlertPush:    "alert-push",
 	TypeAlertSummary: "alert-summary",
+
+	TypeIndexAdd:     "index-add",
+	TypeIndexLookup:  "index-lookup",
+	TypeIndexEntries: "index-entries",
 }
 
 // String returns the type's name, as used in logs and metrics labels.
@@ -88,6 +92,9 @@ func newMessage(t Type) Message {
 		return msg
 	}
 	if msg := newAlertMessage(t); msg != nil {
+		return msg
+	}
+	if msg := newSearchMessage(t); msg != nil {
 		return msg
 	}
 	return newStorageMessage(t)
