@@ -1,0 +1,165 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/yuinet/yui/sensor"
+)
+
+// GroupBy selects how Aggregate groups readings.
+type GroupBy string
+
+// Groupings.
+const (
+	// All puts every reading in one group.
+	All GroupBy = ""
+	// BySensor groups readings by source.
+	BySensor GroupBy = "sensor"
+	// ByHour and ByDay group readings by the UTC hour or day of their
+	// time.
+	ByHour GroupBy = "hour"
+	ByDay  GroupBy = "day"
+)
+
+// ParseGroupBy returns the grouping named s: "", "all", "sensor", "hour"
+// or "day".
+func ParseGroupBy(s string) (GroupBy, error) {
+	switch g := GroupBy(s); g {
+	case All, BySensor, ByHour, ByDay:
+		return g, nil
+	case "all":
+		return All, nil
+	}
+	return "", fmt.Errorf("%w: grouping %q is unknown; use sensor, hour or day", ErrInvalidQuery, s)
+}
+
+// Group is the aggregates of one group of readings.
+type Group struct {
+	// Sensor is the group's source, for BySensor.
+	Sensor string
+	// Start is the first instant of the group's hour or day, for ByHour
+	// and ByDay.
+	Start time.Time
+	// Count is the number of readings in the group.
+	Count int
+	// Fields holds the aggregates of each numeric field, by name.
+	Fields map[string]*Stats
+}
+
+// Stats are the aggregates of one numeric field over a group: the number
+// of readings with a number in the field, and its minimum, maximum and
+// mean over them. Readings whose field is missing or text are not
+// counted.
+type Stats struct {
+	Count    int
+	Min, Max float64
+	Sum      float64
+}
+
+// Mean returns Sum / Count, or NaN for no values.
+func (s *Stats) Mean() float64 {
+	if s.Count == 0 {
+		return math.NaN()
+	}
+	return s.Sum / float64(s.Count)
+}
+
+func (s *Stats) add(v float64) {
+	if s.Count == 0 || v < s.Min {
+		s.Min = v
+	}
+	if s.Count == 0 || v > s.Max {
+		s.Max = v
+	}
+	s.Count++
+	s.Sum += v
+}
+
+// Aggregate returns the aggregates of the readings that match q, grouped
+// as by says: by sensor in order of source id, by time in time order.
+// q.Limit is ignored. A user who may not read the namespace gets an error
+// wrapping store.ErrForbidden.
+func (s *Querier) Aggregate(ctx context.Context, user string, q Query, by GroupBy) ([]Group, error) {
+	if _, err := ParseGroupBy(string(by)); err != nil {
+		return nil, err
+	}
+	agg := newAggregator(by)
+	err := s.scan(ctx, user, q, func(rs []sensor.Reading) {
+		for i := range rs {
+			agg.add(&rs[i])
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return agg.groups(), nil
+}
+
+// aggregator accumulates groups of readings.
+type aggregator struct {
+	by    GroupBy
+	byKey map[string]*Group
+}
+
+func newAggregator(by GroupBy) *aggregator {
+	return &aggregator{by: by, byKey: make(map[string]*Group)}
+}
+
+func (a *aggregator) add(r *sensor.Reading) {
+	g := a.group(r)
+	g.Count++
+	for _, f := range r.Fields {
+		v, ok := f.Value.Number()
+		if !ok {
+			continue
+		}
+		st := g.Fields[f.Name]
+		if st == nil {
+			st = &Stats{}
+			g.Fields[f.Name] = st
+		}
+		st.add(v)
+	}
+}
+
+// group returns the group of r, creating it on first use. Time groups
+// are keyed by their start in RFC 3339, which sorts in time order for
+// the years readings may have.
+func (a *aggregator) group(r *sensor.Reading) *Group {
+	var key string
+	g := Group{}
+	switch a.by {
+	case BySensor:
+		key, g.Sensor = r.Source, r.Source
+	case ByHour:
+		g.Start = time.Unix(hourOf(r.Time)*hourSeconds, 0).UTC()
+		key = g.Start.Format(time.RFC3339)
+	case ByDay:
+		g.Start = time.Unix(floorDiv(r.Time.Unix(), daySeconds)*daySeconds, 0).UTC()
+		key = g.Start.Format(time.RFC3339)
+	}
+	if found := a.byKey[key]; found != nil {
+		return found
+	}
+	g.Fields = make(map[string]*Stats)
+	a.byKey[key] = &g
+	return &g
+}
+
+func (a *aggregator) groups() []Group {
+	keys := make([]string, 0, len(a.byKey))
+	for k := range a.byKey {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, strings.Compare)
+	out := make([]Group, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, *a.byKey[k])
+	}
+	return out
+}

@@ -1,0 +1,411 @@
+package search
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/sensor"
+	"github.com/yuinet/yui/storage/store"
+)
+
+// Query selects readings of one namespace. Every condition that is set
+// must hold; a query with none selects every reading.
+type Query struct {
+	Namespace string
+	// Sensor, if set, is the source id of the readings.
+	Sensor string
+	// From and To, where not zero, bound the readings' times to
+	// [From, To).
+	From, To time.Time
+	// Where lists conditions on field values.
+	Where []Condition
+	// Near, if set, keeps readings whose location lies within a radius.
+	Near *Near
+	// Limit, if positive, keeps only the first Limit readings in time
+	// order. It does not apply to aggregates.
+	Limit int
+}
+
+// Op is a comparison of a Condition.
+type Op string
+
+// Comparisons. Equal and NotEqual apply to text and numbers, the others
+// to numbers only.
+const (
+	Equal        Op = "="
+	NotEqual     Op = "!="
+	Less         Op = "<"
+	LessEqual    Op = "<="
+	Greater      Op = ">"
+	GreaterEqual Op = ">="
+)
+
+// Condition holds for a reading whose field Field compares to Value as Op
+// says. A reading without the field, or with a missing value or a value
+// of another kind, does not match, whatever Op is.
+type Condition struct {
+	Field string
+	Op    Op
+	Value sensor.Value
+}
+
+// Near keeps readings within Radius metres of Center: on the Earth's
+// surface for a Geo center, on the site's plan for a Plane one. Readings
+// without a location, or with one of the other kind, do not match.
+type Near struct {
+	Center sensor.Location
+	Radius float64
+}
+
+// Validate checks the query's rules. The error wraps ErrInvalidQuery.
+func (q *Query) Validate() error {
+	if q.Namespace == "" {
+		return fmt.Errorf("%w: namespace is empty", ErrInvalidQuery)
+	}
+	if q.Sensor != "" {
+		if err := sensor.ValidateSource(q.Sensor); err != nil {
+			return fmt.Errorf("%w: sensor: %w", ErrInvalidQuery, err)
+		}
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.To.After(q.From) {
+		return fmt.Errorf("%w: time range from %s to %s is empty; To must be after From",
+			ErrInvalidQuery, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+	}
+	for _, c := range q.Where {
+		if err := c.validate(); err != nil {
+			return err
+		}
+	}
+	if n := q.Near; n != nil {
+		if err := n.Center.Validate(); err != nil {
+			return fmt.Errorf("%w: near: %v", ErrInvalidQuery, err)
+		}
+		if !(n.Radius >= 0) || math.IsInf(n.Radius, 0) {
+			return fmt.Errorf("%w: near: radius %v must be a finite number of metres, 0 or more", ErrInvalidQuery, n.Radius)
+		}
+	}
+	if q.Limit < 0 {
+		return fmt.Errorf("%w: limit %d is negative", ErrInvalidQuery, q.Limit)
+	}
+	return nil
+}
+
+func (c Condition) validate() error {
+	if err := sensor.ValidateFieldName(c.Field); err != nil {
+		return fmt.Errorf("%w: condition: %w", ErrInvalidQuery, err)
+	}
+	switch c.Op {
+	case Equal, NotEqual:
+	case Less, LessEqual, Greater, GreaterEqual:
+		if c.Value.Kind() != sensor.KindNumber {
+			return fmt.Errorf("%w: condition %s %s %s compares a %v; order comparisons take numbers",
+				ErrInvalidQuery, c.Field, c.Op, c.Value, c.Value.Kind())
+		}
+	default:
+		return fmt.Errorf("%w: condition on %s has unknown operator %q; use =, !=, <, <=, > or >=", ErrInvalidQuery, c.Field, c.Op)
+	}
+	if c.Value.IsMissing() {
+		return fmt.Errorf("%w: condition on %s compares with a missing value", ErrInvalidQuery, c.Field)
+	}
+	return nil
+}
+
+// Matches reports whether a reading meets every condition of q.
+func (q *Query) Matches(r *sensor.Reading) bool {
+	if q.Sensor != "" && r.Source != q.Sensor {
+		return false
+	}
+	if !q.From.IsZero() && r.Time.Before(q.From) {
+		return false
+	}
+	if !q.To.IsZero() && !r.Time.Before(q.To) {
+		return false
+	}
+	for _, c := range q.Where {
+		if !c.Matches(r) {
+			return false
+		}
+	}
+	if q.Near != nil && (r.Location == nil || !(distance(&q.Near.Center, r.Location) <= q.Near.Radius)) {
+		return false
+	}
+	return true
+}
+
+// Matches reports whether a reading meets the condition.
+func (c Condition) Matches(r *sensor.Reading) bool {
+	v, ok := r.Get(c.Field)
+	if !ok || v.Kind() != c.Value.Kind() || v.IsMissing() {
+		return false
+	}
+	if s, ok := v.Text(); ok {
+		want, _ := c.Value.Text()
+		switch c.Op {
+		case Equal:
+			return s == want
+		case NotEqual:
+			return s != want
+		}
+		return false
+	}
+	x, _ := v.Number()
+	y, _ := c.Value.Number()
+	switch c.Op {
+	case Equal:
+		return x == y
+	case NotEqual:
+		return x != y
+	case Less:
+		return x < y
+	case LessEqual:
+		return x <= y
+	case Greater:
+		return x > y
+	case GreaterEqual:
+		return x >= y
+	}
+	return false
+}
+
+// Querier answers queries from the index and the stored segments. It is
+// safe for concurrent use.
+type Querier struct {
+	cfg     Config
+	post    *postings
+	numbers map[string]bool
+}
+
+// NewQuerier returns a Querier.
+func NewQuerier(cfg Config) (*Querier, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	q := &Querier{cfg: cfg, post: cfg.postings(), numbers: make(map[string]bool)}
+	for _, name := range cfg.IndexedNumbers {
+		q.numbers[name] = true
+	}
+	return q, nil
+}
+
+// Query returns the readings that match q, sorted by time and then by
+// source, on behalf of user. A user who may not read the namespace gets
+// an error wrapping store.ErrForbidden.
+func (s *Querier) Query(ctx context.Context, user string, q Query) ([]sensor.Reading, error) {
+	var out []sensor.Reading
+	err := s.scan(ctx, user, q, func(rs []sensor.Reading) {
+		out = append(out, rs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(out, func(a, b sensor.Reading) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Source, b.Source)
+	})
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit:q.Limit]
+	}
+	return out, nil
+}
+
+// scan finds the segments that may hold matches, fetches them, and calls
+// emit with the matching readings of each, from one goroutine at a time.
+func (s *Querier) scan(ctx context.Context, user string, q Query, emit func([]sensor.Reading)) error {
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	k, err := s.cfg.keys(ctx, user, q.Namespace)
+	if err != nil {
+		return err
+	}
+	keys, err := s.segmentKeys(ctx, user, k, &q)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	return forEach(keys, s.cfg.Parallelism, func(key string) error {
+		rs, err := s.fetch(ctx, user, q.Namespace, key)
+		if err != nil {
+			return err
+		}
+		kept := rs[:0]
+		for i := range rs {
+			if q.Matches(&rs[i]) {
+				kept = append(kept, rs[i])
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		emit(kept)
+		return nil
+	})
+}
+
+// fetch reads and decodes one segment.
+func (s *Querier) fetch(ctx context.Context, user, ns, key string) ([]sensor.Reading, error) {
+	var b bytes.Buffer
+	if _, err := s.cfg.Store.Get(ctx, user, ns, key, &b, store.GetOptions{}); err != nil {
+		return nil, fmt.Errorf("search: read segment %q: %w", key, err)
+	}
+	rs, err := sensor.DecodeSegment(b.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("search: segment %q: %w", key, err)
+	}
+	return rs, nil
+}
+
+// segmentKeys returns the keys of the segments that may hold matches:
+// from the index when some condition becomes tokens, else from a listing
+// of every segment of the namespace.
+func (s *Querier) segmentKeys(ctx context.Context, user string, k *keys, q *Query) ([]string, error) {
+	sets := s.plan(k, q)
+	if len(sets) == 0 {
+		return s.listSegments(ctx, user, q)
+	}
+	found := make([]map[string]bool, len(sets))
+	err := forEach(indexes(len(sets)), len(sets), func(i int) error {
+		var err error
+		found[i], err = s.union(ctx, k, q.Namespace, sets[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for key := range found[0] {
+		if inAll(key, found[1:]) {
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+func indexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+func inAll(key string, sets []map[string]bool) bool {
+	for _, set := range sets {
+		if !set[key] {
+			return false
+		}
+	}
+	return true
+}
+
+// plan returns one token set per condition that the index can answer.
+// A segment may hold a match only if it is posted under some token of
+// every set.
+func (s *Querier) plan(k *keys, q *Query) [][]wire.Hash {
+	var sets [][]wire.Hash
+	var hours, days []int64
+	timed := false
+	if !q.From.IsZero() && !q.To.IsZero() {
+		hours, days, timed = timeCover(q.From, q.To)
+	}
+	switch {
+	case q.Sensor != "" && timed:
+		var set []wire.Hash
+		for _, h := range hours {
+			set = append(set, k.sensorHourToken(q.Sensor, h))
+		}
+		for _, d := range days {
+			set = append(set, k.sensorDayToken(q.Sensor, d))
+		}
+		sets = append(sets, set)
+	case q.Sensor != "":
+		sets = append(sets, []wire.Hash{k.sensorToken(q.Sensor)})
+	case timed:
+		var set []wire.Hash
+		for _, h := range hours {
+			set = append(set, k.hourToken(h))
+		}
+		for _, d := range days {
+			set = append(set, k.dayToken(d))
+		}
+		sets = append(sets, set)
+	}
+	for _, c := range q.Where {
+		if c.Op != Equal || (c.Value.Kind() == sensor.KindNumber && !s.numbers[c.Field]) {
+			continue
+		}
+		if t, ok := k.fieldToken(c.Field, c.Value); ok {
+			sets = append(sets, []wire.Hash{t})
+		}
+	}
+	if q.Near != nil {
+		if set, ok := k.nearTokens(&q.Near.Center, q.Near.Radius); ok {
+			sets = append(sets, set)
+		}
+	}
+	return sets
+}
+
+// union returns the segment keys posted under any of tokens.
+func (s *Querier) union(ctx context.Context, k *keys, ns string, tokens []wire.Hash) (map[string]bool, error) {
+	var mu sync.Mutex
+	keys := make(map[string]bool)
+	err := forEach(tokens, s.cfg.Parallelism, func(t wire.Hash) error {
+		entries, err := s.post.lookup(ctx, ns, t)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range entries {
+			key, err := k.open(t, e)
+			if err != nil {
+				// Anyone may add entries to a token, and only the
+				// namespace's users can seal them, so an entry that
+				// does not open is dropped, not trusted.
+				s.cfg.Logger.Warn("index entry does not open; dropping it", "namespace", ns, "err", err)
+				continue
+			}
+			keys[string(key)] = true
+		}
+		return nil
+	})
+	return keys, err
+}
+
+// listSegments returns the keys of every segment of the namespace whose
+// hour overlaps the query's time range.
+func (s *Querier) listSegments(ctx context.Context, user string, q *Query) ([]string, error) {
+	infos, err := s.cfg.Store.List(ctx, user, q.Namespace, segmentPrefix)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("search: list segments of %q: %w", q.Namespace, err)
+	}
+	var keys []string
+	for _, info := range infos {
+		h, ok := hourOfKey(info.Key)
+		if !ok {
+			continue
+		}
+		if !q.From.IsZero() && h < hourOf(q.From) {
+			continue
+		}
+		if !q.To.IsZero() && h > hourOf(q.To.Add(-time.Nanosecond)) {
+			continue
+		}
+		keys = append(keys, info.Key)
+	}
+	return keys, nil
+}

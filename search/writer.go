@@ -1,0 +1,258 @@
+package search
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/sensor"
+	"github.com/yuinet/yui/storage/store"
+)
+
+// segmentPrefix starts the record key of every segment.
+const segmentPrefix = "readings/"
+
+// segmentContentType is the content type of segment records.
+const segmentContentType = "application/vnd.yui.segment+cbor"
+
+// Writer stores readings as encrypted segments and indexes them. It
+// implements sensor.Sink and is safe for concurrent use.
+type Writer struct {
+	cfg     Config
+	post    *postings
+	numbers map[string]bool
+}
+
+var _ sensor.Sink = (*Writer)(nil)
+
+// NewWriter returns a Writer.
+func NewWriter(cfg Config) (*Writer, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	w := &Writer{cfg: cfg, post: cfg.postings(), numbers: make(map[string]bool)}
+	for _, name := range cfg.IndexedNumbers {
+		w.numbers[name] = true
+	}
+	return w, nil
+}
+
+// segment is one stored group of readings of one sensor in one hour.
+type segment struct {
+	key      string
+	source   string
+	hour     int64
+	readings []sensor.Reading
+	data     []byte
+}
+
+// Write stores readings in namespace on behalf of user, creating the
+// namespace if it does not exist, and returns once their segments and
+// postings are stored. Writing the same readings again stores nothing
+// new, since segment keys and entries are derived from their contents.
+//
+// NOTE: each call writes its own segments, so a source that sends one
+// reading per call costs one record per reading. Batching small writes
+// is left to the ingest paths.
+func (w *Writer) Write(ctx context.Context, user, namespace string, readings []sensor.Reading) error {
+	if len(readings) == 0 {
+		return nil
+	}
+	for i := range readings {
+		if err := readings[i].Validate(); err != nil {
+			return fmt.Errorf("search: reading %d: %w", i, err)
+		}
+	}
+	segs, err := buildSegments(readings)
+	if err != nil {
+		return err
+	}
+	if err := w.storeSegments(ctx, user, namespace, segs); err != nil {
+		return err
+	}
+	k, err := w.cfg.keys(ctx, user, namespace)
+	if err != nil {
+		return err
+	}
+	return w.post.add(ctx, namespace, w.postingsOf(k, segs))
+}
+
+// buildSegments groups readings by source and hour, in time order within
+// a group, and encodes each group, split in time until every part is at
+// most store.InlineMax bytes or a single reading.
+func buildSegments(readings []sensor.Reading) ([]*segment, error) {
+	type groupKey struct {
+		source string
+		hour   int64
+	}
+	groups := make(map[groupKey][]sensor.Reading)
+	var order []groupKey
+	for _, r := range readings {
+		g := groupKey{r.Source, hourOf(r.Time)}
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], r)
+	}
+	var segs []*segment
+	for _, g := range order {
+		rs := groups[g]
+		slices.SortStableFunc(rs, func(a, b sensor.Reading) int { return a.Time.Compare(b.Time) })
+		var err error
+		if segs, err = appendSegments(segs, g.source, g.hour, rs); err != nil {
+			return nil, err
+		}
+	}
+	return segs, nil
+}
+
+func appendSegments(segs []*segment, source string, hour int64, rs []sensor.Reading) ([]*segment, error) {
+	if len(rs) > sensor.MaxSegmentReadings {
+		half := len(rs) / 2
+		segs, err := appendSegments(segs, source, hour, rs[:half])
+		if err != nil {
+			return nil, err
+		}
+		return appendSegments(segs, source, hour, rs[half:])
+	}
+	data, err := sensor.EncodeSegment(rs)
+	if err != nil {
+		return nil, fmt.Errorf("search: encode segment of %q: %w", source, err)
+	}
+	if len(data) > store.InlineMax && len(rs) > 1 {
+		half := len(rs) / 2
+		segs, err := appendSegments(segs, source, hour, rs[:half])
+		if err != nil {
+			return nil, err
+		}
+		return appendSegments(segs, source, hour, rs[half:])
+	}
+	return append(segs, &segment{
+		key:      segmentKey(source, hour, data),
+		source:   source,
+		hour:     hour,
+		readings: rs,
+		data:     data,
+	}), nil
+}
+
+// segmentKey names a segment's record: the prefix, the hour in UTC, then
+// hashes of the source and of the contents. Record keys are encrypted by
+// the store, so the key may name the hour, which lets a scan without
+// index skip segments by key.
+func segmentKey(source string, hour int64, data []byte) string {
+	s := sha256.Sum256([]byte(source))
+	c := sha256.Sum256(data)
+	start := time.Unix(hour*hourSeconds, 0).UTC()
+	return segmentPrefix + start.Format(keyHourLayout) + "/" + hex.EncodeToString(s[:8]) + "-" + hex.EncodeToString(c[:8])
+}
+
+// keyHourLayout formats the hour of a segment key.
+const keyHourLayout = "2006-01-02T15"
+
+// hourOfKey returns the hour a segment key names, and false for a key
+// that is not a segment's.
+func hourOfKey(key string) (int64, bool) {
+	rest, ok := strings.CutPrefix(key, segmentPrefix)
+	if !ok || len(rest) < len(keyHourLayout) {
+		return 0, false
+	}
+	t, err := time.Parse(keyHourLayout, rest[:len(keyHourLayout)])
+	if err != nil {
+		return 0, false
+	}
+	return hourOf(t), true
+}
+
+// storeSegments stores each segment as a record, the first alone so that
+// a namespace that does not exist yet is created once.
+func (w *Writer) storeSegments(ctx context.Context, user, ns string, segs []*segment) error {
+	put := func(s *segment) error {
+		opts := store.PutOptions{ContentType: segmentContentType, Size: int64(len(s.data))}
+		if _, err := w.cfg.Store.Put(ctx, user, ns, s.key, bytes.NewReader(s.data), opts); err != nil {
+			return fmt.Errorf("search: store segment of %q: %w", s.source, err)
+		}
+		return nil
+	}
+	if err := put(segs[0]); err != nil {
+		return err
+	}
+	return forEach(segs[1:], w.cfg.Parallelism, put)
+}
+
+// forEach runs fn on every item with at most n at once, and returns the
+// first error.
+func forEach[T any](items []T, n int, fn func(T) error) error {
+	errs := make([]error, len(items))
+	slots := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, item := range items {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			errs[i] = fn(item)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// postingsOf returns the postings of every segment: one entry, the
+// segment's key, under each token the segment matches.
+func (w *Writer) postingsOf(k *keys, segs []*segment) []wire.IndexPosting {
+	var posts []wire.IndexPosting
+	for _, s := range segs {
+		for _, t := range w.tokensOf(k, s) {
+			posts = append(posts, wire.IndexPosting{Token: t, Entry: k.seal(t, []byte(s.key))})
+		}
+	}
+	return posts
+}
+
+// tokensOf returns the distinct tokens a segment is indexed under.
+func (w *Writer) tokensOf(k *keys, s *segment) []wire.Hash {
+	day := floorDiv(s.hour, 24)
+	tokens := []wire.Hash{
+		k.sensorToken(s.source),
+		k.sensorHourToken(s.source, s.hour),
+		k.sensorDayToken(s.source, day),
+		k.hourToken(s.hour),
+		k.dayToken(day),
+	}
+	seen := make(map[wire.Hash]bool)
+	add := func(t wire.Hash) {
+		if !seen[t] {
+			seen[t] = true
+			tokens = append(tokens, t)
+		}
+	}
+	for i := range s.readings {
+		r := &s.readings[i]
+		if r.Location != nil {
+			for _, t := range k.cellTokens(r.Location) {
+				add(t)
+			}
+		}
+		for _, f := range r.Fields {
+			if f.Value.Kind() == sensor.KindNumber && !w.numbers[f.Name] {
+				continue
+			}
+			if t, ok := k.fieldToken(f.Name, f.Value); ok {
+				add(t)
+			}
+		}
+	}
+	return tokens
+}
