@@ -104,6 +104,7 @@ func (n *Node) routes() http.Handler {
 	mux.HandleFunc("POST "+api.PathLookup, n.serveLookup)
 	n.storageRoutes(mux)
 	n.alertRoutes(mux)
+	n.searchRoutes(mux)
 	n.ingestRoutes(mux)
 	n.tagRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{}))

@@ -51,7 +51,8 @@ func ingestNode(t *testing.T) (*Node, *api.Client) {
 }
 
 func TestIngestWithoutSearchLayer(t *testing.T) {
-	_, client := ingestNode(t)
+	n, client := ingestNode(t)
+	n.readings = nil // as before the search layer has started
 	r := sensor.Reading{Source: "R1-12", Time: time.Unix(1299232800, 0).UTC()}
 
 	_, err := client.WriteReadings(context.Background(), "", "lab", []sensor.Reading{r})

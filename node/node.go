@@ -23,6 +23,7 @@ import (
 	"github.com/yuinet/yui/network/kademlia"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/search"
 	"github.com/yuinet/yui/sensor"
 )
 
@@ -133,6 +134,7 @@ type Node struct {
 	api     *apiServer
 	disc    discoverer
 	storage *storage
+	search  *searchLayer
 	// readings is where ingested sensor readings go (HTTP, MQTT, import);
 	// nil until the search layer is started.
 	readings sensor.Sink
@@ -188,6 +190,9 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.openStorage(); err != nil {
 		return err
 	}
+	if err := n.openSearch(); err != nil {
+		return err
+	}
 	if err := n.listen(); err != nil {
 		return err
 	}
@@ -195,6 +200,9 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	if err := n.startAlerts(); err != nil {
+		return err
+	}
+	if err := n.startSearch(); err != nil {
 		return err
 	}
 	if err := n.startAPI(); err != nil {
@@ -271,6 +279,9 @@ func (n *Node) dispatch(ctx context.Context, from transport.Peer, msg wire.Messa
 	}
 	if isStorageType(msg.Type()) {
 		return n.handleStorage(ctx, from, msg, isRequest)
+	}
+	if search.IsSearchType(msg.Type()) {
+		return n.handleSearch(ctx, from, msg, isRequest)
 	}
 	if !isRequest {
 		return nil

@@ -16,7 +16,7 @@ import (
 )
 
 // spareHolders is how many candidates beyond the replicas a placement
-// asks the overlay for, to replace holders that fail or refuse.
+// requests from the overlay, to replace holders that fail or reject it.
 const spareHolders = 4
 
 // IndexID returns the overlay key of the partition that holds a token's
@@ -41,11 +41,21 @@ type postings struct {
 	log      *slog.Logger
 }
 
-// writeQuorum is how many holders must store a posting for an add to
-// succeed, and readQuorum how many must answer a lookup, so that every
-// lookup reaches at least one holder of every posting added.
-func (p *postings) writeQuorum() int { return p.replicas/2 + 1 }
-func (p *postings) readQuorum() int  { return p.replicas - p.writeQuorum() + 1 }
+// copies returns how many holders of a partition an add or lookup uses:
+// the configured replicas, or every candidate in a smaller network.
+func (p *postings) copies(cands []wire.Contact) int { return min(p.replicas, len(cands)) }
+
+// writeQuorum is how many of n holders must store a posting for an add
+// to succeed, and readQuorum how many must respond to a lookup, so that a
+// lookup reaches at least one holder of every posting added while the
+// holders stay the same.
+//
+// NOTE: postings are not yet handed over when closer nodes join or
+// repaired when holders fail, so a posting can be lost from view once
+// its partition's closest nodes have changed more than the quorums
+// allow.
+func writeQuorum(n int) int { return n/2 + 1 }
+func readQuorum(n int) int  { return n - writeQuorum(n) + 1 }
 
 // candidates returns the nodes closest to a partition, closest first,
 // this node included when it holds an index.
@@ -144,7 +154,8 @@ func (p *postings) addPartition(ctx context.Context, ns string, part byte, posts
 	if err != nil {
 		return err
 	}
-	stored, err := onHolders(cands, p.replicas, func(c wire.Contact) error {
+	want := p.copies(cands)
+	stored, err := onHolders(cands, want, func(c wire.Contact) error {
 		for batch := range slices.Chunk(posts, wire.MaxIndexPostings) {
 			if _, err := p.request(ctx, c, &wire.IndexAdd{Namespace: ns, Postings: batch}); err != nil {
 				return err
@@ -152,13 +163,13 @@ func (p *postings) addPartition(ctx context.Context, ns string, part byte, posts
 		}
 		return nil
 	})
-	if stored < p.writeQuorum() {
+	if want == 0 || stored < writeQuorum(want) {
 		return fmt.Errorf("%w: %d of %d holders of index partition %d of %q stored its postings: %v",
-			ErrUnavailable, stored, p.replicas, part, ns, err)
+			ErrUnavailable, stored, want, part, ns, err)
 	}
-	if stored < p.replicas {
+	if stored < want {
 		p.log.Warn("postings stored on fewer holders than wanted", "namespace", ns, "partition", part,
-			"stored", stored, "replicas", p.replicas, "err", err)
+			"stored", stored, "want", want, "err", err)
 	}
 	return nil
 }
@@ -173,7 +184,8 @@ func (p *postings) lookup(ctx context.Context, ns string, token wire.Hash) ([][]
 	var mu sync.Mutex
 	seen := make(map[string]bool)
 	var entries [][]byte
-	answered, err := onHolders(cands, p.replicas, func(c wire.Contact) error {
+	want := p.copies(cands)
+	responded, err := onHolders(cands, want, func(c wire.Contact) error {
 		got, err := p.lookupAt(ctx, c, ns, token)
 		if err != nil {
 			return err
@@ -188,9 +200,9 @@ func (p *postings) lookup(ctx context.Context, ns string, token wire.Hash) ([][]
 		}
 		return nil
 	})
-	if answered < p.readQuorum() {
-		return nil, fmt.Errorf("%w: %d of %d holders of index partition %d of %q answered: %v",
-			ErrUnavailable, answered, p.replicas, token[0], ns, err)
+	if want == 0 || responded < readQuorum(want) {
+		return nil, fmt.Errorf("%w: %d of %d holders of index partition %d of %q responded: %v",
+			ErrUnavailable, responded, want, token[0], ns, err)
 	}
 	return entries, nil
 }

@@ -74,6 +74,7 @@ variable named in its help text.`,
 		newImportCommand(g),
 		newAuthorityCommand(g),
 		newAlertCommand(g),
+		newQueryCommand(g),
 	)
 	return root
 }
