@@ -136,6 +136,7 @@ func TestMQTTRejectsBadMessages(t *testing.T) {
 
 func TestMQTTWithoutSearchLayer(t *testing.T) {
 	n := startMQTTNode(t, "127.0.0.1:0")
+	n.readings = nil // as before the search layer has started
 	out, err := mosquittoPub(t, n, "-q", "1", "-t", "yui/lab/R1", "-m", `{}`)
 	if err == nil {
 		t.Fatalf("mosquitto_pub succeeded on a node that cannot store readings:\n%s", out)
