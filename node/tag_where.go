@@ -61,7 +61,7 @@ func (n *Node) serveTagLocation(w http.ResponseWriter, r *http.Request) {
 		n.writeStoreError(w, r, err)
 		return
 	}
-	loc := &tag.Locator{Model: tag.ULBModel, MaxRange: tag.DefaultMaxRange, Relays: relays}
+	loc := &tag.Locator{Model: tag.ULBModel, MaxRange: tag.DefaultMaxRange, MissRange: tag.DefaultMissRange, Relays: relays}
 	writeJSON(w, http.StatusOK, tagLocation(loc, name, owner, network, sightings, since, now, q.History, rule))
 }
 

@@ -17,6 +17,7 @@ func BenchmarkTownLocate(b *testing.B) {
 	b.ReportMetric(res.median(), "median_m")
 	b.ReportMetric(res.quantile(0.9), "p90_m")
 	b.ReportMetric(res.quantile(0.99), "p99_m")
+	b.ReportMetric(res.radii[len(res.radii)/2], "radius_median_m")
 	b.ReportMetric(100*res.share(), "inside_%")
 	b.ReportMetric(float64(len(res.errors)), "fixes")
 }

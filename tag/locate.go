@@ -17,10 +17,10 @@ var ErrNoRelays = errors.New("tag: no relay with a known position heard the tag"
 const Confidence = 0.68
 
 // FixInterval is how far back from a tag's last sighting Track looks for
-// one position fix. A person walks about 13 m in 10 s, which blurs a
-// moving tag's fix by that much, and a tag that beacons every few
-// seconds is heard two or more times in 10 s by each relay in range.
-const FixInterval = 10 * time.Second
+// one position fix. A person walks about 6.5 m in 5 s, which blurs a
+// moving tag's fix by that much; a BLE tag that advertises every second
+// is heard about five times in 5 s by each relay in range.
+const FixInterval = 5 * time.Second
 
 // gridCells is the number of cells along each side of the grid on which
 // Locate evaluates the posterior.
@@ -36,7 +36,22 @@ type Locator struct {
 	MaxRange float64
 	// Relays are the relays' positions by id.
 	Relays map[string]Point
+	// MissRange, if positive, is the distance within which a relay of
+	// Relays that reported nothing in a fix would have heard the tag
+	// throughout it: the hearing range less how far the tag moves in a
+	// fix. Such a relay makes the places within MissRange of it
+	// MissProbability times as likely as elsewhere.
+	MissRange float64
+	// MissProbability is the chance that a relay in range reports none of
+	// a fix's beacons: radio loss, a full queue, a relay that is down.
+	// Zero means DefaultMissProbability.
+	MissProbability float64
 }
+
+// DefaultMissProbability is the Locator.MissProbability used when none
+// is set. It is a guess, not a measurement: one relay in ten missing a
+// fix keeps an offline relay from pushing estimates far away.
+const DefaultMissProbability = 0.1
 
 // Estimate is where a tag probably was.
 type Estimate struct {
@@ -67,8 +82,8 @@ type heard struct {
 // the model's Sigma rather than Sigma/√k, because the shadowing of one
 // place does not average out over repeated beacons.
 //
-// NOTE: relays that did not hear the tag also tell something (the tag is
-// probably out of their range); Locate does not use that yet.
+// Relays of known position that reported nothing count against the
+// places within MissRange of them.
 func (l *Locator) Locate(sightings []Sighting) (Estimate, error) {
 	if err := l.Model.Check(); err != nil {
 		return Estimate{}, err
@@ -79,7 +94,7 @@ func (l *Locator) Locate(sightings []Sighting) (Estimate, error) {
 	}
 
 	box := l.searchBox(hs)
-	cells := l.posterior(hs, box)
+	cells := l.posterior(hs, l.silentRelays(sightings, box), box)
 	est.Position, est.Radius = summarise(cells, box.cell)
 	return est, nil
 }
@@ -157,19 +172,61 @@ type cell struct {
 	weight float64
 }
 
+// silentRelays returns the positions of the relays that reported none of
+// sightings and stand within MissRange of the box.
+func (l *Locator) silentRelays(sightings []Sighting, b box) []Point {
+	if l.MissRange <= 0 {
+		return nil
+	}
+	heardBy := map[string]bool{}
+	for _, s := range sightings {
+		heardBy[s.Relay] = true
+	}
+	side := b.cell * gridCells
+	var silent []Point
+	for id, p := range l.Relays {
+		if heardBy[id] {
+			continue
+		}
+		if p.X < b.min.X-l.MissRange || p.X > b.min.X+side+l.MissRange ||
+			p.Y < b.min.Y-l.MissRange || p.Y > b.min.Y+side+l.MissRange {
+			continue
+		}
+		silent = append(silent, p)
+	}
+	// Sorted, so that sums run in the same order every time.
+	slices.SortFunc(silent, func(a, b Point) int {
+		if c := cmpFloat(a.X, b.X); c != 0 {
+			return c
+		}
+		return cmpFloat(a.Y, b.Y)
+	})
+	return silent
+}
+
 // posterior returns the grid cells with their normalised posterior
 // weights, under a uniform prior over the box.
-func (l *Locator) posterior(hs []heard, b box) []cell {
+func (l *Locator) posterior(hs []heard, silent []Point, b box) []cell {
 	cells := make([]cell, 0, gridCells*gridCells)
 	logs := make([]float64, 0, gridCells*gridCells)
 	best := math.Inf(-1)
 	variance := math.Max(l.Model.Sigma*l.Model.Sigma, 1e-6)
+	miss := l.MissProbability
+	if miss <= 0 {
+		miss = DefaultMissProbability
+	}
+	logMiss := math.Log(miss)
 	for i := range gridCells {
 		for j := range gridCells {
 			p := Point{b.min.X + (float64(i)+0.5)*b.cell, b.min.Y + (float64(j)+0.5)*b.cell}
 			ll, ok := l.logLikelihood(hs, p, variance, b.inRange)
 			if !ok {
 				continue
+			}
+			for _, q := range silent {
+				if p.Dist(q) < l.MissRange {
+					ll += logMiss
+				}
 			}
 			cells = append(cells, cell{at: p})
 			logs = append(logs, ll)
@@ -286,6 +343,10 @@ const DefaultRange = 40
 // WalkingSpeed is a person's walking speed, in metres per second.
 const WalkingSpeed = 1.3
 
-// DefaultMaxRange is the Locator.MaxRange that goes with DefaultRange:
-// the hearing range plus the distance a walking tag covers in a fix.
-var DefaultMaxRange = DefaultRange + WalkingSpeed*FixInterval.Seconds()
+// DefaultMaxRange and DefaultMissRange are the Locator.MaxRange and
+// Locator.MissRange that go with DefaultRange: the hearing range plus and
+// less the distance a walking tag covers in a fix.
+var (
+	DefaultMaxRange  = DefaultRange + WalkingSpeed*FixInterval.Seconds()
+	DefaultMissRange = DefaultRange - WalkingSpeed*FixInterval.Seconds()
+)

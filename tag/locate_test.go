@@ -12,7 +12,23 @@ import (
 // townResult is the outcome of locating simulated tags in a town.
 type townResult struct {
 	errors []float64 // metres, sorted
+	radii  []float64 // metres, sorted
 	inside int       // estimates whose radius held the true position
+}
+
+// add records one estimate against the true position.
+func (r *townResult) add(est Estimate, truth Point) {
+	e := est.Position.Dist(truth)
+	r.errors = append(r.errors, e)
+	r.radii = append(r.radii, est.Radius)
+	if e <= est.Radius {
+		r.inside++
+	}
+}
+
+func (r *townResult) sort() {
+	slices.Sort(r.errors)
+	slices.Sort(r.radii)
 }
 
 func (r townResult) share() float64 { return float64(r.inside) / float64(len(r.errors)) }
@@ -57,18 +73,15 @@ func simulateTown(t testing.TB, tags int, duration time.Duration, seed uint64) t
 	// A tag walks up to 1.3 m/s × FixInterval between the first and the
 	// last sighting of a fix, so a relay of the fix may be that much
 	// farther than its hearing range from where the tag ends up.
-	loc := &Locator{Model: ULBModel, MaxRange: 40 + 1.3*FixInterval.Seconds(), Relays: relays}
+	loc := &Locator{Model: ULBModel, MaxRange: 40 + 1.3*FixInterval.Seconds(),
+		MissRange: 40 - 1.3*FixInterval.Seconds(), Relays: relays}
 	var res townResult
 	for name, ss := range byTag {
 		for _, est := range loc.Track(ss) {
-			e := est.Position.Dist(truth[name][est.Time])
-			res.errors = append(res.errors, e)
-			if e <= est.Radius {
-				res.inside++
-			}
+			res.add(est, truth[name][est.Time])
 		}
 	}
-	slices.Sort(res.errors)
+	res.sort()
 	return res
 }
 
@@ -77,8 +90,8 @@ func TestLocateTown(t *testing.T) {
 		t.Skip("slow under the race detector, and the package has no concurrency; scripts/test runs it without")
 	}
 	res := simulateTown(t, 20, 20*time.Minute, 1)
-	t.Logf("%d fixes: median error %.1f m, 90th percentile %.1f m, %.1f%% within the radius",
-		len(res.errors), res.median(), res.quantile(0.9), 100*res.share())
+	t.Logf("%d fixes: median error %.1f m, 90th percentile %.1f m, median radius %.1f m, %.1f%% within the radius",
+		len(res.errors), res.median(), res.quantile(0.9), res.radii[len(res.radii)/2], 100*res.share())
 	if res.share() < Confidence {
 		t.Errorf("%.1f%% of fixes within their radius, want at least %.0f%%", 100*res.share(), 100*Confidence)
 	}
@@ -122,15 +135,11 @@ func TestLocateULB(t *testing.T) {
 		if err != nil {
 			t.Fatalf("minute %d, mote %d: %v", k.minute, k.tx, err)
 		}
-		e := est.Position.Dist(ULBLayout[k.tx])
-		res.errors = append(res.errors, e)
-		if e <= est.Radius {
-			res.inside++
-		}
+		res.add(est, ULBLayout[k.tx])
 	}
-	slices.Sort(res.errors)
-	t.Logf("%d fixes: median error %.1f m, 90th percentile %.1f m, %.1f%% within the radius",
-		len(res.errors), res.median(), res.quantile(0.9), 100*res.share())
+	res.sort()
+	t.Logf("%d fixes: median error %.1f m, 90th percentile %.1f m, median radius %.1f m, %.1f%% within the radius",
+		len(res.errors), res.median(), res.quantile(0.9), res.radii[len(res.radii)/2], 100*res.share())
 	if res.share() < Confidence {
 		t.Errorf("%.1f%% of fixes within their radius, want at least %.0f%%", 100*res.share(), 100*Confidence)
 	}
