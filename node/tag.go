@@ -29,9 +29,10 @@ import (
 // reports once a minute hears a tag beaconing every 5 s twelve times, so
 // the store writes one record where it would otherwise write twelve: the
 // cost of a write is per record, not per byte. The value holds the same
-// sightings as JSON. A relay's position is the record relay/<relay id>,
-// JSON of tag.Point. Keys are encrypted like any other, so holders learn
-// none of this.
+// sightings as JSON. A relay's position is the record
+// relay/<relay id>/<x>/<y>, so that the same listing returns every relay's
+// position; when a relay moves, its newest record counts. Keys are
+// encrypted like any other, so holders learn none of this.
 const (
 	sightingPrefix = "s/"
 	relayPrefix    = "relay/"
@@ -117,7 +118,7 @@ func reportRecords(rep *tag.Report) ([]store.BatchRecord, error) {
 	}
 	if rep.Position != nil {
 		value, _ := json.Marshal(rep.Position)
-		records = append(records, store.BatchRecord{Key: relayPrefix + rep.Relay, Value: value, ContentType: "application/json"})
+		records = append(records, store.BatchRecord{Key: relayKey(rep.Relay, *rep.Position), Value: value, ContentType: "application/json"})
 	}
 	return records, nil
 }
@@ -170,7 +171,26 @@ func sightingKey(g []tag.Sighting) string {
 	return b.String()
 }
 
-// errBadKey reports a key under sightingPrefix that does not parse.
+func relayKey(relay string, p tag.Point) string {
+	return fmt.Sprintf("%s%s/%s/%s", relayPrefix, relay, strconv.FormatFloat(p.X, 'g', -1, 64), strconv.FormatFloat(p.Y, 'g', -1, 64))
+}
+
+// parseRelayKey reads a relay's id and position back from its key.
+func parseRelayKey(key string) (string, tag.Point, error) {
+	parts := strings.Split(strings.TrimPrefix(key, relayPrefix), "/")
+	if len(parts) != 3 {
+		return "", tag.Point{}, fmt.Errorf("%w: %q", errBadKey, key)
+	}
+	x, err1 := strconv.ParseFloat(parts[1], 64)
+	y, err2 := strconv.ParseFloat(parts[2], 64)
+	if err1 != nil || err2 != nil {
+		return "", tag.Point{}, fmt.Errorf("%w: %q", errBadKey, key)
+	}
+	return parts[0], tag.Point{X: x, Y: y}, nil
+}
+
+// errBadKey reports a key under sightingPrefix or relayPrefix that does
+// not parse.
 var errBadKey = errors.New("node: malformed sighting key")
 
 // parseSightingKey reads the sightings of a record back from its key.

@@ -229,3 +229,14 @@ func TestReportRecordsGroup(t *testing.T) {
 		t.Errorf("records hold %d sightings, want %d", total, 2*maxSightingsPerRecord+2)
 	}
 }
+
+func TestRelayKeyRoundTrip(t *testing.T) {
+	p := tag.Point{X: -12.25, Y: 3e5}
+	id, got, err := parseRelayKey(relayKey("aa:bb:cc:dd:ee:ff", p))
+	if err != nil || id != "aa:bb:cc:dd:ee:ff" || got != p {
+		t.Fatalf("relay key round trip gave %q at %v, %v", id, got, err)
+	}
+	if _, _, err := parseRelayKey("relay/r1/x/1"); !errors.Is(err, errBadKey) {
+		t.Errorf("parse of a bad relay key: %v, want errBadKey", err)
+	}
+}

@@ -1,9 +1,7 @@
 package node
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,15 +19,14 @@ import (
 const (
 	// tagSearchDefault is how far back a request without since= looks.
 	tagSearchDefault = time.Hour
-	// tagMaxRelays bounds the relay positions one request reads.
-	tagMaxRelays = 4096
 )
 
 // serveTagLocation locates one tag for its guardian. It reads the tag's
 // secret as the requesting user, which fails for anyone the owner did not
-// share the tag with, then lists the network's sightings as the node's
-// default user, who stores them. Sightings carry only rotating
-// identifiers, so reading them reveals nothing without the secret.
+// share the tag with. Then it lists the network's sightings and relay
+// positions as the node's default user, who stores them. Sightings carry
+// only rotating identifiers, so reading them reveals nothing without the
+// secret.
 func (n *Node) serveTagLocation(w http.ResponseWriter, r *http.Request) {
 	user, network, ok := n.tagCall(w, r)
 	if !ok {
@@ -51,16 +48,13 @@ func (n *Node) serveTagLocation(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	since := now.Add(-q.Since)
 	resolver := tag.NewResolver(map[string]tag.Secret{name: secret}, since, now)
-	sightings, err := n.tagSightings(ctx, network, resolver, since)
+	infos, err := n.networkRecords(ctx, network)
 	if err != nil {
 		n.writeStoreError(w, r, err)
 		return
 	}
-	relays, err := n.relayPositions(ctx, network, sightings)
-	if err != nil {
-		n.writeStoreError(w, r, err)
-		return
-	}
+	sightings := n.tagSightings(network, infos, resolver, since)
+	relays := n.relayPositions(network, infos)
 	loc := &tag.Locator{Model: tag.ULBModel, MaxRange: tag.DefaultMaxRange, MissRange: tag.DefaultMissRange, Relays: relays}
 	writeJSON(w, http.StatusOK, tagLocation(loc, name, owner, network, sightings, since, now, q.History, rule))
 }
@@ -113,19 +107,28 @@ func parseTagQuery(v url.Values) (api.TagQuery, tag.Rule, error) {
 	return q, rule, nil
 }
 
-// tagSightings lists the network's sightings and returns those of the
-// resolver's tag since since, oldest first. A network with no sightings
-// yet has no namespace, which is not an error.
-func (n *Node) tagSightings(ctx context.Context, network string, resolver *tag.Resolver, since time.Time) ([]tag.Sighting, error) {
-	infos, err := n.storage.store.List(ctx, api.DefaultUser, api.SightingsNamespace(network), sightingPrefix)
+// networkRecords lists every record of a relay network's namespace as
+// the node's default user. A network with no reports yet has no
+// namespace, which is not an error.
+func (n *Node) networkRecords(ctx context.Context, network string) ([]store.RecordInfo, error) {
+	infos, err := n.storage.store.List(ctx, api.DefaultUser, api.SightingsNamespace(network), "")
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list sightings of network %q: %w", network, err)
 	}
+	return infos, nil
+}
+
+// tagSightings returns the sightings of the resolver's tag since since,
+// oldest first.
+func (n *Node) tagSightings(network string, infos []store.RecordInfo, resolver *tag.Resolver, since time.Time) []tag.Sighting {
 	var out []tag.Sighting
 	for _, info := range infos {
+		if !strings.HasPrefix(info.Key, sightingPrefix) {
+			continue
+		}
 		id, err := tag.ParseID(idOfKey(info.Key))
 		if err != nil {
 			n.log.Warn("skipping sighting record", "network", network, "key", info.Key, "err", err)
@@ -146,12 +149,9 @@ func (n *Node) tagSightings(ctx context.Context, network string, resolver *tag.R
 		}
 	}
 	slices.SortFunc(out, func(a, b tag.Sighting) int { return a.Time.Compare(b.Time) })
-	return out, nil
+	return out
 }
 
-// relayPositions reads the positions of the relays that made sightings.
-// A relay that never sent its position is left out, and so are its
-// sightings when the tag is located.
 // idOfKey returns the identifier part of a sighting key, so that records
 // of other tags are skipped without parsing the rest.
 func idOfKey(key string) string {
@@ -159,38 +159,24 @@ func idOfKey(key string) string {
 	return id
 }
 
-func (n *Node) relayPositions(ctx context.Context, network string, sightings []tag.Sighting) (map[string]tag.Point, error) {
+// relayPositions returns every relay's newest position. A relay that
+// never sent its position is left out, and so are its sightings when a
+// tag is located.
+func (n *Node) relayPositions(network string, infos []store.RecordInfo) map[string]tag.Point {
 	relays := map[string]tag.Point{}
-	missing := map[string]bool{}
-	for _, s := range sightings {
-		if _, ok := relays[s.Relay]; ok || missing[s.Relay] {
+	versions := map[string]uint64{}
+	for _, info := range infos {
+		if !strings.HasPrefix(info.Key, relayPrefix) {
 			continue
 		}
-		if len(relays)+len(missing) >= tagMaxRelays {
-			break
+		id, p, err := parseRelayKey(info.Key)
+		if err != nil {
+			n.log.Warn("skipping relay record", "network", network, "err", err)
+			continue
 		}
-		p, err := n.relayPosition(ctx, network, s.Relay)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			missing[s.Relay] = true
-		case err != nil:
-			return nil, err
-		default:
-			relays[s.Relay] = p
+		if info.Version >= versions[id] {
+			relays[id], versions[id] = p, info.Version
 		}
 	}
-	return relays, nil
-}
-
-func (n *Node) relayPosition(ctx context.Context, network, relay string) (tag.Point, error) {
-	var buf bytes.Buffer
-	_, err := n.storage.store.Get(ctx, api.DefaultUser, api.SightingsNamespace(network), relayPrefix+relay, &buf, store.GetOptions{})
-	if err != nil {
-		return tag.Point{}, fmt.Errorf("position of relay %s: %w", relay, err)
-	}
-	var p tag.Point
-	if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
-		return tag.Point{}, fmt.Errorf("%w: position of relay %s: %v", store.ErrCorrupt, relay, err)
-	}
-	return p, nil
+	return relays
 }
