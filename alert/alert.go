@@ -81,9 +81,9 @@ func (p Point) validate() error {
 	return nil
 }
 
-// Area is where an alert applies: a circle (Center and Radius in metres)
-// or a polygon of at least three vertices, never both. The zero Area
-// means everywhere.
+// Area is the region an alert applies to: a circle (Center and Radius in
+// metres) or a polygon of at least three vertices, never both. The zero
+// Area means everywhere.
 type Area struct {
 	Center  *Point  `cbor:"1,keyasint,omitempty"`
 	Radius  float64 `cbor:"2,keyasint,omitempty"`

@@ -12,8 +12,8 @@
 //
 //   - Call NeighbourUp when a peer becomes reachable (a radio neighbour in
 //     range, a new overlay contact) and NeighbourDown when it goes away.
-//     NeighbourUp sends the peer a summary of the held alerts' IDs; the
-//     peer answers with the alerts this node lacks and its own summary, so
+//     NeighbourUp sends the peer a summary of the held alerts' IDs. The
+//     peer replies with the alerts this node lacks and its own summary, so
 //     two nodes that meet exchange only what either is missing.
 //   - Give every wire.AlertPush and wire.AlertSummary that arrives to
 //     HandleMessage with the sender's ID.

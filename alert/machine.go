@@ -49,8 +49,8 @@ type Config struct {
 	// SyncInterval is how often the Machine sends each neighbour its
 	// summary, which repairs lost pushes. Default 1m.
 	SyncInterval time.Duration
-	// RetryInterval is how soon the Machine sends a summary again to a
-	// neighbour reported Unreachable. It doubles with every report, up to
+	// RetryInterval is the wait before the Machine sends a summary again
+	// to a neighbour reported Unreachable. It doubles with every report, up to
 	// SyncInterval, and resets when the neighbour is heard from. Default 1s.
 	RetryInterval time.Duration
 	// ResendAfter is how long the Machine waits before pushing an alert
@@ -108,14 +108,14 @@ type Outgoing struct {
 	Msg wire.Message // *wire.AlertPush or *wire.AlertSummary
 }
 
-// EventKind says what an Event reports.
+// EventKind is the kind of an Event.
 type EventKind uint8
 
 const (
 	// Accepted reports a new valid alert. From is the zero Peer for an
 	// alert given to Publish.
 	Accepted EventKind = iota + 1
-	// Rejected reports an alert that failed a check; Err says which.
+	// Rejected reports an alert that failed a check. Err names the check.
 	Rejected
 	// Dropped reports a held alert that expired or was evicted.
 	Dropped
@@ -137,7 +137,7 @@ type held struct {
 	received time.Time
 }
 
-// authorityState is what the Machine remembers of one authority key.
+// authorityState is the Machine's record of one authority key.
 type authorityState struct {
 	// highest is the highest sequence accepted; valid when seen is set.
 	highest uint64
@@ -174,8 +174,8 @@ type Machine struct {
 	// that floods go out in a deterministic order.
 	neighbours map[Peer]*neighbour
 	peers      []Peer
-	// strangers rate-limits peers that push alerts without being
-	// neighbours; Tick forgets the ones whose buckets have refilled.
+	// strangers holds the rate limits of peers that push alerts without
+	// being neighbours. Tick deletes the ones whose buckets have refilled.
 	strangers map[Peer]*bucket
 
 	outbox   []Outgoing
@@ -291,9 +291,9 @@ func (m *Machine) HandleMessage(now time.Time, from Peer, msg wire.Message) {
 	}
 }
 
-// NeighbourUp adds peer p as a neighbour, or resets what the Machine knows
-// of it if it is one already (the peer may have restarted), and sends it a
-// summary that asks for the peer's summary in return.
+// NeighbourUp adds peer p as a neighbour, or resets the Machine's record
+// of it if it is one already (the peer may have restarted). It sends p a
+// summary that requests p's summary in return.
 func (m *Machine) NeighbourUp(now time.Time, p Peer) {
 	m.expire(now)
 	if _, ok := m.neighbours[p]; !ok {
@@ -311,7 +311,7 @@ func (m *Machine) NeighbourUp(now time.Time, p Peer) {
 	m.sendSummary(now, p, n, true)
 }
 
-// NeighbourDown forgets neighbour p.
+// NeighbourDown removes neighbour p.
 func (m *Machine) NeighbourDown(now time.Time, p Peer) {
 	if _, ok := m.neighbours[p]; !ok {
 		return
@@ -323,9 +323,10 @@ func (m *Machine) NeighbourDown(now time.Time, p Peer) {
 }
 
 // Unreachable reports that a message to neighbour p could not be sent. The
-// Machine forgets the alerts it pushed to p that p has not confirmed, and
-// sends p a summary again after a wait that doubles with every report, so
-// that p gets what it missed soon after it is reachable again.
+// Machine clears its marks of the alerts pushed to p that p has not
+// confirmed. It sends p a summary again after a wait that doubles with
+// every report, so that p gets what it missed soon after it is reachable
+// again.
 func (m *Machine) Unreachable(now time.Time, p Peer) {
 	n, ok := m.neighbours[p]
 	if !ok {

@@ -318,7 +318,7 @@ func TestMachineUnreachableResends(t *testing.T) {
 	m.Outbox()
 
 	// The push failed: the next summary is due after RetryInterval, not
-	// SyncInterval, and the answer to it brings the alert again.
+	// SyncInterval, and the peer's reply to it brings the alert again.
 	m.Unreachable(epoch, peer(1))
 	if got, want := m.NextDeadline(), epoch.Add(time.Second); !got.Equal(want) {
 		t.Errorf("NextDeadline = %s, want %s", got, want)

@@ -12,7 +12,7 @@ import (
 func (m *Machine) sendSummary(now time.Time, p Peer, n *neighbour, reply bool) {
 	list := m.sorted()
 	// NOTE: a node holding more than wire.MaxAlertSummary alerts lists
-	// only the newest; the peer then pushes the older ones it holds again,
+	// only the newest. The peer then pushes the older ones it holds again,
 	// and this node drops them as duplicates.
 	if len(list) > wire.MaxAlertSummary {
 		list = list[len(list)-wire.MaxAlertSummary:]
@@ -26,7 +26,7 @@ func (m *Machine) sendSummary(now time.Time, p Peer, n *neighbour, reply bool) {
 }
 
 // handleSummary pushes to from every held alert its summary lacks, and
-// answers with this node's summary when asked to. A summary from a peer
+// replies with this node's summary when the summary requests one. A summary from a peer
 // that is not a neighbour makes it one: it can reach this node.
 func (m *Machine) handleSummary(now time.Time, from Peer, msg *wire.AlertSummary) {
 	m.expire(now)

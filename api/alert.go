@@ -31,8 +31,8 @@ type Alert struct {
 	Signed []byte `json:"signed"`
 }
 
-// AlertArea is where an alert applies: a circle (Lat, Lon and Radius in
-// metres) or a polygon of [lat, lon] vertices.
+// AlertArea is the region an alert applies to: a circle (Lat, Lon and
+// Radius in metres) or a polygon of [lat, lon] vertices.
 type AlertArea struct {
 	Lat     float64      `json:"lat,omitempty"`
 	Lon     float64      `json:"lon,omitempty"`

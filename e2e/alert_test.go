@@ -178,7 +178,7 @@ func createAuthority(t *testing.T, dataDir, name string) string {
 // TestAlertFloodsLabs runs twelve nodes on three LANs joined by a router,
 // all trusting the authority "city", and a rogue thirteenth node that
 // trusts its own key under the same name. An alert sent on one node must
-// reach all twelve; the rogue's alert must reach none; and a node whose
+// reach all twelve, and the rogue's alert must reach none. A node whose
 // link is down while an alert is sent must get it soon after the link is
 // back.
 func TestAlertFloodsLabs(t *testing.T) {
@@ -228,9 +228,9 @@ func TestAlertFloodsLabs(t *testing.T) {
 	for _, n := range nodes {
 		n.watch = startWatch(t, n.process)
 	}
-	// The watch prints nothing until its stream is open; give the twelve
-	// streams a moment so that the first alert is not missed by a watch
-	// still connecting. --held would replay it anyway.
+	// A watch prints nothing until its stream is open, so the streams get
+	// a moment to connect. A watch that connects late still prints the
+	// first alert, because --held replays what the node holds.
 	time.Sleep(300 * time.Millisecond)
 
 	// An alert sent on one node reaches all twelve.
@@ -242,7 +242,8 @@ func TestAlertFloodsLabs(t *testing.T) {
 		t.Logf("NOTE: slower than the %s target on this machine", alertTarget)
 	}
 
-	// The rogue's alert, signed with a key nobody trusts, reaches none.
+	// The rogue's alert, signed with a key no other node trusts, reaches
+	// none of them.
 	forged := "All clear, go home"
 	out, err := rogue.yui(context.Background(), "alert", "send", "--level", "info", forged)
 	if err != nil {
@@ -285,7 +286,7 @@ func TestAlertFloodsLabs(t *testing.T) {
 	t.Logf("%s got the alert %s after its link came back", cut.name, caught.Round(time.Millisecond))
 
 	// A restarted node keeps its alerts from its data folder: alone, with
-	// discovery off and no bootstrap, it has nobody to learn them from.
+	// discovery off and no bootstrap, it has no peer to learn them from.
 	keeper := nodes[4]
 	keeper.stop()
 	alone := startNodeIn(t, keeper.ns, keeper.name+"-restarted", keeper.dataDir, "--discovery-port", "-1")

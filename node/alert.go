@@ -187,7 +187,7 @@ func (s *alertService) handleBroadcast(from alert.Peer, msg *wire.AlertPush) {
 	s.flush()
 }
 
-// meet tells the Machine about a peer found on the LAN right now, so that
+// meet hands the Machine a peer found on the LAN right now, so that
 // the two exchange summaries at once instead of at the next poll. LAN
 // discovery reports a peer again when it comes back after silence, which
 // is what makes a node whose link was down catch up within seconds.
@@ -265,8 +265,8 @@ func (s *alertService) flush() {
 
 func (s *alertService) send(to wire.Contact, o alert.Outgoing) {
 	if !to.Addr.IsValid() {
-		// A neighbour that sent a message over a path with no address;
-		// the next summary it sends lets this node answer.
+		// A neighbour whose messages came with no address cannot be
+		// sent to. Its next summary gives this node the chance to reply.
 		return
 	}
 	select {

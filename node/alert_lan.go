@@ -29,7 +29,7 @@ const alertPortOffset = 2
 // fragments it on most links; LANs deliver fragments fine.
 //
 // A broadcast has no authenticated sender, but the alert inside is signed,
-// so the Machine's checks apply as to any alert; only the sender's rate
+// so the Machine's checks apply as to any alert. Only the sender's rate
 // limit is keyed by the source address instead of a node ID. Nothing is
 // sent back over this path: summaries and repairs go over QUIC.
 type alertLAN struct {

@@ -52,7 +52,8 @@ func (n *Node) overlayContacts() []wire.Contact {
 }
 
 // handleAlert serves an alert message from a peer. Alert messages are
-// one-way; one sent as a request is served and answered with an error.
+// one-way. One sent as a request is still served, and its response is an
+// error.
 func (n *Node) handleAlert(from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
 	if s := n.alerts.Load(); s != nil {
 		s.handle(from, msg)
@@ -63,7 +64,7 @@ func (n *Node) handleAlert(from transport.Peer, msg wire.Message, isRequest bool
 	return nil
 }
 
-// alertFound tells the alert flood about a peer LAN discovery just found.
+// alertFound hands the alert flood a peer that LAN discovery just found.
 func (n *Node) alertFound(c wire.Contact) {
 	if s := n.alerts.Load(); s != nil {
 		s.meet(c)

@@ -47,7 +47,7 @@ type AlertPush struct {
 
 // AlertSummary lists the short IDs of every alert the sender holds. The
 // receiver sends back, in AlertPush messages, the alerts it holds that the
-// list lacks. Reply asks the receiver to answer with its own summary, so
+// list lacks. Reply requests the receiver's own summary in return, so
 // that alerts flow both ways after two nodes meet.
 type AlertSummary struct {
 	IDs   []AlertShortID `cbor:"1,keyasint,omitempty"`
