@@ -263,3 +263,32 @@ func TestDecodeReadingsRejects(t *testing.T) {
 		t.Error("accepted output above the limit")
 	}
 }
+
+// A module sees no host file or directory, no environment, only the
+// arguments it is given, and a fake wall clock.
+func TestModuleSeesNoHost(t *testing.T) {
+	r := newRuntime(t, Limits{})
+	out, err := compile(t, r, "misbehave").Run(context.Background(), []string{"probe"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 {
+		t.Fatalf("%d readings out, want 1", len(out))
+	}
+	want := map[string]float64{
+		"file_readable": 0,
+		"dir_readable":  0,
+		"env_count":     0,
+		"arg_count":     2, // the program name and "probe"
+	}
+	for name, w := range want {
+		v, _ := out[0].Get(name)
+		if got, ok := v.Number(); !ok || got != w {
+			t.Errorf("%s is %v, want %v", name, v, w)
+		}
+	}
+	// wazero's fake wall clock starts on 2022-01-01, whatever the date.
+	if year, _ := out[0].Get("year"); !year.Equal(sensor.Number(2022)) {
+		t.Errorf("module's clock shows year %v, want the fake clock's 2022", year)
+	}
+}
