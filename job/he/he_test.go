@@ -495,3 +495,27 @@ func TestSumNearBound(t *testing.T) {
 		checkExact(t, res, []float64{v, v, v}, 1)
 	}
 }
+
+// A sum beyond what its count of in-range values can make is rejected.
+func TestDecryptRejectsImpossibleSum(t *testing.T) {
+	p := newParams(t)
+	key := GenerateKey(p)
+	wide := Plan{Scale: 1, Min: 0, Max: 1000, MaxValues: 10}
+	enc, err := NewEncryptor(key.PublicKey(), wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts, err := enc.Encrypt([]float64{900, 800})
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow := Plan{Scale: 1, Min: 0, Max: 100, MaxValues: 10}
+	if _, err := key.Decrypt(cts[0], narrow); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("error %v, want ErrCorrupt", err)
+	}
+	res, err := key.Decrypt(cts[0], wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, res, []float64{900, 800}, 1)
+}

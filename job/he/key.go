@@ -56,9 +56,10 @@ func (r Result) SumValue() *big.Rat {
 }
 
 // Decrypt returns the sum and count that ct holds. It fails with
-// ErrCorrupt if the count is negative or above plan.MaxValues, which is
-// what a sum that wrapped around the modulus, or a ciphertext added more
-// than its share, may show.
+// ErrCorrupt if the count is negative or above plan.MaxValues, or the sum
+// is larger than count values of the plan's range can make. A sum that
+// wrapped around the modulus, a ciphertext added more than its share, or
+// a tampered ciphertext may show that way.
 func (k *OwnerKey) Decrypt(ct *Ciphertext, plan Plan) (Result, error) {
 	if err := plan.Check(); err != nil {
 		return Result{}, err
@@ -76,6 +77,21 @@ func (k *OwnerKey) Decrypt(ct *Ciphertext, plan Plan) (Result, error) {
 	sum := new(big.Int)
 	for _, s := range slots[:len(slots)-1] {
 		sum.Add(sum, big.NewInt(s))
+	}
+
+	// Count values of the plan's range can sum to at most count times the
+	// largest magnitude; more means a slot wrapped or was tampered with.
+	limit := Plan{Scale: plan.Scale, Min: plan.Min, Max: plan.Max, MaxValues: max(count, 1)}
+	bound, err := limit.bound()
+	if err != nil {
+		return Result{}, err
+	}
+	if count == 0 {
+		bound.SetInt64(0)
+	}
+	if new(big.Int).Abs(sum).Cmp(bound) > 0 {
+		return Result{}, fmt.Errorf("%w: sum %v units from %d values, at most %v in magnitude",
+			ErrCorrupt, sum, count, bound)
 	}
 	return Result{Sum: sum, Count: count, Scale: plan.Scale}, nil
 }
