@@ -31,6 +31,8 @@ func classify(err error, outputFull bool, stderr string) *UnitError {
 	case code == sys.ExitCodeDeadlineExceeded:
 		e.Reason = ErrTimeout
 	case code == sys.ExitCodeContextCanceled:
+		// Only the run's own context can cancel it here: the caller's
+		// cancellation is handled before classify.
 		e.Reason, e.Detail = ErrTimeout, "run cancelled"
 	case outOfMemory(stderr):
 		e.Reason, e.ExitCode = ErrMemory, code

@@ -221,8 +221,9 @@ func (m *Module) Close(ctx context.Context) error { return m.compiled.Close(ctx)
 
 // Run runs the module once on the readings of one unit and returns the
 // readings it outputs, each validated. args are the module's arguments
-// after its name. A failed run returns a *UnitError; a cancelled ctx
-// returns ctx's error.
+// after its name. The run's time limit is the earlier of Limits.Timeout
+// and ctx's deadline. A failed run returns a *UnitError, and a cancelled
+// ctx returns an error wrapping context.Canceled.
 func (m *Module) Run(ctx context.Context, args []string, in []sensor.Reading) ([]sensor.Reading, error) {
 	input, err := EncodeReadings(in)
 	if err != nil {
@@ -262,7 +263,9 @@ func (m *Module) run(ctx context.Context, args []string, input []byte) ([]byte, 
 	if err == nil {
 		return stdout.buf.Bytes(), nil
 	}
-	if parent.Err() != nil {
+	// A deadline of the caller's is a time limit like Limits.Timeout, but
+	// a cancellation is the caller's own decision, not the unit's fault.
+	if errors.Is(parent.Err(), context.Canceled) {
 		return nil, fmt.Errorf("sandbox: run cancelled: %w", parent.Err())
 	}
 	return nil, classify(err, stdout.full, stderr.buf.String())

@@ -115,25 +115,31 @@ func TestRunFahrenheit(t *testing.T) {
 // Each fault fails the unit with its own reason, and the runtime runs a
 // good module correctly afterwards.
 func TestLimitsStopFaults(t *testing.T) {
-	// Only the loop needs a short time limit. The others get a long one,
-	// so that a loaded machine cannot turn them into timeouts.
-	short := newRuntime(t, Limits{MemoryPages: 128, Timeout: time.Second, MaxOutputBytes: 1 << 20})
-	long := newRuntime(t, Limits{MemoryPages: 128, Timeout: 5 * time.Minute, MaxOutputBytes: 1 << 20})
+	// The runtime's own time limit is long, so that a loaded machine
+	// cannot turn the other faults or the good runs into timeouts. The
+	// loop gets a short one through its context.
+	r := newRuntime(t, Limits{MemoryPages: 128, Timeout: 5 * time.Minute, MaxOutputBytes: 1 << 20})
 	cases := []struct {
-		fault  string
-		r      *Runtime
-		reason error
+		fault   string
+		timeout time.Duration
+		reason  error
 	}{
-		{"loop", short, ErrTimeout},
-		{"alloc", long, ErrMemory},
-		{"flood", long, ErrOutputTooLarge},
-		{"fail", long, ErrExit},
+		{"loop", time.Second, ErrTimeout},
+		{"alloc", 0, ErrMemory},
+		{"flood", 0, ErrOutputTooLarge},
+		{"fail", 0, ErrExit},
 	}
+	bad := compile(t, r, "misbehave")
+	good := compile(t, r, "fahrenheit")
 	for _, c := range cases {
 		t.Run(c.fault, func(t *testing.T) {
-			bad := compile(t, c.r, "misbehave")
-			good := compile(t, c.r, "fahrenheit")
-			out, err := bad.Run(context.Background(), []string{c.fault}, []sensor.Reading{reading("1", 1, 20)})
+			ctx := context.Background()
+			if c.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, c.timeout)
+				defer cancel()
+			}
+			out, err := bad.Run(ctx, []string{c.fault}, []sensor.Reading{reading("1", 1, 20)})
 			if !errors.Is(err, c.reason) {
 				t.Fatalf("error %v, want %v", err, c.reason)
 			}
@@ -146,6 +152,15 @@ func TestLimitsStopFaults(t *testing.T) {
 			}
 			checkFahrenheit(t, good)
 		})
+	}
+}
+
+// Limits.Timeout stops a run when the caller sets no deadline.
+func TestTimeoutLimitStopsLoop(t *testing.T) {
+	r := newRuntime(t, Limits{Timeout: time.Second})
+	_, err := compile(t, r, "misbehave").Run(context.Background(), []string{"loop"}, nil)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("error %v, want ErrTimeout", err)
 	}
 }
 
