@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/sensor"
+)
+
+// benchReadings is the readings one iteration of the HTTP and MQTT
+// benchmarks sends.
+const benchReadings = 5000
+
+// benchReading returns reading i of a synthetic sensor log, with the
+// fields of the ULB library motes.
+func benchReading(i int) sensor.Reading {
+	return sensor.Reading{
+		Source: fmt.Sprintf("mote-%d", i%50),
+		Time:   time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second),
+		Fields: []sensor.Field{
+			{Name: "seq", Value: sensor.Number(float64(i))},
+			{Name: "temperature", Value: sensor.Number(20 + float64(i%100)/10)},
+			{Name: "humidity", Value: sensor.Number(40 + float64(i%300)/10)},
+			{Name: "voltage", Value: sensor.Number(2.8)},
+		},
+	}
+}
+
+func reportRate(b *testing.B, readings int, elapsed time.Duration) {
+	b.ReportMetric(float64(readings)/elapsed.Seconds(), "readings/s")
+}
+
+// BenchmarkIngestImport measures 'yui import' of the ULB library's R1.txt
+// (7,563 readings) into a 3-node cluster: parsing, HTTP and storage.
+func BenchmarkIngestImport(b *testing.B) {
+	c := startIngestCluster(b)
+	path := sharedSensorData(b, "ulb-library1/R1.txt")
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		out, err := c.nodes[0].yui(ctx, "import", path, "--ns", fmt.Sprintf("bench-import-%d", i))
+		cancel()
+		if err != nil || !strings.Contains(string(out), "7563 stored") {
+			b.Fatalf("import: %v\n%s", err, out)
+		}
+	}
+	reportRate(b, 7563*b.N, time.Since(start))
+}
+
+// BenchmarkIngestHTTP measures requests of benchReadings readings posted
+// to one node of a 3-node cluster.
+func BenchmarkIngestHTTP(b *testing.B) {
+	c := startIngestCluster(b)
+	rs := make([]sensor.Reading, benchReadings)
+	for i := range rs {
+		rs[i] = benchReading(i)
+	}
+	body, err := api.EncodeReadings(nil, rs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		res, err := c.client.PostReadings(context.Background(), "", fmt.Sprintf("bench-http-%d", i), body)
+		if err != nil || res.Stored != benchReadings {
+			b.Fatalf("post: %+v, %v", res, err)
+		}
+	}
+	reportRate(b, benchReadings*b.N, time.Since(start))
+}
+
+// BenchmarkIngestMQTT measures benchReadings messages at QoS 1 from one
+// mosquitto_pub connection to one node of a 3-node cluster.
+func BenchmarkIngestMQTT(b *testing.B) {
+	c := startIngestCluster(b)
+	var lines strings.Builder
+	for i := range benchReadings {
+		r := benchReading(i)
+		line, err := sensor.AppendJSON(nil, &r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines.Write(line)
+		lines.WriteByte('\n')
+	}
+	payload := []byte(lines.String())
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		c.mosquittoPub(b, payload, "-q", "1", "-l", "-t", fmt.Sprintf("yui/bench-mqtt-%d/gateway", i))
+	}
+	reportRate(b, benchReadings*b.N, time.Since(start))
+}
