@@ -15,6 +15,14 @@ import (
 // accept 23; longer ids are common.
 const maxClientID = 256
 
+// maxBatch and maxBatchBytes bound the messages handed to the Handler in
+// one call, and so the memory a connection holds. QoS 0 messages need no
+// acknowledgement, so only these bound their batches.
+const (
+	maxBatch      = 1024
+	maxBatchBytes = 1 << 20
+)
+
 // session is one client connection. The read loop owns every field but
 // the ones under mu; a writer goroutine owns the connection's writes.
 type session struct {
@@ -23,9 +31,12 @@ type session struct {
 	br     *bufio.Reader
 	client Client
 	connect
-	// pending holds QoS 0 and 1 messages read and not yet stored, at
-	// most Limits.MaxInflight.
-	pending []publish
+	// pending holds QoS 0 and 1 messages read and not yet stored: at
+	// most maxBatch, of which inflight, at most Limits.MaxInflight, are
+	// QoS 1.
+	pending      []publish
+	inflight     int
+	pendingBytes int
 	// warned is set once a rejected message of this session was logged.
 	warned bool
 
@@ -250,9 +261,15 @@ func (ss *session) handlePublish(p packet) error {
 		return err
 	}
 	ss.pending = append(ss.pending, pub)
+	ss.pendingBytes += len(p.body)
+	if pub.QoS == 1 {
+		ss.inflight++
+	}
 	// Store what the client has sent so far as one batch, once nothing
-	// more is waiting in the buffer or the in-flight limit is reached.
-	if ss.br.Buffered() == 0 || len(ss.pending) >= ss.srv.limits.MaxInflight {
+	// more is waiting in the buffer or a limit is reached. Handlers
+	// such as Yui's sensor sink pay a cost per call, so batches make
+	// ingest faster.
+	if ss.br.Buffered() == 0 || ss.inflight >= ss.srv.limits.MaxInflight || len(ss.pending) >= maxBatch || ss.pendingBytes >= maxBatchBytes {
 		return ss.flush()
 	}
 	return nil
@@ -269,7 +286,7 @@ func (ss *session) flush() error {
 	}
 	rejected, err := ss.srv.handler.Store(ss.srv.ctx, ss.client, msgs)
 	if err != nil {
-		ss.pending = ss.pending[:0]
+		ss.pending, ss.inflight, ss.pendingBytes = ss.pending[:0], 0, 0
 		return fmt.Errorf("mqtt: store %d messages: %w", len(msgs), err)
 	}
 	for i, p := range ss.pending {
@@ -285,7 +302,7 @@ func (ss *session) flush() error {
 			ss.send(encodeAck(typePuback, p.packetID, ss.version, reason))
 		}
 	}
-	ss.pending = ss.pending[:0]
+	ss.pending, ss.inflight, ss.pendingBytes = ss.pending[:0], 0, 0
 	return nil
 }
 

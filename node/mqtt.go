@@ -47,6 +47,7 @@ func (n *Node) startMQTT() error {
 		return fmt.Errorf("node: MQTT address %s: %w (pass another with --mqtt, or --mqtt off)", addr, err)
 	}
 
+	n.mqttCommit = newGroupCommit(n.readingSink)
 	n.mqtt = mqtt.NewServer(mqtt.Config{Handler: mqttHandler{n}, Logger: n.log})
 	n.mqttAddr = ln.Addr().String()
 	go n.mqtt.Serve(ln)
@@ -57,6 +58,7 @@ func (n *Node) startMQTT() error {
 func (n *Node) closeMQTT() {
 	if n.mqtt != nil {
 		n.mqtt.Close()
+		n.mqttCommit.close()
 	}
 }
 
@@ -109,9 +111,8 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 		batches[t] = append(batches[t], r)
 	}
 
-	sink := h.n.readingSink()
 	for _, t := range order {
-		if err := sink.Write(ctx, t.user, t.namespace, batches[t]); err != nil {
+		if err := h.n.mqttCommit.write(ctx, t, batches[t]); err != nil {
 			h.n.log.Warn("MQTT readings not stored, client will resend", "client", c.ID,
 				"user", t.user, "namespace", t.namespace, "readings", len(batches[t]), "err", err)
 			return nil, err

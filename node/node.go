@@ -140,8 +140,9 @@ type Node struct {
 	readings sensor.Sink
 	// mqtt accepts readings over MQTT, at mqttAddr; nil when turned off
 	// or when the port was taken.
-	mqtt     *mqtt.Server
-	mqttAddr string
+	mqtt       *mqtt.Server
+	mqttAddr   string
+	mqttCommit *groupCommit
 	// routing is closed once router is set; handleMessage rejects what
 	// arrives before.
 	routing chan struct{}
