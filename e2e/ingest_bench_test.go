@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,22 +79,41 @@ func BenchmarkIngestHTTP(b *testing.B) {
 // BenchmarkIngestMQTT measures benchReadings messages at QoS 1 from one
 // mosquitto_pub connection to one node of a 3-node cluster.
 func BenchmarkIngestMQTT(b *testing.B) {
+	benchmarkMQTT(b, 1)
+}
+
+// BenchmarkIngestMQTTParallel measures benchReadings messages at QoS 1
+// from 8 mosquitto_pub connections at once, as from 8 gateways.
+func BenchmarkIngestMQTTParallel(b *testing.B) {
+	benchmarkMQTT(b, 8)
+}
+
+func benchmarkMQTT(b *testing.B, clients int) {
 	c := startIngestCluster(b)
-	var lines strings.Builder
+	payloads := make([][]byte, clients)
 	for i := range benchReadings {
 		r := benchReading(i)
 		line, err := sensor.AppendJSON(nil, &r)
 		if err != nil {
 			b.Fatal(err)
 		}
-		lines.Write(line)
-		lines.WriteByte('\n')
+		k := i % clients
+		payloads[k] = append(append(payloads[k], line...), '\n')
 	}
-	payload := []byte(lines.String())
 	b.ResetTimer()
 	start := time.Now()
 	for i := range b.N {
-		c.mosquittoPub(b, payload, "-q", "1", "-l", "-t", fmt.Sprintf("yui/bench-mqtt-%d/gateway", i))
+		var wg sync.WaitGroup
+		for k := range clients {
+			wg.Go(func() {
+				err := c.publish(b, payloads[k], "-q", "1", "-l", "-i", fmt.Sprintf("gateway-%d", k),
+					"-t", fmt.Sprintf("yui/bench-mqtt-%d/gateway-%d", i, k))
+				if err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
 	}
 	reportRate(b, benchReadings*b.N, time.Since(start))
 }
