@@ -1,0 +1,101 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/yuinet/yui/sensor"
+)
+
+// gateSink blocks each write until the test lets it through.
+type gateSink struct {
+	recordingSink
+	gate chan struct{}
+}
+
+func (s *gateSink) Write(ctx context.Context, user, namespace string, readings []sensor.Reading) error {
+	<-s.gate
+	return s.recordingSink.Write(ctx, user, namespace, readings)
+}
+
+func reading(source string) []sensor.Reading {
+	return []sensor.Reading{{Source: source, Time: time.Unix(0, 0).UTC()}}
+}
+
+func TestGroupCommitMergesWaitingWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := &gateSink{gate: make(chan struct{})}
+		g := newGroupCommit(func() sensor.Sink { return sink })
+		defer g.close()
+		ctx := context.Background()
+
+		var wg sync.WaitGroup
+		errs := make([]error, 6)
+		wg.Go(func() { errs[0] = g.write(ctx, mqttTarget{"default", "lab"}, reading("first")) })
+		synctest.Wait() // the first write is in the sink
+
+		for i := 1; i < 6; i++ {
+			target := mqttTarget{"default", "lab"}
+			if i == 5 {
+				target.namespace = "other"
+			}
+			wg.Go(func() { errs[i] = g.write(ctx, target, reading(fmt.Sprint(i))) })
+		}
+		synctest.Wait() // the others wait for it
+		close(sink.gate)
+		wg.Wait()
+
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("write %d: %v", i, err)
+			}
+		}
+		writes := sink.all()
+		if len(writes) != 3 {
+			t.Fatalf("sink got %d writes, want the first, then one per namespace", len(writes))
+		}
+		if len(writes[1].readings) != 4 || writes[1].namespace != "lab" {
+			t.Errorf("second write = %d readings to %q, want the 4 waiting for lab", len(writes[1].readings), writes[1].namespace)
+		}
+		if len(writes[2].readings) != 1 || writes[2].namespace != "other" {
+			t.Errorf("third write = %d readings to %q, want 1 to other", len(writes[2].readings), writes[2].namespace)
+		}
+	})
+}
+
+func TestGroupCommitReturnsSinkError(t *testing.T) {
+	g := newGroupCommit(func() sensor.Sink { return &recordingSink{err: errors.New("disk on fire")} })
+	defer g.close()
+	err := g.write(context.Background(), mqttTarget{"default", "lab"}, reading("s"))
+	if err == nil || err.Error() != "disk on fire" {
+		t.Fatalf("write = %v, want the sink's error", err)
+	}
+}
+
+func TestGroupCommitStopsWaitingOnCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := &gateSink{gate: make(chan struct{})}
+		g := newGroupCommit(func() sensor.Sink { return sink })
+		ctx, cancel := context.WithCancel(context.Background())
+
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			err = g.write(ctx, mqttTarget{"default", "lab"}, reading("s"))
+		}()
+		synctest.Wait()
+		cancel()
+		<-done
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("write after cancel = %v, want context.Canceled", err)
+		}
+		close(sink.gate)
+		g.close()
+	})
+}
