@@ -38,7 +38,7 @@ func startMQTTNode(t *testing.T, addr string) *Node {
 // and is reached through another process's connection, which the race
 // detector cannot see as ordering. A request to the node's API, sent
 // after the write, gives it that order through the socket.
-func useSink(n *Node, sink *recordingSink) {
+func useSink(n *Node, sink sensor.Sink) {
 	n.readings = sink
 	resp, err := http.Get("http://" + n.APIAddr() + api.PathHealth)
 	if err == nil {
@@ -136,7 +136,7 @@ func TestMQTTRejectsBadMessages(t *testing.T) {
 
 func TestMQTTWithoutSearchLayer(t *testing.T) {
 	n := startMQTTNode(t, "127.0.0.1:0")
-	n.readings = nil // as before the search layer has started
+	useSink(n, nil) // as before the search layer has started
 	out, err := mosquittoPub(t, n, "-q", "1", "-t", "yui/lab/R1", "-m", `{}`)
 	if err == nil {
 		t.Fatalf("mosquitto_pub succeeded on a node that cannot store readings:\n%s", out)
