@@ -254,7 +254,7 @@ func (m *Machine) AddWorker(now time.Time, id WorkerID, tier Tier) error {
 	w := &workerState{id: id, tier: tier, lastSeen: now}
 	m.workers = append(m.workers, w)
 	m.byID[id] = w
-	m.schedule(now)
+	m.scheduleWorker(now, w)
 	return nil
 }
 
@@ -289,7 +289,7 @@ func (m *Machine) Heartbeat(now time.Time, id WorkerID) error {
 	for _, l := range w.leases {
 		l.deadline = now.Add(m.cfg.LeaseDuration)
 	}
-	m.schedule(now)
+	m.scheduleWorker(now, w)
 	return nil
 }
 

@@ -9,20 +9,26 @@ import (
 // workers joined: first with units that need more runs, then with copies
 // of stragglers.
 func (m *Machine) schedule(now time.Time) {
+	for _, w := range m.workers {
+		m.scheduleWorker(now, w)
+	}
+}
+
+// scheduleWorker fills the free slots of w alone. It is enough after an
+// event that changes only w, such as its heartbeat or its joining.
+func (m *Machine) scheduleWorker(now time.Time, w *workerState) {
 	if now.After(m.now) {
 		m.now = now
 	}
-	for _, w := range m.workers {
-		for len(w.leases) < m.cfg.SlotsPerWorker && m.alive(w, now) {
-			u := m.pickPending(w)
-			if u == nil {
-				u = m.pickStraggler(w, now)
-			}
-			if u == nil {
-				break
-			}
-			m.assign(now, w, u)
+	for len(w.leases) < m.cfg.SlotsPerWorker && m.alive(w, now) {
+		u := m.pickPending(w)
+		if u == nil {
+			u = m.pickStraggler(w, now)
 		}
+		if u == nil {
+			return
+		}
+		m.assign(now, w, u)
 	}
 }
 
