@@ -65,6 +65,7 @@ type alertService struct {
 
 	sends    chan struct{} // semaphore of maxAlertSends slots
 	rejected rateLimitedLog
+	backlog  rateLimitedLog
 	wake     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
@@ -88,6 +89,7 @@ func newAlertService(log *slog.Logger, tr transport.Transport, dataDir string, p
 		watchers: make(map[chan *alert.Signed]struct{}),
 		sends:    make(chan struct{}, maxAlertSends),
 		rejected: rateLimitedLog{every: 10 * time.Second},
+		backlog:  rateLimitedLog{every: 10 * time.Second},
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -274,7 +276,10 @@ func (s *alertService) send(to wire.Contact, o alert.Outgoing) {
 		return
 	case s.sends <- struct{}{}:
 	default:
-		s.log.Warn("alert sends are backed up, dropping one", "to", to.ID.Short(), "type", o.Msg.Type())
+		if n := s.backlog.suppress(time.Now()); n >= 0 {
+			s.log.Warn("alert sends are backed up, dropping messages until the next summary",
+				"to", to.ID.Short(), "type", o.Msg.Type(), "in_flight", maxAlertSends, "dropped_before", n)
+		}
 		s.unreachable(o.To)
 		return
 	}

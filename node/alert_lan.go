@@ -32,6 +32,10 @@ const alertPortOffset = 2
 // so the Machine's checks apply as to any alert. Only the sender's rate
 // limit is keyed by the source address instead of a node ID. Nothing is
 // sent back over this path: summaries and repairs go over QUIC.
+//
+// NOTE: a node hears its own broadcasts and those of other nodes on the
+// same host; the Machine drops them as duplicates, so they show up in the
+// received and duplicate counters.
 type alertLAN struct {
 	log  *slog.Logger
 	port int
