@@ -78,7 +78,7 @@ type TagQuery struct {
 	Network string
 	// Since is how far back to search for sightings.
 	Since time.Duration
-	// History asks for every fix, not only the newest.
+	// History requests every fix, not only the newest.
 	History bool
 	// Area, if set, raises a left-area alert: "circle:X,Y,R" or
 	// "polygon:X,Y;X,Y;X,Y…", in metres on the relays' plan.

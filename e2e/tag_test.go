@@ -12,10 +12,10 @@ import (
 	"github.com/yuinet/yui/api"
 )
 
-// TestTagGuardianOnly runs a real node and the yui CLI: the guardian adds
-// a tag, the simulation posts sightings over HTTP, the guardian locates
-// the tag, and another user of the same node is refused until the
-// guardian shares the tag with them.
+// TestTagGuardianOnly runs a real node and the yui CLI. The simulation
+// creates the guardian's tags and posts their sightings over HTTP, and
+// the guardian locates a tag. Another user of the same node gets a
+// permission error until the guardian shares the tag with them.
 func TestTagGuardianOnly(t *testing.T) {
 	ns := loopbackNS(t)
 	p := startNode(t, ns, "relay-node", loopbackArgs...)

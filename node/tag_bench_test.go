@@ -15,9 +15,9 @@ import (
 // BenchmarkSightingsIngest posts gateway reports to one node of three,
 // over HTTP, and reports the sightings stored per second: what one relay
 // node can take from its gateways. A report covers one minute of one
-// gateway. In "minute" it heard 100 tags beaconing every 5 s, 1,200
-// sightings in 100 records; in "distinct" it heard 1,000 tags once each,
-// the worst case of one record per sighting.
+// gateway. In "minute" it heard 100 tags beaconing every 5 s, which makes
+// 1,200 sightings in 100 records. In "distinct" it heard 1,000 tags once
+// each, the worst case of one record per sighting.
 func BenchmarkSightingsIngest(b *testing.B) {
 	_, clients := startTrioB(b)
 	for _, bc := range []struct {

@@ -18,7 +18,7 @@ const Confidence = 0.68
 
 // FixInterval is how far back from a tag's last sighting Track looks for
 // one position fix. A person walks about 6.5 m in 5 s, which blurs a
-// moving tag's fix by that much; a BLE tag that advertises every second
+// moving tag's fix by that much. A BLE tag that advertises every second
 // is heard about five times in 5 s by each relay in range.
 const FixInterval = 5 * time.Second
 
@@ -53,7 +53,7 @@ type Locator struct {
 // fix keeps an offline relay from pushing estimates far away.
 const DefaultMissProbability = 0.1
 
-// Estimate is where a tag probably was.
+// Estimate is a tag's probable position at the time of a fix.
 type Estimate struct {
 	// Position is the posterior mean.
 	Position Point `json:"position"`
@@ -69,8 +69,8 @@ type Estimate struct {
 	Sightings int `json:"sightings"`
 }
 
-// heard is one relay's mean RSSI over the sightings of a fix.
-type heard struct {
+// relayRSSI is one relay's mean RSSI over the sightings of a fix.
+type relayRSSI struct {
 	at   Point
 	rssi float64
 }
@@ -101,7 +101,7 @@ func (l *Locator) Locate(sightings []Sighting) (Estimate, error) {
 
 // heardRelays returns the mean RSSI per relay of known position, sorted by
 // relay id for determinism, and an Estimate with the counts filled in.
-func (l *Locator) heardRelays(sightings []Sighting) ([]heard, Estimate) {
+func (l *Locator) heardRelays(sightings []Sighting) ([]relayRSSI, Estimate) {
 	sum := map[string]float64{}
 	count := map[string]int{}
 	var est Estimate
@@ -124,9 +124,9 @@ func (l *Locator) heardRelays(sightings []Sighting) ([]heard, Estimate) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	hs := make([]heard, 0, len(ids))
+	hs := make([]relayRSSI, 0, len(ids))
 	for _, id := range ids {
-		hs = append(hs, heard{at: l.Relays[id], rssi: sum[id] / float64(count[id])})
+		hs = append(hs, relayRSSI{at: l.Relays[id], rssi: sum[id] / float64(count[id])})
 	}
 	est.Relays = len(hs)
 	return hs, est
@@ -144,7 +144,7 @@ type box struct {
 // side 2·MaxRange around each relay. Relays farther apart than that
 // cannot all have heard one tag under the model; the box then covers
 // their union and drops the range limit.
-func (l *Locator) searchBox(hs []heard) box {
+func (l *Locator) searchBox(hs []relayRSSI) box {
 	r := l.MaxRange
 	lo := Point{math.Inf(-1), math.Inf(-1)}
 	hi := Point{math.Inf(1), math.Inf(1)}
@@ -206,7 +206,7 @@ func (l *Locator) silentRelays(sightings []Sighting, b box) []Point {
 
 // posterior returns the grid cells with their normalised posterior
 // weights, under a uniform prior over the box.
-func (l *Locator) posterior(hs []heard, silent []Point, b box) []cell {
+func (l *Locator) posterior(hs []relayRSSI, silent []Point, b box) []cell {
 	cells := make([]cell, 0, gridCells*gridCells)
 	logs := make([]float64, 0, gridCells*gridCells)
 	best := math.Inf(-1)
@@ -245,7 +245,7 @@ func (l *Locator) posterior(hs []heard, silent []Point, b box) []cell {
 	return cells
 }
 
-func (l *Locator) logLikelihood(hs []heard, p Point, variance float64, inRange bool) (float64, bool) {
+func (l *Locator) logLikelihood(hs []relayRSSI, p Point, variance float64, inRange bool) (float64, bool) {
 	var ll float64
 	for _, h := range hs {
 		d := p.Dist(h.at)

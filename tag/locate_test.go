@@ -96,7 +96,7 @@ func TestLocateTown(t *testing.T) {
 		t.Errorf("%.1f%% of fixes within their radius, want at least %.0f%%", 100*res.share(), 100*Confidence)
 	}
 	// Relays stand 30 m apart and hear 40 m, so a tag between four
-	// relays is at most about 21 m from the nearest; an estimator that
+	// relays is at most about 21 m from the nearest. An estimator that
 	// does worse than that has ignored the relays.
 	if res.median() > 21 {
 		t.Errorf("median error %.1f m, want at most 21 m", res.median())

@@ -18,9 +18,10 @@ var ULBLayout = Layout{
 //	RSSI(d) = −65.03 dBm − 10·0.110·log10(d / 1 m),  sigma 1.25 dB.
 //
 // Every mote of the library hears every other at −69 to −65 dBm on
-// average, so RSSI falls by only about 1.8 dB across the 40 m of the
-// inferred layout: at that site RSSI ranks distance weakly, and a
-// location comes mostly from which relays heard the tag. The layout was
+// average. On the inferred layout the model's RSSI falls by only 1.3 dB
+// from the nearest pair of motes (3 m) to the farthest (47 m), about the
+// spread of one measurement. At that site RSSI ranks distance weakly, so
+// a location comes mostly from which relays heard the tag. The layout was
 // chosen to make RSSI fit distance best, so this fit is optimistic and
 // its exponent an estimate, not a measurement.
 var ULBModel = PathLoss{RefRSSI: -65.032, Exponent: 0.1096, Sigma: 1.254}

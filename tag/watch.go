@@ -41,7 +41,7 @@ func (poly Polygon) Contains(p Point) bool {
 	return inside
 }
 
-// Rule says when a tag's guardians want an alert.
+// Rule is the condition under which a tag's guardians want an alert.
 type Rule struct {
 	// Area, if not nil, is where the tag should stay.
 	Area Area
@@ -76,9 +76,9 @@ type Alert struct {
 // Watch returns the alerts that rule raises over a tag's track, sorted
 // oldest first, as of now. The track may be in any order. A tag that
 // leaves the area raises one alert per departure, on its first estimate
-// outside; a tag unheard for longer than rule.Silence raises one alert
-// per gap between one estimate's last sighting and the next one's first,
-// including the gap that is still open at now.
+// outside. A tag unheard for longer than rule.Silence raises one alert
+// per gap between one estimate's last sighting and the next one's first.
+// The gap that is still open at now counts too.
 //
 // An estimate counts as outside when its position is, whatever its
 // radius: a guardian would rather hear of a tag near the edge.
