@@ -5,7 +5,7 @@
 // The roles and their types:
 //
 //   - The owner calls GenerateKey, keeps the OwnerKey and hands its
-//     PublicKey to whoever encrypts. OwnerKey.Decrypt turns an aggregate
+//     PublicKey to the nodes that encrypt its values. OwnerKey.Decrypt turns an aggregate
 //     into a Result: the exact sum and count.
 //   - An Encryptor turns a batch of values into Ciphertexts, each packing
 //     up to Slots()-1 values and, in its last slot, their count.

@@ -14,10 +14,12 @@ import (
 // The congruence lets a ciphertext pack N = 2^13 values in slots that add
 // independently. The size leaves room for sums of about 1.4 × 10^14
 // fixed-point units, for example ten million values of magnitude up to
-// 10,000 at a scale of 1,000, while the ciphertext modulus Q (two primes
-// of 58 bits) stays far above the noise: a fresh ciphertext's noise is
-// about T × 2^13 and each addition adds one such term, so even 2^30
-// additions stay near 2^91, below Q/2 ≈ 2^115.
+// 10,000 at a scale of 1,000.
+//
+// The ciphertext modulus Q (two primes of 58 bits) stays far above the
+// noise. A fresh ciphertext's noise is about T × 2^13 and each addition
+// adds one such term, so even 2^30 additions stay near 2^91, below
+// Q/2 ≈ 2^115.
 //
 // NOTE: the noise figures are estimates from the usual BGV bound, not
 // measured; the tests decrypt sums of thousands of values exactly.

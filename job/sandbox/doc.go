@@ -2,8 +2,8 @@
 // WebAssembly modules (WASI preview 1) in wazero, with limits on memory,
 // time and output, and with no access to the host.
 //
-// A module sees only what WASI preview 1 forces a runtime to offer, and
-// each of those is cut off or made fake:
+// A module can reach only what WASI preview 1 forces a runtime to offer,
+// and each of those is cut off or made fake:
 //
 //   - Files: no directory is preopened, so path_open and every other
 //     path call fail. Only descriptors 0, 1 and 2 exist.

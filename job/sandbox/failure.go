@@ -43,7 +43,7 @@ func classify(err error, outputFull bool, stderr string) *UnitError {
 }
 
 // outOfMemory reports whether a module's standard error says that it ran
-// out of memory. A module sees the memory limit only as a failed
+// out of memory. The memory limit reaches a module only as a failed
 // memory.grow, and each language reports that in its own words. These
 // are Go's ("fatal error: out of memory", tested) and Rust's standard
 // allocation error ("memory allocation of N bytes failed", not tested).

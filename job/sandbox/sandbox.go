@@ -94,7 +94,7 @@ type UnitError struct {
 	ExitCode uint32
 	// Stderr is the start of the module's standard error.
 	Stderr string
-	// Detail adds what the reason alone does not say, or is empty.
+	// Detail is what the reason alone does not state, or empty.
 	Detail string
 }
 
