@@ -57,18 +57,17 @@ func importColumns(t testing.TB, rel string, opts importer.Options, names ...str
 	t.Helper()
 	path := dataPath(t, rel)
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	cols := map[string][]float64{}
+	var readings []sensor.Reading
 	_, err := importer.ImportFile(path, opts, func(r sensor.Reading) error {
-		for _, n := range names {
-			v, _ := r.Get(n)
-			if f, ok := v.Number(); ok {
-				cols[n] = append(cols[n], f)
-			}
-		}
+		readings = append(readings, r)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	cols := map[string][]float64{}
+	for _, n := range names {
+		cols[n] = FieldValues(readings, n)
 	}
 	return cols
 }
@@ -518,4 +517,18 @@ func TestDecryptRejectsImpossibleSum(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExact(t, res, []float64{900, 800}, 1)
+}
+
+func TestFieldValuesSkipsNonNumbers(t *testing.T) {
+	readings := []sensor.Reading{
+		{Fields: []sensor.Field{{Name: "t", Value: sensor.Number(1.5)}}},
+		{Fields: []sensor.Field{{Name: "t", Value: sensor.Missing()}}},
+		{Fields: []sensor.Field{{Name: "t", Value: sensor.Text("n/a")}}},
+		{Fields: []sensor.Field{{Name: "h", Value: sensor.Number(9)}}},
+		{Fields: []sensor.Field{{Name: "t", Value: sensor.Number(-2)}}},
+	}
+	got := FieldValues(readings, "t")
+	if len(got) != 2 || got[0] != 1.5 || got[1] != -2 {
+		t.Fatalf("values %v, want [1.5 -2]", got)
+	}
 }
