@@ -240,3 +240,28 @@ func TestRelayKeyRoundTrip(t *testing.T) {
 		t.Errorf("parse of a bad relay key: %v, want errBadKey", err)
 	}
 }
+
+// FuzzParseSightingKey checks that no key crashes the parser, and that the
+// sightings of every key it accepts make the same key again. Keys come
+// from the store, where any writer of the namespace may put one.
+func FuzzParseSightingKey(f *testing.F) {
+	id := tag.RotatingID(tag.Secret{}, 1)
+	f.Add("s/" + id.String() + "/1796000000123/gw-1/0:-70,4999:-71.5")
+	f.Add("s/" + id.String() + "/0/r/0:1")
+	f.Add("s/zz/1/r/0:1")
+	f.Fuzz(func(t *testing.T, key string) {
+		got, err := parseSightingKey(key)
+		if err != nil {
+			if !errors.Is(err, errBadKey) {
+				t.Fatalf("error %v is not errBadKey", err)
+			}
+			return
+		}
+		if len(got) == 0 {
+			t.Fatalf("key %q parsed to no sightings", key)
+		}
+		if _, err := parseSightingKey(sightingKey(got)); err != nil {
+			t.Fatalf("key %q: its sightings' key does not parse: %v", key, err)
+		}
+	})
+}
