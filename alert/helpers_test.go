@@ -77,6 +77,9 @@ type testNet struct {
 	links    map[[2]Peer]bool // key sorted; value true while up
 	accepted map[Peer][]ID
 	sent     int
+	// drop, when set, decides for each message on an up link whether the
+	// link loses it.
+	drop func() bool
 }
 
 func newTestNet(t fatalf, cfg Config, n int) *testNet {
@@ -138,7 +141,7 @@ func (n *testNet) run() int {
 		}
 		for _, msg := range queue {
 			n.sent++
-			if !n.links[linkKey(msg.from, msg.to)] {
+			if !n.links[linkKey(msg.from, msg.to)] || (n.drop != nil && n.drop()) {
 				continue
 			}
 			delivered++

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -136,6 +137,37 @@ func TestPropertyPartitionHealDelivers(t *testing.T) {
 		}
 		if got := len(net.holders(a.ID)); got != n {
 			t.Fatalf("%d of %d nodes hold the alert after healing", got, n)
+		}
+	})
+}
+
+func TestPropertyLossyLinksConverge(t *testing.T) {
+	city := testSigner("city", 1)
+	auths := testAuthorities(t, city)
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(2, 25).Draw(t, "nodes")
+		cfg := Config{Authorities: auths, SyncInterval: 10 * time.Second}
+		net := newTestNet(t, cfg, n)
+		randomGraph(t, net)
+
+		// Every message is lost with probability loss, as on a radio link;
+		// the periodic summaries must make up for it.
+		loss := rapid.Float64Range(0, 0.5).Draw(t, "loss")
+		seed := rapid.Uint64().Draw(t, "seed")
+		rng := rand.New(rand.NewPCG(seed, 1))
+		net.drop = func() bool { return rng.Float64() < loss }
+
+		a := testAlert(t, city, 1, epoch)
+		if err := net.machines[net.order[0]].Publish(net.now, a); err != nil {
+			t.Fatal(err)
+		}
+		net.run()
+		for round := 0; len(net.holders(a.ID)) < n; round++ {
+			if round == 200 {
+				t.Fatalf("%d of %d nodes hold the alert after %d sync rounds at loss %.2f",
+					len(net.holders(a.ID)), n, round, loss)
+			}
+			net.advance(cfg.SyncInterval)
 		}
 	})
 }
