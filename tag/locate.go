@@ -88,6 +88,9 @@ func (l *Locator) Locate(sightings []Sighting) (Estimate, error) {
 	if err := l.Model.Check(); err != nil {
 		return Estimate{}, err
 	}
+	if !(l.MaxRange > 0) || math.IsInf(l.MaxRange, 0) {
+		return Estimate{}, fmt.Errorf("tag: locator range %v m: want a positive, finite MaxRange", l.MaxRange)
+	}
 	hs, est := l.heardRelays(sightings)
 	if len(hs) == 0 {
 		return est, fmt.Errorf("%w: %d sightings from relays of unknown position", ErrNoRelays, len(sightings))
@@ -95,6 +98,12 @@ func (l *Locator) Locate(sightings []Sighting) (Estimate, error) {
 
 	box := l.searchBox(hs)
 	cells := l.posterior(hs, l.silentRelays(sightings, box), box)
+	if len(cells) == 0 {
+		// The squares around the relays overlap but their circles do
+		// not: no place is within range of all. Drop the range limit.
+		box.inRange = false
+		cells = l.posterior(hs, l.silentRelays(sightings, box), box)
+	}
 	est.Position, est.Radius = summarise(cells, box.cell)
 	return est, nil
 }

@@ -209,3 +209,28 @@ func TestLocateUnknownRelays(t *testing.T) {
 		t.Fatal("Locate with no known relay succeeded")
 	}
 }
+
+// Two relays whose squares of side 2·MaxRange overlap but whose circles
+// do not cannot both be in range of one place; Locate then drops the
+// range limit instead of returning an empty posterior.
+func TestLocateDisjointRanges(t *testing.T) {
+	loc := &Locator{Model: ULBModel, MaxRange: 10, Relays: map[string]Point{"a": {0, 0}, "b": {15, 15}}}
+	est, err := loc.Locate([]Sighting{{Relay: "a", RSSI: -66}, {Relay: "b", RSSI: -66}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := Point{7.5, 7.5}
+	if d := est.Position.Dist(mid); d > 3 || math.IsNaN(est.Position.X) {
+		t.Errorf("estimate %v, want near the midpoint %v", est.Position, mid)
+	}
+	if !(est.Radius > 0) || math.IsInf(est.Radius, 0) {
+		t.Errorf("radius %v m, want a positive, finite one", est.Radius)
+	}
+}
+
+func TestLocateRejectsNoRange(t *testing.T) {
+	loc := &Locator{Model: ULBModel, Relays: map[string]Point{"a": {}}}
+	if _, err := loc.Locate([]Sighting{{Relay: "a", RSSI: -60}}); err == nil {
+		t.Errorf("Locate with MaxRange 0 succeeded")
+	}
+}
