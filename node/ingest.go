@@ -45,12 +45,15 @@ func (n *Node) serveIngest(w http.ResponseWriter, r *http.Request) {
 		n.writeIngestError(w, r, c, err)
 		return
 	}
+	n.ingest.add("http", "rejected", b.result.Rejected)
 	if len(b.readings) > 0 {
 		if err := n.readingSink().Write(r.Context(), c.user, c.namespace, b.readings); err != nil {
+			n.ingest.add("http", "failed", len(b.readings))
 			n.writeIngestError(w, r, c, err)
 			return
 		}
 	}
+	n.ingest.add("http", "stored", len(b.readings))
 	b.result.Stored = len(b.readings)
 	writeJSON(w, http.StatusOK, b.result)
 }

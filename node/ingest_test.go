@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/sensor"
 )
@@ -118,6 +120,12 @@ func TestIngestStoresAndListsRejects(t *testing.T) {
 	if v, _ := w.readings[0].Get("status"); !v.Equal(sensor.Text("ok")) {
 		t.Errorf("status field = %v, want \"ok\"", v)
 	}
+	if got := ingestCount(n, "http", "stored"); got != 3 {
+		t.Errorf("stored readings counter = %v, want 3", got)
+	}
+	if got := ingestCount(n, "http", "rejected"); got != 2 {
+		t.Errorf("rejected readings counter = %v, want 2", got)
+	}
 	if arrived := w.readings[2].Time; arrived.Before(before.Add(-time.Second)) || arrived.After(time.Now()) {
 		t.Errorf("reading without a time got %v, want its arrival time", arrived)
 	}
@@ -202,4 +210,12 @@ func TestReadIngestBodyLimits(t *testing.T) {
 		t.Errorf("rejected %d, listed %d; want %d counted and %d listed",
 			b.result.Rejected, len(b.result.Rejections), api.MaxRejectedLines+5, api.MaxRejectedLines)
 	}
+}
+
+// ingestCount returns the value of the ingest counter of a path and
+// result.
+func ingestCount(n *Node, path, result string) float64 {
+	var m dto.Metric
+	n.ingest.readings.WithLabelValues(path, result).Write(&m)
+	return m.GetCounter().GetValue()
 }

@@ -111,13 +111,18 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 		batches[t] = append(batches[t], r)
 	}
 
-	for _, t := range order {
+	for i, t := range order {
 		if err := h.n.mqttCommit.write(ctx, t, batches[t]); err != nil {
 			h.n.log.Warn("MQTT readings not stored, client will resend", "client", c.ID,
 				"user", t.user, "namespace", t.namespace, "readings", len(batches[t]), "err", err)
+			for _, failed := range order[i:] {
+				h.n.ingest.add("mqtt", "failed", len(batches[failed]))
+			}
 			return nil, err
 		}
+		h.n.ingest.add("mqtt", "stored", len(batches[t]))
 	}
+	h.n.ingest.add("mqtt", "rejected", countErrors(rejected))
 	return rejected, nil
 }
 
@@ -140,4 +145,14 @@ func readingOf(m mqtt.Message, arrived time.Time) (string, sensor.Reading, error
 		return "", sensor.Reading{}, fmt.Errorf("payload on topic %q: %w", m.Topic, err)
 	}
 	return ns, r, nil
+}
+
+func countErrors(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			n++
+		}
+	}
+	return n
 }

@@ -132,6 +132,9 @@ func TestMQTTRejectsBadMessages(t *testing.T) {
 	if got := sink.all(); len(got) != 0 {
 		t.Errorf("sink got %d writes from rejected messages, want none", len(got))
 	}
+	if got := ingestCount(n, "mqtt", "rejected"); got != 3 {
+		t.Errorf("rejected readings counter = %v, want 3", got)
+	}
 }
 
 func TestMQTTWithoutSearchLayer(t *testing.T) {

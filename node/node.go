@@ -143,6 +143,8 @@ type Node struct {
 	mqtt       *mqtt.Server
 	mqttAddr   string
 	mqttCommit *groupCommit
+	// ingest counts the readings of the HTTP and MQTT ingest paths.
+	ingest *ingestCounters
 	// routing is closed once router is set; handleMessage rejects what
 	// arrives before.
 	routing chan struct{}
@@ -164,6 +166,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, started: time.Now(), metrics: newMetrics(), routing: make(chan struct{})}
+	n.ingest = newIngestCounters(n.metrics.registry)
 	if err := n.start(ctx); err != nil {
 		n.Close()
 		return nil, err
