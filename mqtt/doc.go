@@ -10,13 +10,20 @@
 // wildcards, at QoS 0, and serves UNSUBSCRIBE, PINGREQ, DISCONNECT and
 // keep-alive timeouts.
 //
-// Not supported, and answered as the standards allow: QoS 2 (a 5.0 client
-// is told the maximum QoS is 1, a 3.1.1 client that sends QoS 2 is
-// disconnected), retained messages (dropped, the retain flag is
-// ignored), will messages (read and dropped), persistent sessions (every
-// session starts clean and CONNACK says so), topic aliases, and AUTH.
+// Some features are not supported. CONNACK tells a 5.0 client that the
+// maximum QoS is 1, and a 3.1.1 client that sends QoS 2 is disconnected.
+// The retain flag is ignored: a retained message is handled like any
+// other and not kept for later subscribers. Will messages are read and
+// dropped. Topic aliases and AUTH are not supported either.
+//
+// NOTE: every session starts clean and CONNACK reports no session
+// present. A 5.0 client learns that its session expires at once, but a
+// 3.1.1 client that asks for a persistent session (CleanSession 0) gets
+// none, which 3.1.1 does not allow. QoS 1 messages it has not seen
+// acknowledged are still resent, by the client, after a reconnect.
 //
 // Every packet is bounded by Limits.MaxPacketSize before it is read, and
-// every decoder checks lengths against the bytes it holds, so no input
-// makes the server allocate more than one packet per connection.
+// every decoder checks lengths against the bytes it holds. Whatever its
+// input, a connection holds the packet being read and at most 1 MiB of
+// messages (plus the packet that crossed that mark) for the Handler.
 package mqtt

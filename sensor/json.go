@@ -542,9 +542,9 @@ func NewJSONReader(r io.Reader, opts JSONOptions) *JSONReader {
 
 // Next returns the next reading and its line number. A line that does
 // not decode returns a *LineError, and the reader may go on with the next
-// line. Next returns io.EOF at the end of the input; an input larger than
+// line. Next returns io.EOF at the end of the input. An input larger than
 // MaxBodyBytes ends with an error wrapping ErrTooLarge, and a read error
-// ends it too. Those errors are returned by every later call.
+// ends it too. Every later call returns the same error.
 func (jr *JSONReader) Next() (Reading, int, error) {
 	for jr.err == nil {
 		text, err := jr.br.next()
