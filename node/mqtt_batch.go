@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"sync"
 
 	"github.com/yuinet/yui/sensor"
 )
@@ -20,6 +21,7 @@ type groupCommit struct {
 	sink     func() sensor.Sink
 	requests chan *commitRequest
 	stop     chan struct{}
+	stopOnce sync.Once
 	done     chan struct{}
 }
 
@@ -116,8 +118,9 @@ func (g *groupCommit) commit(batch []*commitRequest) {
 	}
 }
 
-// close stops the writer goroutine once its current write returns.
+// close stops the writer goroutine once its current write returns. It
+// is safe to call more than once.
 func (g *groupCommit) close() {
-	close(g.stop)
+	g.stopOnce.Do(func() { close(g.stop) })
 	<-g.done
 }

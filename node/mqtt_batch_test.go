@@ -99,5 +99,6 @@ func TestGroupCommitStopsWaitingOnCancel(t *testing.T) {
 		}
 		close(sink.gate)
 		g.close()
+		g.close() // a second close returns too
 	})
 }
