@@ -69,7 +69,7 @@ func (n *Node) tagCall(w http.ResponseWriter, r *http.Request) (user, network st
 	return user, network, true
 }
 
-// serveSightings stores a relay's report with one batch write.
+// serveSightings stores a relay's report.
 func (n *Node) serveSightings(w http.ResponseWriter, r *http.Request) {
 	user, network, ok := n.tagCall(w, r)
 	if !ok {
@@ -80,14 +80,23 @@ func (n *Node) serveSightings(w http.ResponseWriter, r *http.Request) {
 		n.writeStoreError(w, r, fmt.Errorf("%w: %v", api.ErrInvalid, err))
 		return
 	}
-	records, err := reportRecords(rep)
+	res, err := n.storeReport(r.Context(), user, network, rep)
 	if err != nil {
 		n.writeStoreError(w, r, err)
 		return
 	}
-	if _, err := n.storage.store.PutBatch(r.Context(), user, api.SightingsNamespace(network), records); err != nil {
-		n.writeStoreError(w, r, err)
-		return
+	writeJSON(w, http.StatusOK, res)
+}
+
+// storeReport stores a checked report in the relay network's namespace as
+// user, with one batch write. Every ingest path of sightings ends here.
+func (n *Node) storeReport(ctx context.Context, user, network string, rep *tag.Report) (api.SightingsResult, error) {
+	records, err := reportRecords(rep)
+	if err != nil {
+		return api.SightingsResult{}, err
+	}
+	if _, err := n.storage.store.PutBatch(ctx, user, api.SightingsNamespace(network), records); err != nil {
+		return api.SightingsResult{}, fmt.Errorf("store report of relay %s: %w", rep.Relay, err)
 	}
 	stored := 0
 	for _, rec := range records {
@@ -95,7 +104,8 @@ func (n *Node) serveSightings(w http.ResponseWriter, r *http.Request) {
 			stored += strings.Count(rec.Key, ",") + 1
 		}
 	}
-	writeJSON(w, http.StatusOK, api.SightingsResult{Stored: stored, Records: len(records), Network: network})
+	n.log.Debug("stored sightings", "relay", rep.Relay, "network", network, "sightings", stored, "records", len(records))
+	return api.SightingsResult{Stored: stored, Records: len(records), Network: network}, nil
 }
 
 // reportRecords turns a report into batch records: one per tag
