@@ -67,6 +67,11 @@ type Config struct {
 	// cannot flood the network. Defaults 0.2/s and 32.
 	AuthorityRate  float64
 	AuthorityBurst int
+	// MaxStrangers bounds the rate limits kept for peers that push alerts
+	// without being neighbours. Beyond it such peers share one bucket, so
+	// that a sender forging many source addresses cannot grow the Machine
+	// without bound. Default 1024.
+	MaxStrangers int
 }
 
 func (c Config) withDefaults() Config {
@@ -98,6 +103,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuthorityBurst <= 0 {
 		c.AuthorityBurst = 32
+	}
+	if c.MaxStrangers <= 0 {
+		c.MaxStrangers = 1024
 	}
 	return c
 }
@@ -176,7 +184,9 @@ type Machine struct {
 	peers      []Peer
 	// strangers holds the rate limits of peers that push alerts without
 	// being neighbours. Tick deletes the ones whose buckets have refilled.
+	// crowd is the bucket they share once strangers is full.
 	strangers map[Peer]*bucket
+	crowd     bucket
 
 	outbox   []Outgoing
 	events   []Event
@@ -549,10 +559,14 @@ func (m *Machine) senderBucket(p Peer) *bucket {
 		return &n.limit
 	}
 	b, ok := m.strangers[p]
-	if !ok {
-		b = new(bucket)
-		m.strangers[p] = b
+	if ok {
+		return b
 	}
+	if len(m.strangers) >= m.cfg.MaxStrangers {
+		return &m.crowd
+	}
+	b = new(bucket)
+	m.strangers[p] = b
 	return b
 }
 

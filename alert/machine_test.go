@@ -337,3 +337,25 @@ func TestMachineUnreachableResends(t *testing.T) {
 		t.Errorf("pushes after the peer's summary = %v, want the alert again", got)
 	}
 }
+
+func TestMachineBoundsStrangers(t *testing.T) {
+	city := testSigner("city", 1)
+	thief := testSigner("city", 2)
+	m := New(Config{Authorities: testAuthorities(t, city), MaxStrangers: 4, SenderBurst: 2, SenderRate: 0.01})
+
+	// One forgery from each of 100 made-up senders: the first 4 get their
+	// own buckets, and the other 96 share one that empties after 2.
+	for i := range 100 {
+		m.HandleMessage(epoch, peer(100+i), push(testAlert(t, thief, uint64(i+1), epoch)))
+	}
+	if n := len(m.strangers); n != 4 {
+		t.Errorf("%d stranger buckets, want 4", n)
+	}
+	c := m.Counters()
+	if got := c.Rejected[ReasonUnknownAuthority]; got != 6 {
+		t.Errorf("checked %d forgeries, want 6", got)
+	}
+	if got := c.Rejected[ReasonRateLimited]; got != 94 {
+		t.Errorf("rate-limited %d, want 94", got)
+	}
+}
