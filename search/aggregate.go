@@ -58,7 +58,11 @@ type Group struct {
 type Stats struct {
 	Count    int
 	Min, Max float64
-	Sum      float64
+	// Sum is exact before its one rounding to float64, so it does not
+	// depend on the order readings arrived in.
+	Sum float64
+
+	exact exactSum
 }
 
 // Mean returns Sum / Count, or NaN for no values.
@@ -77,7 +81,12 @@ func (s *Stats) add(v float64) {
 		s.Max = v
 	}
 	s.Count++
-	s.Sum += v
+	s.exact.Add(v)
+}
+
+// finish rounds the exact sum into Sum.
+func (s *Stats) finish() {
+	s.Sum = s.exact.Float64()
 }
 
 // Aggregate returns the aggregates of the readings that match q, grouped
@@ -159,7 +168,11 @@ func (a *aggregator) groups() []Group {
 	slices.SortFunc(keys, strings.Compare)
 	out := make([]Group, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, *a.byKey[k])
+		g := a.byKey[k]
+		for _, st := range g.Fields {
+			st.finish()
+		}
+		out = append(out, *g)
 	}
 	return out
 }
