@@ -24,16 +24,20 @@ func newDemoCommand(g *globalFlags) *cobra.Command {
 		nodes   int
 		lookups int
 		kill    int
+		data    string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Start a local network, run lookups, stop some nodes and look up again",
+		Short: "Start a local network, store real sensor data encrypted, query it, stop nodes and query again",
 		Long: `Start a small network of nodes on 127.0.0.1 inside this process, each
 with its own identity and data folder under a temporary folder. The
-demo waits for the overlay to form, runs lookups for random keys and
-checks each answer against the true closest nodes, stops some nodes
-without warning the others, and runs the lookups again. Everything is
-removed when it ends.`,
+demo waits for the overlay to form and checks lookups against the true
+closest nodes. It then imports the ULB library sensor readings
+(shared/data/sensors/ulb-library1/R*.txt, found in this folder or a
+parent, or --data), which the nodes store encrypted and index with a
+blind index, and runs queries and aggregates over them. Then it stops
+some nodes without warning the others and runs everything again: the
+answers must be identical. Everything is removed when it ends.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.newLogger(io.Discard)
@@ -45,14 +49,15 @@ removed when it ends.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			d := &demo{out: cmd.OutOrStdout(), log: log, nodes: nodes, lookups: lookups, kill: kill}
+			d := &demo{out: cmd.OutOrStdout(), log: log, nodes: nodes, lookups: lookups, kill: kill, data: data}
 			return d.run(ctx)
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&nodes, "nodes", 12, "number of nodes to start")
+	f.IntVar(&nodes, "nodes", 6, "number of nodes to start")
 	f.IntVar(&lookups, "lookups", 50, "number of random keys to look up in each round")
-	f.IntVar(&kill, "kill", 4, "number of nodes to stop without warning before the second round")
+	f.IntVar(&kill, "kill", 2, "number of nodes to stop without warning before the second round")
+	f.StringVar(&data, "data", "", "folder with the ULB library files R*.txt (default: shared/data/sensors/ulb-library1 in this folder or a parent)")
 	return cmd
 }
 
@@ -62,6 +67,7 @@ type demo struct {
 	nodes   int
 	lookups int
 	kill    int
+	data    string
 
 	dir   string
 	alive []*node.Node
@@ -71,6 +77,11 @@ func (d *demo) run(ctx context.Context) error {
 	if d.nodes < 2 || d.kill >= d.nodes-1 || d.kill < 0 || d.lookups < 1 {
 		return fmt.Errorf("invalid demo size: --nodes %d, --kill %d, --lookups %d (want nodes ≥ 2, 0 ≤ kill < nodes-1, lookups ≥ 1)",
 			d.nodes, d.kill, d.lookups)
+	}
+	// Find the dataset before starting anything, so a missing one fails
+	// at once.
+	if _, err := d.datasetFiles(); err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "yui-demo-")
 	if err != nil {
@@ -89,12 +100,40 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.out, "%d nodes formed an overlay in %s\n\n", d.nodes, time.Since(start).Round(time.Millisecond))
 	d.printNodes()
-
 	if err := d.lookupRound(ctx, "all nodes up"); err != nil {
 		return err
 	}
+	fmt.Fprintln(d.out)
+
+	if err := d.importDataset(ctx); err != nil {
+		return err
+	}
+	first, err := d.firstReading(ctx)
+	if err != nil {
+		return err
+	}
+	queries := demoQueries(first)
+	before, took, err := d.queryRound(ctx, 0, queries, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "%d queries with all nodes up took %s\n", len(queries), took.Round(100*time.Microsecond))
+
 	d.killSome()
-	return d.lookupRound(ctx, fmt.Sprintf("after %d of %d nodes stopped", d.kill, d.nodes))
+	if err := d.lookupRound(ctx, fmt.Sprintf("after %d of %d nodes stopped", d.kill, d.nodes)); err != nil {
+		return err
+	}
+	after, took, err := d.queryRound(ctx, 0, queries, false)
+	if err != nil {
+		return err
+	}
+	if err := sameAnswers(queries, before, after); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "The same %d queries after %d of %d nodes stopped took %s: every answer is identical\n",
+		len(queries), d.kill, d.nodes, took.Round(100*time.Microsecond))
+	fmt.Fprintf(d.out, "Demo finished in %s\n", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func (d *demo) startNodes(ctx context.Context) error {
@@ -104,6 +143,7 @@ func (d *demo) startNodes(ctx context.Context) error {
 			Listen:        "127.0.0.1:0",
 			API:           "127.0.0.1:0",
 			DiscoveryPort: -1,
+			MQTT:          node.MQTTOff,
 			Logger:        d.log,
 		}
 		if i > 0 {
@@ -204,7 +244,7 @@ func (d *demo) killSome() {
 		names = append(names, n.ID().Short())
 		n.Kill()
 	}
-	fmt.Fprintf(d.out, "\nStopped %s without warning\n", strings.Join(names, ", "))
+	fmt.Fprintf(d.out, "\nStopped %s without warning\n\n", strings.Join(names, ", "))
 }
 
 func (d *demo) stopAll() {
