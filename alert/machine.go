@@ -50,12 +50,14 @@ type Config struct {
 	// summary, which repairs lost pushes. Default 1m.
 	SyncInterval time.Duration
 	// RetryInterval is the wait before the Machine sends a summary again
-	// to a neighbour reported Unreachable. It doubles with every report, up to
-	// SyncInterval, and resets when the neighbour is heard from. Default 1s.
+	// to a neighbour reported Unreachable. It doubles with every report,
+	// up to SyncInterval, and resets when the neighbour is heard from.
+	// Default 1s.
 	RetryInterval time.Duration
-	// ResendAfter is how long the Machine waits before pushing an alert
-	// again to a neighbour whose summary lacks it, which covers pushes
-	// still in flight when the summary was sent. Default 10s.
+	// ResendAfter is the wait before the Machine pushes an alert again to
+	// a neighbour whose summary lacks it, which covers pushes still in
+	// flight when the summary was sent. Default half of SyncInterval, at
+	// most 10s.
 	ResendAfter time.Duration
 	// SenderRate and SenderBurst bound the new alerts (duplicates are
 	// free) the Machine checks per second from one peer. Defaults 2/s and
@@ -83,7 +85,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.ClockSkew, 5*time.Minute)
 	orDefault(&c.MaxLifetime, 7*24*time.Hour)
 	orDefault(&c.SyncInterval, time.Minute)
-	orDefault(&c.ResendAfter, 10*time.Second)
+	// Half the sync interval lets the next summary repair a lost push,
+	// while a push still in flight when a summary was sent is not doubled.
+	orDefault(&c.ResendAfter, min(10*time.Second, c.SyncInterval/2))
 	orDefault(&c.RetryInterval, time.Second)
 	c.RetryInterval = min(c.RetryInterval, c.SyncInterval)
 	if c.MaxPerAuthority <= 0 {
