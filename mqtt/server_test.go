@@ -116,6 +116,9 @@ func TestMosquittoPublish(t *testing.T) {
 				mosquittoPub(t, addr, "-V", version, "-q", qos, "-i", "mote-7", "-u", "alice",
 					"-t", "yui/lab/R1-12", "-m", payload)
 
+				// mosquitto_pub exits without waiting for a QoS 0
+				// message to be stored.
+				waitUntil(t, "the message to be stored", func() bool { return len(h.stored()) > 0 })
 				got := h.stored()
 				if len(got) != 1 {
 					t.Fatalf("stored %d messages, want 1", len(got))

@@ -72,7 +72,7 @@ func TestMQTTReadingReachesSink(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
 	}
-	out, err = mosquittoPub(t, n, "-V", "mqttv5", "-u", api.DefaultUser, "-t", "yui/lab/R1-13",
+	out, err = mosquittoPub(t, n, "-V", "mqttv5", "-q", "1", "-u", api.DefaultUser, "-t", "yui/lab/R1-13",
 		"-m", `{"source":"named","time":"2011-03-04T10:00:00Z"}`)
 	if err != nil {
 		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
