@@ -56,8 +56,8 @@ type Config struct {
 	RetryInterval time.Duration
 	// ResendAfter is the wait before the Machine pushes an alert again to
 	// a neighbour whose summary lacks it, which covers pushes still in
-	// flight when the summary was sent. Default half of SyncInterval, at
-	// most 10s.
+	// flight when the summary was sent. Default 10s. A value below
+	// SyncInterval lets the next summary repair a lost push.
 	ResendAfter time.Duration
 	// SenderRate and SenderBurst bound the new alerts (duplicates are
 	// free) the Machine checks per second from one peer. Defaults 2/s and
@@ -85,9 +85,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.ClockSkew, 5*time.Minute)
 	orDefault(&c.MaxLifetime, 7*24*time.Hour)
 	orDefault(&c.SyncInterval, time.Minute)
-	// Half the sync interval lets the next summary repair a lost push,
-	// while a push still in flight when a summary was sent is not doubled.
-	orDefault(&c.ResendAfter, min(10*time.Second, c.SyncInterval/2))
+	orDefault(&c.ResendAfter, 10*time.Second)
 	orDefault(&c.RetryInterval, time.Second)
 	c.RetryInterval = min(c.RetryInterval, c.SyncInterval)
 	if c.MaxPerAuthority <= 0 {

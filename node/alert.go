@@ -99,7 +99,10 @@ func newAlertService(log *slog.Logger, tr transport.Transport, dataDir string, p
 		return nil, err
 	}
 	s.authStamp = stamp
-	s.machine = alert.New(alert.Config{Authorities: auths, SyncInterval: alertSync})
+	// Half the sync interval as the resend wait lets the next summary
+	// repair a lost push, while a push in flight when a summary was sent
+	// is not sent twice.
+	s.machine = alert.New(alert.Config{Authorities: auths, SyncInterval: alertSync, ResendAfter: alertSync / 2})
 	if err := os.MkdirAll(filepath.Join(dataDir, alert.AlertsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("node: create alerts folder: %w", err)
 	}
