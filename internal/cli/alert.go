@@ -156,7 +156,7 @@ func localSigner(dataDir, name string) (alert.Signer, error) {
 	case 1:
 		return alert.LoadSigner(dataDir, names[0])
 	}
-	return alert.Signer{}, fmt.Errorf("%s holds keys of %d authorities (%s): choose one with --authority",
+	return alert.Signer{}, fmt.Errorf("%s contains keys of %d authorities (%s): choose one with --authority",
 		dataDir, len(names), strings.Join(names, ", "))
 }
 
