@@ -148,6 +148,11 @@ func (f *simTownFlags) runSweep(cmd *cobra.Command, sf *simFlags, exp *town.Expe
 	if err != nil {
 		return err
 	}
+	if f.graph == "generated" && !f.json {
+		if err := f.writeLinkTable(cmd, exp, fit, sf.seed); err != nil {
+			return err
+		}
+	}
 	tablePath := filepath.Join(sf.out, name+"."+string(format))
 	file, err := os.Create(tablePath)
 	if err != nil {
@@ -168,6 +173,24 @@ func (f *simTownFlags) runSweep(cmd *cobra.Command, sf *simFlags, exp *town.Expe
 		fmt.Fprintf(out, "wrote %s and %s\n", tablePath, plotPath)
 	}
 	return nil
+}
+
+// writeLinkTable prints the measured link statistics next to those of the
+// first seed's generated town.
+func (f *simTownFlags) writeLinkTable(cmd *cobra.Command, exp *town.Experiment, fit town.Fit, seed uint64) error {
+	path, err := f.linksPath()
+	if err != nil {
+		return err
+	}
+	data, err := town.LoadULB(path)
+	if err != nil {
+		return err
+	}
+	g, err := exp.Graph(seed)
+	if err != nil {
+		return err
+	}
+	return town.FitTable(fit, data.Graph(fit).Stats(), g.Stats()).WriteText(cmd.OutOrStdout())
 }
 
 // experiment builds the scenario from the flags and the fitted link

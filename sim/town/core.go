@@ -17,8 +17,11 @@ import (
 // AlertCore runs package alert's Machine, the alert flood of every Yui
 // node, on each node of the mesh. The Machine addresses each message to
 // one neighbour. On a radio, the messages of one call that carry the same
-// content go out as one broadcast frame, and every node that hears the
-// frame hands it to its Machine, whoever it was addressed to.
+// content go out as one frame with a list of addressees. Every node that
+// hears a push hands it to its Machine, whoever it was addressed to,
+// since an alert is worth taking from any frame. A summary goes only to
+// its addressees: a summary that asks for a reply would otherwise draw
+// one from every neighbour of its sender.
 //
 // The simulator tells each Machine which nodes it hears, through
 // NeighbourUp and NeighbourDown, as soon as the links change.
@@ -61,7 +64,7 @@ func (p *AlertCore) Name() string { return "yui" }
 // NewRelay returns a node with a Machine that holds nothing.
 func (p *AlertCore) NewRelay(id int, seed uint64) Relay {
 	m := alert.New(alert.Config{Authorities: p.authorities, SyncInterval: p.SyncInterval})
-	return &coreRelay{protocol: p, machine: m, neighbours: map[int]bool{}, seed: seed}
+	return &coreRelay{id: id, protocol: p, machine: m, neighbours: map[int]bool{}, seed: seed}
 }
 
 // sign returns the signed form of a, the same for every node that sends
@@ -84,12 +87,15 @@ func (p *AlertCore) sign(a Alert) (*alert.Signed, error) {
 	return s, nil
 }
 
-// coreFrame is a frame of AlertCore: one message of a Machine.
+// coreFrame is a frame of AlertCore: one message of a Machine and the
+// nodes it was addressed to, ascending.
 type coreFrame struct {
 	Msg wire.Message
+	To  []int
 }
 
 type coreRelay struct {
+	id         int
 	protocol   *AlertCore
 	machine    *alert.Machine
 	neighbours map[int]bool
@@ -113,6 +119,11 @@ func (r *coreRelay) Receive(now time.Duration, from int, body any) Effects {
 	f, ok := body.(coreFrame)
 	if !ok {
 		return Effects{}
+	}
+	if _, summary := f.Msg.(*wire.AlertSummary); summary {
+		if _, addressed := slices.BinarySearch(f.To, r.id); !addressed {
+			return Effects{}
+		}
 	}
 	r.machine.HandleMessage(coreEpoch.Add(now), corePeer(from), f.Msg)
 	return r.effects()
@@ -176,15 +187,22 @@ func (r *coreRelay) effects() Effects {
 			e.Delivered = append(e.Delivered, AlertID(ev.Alert.Sequence))
 		}
 	}
-	seen := map[string]bool{}
+	index := map[string]int{}
+	var frames []coreFrame
 	for _, out := range r.machine.Outbox() {
 		key := messageKey(out.Msg)
-		if seen[key] {
-			continue
+		k, ok := index[key]
+		if !ok {
+			k = len(frames)
+			index[key] = k
+			frames = append(frames, coreFrame{Msg: out.Msg})
 		}
-		seen[key] = true
-		_, push := out.Msg.(*wire.AlertPush)
-		e.Frames = append(e.Frames, Frame{Body: coreFrame{Msg: out.Msg}, Data: push})
+		frames[k].To = append(frames[k].To, coreNode(out.To))
+	}
+	for _, f := range frames {
+		slices.Sort(f.To)
+		_, push := f.Msg.(*wire.AlertPush)
+		e.Frames = append(e.Frames, Frame{Body: f, Data: push})
 	}
 	return e
 }
@@ -217,6 +235,9 @@ func corePeer(k int) alert.Peer {
 	binary.BigEndian.PutUint32(p[:4], uint32(k))
 	return p
 }
+
+// coreNode returns the node index of a peer ID made by corePeer.
+func coreNode(p alert.Peer) int { return int(binary.BigEndian.Uint32(p[:4])) }
 
 func sortedKeys(m map[int]bool) []int {
 	keys := make([]int, 0, len(m))
