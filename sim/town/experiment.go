@@ -34,6 +34,9 @@ type Summary struct {
 	LatencyP50, LatencyP90, LatencyMax time.Duration
 	Delivered                          int
 	DataFrames, ControlFrames          int
+	// NodeMinutes sums, over the runs, the nodes up at some time of the
+	// run times its minutes.
+	NodeMinutes float64
 }
 
 // DataPerDelivery returns the alert transmissions per delivered receiver.
@@ -41,10 +44,13 @@ func (s Summary) DataPerDelivery() float64 {
 	return float64(s.DataFrames) / float64(max(s.Delivered, 1))
 }
 
-// FramesPerDelivery returns all transmissions, beacons included, per
-// delivered receiver.
-func (s Summary) FramesPerDelivery() float64 {
-	return float64(s.DataFrames+s.ControlFrames) / float64(max(s.Delivered, 1))
+// ControlPerNodeMinute returns the control transmissions, such as
+// summaries and beacons, per minute of a node that was up at some time.
+func (s Summary) ControlPerNodeMinute() float64 {
+	if s.NodeMinutes == 0 {
+		return 0
+	}
+	return float64(s.ControlFrames) / s.NodeMinutes
 }
 
 // Run runs every seed with protocol p.
@@ -117,6 +123,7 @@ func Summarize(protocol string, opts Options, results []Result) Summary {
 		s.Delivered += r.Delivered
 		s.DataFrames += r.DataFrames
 		s.ControlFrames += r.ControlFrames
+		s.NodeMinutes += float64(r.Nodes) * r.Duration.Minutes()
 		latencies = append(latencies, r.Latencies...)
 	}
 	slices.Sort(latencies)

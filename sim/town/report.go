@@ -17,12 +17,12 @@ import (
 func SummaryTable(name, title string, sums []Summary) *sim.Table {
 	t := sim.NewTable(name, title,
 		"protocol", "failed (%)", "churn (%)", "runs", "delivery (%)", "limit (%)", "worst run (%)",
-		"runs at limit", "p50 (ms)", "p90 (ms)", "max (ms)", "data tx per delivery", "all tx per delivery")
+		"runs at limit", "p50 (ms)", "p90 (ms)", "max (ms)", "data tx per delivery", "control tx per node-minute")
 	for _, s := range sums {
 		t.Add(s.Protocol, percent(s.Fail), percent(s.Churn), strconv.Itoa(s.Runs),
 			percent(s.Ratio), percent(s.Limit), percent(s.MinRatio), strconv.Itoa(s.AtLimit),
 			millis(s.LatencyP50), millis(s.LatencyP90), millis(s.LatencyMax),
-			decimal(s.DataPerDelivery()), decimal(s.FramesPerDelivery()))
+			decimal(s.DataPerDelivery()), decimal(s.ControlPerNodeMinute()))
 	}
 	return t
 }

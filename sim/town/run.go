@@ -88,6 +88,10 @@ type Result struct {
 	// DataFrames and ControlFrames count transmissions of alert content
 	// and of everything else.
 	DataFrames, ControlFrames int
+	// Nodes counts the sender and the receivers, the nodes up at some
+	// time of the run, and Duration is the run's length.
+	Nodes    int
+	Duration time.Duration
 }
 
 // Ratio returns Delivered over Receivers.
@@ -409,6 +413,7 @@ func (w *world) spreadLimit() {
 
 func (w *world) result() Result {
 	r := w.res
+	r.Duration = w.opts.Duration
 	for k := range w.nodes {
 		if k == w.sender || !w.everUp[k] {
 			continue
@@ -421,5 +426,6 @@ func (w *world) result() Result {
 			r.Reachable++
 		}
 	}
+	r.Nodes = r.Receivers + 1
 	return r
 }
