@@ -18,13 +18,18 @@ import (
 // node, on each node of the mesh. The Machine addresses each message to
 // one neighbour. On a radio, the messages of one call that carry the same
 // content go out as one frame with a list of addressees. Every node that
-// hears a push hands it to its Machine, whoever it was addressed to,
-// since an alert is worth taking from any frame. A summary goes only to
+// hears a push hands it to its Machine, to whichever node it was
+// addressed, since an alert is worth taking from any frame. A summary goes only to
 // its addressees: a summary that asks for a reply would otherwise draw
 // one from every neighbour of its sender.
 //
 // The simulator tells each Machine which nodes it hears, through
-// NeighbourUp and NeighbourDown, as soon as the links change.
+// NeighbourUp and NeighbourDown, as soon as the links change. Each node
+// ticks its Machine only at its own slots, one per sync interval, so the
+// summaries that fall due within a slot go out as one frame. Without
+// slots the Machine's timers, one per neighbour, drift apart as
+// neighbours come and go, and a node sends one frame per neighbour and
+// interval.
 //
 // NOTE: a radio learns its neighbours from beacons, which take time and
 // airtime. Neither is simulated, so the control frames counted here are
@@ -63,8 +68,22 @@ func (p *AlertCore) Name() string { return "yui" }
 
 // NewRelay returns a node with a Machine that holds nothing.
 func (p *AlertCore) NewRelay(id int, seed uint64) Relay {
-	m := alert.New(alert.Config{Authorities: p.authorities, SyncInterval: p.SyncInterval})
+	// A push crosses a radio hop in milliseconds, so half an interval is
+	// ample for one in flight when a summary lacking it was sent. The
+	// package's default of 10 seconds would skip every other round at
+	// summaries 10 seconds apart.
+	m := alert.New(alert.Config{
+		Authorities: p.authorities, SyncInterval: p.SyncInterval, ResendAfter: p.interval() / 2,
+	})
 	return &coreRelay{id: id, protocol: p, machine: m, neighbours: map[int]bool{}, seed: seed}
+}
+
+// interval returns the sync interval the Machines use.
+func (p *AlertCore) interval() time.Duration {
+	if p.SyncInterval <= 0 {
+		return time.Minute // the package's default
+	}
+	return p.SyncInterval
 }
 
 // sign returns the signed form of a, the same for every node that sends
@@ -105,8 +124,8 @@ type coreRelay struct {
 func (r *coreRelay) Originate(now time.Duration, a Alert) Effects {
 	s, err := r.protocol.sign(a)
 	if err != nil {
-		// The alert is built from fixed, valid fields, so signing cannot
-		// fail; a run without it would report 0% delivery.
+		// Sign fails only on an invalid alert. The expiry is the one field
+		// that varies, and Run rejects a duration that is not positive.
 		return Effects{}
 	}
 	if err := r.machine.Publish(coreEpoch.Add(now), s); err != nil {
@@ -134,15 +153,22 @@ func (r *coreRelay) Tick(now time.Duration) Effects {
 	return r.effects()
 }
 
+// NextTick returns the first slot at or after the Machine's deadline.
+// Slots fall every sync interval, at an offset derived from the node's
+// seed.
 func (r *coreRelay) NextTick() time.Duration {
 	next := r.machine.NextDeadline()
 	if next.IsZero() {
 		return -1
 	}
-	return next.Sub(coreEpoch)
+	interval := r.protocol.interval()
+	offset := time.Duration(r.seed % uint64(interval))
+	due := next.Sub(coreEpoch) - offset
+	slots := (due + interval - 1) / interval
+	return offset + max(slots, 0)*interval
 }
 
-// SetNeighbours tells the Machine of the neighbours that appeared and
+// SetNeighbours reports to the Machine the neighbours that appeared and
 // went away since the last call. At the start of the run the nodes are
 // taken to have met before it: their summaries, which list no alerts
 // yet, are not sent, and each node's first summary falls at a point of
@@ -150,11 +176,8 @@ func (r *coreRelay) NextTick() time.Duration {
 func (r *coreRelay) SetNeighbours(now time.Duration, peers []int, initial bool) Effects {
 	at := coreEpoch.Add(now)
 	if initial {
-		interval := r.protocol.SyncInterval
-		if interval <= 0 {
-			interval = time.Minute // the package's default
-		}
-		at = at.Add(-time.Duration(r.seed % uint64(interval)))
+		interval := r.protocol.interval()
+		at = at.Add(time.Duration(r.seed%uint64(interval)) - interval)
 	}
 	current := map[int]bool{}
 	for _, p := range peers {
