@@ -1,6 +1,7 @@
 package tag
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -205,10 +206,10 @@ func (l *Locator) silentRelays(sightings []Sighting, b box) []Point {
 	}
 	// Sorted, so that sums run in the same order every time.
 	slices.SortFunc(silent, func(a, b Point) int {
-		if c := cmpFloat(a.X, b.X); c != 0 {
+		if c := cmp.Compare(a.X, b.X); c != 0 {
 			return c
 		}
-		return cmpFloat(a.Y, b.Y)
+		return cmp.Compare(a.Y, b.Y)
 	})
 	return silent
 }
@@ -276,32 +277,23 @@ func summarise(cells []cell, size float64) (Point, float64) {
 		mean.X += c.weight * c.at.X
 		mean.Y += c.weight * c.at.Y
 	}
-	dists := make([]cell, len(cells))
+	type ring struct{ dist, weight float64 }
+	rings := make([]ring, len(cells))
 	for i, c := range cells {
-		dists[i] = cell{at: Point{X: c.at.Dist(mean)}, weight: c.weight}
+		rings[i] = ring{c.at.Dist(mean), c.weight}
 	}
-	slices.SortFunc(dists, func(a, b cell) int { return cmpFloat(a.at.X, b.at.X) })
+	slices.SortFunc(rings, func(a, b ring) int { return cmp.Compare(a.dist, b.dist) })
 
 	radius := size * math.Sqrt2 / 2
 	var mass float64
-	for _, d := range dists {
-		mass += d.weight
+	for _, r := range rings {
+		mass += r.weight
 		if mass >= Confidence {
-			radius = math.Max(radius, d.at.X)
+			radius = math.Max(radius, r.dist)
 			break
 		}
 	}
 	return mean, radius
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Track returns one estimate per fix: the sightings within FixInterval

@@ -1,6 +1,7 @@
 package tag
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -104,18 +105,8 @@ func sortedRelays(m map[string]Point) []relayAt {
 	for id, p := range m {
 		out = append(out, relayAt{id, p})
 	}
-	slices.SortFunc(out, func(a, b relayAt) int { return cmpString(a.id, b.id) })
+	slices.SortFunc(out, func(a, b relayAt) int { return cmp.Compare(a.id, b.id) })
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pathPosition returns the point at distance walked along path, walking
@@ -191,7 +182,7 @@ func nearestUnvisited(all []relayAt, from Point, visited map[string]bool, k int)
 			cands = append(cands, r)
 		}
 	}
-	slices.SortStableFunc(cands, func(a, b relayAt) int { return cmpFloat(a.at.Dist(from), b.at.Dist(from)) })
+	slices.SortStableFunc(cands, func(a, b relayAt) int { return cmp.Compare(a.at.Dist(from), b.at.Dist(from)) })
 	return cands[:min(k, len(cands))]
 }
 
