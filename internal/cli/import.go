@@ -161,9 +161,13 @@ func (run *importRun) file(ctx context.Context, path string) error {
 		// as its error instead.
 		opts.OnReject = fi.printRejection
 	}
-	if bar := run.newBar(f, path); bar != nil {
-		fi.bar = bar
-		opts.Progress = func(n int64) { bar.Set64(n) }
+	// The bar starts once detection has logged the layout, so that the
+	// log line does not break into it.
+	fi.newBar = func() { fi.bar = run.newBar(f, path) }
+	opts.Progress = func(n int64) {
+		if fi.bar != nil {
+			fi.bar.Set64(n)
+		}
 	}
 	err = fi.read(ctx, f, opts)
 	if fi.bar != nil {
@@ -202,7 +206,8 @@ func (run *importRun) printCounts(what string, c importCounts) {
 type fileImport struct {
 	run       *importRun
 	path      string
-	bar       *progressbar.ProgressBar
+	bar       *progressbar.ProgressBar // nil when stderr is no terminal
+	newBar    func()
 	counts    importCounts
 	printed   int
 	unprinted int
@@ -219,6 +224,7 @@ func (fi *fileImport) read(ctx context.Context, f io.Reader, opts importer.Optio
 	if err != nil {
 		return err
 	}
+	fi.newBar()
 	for {
 		r, err := rd.Next()
 		if errors.Is(err, io.EOF) {
