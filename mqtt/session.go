@@ -435,7 +435,12 @@ func (ss *session) shutdown() {
 // write sends queued packets until shutdown, then sends what is left and
 // closes the connection, which also ends the read loop.
 func (ss *session) write() {
-	defer ss.conn.Close()
+	defer func() {
+		// A failed write ends the session too, so that the read loop
+		// does not wait on a queue that nobody drains.
+		ss.shutdown()
+		ss.conn.Close()
+	}()
 	for {
 		select {
 		case pkt := <-ss.out:

@@ -181,3 +181,28 @@ func TestMQTTInvalidAddress(t *testing.T) {
 		t.Fatalf("Start with MQTT address no-port: %v, want an error naming --mqtt", err)
 	}
 }
+
+func TestPublishMQTTReachesSubscriber(t *testing.T) {
+	sub, err := exec.LookPath("mosquitto_sub")
+	if err != nil {
+		t.Skip("mosquitto_sub not installed: apt-get install mosquitto-clients (scripts/test installs it when run as root)")
+	}
+	n := startMQTTNode(t, "127.0.0.1:0")
+	host, port, _ := net.SplitHostPort(n.MQTTAddr())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sub, "-h", host, "-p", port, "-t", "yui/alerts", "-C", "1")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, "mosquitto_sub to subscribe", func() bool { return n.PublishMQTT("yui/alerts", []byte("flood at the river")) == 1 })
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("mosquitto_sub: %v", err)
+	}
+	if got := strings.TrimSpace(out.String()); got != "flood at the river" {
+		t.Errorf("subscriber printed %q, want the alert", got)
+	}
+}
