@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -49,8 +51,9 @@ detection gets wrong, in the form the node logs as "layout detected".
 
 Readings go to the node in batches and are stored once the command
 reports them. A row that does not give a valid reading is printed with
-its file, line number and reason, counted and skipped; with --strict
-the first one ends the import, and the batches sent before it stay
+its file, line number and reason, counted and skipped, and a file that
+cannot be read as a table is reported and skipped. With --strict the
+first of either ends the import, and the batches sent before it stay
 stored. On a terminal a progress bar shows each file's progress.`,
 		Example: `  yui import R1.txt R2.txt --ns library
   yui import AirQualityUCI.csv --ns air --map 'time=0+1,source=const:turin'
@@ -133,17 +136,45 @@ func loadLocations(path string, log *slog.Logger) (importer.Locations, error) {
 }
 
 // files imports each file and prints the summary, also after a failure.
+// A file that cannot be read as a table is reported and skipped, unless
+// --strict is set; any other error ends the import.
 func (run *importRun) files(ctx context.Context, paths []string) error {
-	var err error
+	var skipped []string
 	for _, path := range paths {
-		if err = run.file(ctx, path); err != nil {
-			break
+		err := run.file(ctx, path)
+		if err != nil && !run.opts.Strict && isFileError(err) {
+			fmt.Fprintf(run.cmd.ErrOrStderr(), "%v; skipping the file\n", err)
+			skipped = append(skipped, path)
+			continue
+		}
+		if err != nil {
+			run.printTotal(paths)
+			return err
 		}
 	}
+	run.printTotal(paths)
+	if len(skipped) > 0 {
+		return fmt.Errorf("import: %d of %d files skipped: %s", len(skipped), len(paths), strings.Join(skipped, ", "))
+	}
+	return nil
+}
+
+func (run *importRun) printTotal(paths []string) {
 	if len(paths) > 1 {
 		run.printCounts("total", run.totals)
 	}
-	return err
+}
+
+// isFileError reports an error that concerns one file alone, such as a
+// missing file or one whose layout cannot be detected.
+func isFileError(err error) bool {
+	for _, target := range []error{fs.ErrNotExist, fs.ErrPermission, importer.ErrEmpty,
+		importer.ErrBinary, importer.ErrNoData, importer.ErrLayout} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // file imports one file.

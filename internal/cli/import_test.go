@@ -217,6 +217,31 @@ func TestImportLocations(t *testing.T) {
 	}
 }
 
+func TestImportSkipsUnreadableFiles(t *testing.T) {
+	run, rn, out, errOut := newTestImport(t, importer.Options{})
+	empty := writeTemp(t, "empty.csv", "")
+	good := writeTemp(t, "lab.csv", smallTable)
+	err := run.files(context.Background(), []string{empty, "/no/such/file.csv", good})
+
+	if err == nil || !strings.Contains(err.Error(), "2 of 3 files skipped") {
+		t.Fatalf("error = %v, want 2 of 3 files skipped", err)
+	}
+	if len(rn.readings) != 11 {
+		t.Errorf("node got %d readings, want the 11 of the good file", len(rn.readings))
+	}
+	if !strings.Contains(errOut.String(), "empty.csv has no bytes; skipping the file") {
+		t.Errorf("stderr %q does not report the empty file", errOut.String())
+	}
+	if !strings.Contains(out.String(), "total: 12 rows read, 11 stored, 1 rejected") {
+		t.Errorf("summary %q, want the total of the good file", out.String())
+	}
+
+	run, _, _, _ = newTestImport(t, importer.Options{Strict: true})
+	if err := run.files(context.Background(), []string{empty, good}); !errors.Is(err, importer.ErrEmpty) {
+		t.Errorf("strict import of an empty file: %v, want importer.ErrEmpty", err)
+	}
+}
+
 func TestImportCommandErrors(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := run(t, "import", "--data-dir", dir, "x.csv"); err == nil || !strings.Contains(err.Error(), "--ns") {
