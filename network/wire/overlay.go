@@ -97,6 +97,9 @@ func newMessage(t Type) Message {
 	if msg := newSearchMessage(t); msg != nil {
 		return msg
 	}
+	if msg := newMsgMessage(t); msg != nil {
+		return msg
+	}
 	return newStorageMessage(t)
 }
 
