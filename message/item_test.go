@@ -215,6 +215,51 @@ func TestParseID(t *testing.T) {
 	}
 }
 
+func TestStatusRoundTrip(t *testing.T) {
+	alice, bob := newUsers(t)
+	msg, err := NewMessage(alice, bob.Public(), ID{4}, []byte("x"), epoch, epoch.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReceipt(bob, msg, epoch.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []Status{
+		{Item: msg, State: StateRefused, Error: "quota", Updated: epoch},
+		{Item: msg, State: StateDelivered, Receipt: r, Updated: epoch},
+		{Item: msg, State: StateHeld, Custodians: 3, Updated: epoch},
+	} {
+		b, err := EncodeStatus(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeStatus(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != st.State || got.Error != st.Error || got.Custodians != st.Custodians || !got.Updated.Equal(st.Updated) {
+			t.Errorf("decoded %+v, want %+v", got, st)
+		}
+		if (got.Receipt == nil) != (st.Receipt == nil) {
+			t.Errorf("receipt decoded as %v, want %v", got.Receipt != nil, st.Receipt != nil)
+		}
+	}
+
+	// A receipt for another message is rejected.
+	other, err := NewMessage(alice, bob.Public(), ID{5}, []byte("y"), epoch, epoch.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := EncodeStatus(Status{Item: other, State: StateDelivered, Receipt: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeStatus(b); !errors.Is(err, ErrInvalid) {
+		t.Errorf("mismatched receipt: %v, want ErrInvalid", err)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	alice, bob := newUsers(f)
 	msg, err := NewMessage(alice, bob.Public(), ID{1}, []byte("fuzz"), epoch, epoch.Add(time.Hour))
@@ -230,7 +275,11 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, raw := range [][]byte{msg.Raw, r.Raw, l.Raw} {
+	st, err := EncodeStatus(Status{Item: msg, State: StateDelivered, Receipt: r, Updated: epoch})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, raw := range [][]byte{msg.Raw, r.Raw, l.Raw, st} {
 		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -242,6 +291,12 @@ func FuzzDecode(f *testing.F) {
 		}
 		if l, err := DecodeLocation(raw); err == nil && !bytes.Equal(l.Raw, raw) {
 			t.Fatal("location Raw differs from its input")
+		}
+		if st, err := DecodeStatus(raw); err == nil {
+			again, err := EncodeStatus(st)
+			if err != nil || !bytes.Equal(again, raw) {
+				t.Fatalf("accepted status does not encode to its input: %v", err)
+			}
 		}
 	})
 }

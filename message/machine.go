@@ -36,7 +36,7 @@ type Config struct {
 }
 
 // Quota bounds the items a node holds for others, in all and per sender.
-// A custodian rejects an item past any limit with wire.MsgFull.
+// A zero field takes its value from DefaultQuota. A custodian rejects an item past any limit with wire.MsgFull.
 type Quota struct {
 	Items       int
 	Bytes       int64
@@ -48,13 +48,28 @@ type Quota struct {
 // senders, while one sender can fill at most a small part of it.
 var DefaultQuota = Quota{Items: 10000, Bytes: 64 << 20, SenderItems: 256, SenderBytes: 4 << 20}
 
+// setDefaults fills each zero limit from DefaultQuota, so that a caller
+// may set one limit alone.
+func (q *Quota) setDefaults() {
+	if q.Items <= 0 {
+		q.Items = DefaultQuota.Items
+	}
+	if q.Bytes <= 0 {
+		q.Bytes = DefaultQuota.Bytes
+	}
+	if q.SenderItems <= 0 {
+		q.SenderItems = DefaultQuota.SenderItems
+	}
+	if q.SenderBytes <= 0 {
+		q.SenderBytes = DefaultQuota.SenderBytes
+	}
+}
+
 func (c *Config) setDefaults() {
 	if c.Copies <= 0 {
 		c.Copies = 3
 	}
-	if c.Quota == (Quota{}) {
-		c.Quota = DefaultQuota
-	}
+	c.Quota.setDefaults()
 	if c.AnnounceInterval <= 0 {
 		c.AnnounceInterval = time.Minute
 	}
@@ -192,7 +207,7 @@ func New(cfg Config) *Machine {
 
 		heldLocateAt: make(map[identity.NodeID]time.Time),
 		heldLooking:  make(map[identity.NodeID]bool),
-		pending:   make(map[uint64]pendingRequest),
+		pending:      make(map[uint64]pendingRequest),
 	}
 }
 

@@ -105,6 +105,7 @@ func (n *Node) routes() http.Handler {
 	n.storageRoutes(mux)
 	n.alertRoutes(mux)
 	n.searchRoutes(mux)
+	n.msgRoutes(mux)
 	n.ingestRoutes(mux)
 	n.tagRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{}))

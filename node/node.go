@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/message"
 	"github.com/yuinet/yui/mqtt"
 	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/network/identity"
@@ -77,6 +78,9 @@ type Config struct {
 	// MQTTOff for none. A taken port leaves the node without MQTT and a
 	// warning in its log.
 	MQTT string
+	// MsgQuota bounds the messages the node holds for other nodes' users;
+	// a zero field selects its value in message.DefaultQuota.
+	MsgQuota message.Quota
 
 	// listenFallback and apiFallback are set when Listen and API were
 	// left empty, so that a taken default port may be replaced by a free
@@ -152,6 +156,8 @@ type Node struct {
 	rescored chan struct{}
 	// alerts floods disaster alerts; nil until started.
 	alerts atomic.Pointer[alertService]
+	// msgs routes messages between users; nil until started.
+	msgs atomic.Pointer[msgService]
 }
 
 // leaveGrace bounds how long Close waits to tell contacts that the node
@@ -207,6 +213,9 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	if err := n.startSearch(); err != nil {
+		return err
+	}
+	if err := n.startMsgs(); err != nil {
 		return err
 	}
 	if err := n.startAPI(); err != nil {
@@ -280,6 +289,9 @@ func (n *Node) dispatch(ctx context.Context, from transport.Peer, msg wire.Messa
 	}
 	if isAlertType(msg.Type()) {
 		return n.handleAlert(from, msg, isRequest)
+	}
+	if isMsgType(msg.Type()) {
+		return n.handleMsg(from, msg, isRequest)
 	}
 	if isStorageType(msg.Type()) {
 		return n.handleStorage(ctx, from, msg, isRequest)
@@ -409,6 +421,7 @@ func (n *Node) shutdown(grace time.Duration) error {
 		n.disc.Close()
 	}
 	n.closeAlerts()
+	n.closeMsgs()
 	if n.router != nil {
 		n.router.close(grace)
 		<-n.rescored

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/yuinet/yui/message"
 	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/node"
 )
@@ -27,6 +28,7 @@ func newNodeCommand(g *globalFlags) *cobra.Command {
 		mode          string
 		maxClockSkew  time.Duration
 		mqttAddr      string
+		msgQuota      message.Quota
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -54,6 +56,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 				Tier:          tier,
 				Logger:        log,
 				MQTT:          mqttAddr,
+				MsgQuota:      msgQuota,
 			}
 			// Addresses the user gave are used as given; the defaults
 			// may move to a free port when taken.
@@ -77,6 +80,8 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 	f.StringVar(&mode, "mode", "flat", "overlay mode: flat (every node in the DHT) or hier (each LAN elects representatives to the DHT) (env YUI_MODE)")
 	f.DurationVar(&maxClockSkew, "max-clock-skew", 0, "how far a LAN beacon's clock may differ from this node's, e.g. 10m; 0 for the default of 5m, -1s to turn the check off on devices without a clock (env YUI_MAX_CLOCK_SKEW)")
 	f.StringVar(&mqttAddr, "mqtt", node.DefaultMQTTAddr, "MQTT listener address for sensor readings on topics yui/NAMESPACE/SENSOR, or off; if the port is taken the node logs a warning and runs without MQTT (env YUI_MQTT)")
+	f.IntVar(&msgQuota.Items, "msg-hold", message.DefaultQuota.Items, "most messages the node holds for other nodes' users (env YUI_MSG_HOLD)")
+	f.IntVar(&msgQuota.SenderItems, "msg-hold-per-sender", message.DefaultQuota.SenderItems, "most messages the node holds from one sender for other nodes' users (env YUI_MSG_HOLD_PER_SENDER)")
 	f.StringVar(&tier, "tier", "auto", "storage tier: upper, middle, lower (holds no data) or auto (env YUI_TIER)")
 	return cmd
 }

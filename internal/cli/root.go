@@ -75,6 +75,7 @@ variable named in its help text.`,
 		newAuthorityCommand(g),
 		newAlertCommand(g),
 		newQueryCommand(g),
+		newMsgCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,80 @@
+package node
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/yuinet/yui/message"
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// startMsgs loads the saved messages and starts routing messages between
+// users.
+func (n *Node) startMsgs() error {
+	self := wire.Contact{ID: n.id.ID, Addr: advertisedAddr(n.tr.LocalAddr())}
+	s, err := newMsgService(n.log, n.tr, n.storage.store, n.storage.net.Closest, self, n.cfg.DataDir, n.cfg.MsgQuota)
+	if err != nil {
+		return err
+	}
+	n.metrics.registry.MustRegister(newMsgCollector(s.counters))
+	s.start()
+	n.msgs.Store(s)
+	return nil
+}
+
+func (n *Node) closeMsgs() {
+	if s := n.msgs.Load(); s != nil {
+		s.close()
+	}
+}
+
+// handleMsg serves a messaging request from a peer. Every messaging
+// message is a request or a response; a one-way one is dropped.
+func (n *Node) handleMsg(from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
+	s := n.msgs.Load()
+	if !isRequest {
+		return nil
+	}
+	if s == nil {
+		return &wire.Error{Code: wire.CodeOverloaded, Message: "messages are not running yet"}
+	}
+	return s.handle(from, msg)
+}
+
+func isMsgType(t wire.Type) bool {
+	switch t {
+	case wire.TypeMsgDeliver, wire.TypeMsgAck, wire.TypeUserAnnounce, wire.TypeUserLocate, wire.TypeUserLocation:
+		return true
+	}
+	return false
+}
+
+// msgCollector exports the message Machine's counters at scrape time.
+type msgCollector struct {
+	counters func() message.Counters
+	items    *prometheus.Desc
+}
+
+func newMsgCollector(counters func() message.Counters) *msgCollector {
+	return &msgCollector{
+		counters: counters,
+		items: prometheus.NewDesc("yui_messages_total",
+			"Message items by event: received for a local user, held for another node's user, released, pushed to a recipient's node, rejected past the quota, rejected as forged.",
+			[]string{"event"}, nil),
+	}
+}
+
+func (c *msgCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.items }
+
+func (c *msgCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.counters()
+	for _, v := range []struct {
+		event string
+		count uint64
+	}{
+		{"received", s.Received}, {"held", s.Held}, {"released", s.Released},
+		{"pushed", s.Pushed}, {"full", s.Full}, {"forged", s.Forged},
+	} {
+		ch <- prometheus.MustNewConstMetric(c.items, prometheus.CounterValue, float64(v.count), v.event)
+	}
+}
