@@ -12,7 +12,10 @@ import (
 // users.
 func (n *Node) startMsgs() error {
 	self := wire.Contact{ID: n.id.ID, Addr: advertisedAddr(n.tr.LocalAddr())}
-	s, err := newMsgService(n.log, n.tr, n.storage.store, n.storage.net.Closest, self, n.cfg.DataDir, n.cfg.MsgQuota)
+	// The store's Closest caches lookups for a while, an empty answer
+	// too, which would delay a restarted node's first announcement. The
+	// message Machine keeps its own shorter cache, so it looks up afresh.
+	s, err := newMsgService(n.log, n.tr, n.storage.store, n.storage.net.lookup, self, n.cfg.DataDir, n.cfg.MsgQuota)
 	if err != nil {
 		return err
 	}
@@ -58,7 +61,7 @@ type msgCollector struct {
 func newMsgCollector(counters func() message.Counters) *msgCollector {
 	return &msgCollector{
 		counters: counters,
-		items: prometheus.NewDesc("yui_messages_total",
+		items: prometheus.NewDesc("yui_user_messages_total",
 			"Message items by event: received for a local user, held for another node's user, released, pushed to a recipient's node, rejected past the quota, rejected as forged.",
 			[]string{"event"}, nil),
 	}
