@@ -302,4 +302,3 @@ func readBobKeys(t *testing.T, path string) seal.PublicKeys {
 	}
 	return keys
 }
-
