@@ -55,7 +55,7 @@ func (n *Node) serveTagLocation(w http.ResponseWriter, r *http.Request) {
 	}
 	sightings := n.tagSightings(network, infos, resolver, since)
 	relays := n.relayPositions(network, infos)
-	loc := &tag.Locator{Model: tag.ULBModel, MaxRange: tag.DefaultMaxRange, MissRange: tag.DefaultMissRange, Relays: relays}
+	loc := &tag.Locator{Model: tag.ULBModel, Range: tag.DefaultRange, Speed: tag.WalkingSpeed, Relays: relays}
 	writeJSON(w, http.StatusOK, tagLocation(loc, name, owner, network, sightings, since, now, q.History, rule))
 }
 

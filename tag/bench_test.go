@@ -25,7 +25,7 @@ func BenchmarkTownLocate(b *testing.B) {
 // BenchmarkLocateFix times one fix of a tag heard by six relays twice.
 func BenchmarkLocateFix(b *testing.B) {
 	relays := Town(10, 10, 30, 1)
-	loc := &Locator{Model: ULBModel, MaxRange: DefaultMaxRange, Relays: relays}
+	loc := &Locator{Model: ULBModel, Range: DefaultRange, Speed: WalkingSpeed, Relays: relays}
 	sim := &Simulation{Model: ULBModel, Range: DefaultRange, Relays: relays, Beacon: 5 * time.Second, Speed: 0, Seed: 1}
 	tags := NewSimTags("t", 1, 1, relays, rand.New(rand.NewPCG(1, 1)))
 	var fix []Sighting

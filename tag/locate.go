@@ -31,21 +31,18 @@ const gridCells = 64
 type Locator struct {
 	// Model turns RSSI into likelihoods of distance.
 	Model PathLoss
-	// MaxRange is the farthest a relay hears a tag, in metres, plus how
-	// far a tag moves within FixInterval. It bounds where the tag can be
-	// when the model's ranging is weak.
-	MaxRange float64
+	// Range is the farthest a relay hears a tag, in metres. It bounds
+	// where the tag can be when the model's ranging is weak.
+	Range float64
+	// Speed is the fastest a tag moves, in metres per second. A fix whose
+	// sightings span t seconds lets the tag be Speed·t farther than Range
+	// from a relay that heard it at the start.
+	Speed float64
 	// Relays are the relays' positions by id.
 	Relays map[string]Point
-	// MissRange, if positive, is the distance within which a relay of
-	// Relays that reported nothing in a fix would have heard the tag
-	// throughout it: the hearing range less how far the tag moves in a
-	// fix. Such a relay makes the places within MissRange of it
-	// MissProbability times as likely as elsewhere.
-	MissRange float64
 	// MissProbability is the chance that a relay in range reports none of
 	// a fix's beacons: radio loss, a full queue, a relay that is down.
-	// Zero means DefaultMissProbability.
+	// Zero means DefaultMissProbability, and 1 ignores silent relays.
 	MissProbability float64
 }
 
@@ -77,36 +74,47 @@ type relayRSSI struct {
 }
 
 // Locate estimates where the tag of sightings was, as the mean of the
-// posterior over a grid that covers every place within MaxRange of all
-// relays that heard it. Each relay contributes the Gaussian likelihood of
+// posterior over a grid that covers every place in range of all relays
+// that heard it. Each relay contributes the Gaussian likelihood of
 // its mean RSSI under the model. The mean of a relay's sightings keeps
 // the model's Sigma rather than Sigma/√k, because the shadowing of one
 // place does not average out over repeated beacons.
 //
-// Relays of known position that reported nothing count against the
-// places within MissRange of them.
+// A relay of known position that reported nothing would have heard a tag
+// that stayed within Range less Speed·t of it for the whole fix. Such
+// places are MissProbability times as likely as elsewhere.
 func (l *Locator) Locate(sightings []Sighting) (Estimate, error) {
 	if err := l.Model.Check(); err != nil {
 		return Estimate{}, err
 	}
-	if !(l.MaxRange > 0) || math.IsInf(l.MaxRange, 0) {
-		return Estimate{}, fmt.Errorf("tag: locator range %v m: want a positive, finite MaxRange", l.MaxRange)
+	if !(l.Range > 0) || math.IsInf(l.Range, 0) || !(l.Speed >= 0) || math.IsInf(l.Speed, 0) {
+		return Estimate{}, fmt.Errorf("tag: locator range %v m and speed %v m/s: want a positive range and a speed of 0 or more",
+			l.Range, l.Speed)
 	}
 	hs, est := l.heardRelays(sightings)
 	if len(hs) == 0 {
 		return est, fmt.Errorf("%w: %d sightings from relays of unknown position", ErrNoRelays, len(sightings))
 	}
 
-	box := l.searchBox(hs)
-	cells := l.posterior(hs, l.silentRelays(sightings, box), box)
+	moved := l.Speed * est.Time.Sub(est.From).Seconds()
+	rg := fixRange{max: l.Range + moved, miss: l.Range - moved}
+	box := searchBox(hs, rg.max)
+	cells := l.posterior(hs, l.silentRelays(sightings, box, rg.miss), box, rg)
 	if len(cells) == 0 {
 		// The squares around the relays overlap but their circles do
 		// not: no place is within range of all. Drop the range limit.
 		box.inRange = false
-		cells = l.posterior(hs, l.silentRelays(sightings, box), box)
+		cells = l.posterior(hs, l.silentRelays(sightings, box, rg.miss), box, rg)
 	}
 	est.Position, est.Radius = summarise(cells, box.cell)
 	return est, nil
+}
+
+// fixRange is how far from a relay a tag can be in one fix: within max of
+// every relay that heard it, and, more likely than not, beyond miss of
+// every relay that did not.
+type fixRange struct {
+	max, miss float64
 }
 
 // heardRelays returns the mean RSSI per relay of known position, sorted by
@@ -143,7 +151,7 @@ func (l *Locator) heardRelays(sightings []Sighting) ([]relayRSSI, Estimate) {
 }
 
 // box is the grid's area: its lower-left corner, cell size and whether
-// cells farther than MaxRange from a relay are excluded.
+// cells out of range of a relay are excluded.
 type box struct {
 	min     Point
 	cell    float64
@@ -151,11 +159,10 @@ type box struct {
 }
 
 // searchBox returns the grid over the intersection of the squares of
-// side 2·MaxRange around each relay. Relays farther apart than that
+// side 2·r around each relay. Relays farther apart than that
 // cannot all have heard one tag under the model; the box then covers
 // their union and drops the range limit.
-func (l *Locator) searchBox(hs []relayRSSI) box {
-	r := l.MaxRange
+func searchBox(hs []relayRSSI, r float64) box {
 	lo := Point{math.Inf(-1), math.Inf(-1)}
 	hi := Point{math.Inf(1), math.Inf(1)}
 	for _, h := range hs {
@@ -183,9 +190,9 @@ type cell struct {
 }
 
 // silentRelays returns the positions of the relays that reported none of
-// sightings and stand within MissRange of the box.
-func (l *Locator) silentRelays(sightings []Sighting, b box) []Point {
-	if l.MissRange <= 0 {
+// sightings and stand within missRange of the box.
+func (l *Locator) silentRelays(sightings []Sighting, b box, missRange float64) []Point {
+	if missRange <= 0 {
 		return nil
 	}
 	heardBy := map[string]bool{}
@@ -198,8 +205,8 @@ func (l *Locator) silentRelays(sightings []Sighting, b box) []Point {
 		if heardBy[id] {
 			continue
 		}
-		if p.X < b.min.X-l.MissRange || p.X > b.min.X+side+l.MissRange ||
-			p.Y < b.min.Y-l.MissRange || p.Y > b.min.Y+side+l.MissRange {
+		if p.X < b.min.X-missRange || p.X > b.min.X+side+missRange ||
+			p.Y < b.min.Y-missRange || p.Y > b.min.Y+side+missRange {
 			continue
 		}
 		silent = append(silent, p)
@@ -216,7 +223,7 @@ func (l *Locator) silentRelays(sightings []Sighting, b box) []Point {
 
 // posterior returns the grid cells with their normalised posterior
 // weights, under a uniform prior over the box.
-func (l *Locator) posterior(hs []relayRSSI, silent []Point, b box) []cell {
+func (l *Locator) posterior(hs []relayRSSI, silent []Point, b box, rg fixRange) []cell {
 	cells := make([]cell, 0, gridCells*gridCells)
 	logs := make([]float64, 0, gridCells*gridCells)
 	best := math.Inf(-1)
@@ -229,12 +236,12 @@ func (l *Locator) posterior(hs []relayRSSI, silent []Point, b box) []cell {
 	for i := range gridCells {
 		for j := range gridCells {
 			p := Point{b.min.X + (float64(i)+0.5)*b.cell, b.min.Y + (float64(j)+0.5)*b.cell}
-			ll, ok := l.logLikelihood(hs, p, variance, b.inRange)
+			ll, ok := l.logLikelihood(hs, p, variance, b.inRange, rg.max)
 			if !ok {
 				continue
 			}
 			for _, q := range silent {
-				if p.Dist(q) < l.MissRange {
+				if p.Dist(q) < rg.miss {
 					ll += logMiss
 				}
 			}
@@ -255,11 +262,11 @@ func (l *Locator) posterior(hs []relayRSSI, silent []Point, b box) []cell {
 	return cells
 }
 
-func (l *Locator) logLikelihood(hs []relayRSSI, p Point, variance float64, inRange bool) (float64, bool) {
+func (l *Locator) logLikelihood(hs []relayRSSI, p Point, variance float64, inRange bool, maxRange float64) (float64, bool) {
 	var ll float64
 	for _, h := range hs {
 		d := p.Dist(h.at)
-		if inRange && d > l.MaxRange {
+		if inRange && d > maxRange {
 			return 0, false
 		}
 		r := h.rssi - l.Model.RSSI(d)
@@ -343,11 +350,3 @@ const DefaultRange = 40
 
 // WalkingSpeed is a person's walking speed, in metres per second.
 const WalkingSpeed = 1.3
-
-// DefaultMaxRange and DefaultMissRange are the Locator.MaxRange and
-// Locator.MissRange that go with DefaultRange: the hearing range plus and
-// less the distance a walking tag covers in a fix.
-var (
-	DefaultMaxRange  = DefaultRange + WalkingSpeed*FixInterval.Seconds()
-	DefaultMissRange = DefaultRange - WalkingSpeed*FixInterval.Seconds()
-)

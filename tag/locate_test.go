@@ -70,11 +70,7 @@ func simulateTown(t testing.TB, tags int, duration time.Duration, seed uint64) t
 	if len(byTag) != tags {
 		t.Fatalf("resolved %d tags of %d", len(byTag), tags)
 	}
-	// A tag walks up to 1.3 m/s × FixInterval between the first and the
-	// last sighting of a fix, so a relay of the fix may be that much
-	// farther than its hearing range from where the tag ends up.
-	loc := &Locator{Model: ULBModel, MaxRange: 40 + 1.3*FixInterval.Seconds(),
-		MissRange: 40 - 1.3*FixInterval.Seconds(), Relays: relays}
+	loc := &Locator{Model: ULBModel, Range: 40, Speed: 1.3, Relays: relays}
 	var res townResult
 	for name, ss := range byTag {
 		for _, est := range loc.Track(ss) {
@@ -113,7 +109,10 @@ func TestLocateULB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc := &Locator{Model: ULBModel, MaxRange: ulbMaxRange(), Relays: ULBRelays()}
+	// The motes do not move, and every one hears every other: a mote
+	// missing from a minute lost its report on the way to the base
+	// station, so its silence says nothing (MissProbability 1).
+	loc := &Locator{Model: ULBModel, Range: ulbMaxRange(), MissProbability: 1, Relays: ULBRelays()}
 
 	type fixKey struct {
 		minute int64
@@ -186,7 +185,7 @@ func TestULBLayoutEmbedded(t *testing.T) {
 }
 
 func TestLocateSingleRelay(t *testing.T) {
-	loc := &Locator{Model: PathLoss{RefRSSI: -60, Exponent: 2, Sigma: 4}, MaxRange: 30,
+	loc := &Locator{Model: PathLoss{RefRSSI: -60, Exponent: 2, Sigma: 4}, Range: 30,
 		Relays: map[string]Point{"a": {100, 100}}}
 	est, err := loc.Locate([]Sighting{{Relay: "a", RSSI: -80, Time: time.Unix(1, 0)}})
 	if err != nil {
@@ -203,18 +202,18 @@ func TestLocateSingleRelay(t *testing.T) {
 }
 
 func TestLocateUnknownRelays(t *testing.T) {
-	loc := &Locator{Model: ULBModel, MaxRange: 30, Relays: map[string]Point{"a": {}}}
+	loc := &Locator{Model: ULBModel, Range: 30, Relays: map[string]Point{"a": {}}}
 	_, err := loc.Locate([]Sighting{{Relay: "b", RSSI: -70}})
 	if err == nil {
 		t.Fatal("Locate with no known relay succeeded")
 	}
 }
 
-// Two relays whose squares of side 2·MaxRange overlap but whose circles
+// Two relays whose squares of side 2·Range overlap but whose circles
 // do not cannot both be in range of one place; Locate then drops the
 // range limit instead of returning an empty posterior.
 func TestLocateDisjointRanges(t *testing.T) {
-	loc := &Locator{Model: ULBModel, MaxRange: 10, Relays: map[string]Point{"a": {0, 0}, "b": {15, 15}}}
+	loc := &Locator{Model: ULBModel, Range: 10, Relays: map[string]Point{"a": {0, 0}, "b": {15, 15}}}
 	est, err := loc.Locate([]Sighting{{Relay: "a", RSSI: -66}, {Relay: "b", RSSI: -66}})
 	if err != nil {
 		t.Fatal(err)
@@ -231,6 +230,6 @@ func TestLocateDisjointRanges(t *testing.T) {
 func TestLocateRejectsNoRange(t *testing.T) {
 	loc := &Locator{Model: ULBModel, Relays: map[string]Point{"a": {}}}
 	if _, err := loc.Locate([]Sighting{{Relay: "a", RSSI: -60}}); err == nil {
-		t.Errorf("Locate with MaxRange 0 succeeded")
+		t.Errorf("Locate with Range 0 succeeded")
 	}
 }
