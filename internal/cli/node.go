@@ -79,7 +79,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 	// as long as flat Kademlia has.
 	f.StringVar(&mode, "mode", "flat", "overlay mode: flat (every node in the DHT) or hier (each LAN elects representatives to the DHT) (env YUI_MODE)")
 	f.DurationVar(&maxClockSkew, "max-clock-skew", 0, "how far a LAN beacon's clock may differ from this node's, e.g. 10m; 0 for the default of 5m, -1s to turn the check off on devices without a clock (env YUI_MAX_CLOCK_SKEW)")
-	f.StringVar(&mqttAddr, "mqtt", node.DefaultMQTTAddr, "MQTT listener address for sensor readings on topics yui/NAMESPACE/SENSOR, or off; if the port is taken the node logs a warning and runs without MQTT (env YUI_MQTT)")
+	f.StringVar(&mqttAddr, "mqtt", node.DefaultMQTTAddr, "MQTT listener address for sensor readings on topics yui/NAMESPACE/SENSOR, or off; it does no authentication, so keep it on loopback or a trusted network; if the port is taken the node logs a warning and runs without MQTT (env YUI_MQTT)")
 	f.IntVar(&msgQuota.Items, "msg-hold", message.DefaultQuota.Items, "most messages the node holds for other nodes' users (env YUI_MSG_HOLD)")
 	f.IntVar(&msgQuota.SenderItems, "msg-hold-per-sender", message.DefaultQuota.SenderItems, "most messages the node holds from one sender for other nodes' users (env YUI_MSG_HOLD_PER_SENDER)")
 	f.StringVar(&tier, "tier", "auto", "storage tier: upper, middle, lower (holds no data) or auto (env YUI_TIER)")
