@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 // ulbReadings imports the first n readings of the ULB library dataset,
 // which lives in shared/data/sensors of a folder above the repository,
 // placing each mote at the Intel lab mote of the same number.
-func ulbReadings(t *testing.T, n int) []sensor.Reading {
+func ulbReadings(t testing.TB, n int) []sensor.Reading {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -33,14 +34,14 @@ func ulbReadings(t *testing.T, n int) []sensor.Reading {
 		dir = filepath.Dir(dir)
 	}
 	data := filepath.Join(dir, "shared", "data", "sensors")
-	quiet := importer.Options{Logger: testLogger(t)}
+	quiet := importer.Options{Logger: slog.New(slog.DiscardHandler)}
 	locs, _, err := importer.LoadLocationsFile(filepath.Join(data, "intel-lab", "mote_locs.txt"), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []sensor.Reading
 	stop := errors.New("enough")
-	_, err = importer.ImportFile(filepath.Join(data, "ulb-library1", "R1.txt"), importer.Options{Locations: locs, Logger: testLogger(t)},
+	_, err = importer.ImportFile(filepath.Join(data, "ulb-library1", "R1.txt"), importer.Options{Locations: locs, Logger: quiet.Logger},
 		func(r sensor.Reading) error {
 			if len(out) == n {
 				return stop

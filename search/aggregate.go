@@ -98,11 +98,12 @@ func (s *Querier) Aggregate(ctx context.Context, user string, q Query, by GroupB
 		return nil, err
 	}
 	agg := newAggregator(by)
+	q.Limit = 0
 	err := s.scan(ctx, user, q, func(rs []sensor.Reading) {
 		for i := range rs {
 			agg.add(&rs[i])
 		}
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,12 @@ import (
 	"github.com/yuinet/yui/storage/store"
 )
 
+// maxTokenEntries bounds the entries one lookup reads from one holder,
+// so that a holder that keeps sending pages cannot exhaust the querier's
+// memory. A segment per sensor-hour gives 8,760 entries a year under a
+// sensor's token, far below it.
+const maxTokenEntries = 1 << 20
+
 // spareHolders is how many candidates beyond the replicas a placement
 // requests from the overlay, to replace holders that fail or reject it.
 const spareHolders = 4
@@ -223,6 +229,9 @@ func (p *postings) lookupAt(ctx context.Context, c wire.Contact, ns string, toke
 		entries = append(entries, page.Entries...)
 		if len(page.Next) == 0 {
 			return entries, nil
+		}
+		if len(entries) >= maxTokenEntries {
+			return nil, fmt.Errorf("index-lookup to %s: more than %d entries under one token", c.ID.Short(), maxTokenEntries)
 		}
 		msg = &wire.IndexLookup{Namespace: ns, Token: token, After: page.Next}
 	}

@@ -200,10 +200,12 @@ func NewQuerier(cfg Config) (*Querier, error) {
 // an error wrapping store.ErrForbidden.
 func (s *Querier) Query(ctx context.Context, user string, q Query) ([]sensor.Reading, error) {
 	var out []sensor.Reading
-	err := s.scan(ctx, user, q, func(rs []sensor.Reading) {
-		out = append(out, rs...)
-	})
-	if err != nil {
+	emit := func(rs []sensor.Reading) { out = append(out, rs...) }
+	// With a limit, segments are read an hour at a time in time order,
+	// and reading stops once the hours read hold enough matches, since a
+	// later hour holds only later readings.
+	enough := func() bool { return q.Limit > 0 && len(out) >= q.Limit }
+	if err := s.scan(ctx, user, q, emit, enough); err != nil {
 		return nil, err
 	}
 	slices.SortStableFunc(out, func(a, b sensor.Reading) int {
@@ -220,7 +222,9 @@ func (s *Querier) Query(ctx context.Context, user string, q Query) ([]sensor.Rea
 
 // scan finds the segments that may hold matches, fetches them, and calls
 // emit with the matching readings of each, from one goroutine at a time.
-func (s *Querier) scan(ctx context.Context, user string, q Query, emit func([]sensor.Reading)) error {
+// With q.Limit set it reads the segments hour by hour, in time order,
+// and stops after the first hour at whose end enough returns true.
+func (s *Querier) scan(ctx context.Context, user string, q Query, emit func([]sensor.Reading), enough func() bool) error {
 	if err := q.Validate(); err != nil {
 		return err
 	}
@@ -233,7 +237,7 @@ func (s *Querier) scan(ctx context.Context, user string, q Query, emit func([]se
 		return err
 	}
 	var mu sync.Mutex
-	return forEach(keys, s.cfg.Parallelism, func(key string) error {
+	read := func(key string) error {
 		rs, err := s.fetch(ctx, user, q.Namespace, key)
 		if err != nil {
 			return err
@@ -248,7 +252,38 @@ func (s *Querier) scan(ctx context.Context, user string, q Query, emit func([]se
 		defer mu.Unlock()
 		emit(kept)
 		return nil
-	})
+	}
+	if q.Limit <= 0 {
+		return forEach(keys, s.cfg.Parallelism, read)
+	}
+	for _, hour := range byHour(keys) {
+		if err := forEach(hour, s.cfg.Parallelism, read); err != nil {
+			return err
+		}
+		if enough() {
+			return nil
+		}
+	}
+	return nil
+}
+
+// byHour splits sorted segment keys into runs of the same hour. Keys
+// sort by hour because the hour follows the prefix in a fixed-width form.
+func byHour(keys []string) [][]string {
+	var runs [][]string
+	for i := 0; i < len(keys); {
+		h, _ := hourOfKey(keys[i])
+		j := i + 1
+		for j < len(keys) {
+			if hj, _ := hourOfKey(keys[j]); hj != h {
+				break
+			}
+			j++
+		}
+		runs = append(runs, keys[i:j])
+		i = j
+	}
+	return runs
 }
 
 // fetch reads and decodes one segment.
@@ -283,12 +318,25 @@ func (s *Querier) segmentKeys(ctx context.Context, user string, k *keys, q *Quer
 	}
 	var keys []string
 	for key := range found[0] {
-		if inAll(key, found[1:]) {
+		if inAll(key, found[1:]) && inTimeRange(key, q) {
 			keys = append(keys, key)
 		}
 	}
 	slices.Sort(keys)
 	return keys, nil
+}
+
+// inTimeRange reports whether the hour a segment key names overlaps the
+// query's time range. A key that names no hour is kept.
+func inTimeRange(key string, q *Query) bool {
+	h, ok := hourOfKey(key)
+	if !ok {
+		return true
+	}
+	if !q.From.IsZero() && h < hourOf(q.From) {
+		return false
+	}
+	return q.To.IsZero() || h <= hourOf(q.To.Add(-time.Nanosecond))
 }
 
 func indexes(n int) []int {
@@ -308,49 +356,72 @@ func inAll(key string, sets []map[string]bool) bool {
 	return true
 }
 
-// plan returns one token set per condition that the index can answer.
-// A segment may hold a match only if it is posted under some token of
-// every set.
+// plan returns the token sets to look up: a segment may hold a match
+// only if it is posted under some token of every set. Of the conditions
+// the index can answer, it uses only the most selective kind present, in
+// this order: the sensor (with its hours and days when the time range is
+// bounded), fields, location cells, and hours and days across sensors.
+// Posting lists of the later kinds grow with every sensor, so fetching
+// them only to intersect costs more than checking the few segments the
+// first kind finds. Every other condition is checked on the segments'
+// keys and readings.
 func (s *Querier) plan(k *keys, q *Query) [][]wire.Hash {
-	var sets [][]wire.Hash
 	var hours, days []int64
 	timed := false
 	if !q.From.IsZero() && !q.To.IsZero() {
 		hours, days, timed = timeCover(q.From, q.To)
 	}
-	switch {
-	case q.Sensor != "" && timed:
-		var set []wire.Hash
-		for _, h := range hours {
-			set = append(set, k.sensorHourToken(q.Sensor, h))
+	if q.Sensor != "" && timed {
+		return [][]wire.Hash{k.timeTokens(hours, days, q.Sensor)}
+	}
+	if q.Sensor != "" {
+		return [][]wire.Hash{{k.sensorToken(q.Sensor)}}
+	}
+	if sets := s.fieldSets(k, q); len(sets) > 0 {
+		return sets
+	}
+	if q.Near != nil {
+		if set, ok := k.nearTokens(&q.Near.Center, q.Near.Radius); ok {
+			return [][]wire.Hash{set}
 		}
-		for _, d := range days {
-			set = append(set, k.sensorDayToken(q.Sensor, d))
-		}
-		sets = append(sets, set)
-	case q.Sensor != "":
-		sets = append(sets, []wire.Hash{k.sensorToken(q.Sensor)})
-	case timed:
-		var set []wire.Hash
-		for _, h := range hours {
+	}
+	if timed {
+		return [][]wire.Hash{k.timeTokens(hours, days, "")}
+	}
+	return nil
+}
+
+// timeTokens returns the tokens of hours and days, of one sensor or,
+// with source empty, of every sensor.
+func (k *keys) timeTokens(hours, days []int64, source string) []wire.Hash {
+	var set []wire.Hash
+	for _, h := range hours {
+		if source != "" {
+			set = append(set, k.sensorHourToken(source, h))
+		} else {
 			set = append(set, k.hourToken(h))
 		}
-		for _, d := range days {
+	}
+	for _, d := range days {
+		if source != "" {
+			set = append(set, k.sensorDayToken(source, d))
+		} else {
 			set = append(set, k.dayToken(d))
 		}
-		sets = append(sets, set)
 	}
+	return set
+}
+
+// fieldSets returns one set for each equality condition the index holds:
+// on text, or on a number of a field in Config.IndexedNumbers.
+func (s *Querier) fieldSets(k *keys, q *Query) [][]wire.Hash {
+	var sets [][]wire.Hash
 	for _, c := range q.Where {
 		if c.Op != Equal || (c.Value.Kind() == sensor.KindNumber && !s.numbers[c.Field]) {
 			continue
 		}
 		if t, ok := k.fieldToken(c.Field, c.Value); ok {
 			sets = append(sets, []wire.Hash{t})
-		}
-	}
-	if q.Near != nil {
-		if set, ok := k.nearTokens(&q.Near.Center, q.Near.Radius); ok {
-			sets = append(sets, set)
 		}
 	}
 	return sets
@@ -367,16 +438,21 @@ func (s *Querier) union(ctx context.Context, k *keys, ns string, tokens []wire.H
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		dropped := 0
 		for _, e := range entries {
 			key, err := k.open(t, e)
 			if err != nil {
-				// Anyone may add entries to a token, and only the
-				// namespace's users can seal them, so an entry that
-				// does not open is dropped, not trusted.
-				s.cfg.Logger.Warn("index entry does not open; dropping it", "namespace", ns, "err", err)
+				// Any node may add entries under a token, but only the
+				// namespace's users can seal them, so an entry that does
+				// not open is dropped, not trusted.
+				dropped++
 				continue
 			}
 			keys[string(key)] = true
+		}
+		if dropped > 0 {
+			s.cfg.Logger.Warn("index entries do not open under the namespace's key; dropped them",
+				"namespace", ns, "dropped", dropped, "entries", len(entries))
 		}
 		return nil
 	})
@@ -395,17 +471,10 @@ func (s *Querier) listSegments(ctx context.Context, user string, q *Query) ([]st
 	}
 	var keys []string
 	for _, info := range infos {
-		h, ok := hourOfKey(info.Key)
-		if !ok {
-			continue
+		if _, ok := hourOfKey(info.Key); ok && inTimeRange(info.Key, q) {
+			keys = append(keys, info.Key)
 		}
-		if !q.From.IsZero() && h < hourOf(q.From) {
-			continue
-		}
-		if !q.To.IsZero() && h > hourOf(q.To.Add(-time.Nanosecond)) {
-			continue
-		}
-		keys = append(keys, info.Key)
 	}
+	slices.Sort(keys)
 	return keys, nil
 }

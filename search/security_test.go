@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/sensor"
 	"github.com/yuinet/yui/storage/store"
 )
@@ -114,4 +115,44 @@ func TestIndexHoldersSeeNoPlaintext(t *testing.T) {
 	if postings == 0 {
 		t.Fatal("no node stores any posting")
 	}
+}
+
+// TestForgedEntriesAreDropped adds entries under a real token that were
+// not sealed with the namespace's key, as a node that saw the token in
+// traffic could, and checks that the query result does not change.
+func TestForgedEntriesAreDropped(t *testing.T) {
+	c := newCluster(t, 4)
+	ctx := context.Background()
+	d := writeDataset(t, c, "library", 300)
+	owner := c.node(0)
+	indexKey, err := owner.store.IndexKey(ctx, "", "library")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := deriveKeys(indexKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forger, err := deriveKeys([store.IndexKeySize]byte{9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := k.sensorToken("20")
+	forged := []wire.IndexPosting{
+		{Token: token, Entry: forger.seal(token, []byte(segmentPrefix+"2006-11-13T17/forged"))},
+		{Token: token, Entry: []byte("not a sealed entry at all, just bytes")},
+	}
+	for _, n := range c.all() {
+		resp, err := c.node(3).Request(ctx, n.Self(), &wire.IndexAdd{Namespace: "library", Postings: forged})
+		if err != nil || resp.Type() != wire.TypeAck {
+			t.Fatalf("IndexAdd of forged entries: %v, %v", resp, err)
+		}
+	}
+
+	q := Query{Namespace: "library", Sensor: "20"}
+	got, err := owner.querier.Query(ctx, "", q)
+	if err != nil {
+		t.Fatalf("query with forged entries in the index: %v", err)
+	}
+	assertSameReadings(t, got, bruteQuery(d.all, q))
 }

@@ -28,7 +28,18 @@ type Writer struct {
 	cfg     Config
 	post    *postings
 	numbers map[string]bool
+
+	// createMu serializes the first write to each namespace this writer
+	// has not written before, and guards known, the namespaces written.
+	// Two concurrent first writes would otherwise both create the
+	// namespace, and the store keeps only one of the two.
+	createMu sync.Mutex
+	known    map[string]bool
 }
+
+// maxKnown bounds Writer.known; past it the set starts over, which costs
+// one serialized write per namespace.
+const maxKnown = 4096
 
 var _ sensor.Sink = (*Writer)(nil)
 
@@ -37,7 +48,7 @@ func NewWriter(cfg Config) (*Writer, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	w := &Writer{cfg: cfg, post: cfg.postings(), numbers: make(map[string]bool)}
+	w := &Writer{cfg: cfg, post: cfg.postings(), numbers: make(map[string]bool), known: make(map[string]bool)}
 	for _, name := range cfg.IndexedNumbers {
 		w.numbers[name] = true
 	}
@@ -171,8 +182,9 @@ func hourOfKey(key string) (int64, bool) {
 	return hourOf(t), true
 }
 
-// storeSegments stores each segment as a record, the first alone so that
-// a namespace that does not exist yet is created once.
+// storeSegments stores each segment as a record. In a namespace this
+// writer has not written before, it stores the first alone and under
+// createMu, so that a namespace that does not exist yet is created once.
 func (w *Writer) storeSegments(ctx context.Context, user, ns string, segs []*segment) error {
 	put := func(s *segment) error {
 		opts := store.PutOptions{ContentType: segmentContentType, Size: int64(len(s.data))}
@@ -181,10 +193,34 @@ func (w *Writer) storeSegments(ctx context.Context, user, ns string, segs []*seg
 		}
 		return nil
 	}
-	if err := put(segs[0]); err != nil {
+	if !w.isKnown(ns) {
+		if err := w.putFirst(ns, segs[0], put); err != nil {
+			return err
+		}
+		segs = segs[1:]
+	}
+	return forEach(segs, w.cfg.Parallelism, put)
+}
+
+func (w *Writer) isKnown(ns string) bool {
+	w.createMu.Lock()
+	defer w.createMu.Unlock()
+	return w.known[ns]
+}
+
+// putFirst stores one segment while holding createMu, and records the
+// namespace as known once it succeeds.
+func (w *Writer) putFirst(ns string, s *segment, put func(*segment) error) error {
+	w.createMu.Lock()
+	defer w.createMu.Unlock()
+	if err := put(s); err != nil {
 		return err
 	}
-	return forEach(segs[1:], w.cfg.Parallelism, put)
+	if len(w.known) >= maxKnown {
+		clear(w.known)
+	}
+	w.known[ns] = true
+	return nil
 }
 
 // forEach runs fn on every item with at most n at once, and returns the
