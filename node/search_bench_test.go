@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,8 +57,9 @@ func loadSearchBench(b *testing.B) {
 		}
 		sb.base = ulbReadings(b, 1<<20)
 		start := time.Now()
-		sb.err = loadReplays(sb.nodes[0], sb.base, sb.replays)
-		b.Logf("stored %d readings in %s", len(sb.base)*sb.replays, time.Since(start).Round(time.Second))
+		var retries int
+		retries, sb.err = loadReplays(sb.nodes[0], sb.base, sb.replays)
+		b.Logf("stored %d readings in %s with %d writes retried", len(sb.base)*sb.replays, time.Since(start).Round(time.Second), retries)
 	})
 	if sb.err != nil {
 		b.Fatal(sb.err)
@@ -66,10 +68,11 @@ func loadSearchBench(b *testing.B) {
 
 // startBenchCluster starts n upper-tier nodes on 127.0.0.1 that know one
 // another. They stay up until the process exits, for the benchmarks that
-// share them.
+// share them, so their data folders under the system's temporary folder
+// are removed by the next run instead.
 func startBenchCluster(n int) ([]*Node, error) {
-	base, err := os.MkdirTemp("", "yui-search-bench-")
-	if err != nil {
+	base := filepath.Join(os.TempDir(), "yui-search-bench")
+	if err := os.RemoveAll(base); err != nil {
 		return nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -100,28 +103,41 @@ func startBenchCluster(n int) ([]*Node, error) {
 	return nodes, nil
 }
 
-// loadReplays writes the replays through the node's search writer, four
-// replays at a time, each in one Write.
-func loadReplays(n *Node, base []sensor.Reading, replays int) error {
+// loadReplays writes the replays through the node's search writer, two
+// replays at a time, each in one Write. A Write that fails, as one does
+// when a holder of the loaded machine misses a request timeout, is sent
+// again: writes are idempotent, since keys and entries follow from the
+// contents. It returns the number of retries.
+func loadReplays(n *Node, base []sensor.Reading, replays int) (int, error) {
 	ctx := context.Background()
-	slots := make(chan struct{}, 4)
+	slots := make(chan struct{}, 2)
 	errs := make(chan error, replays)
+	var retries atomic.Int64
 	var wg sync.WaitGroup
 	for k := range replays {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			errs <- n.search.writer.Write(ctx, "", "bench", replay(base, k))
+			readings := replay(base, k)
+			var err error
+			for attempt := range 5 {
+				if err = n.search.writer.Write(ctx, "", "bench", readings); err == nil {
+					break
+				}
+				retries.Add(1)
+				time.Sleep(time.Duration(attempt+1) * 5 * time.Second)
+			}
+			errs <- err
 		})
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		if err != nil {
-			return err
+			return int(retries.Load()), err
 		}
 	}
-	return nil
+	return int(retries.Load()), nil
 }
 
 func replay(base []sensor.Reading, k int) []sensor.Reading {
