@@ -108,6 +108,7 @@ func (n *Node) routes() http.Handler {
 	n.msgRoutes(mux)
 	n.ingestRoutes(mux)
 	n.tagRoutes(mux)
+	n.dashboardRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{}))
 	return mux
 }

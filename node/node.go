@@ -81,6 +81,8 @@ type Config struct {
 	// MsgQuota bounds the messages the node holds for other nodes' users;
 	// a zero field selects its value in message.DefaultQuota.
 	MsgQuota message.Quota
+	// Dashboard configures the web page the node serves.
+	Dashboard DashboardConfig
 
 	// listenFallback and apiFallback are set when Listen and API were
 	// left empty, so that a taken default port may be replaced by a free
@@ -158,6 +160,8 @@ type Node struct {
 	alerts atomic.Pointer[alertService]
 	// msgs routes messages between users; nil until started.
 	msgs atomic.Pointer[msgService]
+	// dashboard backs the web page; set when the API starts.
+	dashboard *dashboardState
 }
 
 // leaveGrace bounds how long Close waits to tell contacts that the node
