@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,9 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yuinet/yui/alert"
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/internal/netns"
 	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
 )
 
 // Shape of the alert lab: alertLANs bridges of alertHosts hosts each,
@@ -110,35 +114,97 @@ func startWatch(t *testing.T, p *process) *alertWatch {
 	return w
 }
 
-// newAlertLab builds the LANs and a router, and returns the hosts by LAN
-// and one extra host on LAN 1 for a rogue node.
-func newAlertLab(t *testing.T) ([][]*netns.Namespace, *netns.Namespace) {
+// alertLab is the namespaces of the alert test.
+type alertLab struct {
+	// hosts holds the node hosts by LAN.
+	hosts [][]*netns.Namespace
+	// rogue is an extra host on LAN 1 for a node with an untrusted key.
+	rogue *netns.Namespace
+	// radio is an extra host on LAN 2 with no node, which the test uses
+	// to hear and send alert broadcasts itself.
+	radio *netns.Namespace
+}
+
+// newAlertLab builds the LANs, the router and the hosts.
+func newAlertLab(t *testing.T) *alertLab {
 	lab := netns.ForTest(t, "yuialert")
 	router := lab.NewNamespace(t, "router")
-	hosts := make([][]*netns.Namespace, alertLANs)
-	var rogue *netns.Namespace
-	for l := 1; l <= alertLANs; l++ {
-		br := lab.NewBridge(t, fmt.Sprintf("lan%d", l))
-		router.Attach(t, br, fmt.Sprintf("eth%d", l), netip.MustParsePrefix(fmt.Sprintf("10.73.%d.254/24", l)))
-		n := alertHosts
-		if l == 1 {
-			n++
+	l := &alertLab{hosts: make([][]*netns.Namespace, alertLANs)}
+	for lan := 1; lan <= alertLANs; lan++ {
+		br := lab.NewBridge(t, fmt.Sprintf("lan%d", lan))
+		router.Attach(t, br, fmt.Sprintf("eth%d", lan), netip.MustParsePrefix(fmt.Sprintf("10.73.%d.254/24", lan)))
+		host := func(h int) *netns.Namespace {
+			ns := lab.NewNamespace(t, fmt.Sprintf("l%d-h%d", lan, h))
+			ns.Attach(t, br, "eth0", netip.MustParsePrefix(fmt.Sprintf("10.73.%d.%d/24", lan, h)))
+			addAlertRoute(t, ns, lan)
+			return ns
 		}
-		for h := 1; h <= n; h++ {
-			ns := lab.NewNamespace(t, fmt.Sprintf("l%d-h%d", l, h))
-			ns.Attach(t, br, "eth0", netip.MustParsePrefix(fmt.Sprintf("10.73.%d.%d/24", l, h)))
-			addAlertRoute(t, ns, l)
-			if h > alertHosts {
-				rogue = ns
-				continue
-			}
-			hosts[l-1] = append(hosts[l-1], ns)
+		for h := 1; h <= alertHosts; h++ {
+			l.hosts[lan-1] = append(l.hosts[lan-1], host(h))
+		}
+		switch lan {
+		case 1:
+			l.rogue = host(alertHosts + 1)
+		case 2:
+			l.radio = host(alertHosts + 1)
 		}
 	}
 	if err := router.Sysctl("net.ipv4.ip_forward", "1"); err != nil {
 		t.Fatal(err)
 	}
-	return hosts, rogue
+	return l
+}
+
+// listenBroadcasts opens a UDP socket in ns on the alert broadcast port,
+// closed when the test ends.
+func listenBroadcasts(t *testing.T, ns *netns.Namespace) *net.UDPConn {
+	t.Helper()
+	var conn *net.UDPConn
+	err := ns.Do(func() error {
+		lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+			var sockErr error
+			err := c.Control(func(fd uintptr) {
+				sockErr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1)
+			})
+			return errors.Join(err, sockErr)
+		}}
+		pc, err := lc.ListenPacket(context.Background(), "udp4", "0.0.0.0:4720")
+		if err != nil {
+			return err
+		}
+		conn = pc.(*net.UDPConn)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("listen for alert broadcasts: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// readBroadcastAlert reads broadcasts from conn until one carries an
+// alert with the given text, or fails the test after limit.
+func readBroadcastAlert(t *testing.T, conn *net.UDPConn, text string, limit time.Duration) netip.AddrPort {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(limit))
+	defer conn.SetReadDeadline(time.Time{})
+	buf := make([]byte, 64<<10)
+	for {
+		n, src, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("no broadcast of alert %q heard within %s: %v", text, limit, err)
+		}
+		_, msg, err := wire.Decode(buf[:n])
+		push, ok := msg.(*wire.AlertPush)
+		if err != nil || !ok {
+			continue
+		}
+		for _, raw := range push.Alerts {
+			if a, err := alert.Decode(raw); err == nil && a.Text == text {
+				return src
+			}
+		}
+	}
 }
 
 // addAlertRoute routes the other LANs through the router. Setting a link
@@ -178,14 +244,17 @@ func createAuthority(t *testing.T, dataDir, name string) string {
 // TestAlertFloodsLabs runs twelve nodes on three LANs joined by a router,
 // all trusting the authority "city", and a rogue thirteenth node that
 // trusts its own key under the same name. An alert sent on one node must
-// reach all twelve, and the rogue's alert must reach none. A node whose
+// reach all twelve and be broadcast on the LANs, an alert broadcast by a
+// device that runs no node must reach all twelve too, and the rogue's
+// alert must reach none. A node whose
 // link is down while an alert is sent must get it soon after the link is
 // back.
 func TestAlertFloodsLabs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 13 node processes in network namespaces; skipped with -short")
 	}
-	hosts, rogueNS := newAlertLab(t)
+	lab := newAlertLab(t)
+	hosts := lab.hosts
 	base := t.TempDir()
 
 	// Keys: node 1 of LAN 1 holds the city's key; every other node trusts
@@ -218,7 +287,7 @@ func TestAlertFloodsLabs(t *testing.T) {
 			nodes = append(nodes, &alertNode{process: p, lan: l + 1, host: h + 1, ns: ns})
 		}
 	}
-	rogue := startNodeIn(t, rogueNS, "rogue", rogueDir)
+	rogue := startNodeIn(t, lab.rogue, "rogue", rogueDir)
 	ids := make([]identity.NodeID, len(nodes))
 	for i, n := range nodes {
 		ids[i] = n.waitStarted(t)
@@ -228,6 +297,7 @@ func TestAlertFloodsLabs(t *testing.T) {
 	for _, n := range nodes {
 		n.watch = startWatch(t, n.process)
 	}
+	radio := listenBroadcasts(t, lab.radio)
 	// A watch prints nothing until its stream is open, so the streams get
 	// a moment to connect. A watch that connects late still prints the
 	// first alert, because --held replays what the node holds.
@@ -241,6 +311,41 @@ func TestAlertFloodsLabs(t *testing.T) {
 	if latest > alertTarget {
 		t.Logf("NOTE: slower than the %s target on this machine", alertTarget)
 	}
+
+	// The nodes of LAN 2 broadcast it there too.
+	src := readBroadcastAlert(t, radio, first, alertHardCap)
+	t.Logf("heard the alert broadcast on LAN 2 from %s", src.Addr())
+
+	// An alert broadcast on LAN 2 by a device that runs no node reaches
+	// all twelve: LAN 2 hears it directly, and the others over QUIC.
+	city, err := alert.LoadSigner(dirs[0][0], "city")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sequence comes from the counter the CLI keeps, or the next
+	// 'yui alert send' would fall outside the nodes' reorder window.
+	seq, err := alert.NextSequence(dirs[0][0], "city")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	relayed := "Evacuation route 3 is blocked, use route 4"
+	signed, err := alert.Sign(alert.Alert{
+		Sequence: seq, Level: alert.Warning, Issued: now, Expires: now.Add(time.Hour), Text: relayed,
+	}, city)
+	if err != nil {
+		t.Fatal(err)
+	}
+	datagram, err := wire.Encode(0, &wire.AlertPush{Alerts: [][]byte{signed.Raw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent = time.Now()
+	if _, err := radio.WriteToUDPAddrPort(datagram, netip.MustParseAddrPort("10.73.2.255:4720")); err != nil {
+		t.Fatal(err)
+	}
+	latest = waitDelivered(t, nodes, relayed, sent, alertHardCap)
+	t.Logf("alert broadcast by a device on LAN 2 reached all %d nodes in %s", len(nodes), latest.Round(time.Millisecond))
 
 	// The rogue's alert, signed with a key no other node trusts, reaches
 	// none of them.
@@ -302,8 +407,12 @@ func TestAlertFloodsLabs(t *testing.T) {
 	if err := json.Unmarshal(out, &held); err != nil {
 		t.Fatal(err)
 	}
-	if len(held) != 2 || held[0].Text != first || held[1].Text != second {
-		t.Errorf("restarted node holds %d alerts, want the 2 it had: %+v", len(held), held)
+	var texts []string
+	for _, a := range held {
+		texts = append(texts, a.Text)
+	}
+	if want := []string{first, relayed, second}; !slices.Equal(texts, want) {
+		t.Errorf("restarted node holds %q, want the 3 it had: %q", texts, want)
 	}
 }
 
