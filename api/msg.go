@@ -17,7 +17,7 @@ const (
 	PathMsgSent  = "/v1/msg/sent"
 )
 
-// SendMessageRequest asks a node to send a message from one of its users.
+// SendMessageRequest is the request to send a message from one of its users.
 type SendMessageRequest struct {
 	// User is the sending local user; empty means "default".
 	User string `json:"user,omitempty"`
@@ -30,7 +30,7 @@ type SendMessageRequest struct {
 	TTLSeconds int64 `json:"ttl_seconds,omitempty"`
 }
 
-// SentMessage is a message a local user sent and where it stands.
+// SentMessage is a message a local user sent, with its delivery state.
 type SentMessage struct {
 	ID string `json:"id"`
 	// From is the sending local user's name.
@@ -42,11 +42,11 @@ type SentMessage struct {
 	Text    string    `json:"text,omitempty"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`
-	// State is pending, held, delivered, refused or expired.
+	// State is pending, held, delivered, rejected or expired.
 	State string `json:"state"`
 	// Custodians is how many nodes hold the message, while held.
 	Custodians int `json:"custodians,omitempty"`
-	// Error says why the message was refused.
+	// Error is the reason the message was rejected.
 	Error string `json:"error,omitempty"`
 	// Receipt is the recipient's signed receipt, once it came back.
 	Receipt *MsgReceipt `json:"receipt,omitempty"`
@@ -77,7 +77,7 @@ type InboxMessage struct {
 }
 
 // SendMessage sends a message and returns its status once it was
-// delivered, held or refused, or after the node's wait of a few seconds.
+// delivered, held or rejected, or after the node's wait of a few seconds.
 func (c *Client) SendMessage(ctx context.Context, req SendMessageRequest) (*SentMessage, error) {
 	var m SentMessage
 	return &m, c.do(ctx, http.MethodPost, PathMsgSend, req, &m)

@@ -223,8 +223,8 @@ func TestMsgFloodPastQuotaRejected(t *testing.T) {
 		}
 	}
 	m, stderr := lab.send(t, "past quota")
-	if m.State != "refused" {
-		t.Fatalf("message past the quota is %q, want refused", m.State)
+	if m.State != "rejected" {
+		t.Fatalf("message past the quota is %q, want rejected", m.State)
 	}
 	if !strings.Contains(stderr, "limit 3 per sender") {
 		t.Errorf("send printed %q, want an error that names the limit of 3 per sender", stderr)
@@ -232,8 +232,8 @@ func TestMsgFloodPastQuotaRejected(t *testing.T) {
 }
 
 // TestMsgForgedDropped hands bob's node a message whose signature was
-// altered, over QUIC from a peer with a valid node certificate: the node
-// answers that it is forged and bob never sees it, while the same
+// altered, over QUIC from a peer with a valid node certificate. The node
+// responds that it is forged and bob never sees it, while the same
 // message unaltered is delivered.
 func TestMsgForgedDropped(t *testing.T) {
 	lab := startMsgLab(t)

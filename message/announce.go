@@ -49,7 +49,7 @@ func (m *Machine) announceDue(now time.Time) {
 		if contacts, ok := m.wantClosest(target, now); ok {
 			m.announce(now, u, contacts)
 		} else {
-			// Until the lookup answers, nothing else starts a round.
+			// Until the lookup returns, nothing else starts a round.
 			u.nextAnnounce = now.Add(m.cfg.RetryInterval)
 		}
 	}
@@ -80,7 +80,7 @@ func (m *Machine) announce(now time.Time, u *localUser, contacts []wire.Contact)
 	if u.announcing == 0 {
 		u.nextAnnounce = now.Add(m.cfg.RetryInterval)
 		// Closest nodes may appear soon after the node joins: look
-		// again next time instead of reusing an empty answer.
+		// again next time instead of reusing an empty result.
 		delete(m.closest, target)
 	}
 }
@@ -145,7 +145,7 @@ func (m *Machine) sortedUsers() []string {
 	return keys
 }
 
-// reqKind says which step a pending request belongs to.
+// reqKind is the step a pending request belongs to.
 type reqKind uint8
 
 const (
@@ -156,7 +156,7 @@ const (
 	reqAnnounce
 )
 
-// pendingRequest is what the Machine remembers of a request in flight.
+// pendingRequest is the Machine's record of a request in flight.
 type pendingRequest struct {
 	kind   reqKind
 	to     wire.Contact

@@ -56,6 +56,8 @@ func (m *Machine) accept(now time.Time, from identity.NodeID, raw []byte, hold b
 	if hold {
 		return m.holdItem(now, it)
 	}
+	// NOTE: items for local users count against no quota, so a sender
+	// that reaches the recipient's node directly can fill its inbox.
 	if !m.isLocal(it.To) {
 		return wire.MsgResult{Code: wire.MsgNotHere, Text: fmt.Sprintf(
 			"user %s is not on node %s", Fingerprint(it.To), m.cfg.Self.ID.Short())}
@@ -164,7 +166,7 @@ func (m *Machine) addHeld(it *Item) {
 	m.counters.Held++
 }
 
-// release drops a held item and tells the caller to delete its copy.
+// release drops a held item and emits Released so the caller deletes its copy.
 func (m *Machine) release(h *heldItem) {
 	it := h.item
 	if _, ok := m.held[it.Key()]; !ok {
@@ -296,7 +298,7 @@ func (m *Machine) retryPushes(now time.Time) {
 // locateHeld looks up, every AnnounceInterval, where the recipients of
 // held items are. The nodes a recipient announces itself to are the
 // closest to its key when it announces, which need not be the custodians
-// its sender picked, so a custodian does not wait to be told.
+// its sender picked, so a custodian looks the recipient up itself.
 func (m *Machine) locateHeld(now time.Time) {
 	for _, k := range m.sortedHeld() {
 		target := UserKey(m.held[k].item.To)

@@ -22,9 +22,10 @@
 //     the recipient's Location and delivers the item there, or hands it
 //     to Config.Copies custodians; Status reports the outcome, and a
 //     receipt moves a message to StateDelivered.
-//   - Run a lookup for each key from Lookups and give the result to
-//     HandleClosest; send each Outgoing from Outbox as a request and pass
-//     the response to HandleResponse, or report HandleFailure.
+//   - Run a lookup for each key from Lookups and pass the result to
+//     HandleClosest.
+//   - Send each Outgoing from Outbox as a request. Pass the response to
+//     HandleResponse, or report HandleFailure.
 //   - Serve requests from peers with HandleRequest.
 //   - Call Tick once NextDeadline has passed.
 //   - Act on Events: store received items and sign receipts for messages,
@@ -33,6 +34,6 @@
 //
 // A custodian keeps at most Config.Quota items for others, in all and per
 // sender, and rejects more with wire.MsgFull and a text naming the limit,
-// which reaches the sender as StateRefused. Items whose signature does not
+// which reaches the sender as StateRejected. Items whose signature does not
 // verify are dropped and counted.
 package message

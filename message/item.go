@@ -42,7 +42,7 @@ var (
 	ErrBadSignature = errors.New("message: bad signature")
 )
 
-// Kind says what a signed item is.
+// Kind is the type of a signed item.
 type Kind uint8
 
 // Kinds of signed items.

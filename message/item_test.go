@@ -226,7 +226,7 @@ func TestStatusRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, st := range []Status{
-		{Item: msg, State: StateRefused, Error: "quota", Updated: epoch},
+		{Item: msg, State: StateRejected, Error: "quota", Updated: epoch},
 		{Item: msg, State: StateDelivered, Receipt: r, Updated: epoch},
 		{Item: msg, State: StateHeld, Custodians: 3, Updated: epoch},
 	} {

@@ -95,7 +95,7 @@ type Outgoing struct {
 	Msg     wire.Message
 }
 
-// EventKind says what an Event reports.
+// EventKind is the kind of change an Event reports.
 type EventKind uint8
 
 const (
@@ -112,7 +112,7 @@ const (
 	// The caller stores Status.
 	StatusChanged
 	// Rejected: a peer sent an item that is forged, malformed or expired.
-	// Err says why.
+	// Err is the reason.
 	Rejected
 )
 
@@ -137,7 +137,7 @@ type Counters struct {
 // concurrent use.
 //
 // An item sent with Send goes straight to its recipient's node when a
-// location record names one that answers; otherwise Copies custodians,
+// location record names one that responds. Otherwise Copies custodians,
 // the nodes closest to the recipient's UserKey, hold it until it expires
 // or until the recipient's node announces itself to them, at which point
 // they push it there.
@@ -396,8 +396,8 @@ func (m *Machine) storeLocation(l *Location) bool {
 	return true
 }
 
-// wantClosest returns the cached closest nodes to target, or asks the
-// caller for a lookup and returns false.
+// wantClosest returns the cached closest nodes to target, or queues a
+// lookup for the caller and returns false.
 func (m *Machine) wantClosest(target identity.NodeID, now time.Time) ([]wire.Contact, bool) {
 	if e, ok := m.closest[target]; ok && now.Sub(e.at) < m.cfg.ClosestTTL {
 		return e.contacts, true
@@ -437,7 +437,7 @@ func compareDistance(target, a, b identity.NodeID) int {
 	return 0
 }
 
-// request queues a request and remembers what its answer completes.
+// request queues a request and records which step its response completes.
 func (m *Machine) request(to wire.Contact, msg wire.Message, p pendingRequest) {
 	m.nextRequest++
 	p.to = to

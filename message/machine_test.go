@@ -114,7 +114,7 @@ func TestMachineReceiptWaitsForOfflineSender(t *testing.T) {
 	}
 }
 
-func TestMachineQuotaRefusesFlood(t *testing.T) {
+func TestMachineQuotaRejectsFlood(t *testing.T) {
 	n := newTestNet(t, 4, Config{Quota: Quota{Items: 100, Bytes: 1 << 20, SenderItems: 2, SenderBytes: 1 << 20}})
 	alice := n.addUser(0, "alice")
 	bob := n.addUser(3, "bob")
@@ -131,14 +131,14 @@ func TestMachineQuotaRefusesFlood(t *testing.T) {
 		}
 	}
 	st := n.status(0, sent[2])
-	if st.State != StateRefused {
-		t.Fatalf("message past quota is %v, want refused", st.State)
+	if st.State != StateRejected {
+		t.Fatalf("message past quota is %v, want rejected", st.State)
 	}
 	if !strings.Contains(st.Error, "limit 2 per sender") {
 		t.Errorf("refusal says %q, want it to name the per-sender limit", st.Error)
 	}
 	if got := n.heldCount(sent[2]); got != 0 {
-		t.Errorf("%d nodes hold the refused message", got)
+		t.Errorf("%d nodes hold the rejected message", got)
 	}
 }
 

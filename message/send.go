@@ -12,7 +12,7 @@ import (
 // ErrDuplicate reports an item sent twice.
 var ErrDuplicate = errors.New("message: item already sent")
 
-// State is where an item sent from this node stands.
+// State is the delivery state of an item sent from this node.
 type State uint8
 
 const (
@@ -24,9 +24,9 @@ const (
 	StateHeld
 	// StateDelivered: the item reached the recipient's node.
 	StateDelivered
-	// StateRefused: every custodian rejected the item, such as for its
-	// quota; Status.Error says why. The item is not retried.
-	StateRefused
+	// StateRejected: every custodian rejected the item, such as for its
+	// quota; Status.Error is the reason. The item is not retried.
+	StateRejected
 	// StateExpired: the item expired before it was delivered.
 	StateExpired
 )
@@ -39,8 +39,8 @@ func (s State) String() string {
 		return "held"
 	case StateDelivered:
 		return "delivered"
-	case StateRefused:
-		return "refused"
+	case StateRejected:
+		return "rejected"
 	case StateExpired:
 		return "expired"
 	}
@@ -53,14 +53,14 @@ type Status struct {
 	State State
 	// Custodians is how many nodes hold the item, in StateHeld.
 	Custodians int
-	// Error explains StateRefused.
+	// Error explains StateRejected.
 	Error string
 	// Receipt is the recipient's receipt for a message, once it came.
 	Receipt *Item
 	Updated time.Time
 }
 
-// phase is where the Machine is in routing an outbound item.
+// phase is the routing step an outbound item is at.
 type phase uint8
 
 const (
@@ -70,7 +70,7 @@ const (
 	phaseLocate
 	phaseDeliver
 	phaseHold
-	// phaseDone: delivered, held or refused; only a receipt or expiry
+	// phaseDone: delivered, held or rejected; only a receipt or expiry
 	// changes it now.
 	phaseDone
 )
@@ -128,8 +128,8 @@ func (m *Machine) Restore(now time.Time, statuses []Status) {
 	}
 }
 
-// advance takes an outbound item one step further, as far as it can go
-// without an answer from the network.
+// advance takes an outbound item as many steps further as it can go
+// without a response from the network.
 func (m *Machine) advance(now time.Time, o *outbound) {
 	it := o.status.Item
 	if o.phase != phaseWait && o.phase != phaseLookup && o.phase != phaseLocate {
@@ -170,7 +170,7 @@ func (m *Machine) advanceTarget(now time.Time, target identity.NodeID) {
 	}
 }
 
-// locate asks the nodes closest to target for the user's location
+// locate requests from the nodes closest to target for the user's location
 // record, unless a round is in flight.
 func (m *Machine) locate(now time.Time, target identity.NodeID, contacts []wire.Contact) {
 	if m.locating[target] > 0 {
@@ -211,7 +211,7 @@ func (m *Machine) locateDone(now time.Time, target identity.NodeID, resp wire.Me
 	m.advanceTarget(now, target)
 }
 
-// deliverDone handles the recipient node's answer to a direct delivery.
+// deliverDone handles the recipient node's response to a direct delivery.
 func (m *Machine) deliverDone(now time.Time, key Key, resp wire.Message) {
 	o, ok := m.out[key]
 	if !ok || o.phase != phaseDeliver {
@@ -221,9 +221,9 @@ func (m *Machine) deliverDone(now time.Time, key Key, resp wire.Message) {
 		m.delivered(now, o)
 		return
 	}
-	// Fall back to custodians. A node that answered with anything else
-	// does not hold the user (a stale record), and one that did not
-	// answer is marked down, so advance tries neither again.
+	// Fall back to custodians. A node that responded with anything else
+	// does not host the user (a stale record), and one that did not
+	// respond is marked down, so advance tries neither again.
 	if resp != nil {
 		delete(m.locations, UserKey(o.status.Item.To))
 	}
@@ -278,7 +278,7 @@ func (m *Machine) countHold(o *outbound, r wire.MsgResult) {
 }
 
 // holdFinished settles a hold round: held if any custodian accepted,
-// refused if custodians answered and all rejected, retried later if none
+// rejected if custodians responded and all rejected, retried later if none
 // answered.
 func (m *Machine) holdFinished(now time.Time, o *outbound) {
 	switch {
@@ -292,7 +292,7 @@ func (m *Machine) holdFinished(now time.Time, o *outbound) {
 		m.emitStatus(now, o)
 	case o.holdError != "":
 		o.phase = phaseDone
-		o.status.State = StateRefused
+		o.status.State = StateRejected
 		o.status.Error = o.holdError
 		m.emitStatus(now, o)
 	default:

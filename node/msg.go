@@ -31,7 +31,7 @@ const (
 	msgRequestTimeout = 3 * time.Second
 	// msgLookupTimeout bounds a lookup of a user's closest nodes.
 	msgLookupTimeout = 10 * time.Second
-	// msgLookupWidth is how many nodes a lookup asks for; the Machine
+	// msgLookupWidth is how many nodes a lookup returns. The Machine
 	// picks its custodians among them and this node.
 	msgLookupWidth = 8
 	// maxMsgRequests bounds the requests in flight at once.
@@ -387,7 +387,7 @@ func (s *msgService) statusChanged(st *message.Status) {
 		return
 	}
 	switch st.State {
-	case message.StateRefused:
+	case message.StateRejected:
 		s.log.Warn("message rejected by every custodian", "id", st.Item.ID, "err", st.Error)
 	case message.StateDelivered, message.StateHeld, message.StateExpired:
 		s.log.Info("message "+st.State.String(), "id", st.Item.ID, "custodians", st.Custodians, "receipt", st.Receipt != nil)

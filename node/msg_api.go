@@ -15,7 +15,7 @@ import (
 )
 
 // msgSendWait bounds how long a send request waits for its message to be
-// delivered, held or refused before it returns it as pending.
+// delivered, held or rejected before it returns it as pending.
 const msgSendWait = 15 * time.Second
 
 func (n *Node) msgRoutes(mux *http.ServeMux) {

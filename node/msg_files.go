@@ -13,11 +13,12 @@ import (
 	"github.com/yuinet/yui/network/wire"
 )
 
-// Folders of the message service under the data folder. Each file is
-// named KIND-ID: held contains the signed items this node holds for other
-// nodes' users, inbox the messages its users received, sent the encoded
-// status of each item sent from here, and text the plain text of each
-// message sent from here, which its sender could not read back otherwise.
+// Folders of the message service under the data folder, with one file
+// named KIND-ID per item. held contains the signed items this node holds
+// for other nodes' users, and inbox the messages its users received. sent
+// contains the encoded status of each item sent from here, and text the
+// plain text of each message sent from here, because its sender cannot
+// decrypt it.
 const (
 	msgDir      = "messages"
 	msgHeldDir  = "held"
@@ -25,6 +26,9 @@ const (
 	msgSentDir  = "sent"
 	msgTextDir  = "text"
 )
+
+// NOTE: nothing deletes inbox, sent and text files. They grow with every
+// message a local user sends or receives.
 
 // maxMsgFiles bounds the files read from one folder at start.
 const maxMsgFiles = 100000

@@ -12,7 +12,7 @@ import (
 // users.
 func (n *Node) startMsgs() error {
 	self := wire.Contact{ID: n.id.ID, Addr: advertisedAddr(n.tr.LocalAddr())}
-	// The store's Closest caches lookups for a while, an empty answer
+	// The store's Closest caches lookups for a while, an empty result
 	// too, which would delay a restarted node's first announcement. The
 	// message Machine keeps its own shorter cache, so it looks up afresh.
 	s, err := newMsgService(n.log, n.tr, n.storage.store, n.storage.net.lookup, self, n.cfg.DataDir, n.cfg.MsgQuota)

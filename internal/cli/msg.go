@@ -73,7 +73,7 @@ that could hold the message rejected it, such as for its quota.`,
 			} else {
 				fmt.Fprintf(cmd.OutOrStdout(), "message %s to %s: %s\n", m.ID, name, describeSent(m))
 			}
-			if m.State == "refused" {
+			if m.State == "rejected" {
 				return fmt.Errorf("message %s to %s was rejected: %s", m.ID, name, m.Error)
 			}
 			return nil
@@ -132,7 +132,7 @@ func describeSent(m *api.SentMessage) string {
 		return "delivered, receipt signed at " + m.Receipt.Delivered.Local().Format(time.DateTime)
 	case m.State == "held":
 		return fmt.Sprintf("held by %d nodes until the recipient's node returns", m.Custodians)
-	case m.State == "refused":
+	case m.State == "rejected":
 		return "rejected: " + m.Error
 	case m.State == "pending":
 		return "pending; 'yui msg sent' shows when it is delivered"

@@ -7,9 +7,9 @@ import (
 )
 
 // The functions below let other packages sign and encrypt their own
-// structures with a User's keys, under the same rules as this package's:
-// a signature covers a domain string, a NUL and the body, and encryption
-// is HPKE base mode with the suite WrapKey uses.
+// structures with a User's keys, under this package's rules. A signature
+// covers a domain string, a NUL and the body. Encryption is HPKE base mode
+// with the suite that WrapKey uses.
 
 // Sign signs body under domain with u's Ed25519 key. The domain names the
 // structure, so that a signature on one kind of structure is never valid
