@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -66,6 +67,10 @@ func newAlertSendCommand(g *globalFlags) *cobra.Command {
 				return err
 			}
 			sent, err := client.SendAlert(ctx, signed.Raw)
+			if err != nil && strings.Contains(err.Error(), "replayed") {
+				seqFile := filepath.Join(g.dataDir, alert.KeysDir, signer.Name+".seq")
+				return fmt.Errorf("%w (if %s was reset or copied, write a number above the highest sequence the nodes have seen into it)", err, seqFile)
+			}
 			if err != nil {
 				return err
 			}
