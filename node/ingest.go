@@ -40,7 +40,7 @@ func (n *Node) serveIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	http.NewResponseController(w).SetReadDeadline(time.Now().Add(ingestBodyTimeout))
 
-	b, err := readIngestBody(r.Body, time.Now())
+	b, err := readIngestBody(r.Body, time.Now(), api.MaxIngestReadings)
 	if err != nil {
 		n.writeIngestError(w, r, c, err)
 		return
@@ -65,10 +65,10 @@ type ingestBatch struct {
 }
 
 // readIngestBody decodes the JSON lines of an ingest body. Readings
-// without a time get the arrival time. A line that
-// does not decode is listed in the result; a body over a limit fails
-// whole with api.ErrTooLarge.
-func readIngestBody(body io.Reader, arrived time.Time) (*ingestBatch, error) {
+// without a time get the arrival time. A line that does not decode is
+// listed in the result. A body over api.MaxIngestBody bytes or with more
+// than maxReadings readings fails whole with api.ErrTooLarge.
+func readIngestBody(body io.Reader, arrived time.Time, maxReadings int) (*ingestBatch, error) {
 	jr := sensor.NewJSONReader(body, sensor.JSONOptions{
 		Time:         arrived,
 		MaxLineBytes: api.MaxIngestLine,
@@ -88,9 +88,9 @@ func readIngestBody(body io.Reader, arrived time.Time) (*ingestBatch, error) {
 		case err != nil:
 			return nil, err
 		default:
-			if len(b.readings) == api.MaxIngestReadings {
+			if len(b.readings) == maxReadings {
 				return nil, fmt.Errorf("%w: body has more than %d readings; split it into several requests",
-					api.ErrTooLarge, api.MaxIngestReadings)
+					api.ErrTooLarge, maxReadings)
 			}
 			b.readings = append(b.readings, rd)
 		}
