@@ -293,7 +293,9 @@ func TestAlertFloodsLabs(t *testing.T) {
 		ids[i] = n.waitStarted(t)
 	}
 	rogueID := rogue.waitStarted(t)
+	joinStart := time.Now()
 	waitAlertOverlay(t, nodes, append(ids, rogueID))
+	t.Logf("the 13 nodes' contacts connect them all %s after the last started", time.Since(joinStart).Round(time.Millisecond))
 	for _, n := range nodes {
 		n.watch = startWatch(t, n.process)
 	}
