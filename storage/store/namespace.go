@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/seal"
@@ -174,7 +173,14 @@ func (s *Store) cacheDescriptor(d *Descriptor) {
 
 // fetchDescriptor requests the namespace's descriptor from its closest
 // holders, keeps the newest that verifies against known (or on first use,
-// when known is nil), and pushes it to holders that lack it.
+// when known is nil), and pushes it to holders that responded without it.
+//
+// Every holder is asked at once, since a newer descriptor, such as one
+// that revokes a writer, may have reached only some of them. A holder
+// that has not responded within the attempt timeout, or within the grace
+// period after the first good answer, is left out, as askRecord does, so
+// that holders which died without leaving cost about one hedge delay and
+// not the whole request timeout.
 func (s *Store) fetchDescriptor(ctx context.Context, ns string, known *Descriptor) (*Descriptor, error) {
 	replicas := int(s.cfg.Namespace.Replicas)
 	if known != nil {
@@ -184,24 +190,16 @@ func (s *Store) fetchDescriptor(ctx context.Context, ns string, known *Descripto
 	if err != nil {
 		return nil, err
 	}
-	answers := make([][]byte, len(cands))
-	var wg sync.WaitGroup
-	for i, c := range cands {
-		wg.Go(func() {
-			resp, err := s.request(ctx, c, &wire.GetNamespace{Namespace: ns})
-			if m, ok := resp.(*wire.Namespace); ok && err == nil {
-				answers[i] = m.Descriptor
-			}
-		})
-	}
-	wg.Wait()
+	answers := s.askDescriptor(ctx, ns, cands)
 
+	// Each descriptor must verify as an update of the best one so far,
+	// which on first use is the first one that parses.
 	best := known
-	for _, raw := range answers {
-		if raw == nil {
+	for _, a := range answers {
+		if a.raw == nil {
 			continue
 		}
-		d, err := ParseDescriptor(raw, best)
+		d, err := ParseDescriptor(a.raw, best)
 		if err != nil {
 			continue
 		}
@@ -216,13 +214,50 @@ func (s *Store) fetchDescriptor(ctx context.Context, ns string, known *Descripto
 	return best, nil
 }
 
+// descriptorAnswer is one holder's response to GetNamespace.
+type descriptorAnswer struct {
+	responded bool   // with a descriptor or with an error such as not found
+	raw       []byte // the descriptor as sent; nil when it sent none
+}
+
+// askDescriptor requests the descriptor of ns from every candidate at
+// once and returns one answer per candidate.
+func (s *Store) askDescriptor(ctx context.Context, ns string, cands []wire.Contact) []descriptorAnswer {
+	answers := make([]descriptorAnswer, len(cands))
+	msg := &wire.GetNamespace{Namespace: ns}
+	g := newGrace(s.rtt.hedgeDelay(msg.Type()))
+	f := fanout{
+		n:       len(cands),
+		want:    len(cands),
+		timeout: s.rtt.attemptTimeout(msg.Type(), s.cfg.RequestTimeout),
+		done:    g.over,
+	}
+	// hedge waits for the calls it cancels, so answers is complete when
+	// it returns.
+	hedge(ctx, f, func(ctx context.Context, i int) bool {
+		resp, err := s.request(ctx, cands[i], msg)
+		m, ok := resp.(*wire.Namespace)
+		if err != nil || !ok {
+			answers[i].responded = errorCode(err) == wire.CodeNotFound
+			return answers[i].responded
+		}
+		answers[i].responded, answers[i].raw = true, m.Descriptor
+		g.good()
+		return true
+	})
+	return answers
+}
+
 // repairDescriptor pushes d to the candidates that responded without it.
-func (s *Store) repairDescriptor(ctx context.Context, d *Descriptor, cands []wire.Contact, answers [][]byte) {
+// Those that did not respond are left to repair passes, since a request
+// to them would likely time out.
+func (s *Store) repairDescriptor(ctx context.Context, d *Descriptor, cands []wire.Contact, answers []descriptorAnswer) {
 	for i, c := range cands {
-		if !bytes.Equal(answers[i], d.Bytes()) {
-			if _, err := s.request(ctx, c, &wire.PutNamespace{Namespace: d.Namespace(), Descriptor: d.Bytes()}); err != nil {
-				s.log.Debug("descriptor read repair failed", "namespace", d.Namespace(), "peer", c.ID.Short(), "err", err)
-			}
+		if !answers[i].responded || bytes.Equal(answers[i].raw, d.Bytes()) {
+			continue
+		}
+		if _, err := s.request(ctx, c, &wire.PutNamespace{Namespace: d.Namespace(), Descriptor: d.Bytes()}); err != nil {
+			s.log.Debug("descriptor read repair failed", "namespace", d.Namespace(), "peer", c.ID.Short(), "err", err)
 		}
 	}
 }
