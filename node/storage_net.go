@@ -31,12 +31,28 @@ const (
 	// a peer counts as down.
 	downAfter = 2
 
+	// maxDownDoublings bounds how often downTTL doubles for a peer that
+	// keeps failing: each further failure in a row doubles the time it
+	// counts as down, up to 8·downTTL. A peer that was killed is tried
+	// again only every 2 minutes, and each try costs a request timeout,
+	// which a repair pass that sends to its peers one after another
+	// would otherwise pay every 15 s.
+	maxDownDoublings = 3
+
 	// lookupTTL is how long Closest reuses a lookup's result for the same
 	// target. Reads and writes of one namespace look up the same
 	// directory again and again, and a lookup costs several round trips.
 	// A node that joins in that time is used only once the entry expires,
 	// and one that dies is left out once a request to it has failed.
 	lookupTTL = 10 * time.Second
+
+	// staleLookupTTL is how long Closest serves an expired result, or one
+	// that lost nodes to failures, while a new lookup for the target runs
+	// in the background. After many nodes die at once, other nodes go on
+	// offering the dead ones as contacts, and a lookup runs until its
+	// time limit, 8 s with the default request timeout. Without the old
+	// result every request for the target would wait for that lookup.
+	staleLookupTTL = 2 * time.Minute
 
 	// sharedLookupTimeout bounds a lookup that several callers share.
 	sharedLookupTimeout = 30 * time.Second
@@ -109,10 +125,18 @@ func (sn *storeNetwork) Self() wire.Contact { return sn.self }
 // closest nodes. Those extra contacts were not heard from during the
 // lookup, so some may have gone.
 func (sn *storeNetwork) Closest(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error) {
-	if contacts, ok := sn.cachedClosest(target, n); ok {
-		// A cached result whose first n nodes lost one to a failure is
-		// looked up again, because a node further away must replace it.
-		if live, whole := sn.withoutDown(contacts, n); whole {
+	if contacts, fresh, ok := sn.cachedClosest(target, n); ok {
+		live, whole := sn.withoutDown(contacts, n)
+		if fresh && whole {
+			return live, nil
+		}
+		// A result that expired, or whose first n nodes lost one to a
+		// failure, is looked up again, because a node further away may
+		// have to replace one. While that runs, the old result serves
+		// if it still holds n live nodes, the next ones in XOR order
+		// standing in for those that failed.
+		if len(live) == n {
+			sn.refreshLookup(target, n)
 			return live, nil
 		}
 	}
@@ -145,6 +169,19 @@ func (sn *storeNetwork) sharedLookup(ctx context.Context, target identity.NodeID
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// refreshLookup starts a lookup for target in the background unless one
+// for n or more nodes runs already. Its result replaces the cached one.
+func (sn *storeNetwork) refreshLookup(target identity.NodeID, n int) {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	if p, ok := sn.pending[target]; ok && p.wanted >= n {
+		return
+	}
+	p := &pendingLookup{wanted: n, done: make(chan struct{})}
+	sn.pending[target] = p
+	go sn.runLookup(context.Background(), target, p)
 }
 
 func (sn *storeNetwork) runLookup(ctx context.Context, target identity.NodeID, p *pendingLookup) {
@@ -197,14 +234,18 @@ func (sn *storeNetwork) withoutDown(contacts []wire.Contact, n int) ([]wire.Cont
 	return live, whole
 }
 
-func (sn *storeNetwork) cachedClosest(target identity.NodeID, n int) ([]wire.Contact, bool) {
+// cachedClosest returns the cached result for target if it was made for
+// n or more nodes and is at most staleLookupTTL past its expiry, and
+// whether it has not expired yet.
+func (sn *storeNetwork) cachedClosest(target identity.NodeID, n int) (contacts []wire.Contact, fresh, ok bool) {
+	now := time.Now()
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	e, ok := sn.lookups[target]
-	if !ok || e.wanted < n || time.Now().After(e.expires) {
-		return nil, false
+	if !ok || e.wanted < n || now.After(e.expires.Add(staleLookupTTL)) {
+		return nil, false, false
 	}
-	return e.contacts, true
+	return e.contacts, !now.After(e.expires), true
 }
 
 func (sn *storeNetwork) cacheClosest(target identity.NodeID, n int, contacts []wire.Contact) {
@@ -213,7 +254,7 @@ func (sn *storeNetwork) cacheClosest(target identity.NodeID, n int, contacts []w
 	defer sn.mu.Unlock()
 	if len(sn.lookups) >= maxCachedLookups {
 		for id, e := range sn.lookups {
-			if now.After(e.expires) || len(sn.lookups) >= maxCachedLookups {
+			if now.After(e.expires.Add(staleLookupTTL)) || len(sn.lookups) >= maxCachedLookups {
 				delete(sn.lookups, id)
 			}
 		}
@@ -283,7 +324,8 @@ func (sn *storeNetwork) Request(ctx context.Context, to wire.Contact, req wire.M
 }
 
 // observe records the outcome of a request: a peer that failed to
-// respond is down for downTTL, and one that responded is up. A request
+// respond downAfter times in a row is down for downTTL, doubled for each
+// further failure, and one that responded is up. A request
 // that the caller cancelled tells nothing about the peer.
 func (sn *storeNetwork) observe(id identity.NodeID, err error, callerCtx context.Context) {
 	if err != nil && errors.Is(callerCtx.Err(), context.Canceled) {
@@ -307,7 +349,8 @@ func (sn *storeNetwork) observe(id identity.NodeID, err error, callerCtx context
 	if _, ok := sn.down[id]; !ok {
 		sn.router.log.Debug("storage peer down", "peer", id.Short(), "for", downTTL, "err", err)
 	}
-	sn.down[id] = time.Now().Add(downTTL)
+	doublings := min(sn.failures[id]-downAfter, maxDownDoublings)
+	sn.down[id] = time.Now().Add(downTTL << doublings)
 }
 
 // isDown reports whether id is down at now, forgetting an expired mark.
