@@ -1,0 +1,415 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/storage/seal"
+)
+
+// unavailableRetryDelay is how long a read waits before it retries after
+// a gateway reported too few holders reachable.
+const unavailableRetryDelay = 2 * time.Second
+
+// phaseLimit bounds each phase of a test: writing, reading or repairing
+// every record.
+const phaseLimit = 5 * time.Minute
+
+// storeRecord is a value written to the store and what a read must return.
+type storeRecord struct {
+	key   string
+	value []byte // dropped once written; sum and size remain
+	sum   [32]byte
+	size  int
+	ctype string
+}
+
+func newRecord(key string, value []byte, ctype string) storeRecord {
+	return storeRecord{key: key, value: value, sum: sha256.Sum256(value), size: len(value), ctype: ctype}
+}
+
+// sensorReading is a small record as a sensor would write it.
+type sensorReading struct {
+	TimeMs      int64   `json:"time_ms"`
+	Mote        int     `json:"mote"`
+	Seq         int     `json:"seq"`
+	TempC       float64 `json:"temperature"`
+	Humidity    float64 `json:"humidity"`
+	VoltageV    float64 `json:"voltage"`
+	Description string  `json:"description,omitempty"`
+}
+
+// sensorRecords returns count JSON readings of 100 to 400 bytes, made
+// from rng so that a failing run can be repeated with its seed.
+func sensorRecords(rng *rand.Rand, prefix string, count int) []storeRecord {
+	out := make([]storeRecord, count)
+	for i := range out {
+		r := sensorReading{
+			TimeMs:   1_700_000_000_000 + int64(i)*31_000,
+			Mote:     rng.IntN(54),
+			Seq:      i,
+			TempC:    15 + 10*rng.Float64(),
+			Humidity: 30 + 40*rng.Float64(),
+			VoltageV: 2.3 + 0.4*rng.Float64(),
+		}
+		// A random-length note spreads the sizes over 100 to 400 bytes.
+		note := make([]byte, rng.IntN(280))
+		for j := range note {
+			note[j] = 'a' + byte(rng.IntN(26))
+		}
+		r.Description = string(note)
+		value, _ := json.Marshal(r) // cannot fail: only numbers and a string
+		key := fmt.Sprintf("%s/mote%02d/%06d", prefix, r.Mote, i)
+		out[i] = newRecord(key, value, "application/json")
+	}
+	return out
+}
+
+// randomRecord returns a record of size random bytes.
+func randomRecord(rng *rand.Rand, key string, size int) storeRecord {
+	value := make([]byte, size)
+	for i := range value {
+		value[i] = byte(rng.Uint32())
+	}
+	return newRecord(key, value, "application/octet-stream")
+}
+
+// logicalBytes returns the sum of the records' value sizes.
+func logicalBytes(records []storeRecord) int64 {
+	var n int64
+	for _, r := range records {
+		n += int64(r.size)
+	}
+	return n
+}
+
+// shareUserKeys creates a user and installs its key file in the data
+// folder of each of the first count nodes before they start. It models
+// one person's keys on many devices, so any node can read what another
+// wrote for that user.
+func (c *cluster) shareUserKeys(name string, count int) {
+	c.t.Helper()
+	u, err := seal.NewUser()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	first := filepath.Join(c.base, nodeName(0), "users", name+".pem")
+	if err := os.MkdirAll(filepath.Dir(first), 0o700); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := seal.SaveUser(first, u); err != nil {
+		c.t.Fatal(err)
+	}
+	pem, err := os.ReadFile(first)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for i := 1; i < count; i++ {
+		path := filepath.Join(c.base, nodeName(i), "users", name+".pem")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			c.t.Fatal(err)
+		}
+		if err := os.WriteFile(path, pem, 0o600); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// writeBatches writes records through gw in batches of batch records,
+// two batches at a time. Each batch's small values are packed into a
+// segment that is coded like a chunk.
+func writeBatches(ctx context.Context, gw *localNode, user, ns string, records []storeRecord, batch int) error {
+	batches := (len(records) + batch - 1) / batch
+	errs := runParallel(batches, 2, func(i int) error {
+		part := records[i*batch : min((i+1)*batch, len(records))]
+		lines := make([]api.BatchLine, len(part))
+		for j, r := range part {
+			lines[j] = api.NewBatchLine(r.key, r.value, r.ctype)
+		}
+		client, err := gw.liveClient()
+		if err != nil {
+			return err
+		}
+		recs, err := client.PutBatch(ctx, user, ns, lines)
+		if err != nil {
+			return fmt.Errorf("batch %d through %s: %w", i, gw.name, err)
+		}
+		if len(recs) != len(part) {
+			return fmt.Errorf("batch %d through %s stored %d of %d records", i, gw.name, len(recs), len(part))
+		}
+		return nil
+	})
+	return errors.Join(errs...)
+}
+
+// writeSingles writes each record with its own request, two at a time.
+func writeSingles(ctx context.Context, gw *localNode, user, ns string, records []storeRecord) error {
+	errs := runParallel(len(records), 2, func(i int) error {
+		return putRecord(ctx, gw, user, ns, records[i])
+	})
+	return errors.Join(errs...)
+}
+
+func putRecord(ctx context.Context, gw *localNode, user, ns string, r storeRecord) error {
+	client, err := gw.liveClient()
+	if err != nil {
+		return err
+	}
+	rec, err := client.PutRecord(ctx, user, ns, r.key, bytes.NewReader(r.value), int64(r.size), r.ctype)
+	if err != nil {
+		return fmt.Errorf("put %s through %s: %w", r.key, gw.name, err)
+	}
+	if rec.Size != uint64(r.size) {
+		return fmt.Errorf("put %s through %s stored %d bytes, want %d", r.key, gw.name, rec.Size, r.size)
+	}
+	return nil
+}
+
+// verifyRecords reads every record through the gateways in turn. It
+// returns one error per record that is missing or differs, the time each
+// read took and the number of reads retried.
+func verifyRecords(ctx context.Context, gateways []*localNode, user, ns string, records []storeRecord, workers int) ([]error, []time.Duration, int) {
+	took := make([]time.Duration, len(records))
+	var retried atomic.Int64
+	errs := runParallel(len(records), workers, func(i int) error {
+		start := time.Now()
+		defer func() { took[i] = time.Since(start) }()
+		gw := gateways[i%len(gateways)]
+		err := verifyRecord(ctx, gw, user, ns, records[i])
+		// A gateway that reached too few holders reports it as a reason
+		// to retry, so the test retries once, as a client would. Data
+		// that is really lost fails the retry too.
+		if errors.Is(err, api.ErrUnavailable) {
+			retried.Add(1)
+			time.Sleep(unavailableRetryDelay)
+			err = verifyRecord(ctx, gw, user, ns, records[i])
+		}
+		return err
+	})
+	return errs, took, int(retried.Load())
+}
+
+// verifyRecord reads r through gw and checks its bytes and content type.
+func verifyRecord(ctx context.Context, gw *localNode, user, ns string, r storeRecord) error {
+	client, err := gw.liveClient()
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	rec, err := client.GetRecord(ctx, user, ns, r.key, h)
+	if err != nil {
+		return fmt.Errorf("get %s through %s: %w", r.key, gw.name, err)
+	}
+	if got := [32]byte(h.Sum(nil)); got != r.sum {
+		return fmt.Errorf("get %s through %s: %d bytes with SHA-256 %x, want %d bytes with %x",
+			r.key, gw.name, rec.Size, got[:8], r.size, r.sum[:8])
+	}
+	if rec.ContentType != r.ctype {
+		return fmt.Errorf("get %s through %s: content type %q, want %q", r.key, gw.name, rec.ContentType, r.ctype)
+	}
+	return nil
+}
+
+// checkAllReadable fails the test if any record does not read back
+// byte-identical, naming the first few, and logs the read latencies.
+func checkAllReadable(t *testing.T, phase string, gateways []*localNode, user, ns string, records []storeRecord) {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), phaseLimit)
+	defer cancel()
+	errs, took, retried := verifyRecords(ctx, gateways, user, ns, records, 8)
+	slices.Sort(took)
+	pct := func(p float64) time.Duration { return took[int(p*float64(len(took)-1))].Round(time.Millisecond) }
+	t.Logf("%s: read %d records through %d gateways in %s, %d retried, %d lost or wrong; latency p50 %s, p90 %s, p99 %s, max %s",
+		phase, len(records), len(gateways), time.Since(start).Round(time.Millisecond), retried, len(errs),
+		pct(0.5), pct(0.9), pct(0.99), pct(1))
+	for i, err := range errs {
+		if i == 10 {
+			t.Errorf("%s: and %d more failures", phase, len(errs)-10)
+			break
+		}
+		t.Errorf("%s: %v", phase, err)
+	}
+}
+
+// storedBytes sums the shard and record bytes that the running nodes
+// hold, as each reports in its storage statistics.
+func (c *cluster) storedBytes(ctx context.Context) (shards, meta int64, err error) {
+	var mu sync.Mutex
+	nodes := c.running()
+	errs := runParallel(len(nodes), 8, func(i int) error {
+		client, err := nodes[i].liveClient()
+		if err != nil {
+			return err
+		}
+		st, err := client.StorageStats(ctx)
+		if err != nil {
+			return fmt.Errorf("storage statistics of %s: %w", nodes[i].name, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		shards += st.ShardBytes
+		meta += st.MetaBytes
+		return nil
+	})
+	return shards, meta, errors.Join(errs...)
+}
+
+// pickVictims returns count random nodes of candidates, never spare.
+func pickVictims(rng *rand.Rand, candidates []*localNode, spare *localNode, count int) []*localNode {
+	var pool []*localNode
+	for _, n := range candidates {
+		if n != spare {
+			pool = append(pool, n)
+		}
+	}
+	rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
+	return pool[:count]
+}
+
+// readers returns the client's node and count-1 other running nodes, the
+// gateways through which a test reads.
+func (c *cluster) readers(client *localNode, count int) []*localNode {
+	out := []*localNode{client}
+	for _, n := range c.running() {
+		if len(out) == count {
+			break
+		}
+		if n != client {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func nodeNames(nodes []*localNode) string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.name)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestStoreSurvivesThirdKilled writes records to 48 node processes on
+// loopback and kills 16 of them at once with SIGKILL. Every record must
+// read back byte-exact. After a repair pass on every survivor it kills 8
+// more, and every record must read back again. The default code, 16+16
+// chunks with 17 directory replicas, survives any 16 of 48 holders
+// failing at once, and repair restores that margin on the 32 survivors.
+func TestStoreSurvivesThirdKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 48 processes; skipped in -short mode")
+	}
+	if raceEnabled {
+		t.Skip("48 processes take longer than the suite's budget under the race detector; scripts/test runs this test without it")
+	}
+	const (
+		nodes     = 48
+		batchSize = 250
+		user      = "lab"
+		ns        = "survive"
+		// readGateways is the number of nodes that serve the reads. Each
+		// gateway pays once for the first request it sends to a dead node,
+		// so a few gateways learn of the deaths sooner than many.
+		readGateways = 4
+	)
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 0))
+	t.Logf("records and victims come from seed %d", seed)
+
+	// Small records go in batches, which packs them into segments. A few
+	// go alone, which seals each inline in its record version. Three
+	// values of several 1 MiB chunks each go alone too.
+	batched := sensorRecords(rng, "batched", 600)
+	singles := sensorRecords(rng, "single", 24)
+	large := []storeRecord{
+		randomRecord(rng, "files/a.bin", 2<<20+17),
+		randomRecord(rng, "files/b.bin", 3<<20),
+		randomRecord(rng, "files/c.bin", 4<<20+1000),
+	}
+	all := slices.Concat(batched, singles, large)
+	logical := logicalBytes(all)
+
+	testStart := time.Now()
+	c := newCluster(t)
+	c.shareUserKeys(user, nodes)
+	// YUI_E2E_NODE_ARGS adds flags to every node, such as --log-level
+	// debug when a run needs looking into.
+	c.start(nodes, strings.Fields(os.Getenv("YUI_E2E_NODE_ARGS"))...)
+	c.waitOverlay(nodes/2, 2*time.Minute)
+	t.Logf("%d nodes started and joined in %s", nodes, time.Since(testStart).Round(time.Millisecond))
+
+	// The client's node is the one the test writes through; it is never
+	// killed, as a user's own device keeps running while others fail.
+	client := c.nodes[rng.IntN(nodes)]
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), phaseLimit)
+	defer cancel()
+	// The first write creates the namespace alone, because two requests
+	// that both create one conflict.
+	if err := putRecord(ctx, client, user, ns, singles[0]); err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	if err := writeBatches(ctx, client, user, ns, batched, batchSize); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := writeSingles(ctx, client, user, ns, slices.Concat(singles[1:], large)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	t.Logf("wrote %d records, %d bytes, through %s in %s: %d in batches of %d, %d small ones alone, %d of 2 to 4 MiB",
+		len(all), logical, client.name, time.Since(start).Round(time.Millisecond),
+		len(batched), batchSize, len(singles), len(large))
+
+	logOverhead(t, ctx, c, "after writing", logical, len(all))
+
+	victims := pickVictims(rng, c.running(), client, 16)
+	killAll(victims)
+	t.Logf("killed 16 of %d nodes at once: %s", nodes, nodeNames(victims))
+	checkAllReadable(t, "after 16 of 48 killed", c.readers(client, readGateways), user, ns, all)
+	if t.Failed() {
+		return
+	}
+
+	start = time.Now()
+	rctx, rcancel := context.WithTimeout(context.Background(), phaseLimit)
+	defer rcancel()
+	if lost := c.repairAll(rctx); lost > 0 {
+		t.Errorf("repair found %d chunks with fewer than their data shards left", lost)
+	}
+	t.Logf("repair on the 32 survivors took %s", time.Since(start).Round(time.Millisecond))
+	logOverhead(t, rctx, c, "after repair on 32 nodes", logical, len(all))
+
+	victims = pickVictims(rng, c.running(), client, 8)
+	killAll(victims)
+	t.Logf("killed 8 more nodes at once: %s", nodeNames(victims))
+	checkAllReadable(t, "after 24 of 48 killed, with repair between", c.readers(client, readGateways), user, ns, all)
+	t.Logf("whole test took %s", time.Since(testStart).Round(time.Millisecond))
+}
+
+// logOverhead logs the bytes the running nodes hold per logical byte
+// written, split into shards (chunks and segments) and record versions.
+func logOverhead(t *testing.T, ctx context.Context, c *cluster, phase string, logical int64, records int) {
+	t.Helper()
+	shards, meta, err := c.storedBytes(ctx)
+	if err != nil {
+		t.Errorf("%s: %v", phase, err)
+		return
+	}
+	t.Logf("overhead %s: %d logical bytes in %d records; %d nodes hold %d shard bytes (%.2f×) and %d record bytes (%.2f×, %d per record), %.2f× in all",
+		phase, logical, records, len(c.running()), shards, float64(shards)/float64(logical),
+		meta, float64(meta)/float64(logical), meta/int64(records), float64(shards+meta)/float64(logical))
+}
