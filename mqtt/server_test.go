@@ -407,3 +407,32 @@ func TestServerCloseTwice(t *testing.T) {
 	}
 	s.Close()
 }
+
+func TestConnectionLimits(t *testing.T) {
+	_, addr := startServer(t, &recordingHandler{}, Limits{MaxConnections: 1, ConnectTimeout: 200 * time.Millisecond})
+	dialRaw(t, addr, version311, 0)
+
+	// A second connection is closed at once, before its CONNECT.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	over := &rawClient{t: t, conn: conn, br: bufio.NewReader(conn)}
+	if got := over.closed(); len(got) != 0 {
+		t.Errorf("connection over the limit got %+v, want none", got)
+	}
+}
+
+func TestConnectTimeout(t *testing.T) {
+	_, addr := startServer(t, &recordingHandler{}, Limits{ConnectTimeout: 200 * time.Millisecond})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	silent := &rawClient{t: t, conn: conn, br: bufio.NewReader(conn)}
+	if got := silent.closed(); len(got) != 0 {
+		t.Errorf("client without CONNECT got %+v, want the connection closed", got)
+	}
+}
