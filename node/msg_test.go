@@ -1,0 +1,101 @@
+package node
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/storage/seal"
+)
+
+// TestMsgBetweenNodes sends a message from one in-process node's user to
+// another's over QUIC, then restarts both nodes: the inbox and the sent
+// message with its receipt survive.
+func TestMsgBetweenNodes(t *testing.T) {
+	dirA, dirB := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	a := startLocal(t, dirA)
+	b := startLocal(t, dirB, a.Addr().String())
+	bob, err := b.storage.store.CreateUser("bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientA, clientB := api.NewClient(a.APIAddr()), api.NewClient(b.APIAddr())
+	ctx := context.Background()
+
+	// Until bob's node has announced bob, a send may be held instead of
+	// delivered; either way it must reach bob.
+	waitFor(t, "bob's node to know bob", func() bool { return b.msgs.Load().userName(signingKey(t, bob.Keys)) == "bob" })
+	m, err := clientA.SendMessage(ctx, api.SendMessageRequest{To: bob.Keys, Text: "hello bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.State == "rejected" || m.From != "default" || m.ToUser != "" {
+		t.Fatalf("send returned %+v, want a message from default to a user of another node", m)
+	}
+	waitFor(t, "the message in bob's inbox", func() bool {
+		list, err := clientB.Inbox(ctx, "bob")
+		return err == nil && len(list) == 1 && list[0].Text == "hello bob" && list[0].ID == m.ID
+	})
+	waitFor(t, "the receipt at the sender", func() bool {
+		list, err := clientA.SentMessages(ctx, "default")
+		return err == nil && len(list) == 1 && list[0].Receipt != nil && list[0].State == "delivered"
+	})
+
+	a.Close()
+	b.Close()
+	a = startLocal(t, dirA)
+	b = startLocal(t, dirB, a.Addr().String())
+	clientA, clientB = api.NewClient(a.APIAddr()), api.NewClient(b.APIAddr())
+	inbox, err := clientB.Inbox(ctx, "bob")
+	if err != nil || len(inbox) != 1 || inbox[0].Text != "hello bob" {
+		t.Errorf("bob's inbox after a restart: %+v, %v; want the message", inbox, err)
+	}
+	sent, err := clientA.SentMessages(ctx, "")
+	if err != nil || len(sent) != 1 || sent[0].Receipt == nil || sent[0].Text != "hello bob" {
+		t.Errorf("sent messages after a restart: %+v, %v; want the message with its receipt", sent, err)
+	}
+}
+
+func TestMsgSendRejectsBadRequests(t *testing.T) {
+	n := startLocal(t, filepath.Join(t.TempDir(), "n"))
+	client := api.NewClient(n.APIAddr())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	keys, err := n.storage.store.PublicUser("")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		req  api.SendMessageRequest
+		want string
+	}{
+		{"no recipient keys", api.SendMessageRequest{Text: "x"}, "recipient keys"},
+		{"unknown sender", api.SendMessageRequest{User: "nobody", To: keys.Keys, Text: "x"}, "unknown user"},
+		{"invalid sender name", api.SendMessageRequest{User: "Bad Name", To: keys.Keys, Text: "x"}, "user name"},
+		{"negative ttl", api.SendMessageRequest{To: keys.Keys, Text: "x", TTLSeconds: -1}, "ttl_seconds"},
+		{"text too large", api.SendMessageRequest{To: keys.Keys, Text: strings.Repeat("x", 17<<10)}, "limit 16384"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := client.SendMessage(ctx, tt.req)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("send = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// signingKey returns the signing key inside encoded public keys.
+func signingKey(t *testing.T, keys []byte) []byte {
+	t.Helper()
+	p, err := seal.ParsePublicKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Signing
+}
