@@ -169,8 +169,12 @@ func (f *simTownFlags) runSweep(cmd *cobra.Command, sf *simFlags, exp *town.Expe
 	if err := town.SweepPlot(plotPath, "Alert delivery, "+f.graphTitle(), sums); err != nil {
 		return err
 	}
+	latencyPath := filepath.Join(sf.out, name+"-latency.svg")
+	if err := town.LatencyPlot(latencyPath, "Alert latency, "+f.graphTitle(), sums); err != nil {
+		return err
+	}
 	if !f.json {
-		fmt.Fprintf(out, "wrote %s and %s\n", tablePath, plotPath)
+		fmt.Fprintf(out, "wrote %s, %s and %s\n", tablePath, plotPath, latencyPath)
 	}
 	return nil
 }

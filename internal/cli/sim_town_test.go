@@ -49,7 +49,7 @@ func TestSimTownSweepWritesFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"town-sweep-ulb.csv", "town-sweep-ulb.svg"} {
+	for _, name := range []string{"town-sweep-ulb.csv", "town-sweep-ulb.svg", "town-sweep-ulb-latency.svg"} {
 		info, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Error(err)

@@ -113,3 +113,66 @@ func SweepPlot(path, title string, sums []Summary) error {
 	}
 	return nil
 }
+
+// LatencyPlot draws the p50 (solid) and p90 (dashed) latency of each
+// protocol against the failed share, on a logarithmic scale because
+// repairs take seconds to minutes where a flood takes milliseconds.
+func LatencyPlot(path, title string, sums []Summary) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "relays failed (%)"
+	p.Y.Label.Text = "latency (ms)"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+
+	var names []string
+	p50, p90 := map[string]plotter.XYs{}, map[string]plotter.XYs{}
+	for _, s := range sums {
+		if _, ok := p50[s.Protocol]; !ok {
+			names = append(names, s.Protocol)
+			p50[s.Protocol], p90[s.Protocol] = plotter.XYs{}, plotter.XYs{}
+		}
+		if s.Delivered == 0 {
+			continue // no latency to draw, and 0 has no logarithm
+		}
+		x := 100 * s.Fail
+		p50[s.Protocol] = append(p50[s.Protocol], plotter.XY{X: x, Y: msFloat(s.LatencyP50)})
+		p90[s.Protocol] = append(p90[s.Protocol], plotter.XY{X: x, Y: msFloat(s.LatencyP90)})
+	}
+	for k, name := range names {
+		for _, series := range []struct {
+			points plotter.XYs
+			label  string
+			dashed bool
+		}{{p50[name], name + " p50", false}, {p90[name], name + " p90", true}} {
+			if len(series.points) == 0 {
+				continue
+			}
+			line, err := plotter.NewLine(series.points)
+			if err != nil {
+				return fmt.Errorf("town: plot %s: %w", series.label, err)
+			}
+			line.Color = protocolColors[k%len(protocolColors)]
+			if series.dashed {
+				line.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+			}
+			p.Add(line)
+			p.Legend.Add(series.label, line)
+		}
+	}
+	p.Add(plotter.NewGrid())
+	// Flood's lines run along the bottom and repairs along the top, so the
+	// legend goes between them.
+	p.Legend.Top, p.Legend.Left = true, false
+	p.Legend.YOffs = -2 * vg.Centimeter
+	if err := p.Save(16*vg.Centimeter, 10*vg.Centimeter, path); err != nil {
+		return fmt.Errorf("town: write plot %s: %w", path, err)
+	}
+	return nil
+}
+
+// msFloat returns d in milliseconds, at least 0.001 so that it has a
+// logarithm.
+func msFloat(d time.Duration) float64 {
+	return max(float64(d)/float64(time.Millisecond), 0.001)
+}
