@@ -302,8 +302,9 @@ func peersOf(s *api.Status) int {
 	return s.Peers
 }
 
-// repairAll runs repair passes on every running node, a few nodes at a
-// time, until a pass sends nothing or three passes have run. It returns
+// repairAll runs repair passes on every running node at once, as each
+// node's own repair loop would, until a pass sends nothing or three
+// passes have run. It returns
 // the chunks the last pass found with fewer than their data shards left.
 func (c *cluster) repairAll(ctx context.Context) (lost int) {
 	c.t.Helper()
@@ -311,7 +312,7 @@ func (c *cluster) repairAll(ctx context.Context) (lost int) {
 		nodes := c.running()
 		var total api.RepairReport
 		var mu sync.Mutex
-		errs := runParallel(len(nodes), 8, func(i int) error {
+		errs := runParallel(len(nodes), len(nodes), func(i int) error {
 			client, err := nodes[i].liveClient()
 			if err != nil {
 				return err
