@@ -136,16 +136,16 @@ func (m *Machine) checkQuota(it *Item) error {
 	self := m.cfg.Self.ID.Short()
 	switch {
 	case m.usage.items+1 > q.Items:
-		return fmt.Errorf("%w: node %s holds %d items for others, limit %d; retry after some are delivered or expire",
+		return fmt.Errorf("%w: node %s already stores %d items for others, limit %d; retry after some are delivered or expire",
 			ErrFull, self, m.usage.items, q.Items)
 	case m.usage.bytes+size > q.Bytes:
-		return fmt.Errorf("%w: node %s holds %d bytes for others, limit %d; retry after some are delivered or expire",
+		return fmt.Errorf("%w: node %s already stores %d bytes for others, limit %d; retry after some are delivered or expire",
 			ErrFull, self, m.usage.bytes, q.Bytes)
 	case sender.items+1 > q.SenderItems:
-		return fmt.Errorf("%w: node %s holds %d items from user %s, limit %d per sender; wait until they are delivered or expire",
+		return fmt.Errorf("%w: node %s already stores %d items from user %s, limit %d per sender; wait until they are delivered or expire",
 			ErrFull, self, sender.items, Fingerprint(it.From), q.SenderItems)
 	case sender.bytes+size > q.SenderBytes:
-		return fmt.Errorf("%w: node %s holds %d bytes from user %s, limit %d per sender; wait until they are delivered or expire",
+		return fmt.Errorf("%w: node %s already stores %d bytes from user %s, limit %d per sender; wait until they are delivered or expire",
 			ErrFull, self, sender.bytes, Fingerprint(it.From), q.SenderBytes)
 	}
 	return nil

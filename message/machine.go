@@ -289,7 +289,10 @@ func (m *Machine) NextDeadline() time.Time {
 		}
 	}
 	for _, u := range m.users {
-		earlier(u.nextAnnounce)
+		// A round in flight ends with a response, not a deadline.
+		if u.announcing == 0 {
+			earlier(u.nextAnnounce)
+		}
 	}
 	for _, o := range m.out {
 		if o.phase == phaseWait {

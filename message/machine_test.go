@@ -332,3 +332,34 @@ func TestMachineDeterministic(t *testing.T) {
 		t.Error("the run sent no requests")
 	}
 }
+
+// TestMachineDeadlineWhileWaiting checks that requests in flight leave no
+// deadline in the past, which would make the caller tick in a busy loop.
+func TestMachineDeadlineWhileWaiting(t *testing.T) {
+	// Cached lookups make announcements start at once on Tick.
+	n := newTestNet(t, 4, Config{ClosestTTL: time.Hour})
+	alice := n.addUser(0, "alice")
+	bob := n.addUser(3, "bob")
+	m := n.nodes[0].m
+
+	n.now = n.now.Add(2 * time.Minute)
+	m.Tick(n.now)
+	for _, target := range m.Lookups() {
+		m.HandleClosest(n.now, target, n.upContacts())
+	}
+	it, err := NewMessage(alice, bob.Public(), ID{9}, []byte("x"), n.now, n.now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send(n.now, it); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Outbox()) == 0 {
+		t.Fatal("no requests in flight")
+	}
+
+	m.Tick(n.now)
+	if d := m.NextDeadline(); !d.After(n.now) {
+		t.Errorf("next deadline %v is not after now %v while requests are in flight", d, n.now)
+	}
+}

@@ -283,7 +283,7 @@ func (m *Machine) countHold(o *outbound, r wire.MsgResult) {
 func (m *Machine) holdFinished(now time.Time, o *outbound) {
 	switch {
 	case o.status.State == StateDelivered:
-		// The receipt came before the last custodian answered.
+		// The receipt came before the last custodian responded.
 		o.phase = phaseDone
 	case o.holdAccepted > 0:
 		o.phase = phaseDone
