@@ -47,7 +47,7 @@ func (n *Node) serveIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	n.ingest.add("http", "rejected", b.result.Rejected)
 	if len(b.readings) > 0 {
-		if err := n.readingSink().Write(r.Context(), c.user, c.namespace, b.readings); err != nil {
+		if err := n.commit.write(r.Context(), sinkTarget{c.user, c.namespace}, b.readings); err != nil {
 			n.ingest.add("http", "failed", len(b.readings))
 			n.writeIngestError(w, r, c, err)
 			return

@@ -47,7 +47,6 @@ func (n *Node) startMQTT() error {
 		return fmt.Errorf("node: MQTT address %s: %w (pass another with --mqtt, or --mqtt off)", addr, err)
 	}
 
-	n.mqttCommit = newGroupCommit(n.readingSink)
 	n.mqtt = mqtt.NewServer(mqtt.Config{Handler: mqttHandler{n}, Logger: n.log})
 	n.mqttAddr = ln.Addr().String()
 	go n.mqtt.Serve(ln)
@@ -58,7 +57,6 @@ func (n *Node) startMQTT() error {
 func (n *Node) closeMQTT() {
 	if n.mqtt != nil {
 		n.mqtt.Close()
-		n.mqttCommit.close()
 	}
 }
 
@@ -80,9 +78,6 @@ func (n *Node) PublishMQTT(topic string, payload []byte) int {
 // API's X-Yui-User header; without one the default user writes.
 type mqttHandler struct{ n *Node }
 
-// mqttTarget is the user and namespace a group of readings is written to.
-type mqttTarget struct{ user, namespace string }
-
 func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Message) ([]error, error) {
 	user := c.Username
 	if user == "" {
@@ -91,8 +86,8 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 	userErr := api.ValidateUserName(user)
 
 	rejected := make([]error, len(msgs))
-	batches := map[mqttTarget][]sensor.Reading{}
-	var order []mqttTarget
+	batches := map[sinkTarget][]sensor.Reading{}
+	var order []sinkTarget
 	arrived := time.Now()
 	for i, m := range msgs {
 		if userErr != nil {
@@ -104,7 +99,7 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 			rejected[i] = err
 			continue
 		}
-		t := mqttTarget{user, ns}
+		t := sinkTarget{user, ns}
 		if _, ok := batches[t]; !ok {
 			order = append(order, t)
 		}
@@ -112,7 +107,7 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 	}
 
 	for i, t := range order {
-		if err := h.n.mqttCommit.write(ctx, t, batches[t]); err != nil {
+		if err := h.n.commit.write(ctx, t, batches[t]); err != nil {
 			h.n.log.Warn("MQTT readings not stored, client will resend", "client", c.ID,
 				"user", t.user, "namespace", t.namespace, "readings", len(batches[t]), "err", err)
 			for _, failed := range order[i:] {

@@ -146,11 +146,12 @@ type Node struct {
 	readings sensor.Sink
 	// mqtt accepts readings over MQTT, at mqttAddr; nil when turned off
 	// or when the port was taken.
-	mqtt       *mqtt.Server
-	mqttAddr   string
-	mqttCommit *groupCommit
-	// ingest counts the readings of the HTTP and MQTT ingest paths.
+	mqtt     *mqtt.Server
+	mqttAddr string
+	// ingest counts the readings of the HTTP and MQTT ingest paths, and
+	// commit merges their concurrent sink writes.
 	ingest *ingestCounters
+	commit *groupCommit
 	// routing is closed once router is set; handleMessage rejects what
 	// arrives before.
 	routing chan struct{}
@@ -177,6 +178,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, started: time.Now(), metrics: newMetrics(), routing: make(chan struct{})}
 	n.ingest = newIngestCounters(n.metrics.registry)
+	n.commit = newGroupCommit(n.readingSink)
 	if err := n.start(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -434,6 +436,7 @@ func (n *Node) shutdown(grace time.Duration) error {
 	if n.api != nil {
 		n.api.close()
 	}
+	n.commit.close()
 	if n.tr != nil {
 		n.tr.Close()
 	}

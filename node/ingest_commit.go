@@ -10,11 +10,11 @@ import (
 // maxGroupReadings bounds the readings one group commit hands the sink.
 const maxGroupReadings = 10_000
 
-// groupCommit merges the readings of concurrent MQTT sessions into few
-// sink writes. The sink pays a cost per call (each call stores its own
-// segments), and sensors often send one reading per connection, so
-// writing each session's messages alone would cost one record per
-// reading. One goroutine writes; while it does, new requests queue, and
+// groupCommit merges the readings of concurrent ingest requests (MQTT
+// sessions and HTTP requests) into few sink writes. The sink pays a cost
+// per call (each call stores its own segments), and sensors often send
+// one reading per connection, so writing each request alone would cost
+// one record per reading. One goroutine writes; while it does, new requests queue, and
 // the next write takes every queued request at once. No timer delays a
 // request that arrives alone.
 type groupCommit struct {
@@ -25,9 +25,12 @@ type groupCommit struct {
 	done     chan struct{}
 }
 
-// commitRequest is one session's readings for one user and namespace.
+// sinkTarget is the user and namespace a group of readings is written to.
+type sinkTarget struct{ user, namespace string }
+
+// commitRequest is one request's readings for one user and namespace.
 type commitRequest struct {
-	target   mqttTarget
+	target   sinkTarget
 	readings []sensor.Reading
 	// result receives the error of the write that stored the readings.
 	result chan error
@@ -46,7 +49,7 @@ func newGroupCommit(sink func() sensor.Sink) *groupCommit {
 
 // write stores readings and returns once they are stored, or when ctx
 // ends. Readings of a request abandoned that way may still be stored.
-func (g *groupCommit) write(ctx context.Context, t mqttTarget, readings []sensor.Reading) error {
+func (g *groupCommit) write(ctx context.Context, t sinkTarget, readings []sensor.Reading) error {
 	req := &commitRequest{target: t, readings: readings, result: make(chan error, 1)}
 	select {
 	case g.requests <- req:
@@ -96,8 +99,8 @@ func (g *groupCommit) gather(first *commitRequest) []*commitRequest {
 // commit writes the requests with one sink call per user and namespace,
 // and hands each request the result of its write.
 func (g *groupCommit) commit(batch []*commitRequest) {
-	groups := map[mqttTarget][]*commitRequest{}
-	var order []mqttTarget
+	groups := map[sinkTarget][]*commitRequest{}
+	var order []sinkTarget
 	for _, req := range batch {
 		if _, ok := groups[req.target]; !ok {
 			order = append(order, req.target)
@@ -109,7 +112,7 @@ func (g *groupCommit) commit(batch []*commitRequest) {
 		for _, req := range groups[t] {
 			readings = append(readings, req.readings...)
 		}
-		// The sessions wait for this result, and closing the node
+		// The requests wait for this result, and closing the node
 		// stops them first, so the write needs no context of its own.
 		err := g.sink().Write(context.Background(), t.user, t.namespace, readings)
 		for _, req := range groups[t] {

@@ -36,11 +36,11 @@ func TestGroupCommitMergesWaitingWrites(t *testing.T) {
 
 		var wg sync.WaitGroup
 		errs := make([]error, 6)
-		wg.Go(func() { errs[0] = g.write(ctx, mqttTarget{"default", "lab"}, reading("first")) })
+		wg.Go(func() { errs[0] = g.write(ctx, sinkTarget{"default", "lab"}, reading("first")) })
 		synctest.Wait() // the first write is in the sink
 
 		for i := 1; i < 6; i++ {
-			target := mqttTarget{"default", "lab"}
+			target := sinkTarget{"default", "lab"}
 			if i == 5 {
 				target.namespace = "other"
 			}
@@ -73,7 +73,7 @@ func TestGroupCommitMergesWaitingWrites(t *testing.T) {
 func TestGroupCommitReturnsSinkError(t *testing.T) {
 	g := newGroupCommit(func() sensor.Sink { return &recordingSink{err: errors.New("disk on fire")} })
 	defer g.close()
-	err := g.write(context.Background(), mqttTarget{"default", "lab"}, reading("s"))
+	err := g.write(context.Background(), sinkTarget{"default", "lab"}, reading("s"))
 	if err == nil || err.Error() != "disk on fire" {
 		t.Fatalf("write = %v, want the sink's error", err)
 	}
@@ -89,7 +89,7 @@ func TestGroupCommitStopsWaitingOnCancel(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			err = g.write(ctx, mqttTarget{"default", "lab"}, reading("s"))
+			err = g.write(ctx, sinkTarget{"default", "lab"}, reading("s"))
 		}()
 		synctest.Wait()
 		cancel()
