@@ -42,6 +42,7 @@ type simTownFlags struct {
 	duration   time.Duration
 	json       bool
 	sweep      bool
+	p2p        bool
 }
 
 func newSimTownCommand(sf *simFlags) *cobra.Command {
@@ -64,8 +65,12 @@ relays down for the whole run, --churn makes the others fail and recover,
 stores the alert until expiry and hands it to neighbours that appear
 later. store is the simulator's broadcast-only variant of the same idea,
 with beacons in place of per-neighbour summaries. flood rebroadcasts the
-alert once with a hop limit, as LoRa mesh radios do. --sweep runs both protocols at 0 to 50% failed relays and writes a
-table and a plot into --out.`,
+alert once with a hop limit, as LoRa mesh radios do.
+
+--point-to-point counts one random destination per seed in place of
+every node, as for a message between two people. --sweep runs the
+protocols at 0 to 50% failed relays and writes a table and plots of
+delivery and latency into --out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return f.run(cmd, sf)
@@ -90,6 +95,7 @@ table and a plot into --out.`,
 	fl.DurationVar(&f.hopLatency, "hop-latency", 10*time.Millisecond, "mean channel access and airtime of one transmission")
 	fl.DurationVar(&f.duration, "duration", 10*time.Minute, "simulated time after the alert is sent, also its lifetime")
 	fl.BoolVar(&f.json, "json", false, "print the table as JSON")
+	fl.BoolVar(&f.p2p, "point-to-point", false, "send one message per seed to a random node and count only that node, the store-and-forward case")
 	fl.BoolVar(&f.sweep, "sweep", false, "run 0, 10, ..., 50% failed relays and write town-sweep-GRAPH tables and plot into --out")
 	return cmd
 }
@@ -218,6 +224,7 @@ func (f *simTownFlags) experiment(firstSeed uint64) (*town.Experiment, town.Fit,
 			Fail: f.fail, Churn: f.churn, DownTime: f.downTime,
 			People: f.people, Speed: f.speed, MoveStep: f.moveStep,
 			HopLatency: f.hopLatency, Duration: f.duration,
+			PointToPoint: f.p2p,
 		},
 		Seeds: f.seeds, FirstSeed: firstSeed,
 	}
@@ -265,7 +272,11 @@ func (f *simTownFlags) graphTitle() string {
 }
 
 func (f *simTownFlags) title() string {
-	parts := []string{"Alert delivery on the " + f.graphTitle()}
+	what := "Alert delivery"
+	if f.p2p {
+		what = "Point-to-point message delivery"
+	}
+	parts := []string{what + " on the " + f.graphTitle()}
 	if !f.sweep {
 		parts = append(parts, fmt.Sprintf("%g%% failed", 100*f.fail))
 	}

@@ -42,6 +42,11 @@ type Options struct {
 	// then; otherwise a random relay that is up sends it.
 	FixedSender bool
 	Sender      int
+	// PointToPoint makes the alert a message to one node, drawn at random
+	// among the nodes other than the sender and the failed relays. The
+	// protocols still carry it through every node, but the delivery
+	// ratio, latency and limit count that node alone.
+	PointToPoint bool
 }
 
 func (o Options) validate(g *Graph) error {
@@ -73,7 +78,8 @@ func (o Options) validate(g *Graph) error {
 // Result is the outcome of one run.
 type Result struct {
 	// Receivers counts the nodes other than the sender that were up at
-	// some time of the run.
+	// some time of the run; in a point-to-point run, 1 when the
+	// destination was, else 0.
 	Receivers int
 	// Delivered counts the receivers the protocol delivered the alert to.
 	Delivered int
@@ -88,8 +94,8 @@ type Result struct {
 	// DataFrames and ControlFrames count transmissions of alert content
 	// and of everything else.
 	DataFrames, ControlFrames int
-	// Nodes counts the sender and the receivers, the nodes up at some
-	// time of the run, and Duration is the run's length.
+	// Nodes counts the nodes up at some time of the run, and Duration is
+	// the run's length.
 	Nodes    int
 	Duration time.Duration
 }
@@ -121,6 +127,7 @@ func Run(g *Graph, opts Options) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("%w: %d relays, %g failed, churn %g", ErrNoSender, g.Len(), opts.Fail, opts.Churn)
 	}
+	w.pickDestination(sender)
 	w.originate(sender)
 	w.loop()
 	return w.result(), nil
@@ -145,12 +152,15 @@ type world struct {
 	armed  []time.Duration // time of the pending tick event, -1 for none
 	people *crowd
 
-	sender    int
-	alert     Alert
-	everUp    []bool
-	reached   []bool // connectivity limit: could have the alert by now
-	delivered []bool
-	res       Result
+	sender int
+	// destination is the one counted receiver of a point-to-point run,
+	// -1 when every node other than the sender counts.
+	destination int
+	alert       Alert
+	everUp      []bool
+	reached     []bool // connectivity limit: could have the alert by now
+	delivered   []bool
+	res         Result
 }
 
 func newWorld(g *Graph, opts Options) *world {
@@ -202,6 +212,32 @@ func (w *world) scheduleToggle(k int) {
 	}
 	wait := time.Duration(w.scenario.ExpFloat64() * float64(mean))
 	w.q.schedule(event{at: w.now + wait, kind: evToggle, node: int32(k)})
+}
+
+// pickDestination draws the receiver of a point-to-point run.
+func (w *world) pickDestination(sender int) {
+	w.destination = -1
+	if !w.opts.PointToPoint {
+		return
+	}
+	var candidates []int
+	for k := range w.nodes {
+		if k != sender && (k >= w.relays || !w.failed[k]) {
+			candidates = append(candidates, k)
+		}
+	}
+	if len(candidates) > 0 {
+		w.destination = candidates[w.scenario.IntN(len(candidates))]
+	}
+}
+
+// counted reports whether node k is a receiver whose delivery the run
+// measures.
+func (w *world) counted(k int) bool {
+	if w.opts.PointToPoint {
+		return k == w.destination
+	}
+	return k != w.sender
 }
 
 func (w *world) pickSender() (int, bool) {
@@ -335,7 +371,7 @@ func (w *world) apply(k int, e Effects) {
 		// changed, which the instantaneous limit does not see. A delivery
 		// proves the node reachable, so it counts in the limit.
 		w.reached[k] = true
-		if k != w.sender {
+		if w.counted(k) {
 			w.res.Latencies = append(w.res.Latencies, w.now)
 		}
 	}
@@ -415,7 +451,10 @@ func (w *world) result() Result {
 	r := w.res
 	r.Duration = w.opts.Duration
 	for k := range w.nodes {
-		if k == w.sender || !w.everUp[k] {
+		if w.everUp[k] {
+			r.Nodes++
+		}
+		if !w.counted(k) || !w.everUp[k] {
 			continue
 		}
 		r.Receivers++
@@ -426,6 +465,5 @@ func (w *world) result() Result {
 			r.Reachable++
 		}
 	}
-	r.Nodes = r.Receivers + 1
 	return r
 }

@@ -285,3 +285,32 @@ func TestAlertCoreMeetsLaterNeighbour(t *testing.T) {
 		t.Errorf("newcomer delivered %v, want [3]", got)
 	}
 }
+
+// TestPointToPointCountsDestination sends 20 messages along a line, one
+// per seed: each run counts one destination, which store-and-forward
+// always reaches and a flood that is never rebroadcast reaches only next
+// to the sender.
+func TestPointToPointCountsDestination(t *testing.T) {
+	g := lineGraph(10)
+	delivered := map[string]int{}
+	for seed := uint64(1); seed <= 20; seed++ {
+		for _, p := range []Protocol{yui(t), flood(0)} {
+			opts := baseOptions(p, seed)
+			opts.FixedSender, opts.Sender, opts.PointToPoint = true, 0, true
+			r := mustRun(t, g, opts)
+			if r.Receivers != 1 || r.Reachable != 1 {
+				t.Errorf("%s seed %d: %d receivers, %d reachable, want 1 and 1", p.Name(), seed, r.Receivers, r.Reachable)
+			}
+			if len(r.Latencies) != r.Delivered {
+				t.Errorf("%s seed %d: %d latencies for %d deliveries", p.Name(), seed, len(r.Latencies), r.Delivered)
+			}
+			delivered[p.Name()] += r.Delivered
+		}
+	}
+	if delivered["yui"] != 20 {
+		t.Errorf("yui delivered %d of 20 messages", delivered["yui"])
+	}
+	if delivered["flood"] >= 10 {
+		t.Errorf("flood with hop limit 0 delivered %d of 20 messages on a line of 10, want fewer than 10", delivered["flood"])
+	}
+}
