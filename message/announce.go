@@ -127,10 +127,8 @@ func (m *Machine) announced(now time.Time, from identity.NodeID, raw []byte) wir
 	m.storeLocation(l)
 	// The node named is back, whatever failed before.
 	delete(m.down, l.Node.ID)
-	for _, k := range m.sortedHeld() {
-		if h := m.held[k]; UserKey(h.item.To) == l.Key() {
-			h.pushAt = time.Time{}
-		}
+	for _, h := range m.heldFor[l.Key()] {
+		h.pushAt = time.Time{}
 	}
 	m.push(now, l.Key())
 	return wire.MsgResult{Code: wire.MsgAccepted}

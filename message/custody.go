@@ -3,6 +3,7 @@ package message
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/yuinet/yui/network/identity"
@@ -123,7 +124,7 @@ func (m *Machine) holdItem(now time.Time, it *Item) wire.MsgResult {
 	}
 	m.addHeld(it)
 	m.events = append(m.events, Event{Kind: Held, Item: it})
-	m.push(now, UserKey(it.To))
+	m.push(now, it.Target)
 	return wire.MsgResult{Code: wire.MsgAccepted}
 }
 
@@ -152,7 +153,12 @@ func (m *Machine) checkQuota(it *Item) error {
 }
 
 func (m *Machine) addHeld(it *Item) {
-	m.held[it.Key()] = &heldItem{item: it}
+	h := &heldItem{item: it}
+	m.held[it.Key()] = h
+	if m.heldFor[it.Target] == nil {
+		m.heldFor[it.Target] = make(map[Key]*heldItem)
+	}
+	m.heldFor[it.Target][it.Key()] = h
 	size := int64(len(it.Raw))
 	m.usage.items++
 	m.usage.bytes += size
@@ -173,6 +179,10 @@ func (m *Machine) release(h *heldItem) {
 		return
 	}
 	delete(m.held, it.Key())
+	delete(m.heldFor[it.Target], it.Key())
+	if len(m.heldFor[it.Target]) == 0 {
+		delete(m.heldFor, it.Target)
+	}
 	size := int64(len(it.Raw))
 	m.usage.items--
 	m.usage.bytes -= size
@@ -194,7 +204,7 @@ func (m *Machine) RestoreHeld(now time.Time, items []*Item) {
 	for _, it := range items {
 		if now.Before(it.Expires) && m.held[it.Key()] == nil {
 			m.addHeld(it)
-			m.heldLocateAt[UserKey(it.To)] = now
+			m.heldLocateAt[it.Target] = now
 		}
 	}
 }
@@ -223,9 +233,9 @@ func (m *Machine) push(now time.Time, key identity.NodeID) {
 	var batch [][]byte
 	var keys []Key
 	size := 0
-	for _, k := range m.sortedHeld() {
+	for _, k := range sortedKeys(m.heldFor[key]) {
 		h := m.held[k]
-		if h.pushing || UserKey(h.item.To) != key {
+		if h.pushing {
 			continue
 		}
 		if len(batch) == wire.MaxMsgBatch || size+len(h.item.Raw) > wire.MaxMessageSize/2 {
@@ -263,7 +273,7 @@ func (m *Machine) pushDone(now time.Time, keys []Key, resp wire.Message) {
 		case wire.MsgNotHere:
 			// The record is stale; the next announcement brings the
 			// right one.
-			delete(m.locations, UserKey(h.item.To))
+			delete(m.locations, h.item.Target)
 			h.pushAt = now.Add(m.cfg.RetryInterval)
 		case wire.MsgFull:
 			h.pushAt = now.Add(m.cfg.RetryInterval)
@@ -282,12 +292,12 @@ func (m *Machine) retryPushes(now time.Time) {
 		h := m.held[k]
 		if !h.pushing && !h.pushAt.IsZero() && !now.Before(h.pushAt) {
 			h.pushAt = time.Time{}
-			due[UserKey(h.item.To)] = true
+			due[h.item.Target] = true
 		}
 	}
 	for _, k := range m.sortedHeld() {
 		if h := m.held[k]; h != nil {
-			if key := UserKey(h.item.To); due[key] {
+			if key := h.item.Target; due[key] {
 				delete(due, key)
 				m.push(now, key)
 			}
@@ -300,8 +310,12 @@ func (m *Machine) retryPushes(now time.Time) {
 // closest to its key when it announces, which need not be the custodians
 // its sender picked, so a custodian looks the recipient up itself.
 func (m *Machine) locateHeld(now time.Time) {
-	for _, k := range m.sortedHeld() {
-		target := UserKey(m.held[k].item.To)
+	targets := make([]identity.NodeID, 0, len(m.heldFor))
+	for target := range m.heldFor {
+		targets = append(targets, target)
+	}
+	slices.SortFunc(targets, func(a, b identity.NodeID) int { return slices.Compare(a[:], b[:]) })
+	for _, target := range targets {
 		if at, ok := m.heldLocateAt[target]; m.heldLooking[target] || ok && now.Before(at) {
 			continue
 		}
@@ -327,12 +341,13 @@ func limitText(s string) string {
 }
 
 // holdsFor counts the held items for the user with UserKey target.
-func (m *Machine) holdsFor(target identity.NodeID) int {
-	n := 0
-	for _, h := range m.held {
-		if UserKey(h.item.To) == target {
-			n++
-		}
+func (m *Machine) holdsFor(target identity.NodeID) int { return len(m.heldFor[target]) }
+
+func sortedKeys(items map[Key]*heldItem) []Key {
+	keys := make([]Key, 0, len(items))
+	for k := range items {
+		keys = append(keys, k)
 	}
-	return n
+	slices.SortFunc(keys, compareKeys)
+	return keys
 }

@@ -114,8 +114,10 @@ type Item struct {
 	// From is the signer's key; To is the key of the user the item goes
 	// to, whose overlay key routes it.
 	From, To ed25519.PublicKey
-	Created  time.Time
-	Expires  time.Time
+	// Target is UserKey(To), kept so that routing need not hash again.
+	Target  identity.NodeID
+	Created time.Time
+	Expires time.Time
 	// Raw is the canonical signed encoding.
 	Raw []byte
 
@@ -305,6 +307,7 @@ func Decode(raw []byte) (*Item, error) {
 	if err := verify(s, it.From); err != nil {
 		return nil, err
 	}
+	it.Target = UserKey(it.To)
 	it.Raw = raw
 	return it, nil
 }

@@ -152,8 +152,10 @@ type Machine struct {
 	// out are the items sent from this node, until they expire.
 	out map[Key]*outbound
 	// held are the items held for other nodes' users.
-	held  map[Key]*heldItem
-	usage usage
+	held map[Key]*heldItem
+	// heldFor indexes held by the recipient's UserKey.
+	heldFor map[identity.NodeID]map[Key]*heldItem
+	usage   usage
 	// senders is the usage of held items per sender's signing key.
 	senders map[string]*usage
 	// received are the keys of items given to local users, until they
@@ -197,6 +199,7 @@ func New(cfg Config) *Machine {
 		locations: make(map[identity.NodeID]*Location),
 		out:       make(map[Key]*outbound),
 		held:      make(map[Key]*heldItem),
+		heldFor:   make(map[identity.NodeID]map[Key]*heldItem),
 		senders:   make(map[string]*usage),
 		received:  make(map[Key]time.Time),
 		down:      make(map[identity.NodeID]time.Time),

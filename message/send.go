@@ -140,7 +140,7 @@ func (m *Machine) advance(now time.Time, o *outbound) {
 		m.delivered(now, o)
 		return
 	}
-	target := UserKey(it.To)
+	target := it.Target
 	if loc := m.freshLocation(target, now); loc != nil && loc.Node.ID != m.cfg.Self.ID && !m.isDown(loc.Node.ID, now) {
 		o.phase = phaseDeliver
 		m.request(loc.Node, &wire.MsgDeliver{Items: [][]byte{it.Raw}}, pendingRequest{kind: reqDeliver, key: it.Key()})
@@ -164,7 +164,7 @@ func (m *Machine) advance(now time.Time, o *outbound) {
 func (m *Machine) advanceTarget(now time.Time, target identity.NodeID) {
 	for _, key := range m.sortedOut() {
 		o := m.out[key]
-		if (o.phase == phaseLookup || o.phase == phaseLocate) && UserKey(o.status.Item.To) == target {
+		if (o.phase == phaseLookup || o.phase == phaseLocate) && o.status.Item.Target == target {
 			m.advance(now, o)
 		}
 	}
@@ -225,7 +225,7 @@ func (m *Machine) deliverDone(now time.Time, key Key, resp wire.Message) {
 	// does not host the user (a stale record), and one that did not
 	// respond is marked down, so advance tries neither again.
 	if resp != nil {
-		delete(m.locations, UserKey(o.status.Item.To))
+		delete(m.locations, o.status.Item.Target)
 	}
 	o.phase = phaseWait
 	m.advance(now, o)
