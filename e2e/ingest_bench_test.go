@@ -116,3 +116,31 @@ func benchmarkMQTT(b *testing.B, clients int) {
 	}
 	reportRate(b, benchReadings*b.N, time.Since(start))
 }
+
+// BenchmarkIngestHTTPOneReading measures 400 requests of one reading
+// each, sent by 8 clients at once, as sensors that post every reading on
+// its own do.
+func BenchmarkIngestHTTPOneReading(b *testing.B) {
+	const clients, requests = 8, 400
+	c := startIngestCluster(b)
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		var wg sync.WaitGroup
+		for k := range clients {
+			wg.Go(func() {
+				for j := k; j < requests; j += clients {
+					r := benchReading(j)
+					r.Source = fmt.Sprintf("sensor-%d", k)
+					res, err := c.client.WriteReadings(context.Background(), "", fmt.Sprintf("bench-small-%d", i), []sensor.Reading{r})
+					if err != nil || res.Stored != 1 {
+						b.Errorf("post: %+v, %v", res, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	reportRate(b, requests*b.N, time.Since(start))
+}
