@@ -9,10 +9,17 @@ const MAX_POINTS = 60;
 // its data stale. The node sends a heartbeat every 5 s.
 const STALE_AFTER_MS = 12000;
 
+// Each level has its own shape as well as its word: a circle for info, a
+// triangle for a warning and an octagon, as on a stop sign, to evacuate.
+// The shapes are drawn, so they need no emoji font.
 const LEVELS = {
-  info: { icon: "\u2139\ufe0f", label: "INFO" },
-  warning: { icon: "\u26a0\ufe0f", label: "WARNING" },
-  evacuate: { icon: "\u26d4", label: "EVACUATE" },
+  info: { shape: "circle", mark: "i", label: "INFO" },
+  warning: { shape: "triangle", mark: "!", label: "WARNING" },
+  evacuate: { shape: "octagon", mark: "!", label: "EVACUATE" },
+};
+const SHAPES = {
+  triangle: "12,1 23,22 1,22",
+  octagon: "7,1 17,1 23,7 23,17 17,23 7,23 1,17 1,7",
 };
 const STATUS = {
   up: { icon: "\u2714", label: "up" },
@@ -127,6 +134,7 @@ function connect() {
   source.onerror = () => {
     model.connected = false;
     setConnection("lost", "Connection to the node lost; retrying. Showing data from " + lastEventTime());
+    scheduleDraw();
   };
   source.addEventListener("heartbeat", () => markEvent());
   source.addEventListener("nodes", (e) => {
@@ -237,10 +245,20 @@ function drawAlerts() {
 
 function levelRank(level) { return { info: 1, warning: 2, evacuate: 3 }[level] || 0; }
 
+function levelIcon(level) {
+  const svg = svgEl("svg", { class: "icon", viewBox: "0 0 24 24", "aria-hidden": "true" });
+  if (level.shape === "circle") svg.append(svgEl("circle", { cx: 12, cy: 12, r: 11 }));
+  else svg.append(svgEl("polygon", { points: SHAPES[level.shape] }));
+  const mark = svgEl("text", { x: 12, y: level.shape === "triangle" ? 19 : 17, "text-anchor": "middle" });
+  mark.textContent = level.mark;
+  svg.append(mark);
+  return svg;
+}
+
 function alertItem(a) {
-  const level = LEVELS[a.level] || { icon: "\u2753", label: a.level.toUpperCase() };
+  const level = LEVELS[a.level] || { shape: "circle", mark: "?", label: a.level.toUpperCase() };
   const li = el("li", { class: "alert", "data-id": a.id, "data-level": a.level });
-  li.append(el("span", { class: "icon", "aria-hidden": "true" }, level.icon));
+  li.append(levelIcon(level));
   const body = el("div");
   body.append(el("div", { class: "level" }, level.label), el("div", { class: "text" }, a.text));
   const issued = new Date(a.issued).toLocaleString();
@@ -252,10 +270,18 @@ function alertItem(a) {
 
 // nodeRows returns the listed nodes and the remembered peers the node no
 // longer lists, which are shown as unreachable.
+// While the page cannot reach its node, that node shows as unreachable
+// and its peers with the status it last reported.
 function nodeRows() {
   const n = model.nodes;
   const listed = new Set(n.peers.map((p) => p.id));
-  const rows = [n.self, ...n.peers];
+  let self = n.self;
+  let peers = n.peers;
+  if (!model.connected) {
+    self = { ...self, status: "unreachable" };
+    peers = peers.map((p) => ({ ...p, asOf: model.lastEvent }));
+  }
+  const rows = [self, ...peers];
   for (const [id, k] of model.known) {
     if (listed.has(id)) continue;
     rows.push({ ...k.node, status: "unreachable", gone: k.listed });
@@ -281,7 +307,9 @@ function nodeRow(n) {
   const st = STATUS[n.status] || STATUS.up;
   const tr = el("tr", { "data-id": n.id, "data-status": n.status });
   tr.append(el("td", {}, n.short + (n.link === "self" ? " (this node)" : "")));
-  tr.append(el("td", { class: "status", "data-status": n.status }, st.icon + " " + st.label));
+  let status = st.icon + " " + st.label;
+  if (n.asOf) status += " (last known at " + new Date(n.asOf).toLocaleTimeString() + ")";
+  tr.append(el("td", { class: "status", "data-status": n.status }, status));
   tr.append(el("td", {}, n.link));
   tr.append(el("td", {}, n.rtt_ms ? n.rtt_ms.toFixed(1) + " ms" : "\u2013"));
   let heard = "\u2013";
@@ -292,7 +320,7 @@ function nodeRow(n) {
 }
 
 function drawNetwork(rows) {
-  const svg = $("network");
+  const svg = $("diagram");
   const parts = [];
   for (const n of rows) {
     if (n.link === "self") continue;
@@ -442,17 +470,20 @@ function drawMap() {
     x0 = Math.min(x0, it.x - it.r); y0 = Math.min(y0, it.y - it.r);
     x1 = Math.max(x1, it.x + it.r); y1 = Math.max(y1, it.y + it.r);
   }
-  if (!Number.isFinite(x0)) {
+  svg.hidden = !Number.isFinite(x0);
+  if (svg.hidden) {
     svg.replaceChildren();
     $("map-note").textContent = "Nothing with a position yet: sensors with a location, your tags and a node started with a location appear here.";
     return;
   }
+  // Pad the square view around the items' centre, more on the right
+  // where the labels go.
   const span = Math.max(x1 - x0, y1 - y0, 1e-6);
-  const pad = span * 0.08;
-  x0 -= pad; y0 -= pad; x1 += pad; y1 += pad;
-  const size = Math.max(x1 - x0, y1 - y0);
+  const size = span * 1.3;
+  const cx = (x0 + x1) / 2 + span * 0.07;
+  const cy = (y0 + y1) / 2;
   // The map's y grows upwards, the SVG's downwards, so y is negated.
-  svg.setAttribute("viewBox", [x0, -y0 - size, size, size].join(" "));
+  svg.setAttribute("viewBox", [cx - size / 2, -cy - size / 2, size, size].join(" "));
   const unit = size / 100;
   const parts = [];
   if (bg.url && bg.bounds) {
