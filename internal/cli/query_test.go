@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yuinet/yui/node"
 )
 
 func TestParseCondition(t *testing.T) {
@@ -62,5 +66,50 @@ func TestQueryFlagsRequest(t *testing.T) {
 		if _, err := bad.request(); err == nil {
 			t.Errorf("flags %+v: no error", bad)
 		}
+	}
+}
+
+// TestQueryCommandOnNode imports a small table into a real node and
+// queries it back with the command, as CSV and as aggregates.
+func TestQueryCommandOnNode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "node")
+	n, err := node.Start(context.Background(), node.Config{
+		DataDir: dir, Listen: "127.0.0.1:0", API: "127.0.0.1:0",
+		DiscoveryPort: -1, MQTT: node.MQTTOff, Logger: discardLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if out, err := run(t, "import", "--data-dir", dir, "--ns", "lab", writeTemp(t, "lab.csv", smallTable)); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+
+	out, err := run(t, "query", "lab", "--data-dir", dir, "--sensor", "1", "--from", "2004-03-10T18:01:00Z", "--csv")
+	if err != nil {
+		t.Fatalf("query: %v\n%s", err, out)
+	}
+	want := "time,sensor,lat,lon,x,y,temperature\n" +
+		"2004-03-10T18:03:00Z,1,,,,,21.9\n" +
+		"2004-03-10T18:06:00Z,1,,,,,22.2\n" +
+		"2004-03-10T18:09:00Z,1,,,,,22.5\n"
+	if out != want {
+		t.Errorf("query printed\n%s\nwant\n%s", out, want)
+	}
+
+	out, err = run(t, "query", "lab", "--data-dir", dir, "--where", "temperature>=22", "--agg", "count,max", "--by", "sensor", "--csv")
+	if err != nil {
+		t.Fatalf("aggregate query: %v\n%s", err, out)
+	}
+	want = "group,readings,field,count,max\n" +
+		"1,2,temperature,2,22.5\n" +
+		"2,3,temperature,3,22.6\n" +
+		"3,3,temperature,3,22.7\n"
+	if out != want {
+		t.Errorf("aggregate query printed\n%s\nwant\n%s", out, want)
+	}
+
+	if _, err := run(t, "query", "lab", "--data-dir", dir, "--user", "nobody"); err == nil {
+		t.Error("query as an unknown user succeeded")
 	}
 }
