@@ -60,6 +60,9 @@ func loadSearchBench(b *testing.B) {
 		var retries int
 		retries, sb.err = loadReplays(sb.nodes[0], sb.base, sb.replays)
 		b.Logf("stored %d readings in %s with %d writes retried", len(sb.base)*sb.replays, time.Since(start).Round(time.Second), retries)
+		if sb.err == nil {
+			sb.err = checkPeers(sb.nodes)
+		}
 	})
 	if sb.err != nil {
 		b.Fatal(sb.err)
@@ -101,6 +104,18 @@ func startBenchCluster(n int) ([]*Node, error) {
 		}
 	}
 	return nodes, nil
+}
+
+// checkPeers fails when a node no longer knows every other node. Queries
+// would then read postings from other holders than the writes chose, and
+// find less than was stored, so the figures would mean nothing.
+func checkPeers(nodes []*Node) error {
+	for i, n := range nodes {
+		if got := len(n.Peers()); got < len(nodes)-1 {
+			return fmt.Errorf("node %d (%s) knows %d peers after the load, want %d", i, n.ID().Short(), got, len(nodes)-1)
+		}
+	}
+	return nil
 }
 
 // loadReplays writes the replays through the node's search writer, two

@@ -57,6 +57,9 @@ func (n *testNode) Request(ctx context.Context, to wire.Contact, msg wire.Messag
 type testCluster struct {
 	t   testing.TB
 	mem *transport.MemoryNetwork
+	// disk puts each node's Pebble in a temporary folder instead of in
+	// memory.
+	disk bool
 
 	mu    sync.Mutex // guards nodes
 	nodes []*testNode
@@ -88,7 +91,13 @@ func (c *testCluster) add(i int, numbers []string) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.OpenInMemory(engine.Options{Logger: quietLogger(), CacheSize: 4 << 20})
+	opts := engine.Options{Logger: quietLogger(), CacheSize: 4 << 20}
+	var eng *engine.DB
+	if c.disk {
+		eng, err = engine.Open(t.TempDir(), opts)
+	} else {
+		eng, err = engine.OpenInMemory(opts)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
