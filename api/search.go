@@ -37,7 +37,7 @@ type QueryRequest struct {
 	// From and To bound the readings' times to [From, To).
 	From *time.Time `json:"from,omitempty"`
 	To   *time.Time `json:"to,omitempty"`
-	// Where lists conditions on field values.
+	// Where is the list of conditions on field values.
 	Where []Condition `json:"where,omitempty"`
 	// Near keeps readings within a radius of a point.
 	Near *Near `json:"near,omitempty"`

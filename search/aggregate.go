@@ -89,8 +89,9 @@ func (s *Stats) finish() {
 	s.Sum = s.exact.Float64()
 }
 
-// Aggregate returns the aggregates of the readings that match q, grouped
-// as by says: by sensor in order of source id, by time in time order.
+// Aggregate returns the aggregates of the readings that match q, in groups
+// of the kind by names: by sensor in order of source id, by time in time
+// order.
 // q.Limit is ignored. A user who may not read the namespace gets an error
 // wrapping store.ErrForbidden.
 func (s *Querier) Aggregate(ctx context.Context, user string, q Query, by GroupBy) ([]Group, error) {

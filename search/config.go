@@ -9,7 +9,7 @@ import (
 	"github.com/yuinet/yui/storage/store"
 )
 
-// Store is what the search layer needs of the distributed store: the
+// Store is the part of the distributed store the search layer uses: the
 // gateway for segments and the index key of a namespace.
 // *store.Store implements it.
 type Store interface {

@@ -6,10 +6,10 @@
 // A Writer groups the readings it is given by sensor and hour and encodes
 // each group as a segment (sensor.EncodeSegment), which it stores as one
 // encrypted record of the namespace through the store's Gateway. A
-// segment holds at most one hour of one sensor, and a group whose encoding
+// segment holds at most one hour of one sensor. A group whose encoding
 // exceeds store.InlineMax is split in time until each part fits, so every
-// segment is stored inline in its record version: one directory write to
-// store it and one directory read to fetch it. At one reading per sensor
+// segment is stored inline in its record version. Storing one then takes
+// one directory write, and fetching it one directory read. At one reading per sensor
 // per minute with a handful of numeric fields, an hour takes one or two
 // records, so a million readings cost tens of thousands of records, and a
 // query over a day of one sensor fetches a few dozen.

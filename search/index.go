@@ -46,7 +46,7 @@ type IndexConfig struct {
 }
 
 // Index is an index holder: it stores the posting lists of the tokens
-// placed on this node and serves them to lookups. It sees tokens and
+// placed on this node and serves them to lookups. It receives tokens and
 // sealed entries only. All methods are safe for concurrent use.
 type Index struct {
 	cfg IndexConfig
@@ -112,7 +112,8 @@ func (x *Index) add(from transport.Peer, m *wire.IndexAdd) wire.Message {
 		id := sha256.Sum256(p.Entry)
 		b.Set(postingKey(m.Namespace, p.Token, id[:entryIDLen]), p.Entry)
 	}
-	// Sync, because an Ack tells the writer the postings are durable.
+	// Sync, because an Ack reports to the writer that the postings are
+	// durable.
 	if err := b.Commit(engine.Sync); err != nil {
 		x.log.Error("storing postings failed", "peer", from.ID.Short(), "namespace", m.Namespace, "err", err)
 		return &wire.Error{Code: wire.CodeInternal, Message: "storing postings failed"}

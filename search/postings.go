@@ -52,9 +52,9 @@ type postings struct {
 func (p *postings) copies(cands []wire.Contact) int { return min(p.replicas, len(cands)) }
 
 // writeQuorum is how many of n holders must store a posting for an add
-// to succeed, and readQuorum how many must respond to a lookup, so that a
-// lookup reaches at least one holder of every posting added while the
-// holders stay the same.
+// to succeed, and readQuorum how many must respond to a lookup. While the
+// holders stay the same, a lookup then reaches at least one holder of
+// every posting added.
 //
 // NOTE: postings are not yet handed over when closer nodes join or
 // repaired when holders fail, so a posting can be lost from view once

@@ -25,7 +25,7 @@ type Query struct {
 	// From and To, where not zero, bound the readings' times to
 	// [From, To).
 	From, To time.Time
-	// Where lists conditions on field values.
+	// Where is the list of conditions on field values.
 	Where []Condition
 	// Near, if set, keeps readings whose location lies within a radius.
 	Near *Near
@@ -48,8 +48,8 @@ const (
 	GreaterEqual Op = ">="
 )
 
-// Condition holds for a reading whose field Field compares to Value as Op
-// says. A reading without the field, or with a missing value or a value
+// Condition holds for a reading whose field Field compares to Value with
+// the comparison Op. A reading without the field, or with a missing value or a value
 // of another kind, does not match, whatever Op is.
 type Condition struct {
 	Field string
@@ -175,7 +175,7 @@ func (c Condition) Matches(r *sensor.Reading) bool {
 	return false
 }
 
-// Querier answers queries from the index and the stored segments. It is
+// Querier runs queries against the index and the stored segments. It is
 // safe for concurrent use.
 type Querier struct {
 	cfg     Config
