@@ -363,3 +363,44 @@ func TestMachineDeadlineWhileWaiting(t *testing.T) {
 		t.Errorf("next deadline %v is not after now %v while requests are in flight", d, n.now)
 	}
 }
+
+func TestMachineRetriesAfterErrorResponse(t *testing.T) {
+	alice, bob := newUsers(t)
+	n := newTestNet(t, 3, Config{})
+	contacts := n.upContacts()
+	target := UserKey(alice.SigningKey())
+	slices.SortFunc(contacts, func(a, b wire.Contact) int { return compareDistance(target, a.ID, b.ID) })
+	// The sender is the farthest node, so that it is no custodian itself.
+	m := New(Config{Self: contacts[2], Copies: 2})
+	it, err := NewMessage(bob, alice.Public(), ID{8}, []byte("x"), epoch, epoch.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send(epoch, it); err != nil {
+		t.Fatal(err)
+	}
+
+	holds := 0
+	for range 10 {
+		for _, target := range m.Lookups() {
+			m.HandleClosest(epoch, target, contacts[:2])
+		}
+		for _, o := range m.Outbox() {
+			if d, ok := o.Msg.(*wire.MsgDeliver); ok && d.Hold {
+				holds++
+			}
+			// A node that is starting sends an error, not an ack.
+			m.HandleResponse(epoch, o.Request, &wire.Error{Code: wire.CodeOverloaded, Message: "node is starting"})
+		}
+	}
+	if holds != 2 {
+		t.Errorf("sent %d hold requests, want 2", holds)
+	}
+	st, _ := m.Status(it.Key())
+	if st.State != StatePending {
+		t.Errorf("after error responses the message is %v (%s), want pending", st.State, st.Error)
+	}
+	if d := m.NextDeadline(); d.IsZero() || !d.After(epoch) {
+		t.Errorf("next deadline %v, want a retry after %v", d, epoch)
+	}
+}

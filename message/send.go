@@ -257,9 +257,11 @@ func (m *Machine) holdDone(now time.Time, key Key, resp wire.Message) {
 		return
 	}
 	o.holdWaiting--
-	if resp != nil {
-		code, text := firstResult(resp)
-		m.countHold(o, wire.MsgResult{Code: code, Text: text})
+	// Any response but an ack, such as an error from a node that is
+	// still starting, counts as no response: the item is retried, not
+	// rejected.
+	if ack, ok := resp.(*wire.MsgAck); ok && len(ack.Results) > 0 {
+		m.countHold(o, ack.Results[0])
 	}
 	if o.holdWaiting == 0 {
 		m.holdFinished(now, o)
