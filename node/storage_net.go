@@ -75,9 +75,8 @@ type storeNetwork struct {
 
 	// mu guards down, lookups and pending.
 	mu sync.Mutex
-	// down maps each peer whose last request failed to when it stops
-	// counting as down.
-	down map[identity.NodeID]time.Time
+	// down holds the peers that count as down.
+	down map[identity.NodeID]downMark
 	// failures counts each peer's consecutive failed requests.
 	failures map[identity.NodeID]int
 	lookups  map[identity.NodeID]cachedLookup
@@ -108,7 +107,7 @@ func newStoreNetwork(self wire.Contact, r *router, tr transport.Transport) *stor
 		router:   r,
 		tr:       tr,
 		timeout:  defaultStoreTimeout,
-		down:     make(map[identity.NodeID]time.Time),
+		down:     make(map[identity.NodeID]downMark),
 		failures: make(map[identity.NodeID]int),
 		lookups:  make(map[identity.NodeID]cachedLookup),
 		pending:  make(map[identity.NodeID]*pendingLookup),
@@ -217,6 +216,7 @@ func (sn *storeNetwork) lookup(ctx context.Context, target identity.NodeID, n in
 // none of the first n contacts was down.
 func (sn *storeNetwork) withoutDown(contacts []wire.Contact, n int) ([]wire.Contact, bool) {
 	now := time.Now()
+	seen := sn.lastSeen()
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	live := make([]wire.Contact, 0, min(n, len(contacts)))
@@ -225,7 +225,7 @@ func (sn *storeNetwork) withoutDown(contacts []wire.Contact, n int) ([]wire.Cont
 		if len(live) == n {
 			break
 		}
-		if sn.isDown(c.ID, now) {
+		if sn.isDown(c.ID, now, seen) {
 			whole = whole && i >= n
 			continue
 		}
@@ -305,8 +305,9 @@ func (sn *storeNetwork) widen(ctx context.Context, target identity.NodeID, close
 // is an error. A request to a peer that is down fails at once.
 func (sn *storeNetwork) Request(ctx context.Context, to wire.Contact, req wire.Message) (wire.Message, error) {
 	now := time.Now()
+	seen := sn.lastSeen()
 	sn.mu.Lock()
-	down := sn.isDown(to.ID, now)
+	down := sn.isDown(to.ID, now, seen)
 	sn.mu.Unlock()
 	if down {
 		return nil, fmt.Errorf("node: %w: %s failed a request less than %s ago", transport.ErrUnreachable, to.ID.Short(), downTTL)
@@ -350,18 +351,55 @@ func (sn *storeNetwork) observe(id identity.NodeID, err error, callerCtx context
 		sn.router.log.Debug("storage peer down", "peer", id.Short(), "for", downTTL, "err", err)
 	}
 	doublings := min(sn.failures[id]-downAfter, maxDownDoublings)
-	sn.down[id] = time.Now().Add(downTTL << doublings)
+	now := time.Now()
+	sn.down[id] = downMark{since: now, until: now.Add(downTTL << doublings)}
 }
 
-// isDown reports whether id is down at now, forgetting an expired mark.
-// It must be called with mu held.
-func (sn *storeNetwork) isDown(id identity.NodeID, now time.Time) bool {
-	until, ok := sn.down[id]
-	if ok && now.After(until) {
+// downMark is when a peer was last marked down and when the mark ends.
+type downMark struct {
+	since, until time.Time
+}
+
+// lastSeen returns when the routing core last heard from each peer in its
+// table, or nil when no peer is down, which is the common case.
+func (sn *storeNetwork) lastSeen() map[identity.NodeID]time.Time {
+	sn.mu.Lock()
+	none := len(sn.down) == 0
+	sn.mu.Unlock()
+	if none {
+		return nil
+	}
+	seen := make(map[identity.NodeID]time.Time)
+	sn.router.withMachine(func(m *kademlia.Machine) {
+		for _, p := range m.Peers() {
+			seen[p.ID] = p.LastSeen
+		}
+	})
+	return seen
+}
+
+// isDown reports whether id is down at now, forgetting a mark that
+// expired or that predates the last time the routing core heard from the
+// peer, per seen. A node that was killed and started again at the same
+// address contacts its peers while it joins, so it counts as up again
+// without waiting for its mark to end. It must be called with mu held.
+func (sn *storeNetwork) isDown(id identity.NodeID, now time.Time, seen map[identity.NodeID]time.Time) bool {
+	mark, ok := sn.down[id]
+	if !ok {
+		return false
+	}
+	if seen[id].After(mark.since) {
+		delete(sn.down, id)
+		delete(sn.failures, id)
+		return false
+	}
+	if now.After(mark.until) {
+		// The failures stay counted, so that one more marks the peer
+		// down again, for twice as long.
 		delete(sn.down, id)
 		return false
 	}
-	return ok
+	return true
 }
 
 // sortByDistance sorts contacts by XOR distance to target, closest first,

@@ -90,3 +90,34 @@ func TestConcurrentClosestAgree(t *testing.T) {
 		}
 	}
 }
+
+func TestPeerHeardFromIsUpAgain(t *testing.T) {
+	nodes, _ := startTrio(t)
+	sn := nodes[0].storage.net
+	peer := nodes[1]
+	ctx := context.Background()
+
+	// Mark a live peer down, as after it was killed and before it was
+	// started again at the same address.
+	sn.mu.Lock()
+	sn.failures[peer.ID()] = downAfter
+	sn.down[peer.ID()] = downMark{since: time.Now(), until: time.Now().Add(downTTL)}
+	sn.mu.Unlock()
+	if _, err := sn.Request(ctx, contactOf(peer), &wire.Ping{}); !errors.Is(err, transport.ErrUnreachable) {
+		t.Fatalf("request to a peer marked down: error %v, want the down peer's fast failure", err)
+	}
+
+	// The peer contacts this node, as a restarted node does while it
+	// joins, and the routing core hears from it.
+	time.Sleep(10 * time.Millisecond) // so that the peer's LastSeen is later than the mark
+	if _, err := peer.storage.net.Request(ctx, contactOf(nodes[0]), &wire.FindNode{Target: peer.ID()}); err != nil {
+		t.Fatalf("find-node from the peer: %v", err)
+	}
+	resp, err := sn.Request(ctx, contactOf(peer), &wire.Ping{})
+	if err != nil {
+		t.Fatalf("request to a peer heard from after its mark: %v", err)
+	}
+	if _, ok := resp.(*wire.Pong); !ok {
+		t.Errorf("ping answered with %T, want *wire.Pong", resp)
+	}
+}
