@@ -55,8 +55,9 @@ its file, line number and reason, counted and skipped, and a file that
 cannot be read as a table is reported and skipped. With --strict the
 first of either ends the import, and the batches sent before it stay
 stored. On a terminal a progress bar shows each file's progress.`,
-		Example: `  yui import R1.txt R2.txt --ns library
-  yui import AirQualityUCI.csv --ns air --map 'time=0+1,source=const:turin'
+		Example: `  yui import R1.txt R2.txt R3.txt --ns library --map ulb
+  yui import AirQualityUCI.csv --ns air --map 'date=Date,time=Time,source=@turin'
+  yui import readings.txt --ns lab --map 'time=0:unix_ms,source=1,ignore=2,temperature=3'
   yui import data.txt --ns lab --locations mote_locs.txt`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,10 +76,34 @@ stored. On a terminal a progress bar shows each file's progress.`,
 	sf.register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&namespace, "ns", "", "namespace to store the readings in (env YUI_NS)")
-	f.StringVar(&mapSpec, "map", "", "column map overriding detection, such as 'time=0:unix_ms,source=1,skip=2' (env YUI_MAP)")
+	f.StringVar(&mapSpec, "map", "", "column map overriding detection, such as 'time=0:unix_ms,source=1,ignore=2,temperature=3', or a known dataset: ulb (ULB library readings), ulb-links (ULB neighbour files) (env YUI_MAP)")
 	f.BoolVar(&strict, "strict", false, "stop at the first rejected row (env YUI_STRICT)")
 	f.StringVar(&locations, "locations", "", "file of source positions, one row per source such as 'moteid x y', for readings without location columns (env YUI_LOCATIONS)")
 	return cmd
+}
+
+// knownMaps are the column maps of public datasets, by the name --map
+// accepts for them. Their files have no header, so detection cannot name
+// the fields.
+var knownMaps = map[string]string{
+	"ulb":       importer.ULBReadingsMap,
+	"ulb-links": importer.ULBLinksMap,
+}
+
+// importMap parses --map, which is a column map or the name of one of
+// knownMaps; "" gives the empty map, which leaves detection alone.
+func importMap(spec string) (importer.Map, error) {
+	if known, ok := knownMaps[spec]; ok {
+		spec = known
+	}
+	if spec == "" {
+		return importer.Map{}, nil
+	}
+	m, err := importer.ParseMap(spec)
+	if err != nil {
+		return importer.Map{}, fmt.Errorf("--map: %w", err)
+	}
+	return m, nil
 }
 
 // importRun imports files one after the other and keeps the counts.
@@ -103,10 +128,8 @@ func newImportRun(cmd *cobra.Command, g *globalFlags, user, namespace, mapSpec, 
 		return nil, err
 	}
 	opts := importer.Options{Strict: strict, Logger: log}
-	if mapSpec != "" {
-		if opts.Map, err = importer.ParseMap(mapSpec); err != nil {
-			return nil, fmt.Errorf("--map: %w", err)
-		}
+	if opts.Map, err = importMap(mapSpec); err != nil {
+		return nil, err
 	}
 	if locations != "" {
 		if opts.Locations, err = loadLocations(locations, log); err != nil {

@@ -112,6 +112,28 @@ func TestImportULBLibrary(t *testing.T) {
 	}
 }
 
+func TestImportKnownMapNamesFields(t *testing.T) {
+	m, err := importMap("ulb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, rn, _, _ := newTestImport(t, importer.Options{Map: m})
+	if err := run.files(context.Background(), []string{sensorData(t, "ulb-library1/R1.txt")}); err != nil {
+		t.Fatal(err)
+	}
+
+	first := rn.readings[0]
+	if v, ok := first.Get("temperature"); !ok || v.String() != "22.08" {
+		t.Errorf("first reading's temperature = %v (%v), want 22.08", v, ok)
+	}
+	if v, ok := first.Get("humidity"); !ok || v.String() != "51.53" {
+		t.Errorf("first reading's humidity = %v (%v), want 51.53", v, ok)
+	}
+	if _, err := importMap("time=0:nosuchformat"); err == nil || !strings.Contains(err.Error(), "--map") {
+		t.Errorf("bad map: error %v, want one naming --map", err)
+	}
+}
+
 func TestImportAirQuality(t *testing.T) {
 	run, rn, out, _ := newTestImport(t, importer.Options{})
 	path := sensorData(t, "air-quality/AirQualityUCI.csv")
