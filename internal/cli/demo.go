@@ -117,7 +117,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.out, "%d queries with all nodes up took %s\n", len(queries), took.Round(100*time.Microsecond))
+	fmt.Fprintf(d.out, "%d queries with all nodes up took %s\n", len(queries), millis(took))
 
 	d.killSome()
 	if err := d.lookupRound(ctx, fmt.Sprintf("after %d of %d nodes stopped", d.kill, d.nodes)); err != nil {
@@ -131,7 +131,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(d.out, "The same %d queries after %d of %d nodes stopped took %s: every answer is identical\n",
-		len(queries), d.kill, d.nodes, took.Round(100*time.Microsecond))
+		len(queries), d.kill, d.nodes, millis(took))
 	fmt.Fprintf(d.out, "Demo finished in %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -142,7 +144,7 @@ func demoQueries(first time.Time) []demoQuery {
 	all := []string{"count", "min", "max", "mean"}
 	return []demoQuery{
 		{
-			title: fmt.Sprintf("Mote 10, readings from %s to %s", hour.Format("2006-01-02 15:04"), hourEnd.Format("15:04")),
+			title: fmt.Sprintf("Mote 10, first 5 readings from %s to %s", hour.Format("2006-01-02 15:04"), hourEnd.Format("15:04")),
 			req:   api.QueryRequest{Sensor: "10", From: &hour, To: &hourEnd, Limit: 5},
 		},
 		{
@@ -158,7 +160,7 @@ func demoQueries(first time.Time) []demoQuery {
 		},
 		{
 			title: fmt.Sprintf("Mote 10, hourly means on %s", day.Format("2006-01-02")),
-			req:   api.QueryRequest{Sensor: "10", From: &day, To: &dayEnd, Aggregates: []string{"count", "mean"}, By: "hour"},
+			req:   api.QueryRequest{Sensor: "10", From: &day, To: &dayEnd, Aggregates: all, By: "hour"},
 		},
 	}
 }
@@ -196,7 +198,7 @@ func (d *demo) queryRound(ctx context.Context, via int, queries []demoQuery, sho
 		total += time.Since(start)
 		answers = append(answers, res)
 		if show {
-			fmt.Fprintf(d.out, "%s (%s)\n", q.title, time.Since(start).Round(100*time.Microsecond))
+			fmt.Fprintf(d.out, "%s (%s)\n", q.title, millis(time.Since(start)))
 			d.printResult(res)
 		}
 	}
@@ -220,13 +222,37 @@ func (d *demo) printResult(res *api.QueryResult) {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.Time.Format("15:04:05.000"), r.Source, fieldText(r, "temperature"), fieldText(r, "humidity"))
 		}
+		if res.Truncated {
+			fmt.Fprintln(tw, "…\t…\t…\t…\t")
+		}
 		return
 	}
 	fmt.Fprintln(tw, "GROUP\tREADINGS\tTEMP MIN\tTEMP MEAN\tTEMP MAX\tHUMIDITY MEAN\t")
-	for _, g := range res.Groups {
+	for _, g := range byMote(res.Groups) {
 		t, h := g.Fields["temperature"], g.Fields["humidity"]
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t\n", demoGroupName(g), g.Count, number(t.Min), number(t.Mean), number(t.Max), number(h.Mean))
 	}
+}
+
+// byMote returns groups with numeric sensor ids in numeric order, where
+// the query returns them in text order (1, 10, 11, ..., 2).
+func byMote(groups []api.AggregateGroup) []api.AggregateGroup {
+	sorted := slices.Clone(groups)
+	slices.SortStableFunc(sorted, func(a, b api.AggregateGroup) int {
+		x, errX := strconv.Atoi(a.Sensor)
+		y, errY := strconv.Atoi(b.Sensor)
+		if errX != nil || errY != nil {
+			return 0
+		}
+		return cmp.Compare(x, y)
+	})
+	return sorted
+}
+
+// millis formats d in milliseconds with one decimal, so every time the
+// demo prints reads alike.
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 }
 
 func demoGroupName(g api.AggregateGroup) string {
