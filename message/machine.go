@@ -16,7 +16,8 @@ type Config struct {
 	// Self is this node's contact, as location records name it.
 	Self wire.Contact
 	// Copies is how many custodians hold an item whose recipient cannot
-	// be reached, and how many nodes a location record is announced to.
+	// be reached. A local user's location record goes to the same number
+	// of nodes closest to the user, this node included when it is one.
 	Copies int
 	// Quota bounds the items this node holds for others.
 	Quota Quota
