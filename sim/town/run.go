@@ -78,8 +78,8 @@ func (o Options) validate(g *Graph) error {
 // Result is the outcome of one run.
 type Result struct {
 	// Receivers counts the nodes other than the sender that were up at
-	// some time of the run; in a point-to-point run, 1 when the
-	// destination was, else 0.
+	// some time of the run. A point-to-point run counts the destination
+	// alone, so Receivers is 1 or 0.
 	Receivers int
 	// Delivered counts the receivers the protocol delivered the alert to.
 	Delivered int
