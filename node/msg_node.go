@@ -1,6 +1,9 @@
 package node
 
 import (
+	"net"
+	"net/netip"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/yuinet/yui/message"
@@ -11,7 +14,7 @@ import (
 // startMsgs loads the saved messages and starts routing messages between
 // users.
 func (n *Node) startMsgs() error {
-	self := wire.Contact{ID: n.id.ID, Addr: advertisedAddr(n.tr.LocalAddr())}
+	self := wire.Contact{ID: n.id.ID, Addr: hostAddr(n.tr.LocalAddr(), net.InterfaceAddrs)}
 	// The store's Closest caches lookups for a while, an empty result
 	// too, which would delay a restarted node's first announcement. The
 	// message Machine keeps its own shorter cache, so it looks up afresh.
@@ -23,6 +26,46 @@ func (n *Node) startMsgs() error {
 	s.start()
 	n.msgs.Store(s)
 	return nil
+}
+
+// hostAddr returns local, or when local's address is unspecified (a node
+// listening on every interface), the same port at one of the host's own
+// addresses. A user's location record names the node's address for
+// senders to dial, so unlike routing, where peers learn the address from
+// packets, it needs a routable one. A private or global IPv4 address is
+// preferred, then a global IPv6 one, then loopback.
+//
+// NOTE: the address is chosen once at start; a host whose address changes
+// announces the old one until the node restarts.
+func hostAddr(local netip.AddrPort, addrs func() ([]net.Addr, error)) netip.AddrPort {
+	if !local.Addr().IsUnspecified() {
+		return local
+	}
+	list, err := addrs()
+	if err != nil {
+		return local
+	}
+	best, rank := local.Addr(), 0
+	for _, a := range list {
+		prefix, err := netip.ParsePrefix(a.String())
+		if err != nil {
+			continue
+		}
+		ip := prefix.Addr().Unmap()
+		r := 0
+		switch {
+		case ip.Is4() && (ip.IsPrivate() || ip.IsGlobalUnicast()):
+			r = 3
+		case ip.Is6() && ip.IsGlobalUnicast():
+			r = 2
+		case ip.IsLoopback():
+			r = 1
+		}
+		if r > rank {
+			best, rank = ip, r
+		}
+	}
+	return netip.AddrPortFrom(best, local.Port())
 }
 
 func (n *Node) closeMsgs() {
