@@ -173,10 +173,14 @@ func eval[T any](b *browser, expression string) T {
 	return v
 }
 
-// screenshot saves the whole page as name.png in the artifact folder.
+// screenshot saves the whole page as name.png in the artifact folder, or
+// the visible part of a page too large to capture whole.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		png, err = chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	}
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/yuinet/yui/api"
@@ -49,13 +50,18 @@ const (
 type dashboardState struct {
 	readings *dashboard.Readings
 	hub      *dashboard.Hub
+
+	mu sync.Mutex
+	// secrets caches tag secrets by record version; guarded by mu.
+	secrets map[secretKey]tag.Secret
 }
 
 // dashboardRoutes adds the page and its endpoints to mux. It also puts
 // the page's readings cache in front of the node's reading sink, so that
 // every ingest path started later feeds it.
 func (n *Node) dashboardRoutes(mux *http.ServeMux) {
-	d := &dashboardState{readings: dashboard.NewReadings(0), hub: dashboard.NewHub()}
+	d := &dashboardState{readings: dashboard.NewReadings(0), hub: dashboard.NewHub(),
+		secrets: make(map[secretKey]tag.Secret)}
 	n.dashboard = d
 	if n.readings != nil {
 		n.readings = dashboardSink{next: n.readings, state: d}
@@ -134,7 +140,12 @@ func (n *Node) serveDashboardState(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, n.dashboardSnapshot(r.Context(), q))
+	// The state of a thousand sensors runs to megabytes, so it goes out
+	// compact, unlike the API's other responses.
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(n.dashboardSnapshot(r.Context(), q)); err != nil && r.Context().Err() == nil {
+		n.log.Warn("dashboard state not sent", "user", q.user, "err", err)
+	}
 }
 
 // dashboardSnapshot gathers everything the page shows for q. A part that

@@ -39,10 +39,10 @@ type dashboardStream struct {
 	// readable is set when the user may read the namespace, so that
 	// readings events of it are passed on.
 	readable bool
-	// lastNodes and lastTags are the data of the last events sent, to
-	// send only changes.
-	lastNodes, lastTags []byte
-	nodesSent           time.Time
+	// lastNodes is the key of the last nodes event sent, to send only
+	// changes.
+	lastNodes []byte
+	nodesSent time.Time
 }
 
 // serveDashboardStream streams changes to the page as server-sent events
@@ -77,12 +77,26 @@ func (n *Node) serveDashboardStream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, ": dashboard stream\n\n")
-	s.poll(ctx)
+	s.pollNodes()
 	s.heartbeat()
-	s.run(ctx, events, alerts)
+
+	// Locating many tags can take longer than the events may wait, so it
+	// runs beside the loop that writes them.
+	tagCtx, stopTags := context.WithCancel(ctx)
+	tags := make(chan []byte)
+	tagsDone := make(chan struct{})
+	go func() {
+		defer close(tagsDone)
+		n.watchDashboardTags(tagCtx, q, tags)
+	}()
+	defer func() {
+		stopTags()
+		<-tagsDone
+	}()
+	s.run(ctx, events, alerts, tags)
 }
 
-func (s *dashboardStream) run(ctx context.Context, events <-chan dashboard.Event, alerts <-chan *alert.Signed) {
+func (s *dashboardStream) run(ctx context.Context, events <-chan dashboard.Event, alerts <-chan *alert.Signed, tags <-chan []byte) {
 	poll := time.NewTicker(dashboardPoll)
 	defer poll.Stop()
 	heartbeat := time.NewTicker(dashboardHeartbeat)
@@ -92,7 +106,9 @@ func (s *dashboardStream) run(ctx context.Context, events <-chan dashboard.Event
 		case <-ctx.Done():
 			return
 		case <-poll.C:
-			s.poll(ctx)
+			s.pollNodes()
+		case data := <-tags:
+			s.send(api.DashboardTagsEvent, data)
 		case <-heartbeat.C:
 			s.heartbeat()
 		case e, ok := <-events:
@@ -114,30 +130,52 @@ func (s *dashboardStream) run(ctx context.Context, events <-chan dashboard.Event
 	}
 }
 
-// poll sends the nodes and the user's tags when they changed.
-func (s *dashboardStream) poll(ctx context.Context) {
+// pollNodes sends the nodes when they changed, and every
+// dashboardNodesRefresh regardless.
+func (s *dashboardStream) pollNodes() {
 	now := time.Now()
 	nodes := s.n.dashboardNodes()
 	if key := nodesKey(nodes); !bytes.Equal(key, s.lastNodes) || now.Sub(s.nodesSent) >= dashboardNodesRefresh {
 		s.sendJSON(api.DashboardNodesEvent, nodes)
 		s.lastNodes, s.nodesSent = key, now
 	}
-	if s.q.user == "" {
-		return
-	}
+}
 
-	tctx, cancel := context.WithTimeout(ctx, dashboardTagTimeout)
-	defer cancel()
-	tags, err := s.n.userTags(tctx, s.q.user, s.q.network)
-	if err != nil && ctx.Err() == nil {
-		// The state endpoint reports this error to the page; the stream
-		// keeps the last positions it sent.
-		s.n.log.Debug("dashboard could not locate tags", "user", s.q.user, "err", err)
+// watchDashboardTags locates the user's tags every dashboardPoll and hands
+// their encoding to out when it changed, until ctx ends. It does nothing
+// when no user is signed in.
+func (n *Node) watchDashboardTags(ctx context.Context, q dashboardQuery, out chan<- []byte) {
+	if q.user == "" {
 		return
 	}
-	if data, err := json.Marshal(tags); err == nil && !bytes.Equal(data, s.lastTags) {
-		s.send(api.DashboardTagsEvent, data)
-		s.lastTags = data
+	var last []byte
+	for {
+		pollCtx, cancel := context.WithTimeout(ctx, dashboardTagTimeout)
+		tags, err := n.userTags(pollCtx, q.user, q.network)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			// The state endpoint reports this error to the page; the
+			// stream keeps the last positions it sent.
+			n.log.Debug("dashboard could not locate tags", "user", q.user, "err", err)
+		default:
+			data, err := json.Marshal(tags)
+			if err == nil && !bytes.Equal(data, last) {
+				select {
+				case out <- data:
+					last = data
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		select {
+		case <-time.After(dashboardPoll):
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -38,7 +38,9 @@ func (n *Node) userTags(ctx context.Context, user, network string) ([]api.Dashbo
 
 	secrets := map[string]tag.Secret{}
 	for _, info := range infos {
-		secret, err := n.readTagSecret(ctx, user, user, info.Key)
+		secret, err := n.dashboard.tagSecret(info, func() (tag.Secret, error) {
+			return n.readTagSecret(ctx, user, user, info.Key)
+		})
 		if err != nil {
 			out = append(out, api.DashboardTag{Owner: user, Name: info.Key, Network: network, Error: err.Error()})
 			continue
@@ -72,9 +74,17 @@ func (n *Node) locateTags(ctx context.Context, owner, network string, secrets ma
 
 	var out []api.DashboardTag
 	for name := range secrets {
-		l := tagLocation(loc, name, owner, network, byTag[name], since, now, false, tag.Rule{})
-		out = append(out, api.DashboardTag{Owner: owner, Name: name, Network: network,
-			Latest: l.Latest, Sightings: l.Sightings, LastSeen: l.LastSeen})
+		sightings := byTag[name]
+		t := api.DashboardTag{Owner: owner, Name: name, Network: network, Sightings: len(sightings)}
+		if len(sightings) > 0 {
+			t.LastSeen = sightings[len(sightings)-1].Time
+		}
+		// Only the newest fix is shown, so the track before it is not
+		// computed.
+		if est, err := loc.Latest(sightings); err == nil {
+			t.Latest = &est
+		}
+		out = append(out, t)
 	}
 	return out, nil
 }
@@ -110,4 +120,40 @@ func (n *Node) sightingsByTag(network string, infos []store.RecordInfo, resolver
 		slices.SortFunc(s, func(a, b tag.Sighting) int { return a.Time.Compare(b.Time) })
 	}
 	return out
+}
+
+// maxCachedSecrets bounds the tag secrets the page keeps in memory.
+const maxCachedSecrets = 10_000
+
+// secretKey names one version of one tag record.
+type secretKey struct {
+	namespace, name string
+	version         uint64
+}
+
+// tagSecret returns the secret of the tag record info, calling read only
+// for a version not read before. An open page locates the user's tags
+// every second, and reading every secret each time would cost one store
+// read per tag. The cache is consulted only after the store listed the
+// record for the user, so it grants no access the store would not.
+func (d *dashboardState) tagSecret(info store.RecordInfo, read func() (tag.Secret, error)) (tag.Secret, error) {
+	key := secretKey{info.Namespace, info.Key, info.Version}
+	d.mu.Lock()
+	secret, ok := d.secrets[key]
+	d.mu.Unlock()
+	if ok {
+		return secret, nil
+	}
+
+	secret, err := read()
+	if err != nil {
+		return secret, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.secrets) >= maxCachedSecrets {
+		clear(d.secrets)
+	}
+	d.secrets[key] = secret
+	return secret, nil
 }
