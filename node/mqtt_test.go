@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os/exec"
@@ -204,5 +205,53 @@ func TestPublishMQTTReachesSubscriber(t *testing.T) {
 	}
 	if got := strings.TrimSpace(out.String()); got != "flood at the river" {
 		t.Errorf("subscriber printed %q, want the alert", got)
+	}
+}
+
+func TestAlertReachesMQTTSubscriber(t *testing.T) {
+	sub, err := exec.LookPath("mosquitto_sub")
+	if err != nil {
+		t.Skip("mosquitto_sub not installed: apt-get install mosquitto-clients (scripts/test installs it when run as root)")
+	}
+	dir := filepath.Join(t.TempDir(), "n")
+	city := trustCity(t, dir)
+	n, err := Start(context.Background(), Config{
+		DataDir: dir, Listen: "127.0.0.1:0", API: "127.0.0.1:0", DiscoveryPort: -1,
+		MQTT: "127.0.0.1:0", Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+
+	host, port, _ := net.SplitHostPort(n.MQTTAddr())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sub, "-h", host, "-p", port, "-t", AlertTopic, "-C", "2")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The subscriber gets exactly one probe, the one that first reaches it.
+	waitFor(t, "mosquitto_sub to subscribe", func() bool { return n.PublishMQTT(AlertTopic, []byte("probe")) == 1 })
+
+	signed := signTestAlert(t, city, 1, "Evacuate the valley")
+	if _, err := api.NewClient(n.APIAddr()).SendAlert(context.Background(), signed.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("mosquitto_sub: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || lines[0] != "probe" {
+		t.Fatalf("subscriber printed %q, want the probe and then the alert", out.String())
+	}
+	var got api.Alert
+	if err := json.Unmarshal([]byte(lines[1]), &got); err != nil {
+		t.Fatalf("subscriber printed %q after the probe, want an alert in JSON: %v", lines[1], err)
+	}
+	if got.Text != "Evacuate the valley" || got.Level != "evacuate" {
+		t.Errorf("subscriber got %+v, want the evacuation alert", got)
 	}
 }

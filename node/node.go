@@ -233,6 +233,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.startMQTT(); err != nil {
 		return err
 	}
+	n.publishAlertsOverMQTT()
 	n.registerMetrics()
 	n.log.Info("node started", "id", id.ID, "network", n.cfg.Network,
 		"listen", n.tr.LocalAddr(), "api", n.api.addr, "data_dir", n.cfg.DataDir)
