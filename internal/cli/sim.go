@@ -284,21 +284,11 @@ func (f *simFlags) rttPath() (string, error) {
 	if f.rtt != "" {
 		return f.rtt, nil
 	}
-	dir, err := os.Getwd()
+	path, err := findShared(filepath.Join("latency", rttFileName))
 	if err != nil {
 		return "", fmt.Errorf("%w: %v; pass --rtt FILE", errNoRTT, err)
 	}
-	for {
-		path := filepath.Join(dir, "shared", "data", "latency", rttFileName)
-		if _, err := os.Stat(path); err == nil {
-			return path, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("%w: no shared/data/latency/%s in this folder or its parents; pass --rtt FILE", errNoRTT, rttFileName)
-		}
-		dir = parent
-	}
+	return path, nil
 }
 
 // run runs a scenario with profiling, a progress bar on a terminal and the

@@ -296,19 +296,9 @@ func (f *simTownFlags) linksPath() (string, error) {
 	if f.links != "" {
 		return f.links, nil
 	}
-	dir, err := os.Getwd()
+	path, err := findShared(ulbLinksFile)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v; pass --links FILE", errNoLinks, err)
 	}
-	for {
-		path := filepath.Join(dir, "shared", "data", ulbLinksFile)
-		if _, err := os.Stat(path); err == nil {
-			return path, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("%w: no shared/data/%s in this folder or its parents; pass --links FILE", errNoLinks, filepath.ToSlash(ulbLinksFile))
-		}
-		dir = parent
-	}
+	return path, nil
 }
