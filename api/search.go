@@ -100,6 +100,8 @@ type FieldStats struct {
 	Min   *float64 `json:"min,omitempty"`
 	Max   *float64 `json:"max,omitempty"`
 	Mean  *float64 `json:"mean,omitempty"`
+	// Sum is set for jobs that ask for it.
+	Sum *float64 `json:"sum,omitempty"`
 }
 
 // Query searches a namespace's readings on behalf of user.

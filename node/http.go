@@ -109,6 +109,7 @@ func (n *Node) routes() http.Handler {
 	n.ingestRoutes(mux)
 	n.tagRoutes(mux)
 	n.dashboardRoutes(mux)
+	n.jobRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{}))
 	return mux
 }

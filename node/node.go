@@ -163,6 +163,8 @@ type Node struct {
 	msgs atomic.Pointer[msgService]
 	// dashboard backs the web page; set when the API starts.
 	dashboard *dashboardState
+	// jobs runs distributed jobs; nil until started.
+	jobs *jobService
 }
 
 // leaveGrace bounds how long Close waits to tell contacts that the node
@@ -209,6 +211,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.openSearch(); err != nil {
 		return err
 	}
+	n.startJobs()
 	if err := n.listen(); err != nil {
 		return err
 	}
@@ -305,6 +308,9 @@ func (n *Node) dispatch(ctx context.Context, from transport.Peer, msg wire.Messa
 	}
 	if search.IsSearchType(msg.Type()) {
 		return n.handleSearch(ctx, from, msg, isRequest)
+	}
+	if wire.IsJobType(msg.Type()) {
+		return n.handleJob(ctx, from, msg, isRequest)
 	}
 	if !isRequest {
 		return nil
@@ -429,6 +435,7 @@ func (n *Node) shutdown(grace time.Duration) error {
 	}
 	n.closeAlerts()
 	n.closeMsgs()
+	n.closeJobs()
 	if n.router != nil {
 		n.router.close(grace)
 		<-n.rescored

@@ -109,6 +109,8 @@ func apiGroup(g search.Group, aggregates []string) api.AggregateGroup {
 			case "mean":
 				mean := st.Mean()
 				fs.Mean = &mean
+			case "sum":
+				fs.Sum = &st.Sum
 			}
 		}
 		out.Fields[name] = fs

@@ -360,6 +360,8 @@ func printGroups(w io.Writer, groups []api.AggregateGroup, aggs []string, asCSV 
 
 func groupName(g api.AggregateGroup) string {
 	switch {
+	case g.Sensor != "" && g.Start != nil:
+		return g.Sensor + "@" + g.Start.Format(time.RFC3339)
 	case g.Sensor != "":
 		return g.Sensor
 	case g.Start != nil:
@@ -383,6 +385,8 @@ func groupRow(g api.AggregateGroup, name string, aggs []string) []string {
 			v = fs.Max
 		case "mean":
 			v = fs.Mean
+		case "sum":
+			v = fs.Sum
 		}
 		if v == nil {
 			row = append(row, "-")

@@ -76,6 +76,7 @@ variable named in its help text.`,
 		newAlertCommand(g),
 		newQueryCommand(g),
 		newMsgCommand(g),
+		newJobCommand(g),
 	)
 	return root
 }

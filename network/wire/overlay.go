@@ -100,6 +100,9 @@ func newMessage(t Type) Message {
 	if msg := newMsgMessage(t); msg != nil {
 		return msg
 	}
+	if msg := newJobMessage(t); msg != nil {
+		return msg
+	}
 	return newStorageMessage(t)
 }
 

@@ -1,0 +1,123 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Job endpoints:
+//
+//	POST   /v1/ns/{ns}/jobs   submit a job over the namespace's readings (JobRequest; JobInfo)
+//	GET    /v1/jobs           list the jobs submitted through this node ([]JobInfo)
+//	GET    /v1/jobs/{id}      a job's progress, and its result once done (JobStatus)
+//	DELETE /v1/jobs/{id}      cancel a job (JobStatus)
+//
+// A job runs on many nodes: the submitting node cuts the namespace's
+// matching segments into units, a manager node hands them to workers,
+// and the workers read the segments and return partial aggregates.
+const PathJobs = "/v1/jobs"
+
+// JobsPath returns the submit endpoint of a namespace.
+func JobsPath(namespace string) string {
+	return PathNamespaces + url.PathEscape(namespace) + "/jobs"
+}
+
+// JobPath returns the endpoint of one job.
+func JobPath(id string) string { return PathJobs + "/" + url.PathEscape(id) }
+
+// JobRequest is a job: the readings a QueryRequest's conditions select
+// (Limit, Near and Aggregates unused), the aggregates to compute, how to
+// group them, and how many workers must agree on each unit.
+type JobRequest struct {
+	Query QueryRequest `json:"query"`
+	// Aggregates names some of count, sum, min, max and mean.
+	Aggregates []string `json:"aggregates"`
+	// By groups by "sensor", "hour" or "day"; empty means one group.
+	By string `json:"by,omitempty"`
+	// Verify is how many distinct workers must return equal results for
+	// a unit; 0 or 1 means one.
+	Verify int `json:"verify,omitempty"`
+	// SegmentsPerUnit is how many stored segments one unit reads; 0
+	// means the node's default.
+	SegmentsPerUnit int `json:"segments_per_unit,omitempty"`
+	// Reader is the user each worker node reads the segments as; empty
+	// means each worker's "default" user. The namespace's owner must
+	// have granted it read access.
+	Reader string `json:"reader,omitempty"`
+}
+
+// JobInfo names a submitted job.
+type JobInfo struct {
+	ID        string    `json:"id"`
+	Namespace string    `json:"namespace,omitempty"`
+	User      string    `json:"user,omitempty"`
+	Created   time.Time `json:"created,omitzero"`
+	Manager   string    `json:"manager,omitempty"`
+	Backup    string    `json:"backup,omitempty"`
+}
+
+// JobStatus is a job's progress. Groups hold the result once Done.
+type JobStatus struct {
+	ID string `json:"id"`
+	// Epoch is the manager's epoch: it rises each time a backup takes
+	// over.
+	Epoch     uint64           `json:"epoch"`
+	Units     int              `json:"units"`
+	Committed int              `json:"committed"`
+	Failed    int              `json:"failed"`
+	Workers   int              `json:"workers"`
+	Done      bool             `json:"done"`
+	Canceled  bool             `json:"canceled,omitempty"`
+	Error     string           `json:"error,omitempty"`
+	Groups    []AggregateGroup `json:"groups,omitempty"`
+}
+
+// SubmitJob submits a job over a namespace on behalf of user.
+func (c *Client) SubmitJob(ctx context.Context, user, namespace string, j JobRequest) (*JobInfo, error) {
+	body, err := json.Marshal(j)
+	if err != nil {
+		return nil, fmt.Errorf("api: encode job: %w", err)
+	}
+	req, err := c.newStoreRequest(ctx, http.MethodPost, JobsPath(namespace), user, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var info JobInfo
+	return &info, c.doStoreJSON(req, &info)
+}
+
+// Job returns a job's progress and, once done, its result.
+func (c *Client) Job(ctx context.Context, id string) (*JobStatus, error) {
+	req, err := c.newStoreRequest(ctx, http.MethodGet, JobPath(id), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var st JobStatus
+	return &st, c.doStoreJSON(req, &st)
+}
+
+// Jobs lists the jobs submitted through the node.
+func (c *Client) Jobs(ctx context.Context) ([]JobInfo, error) {
+	req, err := c.newStoreRequest(ctx, http.MethodGet, PathJobs, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []JobInfo
+	return out, c.doStoreJSON(req, &out)
+}
+
+// CancelJob stops a job.
+func (c *Client) CancelJob(ctx context.Context, id string) (*JobStatus, error) {
+	req, err := c.newStoreRequest(ctx, http.MethodDelete, JobPath(id), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var st JobStatus
+	return &st, c.doStoreJSON(req, &st)
+}

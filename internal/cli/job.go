@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/storage/seal"
+)
+
+// jobPollEvery is how often 'yui job run' asks for progress.
+const jobPollEvery = 500 * time.Millisecond
+
+// jobAggregates are the aggregates --agg accepts.
+var jobAggregates = []string{"count", "sum", "min", "max", "mean"}
+
+func newJobCommand(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "job",
+		Short: "Run aggregations over a namespace's readings on many nodes",
+		Long: `Run a job: the node you submit to cuts the matching stored segments into
+units, a manager node hands them to worker nodes, each worker reads and
+decrypts its units' segments and returns partial aggregates, and the
+manager merges them, each unit exactly once. A backup node takes over if
+the manager is lost.
+
+Workers read the segments as their own node's "default" user (or the
+user --reader names), so the namespace's owner must first grant that
+user read access on every worker node: 'yui grant NS "" --user-keys ...'.`,
+	}
+	cmd.AddCommand(newJobRunCommand(g), newJobStatusCommand(g), newJobLsCommand(g), newJobCancelCommand(g))
+	return cmd
+}
+
+type jobRunFlags struct {
+	q        queryFlags
+	agg      string
+	by       string
+	verify   int
+	per      int
+	reader   string
+	detach   bool
+	asJSON   bool
+	asCSV    bool
+	deadline time.Duration
+}
+
+func newJobRunCommand(g *globalFlags) *cobra.Command {
+	var f jobRunFlags
+	cmd := &cobra.Command{
+		Use:   "run NAMESPACE",
+		Short: "Submit a job and wait for its result",
+		Example: `  yui job run lab --agg count,mean --by sensor,hour
+  yui job run lab --sensor 12 --from 2006-11-13 --to 2006-11-14 --agg min,max --verify 2`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			return rangeArgs("job run", "NAMESPACE", 1, 1, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runJob(cmd, g, &f, args[0])
+		},
+	}
+	f.q.sf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.q.sensor, "sensor", "", "keep readings of this source id")
+	fl.StringVar(&f.q.from, "from", "", "keep readings at or after this time (RFC 3339 or date)")
+	fl.StringVar(&f.q.to, "to", "", "keep readings before this time (RFC 3339 or date)")
+	fl.StringArrayVar(&f.q.where, "where", nil, "keep readings whose field matches, such as temp>=20 (repeatable)")
+	fl.StringVar(&f.agg, "agg", "count,mean", "aggregates to compute: a list of count, sum, min, max and mean")
+	fl.StringVar(&f.by, "by", "", "group by sensor, hour, day, sensor,hour or sensor,day (default: one group)")
+	fl.IntVar(&f.verify, "verify", 1, "run each unit on this many workers and keep it only when their results agree")
+	fl.IntVar(&f.per, "segments-per-unit", 0, "stored segments (each at most an hour of one sensor) per unit (0 means the node's default, 4)")
+	fl.StringVar(&f.reader, "reader", "", `user each worker node reads the segments as (default "default")`)
+	fl.BoolVar(&f.detach, "detach", false, "print the job's ID and return at once")
+	fl.BoolVar(&f.asJSON, "json", false, "print the node's JSON result")
+	fl.BoolVar(&f.asCSV, "csv", false, "print comma-separated values with a header line")
+	fl.DurationVar(&f.deadline, "timeout", 30*time.Minute, "give up waiting after this long; the job keeps running")
+	return cmd
+}
+
+func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string) error {
+	if err := seal.ValidateNamespace(namespace); err != nil {
+		return err
+	}
+	if f.asJSON && f.asCSV {
+		return fmt.Errorf("--json and --csv exclude each other; pick one")
+	}
+	q, err := f.q.request()
+	if err != nil {
+		return err
+	}
+	req := api.JobRequest{Query: q, By: f.by, Verify: f.verify, SegmentsPerUnit: f.per, Reader: f.reader}
+	for _, a := range strings.Split(f.agg, ",") {
+		a = strings.TrimSpace(a)
+		if !slices.Contains(jobAggregates, a) {
+			return fmt.Errorf("invalid --agg %q: %q is not one of %s", f.agg, a, strings.Join(jobAggregates, ", "))
+		}
+		req.Aggregates = append(req.Aggregates, a)
+	}
+	client, err := api.FindNode(g.dataDir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(contextOrBackground(cmd.Context()), f.deadline)
+	defer cancel()
+	info, err := client.SubmitJob(ctx, f.q.sf.user, namespace, req)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if f.detach {
+		fmt.Fprintln(w, info.ID)
+		return nil
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "job %s: manager %s, backup %s\n", info.ID, info.Manager, info.Backup)
+	st, err := waitJob(ctx, client, info.ID, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	return printJobResult(w, st, req.Aggregates, f.asJSON, f.asCSV)
+}
+
+// waitJob polls a job until it ends, printing a progress line to w each
+// time it changes.
+func waitJob(ctx context.Context, client *api.Client, id string, w io.Writer) (*api.JobStatus, error) {
+	var last string
+	for {
+		st, err := client.Job(ctx, id)
+		if err == nil {
+			line := progressLine(st)
+			if line != last {
+				fmt.Fprintln(w, line)
+				last = line
+			}
+			if st.Done || st.Canceled {
+				return st, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("job %s still runs; check it with 'yui job status %s': %w", id, id, ctx.Err())
+		case <-time.After(jobPollEvery):
+		}
+	}
+}
+
+func progressLine(st *api.JobStatus) string {
+	state := "running"
+	switch {
+	case st.Canceled:
+		state = "canceled"
+	case st.Done:
+		state = "done"
+	}
+	line := fmt.Sprintf("%s: %d/%d units done, %d nodes working, epoch %d", state, st.Committed, st.Units, st.Workers, st.Epoch)
+	if st.Failed > 0 {
+		line += fmt.Sprintf(", %d failed", st.Failed)
+	}
+	return line
+}
+
+func printJobResult(w io.Writer, st *api.JobStatus, aggs []string, asJSON, asCSV bool) error {
+	if asJSON {
+		return printJSON(w, st)
+	}
+	if st.Failed > 0 {
+		fmt.Fprintf(w, "warning: %d of %d units failed; the result leaves their readings out\n", st.Failed, st.Units)
+	}
+	return printGroups(w, st.Groups, aggs, asCSV)
+}
+
+func newJobStatusCommand(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status ID",
+		Short: "Print a job's progress, and its result once done",
+		Args: func(cmd *cobra.Command, args []string) error {
+			return rangeArgs("job status", "ID", 1, 1, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, err := api.FindNode(g.dataDir)
+			if err != nil {
+				return err
+			}
+			st, err := client.Job(contextOrBackground(cmd.Context()), args[0])
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(w, st)
+			}
+			fmt.Fprintln(w, progressLine(st))
+			if st.Done {
+				return printGroups(w, st.Groups, jobAggregates, false)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the node's JSON result")
+	return cmd
+}
+
+func newJobLsCommand(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ls",
+		Short: "List the jobs submitted through this node",
+		Args: func(cmd *cobra.Command, args []string) error {
+			return rangeArgs("job ls", "", 0, 0, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, err := api.FindNode(g.dataDir)
+			if err != nil {
+				return err
+			}
+			jobs, err := client.Jobs(contextOrBackground(cmd.Context()))
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAMESPACE\tUSER\tCREATED\tMANAGER\tBACKUP")
+			for _, j := range jobs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Namespace, j.User,
+					j.Created.UTC().Format(time.RFC3339), j.Manager, j.Backup)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newJobCancelCommand(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Stop a job",
+		Args: func(cmd *cobra.Command, args []string) error {
+			return rangeArgs("job cancel", "ID", 1, 1, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, err := api.FindNode(g.dataDir)
+			if err != nil {
+				return err
+			}
+			st, err := client.CancelJob(contextOrBackground(cmd.Context()), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), progressLine(st))
+			return nil
+		},
+	}
+}

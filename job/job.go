@@ -1,0 +1,207 @@
+// Package job describes a distributed job over stored sensor readings and
+// the partial aggregates its workers return.
+//
+// A Spec names the input (a namespace and query conditions), the
+// aggregates and their grouping. Every worker gets the same Spec and one
+// unit of segment keys; it reads the segments, keeps the readings that
+// match, and returns a Partial. Partials merge exactly: sums are kept as
+// rationals, so the result does not depend on the order units commit in,
+// and two workers that run the same unit return the same bytes, which is
+// what verify 2 compares.
+//
+// The daemon's side (manager, backup, workers, messages) lives in
+// package node; the scheduling in job/sched.
+package job
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/yuinet/yui/search"
+	"github.com/yuinet/yui/sensor"
+)
+
+// Limits of decoded specs and partials, far above what an honest peer
+// sends.
+const (
+	// MaxSpecBytes bounds an encoded Spec.
+	MaxSpecBytes = 64 << 10
+	// MaxPartialBytes bounds an encoded Partial.
+	MaxPartialBytes = 1 << 20
+	// MaxGroups bounds the groups of one Partial.
+	MaxGroups = 10_000
+	// MaxConditions bounds the conditions of one Spec.
+	MaxConditions = 32
+)
+
+// ErrInvalid reports a spec or partial that fails its checks.
+var ErrInvalid = errors.New("job: invalid")
+
+// Aggregates a Spec may name.
+var Aggregates = []string{"count", "sum", "min", "max", "mean"}
+
+// Spec is what a job computes.
+type Spec struct {
+	ID        string      `cbor:"1,keyasint"`
+	Namespace string      `cbor:"2,keyasint"`
+	Sensor    string      `cbor:"3,keyasint,omitempty"`
+	From      int64       `cbor:"4,keyasint,omitempty"` // Unix nanoseconds, 0 for none
+	To        int64       `cbor:"5,keyasint,omitempty"`
+	Where     []Condition `cbor:"6,keyasint,omitempty"`
+	Aggs      []string    `cbor:"7,keyasint"`
+	By        string      `cbor:"8,keyasint,omitempty"`
+	Verify    int         `cbor:"9,keyasint,omitempty"`
+	// Reader is the local user a worker reads the segments as.
+	Reader string `cbor:"10,keyasint,omitempty"`
+}
+
+// Condition is a search.Condition in a form CBOR carries: exactly one of
+// Number and Text is set.
+type Condition struct {
+	Field  string   `cbor:"1,keyasint"`
+	Op     string   `cbor:"2,keyasint"`
+	Number *float64 `cbor:"3,keyasint,omitempty"`
+	Text   *string  `cbor:"4,keyasint,omitempty"`
+}
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
+		panic(err)
+	}
+	decMode, err = cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+		MaxNestedLevels:   8,
+		MaxArrayElements:  MaxGroups,
+		MaxMapPairs:       MaxGroups,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Query returns the search query the spec selects readings with.
+func (s *Spec) Query() (search.Query, error) {
+	q := search.Query{Namespace: s.Namespace, Sensor: s.Sensor}
+	if s.From != 0 {
+		q.From = time.Unix(0, s.From).UTC()
+	}
+	if s.To != 0 {
+		q.To = time.Unix(0, s.To).UTC()
+	}
+	for _, c := range s.Where {
+		var v sensor.Value
+		switch {
+		case c.Number != nil && c.Text == nil:
+			v = sensor.Number(*c.Number)
+		case c.Text != nil && c.Number == nil:
+			v = sensor.Text(*c.Text)
+		default:
+			return q, fmt.Errorf("%w: condition on %q needs exactly one of a number and a text", ErrInvalid, c.Field)
+		}
+		q.Where = append(q.Where, search.Condition{Field: c.Field, Op: search.Op(c.Op), Value: v})
+	}
+	if err := q.Validate(); err != nil {
+		return q, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return q, nil
+}
+
+// Validate checks the spec's rules.
+func (s *Spec) Validate() error {
+	if s.ID == "" || len(s.ID) > 64 {
+		return fmt.Errorf("%w: job id %q must be 1 to 64 bytes", ErrInvalid, s.ID)
+	}
+	if len(s.Where) > MaxConditions {
+		return fmt.Errorf("%w: %d conditions, limit %d", ErrInvalid, len(s.Where), MaxConditions)
+	}
+	if len(s.Aggs) == 0 {
+		return fmt.Errorf("%w: no aggregate named; use some of count, sum, min, max and mean", ErrInvalid)
+	}
+	for _, a := range s.Aggs {
+		if !slices.Contains(Aggregates, a) {
+			return fmt.Errorf("%w: aggregate %q is unknown; use count, sum, min, max or mean", ErrInvalid, a)
+		}
+	}
+	if _, _, err := parseBy(s.By); err != nil {
+		return err
+	}
+	if s.Verify < 0 || s.Verify > 5 {
+		return fmt.Errorf("%w: verify %d; use 1 to 5", ErrInvalid, s.Verify)
+	}
+	_, err := s.Query()
+	return err
+}
+
+// Encode returns the spec's CBOR form.
+func (s *Spec) Encode() ([]byte, error) {
+	b, err := encMode.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("job: encode spec: %w", err)
+	}
+	if len(b) > MaxSpecBytes {
+		return nil, fmt.Errorf("%w: spec is %d bytes, limit %d", ErrInvalid, len(b), MaxSpecBytes)
+	}
+	return b, nil
+}
+
+// DecodeSpec parses and checks an encoded spec.
+func DecodeSpec(b []byte) (*Spec, error) {
+	if len(b) > MaxSpecBytes {
+		return nil, fmt.Errorf("%w: spec is %d bytes, limit %d", ErrInvalid, len(b), MaxSpecBytes)
+	}
+	var s Spec
+	if err := decMode.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%w: spec: %v", ErrInvalid, err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Grouping is how a job groups readings: by time (search.All for none),
+// and also by sensor when PerSensor is set.
+type Grouping struct {
+	Time      search.GroupBy
+	PerSensor bool
+}
+
+// Grouping returns the spec's grouping; a spec that failed Validate
+// groups everything together.
+func (s *Spec) Grouping() Grouping {
+	perSensor, by, err := parseBy(s.By)
+	if err != nil {
+		return Grouping{}
+	}
+	return Grouping{Time: by, PerSensor: perSensor}
+}
+
+// parseBy reads "sensor", "hour", "day", "sensor,hour" or "sensor,day".
+func parseBy(s string) (bool, search.GroupBy, error) {
+	switch s {
+	case "sensor":
+		return true, search.All, nil
+	case "sensor,hour", "hour,sensor":
+		return true, search.ByHour, nil
+	case "sensor,day", "day,sensor":
+		return true, search.ByDay, nil
+	}
+	by, err := search.ParseGroupBy(s)
+	if err != nil || by == search.BySensor {
+		return false, search.All, fmt.Errorf("%w: grouping %q is unknown; use sensor, hour, day, sensor,hour or sensor,day", ErrInvalid, s)
+	}
+	return false, by, nil
+}

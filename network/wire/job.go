@@ -1,0 +1,243 @@
+package wire
+
+import "fmt"
+
+// Message types of distributed jobs. A submitter starts a job with a
+// JobState to its manager and its backup; the manager sends JobAssign to
+// workers, which answer later with JobReport; the manager replicates
+// every commit to the backup with JobState; JobPing checks that a worker
+// or a manager is alive; JobStatusRequest asks for progress and the
+// result. Codes are part of the protocol: never reuse or renumber one.
+const (
+	TypeJobState         Type = 110
+	TypeJobAssign        Type = 111
+	TypeJobReport        Type = 112
+	TypeJobPing          Type = 113
+	TypeJobStatusRequest Type = 114
+	TypeJobStatus        Type = 115
+	TypeJobAck           Type = 116
+)
+
+// Limits of the job messages, far above what an honest peer sends.
+const (
+	// MaxJobID is the longest job ID in bytes.
+	MaxJobID = 64
+	// MaxJobSpec is the largest encoded job spec.
+	MaxJobSpec = 64 << 10
+	// MaxJobResult is the largest encoded partial aggregate.
+	MaxJobResult = 1 << 20
+	// MaxJobSegments is the most segment keys one assignment names.
+	MaxJobSegments = 1024
+	// MaxJobSegmentKey is the longest segment key in bytes.
+	MaxJobSegmentKey = 1024
+	// MaxJobText is the longest error text in bytes.
+	MaxJobText = 1024
+)
+
+// Roles of a JobState's receiver.
+const (
+	JobBackup  uint8 = 0
+	JobManager uint8 = 1
+)
+
+func init() {
+	for t, name := range map[Type]string{
+		TypeJobState:         "JOB_STATE",
+		TypeJobAssign:        "JOB_ASSIGN",
+		TypeJobReport:        "JOB_REPORT",
+		TypeJobPing:          "JOB_PING",
+		TypeJobStatusRequest: "JOB_STATUS_REQUEST",
+		TypeJobStatus:        "JOB_STATUS",
+		TypeJobAck:           "JOB_ACK",
+	} {
+		typeNames[t] = name
+	}
+}
+
+func newJobMessage(t Type) Message {
+	switch t {
+	case TypeJobState:
+		return new(JobState)
+	case TypeJobAssign:
+		return new(JobAssign)
+	case TypeJobReport:
+		return new(JobReport)
+	case TypeJobPing:
+		return new(JobPing)
+	case TypeJobStatusRequest:
+		return new(JobStatusRequest)
+	case TypeJobStatus:
+		return new(JobStatus)
+	case TypeJobAck:
+		return new(JobAck)
+	}
+	return nil
+}
+
+// JobState hands a job's scheduler snapshot (job/sched encoding) and
+// the aggregate of exactly the units it lists as committed (job
+// encoding) to a manager or a backup. Peer is the other of the two.
+type JobState struct {
+	JobID    string   `cbor:"1,keyasint"`
+	Epoch    uint64   `cbor:"2,keyasint"`
+	Role     uint8    `cbor:"3,keyasint"`
+	Peer     *Contact `cbor:"4,keyasint,omitempty"`
+	Spec     []byte   `cbor:"5,keyasint"`
+	Snapshot []byte   `cbor:"6,keyasint"`
+	Partial  []byte   `cbor:"7,keyasint,omitempty"`
+	Done     bool     `cbor:"8,keyasint,omitempty"`
+	Canceled bool     `cbor:"9,keyasint,omitempty"`
+	// Submitter is the node that submitted the job, for the status line.
+	Submitter string `cbor:"10,keyasint,omitempty"`
+}
+
+// JobAssign gives a worker one unit under a lease.
+type JobAssign struct {
+	JobID    string   `cbor:"1,keyasint"`
+	Epoch    uint64   `cbor:"2,keyasint"`
+	Lease    uint64   `cbor:"3,keyasint"`
+	Unit     uint32   `cbor:"4,keyasint"`
+	Segments []string `cbor:"5,keyasint"`
+	Spec     []byte   `cbor:"6,keyasint"`
+}
+
+// JobReport returns a unit's result, or the error that failed it.
+type JobReport struct {
+	JobID  string `cbor:"1,keyasint"`
+	Epoch  uint64 `cbor:"2,keyasint"`
+	Lease  uint64 `cbor:"3,keyasint"`
+	Unit   uint32 `cbor:"4,keyasint"`
+	Result []byte `cbor:"5,keyasint,omitempty"`
+	Err    string `cbor:"6,keyasint,omitempty"`
+}
+
+// JobPing asks whether the receiver still serves the job.
+type JobPing struct {
+	JobID string `cbor:"1,keyasint"`
+	Epoch uint64 `cbor:"2,keyasint"`
+}
+
+// JobStatusRequest asks a job's manager or backup for its progress, and
+// with Cancel set stops the job.
+type JobStatusRequest struct {
+	JobID  string `cbor:"1,keyasint"`
+	Cancel bool   `cbor:"2,keyasint,omitempty"`
+}
+
+// JobStatus answers a JobStatusRequest. Partial is the aggregate of the
+// committed units, set once the job is done.
+type JobStatus struct {
+	JobID     string `cbor:"1,keyasint"`
+	Epoch     uint64 `cbor:"2,keyasint"`
+	Manager   bool   `cbor:"3,keyasint,omitempty"`
+	Units     uint32 `cbor:"4,keyasint"`
+	Committed uint32 `cbor:"5,keyasint"`
+	Failed    uint32 `cbor:"6,keyasint"`
+	Workers   uint32 `cbor:"7,keyasint"`
+	Done      bool   `cbor:"8,keyasint,omitempty"`
+	Canceled  bool   `cbor:"9,keyasint,omitempty"`
+	Partial   []byte `cbor:"10,keyasint,omitempty"`
+	Err       string `cbor:"11,keyasint,omitempty"`
+}
+
+// JobAck accepts a job message. Epoch is the receiver's newest epoch of
+// the job, which tells a deposed manager that it is.
+type JobAck struct {
+	Epoch uint64 `cbor:"1,keyasint"`
+}
+
+func (*JobState) Type() Type         { return TypeJobState }
+func (*JobAssign) Type() Type        { return TypeJobAssign }
+func (*JobReport) Type() Type        { return TypeJobReport }
+func (*JobPing) Type() Type          { return TypeJobPing }
+func (*JobStatusRequest) Type() Type { return TypeJobStatusRequest }
+func (*JobStatus) Type() Type        { return TypeJobStatus }
+func (*JobAck) Type() Type           { return TypeJobAck }
+
+// IsJobType reports whether t is a job message type.
+func IsJobType(t Type) bool { return t >= TypeJobState && t <= TypeJobAck }
+
+func validJobID(id string) error {
+	if id == "" || len(id) > MaxJobID {
+		return fmt.Errorf("job id is %d bytes, want 1 to %d", len(id), MaxJobID)
+	}
+	return nil
+}
+
+func (m *JobState) Validate() error {
+	if err := validJobID(m.JobID); err != nil {
+		return err
+	}
+	if m.Role > JobManager {
+		return fmt.Errorf("job role %d is unknown", m.Role)
+	}
+	if m.Peer != nil {
+		if err := m.Peer.Validate(); err != nil {
+			return fmt.Errorf("job peer: %w", err)
+		}
+	}
+	if len(m.Spec) == 0 || len(m.Spec) > MaxJobSpec {
+		return fmt.Errorf("job spec is %d bytes, want 1 to %d", len(m.Spec), MaxJobSpec)
+	}
+	if len(m.Snapshot) == 0 {
+		return fmt.Errorf("job state has no snapshot")
+	}
+	if len(m.Partial) > MaxJobResult {
+		return fmt.Errorf("job partial is %d bytes, limit %d", len(m.Partial), MaxJobResult)
+	}
+	if len(m.Submitter) > MaxJobID*2 {
+		return fmt.Errorf("job submitter is %d bytes, limit %d", len(m.Submitter), MaxJobID*2)
+	}
+	return nil
+}
+
+func (m *JobAssign) Validate() error {
+	if err := validJobID(m.JobID); err != nil {
+		return err
+	}
+	if len(m.Segments) == 0 || len(m.Segments) > MaxJobSegments {
+		return fmt.Errorf("job assignment names %d segments, want 1 to %d", len(m.Segments), MaxJobSegments)
+	}
+	for i, s := range m.Segments {
+		if s == "" || len(s) > MaxJobSegmentKey {
+			return fmt.Errorf("segments[%d] is %d bytes, want 1 to %d", i, len(s), MaxJobSegmentKey)
+		}
+	}
+	if len(m.Spec) == 0 || len(m.Spec) > MaxJobSpec {
+		return fmt.Errorf("job spec is %d bytes, want 1 to %d", len(m.Spec), MaxJobSpec)
+	}
+	return nil
+}
+
+func (m *JobReport) Validate() error {
+	if err := validJobID(m.JobID); err != nil {
+		return err
+	}
+	if len(m.Result) > MaxJobResult {
+		return fmt.Errorf("job result is %d bytes, limit %d", len(m.Result), MaxJobResult)
+	}
+	if len(m.Err) > MaxJobText {
+		return fmt.Errorf("job error is %d bytes, limit %d", len(m.Err), MaxJobText)
+	}
+	return nil
+}
+
+func (m *JobPing) Validate() error          { return validJobID(m.JobID) }
+func (m *JobStatusRequest) Validate() error { return validJobID(m.JobID) }
+func (m *JobAck) Validate() error           { return nil }
+
+func (m *JobStatus) Validate() error {
+	if err := validJobID(m.JobID); err != nil {
+		return err
+	}
+	if m.Committed+m.Failed > m.Units {
+		return fmt.Errorf("job status counts %d committed and %d failed of %d units", m.Committed, m.Failed, m.Units)
+	}
+	if len(m.Partial) > MaxJobResult {
+		return fmt.Errorf("job partial is %d bytes, limit %d", len(m.Partial), MaxJobResult)
+	}
+	if len(m.Err) > MaxJobText {
+		return fmt.Errorf("job error is %d bytes, limit %d", len(m.Err), MaxJobText)
+	}
+	return nil
+}

@@ -1,0 +1,385 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/yuinet/yui/job"
+	"github.com/yuinet/yui/job/sched"
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// Timing of jobs. A killed worker is noticed by its missed pings, so its
+// units move within about jobDeadAfter; the lease is the backstop for a
+// worker that answers pings but never reports.
+const (
+	jobTick         = 200 * time.Millisecond
+	jobPingEvery    = time.Second
+	jobPingTimeout  = 1500 * time.Millisecond
+	jobDeadAfter    = 2 // missed pings in a row
+	jobTakeOver     = 3 // missed manager pings before the backup takes over
+	jobLease        = 20 * time.Second
+	jobSendTimeout  = 5 * time.Second
+	jobUnitTimeout  = 2 * time.Minute
+	jobForgetWorker = 10 * time.Second
+	// jobSegmentsPerUnit is how many stored segments one unit reads by
+	// default: each is at most an hour of one sensor.
+	jobSegmentsPerUnit = 4
+)
+
+// ErrUnknownJob reports a job ID this node has no record of.
+var ErrUnknownJob = errors.New("node: unknown job")
+
+// jobService runs the node's part of distributed jobs: the jobs it
+// submitted, the jobs it manages or backs up, and the units it runs as a
+// worker.
+type jobService struct {
+	n *Node
+
+	mu sync.Mutex
+	// submitted are the jobs submitted through this node, by ID.
+	submitted map[string]*submittedJob
+	// managed are the jobs this node manages or backs up, by ID.
+	managed map[string]*managedJob
+	// fences keep each job's newest manager epoch this worker has seen.
+	fences map[string]*sched.Fence
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// submittedJob is what the submitter keeps of a job to find it again.
+type submittedJob struct {
+	id        string
+	namespace string
+	user      string
+	spec      *job.Spec
+	created   time.Time
+	manager   wire.Contact
+	backup    *wire.Contact
+}
+
+func (n *Node) startJobs() {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.jobs = &jobService{
+		n:         n,
+		submitted: make(map[string]*submittedJob),
+		managed:   make(map[string]*managedJob),
+		fences:    make(map[string]*sched.Fence),
+		ctx:       ctx,
+		cancel:    cancel,
+	}
+}
+
+func (n *Node) closeJobs() {
+	if n.jobs != nil {
+		n.jobs.cancel()
+		n.jobs.wg.Wait()
+	}
+}
+
+func (s *jobService) self() wire.Contact {
+	return wire.Contact{ID: s.n.id.ID, Addr: advertisedAddr(s.n.tr.LocalAddr())}
+}
+
+// request sends msg to a peer, or serves it here when the peer is this
+// node, since the manager is often one of its own workers.
+func (s *jobService) request(ctx context.Context, to wire.Contact, msg wire.Message) (wire.Message, error) {
+	if to.ID == s.n.id.ID {
+		resp := s.handle(ctx, transport.Peer{ID: to.ID, Addr: to.Addr}, msg)
+		if e, ok := resp.(*wire.Error); ok {
+			return nil, fmt.Errorf("node: job %v: %s", msg.Type(), e.Message)
+		}
+		return resp, nil
+	}
+	resp, err := s.n.tr.Request(ctx, to, msg)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := resp.(*wire.Error); ok {
+		return nil, fmt.Errorf("node: job %v to %s: %s", msg.Type(), to.ID.Short(), e.Message)
+	}
+	return resp, nil
+}
+
+// handleJob serves a job message from a peer.
+func (n *Node) handleJob(ctx context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
+	if !isRequest {
+		return nil
+	}
+	if n.jobs == nil {
+		return &wire.Error{Code: wire.CodeOverloaded, Message: "jobs are not running yet"}
+	}
+	return n.jobs.handle(ctx, from, msg)
+}
+
+func (s *jobService) handle(ctx context.Context, from transport.Peer, msg wire.Message) wire.Message {
+	switch m := msg.(type) {
+	case *wire.JobState:
+		return s.handleState(from, m)
+	case *wire.JobAssign:
+		return s.handleAssign(from, m)
+	case *wire.JobReport:
+		return s.handleReport(from, m)
+	case *wire.JobPing:
+		return s.handlePing(m)
+	case *wire.JobStatusRequest:
+		return s.handleStatus(m)
+	}
+	return &wire.Error{Code: wire.CodeUnsupported, Message: "unsupported job message " + msg.Type().String()}
+}
+
+// handlePing answers for a worker (always) and for a manager or backup
+// of the job (with its epoch).
+func (s *jobService) handlePing(m *wire.JobPing) wire.Message {
+	s.mu.Lock()
+	mj := s.managed[m.JobID]
+	s.mu.Unlock()
+	if mj == nil {
+		return &wire.JobAck{}
+	}
+	return &wire.JobAck{Epoch: mj.currentEpoch()}
+}
+
+// SubmitOptions are a job's settings beyond its spec.
+type SubmitOptions struct {
+	// SegmentsPerUnit is how many segments one unit reads; 0 means 4.
+	SegmentsPerUnit int
+}
+
+// SubmitJob computes the job's units from the search index on behalf of
+// user, picks a manager and a backup, and hands the job to them. It
+// returns the job's ID.
+func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts SubmitOptions) (string, error) {
+	if n.jobs == nil || n.search == nil || n.search.querier == nil {
+		return "", fmt.Errorf("node: jobs are not running yet; retry in a moment")
+	}
+	s := n.jobs
+	spec.ID = newJobID()
+	if spec.Reader == "" {
+		spec.Reader = defaultReader
+	}
+	if err := spec.Validate(); err != nil {
+		return "", err
+	}
+	q, err := spec.Query()
+	if err != nil {
+		return "", err
+	}
+	keys, err := n.search.querier.SegmentKeys(ctx, user, q)
+	if err != nil {
+		return "", err
+	}
+	per := opts.SegmentsPerUnit
+	if per <= 0 {
+		per = jobSegmentsPerUnit
+	}
+	segs := make([]sched.Segment, len(keys))
+	for i, k := range keys {
+		segs[i] = sched.Segment{Key: k, Readings: 1}
+	}
+	units, err := sched.Split(segs, per)
+	if err != nil {
+		return "", err
+	}
+	m, err := sched.New(jobConfig(spec.Verify), 1, units)
+	if err != nil {
+		return "", err
+	}
+	snap, err := m.Snapshot().Encode()
+	if err != nil {
+		return "", err
+	}
+	specBytes, err := spec.Encode()
+	if err != nil {
+		return "", err
+	}
+
+	manager, backup := s.pickManagers(spec.ID)
+	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: &spec, created: time.Now(), manager: manager, backup: backup}
+	start := func(to wire.Contact, role uint8, peer *wire.Contact) error {
+		ctx, cancel := context.WithTimeout(ctx, jobSendTimeout)
+		defer cancel()
+		_, err := s.request(ctx, to, &wire.JobState{JobID: spec.ID, Role: role, Peer: peer, Spec: specBytes,
+			Snapshot: snap, Submitter: n.id.ID.Short()})
+		return err
+	}
+	if backup != nil {
+		if err := start(*backup, wire.JobBackup, &manager); err != nil {
+			n.log.Warn("job backup did not take the job; running without one", "job", spec.ID, "backup", backup.ID.Short(), "err", err)
+			sj.backup, backup = nil, nil
+		}
+	}
+	if err := start(manager, wire.JobManager, backup); err != nil {
+		return "", fmt.Errorf("node: hand job %s to manager %s: %w", spec.ID, manager.ID.Short(), err)
+	}
+	s.mu.Lock()
+	s.submitted[spec.ID] = sj
+	s.mu.Unlock()
+	n.log.Info("submitted job", "job", spec.ID, "units", len(units), "segments", len(keys),
+		"manager", manager.ID.Short(), "backup", backupName(backup))
+	return spec.ID, nil
+}
+
+func backupName(c *wire.Contact) string {
+	if c == nil {
+		return "none"
+	}
+	return c.ID.Short()
+}
+
+// defaultReader is the local user a worker reads segments as, unless the
+// job names another.
+const defaultReader = "default"
+
+func newJobID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// jobConfig is the scheduler's configuration for a job.
+func jobConfig(verify int) sched.Config {
+	return sched.Config{LeaseDuration: jobLease, Verify: verify, StragglerAfter: 2 * jobLease}
+}
+
+// pickManagers returns the upper-tier nodes closest to the hash of the
+// job's ID: the first manages the job, the second backs it up. The
+// candidates are this node and the contacts of its routing table, which
+// in hierarchical mode holds only upper-tier nodes.
+func (s *jobService) pickManagers(id string) (wire.Contact, *wire.Contact) {
+	cands := s.candidates(nil)
+	target := identity.NodeID(sha256.Sum256([]byte("yui job " + id)))
+	slices.SortFunc(cands, func(a, b wire.Contact) int {
+		return compareDistance(a.ID, b.ID, target)
+	})
+	if len(cands) < 2 {
+		return cands[0], nil
+	}
+	return cands[0], &cands[1]
+}
+
+// candidates returns this node and its routing table's contacts, except
+// skip.
+func (s *jobService) candidates(skip *identity.NodeID) []wire.Contact {
+	cands := []wire.Contact{s.self()}
+	for _, p := range s.n.Peers() {
+		if p.Bucket >= 0 && (skip == nil || p.ID != *skip) {
+			cands = append(cands, p.Contact)
+		}
+	}
+	return cands
+}
+
+// compareDistance orders a and b by XOR distance to target.
+func compareDistance(a, b, target identity.NodeID) int {
+	for i := range target {
+		da, db := a[i]^target[i], b[i]^target[i]
+		if da != db {
+			if da < db {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// JobStatus asks the job's manager, then its backup, for the job's
+// progress, and returns the answer with the job's readings' aggregate
+// once done.
+func (n *Node) JobStatus(ctx context.Context, id string, cancel bool) (*wire.JobStatus, error) {
+	if n.jobs == nil {
+		return nil, fmt.Errorf("node: jobs are not running yet; retry in a moment")
+	}
+	s := n.jobs
+	s.mu.Lock()
+	sj := s.submitted[id]
+	s.mu.Unlock()
+	if sj == nil {
+		return nil, fmt.Errorf("%w %q: it was not submitted through this node (or the node restarted since)", ErrUnknownJob, id)
+	}
+	var errs []error
+	var best *wire.JobStatus
+	for _, to := range append([]wire.Contact{sj.manager}, optional(sj.backup)...) {
+		ctx, cancelReq := context.WithTimeout(ctx, jobPingTimeout*2)
+		resp, err := s.request(ctx, to, &wire.JobStatusRequest{JobID: id, Cancel: cancel})
+		cancelReq()
+		st, ok := resp.(*wire.JobStatus)
+		if err != nil || !ok {
+			errs = append(errs, fmt.Errorf("%s: %v", to.ID.Short(), err))
+			continue
+		}
+		if best == nil || st.Epoch > best.Epoch || (st.Epoch == best.Epoch && st.Manager && !best.Manager) {
+			best = st
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("node: neither manager nor backup of job %s answered: %w", id, errors.Join(errs...))
+	}
+	return best, nil
+}
+
+func optional(c *wire.Contact) []wire.Contact {
+	if c == nil {
+		return nil
+	}
+	return []wire.Contact{*c}
+}
+
+// jobSummary is the submitter's record of a job, for listings.
+type jobSummary struct {
+	ID, Namespace, User string
+	Created             time.Time
+	Manager, Backup     string
+}
+
+// Jobs returns the jobs submitted through this node, oldest first.
+func (n *Node) Jobs() []jobSummary {
+	if n.jobs == nil {
+		return nil
+	}
+	n.jobs.mu.Lock()
+	defer n.jobs.mu.Unlock()
+	var out []jobSummary
+	for _, sj := range n.jobs.submitted {
+		out = append(out, jobSummary{ID: sj.id, Namespace: sj.namespace, User: sj.user, Created: sj.created,
+			Manager: sj.manager.ID.Short(), Backup: backupName(sj.backup)})
+	}
+	slices.SortFunc(out, func(a, b jobSummary) int { return a.Created.Compare(b.Created) })
+	return out
+}
+
+// runUnit reads a unit's segments as the job's reader and aggregates
+// the readings that match the job's query.
+func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []string) ([]byte, error) {
+	if s.n.search == nil || s.n.search.querier == nil {
+		return nil, fmt.Errorf("node: search is not running yet; the unit goes to another worker")
+	}
+	q, err := spec.Query()
+	if err != nil {
+		return nil, err
+	}
+	by := spec.Grouping()
+	p := job.NewPartial()
+	for _, key := range segments {
+		rs, err := s.n.search.querier.Segment(ctx, spec.Reader, q, key)
+		if err != nil {
+			return nil, err
+		}
+		for i := range rs {
+			p.Add(&rs[i], by)
+		}
+	}
+	return p.Encode()
+}

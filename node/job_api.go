@@ -1,0 +1,148 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/job"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/search"
+	"github.com/yuinet/yui/storage/store"
+)
+
+// jobRoutes adds the job endpoints to mux.
+func (n *Node) jobRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/jobs", n.serveJobSubmit)
+	mux.HandleFunc("GET "+api.PathJobs, n.serveJobList)
+	mux.HandleFunc("GET "+api.PathJobs+"/{id}", n.serveJobStatus)
+	mux.HandleFunc("DELETE "+api.PathJobs+"/{id}", n.serveJobStatus)
+}
+
+func (n *Node) serveJobSubmit(w http.ResponseWriter, r *http.Request) {
+	c, ok := n.startCall(w, r)
+	if !ok {
+		return
+	}
+	var req api.JobRequest
+	if err := decodeJSONBody(w, r, &req); err != nil {
+		n.writeJobError(w, r, err)
+		return
+	}
+	spec, err := jobSpec(c.namespace, &req)
+	if err != nil {
+		n.writeJobError(w, r, err)
+		return
+	}
+	id, err := n.SubmitJob(r.Context(), c.user, spec, SubmitOptions{SegmentsPerUnit: req.SegmentsPerUnit})
+	if err != nil {
+		n.writeJobError(w, r, err)
+		return
+	}
+	for _, j := range n.Jobs() {
+		if j.ID == id {
+			writeJSON(w, http.StatusOK, apiJobInfo(j))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, api.JobInfo{ID: id})
+}
+
+// jobSpec turns a request into a job spec; SubmitJob checks it.
+func jobSpec(ns string, req *api.JobRequest) (job.Spec, error) {
+	spec := job.Spec{Namespace: ns, Aggs: req.Aggregates, By: req.By, Verify: req.Verify, Reader: req.Reader}
+	if req.Query.Near != nil || req.Query.Limit != 0 || len(req.Query.Aggregates) > 0 {
+		return spec, fmt.Errorf("%w: a job's query takes sensor, from, to and where; near, limit and aggregates are not supported there",
+			search.ErrInvalidQuery)
+	}
+	q, err := parseQuery(ns, &req.Query)
+	if err != nil {
+		return spec, err
+	}
+	spec.Sensor = q.Sensor
+	if !q.From.IsZero() {
+		spec.From = q.From.UnixNano()
+	}
+	if !q.To.IsZero() {
+		spec.To = q.To.UnixNano()
+	}
+	for _, c := range q.Where {
+		jc := job.Condition{Field: c.Field, Op: string(c.Op)}
+		if x, ok := c.Value.Number(); ok {
+			jc.Number = &x
+		} else if s, ok := c.Value.Text(); ok {
+			jc.Text = &s
+		}
+		spec.Where = append(spec.Where, jc)
+	}
+	return spec, nil
+}
+
+func (n *Node) serveJobList(w http.ResponseWriter, r *http.Request) {
+	out := []api.JobInfo{}
+	for _, j := range n.Jobs() {
+		out = append(out, apiJobInfo(j))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func apiJobInfo(j jobSummary) api.JobInfo {
+	return api.JobInfo{ID: j.ID, Namespace: j.Namespace, User: j.User, Created: j.Created, Manager: j.Manager, Backup: j.Backup}
+}
+
+// serveJobStatus answers GET with the job's progress and DELETE by
+// canceling the job.
+func (n *Node) serveJobStatus(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	st, err := n.JobStatus(r.Context(), id, r.Method == http.MethodDelete)
+	if err != nil {
+		n.writeJobError(w, r, err)
+		return
+	}
+	res, err := apiJobStatus(st, n.submittedSpec(id))
+	if err != nil {
+		n.writeJobError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// submittedSpec returns the spec of a job submitted here.
+func (n *Node) submittedSpec(id string) *job.Spec {
+	n.jobs.mu.Lock()
+	defer n.jobs.mu.Unlock()
+	if sj := n.jobs.submitted[id]; sj != nil {
+		return sj.spec
+	}
+	return &job.Spec{Aggs: job.Aggregates}
+}
+
+func apiJobStatus(st *wire.JobStatus, spec *job.Spec) (api.JobStatus, error) {
+	res := api.JobStatus{ID: st.JobID, Epoch: st.Epoch, Units: int(st.Units), Committed: int(st.Committed),
+		Failed: int(st.Failed), Workers: int(st.Workers), Done: st.Done, Canceled: st.Canceled, Error: st.Err}
+	if len(st.Partial) == 0 {
+		return res, nil
+	}
+	p, err := job.DecodePartial(st.Partial)
+	if err != nil {
+		return res, err
+	}
+	res.Groups = []api.AggregateGroup{}
+	for _, g := range p.Result(spec.Grouping()) {
+		res.Groups = append(res.Groups, apiGroup(g, spec.Aggs))
+	}
+	return res, nil
+}
+
+// writeJobError maps job errors to responses, and the rest through
+// writeSearchError.
+func (n *Node) writeJobError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, job.ErrInvalid):
+		err = fmt.Errorf("%w: %w", api.ErrInvalid, err)
+	case errors.Is(err, ErrUnknownJob):
+		err = fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	n.writeSearchError(w, r, err)
+}
