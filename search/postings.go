@@ -181,7 +181,8 @@ func (p *postings) addPartition(ctx context.Context, ns string, part byte, posts
 }
 
 // lookup returns the sealed entries of a token, the union over a read
-// quorum of its holders.
+// quorum of its holders. It asks only as many holders as the quorum
+// needs, and the next candidates in place of those that fail.
 func (p *postings) lookup(ctx context.Context, ns string, token wire.Hash) ([][]byte, error) {
 	cands, err := p.candidates(ctx, IndexID(ns, token))
 	if err != nil {
@@ -191,7 +192,7 @@ func (p *postings) lookup(ctx context.Context, ns string, token wire.Hash) ([][]
 	seen := make(map[string]bool)
 	var entries [][]byte
 	want := p.copies(cands)
-	responded, err := onHolders(cands, want, func(c wire.Contact) error {
+	responded, err := onHolders(cands, readQuorum(want), func(c wire.Contact) error {
 		got, err := p.lookupAt(ctx, c, ns, token)
 		if err != nil {
 			return err
