@@ -66,8 +66,9 @@ type segment struct {
 
 // Write stores readings in namespace on behalf of user, creating the
 // namespace if it does not exist, and returns once their segments and
-// postings are stored. Writing the same readings again stores nothing
-// new, since segment keys and entries are derived from their contents.
+// postings are stored. Writing the same readings again, as a retry does,
+// rewrites the same record keys and posting entries instead of adding
+// new ones, since both are derived from the segments' contents.
 //
 // NOTE: each call writes its own segments, so a source that sends one
 // reading per call costs one record per reading. Batching small writes
