@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/sensor"
+	"github.com/yuinet/yui/storage/seal"
 	"github.com/yuinet/yui/tag"
 )
 
@@ -376,4 +379,88 @@ func drainFor(events <-chan sseEvent, name string, d time.Duration) error {
 			return nil
 		}
 	}
+}
+
+func TestPeerStatus(t *testing.T) {
+	ping := 5 * time.Minute
+	for _, tc := range []struct {
+		silent   time.Duration
+		failures int
+		want     string
+	}{
+		{0, 0, api.NodeUp},
+		{ping, 0, api.NodeUp},
+		{ping + ping/2 + time.Second, 0, api.NodeStale},
+		{time.Second, 1, api.NodeStale},
+		{time.Second, peerUnreachableFailures, api.NodeUnreachable},
+		{3*ping + time.Second, 0, api.NodeUnreachable},
+	} {
+		if got := peerStatus(tc.silent, tc.failures, ping); got != tc.want {
+			t.Errorf("peer silent %v with %d failures is %s, want %s", tc.silent, tc.failures, got, tc.want)
+		}
+	}
+}
+
+func TestDashboardStateMapConfig(t *testing.T) {
+	dir := t.TempDir()
+	n, err := Start(context.Background(), Config{
+		DataDir: dir, Listen: "127.0.0.1:0", API: "127.0.0.1:0", DiscoveryPort: -1, MQTT: MQTTOff,
+		Logger: testLogger(t),
+		Dashboard: DashboardConfig{
+			Location:  &tag.Point{X: 12, Y: 34},
+			MapURL:    "/plan.png",
+			MapBounds: &[4]float64{0, 0, 100, 80},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+
+	st, err := api.NewClient(n.APIAddr()).DashboardState(context.Background(), api.DashboardQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc := st.Nodes.Self.Location; loc == nil || *loc != (tag.Point{X: 12, Y: 34}) {
+		t.Errorf("self location %v, want 12,34", loc)
+	}
+	if st.MapURL != "/plan.png" {
+		t.Errorf("map URL %q, want /plan.png", st.MapURL)
+	}
+	if st.MapBounds == nil || *st.MapBounds != [4]float64{0, 0, 100, 80} {
+		t.Errorf("map bounds %v, want 0,0,100,80", st.MapBounds)
+	}
+}
+
+// FuzzDashboardQuery checks that any query string either is rejected or
+// yields names the store accepts, and never panics.
+func FuzzDashboardQuery(f *testing.F) {
+	for _, q := range []string{"", "user=alice&ns=env", "user=a%2Fb", "ns=%00", "network=" + strings.Repeat("n", 80), "user=&ns=&network="} {
+		f.Add(q)
+	}
+	n := &Node{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	f.Fuzz(func(t *testing.T, raw string) {
+		r, err := http.NewRequest(http.MethodGet, "/v1/dashboard/state", nil)
+		if err != nil {
+			t.Skip()
+		}
+		r.URL.RawQuery = raw
+		w := httptest.NewRecorder()
+		q, ok := n.parseDashboardQuery(w, r)
+		if !ok {
+			if w.Code/100 != 4 {
+				t.Fatalf("query %q rejected with status %d, want 4xx", raw, w.Code)
+			}
+			return
+		}
+		if q.user != "" && api.ValidateUserName(q.user) != nil {
+			t.Fatalf("query %q accepted invalid user %q", raw, q.user)
+		}
+		if q.namespace != "" && seal.ValidateNamespace(q.namespace) != nil {
+			t.Fatalf("query %q accepted invalid namespace %q", raw, q.namespace)
+		}
+		if seal.ValidateNamespace(api.SightingsNamespace(q.network)) != nil {
+			t.Fatalf("query %q accepted invalid network %q", raw, q.network)
+		}
+	})
 }
