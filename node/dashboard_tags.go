@@ -89,8 +89,8 @@ func (n *Node) locateTags(ctx context.Context, owner, network string, secrets ma
 	return out, nil
 }
 
-// sightingsByTag returns the sightings since since of every tag the
-// resolver knows, by tag name, oldest first.
+// sightingsByTag returns the sightings since since of each tag the
+// resolver names, by tag name, oldest first.
 func (n *Node) sightingsByTag(network string, infos []store.RecordInfo, resolver *tag.Resolver, since time.Time) map[string][]tag.Sighting {
 	out := map[string][]tag.Sighting{}
 	for _, info := range infos {
