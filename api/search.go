@@ -22,6 +22,10 @@ import (
 // MaxQueryReadings bounds the readings one query returns. A request with
 // no limit or a higher one gets at most this many, and the result is
 // marked Truncated when more matched.
+//
+// NOTE: the client reads at most 16 MiB of response, which holds 10,000
+// readings of up to about 1.6 KiB of JSON each; readings with many long
+// fields need a lower limit.
 const MaxQueryReadings = 10_000
 
 // QueryPath returns the query endpoint of a namespace.
