@@ -310,7 +310,8 @@ func (sn *storeNetwork) Request(ctx context.Context, to wire.Contact, req wire.M
 	down := sn.isDown(to.ID, now, seen)
 	sn.mu.Unlock()
 	if down {
-		return nil, fmt.Errorf("node: %w: %s failed a request less than %s ago", transport.ErrUnreachable, to.ID.Short(), downTTL)
+		return nil, fmt.Errorf("node: %w: %s is marked down after %d or more failed requests in a row; it is tried again once the mark ends or it contacts this node",
+			transport.ErrUnreachable, to.ID.Short(), downAfter)
 	}
 
 	callerCtx := ctx

@@ -34,7 +34,7 @@ func TestRequestToDeadPeerFailsFast(t *testing.T) {
 		}
 	}
 	_, err = sn.Request(ctx, contactOf(dead), &wire.Ping{})
-	if !errors.Is(err, transport.ErrUnreachable) || !strings.Contains(err.Error(), "failed a request less than") {
+	if !errors.Is(err, transport.ErrUnreachable) || !strings.Contains(err.Error(), "is marked down") {
 		t.Errorf("request after %d failures to the killed node: error %v, want the down peer's fast failure", downAfter, err)
 	}
 
@@ -119,5 +119,35 @@ func TestPeerHeardFromIsUpAgain(t *testing.T) {
 	}
 	if _, ok := resp.(*wire.Pong); !ok {
 		t.Errorf("ping answered with %T, want *wire.Pong", resp)
+	}
+}
+
+func TestExpiredLookupServesWhileRefreshing(t *testing.T) {
+	nodes, _ := startTrio(t)
+	sn := nodes[0].storage.net
+	ctx := context.Background()
+	target := nodes[1].ID()
+
+	first, err := sn.Closest(ctx, target, 2)
+	if err != nil || len(first) != 2 {
+		t.Fatalf("first Closest = %v, %v; want the 2 other nodes", first, err)
+	}
+
+	// Expire the cached result, as lookupTTL after the lookup, and kill
+	// both other nodes, so that a new lookup would find neither.
+	sn.mu.Lock()
+	e := sn.lookups[target]
+	e.expires = time.Now().Add(-time.Second)
+	sn.lookups[target] = e
+	sn.mu.Unlock()
+	nodes[1].Kill()
+	nodes[2].Kill()
+
+	got, err := sn.Closest(ctx, target, 2)
+	if err != nil {
+		t.Fatalf("Closest with an expired result: %v", err)
+	}
+	if len(got) != 2 || got[0].ID != first[0].ID || got[1].ID != first[1].ID {
+		t.Errorf("Closest with an expired result = %v, want the cached %v while a new lookup runs", got, first)
 	}
 }
