@@ -276,7 +276,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	a := startHostNode(t, dirA, network)
 	startHostNode(t, filepath.Join(base, "b"), network, a.status.Listen)
-	startHostNode(t, filepath.Join(base, "c"), network, a.status.Listen)
+	c := startHostNode(t, filepath.Join(base, "c"), network, a.status.Listen)
 	ctx := context.Background()
 	waitAPIPeers(t, a.client, 2)
 
@@ -381,13 +381,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	b.screenshot("other-user")
 
+	// A peer that dies shows as unreachable once the node's pings fail.
+	c.cmd.Process.Kill()
+	b.waitFor("the dead peer's row to read unreachable", fmt.Sprintf(
+		`document.querySelector('#nodes tbody tr[data-id=%q]').dataset.status === 'unreachable'`, c.status.ID.String()), 30*time.Second)
+	b.screenshot("peer-down")
+
 	// When the node stops, the page keeps what it showed and marks it as old.
+	before := eval[string](b, `document.getElementById('node-count').dataset.count`)
 	a.stop()
 	b.waitFor("the lost-connection notice", `document.getElementById('connection').dataset.state === 'lost'`, 15*time.Second)
 	b.waitFor("the stopped node's row to read unreachable",
 		`document.querySelector('#nodes tbody tr').dataset.status === 'unreachable'`, 5*time.Second)
-	if count := eval[string](b, `document.getElementById('node-count').dataset.count`); count != "3" {
-		t.Errorf("node count reads %q after the node stopped, want the last known 3", count)
+	if count := eval[string](b, `document.getElementById('node-count').dataset.count`); count != before {
+		t.Errorf("node count reads %q after the node stopped, want the last known %s", count, before)
 	}
 	b.screenshot("node-down")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/dashboard"
 	"github.com/yuinet/yui/network/hierarchy"
+	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/sensor"
 	"github.com/yuinet/yui/storage/seal"
 	"github.com/yuinet/yui/storage/store"
@@ -50,6 +51,7 @@ const (
 type dashboardState struct {
 	readings *dashboard.Readings
 	hub      *dashboard.Hub
+	probes   *peerProbes
 
 	mu sync.Mutex
 	// secrets caches tag secrets by record version; guarded by mu.
@@ -61,6 +63,7 @@ type dashboardState struct {
 // every ingest path started later feeds it.
 func (n *Node) dashboardRoutes(mux *http.ServeMux) {
 	d := &dashboardState{readings: dashboard.NewReadings(0), hub: dashboard.NewHub(),
+		probes:  &peerProbes{results: make(map[identity.NodeID]probeResult)},
 		secrets: make(map[secretKey]tag.Secret)}
 	n.dashboard = d
 	if n.readings != nil {
@@ -234,16 +237,26 @@ func (n *Node) dashboardNodes() api.DashboardNodes {
 	peers := []api.DashboardNode{}
 	var ids []string
 	for _, p := range n.Peers() {
+		// A page's own pings count as hearing from the peer, and their
+		// failures as the routing core's do.
+		heard, failures := p.LastSeen, p.Failures
+		probe := n.dashboard.probes.get(p.ID)
+		if probe.answered.After(heard) {
+			heard = probe.answered
+		}
+		if probe.failures > 0 && probe.sent.After(p.LastSeen) {
+			failures = max(failures, probe.failures)
+		}
 		peer := api.DashboardNode{
 			ID: p.ID.String(), Short: p.ID.Short(), Addr: p.Addr.String(), Link: "routing",
 			RTTMs:    float64(p.RTT) / float64(time.Millisecond),
-			LastAgo:  now.Sub(p.LastSeen).Seconds(),
-			Failures: p.Failures,
+			LastAgo:  now.Sub(heard).Seconds(),
+			Failures: failures,
 		}
 		if p.Bucket < 0 {
 			peer.Link = "group"
 		}
-		peer.Status = peerStatus(now.Sub(p.LastSeen), p.Failures, ping)
+		peer.Status = peerStatus(now.Sub(heard), failures, ping)
 		peers = append(peers, peer)
 		ids = append(ids, peer.ID)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/yuinet/yui/alert"
@@ -82,16 +83,15 @@ func (n *Node) serveDashboardStream(w http.ResponseWriter, r *http.Request) {
 
 	// Locating many tags can take longer than the events may wait, so it
 	// runs beside the loop that writes them.
-	tagCtx, stopTags := context.WithCancel(ctx)
+	// Pinging silent peers runs beside it too.
+	watchCtx, stopWatches := context.WithCancel(ctx)
 	tags := make(chan []byte)
-	tagsDone := make(chan struct{})
-	go func() {
-		defer close(tagsDone)
-		n.watchDashboardTags(tagCtx, q, tags)
-	}()
+	var watches sync.WaitGroup
+	watches.Go(func() { n.watchDashboardTags(watchCtx, q, tags) })
+	watches.Go(func() { n.watchDashboardPeers(watchCtx) })
 	defer func() {
-		stopTags()
-		<-tagsDone
+		stopWatches()
+		watches.Wait()
 	}()
 	s.run(ctx, events, alerts, tags)
 }

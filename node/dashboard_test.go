@@ -464,3 +464,35 @@ func FuzzDashboardQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestDashboardShowsDeadPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for two failed pings of a dead peer, about 15 s; skipped under -short")
+	}
+	nodes, clients := startTrio(t)
+	openDashboardStream(t, nodes[0], api.DashboardQuery{})
+	dead := nodes[2].ID().String()
+	nodes[2].Kill()
+
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		st, err := clients[0].DashboardState(context.Background(), api.DashboardQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := map[string]string{}
+		for _, p := range st.Nodes.Peers {
+			status[p.ID] = p.Status
+		}
+		if status[dead] == api.NodeUnreachable {
+			if live := nodes[1].ID().String(); status[live] != api.NodeUp {
+				t.Errorf("live peer is %s, want up", status[live])
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("killed peer is %q after 40 s, want unreachable", status[dead])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

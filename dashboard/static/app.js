@@ -470,8 +470,9 @@ function drawMap() {
     x0 = Math.min(x0, it.x - it.r); y0 = Math.min(y0, it.y - it.r);
     x1 = Math.max(x1, it.x + it.r); y1 = Math.max(y1, it.y + it.r);
   }
-  svg.hidden = !Number.isFinite(x0);
-  if (svg.hidden) {
+  // An SVG element has no hidden property, so a class hides the map.
+  svg.classList.toggle("empty", !Number.isFinite(x0));
+  if (!Number.isFinite(x0)) {
     svg.replaceChildren();
     $("map-note").textContent = "Nothing with a position yet: sensors with a location, your tags and a node started with a location appear here.";
     return;
