@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -369,6 +370,19 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("map shows %d tags for alice, want 1", n)
 	}
 	b.screenshot("tag-moved")
+
+	// A background image the user sets is drawn under the map; a data URL
+	// keeps the test off the network.
+	background := "data:image/svg+xml," + url.PathEscape(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">`+
+		`<rect width="10" height="10" fill="#cde"/><path d="M0 5H10M5 0V10" stroke="#888" stroke-width="0.2"/></svg>`)
+	eval[bool](b, fmt.Sprintf(`(() => {
+		document.getElementById('map-url').value = %q;
+		document.getElementById('map-bounds').value = '-10,-10,80,80';
+		document.getElementById('settings').requestSubmit();
+		return true;
+	})()`, background))
+	b.waitFor("the map background", fmt.Sprintf(`(document.querySelector('#map image') || {getAttribute: () => ''}).getAttribute('href') === %q`, background), 5*time.Second)
+	b.screenshot("map-background")
 
 	// Bob, on the same page and node, gets no tag and no reading of alice.
 	b.signIn("bob", "shelter")

@@ -32,8 +32,8 @@ type peerProbes struct {
 
 // probeResult is the outcome of the pings of one peer.
 type probeResult struct {
-	// sent is when the last ping started, and answered when a ping was
-	// last answered.
+	// sent is when the last ping started, and answered when the last
+	// successful ping returned.
 	sent, answered time.Time
 	// failures counts the pings in a row that failed.
 	failures int

@@ -470,6 +470,7 @@ function drawMap() {
     x0 = Math.min(x0, it.x - it.r); y0 = Math.min(y0, it.y - it.r);
     x1 = Math.max(x1, it.x + it.r); y1 = Math.max(y1, it.y + it.r);
   }
+
   // An SVG element has no hidden property, so a class hides the map.
   svg.classList.toggle("empty", !Number.isFinite(x0));
   if (!Number.isFinite(x0)) {
@@ -485,6 +486,7 @@ function drawMap() {
   const cy = (y0 + y1) / 2;
   // The map's y grows upwards, the SVG's downwards, so y is negated.
   svg.setAttribute("viewBox", [cx - size / 2, -cy - size / 2, size, size].join(" "));
+
   const unit = size / 100;
   const parts = [];
   if (bg.url && bg.bounds) {
@@ -510,7 +512,7 @@ function mapMarker(it, unit) {
   } else {
     g.append(svgEl("circle", { class: "map-self", cx: x, cy: y, r: 2.5 * unit }));
   }
-  const label = svgEl("text", { x: x + 2.5 * unit, y: y - 1.5 * unit, "font-size": 3.5 * unit });
+  const label = svgEl("text", { x: x + 2.5 * unit, y: y - 1.5 * unit, "font-size": 2.5 * unit });
   label.textContent = it.label;
   g.append(label);
   return g;
