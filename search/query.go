@@ -237,10 +237,17 @@ func (s *Querier) scan(ctx context.Context, user string, q Query, emit func([]se
 		return err
 	}
 	var mu sync.Mutex
-	read := func(key string) error {
-		rs, err := s.fetch(ctx, user, q.Namespace, key)
-		if err != nil {
-			return err
+	read := func(group []string) error {
+		var rs []sensor.Reading
+		for _, key := range group {
+			got, err := s.fetch(ctx, user, q.Namespace, key)
+			if err != nil {
+				return err
+			}
+			rs = append(rs, got...)
+		}
+		if len(group) > 1 {
+			rs = dropDuplicates(rs)
 		}
 		kept := rs[:0]
 		for i := range rs {
@@ -253,10 +260,11 @@ func (s *Querier) scan(ctx context.Context, user string, q Query, emit func([]se
 		emit(kept)
 		return nil
 	}
+	groups := sourceHours(keys)
 	if q.Limit <= 0 {
-		return forEach(keys, s.cfg.Parallelism, read)
+		return forEach(groups, s.cfg.Parallelism, read)
 	}
-	for _, hour := range byHour(keys) {
+	for _, hour := range byHour(groups) {
 		if err := forEach(hour, s.cfg.Parallelism, read); err != nil {
 			return err
 		}
@@ -267,23 +275,72 @@ func (s *Querier) scan(ctx context.Context, user string, q Query, emit func([]se
 	return nil
 }
 
-// byHour splits sorted segment keys into runs of the same hour. Keys
-// sort by hour because the hour follows the prefix in a fixed-width form.
-func byHour(keys []string) [][]string {
-	var runs [][]string
-	for i := 0; i < len(keys); {
-		h, _ := hourOfKey(keys[i])
+// byHour splits groups of sorted segment keys into runs of the same
+// hour. Keys sort by hour because the hour follows the prefix in a
+// fixed-width form, and a group never spans two hours.
+func byHour(groups [][]string) [][][]string {
+	var runs [][][]string
+	for i := 0; i < len(groups); {
+		h, _ := hourOfKey(groups[i][0])
 		j := i + 1
-		for j < len(keys) {
-			if hj, _ := hourOfKey(keys[j]); hj != h {
+		for j < len(groups) {
+			if hj, _ := hourOfKey(groups[j][0]); hj != h {
 				break
 			}
 			j++
 		}
-		runs = append(runs, keys[i:j])
+		runs = append(runs, groups[i:j])
 		i = j
 	}
 	return runs
+}
+
+// sourceHours groups sorted segment keys by source and hour: the key up
+// to the hash of the contents. Segments of one group may overlap, when
+// the same readings were written twice in different batches (a file
+// imported again), and are read together so that their duplicates drop.
+func sourceHours(keys []string) [][]string {
+	var groups [][]string
+	for i := 0; i < len(keys); {
+		stem := keyStem(keys[i])
+		j := i + 1
+		for j < len(keys) && keyStem(keys[j]) == stem {
+			j++
+		}
+		groups = append(groups, keys[i:j:j])
+		i = j
+	}
+	return groups
+}
+
+// keyStem returns a segment key without its contents hash.
+func keyStem(key string) string {
+	if i := strings.LastIndexByte(key, '-'); i > 0 {
+		return key[:i]
+	}
+	return key
+}
+
+// dropDuplicates returns rs sorted by time without readings equal to an
+// earlier one: same source, time, fields and location. Two such readings
+// carry nothing one of them does not, so counting both would only skew
+// the aggregates.
+func dropDuplicates(rs []sensor.Reading) []sensor.Reading {
+	slices.SortStableFunc(rs, func(a, b sensor.Reading) int { return a.Time.Compare(b.Time) })
+	out := rs[:0]
+	for i := range rs {
+		dup := false
+		for j := len(out) - 1; j >= 0 && out[j].Time.Equal(rs[i].Time); j-- {
+			if out[j].Equal(&rs[i]) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, rs[i])
+		}
+	}
+	return out
 }
 
 // fetch reads and decodes one segment.

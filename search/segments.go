@@ -10,6 +10,10 @@ import (
 // readings matching q, sorted, on behalf of user: the input of a job,
 // which cuts them into work units. The index only narrows the segments,
 // so whoever reads them must still filter with q.Matches.
+//
+// NOTE: segments of one source and hour can overlap when readings were
+// written twice; Query and Aggregate read them together and drop the
+// duplicates, but a job that reads them one by one counts both.
 func (s *Querier) SegmentKeys(ctx context.Context, user string, q Query) ([]string, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
