@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/yuinet/yui/sensor"
 	"github.com/yuinet/yui/search"
+	"github.com/yuinet/yui/sensor"
 )
 
 // The search benchmark stores the ULB library readings replayed under
