@@ -112,3 +112,29 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version = %q, %v", out, err)
 	}
 }
+
+func TestDashboardFlags(t *testing.T) {
+	dc, err := dashboardConfig("120.5,34", "/plan.png", "0,0,200,100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dc.Location == nil || dc.Location.X != 120.5 || dc.Location.Y != 34 {
+		t.Errorf("location = %+v, want 120.5,34", dc.Location)
+	}
+	if dc.MapURL != "/plan.png" || dc.MapBounds == nil || *dc.MapBounds != [4]float64{0, 0, 200, 100} {
+		t.Errorf("map = %q %v, want /plan.png over 0,0,200,100", dc.MapURL, dc.MapBounds)
+	}
+
+	for _, bad := range [][3]string{
+		{"1", "", ""},
+		{"a,b", "", ""},
+		{"", "/plan.png", ""},
+		{"", "", "0,0,1,1"},
+		{"", "/plan.png", "0,0,1"},
+		{"", "/plan.png", "5,0,1,1"},
+	} {
+		if _, err := dashboardConfig(bad[0], bad[1], bad[2]); err == nil {
+			t.Errorf("dashboardConfig(%q, %q, %q) accepted, want an error", bad[0], bad[1], bad[2])
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/yuinet/yui/message"
 	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/node"
+	"github.com/yuinet/yui/tag"
 )
 
 func newNodeCommand(g *globalFlags) *cobra.Command {
@@ -29,6 +30,9 @@ func newNodeCommand(g *globalFlags) *cobra.Command {
 		maxClockSkew  time.Duration
 		mqttAddr      string
 		msgQuota      message.Quota
+		location      string
+		mapImage      string
+		mapBounds     string
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -58,6 +62,9 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 				MQTT:          mqttAddr,
 				MsgQuota:      msgQuota,
 			}
+			if cfg.Dashboard, err = dashboardConfig(location, mapImage, mapBounds); err != nil {
+				return err
+			}
 			// Addresses the user gave are used as given; the defaults
 			// may move to a free port when taken.
 			if cmd.Flags().Changed("listen") {
@@ -83,7 +90,33 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 	f.IntVar(&msgQuota.Items, "msg-hold", message.DefaultQuota.Items, "most messages the node holds for other nodes' users (env YUI_MSG_HOLD)")
 	f.IntVar(&msgQuota.SenderItems, "msg-hold-per-sender", message.DefaultQuota.SenderItems, "most messages the node holds from one sender for other nodes' users (env YUI_MSG_HOLD_PER_SENDER)")
 	f.StringVar(&tier, "tier", "auto", "storage tier: upper, middle, lower (holds no data) or auto (env YUI_TIER)")
+	f.StringVar(&location, "location", "", "the node's place on the dashboard map, X,Y: metres on the site plan, or longitude,latitude (env YUI_LOCATION)")
+	f.StringVar(&mapImage, "map-image", "", "URL of an image the dashboard draws under its map, such as a site plan the node serves or a local tile; needs --map-bounds (env YUI_MAP_IMAGE)")
+	f.StringVar(&mapBounds, "map-bounds", "", "map coordinates of the --map-image corners: MINX,MINY,MAXX,MAXY (env YUI_MAP_BOUNDS)")
 	return cmd
+}
+
+// dashboardConfig parses the dashboard's map flags.
+func dashboardConfig(location, image, bounds string) (node.DashboardConfig, error) {
+	var dc node.DashboardConfig
+	if location != "" {
+		v, err := parseFloats(location)
+		if err != nil || len(v) != 2 {
+			return dc, fmt.Errorf("invalid --location %q: want X,Y such as 120.5,34", location)
+		}
+		dc.Location = &tag.Point{X: v[0], Y: v[1]}
+	}
+	if (image == "") != (bounds == "") {
+		return dc, fmt.Errorf("--map-image and --map-bounds go together: the image needs the map coordinates of its corners")
+	}
+	if image != "" {
+		v, err := parseFloats(bounds)
+		if err != nil || len(v) != 4 || v[0] >= v[2] || v[1] >= v[3] {
+			return dc, fmt.Errorf("invalid --map-bounds %q: want MINX,MINY,MAXX,MAXY with each min below its max", bounds)
+		}
+		dc.MapURL, dc.MapBounds = image, &[4]float64{v[0], v[1], v[2], v[3]}
+	}
+	return dc, nil
 }
 
 // runNode runs a node until SIGINT or SIGTERM, then shuts it down cleanly.
