@@ -239,8 +239,8 @@ func (c *jobCluster) index(short string) int {
 
 // TestJobMeanPerSensorHour runs the mean temperature per sensor per hour
 // of R1.txt as a job on six nodes. Mid-job it kills a third of the
-// workers with SIGKILL and starts a new node; the result must still equal
-// the brute-force computation, and the new node must run units. Then it
+// workers with SIGKILL and starts a new node. The result must still equal
+// the brute-force computation, and the new node must receive units. Then it
 // runs the job again and kills its manager: the backup finishes it.
 func TestJobMeanPerSensorHour(t *testing.T) {
 	c := startJobCluster(t, 6)

@@ -44,7 +44,7 @@ var ErrInvalid = errors.New("job: invalid")
 // Aggregates a Spec may name.
 var Aggregates = []string{"count", "sum", "min", "max", "mean"}
 
-// Spec is what a job computes.
+// Spec is the definition of a job: its input, aggregates and grouping.
 type Spec struct {
 	ID        string      `cbor:"1,keyasint"`
 	Namespace string      `cbor:"2,keyasint"`
@@ -172,8 +172,8 @@ func DecodeSpec(b []byte) (*Spec, error) {
 	return &s, nil
 }
 
-// Grouping is how a job groups readings: by time (search.All for none),
-// and also by sensor when PerSensor is set.
+// Grouping is the grouping of a job's readings: by time (search.All for
+// none), and also by sensor when PerSensor is set.
 type Grouping struct {
 	Time      search.GroupBy
 	PerSensor bool

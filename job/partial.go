@@ -44,7 +44,7 @@ type FieldPartial struct {
 // NewPartial returns an empty Partial.
 func NewPartial() *Partial { return &Partial{Groups: make(map[string]*GroupPartial)} }
 
-// Add folds one reading into the group by says.
+// Add folds one reading into its group under the grouping by.
 func (p *Partial) Add(r *sensor.Reading, by Grouping) {
 	key, sensorID, start := groupOf(r, by)
 	g := p.Groups[key]

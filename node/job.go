@@ -19,8 +19,8 @@ import (
 )
 
 // Timing of jobs. A killed worker is noticed by its missed pings, so its
-// units move within about jobDeadAfter; the lease is the backstop for a
-// worker that answers pings but never reports.
+// units move within about jobDeadAfter ping periods. The lease is the
+// backstop for a worker that responds to pings but never reports.
 const (
 	jobTick         = 200 * time.Millisecond
 	jobPingEvery    = time.Second
@@ -58,7 +58,7 @@ type jobService struct {
 	wg     sync.WaitGroup
 }
 
-// submittedJob is what the submitter keeps of a job to find it again.
+// submittedJob is the submitter's record of a job, to find it again.
 type submittedJob struct {
 	id        string
 	namespace string
@@ -139,8 +139,8 @@ func (s *jobService) handle(ctx context.Context, from transport.Peer, msg wire.M
 	return &wire.Error{Code: wire.CodeUnsupported, Message: "unsupported job message " + msg.Type().String()}
 }
 
-// handlePing answers for a worker (always) and for a manager or backup
-// of the job (with its epoch).
+// handlePing acknowledges a ping to a worker (always) and to a manager
+// or backup of the job (with its epoch).
 func (s *jobService) handlePing(m *wire.JobPing) wire.Message {
 	s.mu.Lock()
 	mj := s.managed[m.JobID]
@@ -325,7 +325,7 @@ func (n *Node) JobStatus(ctx context.Context, id string, cancel bool) (*wire.Job
 		}
 	}
 	if best == nil {
-		return nil, fmt.Errorf("node: neither manager nor backup of job %s answered: %w", id, errors.Join(errs...))
+		return nil, fmt.Errorf("node: neither manager nor backup of job %s responded: %w", id, errors.Join(errs...))
 	}
 	return best, nil
 }

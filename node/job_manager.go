@@ -317,7 +317,7 @@ func (mj *managedJob) ping(id sched.WorkerID, w *jobWorker) {
 
 // replicate sends the snapshot and the aggregate of exactly its commits
 // to the backup, when commits have not been sent yet. A backup that
-// answers with a newer epoch has taken over: this manager stops.
+// responds with a newer epoch has taken over, so this manager stops.
 func (mj *managedJob) replicate() {
 	mj.mu.Lock()
 	if !mj.dirty || mj.peer == nil || mj.deposed {

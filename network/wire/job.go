@@ -4,7 +4,7 @@ import "fmt"
 
 // Message types of distributed jobs. A submitter starts a job with a
 // JobState to its manager and its backup; the manager sends JobAssign to
-// workers, which answer later with JobReport; the manager replicates
+// workers, which respond later with JobReport; the manager replicates
 // every commit to the backup with JobState; JobPing checks that a worker
 // or a manager is alive; JobStatusRequest asks for progress and the
 // result. Codes are part of the protocol: never reuse or renumber one.
