@@ -49,6 +49,11 @@ type JobRequest struct {
 	// means each worker's "default" user. The namespace's owner must
 	// have granted it read access.
 	Reader string `json:"reader,omitempty"`
+	// Module is the key of a WebAssembly map or filter step stored in the
+	// namespace, which each worker runs on its units' readings before
+	// aggregating them; ModuleArgs are its arguments.
+	Module     string   `json:"module,omitempty"`
+	ModuleArgs []string `json:"module_args,omitempty"`
 }
 
 // JobInfo names a submitted job.

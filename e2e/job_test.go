@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/yuinet/yui/internal/netns"
 	"github.com/yuinet/yui/sensor"
 	"github.com/yuinet/yui/sensor/importer"
+	"github.com/yuinet/yui/storage/seal"
 )
 
 // jobCluster is nodes on one loopback namespace that all bootstrap from
@@ -43,31 +47,55 @@ func startJobCluster(t *testing.T, n int) *jobCluster {
 	return c
 }
 
-// add starts one more node, bootstrapping from the first, and gives its
-// "jobs" user read access to "library".
+// add starts one more node, bootstrapping from the first, with a "jobs"
+// user that has read access to "library". The user's key file is written
+// and granted before the node starts, as an operator would prepare a
+// worker, so the node reads from its first unit on.
 func (c *jobCluster) add() *daemon {
 	t := c.t
 	i := len(c.nodes)
+	dir := t.TempDir()
+	u, err := seal.NewUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "users"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.SaveUser(filepath.Join(dir, "users", jobReader+".pem"), u); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := u.Public().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i > 0 {
+		c.grant(keys)
+	}
+
 	args := append([]string{}, loopbackArgs...)
 	if c.boot != "" {
 		args = append(args, "--bootstrap", c.boot)
 	}
-	d := startDaemon(t, c.ns, fmt.Sprintf("job-%d", i+1), t.TempDir(), append(args, "--mqtt", "off")...)
+	d := startDaemon(t, c.ns, fmt.Sprintf("job-%d", i+1), dir, append(args, "--mqtt", "off")...)
 	st := d.waitStarted(t)
 	c.nodes = append(c.nodes, d)
 	c.ids = append(c.ids, st.ID.Short())
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	u, err := d.client().CreateUser(ctx, jobReader)
-	if err != nil {
-		t.Fatalf("create user on %s: %v", d.name, err)
-	}
-	g := api.Grant{KeyOrPrefix: "", User: jobReader, PublicKeys: u.PublicKeys, Right: api.RightRead}
-	if err := c.nodes[0].client().Grant(ctx, "", "library", g); err != nil {
-		t.Fatalf("grant %s's reader: %v", d.name, err)
+	if i == 0 {
+		c.grant(keys)
 	}
 	return d
+}
+
+// grant gives a reader's keys read access to "library", as the first
+// node's default user, which owns it.
+func (c *jobCluster) grant(keys []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g := api.Grant{KeyOrPrefix: "", User: jobReader, PublicKeys: keys, Right: api.RightRead}
+	if err := c.nodes[0].client().Grant(ctx, "", "library", g); err != nil {
+		c.t.Fatalf("grant a reader: %v", err)
+	}
 }
 
 func waitDaemonPeers(t *testing.T, d *daemon, want int) {
@@ -107,18 +135,48 @@ func (c *jobCluster) importR1() []sensor.Reading {
 
 // hourStats is the brute-force aggregate of one sensor's hour.
 type hourStats struct {
-	readings, temps int
-	sum             big.Rat
-	min, max        float64
+	readings, values int
+	sum              big.Rat
+	min, max         float64
 }
 
-// bruteForce computes the readings and the temperature count, mean,
-// minimum and maximum of every sensor's every hour, the way a job does
-// but on one machine over the plaintext.
-func bruteForce(readings []sensor.Reading) map[string]*hourStats {
+// step is a map step done here: it returns the value to aggregate of a
+// reading, and whether to keep the reading at all.
+type step func(r *sensor.Reading) (float64, bool, bool)
+
+// plainTemperature keeps every reading and aggregates its temperature.
+func plainTemperature(r *sensor.Reading) (x float64, hasValue, keep bool) {
+	v, _ := r.Get("temperature")
+	x, ok := v.Number()
+	return x, ok, true
+}
+
+// fahrenheitBelow does what the sandbox's example step does with the
+// argument limit: it keeps readings with a temperature whose °F value is
+// at most limit, and aggregates that value.
+func fahrenheitBelow(limit float64) step {
+	return func(r *sensor.Reading) (float64, bool, bool) {
+		v, _ := r.Get("temperature")
+		c, ok := v.Number()
+		if !ok {
+			return 0, false, false
+		}
+		f := c*9/5 + 32
+		return f, true, f <= limit
+	}
+}
+
+// bruteForce computes the readings and the value count, mean, minimum
+// and maximum of every sensor's every hour, the way a job does but on
+// one machine over the plaintext.
+func bruteForce(readings []sensor.Reading, f step) map[string]*hourStats {
 	out := make(map[string]*hourStats)
 	for i := range readings {
 		r := &readings[i]
+		x, hasValue, keep := f(r)
+		if !keep {
+			continue
+		}
 		key := r.Source + "@" + r.Time.UTC().Truncate(time.Hour).Format(time.RFC3339)
 		h := out[key]
 		if h == nil {
@@ -126,29 +184,28 @@ func bruteForce(readings []sensor.Reading) map[string]*hourStats {
 			out[key] = h
 		}
 		h.readings++
-		v, ok := r.Get("temperature")
-		x, isNum := v.Number()
-		if !ok || !isNum {
+		if !hasValue {
 			continue
 		}
-		if h.temps == 0 || x < h.min {
+		if h.values == 0 || x < h.min {
 			h.min = x
 		}
-		if h.temps == 0 || x > h.max {
+		if h.values == 0 || x > h.max {
 			h.max = x
 		}
-		h.temps++
+		h.values++
 		h.sum.Add(&h.sum, new(big.Rat).SetFloat64(x))
 	}
 	return out
 }
 
-// checkResult compares a job's groups with the brute-force aggregates,
-// exactly: the job sums exactly too, and rounds once.
-func checkResult(t *testing.T, st *api.JobStatus, want map[string]*hourStats) {
+// checkResult compares a job's groups with the brute-force aggregates of
+// field, exactly: the job sums exactly too, and rounds once.
+func checkResult(t *testing.T, st *api.JobStatus, field string, want map[string]*hourStats) {
 	t.Helper()
 	if !st.Done || st.Failed != 0 || st.Committed != st.Units {
-		t.Fatalf("job status %+v, want done with every unit committed", st)
+		t.Fatalf("job %s: %d of %d units committed, %d failed, done %v; want every unit committed",
+			st.ID, st.Committed, st.Units, st.Failed, st.Done)
 	}
 	if len(st.Groups) != len(want) {
 		t.Fatalf("job returned %d sensor-hours, the file has %d", len(st.Groups), len(want))
@@ -159,19 +216,19 @@ func checkResult(t *testing.T, st *api.JobStatus, want map[string]*hourStats) {
 		if w == nil {
 			t.Fatalf("job returned group %s, which the file does not have", key)
 		}
-		f, ok := g.Fields["temperature"]
-		if w.temps == 0 {
+		f, ok := g.Fields[field]
+		if w.values == 0 {
 			if ok || g.Count != w.readings {
-				t.Fatalf("group %s: %d readings, temperature %+v; want %d readings, no temperature", key, g.Count, f, w.readings)
+				t.Fatalf("group %s: %d readings, %s %+v; want %d readings, no %s", key, g.Count, field, f, w.readings, field)
 			}
 			continue
 		}
 		sum, _ := w.sum.Float64()
-		mean := sum / float64(w.temps)
-		if g.Count != w.readings || f.Count != w.temps || f.Mean == nil || *f.Mean != mean ||
+		mean := sum / float64(w.values)
+		if g.Count != w.readings || f.Count != w.values || f.Mean == nil || *f.Mean != mean ||
 			*f.Min != w.min || *f.Max != w.max {
-			t.Fatalf("group %s: %d readings, temperature %+v (mean %v); want %d readings, %d temperatures, mean %v, min %v, max %v",
-				key, g.Count, f, deref(f.Mean), w.readings, w.temps, mean, w.min, w.max)
+			t.Fatalf("group %s: %d readings, %s count %d mean %v; want %d readings, %d values, mean %v, min %v, max %v",
+				key, g.Count, field, f.Count, deref(f.Mean), w.readings, w.values, mean, w.min, w.max)
 		}
 	}
 }
@@ -182,9 +239,6 @@ func deref(p *float64) any {
 	}
 	return *p
 }
-
-var meanPerSensorHour = api.JobRequest{Aggregates: []string{"count", "min", "max", "mean"}, By: "sensor,hour",
-	SegmentsPerUnit: 1, Reader: jobReader}
 
 // submit submits a job through the first node, again until neither its
 // manager nor its backup is one of the nodes in avoid, so that the test
@@ -237,19 +291,29 @@ func (c *jobCluster) index(short string) int {
 	return -1
 }
 
-// TestJobMeanPerSensorHour runs the mean temperature per sensor per hour
-// of R1.txt as a job on six nodes. Mid-job it kills a third of the
-// workers with SIGKILL and starts a new node. The result must still equal
-// the brute-force computation, and the new node must receive units. Then it
-// runs the job again and kills its manager: the backup finishes it.
+// TestJobMeanPerSensorHour runs jobs over R1.txt on six nodes and
+// compares their results with a brute-force computation over the file.
+// The first runs the sandbox's example step, which converts temperatures
+// to °F. Mid-job it starts a new node and kills a third of the workers
+// with SIGKILL; the result must not change, and the new node must
+// receive units. The second computes the mean temperature per sensor
+// and hour, and its manager is killed: the backup finishes it at a
+// higher epoch, and the exact counts show that no unit counted twice.
 func TestJobMeanPerSensorHour(t *testing.T) {
 	c := startJobCluster(t, 6)
-	want := bruteForce(c.importR1())
+	readings := c.importR1()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// The module goes in while every node lives: a write needs most of
+	// the namespace's holders.
+	module := c.putModule(ctx)
 
-	// Workers die: the submitter, manager and backup stay.
-	info := c.submit(ctx, meanPerSensorHour, nil)
+	// A node joins while the workers compile the step, before the first
+	// unit commits, and then workers die: the submitter, manager and
+	// backup stay.
+	req := api.JobRequest{Aggregates: []string{"count", "min", "max", "mean"}, By: "sensor,hour",
+		SegmentsPerUnit: 1, Reader: jobReader, Module: module, ModuleArgs: []string{"72"}}
+	info := c.submit(ctx, req, nil)
 	keep := map[int]bool{0: true, c.index(info.Manager): true, c.index(info.Backup): true}
 	var victims []*daemon
 	for i, d := range c.nodes {
@@ -257,33 +321,31 @@ func TestJobMeanPerSensorHour(t *testing.T) {
 			victims = append(victims, d)
 		}
 	}
-	var added *daemon
+	added := c.add()
+	killed := false
 	st := c.waitJob(ctx, info.ID, func(st *api.JobStatus) {
-		if added == nil && st.Committed > 0 {
+		if !killed && st.Committed > 0 {
 			for _, d := range victims {
 				d.kill()
 			}
+			killed = true
 			t.Logf("killed %d workers at %d/%d units", len(victims), st.Committed, st.Units)
-			added = c.add()
 		}
 	})
-	checkResult(t, st, want)
-	if added == nil {
-		t.Fatal("the job ended before any unit committed")
+	checkResult(t, st, "temperature_f", bruteForce(readings, fahrenheitBelow(72)))
+	if !killed || st.Epoch != 2 {
+		t.Fatalf("job ended at epoch %d, workers killed %v; want them killed mid-job under the first manager", st.Epoch, killed)
 	}
-	t.Logf("job of %d units done at epoch %d", st.Units, st.Epoch)
-	// The new node may get its first unit before its read grant lands;
-	// that unit then fails there and runs elsewhere, so the test asks
-	// only that units reached it.
 	if !strings.Contains(added.log.String(), "job unit assigned") {
 		t.Errorf("the node started mid-job received no unit")
 	}
 
 	// The manager dies: the backup takes over at a higher epoch. The
 	// submitter must survive, so it may be neither.
-	info = c.submit(ctx, meanPerSensorHour, func(info *api.JobInfo) bool {
-		m, b := c.index(info.Manager), c.index(info.Backup)
-		return m <= 0 || b <= 0 || !c.nodes[m].running() || !c.nodes[b].running()
+	req = api.JobRequest{Aggregates: []string{"count", "min", "max", "mean"}, By: "sensor,hour",
+		SegmentsPerUnit: 1, Reader: jobReader}
+	info = c.submit(ctx, req, func(info *api.JobInfo) bool {
+		return c.index(info.Manager) <= 0 || c.index(info.Backup) <= 0
 	})
 	manager := c.nodes[c.index(info.Manager)]
 	var killedAt uint64
@@ -294,8 +356,22 @@ func TestJobMeanPerSensorHour(t *testing.T) {
 			t.Logf("killed the manager at %d/%d units, epoch %d", st.Committed, st.Units, st.Epoch)
 		}
 	})
-	checkResult(t, st, want)
+	checkResult(t, st, "temperature", bruteForce(readings, plainTemperature))
 	if killedAt == 0 || st.Epoch <= killedAt {
 		t.Fatalf("job ended at epoch %d, manager killed at epoch %d; want the backup's higher epoch", st.Epoch, killedAt)
 	}
+}
+
+// putModule stores the sandbox's example step in "library" and returns
+// its key.
+func (c *jobCluster) putModule(ctx context.Context) string {
+	wasm, err := os.ReadFile("../job/sandbox/testdata/fahrenheit.wasm")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	key := "jobs/modules/fahrenheit.wasm"
+	if _, err := c.nodes[0].client().PutRecord(ctx, "", "library", key, bytes.NewReader(wasm), int64(len(wasm)), "application/wasm"); err != nil {
+		c.t.Fatal(err)
+	}
+	return key
 }

@@ -36,6 +36,9 @@ const (
 	MaxGroups = 10_000
 	// MaxConditions bounds the conditions of one Spec.
 	MaxConditions = 32
+	// MaxArgs and MaxArgBytes bound a module's arguments.
+	MaxArgs     = 16
+	MaxArgBytes = 256
 )
 
 // ErrInvalid reports a spec or partial that fails its checks.
@@ -57,6 +60,13 @@ type Spec struct {
 	Verify    int         `cbor:"9,keyasint,omitempty"`
 	// Reader is the local user a worker reads the segments as.
 	Reader string `cbor:"10,keyasint,omitempty"`
+	// Module, if set, is the key of a WebAssembly map or filter step
+	// stored in the namespace, run on each unit's readings before they
+	// are aggregated. ModuleHash is its SHA-256 in hex, which a worker
+	// checks, and Args are its arguments.
+	Module     string   `cbor:"11,keyasint,omitempty"`
+	ModuleHash string   `cbor:"12,keyasint,omitempty"`
+	Args       []string `cbor:"13,keyasint,omitempty"`
 }
 
 // Condition is a search.Condition in a form CBOR carries: exactly one of
@@ -141,8 +151,32 @@ func (s *Spec) Validate() error {
 	if s.Verify < 0 || s.Verify > 5 {
 		return fmt.Errorf("%w: verify %d; use 1 to 5", ErrInvalid, s.Verify)
 	}
+	if err := s.validateModule(); err != nil {
+		return err
+	}
 	_, err := s.Query()
 	return err
+}
+
+func (s *Spec) validateModule() error {
+	if (s.Module == "") != (s.ModuleHash == "") {
+		return fmt.Errorf("%w: module %q and its hash %q must be set together", ErrInvalid, s.Module, s.ModuleHash)
+	}
+	if s.Module == "" && len(s.Args) > 0 {
+		return fmt.Errorf("%w: module arguments given without a module", ErrInvalid)
+	}
+	if len(s.ModuleHash) > 0 && len(s.ModuleHash) != 64 {
+		return fmt.Errorf("%w: module hash %q is not 64 hex digits of SHA-256", ErrInvalid, s.ModuleHash)
+	}
+	if len(s.Args) > MaxArgs {
+		return fmt.Errorf("%w: %d module arguments, limit %d", ErrInvalid, len(s.Args), MaxArgs)
+	}
+	for i, a := range s.Args {
+		if len(a) > MaxArgBytes {
+			return fmt.Errorf("%w: module argument %d is %d bytes, limit %d", ErrInvalid, i, len(a), MaxArgBytes)
+		}
+	}
+	return nil
 }
 
 // Encode returns the spec's CBOR form.

@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/yuinet/yui/job"
+	"github.com/yuinet/yui/job/sandbox"
 	"github.com/yuinet/yui/job/sched"
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/sensor"
 )
 
 // Timing of jobs. A killed worker is noticed by its missed pings, so its
@@ -31,6 +33,12 @@ const (
 	jobSendTimeout  = 5 * time.Second
 	jobUnitTimeout  = 2 * time.Minute
 	jobForgetWorker = 10 * time.Second
+	// jobFailuresInRow failed units make a worker sit out for jobBench.
+	jobFailuresInRow = 2
+	jobBench         = time.Minute
+	// jobMaxAttempts is the runs a unit gets before it fails. A benched
+	// worker uses at most jobFailuresInRow of them.
+	jobMaxAttempts = 5
 	// jobSegmentsPerUnit is how many stored segments one unit reads by
 	// default: each is at most an hour of one sensor.
 	jobSegmentsPerUnit = 4
@@ -52,6 +60,12 @@ type jobService struct {
 	managed map[string]*managedJob
 	// fences keep each job's newest manager epoch this worker has seen.
 	fences map[string]*sched.Fence
+
+	// modMu guards runtime and modules: the WebAssembly runtime and the
+	// compiled job steps by SHA-256, made on first use.
+	modMu   sync.Mutex
+	runtime *sandbox.Runtime
+	modules map[string]*sandbox.Module
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -76,6 +90,7 @@ func (n *Node) startJobs() {
 		submitted: make(map[string]*submittedJob),
 		managed:   make(map[string]*managedJob),
 		fences:    make(map[string]*sched.Fence),
+		modules:   make(map[string]*sandbox.Module),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
@@ -85,6 +100,7 @@ func (n *Node) closeJobs() {
 	if n.jobs != nil {
 		n.jobs.cancel()
 		n.jobs.wg.Wait()
+		n.jobs.closeModules()
 	}
 }
 
@@ -169,6 +185,13 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if spec.Reader == "" {
 		spec.Reader = defaultReader
 	}
+	if spec.Module != "" {
+		hash, err := n.moduleHash(ctx, user, spec.Namespace, spec.Module)
+		if err != nil {
+			return "", err
+		}
+		spec.ModuleHash = hash
+	}
 	if err := spec.Validate(); err != nil {
 		return "", err
 	}
@@ -205,7 +228,10 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 		return "", err
 	}
 
-	manager, backup := s.pickManagers(spec.ID)
+	manager, backup, err := s.pickManagers(ctx, spec.ID)
+	if err != nil {
+		return "", err
+	}
 	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: &spec, created: time.Now(), manager: manager, backup: backup}
 	start := func(to wire.Contact, role uint8, peer *wire.Contact) error {
 		ctx, cancel := context.WithTimeout(ctx, jobSendTimeout)
@@ -250,23 +276,38 @@ func newJobID() string {
 
 // jobConfig is the scheduler's configuration for a job.
 func jobConfig(verify int) sched.Config {
-	return sched.Config{LeaseDuration: jobLease, Verify: verify, StragglerAfter: 2 * jobLease}
+	return sched.Config{LeaseDuration: jobLease, Verify: verify, StragglerAfter: 2 * jobLease, MaxAttempts: jobMaxAttempts}
 }
 
-// pickManagers returns the upper-tier nodes closest to the hash of the
-// job's ID: the first manages the job, the second backs it up. The
-// candidates are this node and the contacts of its routing table, which
-// in hierarchical mode holds only upper-tier nodes.
-func (s *jobService) pickManagers(id string) (wire.Contact, *wire.Contact) {
+// pickManagers returns the two upper-tier nodes closest to the hash of
+// the job's ID that respond to a ping: the first manages the job, the
+// second backs it up. The candidates are this node and the contacts of
+// its routing table, which in hierarchical mode contains only upper-tier
+// nodes. The routing table may still list a node that died, hence the
+// ping.
+func (s *jobService) pickManagers(ctx context.Context, id string) (wire.Contact, *wire.Contact, error) {
 	cands := s.candidates(nil)
 	target := identity.NodeID(sha256.Sum256([]byte("yui job " + id)))
 	slices.SortFunc(cands, func(a, b wire.Contact) int {
 		return compareDistance(a.ID, b.ID, target)
 	})
-	if len(cands) < 2 {
-		return cands[0], nil
+	var live []wire.Contact
+	for _, c := range cands {
+		pctx, cancel := context.WithTimeout(ctx, jobPingTimeout)
+		_, err := s.request(pctx, c, &wire.JobPing{JobID: id})
+		cancel()
+		if err != nil {
+			s.n.log.Debug("job manager candidate unreachable", "job", id, "node", c.ID.Short(), "err", err)
+			continue
+		}
+		if live = append(live, c); len(live) == 2 {
+			return live[0], &live[1], nil
+		}
 	}
-	return cands[0], &cands[1]
+	if len(live) == 0 {
+		return wire.Contact{}, nil, fmt.Errorf("node: no node responded to be the manager of job %s; retry later", id)
+	}
+	return live[0], nil, nil
 }
 
 // candidates returns this node and its routing table's contacts, except
@@ -371,15 +412,26 @@ func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []str
 		return nil, err
 	}
 	by := spec.Grouping()
-	p := job.NewPartial()
+	var readings []sensor.Reading
 	for _, key := range segments {
 		rs, err := s.n.search.querier.Segment(ctx, spec.Reader, q, key)
 		if err != nil {
 			return nil, err
 		}
-		for i := range rs {
-			p.Add(&rs[i], by)
+		readings = append(readings, rs...)
+	}
+	if spec.Module != "" {
+		mod, err := s.module(ctx, spec)
+		if err != nil {
+			return nil, err
 		}
+		if readings, err = mod.Run(ctx, spec.Args, readings); err != nil {
+			return nil, err
+		}
+	}
+	p := job.NewPartial()
+	for i := range readings {
+		p.Add(&readings[i], by)
 	}
 	return p.Encode()
 }

@@ -41,8 +41,9 @@ type managedJob struct {
 	partial *job.Partial
 	machine *sched.Machine
 	workers map[sched.WorkerID]*jobWorker
-	// forgotten holds workers removed lately, so that a dead node still
-	// listed among the peers is not added back at once.
+	// forgotten holds, until when, the workers removed lately: a dead node
+	// still listed among the peers is not added back at once, and one that
+	// fails units in a row stays out longer.
 	forgotten map[sched.WorkerID]time.Time
 	// dirty is set when commits have not been replicated yet.
 	dirty                   bool
@@ -55,6 +56,8 @@ type jobWorker struct {
 	contact wire.Contact
 	missed  int
 	pinging bool
+	// failed counts the units in a row this worker reported as failed.
+	failed int
 }
 
 func (mj *managedJob) currentEpoch() uint64 {
@@ -155,7 +158,7 @@ func (mj *managedJob) becomeManagerLocked(now time.Time, lost *identity.NodeID) 
 		c, ok := known[w.ID]
 		if !ok || (lost != nil && c.ID == *lost) {
 			m.RemoveWorker(now, w.ID)
-			mj.forgotten[w.ID] = now
+			mj.forgotten[w.ID] = now.Add(jobForgetWorker)
 			continue
 		}
 		mj.workers[w.ID] = &jobWorker{contact: c}
@@ -256,11 +259,17 @@ func (mj *managedJob) assign(id sched.WorkerID, to wire.Contact, msg *wire.JobAs
 func (mj *managedJob) dropWorker(now time.Time, id sched.WorkerID) {
 	mj.mu.Lock()
 	defer mj.mu.Unlock()
+	mj.dropWorkerLocked(now, id, now.Add(jobForgetWorker))
+}
+
+// dropWorkerLocked removes a worker until the time given; its leases end
+// and their units go to others. mj.mu must be held.
+func (mj *managedJob) dropWorkerLocked(now time.Time, id sched.WorkerID, until time.Time) {
 	if mj.workers[id] == nil || mj.machine == nil {
 		return
 	}
 	delete(mj.workers, id)
-	mj.forgotten[id] = now
+	mj.forgotten[id] = until
 	mj.machine.RemoveWorker(now, id)
 	mj.poke()
 }
@@ -273,7 +282,7 @@ func (mj *managedJob) refreshWorkers(now time.Time) {
 	defer mj.mu.Unlock()
 	for _, c := range cands {
 		id := sched.WorkerID(c.ID.String())
-		if mj.workers[id] != nil || now.Sub(mj.forgotten[id]) < jobForgetWorker {
+		if mj.workers[id] != nil || now.Before(mj.forgotten[id]) {
 			continue
 		}
 		if err := mj.machine.AddWorker(now, id, sched.TierUpper); err == nil {
@@ -445,8 +454,21 @@ func (s *jobService) handleReport(from transport.Peer, m *wire.JobReport) wire.M
 	if mj.machine == nil || mj.role != wire.JobManager {
 		return &wire.JobAck{Epoch: mj.epoch}
 	}
-	if err := mj.machine.HandleReport(time.Now(), r); errors.Is(err, sched.ErrDeposed) {
+	now := time.Now()
+	if err := mj.machine.HandleReport(now, r); errors.Is(err, sched.ErrDeposed) {
 		mj.deposed = true
+	}
+	// A worker that fails units in a row, such as one whose reader has no
+	// grant, would otherwise take each unit again at once and use up its
+	// attempts, so it sits out for a while.
+	if w := mj.workers[r.Worker]; w != nil && r.Epoch == mj.epoch {
+		if r.Err == "" {
+			w.failed = 0
+		} else if w.failed++; w.failed >= jobFailuresInRow {
+			s.n.log.Warn("job worker fails units in a row; leaving it out for a while", "job", mj.id,
+				"worker", w.contact.ID.Short(), "for", jobBench, "err", r.Err)
+			mj.dropWorkerLocked(now, r.Worker, now.Add(jobBench))
+		}
 	}
 	mj.poke()
 	return &wire.JobAck{Epoch: mj.epoch}

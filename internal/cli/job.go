@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -46,6 +50,8 @@ type jobRunFlags struct {
 	verify   int
 	per      int
 	reader   string
+	wasm     string
+	wasmArgs []string
 	detach   bool
 	asJSON   bool
 	asCSV    bool
@@ -77,6 +83,8 @@ func newJobRunCommand(g *globalFlags) *cobra.Command {
 	fl.IntVar(&f.verify, "verify", 1, "run each unit on this many workers and keep it only when their results agree")
 	fl.IntVar(&f.per, "segments-per-unit", 0, "stored segments (each at most an hour of one sensor) per unit (0 means the node's default, 4)")
 	fl.StringVar(&f.reader, "reader", "", `user each worker node reads the segments as (default "default")`)
+	fl.StringVar(&f.wasm, "wasm", "", "WebAssembly (WASI preview 1) map or filter step to run on each unit's readings; see docs/jobs.md")
+	fl.StringArrayVar(&f.wasmArgs, "wasm-arg", nil, "argument of the --wasm step (repeatable)")
 	fl.BoolVar(&f.detach, "detach", false, "print the job's ID and return at once")
 	fl.BoolVar(&f.asJSON, "json", false, "print the node's JSON result")
 	fl.BoolVar(&f.asCSV, "csv", false, "print comma-separated values with a header line")
@@ -109,6 +117,14 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 	}
 	ctx, cancel := context.WithTimeout(contextOrBackground(cmd.Context()), f.deadline)
 	defer cancel()
+	if f.wasm != "" {
+		if req.Module, err = uploadModule(ctx, client, f.q.sf.user, namespace, f.wasm); err != nil {
+			return err
+		}
+		req.ModuleArgs = f.wasmArgs
+	} else if len(f.wasmArgs) > 0 {
+		return fmt.Errorf("--wasm-arg needs --wasm")
+	}
 	info, err := client.SubmitJob(ctx, f.q.sf.user, namespace, req)
 	if err != nil {
 		return err
@@ -124,6 +140,21 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 		return err
 	}
 	return printJobResult(w, st, req.Aggregates, f.asJSON, f.asCSV)
+}
+
+// uploadModule stores a job's WebAssembly step in the namespace, where
+// the workers read it, under a key named after its content.
+func uploadModule(ctx context.Context, client *api.Client, user, namespace, path string) (string, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read --wasm: %w", err)
+	}
+	sum := sha256.Sum256(wasm)
+	key := "jobs/modules/" + hex.EncodeToString(sum[:16]) + ".wasm"
+	if _, err := client.PutRecord(ctx, user, namespace, key, bytes.NewReader(wasm), int64(len(wasm)), "application/wasm"); err != nil {
+		return "", fmt.Errorf("store --wasm %s as %s/%s: %w", path, namespace, key, err)
+	}
+	return key, nil
 }
 
 // waitJob polls a job until it ends, printing a progress line to w each
