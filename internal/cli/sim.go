@@ -67,7 +67,7 @@ runs. The simulated addresses (127.x.y.z) are never used on a socket.`,
 	pf.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")
 
 	cmd.AddCommand(newSimBuildCommand(f), newSimMaintenanceCommand(f), newSimLookupCommand(f),
-		newSimTownCommand(f))
+		newSimTownCommand(f), newSimJobCommand(f))
 	return cmd
 }
 
