@@ -73,9 +73,25 @@ func TestJobMatchesQueryAggregate(t *testing.T) {
 		}
 	}
 
+	// A job canceled at once ends canceled, unless it finished first.
+	info2, err := clients[0].SubmitJob(ctx, "", "library", api.JobRequest{Aggregates: aggs, SegmentsPerUnit: 1, Reader: "jobs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clients[0].CancelJob(ctx, info2.ID); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := clients[0].Job(ctx, info2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st2.Canceled && !st2.Done {
+		t.Errorf("job after cancel: %+v, want it canceled", st2)
+	}
+
 	jobs, err := clients[0].Jobs(ctx)
-	if err != nil || len(jobs) != 1 || jobs[0].ID != info.ID {
-		t.Errorf("Jobs = %+v, %v; want the one job", jobs, err)
+	if err != nil || len(jobs) != 2 || jobs[0].ID != info.ID || jobs[1].ID != info2.ID {
+		t.Errorf("Jobs = %+v, %v; want the two jobs in order", jobs, err)
 	}
 	if _, err := clients[1].Job(ctx, info.ID); err == nil {
 		t.Error("a node that did not submit the job reported its status")
