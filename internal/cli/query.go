@@ -268,7 +268,7 @@ func printReadings(w io.Writer, res *api.QueryResult, asCSV bool) error {
 	if res.Truncated {
 		note = " (more matched; narrow the query or raise --limit)"
 	}
-	fmt.Fprintf(w, "%d readings%s\n", len(readings), note)
+	fmt.Fprintf(w, "%s%s\n", counted(len(readings), "reading"), note)
 	return nil
 }
 
@@ -323,6 +323,19 @@ func csvValue(v sensor.Value, ok bool) string {
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
+// formatStat formats an aggregate to 12 significant digits, which hides
+// the rounding of a mean (51.815000000000005) and keeps every digit a
+// sensor reports; --json gives the exact value.
+func formatStat(f float64) string { return strconv.FormatFloat(f, 'g', 12, 64) }
+
+// counted returns "1 reading" or "n readings".
+func counted(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
 // printGroups prints one line per group and numeric field with the
 // requested aggregates.
 func printGroups(w io.Writer, groups []api.AggregateGroup, aggs []string, asCSV bool) error {
@@ -354,7 +367,7 @@ func printGroups(w io.Writer, groups []api.AggregateGroup, aggs []string, asCSV 
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d groups\n", len(groups))
+	fmt.Fprintln(w, counted(len(groups), "group"))
 	return nil
 }
 
@@ -391,7 +404,7 @@ func groupRow(g api.AggregateGroup, name string, aggs []string) []string {
 		if v == nil {
 			row = append(row, "-")
 		} else {
-			row = append(row, formatFloat(*v))
+			row = append(row, formatStat(*v))
 		}
 	}
 	return row

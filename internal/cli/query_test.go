@@ -113,3 +113,17 @@ func TestQueryCommandOnNode(t *testing.T) {
 		t.Error("query as an unknown user succeeded")
 	}
 }
+
+func TestQueryOutputWording(t *testing.T) {
+	if got := formatStat(51.815000000000005); got != "51.815" {
+		t.Errorf("formatStat(51.815000000000005) = %q, want 51.815", got)
+	}
+	if got := formatStat(1234.5678); got != "1234.5678" {
+		t.Errorf("formatStat(1234.5678) = %q, want every reported digit", got)
+	}
+	for n, want := range map[int]string{0: "0 groups", 1: "1 group", 2: "2 groups"} {
+		if got := counted(n, "group"); got != want {
+			t.Errorf("counted(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -344,7 +344,7 @@ func printRecords(w io.Writer, records []api.Record) {
 			r.Modified.Local().Format(time.DateTime), shorten(r.Writer, 16))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d records\n", len(records))
+	fmt.Fprintln(w, counted(len(records), "record"))
 }
 
 // checkRecordName checks a namespace and key before any request, so that
