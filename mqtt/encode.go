@@ -13,6 +13,7 @@ const (
 	connProtocolError5    = 0x82
 	connPacketTooLarge5   = 0x95
 	reasonUnspecified     = 0x80
+	reasonNotAuthorized   = 0x87
 	reasonTopicInvalid    = 0x90
 	reasonPayloadInvalid  = 0x99
 	reasonKeepAlive       = 0x8d

@@ -32,6 +32,12 @@ type Handler interface {
 // instead of 0x99 (Payload format invalid).
 var ErrTopicRejected = errors.New("mqtt: topic name not accepted")
 
+// ErrNotAuthorized marks a rejection from a Handler as caused by the
+// client's user lacking the right to publish there, so a 5.0 client gets
+// reason code 0x87 (Not authorized). Resending such a message cannot
+// succeed, so it is acknowledged as rejected rather than left to resend.
+var ErrNotAuthorized = errors.New("mqtt: not authorized")
+
 // Client identifies the client that published messages.
 type Client struct {
 	ID string

@@ -292,9 +292,13 @@ func (ss *session) flush() error {
 	for i, p := range ss.pending {
 		var reason byte
 		if i < len(rejected) && rejected[i] != nil {
-			reason = reasonPayloadInvalid
-			if errors.Is(rejected[i], ErrTopicRejected) {
+			switch {
+			case errors.Is(rejected[i], ErrTopicRejected):
 				reason = reasonTopicInvalid
+			case errors.Is(rejected[i], ErrNotAuthorized):
+				reason = reasonNotAuthorized
+			default:
+				reason = reasonPayloadInvalid
 			}
 			ss.logRejected(p, rejected[i])
 		}

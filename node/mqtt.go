@@ -13,6 +13,7 @@ import (
 	"github.com/yuinet/yui/mqtt"
 	"github.com/yuinet/yui/sensor"
 	"github.com/yuinet/yui/storage/seal"
+	"github.com/yuinet/yui/storage/store"
 )
 
 // DefaultMQTTAddr is the default address of a node's MQTT listener: the
@@ -107,7 +108,18 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 	}
 
 	for i, t := range order {
-		if err := h.n.commit.write(ctx, t, batches[t]); err != nil {
+		err := h.n.commit.write(ctx, t, batches[t])
+		if errors.Is(err, store.ErrForbidden) {
+			// Resending cannot help, so the messages are rejected, not
+			// left unacknowledged.
+			for j, m := range msgs {
+				if rejected[j] == nil && namespaceOf(m.Topic) == t.namespace {
+					rejected[j] = fmt.Errorf("%w: user %q may not write namespace %q: %w", mqtt.ErrNotAuthorized, t.user, t.namespace, err)
+				}
+			}
+			continue
+		}
+		if err != nil {
 			h.n.log.Warn("MQTT readings not stored, client will resend", "client", c.ID,
 				"user", t.user, "namespace", t.namespace, "readings", len(batches[t]), "err", err)
 			for _, failed := range order[i:] {
@@ -119,6 +131,13 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 	}
 	h.n.ingest.add("mqtt", "rejected", countErrors(rejected))
 	return rejected, nil
+}
+
+// namespaceOf returns the namespace a topic yui/NAMESPACE/SENSOR names.
+func namespaceOf(topic string) string {
+	rest, _ := strings.CutPrefix(topic, TopicPrefix)
+	ns, _, _ := strings.Cut(rest, "/")
+	return ns
 }
 
 // readingOf decodes the reading of one message published to

@@ -255,3 +255,30 @@ func TestAlertReachesMQTTSubscriber(t *testing.T) {
 		t.Errorf("subscriber got %+v, want the evacuation alert", got)
 	}
 }
+
+// TestMQTTUnauthorizedWriterRejected publishes as a user who may not
+// write the namespace: a 5.0 client hears "Not authorized" at once
+// instead of losing its connection to resend what can never be stored.
+func TestMQTTUnauthorizedWriterRejected(t *testing.T) {
+	n := startMQTTNode(t, "127.0.0.1:0")
+	c := api.NewClient(n.APIAddr())
+	ctx := context.Background()
+	if _, err := c.CreateUser(ctx, "eve"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := mosquittoPub(t, n, "-V", "mqttv5", "-q", "1", "-t", "yui/lab/R1-12", "-m", `{"fields":{"t":1}}`)
+	if err != nil {
+		t.Fatalf("mosquitto_pub as the owner: %v\n%s", err, out)
+	}
+
+	out, err = mosquittoPub(t, n, "-V", "mqttv5", "-q", "1", "-u", "eve", "-t", "yui/lab/R1-12", "-m", `{"fields":{"t":2}}`)
+	if err != nil {
+		t.Fatalf("mosquitto_pub as eve: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "Not authorized") {
+		t.Errorf("mosquitto_pub as eve printed %q, want the reason Not authorized", out)
+	}
+	if got := ingestCount(n, "mqtt", "rejected"); got != 1 {
+		t.Errorf("rejected readings counter = %v, want 1", got)
+	}
+}
