@@ -1,9 +1,13 @@
 package node
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -41,5 +45,33 @@ func TestHostAddrForUnspecifiedListen(t *testing.T) {
 				t.Errorf("hostAddr(%s) = %s, want %s", c.listen, got, c.want)
 			}
 		})
+	}
+}
+
+// TestWriteFileAtomicConcurrent replaces one file from many goroutines
+// at once: the file must end as one whole version, never a mix.
+func TestWriteFileAtomicConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status")
+	versions := [][]byte{bytes.Repeat([]byte("a"), 600), bytes.Repeat([]byte("b"), 420)}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			if err := writeFileAtomic(path, versions[i%2]); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, versions[0]) && !bytes.Equal(got, versions[1]) {
+		t.Fatalf("file holds %d bytes mixing both versions", len(got))
+	}
+	left, _ := filepath.Glob(path + ".*.tmp")
+	if len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }
