@@ -109,7 +109,7 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 
 	for i, t := range order {
 		err := h.n.commit.write(ctx, t, batches[t])
-		if errors.Is(err, store.ErrForbidden) {
+		if errors.Is(err, store.ErrForbidden) || errors.Is(err, store.ErrUnknownUser) {
 			// Resending cannot help, so the messages are rejected, not
 			// left unacknowledged.
 			for j, m := range msgs {

@@ -83,12 +83,13 @@ func checkSendRequest(req api.SendMessageRequest) (seal.PublicKeys, time.Duratio
 	if err != nil {
 		return seal.PublicKeys{}, 0, fmt.Errorf("node: recipient keys: %w; pass the public_keys of 'yui user show'", err)
 	}
-	ttl := time.Duration(req.TTLSeconds) * time.Second
-	if req.TTLSeconds < 0 || ttl > message.MaxTTL {
+	// Compared in seconds first, because a huge value overflows the
+	// Duration and would pass.
+	if req.TTLSeconds < 0 || req.TTLSeconds > int64(message.MaxTTL/time.Second) {
 		return seal.PublicKeys{}, 0, fmt.Errorf("node: ttl_seconds %d: want 0 for the default of %v, or up to %d",
 			req.TTLSeconds, message.DefaultTTL, int64(message.MaxTTL/time.Second))
 	}
-	return to, ttl, nil
+	return to, time.Duration(req.TTLSeconds) * time.Second, nil
 }
 
 func (n *Node) serveInbox(w http.ResponseWriter, r *http.Request) {

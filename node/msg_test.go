@@ -78,6 +78,7 @@ func TestMsgSendRejectsBadRequests(t *testing.T) {
 		{"unknown sender", api.SendMessageRequest{User: "nobody", To: keys.Keys, Text: "x"}, "unknown user"},
 		{"invalid sender name", api.SendMessageRequest{User: "Bad Name", To: keys.Keys, Text: "x"}, "user name"},
 		{"negative ttl", api.SendMessageRequest{To: keys.Keys, Text: "x", TTLSeconds: -1}, "ttl_seconds"},
+		{"ttl overflowing a duration", api.SendMessageRequest{To: keys.Keys, Text: "x", TTLSeconds: 1 << 62}, "ttl_seconds"},
 		{"text too large", api.SendMessageRequest{To: keys.Keys, Text: strings.Repeat("x", 17<<10)}, "limit 16384"},
 	}
 	for _, tt := range tests {

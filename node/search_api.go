@@ -121,6 +121,10 @@ func apiGroup(g search.Group, aggregates []string) api.AggregateGroup {
 // parseQuery turns a request into a search.Query. Query.Validate checks
 // the rest when the query runs.
 func parseQuery(ns string, req *api.QueryRequest) (search.Query, error) {
+	if req.Limit < 0 {
+		return search.Query{}, fmt.Errorf("%w: limit %d: want 0 for up to %d readings, or a positive number",
+			search.ErrInvalidQuery, req.Limit, api.MaxQueryReadings)
+	}
 	q := search.Query{Namespace: ns, Sensor: req.Sensor, Limit: req.Limit}
 	if req.From != nil {
 		q.From = req.From.UTC()

@@ -133,4 +133,8 @@ func TestQueryOverQUIC(t *testing.T) {
 	if !errors.As(err, &se) || se.Status != http.StatusBadRequest {
 		t.Errorf("query with an unknown operator: %v, want status 400", err)
 	}
+	_, err = clients[0].Query(ctx, "", "library", api.QueryRequest{Sensor: "12", Limit: -1})
+	if !errors.As(err, &se) || se.Status != http.StatusBadRequest {
+		t.Errorf("query with limit -1: %v, want status 400", err)
+	}
 }
