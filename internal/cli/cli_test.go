@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,6 +136,21 @@ func TestDashboardFlags(t *testing.T) {
 	} {
 		if _, err := dashboardConfig(bad[0], bad[1], bad[2]); err == nil {
 			t.Errorf("dashboardConfig(%q, %q, %q) accepted, want an error", bad[0], bad[1], bad[2])
+		}
+	}
+}
+
+func TestIsWasm(t *testing.T) {
+	module, err := os.ReadFile(filepath.Join("..", "..", "job", "sandbox", "testdata", "fahrenheit.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isWasm(module) {
+		t.Error("the example module is not taken for WebAssembly")
+	}
+	for _, bad := range [][]byte{nil, []byte("root:x:0:0:root:/root:/bin/bash\n"), []byte("\x00asm\x02\x00\x00\x00")} {
+		if isWasm(bad) {
+			t.Errorf("%q taken for WebAssembly", bad)
 		}
 	}
 }

@@ -149,12 +149,22 @@ func uploadModule(ctx context.Context, client *api.Client, user, namespace, path
 	if err != nil {
 		return "", fmt.Errorf("read --wasm: %w", err)
 	}
+	if !isWasm(wasm) {
+		return "", fmt.Errorf("--wasm %s is not a WebAssembly module (no \\0asm version 1 header); build one with GOOS=wasip1 GOARCH=wasm go build", path)
+	}
 	sum := sha256.Sum256(wasm)
 	key := "jobs/modules/" + hex.EncodeToString(sum[:16]) + ".wasm"
 	if _, err := client.PutRecord(ctx, user, namespace, key, bytes.NewReader(wasm), int64(len(wasm)), "application/wasm"); err != nil {
 		return "", fmt.Errorf("store --wasm %s as %s/%s: %w", path, namespace, key, err)
 	}
 	return key, nil
+}
+
+// isWasm reports whether b starts like a WebAssembly binary module: the
+// magic bytes \0asm and version 1. Checking here fails a job at once that
+// every worker would otherwise retry and reject.
+func isWasm(b []byte) bool {
+	return bytes.HasPrefix(b, []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00})
 }
 
 // waitJob polls a job until it ends, printing a progress line to w each
