@@ -42,7 +42,9 @@ func (n *Node) startAPI() error {
 	if err != nil {
 		return err
 	}
-	if got := ln.Addr().String(); got != n.cfg.API {
+	// Port 0 asks for a free port; only a fallback from another port is
+	// worth telling.
+	if got := ln.Addr().String(); got != n.cfg.API && !strings.HasSuffix(n.cfg.API, ":0") {
 		n.log.Info("default API port taken, using a free one", "wanted", n.cfg.API, "addr", got)
 	}
 	s := &apiServer{
