@@ -42,8 +42,8 @@ func (n *Node) startAPI() error {
 	if err != nil {
 		return err
 	}
-	// Port 0 asks for a free port; only a fallback from another port is
-	// worth telling.
+	// Port 0 requests a free port, so a different address is expected
+	// then. Only a fallback from a fixed port is logged.
 	if got := ln.Addr().String(); got != n.cfg.API && !strings.HasSuffix(n.cfg.API, ":0") {
 		n.log.Info("default API port taken, using a free one", "wanted", n.cfg.API, "addr", got)
 	}

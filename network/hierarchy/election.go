@@ -264,7 +264,7 @@ func (m *Machine) seedRouting(now time.Time) {
 	m.joinedAt = m.clock(now)
 }
 
-// rejoinInterval is how long a representative whose routing table knows
+// rejoinInterval is how long a representative whose routing table has
 // no node outside its group waits between attempts to join the DHT
 // through the group's seeds.
 const rejoinInterval = 30 * time.Second
@@ -272,11 +272,11 @@ const rejoinInterval = 30 * time.Second
 // rejoin seeds and bootstraps again a representative's routing table that
 // still holds no node outside the group, because the seeds it had were
 // gone or came late. The first group of a network elects before any other
-// exists; its representatives fill their tables with one another only,
-// and the groups that join later reach it through one of its nodes. A
-// fellow representative that learns of them cannot pass on this node's
-// address if it knows it only as a link-local one, so this node must go
-// out and meet them itself.
+// exists, so its representatives fill their tables with one another only.
+// Groups that join later reach it through one of its nodes. A fellow
+// representative that learns of them cannot pass on this node's address
+// if it has only a link-local one for it, so this node must contact them
+// itself.
 func (m *Machine) rejoin(now time.Time, t int64) {
 	if t >= m.rejoinDue() && !m.knowsOutsideGroup() {
 		m.seedRouting(now)
@@ -290,8 +290,8 @@ func (m *Machine) rejoinDue() int64 {
 	return m.joinedAt + int64(rejoinInterval)
 }
 
-// rejoinSoon makes a representative that knows no node outside its group
-// rejoin at its next tick, because a record brought seeds that may lead
+// rejoinSoon makes a representative with no node outside its group in its
+// table rejoin at its next tick, because a record brought seeds that may lead
 // outside.
 func (m *Machine) rejoinSoon(t int64) {
 	if m.rejoinDue() != noTime {
