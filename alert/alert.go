@@ -122,7 +122,23 @@ func (a *Area) validate() error {
 			return fmt.Errorf("area polygon[%d]: %v", i, err)
 		}
 	}
+	// A polygon whose vertices lie on one line contains no point, so an
+	// alert with it would reach nobody.
+	if polygonArea(a.Polygon) == 0 {
+		return fmt.Errorf("area polygon encloses no area: its %d vertices lie on one line", len(a.Polygon))
+	}
 	return nil
+}
+
+// polygonArea returns twice the signed area of poly in square degrees,
+// by the shoelace formula.
+func polygonArea(poly []Point) float64 {
+	var sum float64
+	for i, p := range poly {
+		q := poly[(i+1)%len(poly)]
+		sum += p.Lon*q.Lat - q.Lon*p.Lat
+	}
+	return sum
 }
 
 // Alert is one message of an authority. Authority and KeyID name the

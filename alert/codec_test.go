@@ -175,6 +175,7 @@ func TestSignRejectsInvalid(t *testing.T) {
 		{"zero radius", func(a *Alert) { a.Area = &Area{Center: &Point{}} }},
 		{"latitude out of range", func(a *Alert) { a.Area = &Area{Center: &Point{Lat: 91}, Radius: 1} }},
 		{"two-vertex polygon", func(a *Alert) { a.Area = &Area{Polygon: []Point{{}, {Lat: 1}}} }},
+		{"polygon on one line", func(a *Alert) { a.Area = &Area{Polygon: []Point{{}, {Lat: 1, Lon: 1}, {Lat: 2, Lon: 2}}} }},
 		{"circle and polygon", func(a *Alert) {
 			a.Area = &Area{Center: &Point{}, Radius: 1, Polygon: []Point{{}, {Lat: 1}, {Lon: 1}}}
 		}},

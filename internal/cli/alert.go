@@ -53,6 +53,12 @@ func newAlertSendCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A malformed alert is refused here, before it takes a
+			// sequence number or needs a running node.
+			a.Authority = signer.Name
+			if err := a.Validate(); err != nil {
+				return err
+			}
 			client, ctx, cancel, err := connect(cmd.Context(), g)
 			if err != nil {
 				return err
