@@ -123,7 +123,7 @@ func (a *Area) validate() error {
 		}
 	}
 	// A polygon whose vertices lie on one line contains no point, so an
-	// alert with it would reach nobody.
+	// alert with it would match no receiver.
 	if polygonArea(a.Polygon) == 0 {
 		return fmt.Errorf("area polygon encloses no area: its %d vertices lie on one line", len(a.Polygon))
 	}
