@@ -40,3 +40,55 @@ func FuzzDecodeCiphertext(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodePublicKey checks that no input crashes the decoder and that
+// whatever it accepts encodes back to the same bytes.
+func FuzzDecodePublicKey(f *testing.F) {
+	p := newParams(f)
+	good, err := GenerateKey(p).PublicKey().MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte{publicKeyVersion})
+	f.Add(make([]byte, p.PublicKeySize()))
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pk, err := p.DecodePublicKey(b)
+		if err != nil {
+			return
+		}
+		again, err := pk.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatal("accepted public key does not encode back to its bytes")
+		}
+	})
+}
+
+// FuzzDecodeOwnerKey does the same for the owner's key file.
+func FuzzDecodeOwnerKey(f *testing.F) {
+	p := newParams(f)
+	good, err := GenerateKey(p).MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte{ownerKeyVersion})
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := p.DecodeOwnerKey(b)
+		if err != nil {
+			return
+		}
+		again, err := k.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatal("accepted owner key does not encode back to its bytes")
+		}
+	})
+}
