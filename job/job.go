@@ -67,6 +67,11 @@ type Spec struct {
 	Module     string   `cbor:"11,keyasint,omitempty"`
 	ModuleHash string   `cbor:"12,keyasint,omitempty"`
 	Args       []string `cbor:"13,keyasint,omitempty"`
+	// Encrypted runs the job over BGV ciphertexts of the readings, so
+	// workers add values they cannot read; Scale is the fixed-point scale
+	// of the values (docs/jobs.md, "Encrypted jobs").
+	Encrypted bool  `cbor:"14,keyasint,omitempty"`
+	Scale     int64 `cbor:"15,keyasint,omitempty"`
 }
 
 // Condition is a search.Condition in a form CBOR carries: exactly one of
@@ -152,6 +157,9 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("%w: verify %d; use 1 to 5", ErrInvalid, s.Verify)
 	}
 	if err := s.validateModule(); err != nil {
+		return err
+	}
+	if err := s.validateEncrypted(); err != nil {
 		return err
 	}
 	_, err := s.Query()
