@@ -54,6 +54,12 @@ type JobRequest struct {
 	// aggregating them; ModuleArgs are its arguments.
 	Module     string   `json:"module,omitempty"`
 	ModuleArgs []string `json:"module_args,omitempty"`
+	// Encrypted runs the job over BGV ciphertexts: workers add values
+	// they cannot read, and only this node decrypts the result. It
+	// computes count, sum and mean. Scale is the fixed-point scale of the
+	// values, 0 meaning 100 (two decimals).
+	Encrypted bool  `json:"encrypted,omitempty"`
+	Scale     int64 `json:"scale,omitempty"`
 }
 
 // JobInfo names a submitted job.

@@ -67,6 +67,9 @@ type jobService struct {
 	runtime *sandbox.Runtime
 	modules map[string]*sandbox.Module
 
+	// keyMu serializes the creation of users' BGV key files.
+	keyMu sync.Mutex
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -81,6 +84,8 @@ type submittedJob struct {
 	created   time.Time
 	manager   wire.Contact
 	backup    *wire.Contact
+	// sealed is the slot layout of an encrypted job, nil for others.
+	sealed *sealedJob
 }
 
 func (n *Node) startJobs() {
@@ -203,6 +208,12 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if err != nil {
 		return "", err
 	}
+	var sealed *sealedJob
+	if spec.Encrypted {
+		if keys, sealed, err = n.sealSegments(ctx, user, &spec, q, keys); err != nil {
+			return "", err
+		}
+	}
 	per := opts.SegmentsPerUnit
 	if per <= 0 {
 		per = jobSegmentsPerUnit
@@ -232,7 +243,8 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if err != nil {
 		return "", err
 	}
-	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: &spec, created: time.Now(), manager: manager, backup: backup}
+	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: &spec, created: time.Now(), manager: manager, backup: backup,
+		sealed: sealed}
 	start := func(to wire.Contact, role uint8, peer *wire.Contact) error {
 		ctx, cancel := context.WithTimeout(ctx, jobSendTimeout)
 		defer cancel()
@@ -404,6 +416,9 @@ func (n *Node) Jobs() []jobSummary {
 // runUnit reads a unit's segments as the job's reader and aggregates
 // the readings that match the job's query.
 func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []string) ([]byte, error) {
+	if spec.Encrypted {
+		return s.runSealedUnit(ctx, spec, segments)
+	}
 	if s.n.search == nil || s.n.search.querier == nil {
 		return nil, fmt.Errorf("node: search is not running yet; the unit goes to another worker")
 	}

@@ -52,7 +52,7 @@ func (n *Node) serveJobSubmit(w http.ResponseWriter, r *http.Request) {
 // jobSpec turns a request into a job spec; SubmitJob checks it.
 func jobSpec(ns string, req *api.JobRequest) (job.Spec, error) {
 	spec := job.Spec{Namespace: ns, Aggs: req.Aggregates, By: req.By, Verify: req.Verify, Reader: req.Reader,
-		Module: req.Module, Args: req.ModuleArgs}
+		Module: req.Module, Args: req.ModuleArgs, Encrypted: req.Encrypted, Scale: encryptedScale(req)}
 	if req.Query.Near != nil || req.Query.Limit != 0 || len(req.Query.Aggregates) > 0 {
 		return spec, fmt.Errorf("%w: a job's query takes sensor, from, to and where; near, limit and aggregates are not supported there",
 			search.ErrInvalidQuery)
@@ -101,7 +101,7 @@ func (n *Node) serveJobStatus(w http.ResponseWriter, r *http.Request) {
 		n.writeJobError(w, r, err)
 		return
 	}
-	res, err := apiJobStatus(st, n.submittedSpec(id))
+	res, err := n.jobStatusResult(id, st)
 	if err != nil {
 		n.writeJobError(w, r, err)
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/yuinet/yui/job"
+	"github.com/yuinet/yui/job/he"
 	"github.com/yuinet/yui/job/sched"
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/transport"
@@ -39,6 +40,9 @@ type managedJob struct {
 	// commit drained from machine (manager).
 	snap    *sched.Snapshot
 	partial *job.Partial
+	// sealed replaces partial in an encrypted job: the sum of the
+	// committed units' ciphertexts.
+	sealed  *he.Aggregator
 	machine *sched.Machine
 	workers map[sched.WorkerID]*jobWorker
 	// forgotten holds, until when, the workers removed lately: a dead node
@@ -84,11 +88,9 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 	if err != nil {
 		return &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
 	}
-	partial := job.NewPartial()
-	if len(m.Partial) > 0 {
-		if partial, err = job.DecodePartial(m.Partial); err != nil {
-			return &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
-		}
+	partial, sealed, err := decodeAggregate(spec, m.Partial)
+	if err != nil {
+		return &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
 	}
 
 	s.mu.Lock()
@@ -111,7 +113,7 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 	if m.Epoch < mj.epoch {
 		return &wire.JobAck{Epoch: mj.epoch}
 	}
-	mj.epoch, mj.snap, mj.partial = max(m.Epoch, snap.Epoch), snap, partial
+	mj.epoch, mj.snap, mj.partial, mj.sealed = max(m.Epoch, snap.Epoch), snap, partial, sealed
 	mj.done, mj.canceled = m.Done, m.Canceled || mj.canceled
 	mj.peer = m.Peer
 	if m.Role == wire.JobBackup {
@@ -230,13 +232,11 @@ func (mj *managedJob) step(now time.Time) bool {
 		mj.s.goJob(func() { mj.assign(a.Worker, w.contact, msg) })
 	}
 	for _, c := range mj.machine.Commits() {
-		p, err := job.DecodePartial(c.Result)
-		if err != nil {
+		if err := mj.foldCommit(c.Result); err != nil {
 			// handleReport decoded it before the Machine saw it.
 			mj.s.n.log.Error("committed job result does not decode", "job", mj.id, "unit", c.Unit, "err", err)
 			continue
 		}
-		mj.partial.Merge(p)
 		mj.dirty = true
 	}
 	if mj.machine.Done() && !mj.done {
@@ -337,7 +337,7 @@ func (mj *managedJob) replicate() {
 	snap, err := mj.machine.Snapshot().Encode()
 	var partial []byte
 	if err == nil {
-		partial, err = mj.partial.Encode()
+		partial, err = mj.encodeAggregate()
 	}
 	msg := &wire.JobState{JobID: mj.id, Epoch: mj.epoch, Role: wire.JobBackup, Spec: mj.specBytes,
 		Snapshot: snap, Partial: partial, Done: mj.done, Canceled: mj.canceled, Submitter: mj.submitter}
@@ -445,7 +445,7 @@ func (s *jobService) handleReport(from transport.Peer, m *wire.JobReport) wire.M
 	r := sched.Report{Worker: sched.WorkerID(from.ID.String()), Epoch: m.Epoch, Lease: m.Lease,
 		Unit: sched.UnitID(m.Unit), Result: m.Result, Err: m.Err}
 	if m.Err == "" {
-		if _, err := job.DecodePartial(m.Result); err != nil {
+		if err := checkUnitResult(mj.spec, m.Result); err != nil {
 			r.Result, r.Err = nil, err.Error()
 		}
 	}
@@ -496,7 +496,7 @@ func (s *jobService) handleStatus(m *wire.JobStatusRequest) wire.Message {
 		Units: uint32(len(snap.Units)), Committed: uint32(len(snap.Committed)), Failed: uint32(len(snap.Failed)),
 		Workers: uint32(len(mj.workers)), Done: mj.done, Canceled: mj.canceled}
 	if mj.done || mj.canceled {
-		b, err := mj.partial.Encode()
+		b, err := mj.encodeAggregate()
 		if err != nil {
 			st.Err = err.Error()
 		}

@@ -1,0 +1,257 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/job"
+	"github.com/yuinet/yui/job/he"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/search"
+	"github.com/yuinet/yui/storage/store"
+)
+
+// runSealedUnit reads a unit's ciphertext records as the job's reader
+// and returns their sum, encoded. It uses no key: he.Aggregator holds
+// none.
+func (s *jobService) runSealedUnit(ctx context.Context, spec *job.Spec, keys []string) ([]byte, error) {
+	params, err := heParams()
+	if err != nil {
+		return nil, err
+	}
+	records, err := s.readSealedUnit(ctx, spec, keys)
+	if err != nil {
+		return nil, err
+	}
+	agg := he.NewAggregator(params)
+	for i, b := range records {
+		ct, err := params.DecodeCiphertext(b)
+		if err != nil {
+			return nil, fmt.Errorf("node: ciphertext %q: %w", keys[i], err)
+		}
+		if err := agg.Add(ct); err != nil {
+			return nil, err
+		}
+	}
+	sum := agg.Sum()
+	if sum == nil {
+		return nil, fmt.Errorf("node: encrypted unit of job %s names no record", spec.ID)
+	}
+	return sum.MarshalBinary()
+}
+
+// readSealedUnit returns the bytes of a unit's ciphertext records: all
+// that a worker of an encrypted job reads besides the assignment. A key
+// outside sealedPrefix is rejected before any read, so that a manager
+// cannot make a worker fetch plaintext segments for an encrypted job.
+func (s *jobService) readSealedUnit(ctx context.Context, spec *job.Spec, keys []string) ([][]byte, error) {
+	out := make([][]byte, 0, len(keys))
+	for _, key := range keys {
+		if !strings.HasPrefix(key, sealedPrefix) {
+			return nil, fmt.Errorf("node: encrypted job %s names record %q outside %s; a worker reads only ciphertexts",
+				spec.ID, key, sealedPrefix)
+		}
+		var b bytes.Buffer
+		if _, err := s.n.storage.store.Get(ctx, spec.Reader, spec.Namespace, key, &b, store.GetOptions{}); err != nil {
+			return nil, fmt.Errorf("node: read ciphertext %q: %w", key, err)
+		}
+		out = append(out, b.Bytes())
+	}
+	return out, nil
+}
+
+// checkUnitResult checks that a worker's result decodes as the job's
+// kind of aggregate, before the scheduler may commit it.
+func checkUnitResult(spec *job.Spec, b []byte) error {
+	if !spec.Encrypted {
+		_, err := job.DecodePartial(b)
+		return err
+	}
+	params, err := heParams()
+	if err != nil {
+		return err
+	}
+	_, err = params.DecodeCiphertext(b)
+	return err
+}
+
+// decodeAggregate returns a replicated aggregate: a Partial for a plain
+// job, or the sum of the committed ciphertexts for an encrypted one.
+// Empty bytes mean nothing committed yet.
+func decodeAggregate(spec *job.Spec, b []byte) (*job.Partial, *he.Aggregator, error) {
+	if !spec.Encrypted {
+		if len(b) == 0 {
+			return job.NewPartial(), nil, nil
+		}
+		p, err := job.DecodePartial(b)
+		return p, nil, err
+	}
+	params, err := heParams()
+	if err != nil {
+		return nil, nil, err
+	}
+	agg := he.NewAggregator(params)
+	if len(b) == 0 {
+		return job.NewPartial(), agg, nil
+	}
+	ct, err := params.DecodeCiphertext(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return job.NewPartial(), agg, agg.Add(ct)
+}
+
+// foldCommit adds a committed unit's result to the job's aggregate.
+// mj.mu must be held.
+func (mj *managedJob) foldCommit(b []byte) error {
+	if mj.sealed == nil {
+		p, err := job.DecodePartial(b)
+		if err != nil {
+			return err
+		}
+		mj.partial.Merge(p)
+		return nil
+	}
+	params, err := heParams()
+	if err != nil {
+		return err
+	}
+	ct, err := params.DecodeCiphertext(b)
+	if err != nil {
+		return err
+	}
+	return mj.sealed.Add(ct)
+}
+
+// encodeAggregate returns the job's aggregate for the backup and the
+// status. mj.mu must be held.
+func (mj *managedJob) encodeAggregate() ([]byte, error) {
+	if mj.sealed == nil {
+		return mj.partial.Encode()
+	}
+	sum := mj.sealed.Sum()
+	if sum == nil {
+		return nil, nil
+	}
+	return sum.MarshalBinary()
+}
+
+// jobStatusResult turns a manager's status into the API's. The result
+// of an encrypted job is decrypted here, on the node it was submitted
+// through, with the submitting user's key.
+func (n *Node) jobStatusResult(id string, st *wire.JobStatus) (api.JobStatus, error) {
+	n.jobs.mu.Lock()
+	sj := n.jobs.submitted[id]
+	n.jobs.mu.Unlock()
+	if sj == nil || sj.sealed == nil {
+		return apiJobStatus(st, n.submittedSpec(id))
+	}
+	res, err := apiJobStatus(&wire.JobStatus{JobID: st.JobID, Epoch: st.Epoch, Units: st.Units, Committed: st.Committed,
+		Failed: st.Failed, Workers: st.Workers, Done: st.Done, Canceled: st.Canceled, Err: st.Err}, sj.spec)
+	if err != nil || (!st.Done && !st.Canceled) {
+		return res, err
+	}
+	res.Groups = []api.AggregateGroup{}
+	if len(st.Partial) == 0 {
+		return res, nil
+	}
+	groups, err := n.openSealed(sj.sealed, st.Partial)
+	if err != nil {
+		return res, err
+	}
+	res.Groups = groups
+	return res, nil
+}
+
+// openSealed decrypts an encrypted job's aggregate and reads each
+// group's sums from its slots. A count or sum that the plan rules out
+// fails with he.ErrCorrupt: a unit counted twice, a wrapped sum or a
+// tampered ciphertext shows that way.
+func (n *Node) openSealed(sj *sealedJob, b []byte) ([]api.AggregateGroup, error) {
+	key, err := n.loadOwnerKey(sj.user)
+	if err != nil {
+		return nil, err
+	}
+	params, err := heParams()
+	if err != nil {
+		return nil, err
+	}
+	ct, err := params.DecodeCiphertext(b)
+	if err != nil {
+		return nil, err
+	}
+	slots, err := key.DecryptSlots(ct)
+	if err != nil {
+		return nil, err
+	}
+	var out []api.AggregateGroup
+	for _, g := range sj.groups {
+		ag, err := sj.openGroup(g, slots)
+		if err != nil {
+			return nil, err
+		}
+		if ag.Count > 0 {
+			out = append(out, ag)
+		}
+	}
+	return out, nil
+}
+
+// openGroup reads one group's slots. A group whose units did not all
+// commit, as in a canceled job, holds only the readings of those that
+// did.
+func (sj *sealedJob) openGroup(g sealedGroup, slots []int64) (api.AggregateGroup, error) {
+	count := slots[g.count]
+	if count < 0 || count > sj.plan.MaxValues {
+		return api.AggregateGroup{}, fmt.Errorf("%w: group %s counts %d readings, the job has at most %d",
+			he.ErrCorrupt, g.key, count, sj.plan.MaxValues)
+	}
+	ag := api.AggregateGroup{Sensor: g.sensor, Count: int(count), Fields: make(map[string]api.FieldStats)}
+	if sj.by.Time != search.All {
+		start := time.Unix(g.start, 0).UTC()
+		ag.Start = &start
+	}
+	magnitude := max(abs(sj.plan.Min), abs(sj.plan.Max))
+	for _, f := range g.fields {
+		sum, values := slots[f.sum], slots[f.count]
+		if values == 0 && sum == 0 {
+			continue
+		}
+		bound := float64(values) * magnitude * float64(sj.plan.Scale)
+		if values < 0 || values > count || abs(float64(sum)) > bound {
+			return api.AggregateGroup{}, fmt.Errorf("%w: field %q of group %s sums to %d units over %d values of %d readings",
+				he.ErrCorrupt, f.name, g.key, sum, values, count)
+		}
+		ag.Fields[f.name] = sj.fieldStats(sum, values)
+	}
+	return ag, nil
+}
+
+// fieldStats returns the aggregates a job asked for of one field. The
+// sum and the mean are exact quotients of integers, rounded to float64
+// once.
+func (sj *sealedJob) fieldStats(sum, values int64) api.FieldStats {
+	fs := api.FieldStats{Count: int(values)}
+	total, _ := new(big.Rat).SetFrac64(sum, sj.plan.Scale).Float64()
+	denominator := new(big.Int).Mul(big.NewInt(values), big.NewInt(sj.plan.Scale))
+	mean, _ := new(big.Rat).SetFrac(big.NewInt(sum), denominator).Float64()
+	if sj.aggregates["sum"] {
+		fs.Sum = &total
+	}
+	if sj.aggregates["mean"] {
+		fs.Mean = &mean
+	}
+	return fs
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
