@@ -37,7 +37,11 @@ the manager is lost.
 
 Workers read the segments as their own node's "default" user (or the
 user --reader names), so the namespace's owner must first grant that
-user read access on every worker node: 'yui grant NS "" --user-keys ...'.`,
+user read access on every worker node: 'yui grant NS "" --user-keys ...'.
+
+With --encrypted, the node you submit to encrypts the segments' sums under
+your BGV key and workers read only those ciphertexts, so their users need
+read access to the prefix "he/" alone: 'yui grant NS he/ USER read --keys FILE'.`,
 	}
 	cmd.AddCommand(newJobRunCommand(g), newJobStatusCommand(g), newJobLsCommand(g), newJobCancelCommand(g))
 	return cmd
@@ -52,6 +56,8 @@ type jobRunFlags struct {
 	reader   string
 	wasm     string
 	wasmArgs []string
+	sealed   bool
+	scale    int64
 	detach   bool
 	asJSON   bool
 	asCSV    bool
@@ -64,7 +70,8 @@ func newJobRunCommand(g *globalFlags) *cobra.Command {
 		Use:   "run NAMESPACE",
 		Short: "Submit a job and wait for its result",
 		Example: `  yui job run lab --agg count,mean --by sensor,hour
-  yui job run lab --sensor 12 --from 2006-11-13 --to 2006-11-14 --agg min,max --verify 2`,
+  yui job run lab --sensor 12 --from 2006-11-13 --to 2006-11-14 --agg min,max --verify 2
+  yui job run lab --agg count,mean --by sensor,hour --encrypted --reader jobs`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			return rangeArgs("job run", "NAMESPACE", 1, 1, args)
 		},
@@ -85,6 +92,8 @@ func newJobRunCommand(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.reader, "reader", "", `user each worker node reads the segments as (default "default")`)
 	fl.StringVar(&f.wasm, "wasm", "", "WebAssembly (WASI preview 1) map or filter step to run on each unit's readings; see docs/jobs.md")
 	fl.StringArrayVar(&f.wasmArgs, "wasm-arg", nil, "argument of the --wasm step (repeatable)")
+	fl.BoolVar(&f.sealed, "encrypted", false, "run over BGV ciphertexts so workers add values they cannot read (count, sum and mean); see docs/jobs.md")
+	fl.Int64Var(&f.scale, "scale", 0, "fixed-point scale of --encrypted values: 100 keeps two decimals (0 means 100)")
 	fl.BoolVar(&f.detach, "detach", false, "print the job's ID and return at once")
 	fl.BoolVar(&f.asJSON, "json", false, "print the node's JSON result")
 	fl.BoolVar(&f.asCSV, "csv", false, "print comma-separated values with a header line")
@@ -103,7 +112,11 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 	if err != nil {
 		return err
 	}
-	req := api.JobRequest{Query: q, By: f.by, Verify: f.verify, SegmentsPerUnit: f.per, Reader: f.reader}
+	req := api.JobRequest{Query: q, By: f.by, Verify: f.verify, SegmentsPerUnit: f.per, Reader: f.reader,
+		Encrypted: f.sealed, Scale: f.scale}
+	if f.scale != 0 && !f.sealed {
+		return fmt.Errorf("--scale needs --encrypted")
+	}
 	for _, a := range strings.Split(f.agg, ",") {
 		a = strings.TrimSpace(a)
 		if !slices.Contains(jobAggregates, a) {
