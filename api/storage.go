@@ -18,6 +18,7 @@ import (
 //	DELETE /v1/ns/{ns}/records/{key...}   delete a record
 //	GET    /v1/ns/{ns}/records?prefix=P   list records (RecordList)
 //	POST   /v1/ns/{ns}/batch              write small records (JSON lines of BatchLine)
+//	POST   /v1/ns/{ns}/read               read many records (ReadRequest, ReadResult)
 //	POST   /v1/ns/{ns}/grants             grant a right (Grant)
 //	DELETE /v1/ns/{ns}/grants             revoke a right (Grant)
 //	POST   /v1/users                      create a local user (CreateUser)

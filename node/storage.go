@@ -242,7 +242,7 @@ func (n *Node) closeStorage() {
 
 // isStorageType reports whether t is a message of the storage protocol.
 func isStorageType(t wire.Type) bool {
-	return t >= wire.TypePutShard && t <= wire.TypeNamespace
+	return t >= wire.TypePutShard && t <= wire.TypePutRecords
 }
 
 // handleStorage serves a storage message from a peer with the local

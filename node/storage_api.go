@@ -36,6 +36,7 @@ func (n *Node) storageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+records+"/{key...}", n.serveDelete)
 	mux.HandleFunc("GET "+records, n.serveList)
 	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/batch", n.serveBatch)
+	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/read", n.serveReadBatch)
 	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/grants", n.serveGrant)
 	mux.HandleFunc("DELETE "+api.PathNamespaces+"{ns}/grants", n.serveGrant)
 	mux.HandleFunc("POST "+api.PathUsers, n.serveCreateUser)
@@ -466,19 +467,30 @@ var storeErrorClasses = []storeErrorClass{
 // failures are logged, because the client may not report them, unless
 // the client has gone away.
 func (n *Node) writeStoreError(w http.ResponseWriter, r *http.Request, err error) {
-	class := storeErrorClass{status: http.StatusInternalServerError, code: api.CodeInternal,
-		fix: "the node's log has the details"}
-	for _, c := range storeErrorClasses {
-		if errors.Is(err, c.target) {
-			class = c
-			break
-		}
-	}
+	class := classifyStoreError(err)
 	if class.status >= 500 && r.Context().Err() == nil {
 		n.log.Warn("store request failed", "method", r.Method, "path", r.URL.Path,
 			"user", r.Header.Get(api.HeaderUser), "status", class.status, "err", err)
 	}
 	writeJSON(w, class.status, api.StoreError{Error: err.Error(), Code: class.code, Fix: class.fix})
+}
+
+// classifyStoreError returns the class of the first of storeErrorClasses
+// that err matches, or an internal error.
+func classifyStoreError(err error) storeErrorClass {
+	for _, c := range storeErrorClasses {
+		if errors.Is(err, c.target) {
+			return c
+		}
+	}
+	return storeErrorClass{status: http.StatusInternalServerError, code: api.CodeInternal,
+		fix: "the node's log has the details"}
+}
+
+// storeErrorBody describes err as a response body does.
+func storeErrorBody(err error) *api.StoreError {
+	class := classifyStoreError(err)
+	return &api.StoreError{Error: err.Error(), Code: class.code, Fix: class.fix}
 }
 
 func apiRecord(info *store.RecordInfo) api.Record {

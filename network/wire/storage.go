@@ -361,5 +361,5 @@ func newStorageMessage(t Type) Message {
 	case TypeNamespace:
 		return new(Namespace)
 	}
-	return nil
+	return newStorageBatchMessage(t)
 }

@@ -84,6 +84,9 @@ type Gateway interface {
 	// PutBatch writes many small records of one namespace at once, packed
 	// into coded segments.
 	PutBatch(ctx context.Context, user, namespace string, records []BatchRecord) ([]RecordInfo, error)
+	// GetBatch reads many records of one namespace at once; each result
+	// carries its own error.
+	GetBatch(ctx context.Context, user, namespace string, keys []string) ([]BatchValue, error)
 	// Grant gives a user read or write access to a key or to every key
 	// under a prefix ("" for the whole namespace); Revoke removes it for
 	// versions written afterwards. A keyOrPrefix that is empty or ends in

@@ -307,20 +307,14 @@ func writeOut(w io.Writer, data []byte, done int64, progress func(int64)) error 
 
 // smallValue opens a value stored inline or packed into a segment.
 func (s *Store) smallValue(ctx context.Context, v *nsView, rec *wire.Record, ref chunk.Ref) ([]byte, error) {
-	sealed := rec.Inline
 	if seg := rec.Segment; seg != nil {
 		segment, err := s.readChunk(ctx, chunk.ID(seg.Chunk), v.d.Params().Code())
 		if err != nil {
 			return nil, err
 		}
-		end := uint64(seg.Offset) + uint64(seg.Length)
-		if end > uint64(len(segment)) {
-			return nil, fmt.Errorf("%w: segment %x has %d bytes, record points at %d..%d",
-				ErrCorrupt, seg.Chunk[:8], len(segment), seg.Offset, end)
-		}
-		sealed = segment[seg.Offset:end]
+		return openPacked(segment, seg, ref)
 	}
-	data, err := chunk.Open(ref, sealed)
+	data, err := chunk.Open(ref, rec.Inline)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}

@@ -165,6 +165,10 @@ func (h *Holder) HandleMessage(ctx context.Context, from transport.Peer, msg wir
 		return h.putRecord(m)
 	case *wire.GetRecord:
 		return h.getRecord(m)
+	case *wire.GetRecords:
+		return h.getRecords(m)
+	case *wire.PutRecords:
+		return h.putRecords(m)
 	case *wire.ListRecords:
 		return h.listRecords(m)
 	case *wire.PutNamespace:

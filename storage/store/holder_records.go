@@ -99,20 +99,7 @@ func (h *Holder) putRecord(m *wire.PutRecord) wire.Message {
 	if d == nil {
 		return wireError(wire.CodeNotFound, fmt.Sprintf("namespace %q is unknown here; send its descriptor first", m.Namespace))
 	}
-	env, err := checkRecord(d, &m.Record)
-	switch {
-	case errors.Is(err, ErrForbidden):
-		return h.reject(RejectForbidden, wire.CodeForbidden, "%v", err)
-	case err != nil:
-		return h.reject(RejectInvalid, wire.CodeBadRequest, "%v", err)
-	}
-	if dir := DirectoryOf(env.Record.KeyHash, d.Params().DirBits); dir != m.Dir {
-		return h.reject(RejectInvalid, wire.CodeBadRequest, "record %s belongs in directory shard %d, not %d", env.Record, dir, m.Dir)
-	}
-	if e := h.storeRecord(m.Namespace, m.Dir, env, &m.Record); e != nil {
-		return e
-	}
-	return &wire.Ack{}
+	return h.putOne(d, m.Namespace, m.Dir, &m.Record)
 }
 
 // storeRecord keeps rec if it is newer than the version held. An older or
@@ -264,10 +251,7 @@ func (h *Holder) listRecords(m *wire.ListRecords) wire.Message {
 		if m.Digest {
 			*rec = wire.Record{Envelope: rec.Envelope}
 		}
-		size := len(rec.Envelope) + len(rec.Header) + len(rec.Inline) + 256*len(rec.Wraps)
-		for _, g := range rec.Groups {
-			size += len(g)
-		}
+		size := recordSize(rec)
 		if len(page.Records) == limit || (len(page.Records) > 0 && used+size > pageBudget) {
 			page.More = true
 			return engine.StopScan

@@ -1,0 +1,109 @@
+package wire
+
+import "fmt"
+
+// Message types of the batched record requests. A reader that wants many
+// records of one directory shard sends one GetRecords per holder instead
+// of a GetRecord per record, and repair pushes the versions a holder lacks
+// in PutRecords instead of one PutRecord each. Codes are part of the
+// protocol: never reuse or renumber one.
+const (
+	TypeGetRecords Type = 34
+	TypeRecordList Type = 35
+	TypePutRecords Type = 36
+)
+
+// MaxRecordBatch is the most key hashes one GetRecords may name and the
+// most records one PutRecords or RecordList may carry. Every message also
+// stays under MaxMessageSize as a whole.
+const MaxRecordBatch = 512
+
+func init() {
+	for t, name := range map[Type]string{
+		TypeGetRecords: "get-records",
+		TypeRecordList: "record-list",
+		TypePutRecords: "put-records",
+	} {
+		typeNames[t] = name
+	}
+}
+
+// GetRecords asks for the newest version held of each named record of a
+// namespace.
+type GetRecords struct {
+	Namespace string `cbor:"1,keyasint"`
+	KeyHashes []Hash `cbor:"2,keyasint"`
+}
+
+// RecordList answers a GetRecords. Records holds the versions found, in
+// no particular order; readers match them to key hashes by their verified
+// envelopes. NotFound lists the key hashes the node holds no version of.
+// A key hash in neither list was left out to keep the message within
+// MaxMessageSize, and the reader asks for it again.
+type RecordList struct {
+	Records  []Record `cbor:"1,keyasint,omitempty"`
+	NotFound []Hash   `cbor:"2,keyasint,omitempty"`
+}
+
+// PutRecords asks a directory holder to store several record versions of
+// one directory shard. The holder stores each version that verifies and
+// answers Ack when it stored or already held all of them, or the error of
+// the first one it rejected.
+type PutRecords struct {
+	Namespace string   `cbor:"1,keyasint"`
+	Dir       uint32   `cbor:"2,keyasint"`
+	Records   []Record `cbor:"3,keyasint"`
+}
+
+func (*GetRecords) Type() Type { return TypeGetRecords }
+func (*RecordList) Type() Type { return TypeRecordList }
+func (*PutRecords) Type() Type { return TypePutRecords }
+
+func (m *GetRecords) Validate() error {
+	if err := validateNamespace(m.Namespace); err != nil {
+		return err
+	}
+	if len(m.KeyHashes) == 0 || len(m.KeyHashes) > MaxRecordBatch {
+		return fmt.Errorf("request names %d records, want 1 to %d", len(m.KeyHashes), MaxRecordBatch)
+	}
+	return nil
+}
+
+func (m *RecordList) Validate() error {
+	if len(m.Records) > MaxRecordBatch || len(m.NotFound) > MaxRecordBatch {
+		return fmt.Errorf("answer has %d records and %d not found, limit %d each",
+			len(m.Records), len(m.NotFound), MaxRecordBatch)
+	}
+	return validateRecords(m.Records)
+}
+
+func (m *PutRecords) Validate() error {
+	if err := validateNamespace(m.Namespace); err != nil {
+		return err
+	}
+	if len(m.Records) == 0 || len(m.Records) > MaxRecordBatch {
+		return fmt.Errorf("request carries %d records, want 1 to %d", len(m.Records), MaxRecordBatch)
+	}
+	return validateRecords(m.Records)
+}
+
+func validateRecords(records []Record) error {
+	for i := range records {
+		if err := records[i].validate(); err != nil {
+			return fmt.Errorf("records[%d]: %v", i, err)
+		}
+	}
+	return nil
+}
+
+func newStorageBatchMessage(t Type) Message {
+	switch t {
+	case TypeGetRecords:
+		return new(GetRecords)
+	case TypeRecordList:
+		return new(RecordList)
+	case TypePutRecords:
+		return new(PutRecords)
+	}
+	return nil
+}
