@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,41 +43,45 @@ func newRecord(key string, value []byte, ctype string) storeRecord {
 	return storeRecord{key: key, value: value, sum: sha256.Sum256(value), size: len(value), ctype: ctype}
 }
 
-// sensorReading is a small record as a sensor would write it.
-type sensorReading struct {
-	TimeMs      int64   `json:"time_ms"`
-	Mote        int     `json:"mote"`
-	Seq         int     `json:"seq"`
-	TempC       float64 `json:"temperature"`
-	Humidity    float64 `json:"humidity"`
-	VoltageV    float64 `json:"voltage"`
-	Description string  `json:"description,omitempty"`
+// libraryReading is one line of the ULB library sensor network as a
+// record: the arrival time and mote parsed, the whole line kept as the
+// motes sent it.
+type libraryReading struct {
+	TimeMs int64  `json:"time_ms"`
+	Mote   int    `json:"mote"`
+	Line   string `json:"line"`
 }
 
-// sensorRecords returns count JSON readings of 100 to 400 bytes, made
-// from rng so that a failing run can be repeated with its seed.
-func sensorRecords(rng *rand.Rand, prefix string, count int) []storeRecord {
-	out := make([]storeRecord, count)
-	for i := range out {
-		r := sensorReading{
-			TimeMs:   1_700_000_000_000 + int64(i)*31_000,
-			Mote:     rng.IntN(54),
-			Seq:      i,
-			TempC:    15 + 10*rng.Float64(),
-			Humidity: 30 + 40*rng.Float64(),
-			VoltageV: 2.3 + 0.4*rng.Float64(),
+// libraryRecords returns up to count JSON records of the readings in the
+// ULB library files, in file order.
+func libraryRecords(t *testing.T, prefix string, count int) []storeRecord {
+	t.Helper()
+	var out []storeRecord
+	for _, name := range []string{"R1.txt", "R2.txt", "R3.txt"} {
+		data, err := os.ReadFile(sharedSensorData(t, "ulb-library1/"+name))
+		if err != nil {
+			t.Fatal(err)
 		}
-		// A random-length note spreads the sizes over 100 to 400 bytes.
-		note := make([]byte, rng.IntN(280))
-		for j := range note {
-			note[j] = 'a' + byte(rng.IntN(26))
+		for _, line := range strings.Split(string(data), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) < 3 {
+				continue
+			}
+			ms, err1 := strconv.ParseInt(fields[0], 10, 64)
+			mote, err2 := strconv.Atoi(fields[1])
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			value, _ := json.Marshal(libraryReading{TimeMs: ms, Mote: mote, Line: strings.TrimSpace(line)}) // cannot fail
+			key := fmt.Sprintf("%s/%s/mote%02d/%06d", prefix, strings.TrimSuffix(name, ".txt"), mote, len(out))
+			out = append(out, newRecord(key, value, "application/json"))
+			if len(out) == count {
+				return out
+			}
 		}
-		r.Description = string(note)
-		value, _ := json.Marshal(r) // cannot fail: only numbers and a string
-		key := fmt.Sprintf("%s/mote%02d/%06d", prefix, r.Mote, i)
-		out[i] = newRecord(key, value, "application/json")
 	}
-	return out
+	t.Fatalf("the ULB library files hold %d readings, want %d", len(out), count)
+	return nil
 }
 
 // randomRecord returns a record of size random bytes.
@@ -179,28 +184,101 @@ func putRecord(ctx context.Context, gw *localNode, user, ns string, r storeRecor
 	return nil
 }
 
-// verifyRecords reads every record through the gateways in turn. It
-// returns one error per record that is missing or differs, the time each
-// read took and the number of reads retried.
+// readBatchSize is how many records one batched read requests.
+const readBatchSize = 500
+
+// verifyRecords reads every record through the gateways in turn: values
+// of at most 64 KiB with batched reads of readBatchSize keys, larger ones
+// one by one. It returns one error per record that is missing or
+// differs, the time each request took and the number of records whose
+// read was retried.
 func verifyRecords(ctx context.Context, gateways []*localNode, user, ns string, records []storeRecord, workers int) ([]error, []time.Duration, int) {
-	took := make([]time.Duration, len(records))
+	var small, large []storeRecord
+	for _, r := range records {
+		if r.size <= 64<<10 {
+			small = append(small, r)
+		} else {
+			large = append(large, r)
+		}
+	}
+	groups := (len(small) + readBatchSize - 1) / readBatchSize
+	took := make([]time.Duration, groups+len(large))
 	var retried atomic.Int64
-	errs := runParallel(len(records), workers, func(i int) error {
+	var mu sync.Mutex
+	var errs []error
+	runParallel(groups+len(large), workers, func(i int) error {
 		start := time.Now()
 		defer func() { took[i] = time.Since(start) }()
 		gw := gateways[i%len(gateways)]
-		err := verifyRecord(ctx, gw, user, ns, records[i])
-		// A gateway that reached too few holders reports it as a reason
-		// to retry, so the test retries once, as a client would. Data
-		// that is really lost fails the retry too.
-		if errors.Is(err, api.ErrUnavailable) {
-			retried.Add(1)
-			time.Sleep(unavailableRetryDelay)
-			err = verifyRecord(ctx, gw, user, ns, records[i])
+		var failed []error
+		if i < groups {
+			failed = verifyGroup(ctx, gw, user, ns, small[i*readBatchSize:min((i+1)*readBatchSize, len(small))], &retried)
+		} else if err := verifyWithRetry(ctx, gw, user, ns, large[i-groups], &retried); err != nil {
+			failed = []error{err}
 		}
-		return err
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, failed...)
+		return nil
 	})
 	return errs, took, int(retried.Load())
+}
+
+// verifyGroup reads records with one batched read and checks each. A
+// record the gateway could not reach enough holders for is read again
+// alone, as a client would retry.
+func verifyGroup(ctx context.Context, gw *localNode, user, ns string, group []storeRecord, retried *atomic.Int64) []error {
+	client, err := gw.liveClient()
+	if err != nil {
+		return []error{err}
+	}
+	keys := make([]string, len(group))
+	for i, r := range group {
+		keys[i] = r.key
+	}
+	values, err := client.GetBatch(ctx, user, ns, keys)
+	if err != nil {
+		return []error{fmt.Errorf("batched read of %d records through %s: %w", len(keys), gw.name, err)}
+	}
+	var errs []error
+	for i, r := range group {
+		err := checkReadValue(gw, r, &values[i])
+		if errors.Is(err, api.ErrUnavailable) {
+			err = verifyWithRetry(ctx, gw, user, ns, r, retried)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// checkReadValue checks one result of a batched read against r.
+func checkReadValue(gw *localNode, r storeRecord, v *api.ReadValue) error {
+	if err := v.Err(); err != nil {
+		return fmt.Errorf("batched read through %s: %w", gw.name, err)
+	}
+	if got := sha256.Sum256(v.Value); got != r.sum {
+		return fmt.Errorf("batched read of %s through %s: %d bytes with SHA-256 %x, want %d bytes with %x",
+			r.key, gw.name, len(v.Value), got[:8], r.size, r.sum[:8])
+	}
+	if v.Record.ContentType != r.ctype {
+		return fmt.Errorf("batched read of %s through %s: content type %q, want %q", r.key, gw.name, v.Record.ContentType, r.ctype)
+	}
+	return nil
+}
+
+// verifyWithRetry reads r alone and retries once after a gateway
+// reported too few holders reachable. Data that is really lost fails the
+// retry too.
+func verifyWithRetry(ctx context.Context, gw *localNode, user, ns string, r storeRecord, retried *atomic.Int64) error {
+	err := verifyRecord(ctx, gw, user, ns, r)
+	if errors.Is(err, api.ErrUnavailable) {
+		retried.Add(1)
+		time.Sleep(unavailableRetryDelay)
+		err = verifyRecord(ctx, gw, user, ns, r)
+	}
+	return err
 }
 
 // verifyRecord reads r through gw and checks its bytes and content type.
@@ -231,10 +309,10 @@ func checkAllReadable(t *testing.T, phase string, gateways []*localNode, user, n
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), phaseLimit)
 	defer cancel()
-	errs, took, retried := verifyRecords(ctx, gateways, user, ns, records, 8)
+	errs, took, retried := verifyRecords(ctx, gateways, user, ns, records, 4)
 	slices.Sort(took)
 	pct := func(p float64) time.Duration { return took[int(p*float64(len(took)-1))].Round(time.Millisecond) }
-	t.Logf("%s: read %d records through %d gateways in %s, %d retried, %d lost or wrong; latency p50 %s, p90 %s, p99 %s, max %s",
+	t.Logf("%s: read %d records through %d gateways in %s, %d retried, %d lost or wrong; request latency p50 %s, p90 %s, p99 %s, max %s",
 		phase, len(records), len(gateways), time.Since(start).Round(time.Millisecond), retried, len(errs),
 		pct(0.5), pct(0.9), pct(0.99), pct(1))
 	for i, err := range errs {
@@ -319,7 +397,7 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 	}
 	const (
 		nodes     = 48
-		batchSize = 250
+		batchSize = 500
 		user      = "lab"
 		ns        = "survive"
 		// readGateways is the number of nodes that serve the reads. Each
@@ -334,8 +412,8 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 	// Small records go in batches, which packs them into segments. A few
 	// go alone, which seals each inline in its record version. Three
 	// values of several 1 MiB chunks each go alone too.
-	batched := sensorRecords(rng, "batched", 600)
-	singles := sensorRecords(rng, "single", 24)
+	readings := libraryRecords(t, "library", 10_024)
+	batched, singles := readings[:10_000], readings[10_000:]
 	large := []storeRecord{
 		randomRecord(rng, "files/a.bin", 2<<20+17),
 		randomRecord(rng, "files/b.bin", 3<<20),

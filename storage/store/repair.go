@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/yuinet/yui/network/wire"
@@ -187,11 +188,20 @@ func (r *Repairer) holdsDirsOf(ns string) bool {
 	return false
 }
 
+// pushDescriptor sends the descriptor to every peer at once and returns
+// how many stored it.
 func (r *Repairer) pushDescriptor(ctx context.Context, rep *RepairReport, d *Descriptor, to []wire.Contact) int {
 	msg := &wire.PutNamespace{Namespace: d.Namespace(), Descriptor: d.Bytes()}
+	reports := make([]RepairReport, len(to))
+	var wg sync.WaitGroup
+	for i, c := range to {
+		wg.Go(func() { _, _ = r.send(ctx, &reports[i], c, msg) })
+	}
+	wg.Wait()
 	ok := 0
-	for _, c := range to {
-		if _, err := r.send(ctx, rep, c, msg); err == nil {
+	for _, o := range reports {
+		rep.add(o)
+		if o.Errors == 0 {
 			ok++
 		}
 	}
@@ -222,32 +232,6 @@ func (r *Repairer) repairDirectories(ctx context.Context, rep *RepairReport, res
 	return nil
 }
 
-func (r *Repairer) repairDirectory(ctx context.Context, rep *RepairReport, res *resolver, d *Descriptor, ref dirRef) error {
-	replicas := int(d.Params().Replicas)
-	closest, err := res.closest(ctx, DirectoryID(ref.Namespace, ref.Dir), replicas, Upper)
-	if err != nil {
-		return nil
-	}
-	plan := planDirectory(r.peers.net.Self().ID, closest, replicas)
-	local, err := r.localDigest(ref)
-	if err != nil {
-		return err
-	}
-	synced := 0
-	for _, c := range plan.Peers {
-		if r.reconcile(ctx, rep, d, ref, c, local, plan.Keep) {
-			synced++
-		}
-	}
-	if !plan.Keep && synced == len(plan.Peers) && synced > 0 {
-		if err := r.h.dropDir(ref); err != nil {
-			return fmt.Errorf("store: repair: %w", err)
-		}
-		rep.HandedOver++
-	}
-	return nil
-}
-
 // dirDigest lists the versions of one directory shard held here: a stamp
 // per key hash, and the key hash of each envelope by its SHA-256. A peer's
 // envelope found by hash needs no signature check.
@@ -270,34 +254,6 @@ func (r *Repairer) localDigest(ref dirRef) (*dirDigest, error) {
 		return nil, fmt.Errorf("store: repair: scan directory: %w", err)
 	}
 	return dg, nil
-}
-
-// reconcile exchanges versions with one peer: it pushes what the peer
-// lacks and, when keeping the shard, pulls what this holder lacks. It
-// reports whether the peer now holds every version held here.
-func (r *Repairer) reconcile(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef, c wire.Contact, local *dirDigest, keep bool) bool {
-	remote, err := r.remoteDigest(ctx, rep, d, ref, c, local)
-	if err != nil {
-		return false
-	}
-	push, pull := diffDigests(local.stamps, remote)
-	complete := true
-	for _, k := range push {
-		if !r.pushRecord(ctx, rep, d, ref, c, k) {
-			complete = false
-		}
-	}
-	if keep {
-		for _, k := range pull {
-			if env, ok := r.pullRecord(ctx, rep, d, c, k); ok {
-				// The next peers' digests are compared with what is held
-				// now, so that a version is pulled from one peer only.
-				local.stamps[k] = remote[k]
-				local.byEnv[sha256.Sum256(env)] = k
-			}
-		}
-	}
-	return complete
 }
 
 // remoteDigest pages through a peer's digest of a directory shard. An
@@ -340,51 +296,4 @@ func stampOf(d *Descriptor, local *dirDigest, envelope []byte) (wire.Hash, versi
 		return wire.Hash{}, versionStamp{}, false
 	}
 	return wire.Hash(env.Record.KeyHash), versionStamp{env.Record.Version, env.Writer}, true
-}
-
-func (r *Repairer) pushRecord(ctx context.Context, rep *RepairReport, d *Descriptor, ref dirRef, c wire.Contact, k wire.Hash) bool {
-	head, err := r.h.meta.getHead(recordKey(ref.Namespace, ref.Dir, k))
-	if err != nil {
-		return false
-	}
-	rec, err := r.h.meta.getRecord(head)
-	if err != nil {
-		return false
-	}
-	msg := &wire.PutRecord{Namespace: ref.Namespace, Dir: ref.Dir, Record: *rec}
-	// A new holder lacks the descriptor and responds with CodeNotFound,
-	// which is expected and not an error of the pass.
-	_, err = r.peers.request(ctx, c, msg)
-	if code := errorCode(err); code == wire.CodeNotFound || code == wire.CodeForbidden {
-		if _, perr := r.send(ctx, rep, c, &wire.PutNamespace{Namespace: d.Namespace(), Descriptor: d.Bytes()}); perr == nil {
-			_, err = r.send(ctx, rep, c, msg)
-		}
-	} else if err != nil {
-		rep.Errors++
-	}
-	if err != nil {
-		return false
-	}
-	rep.RecordsPushed++
-	rep.BytesSent += int64(len(rec.Envelope) + len(rec.Header) + len(rec.Inline))
-	return true
-}
-
-// pullRecord fetches a peer's version of a record and stores it here. It
-// returns the envelope stored.
-func (r *Repairer) pullRecord(ctx context.Context, rep *RepairReport, d *Descriptor, c wire.Contact, k wire.Hash) ([]byte, bool) {
-	resp, err := r.send(ctx, rep, c, &wire.GetRecord{Namespace: d.Namespace(), KeyHash: k})
-	m, ok := resp.(*wire.RecordData)
-	if err != nil || !ok {
-		return nil, false
-	}
-	self := r.peers.net.Self()
-	dir := DirectoryOf(k, d.Params().DirBits)
-	ack := r.h.HandleMessage(ctx, transportPeer(self), &wire.PutRecord{Namespace: d.Namespace(), Dir: dir, Record: m.Record})
-	if _, ok := ack.(*wire.Ack); ok {
-		rep.RecordsPulled++
-		return m.Record.Envelope, true
-	}
-	rep.Errors++
-	return nil, false
 }
