@@ -35,10 +35,20 @@ func JobPath(id string) string { return PathJobs + "/" + url.PathEscape(id) }
 // group them, and how many workers must agree on each unit.
 type JobRequest struct {
 	Query QueryRequest `json:"query"`
-	// Aggregates names some of count, sum, min, max and mean.
+	// Aggregates names some of count, sum, min, max, mean, histogram
+	// and percentiles such as p50 or p99.9 (nearest rank: the value of
+	// rank ceil(p/100 × count) in increasing order).
 	Aggregates []string `json:"aggregates"`
-	// By groups by "sensor", "hour" or "day"; empty means one group.
+	// By groups by a comma-separated set of "sensor", "cell" and one of
+	// "hour" and "day"; empty means one group.
 	By string `json:"by,omitempty"`
+	// Histograms are the bucket edges of the histogram aggregate, one
+	// entry per field; an entry with no field covers every other field.
+	Histograms []HistogramEdges `json:"histograms,omitempty"`
+	// CellSize is the side of a location cell when By has "cell":
+	// degrees for geo locations, metres for plane ones. 0 means 0.01
+	// degrees and 10 metres.
+	CellSize float64 `json:"cell_size,omitempty"`
 	// Verify is how many distinct workers must return equal results for
 	// a unit; 0 or 1 means one.
 	Verify int `json:"verify,omitempty"`
@@ -60,6 +70,34 @@ type JobRequest struct {
 	// values, 0 meaning 100 (two decimals).
 	Encrypted bool  `json:"encrypted,omitempty"`
 	Scale     int64 `json:"scale,omitempty"`
+}
+
+// HistogramEdges are the bucket edges of one field's histogram, in
+// increasing order.
+type HistogramEdges struct {
+	Field string    `json:"field,omitempty"`
+	Edges []float64 `json:"edges"`
+}
+
+// Histogram is a field's histogram: Counts has one more entry than
+// Edges. Counts[0] is the values below Edges[0], Counts[i] those in
+// [Edges[i-1], Edges[i]), and the last those at or above the last edge.
+type Histogram struct {
+	Edges  []float64 `json:"edges"`
+	Counts []int64   `json:"counts"`
+}
+
+// Cell is a square of the grid a job groups locations by. Kind is "geo"
+// or "plane"; Size is its side in degrees (geo) or metres (plane); Min
+// is its lowest corner: latitude and longitude for geo, x and y for
+// plane. Column and Row number it: floor(lon/Size) and floor(lat/Size),
+// or floor(x/Size) and floor(y/Size).
+type Cell struct {
+	Kind   string     `json:"kind"`
+	Size   float64    `json:"size"`
+	Min    [2]float64 `json:"min"`
+	Column int64      `json:"column"`
+	Row    int64      `json:"row"`
 }
 
 // JobInfo names a submitted job.

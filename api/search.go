@@ -94,6 +94,9 @@ type AggregateGroup struct {
 	Count int `json:"count"`
 	// Fields holds the requested aggregates of each numeric field.
 	Fields map[string]FieldStats `json:"fields,omitempty"`
+	// Cell is the group's location cell, for jobs grouped by cell; absent
+	// there for the readings without a location.
+	Cell *Cell `json:"cell,omitempty"`
 }
 
 // FieldStats are the aggregates of one numeric field over a group. Count
@@ -106,6 +109,11 @@ type FieldStats struct {
 	Mean  *float64 `json:"mean,omitempty"`
 	// Sum is set for jobs that ask for it.
 	Sum *float64 `json:"sum,omitempty"`
+	// Percentiles are set for jobs that ask for them, by aggregate name
+	// such as "p90": nearest-rank percentiles, each one of the values.
+	Percentiles map[string]float64 `json:"percentiles,omitempty"`
+	// Histogram is set for jobs that ask for it.
+	Histogram *Histogram `json:"histogram,omitempty"`
 }
 
 // Query searches a namespace's readings on behalf of user.

@@ -41,5 +41,5 @@ func (s *Spec) validateEncrypted() error {
 // GroupOf returns the key, sensor and start (Unix seconds) of the group
 // of r under by, the same as Partial.Add uses.
 func GroupOf(r *sensor.Reading, by Grouping) (key, source string, start int64) {
-	return groupOf(r, by)
+	return groupOf(r, &by)
 }

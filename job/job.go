@@ -16,7 +16,6 @@ package job
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -44,8 +43,9 @@ const (
 // ErrInvalid reports a spec or partial that fails its checks.
 var ErrInvalid = errors.New("job: invalid")
 
-// Aggregates a Spec may name.
-var Aggregates = []string{"count", "sum", "min", "max", "mean"}
+// Aggregates a Spec may name besides percentiles, such as "p90" (see
+// Percentile).
+var Aggregates = []string{"count", "sum", "min", "max", "mean", "histogram"}
 
 // Spec is the definition of a job: its input, aggregates and grouping.
 type Spec struct {
@@ -72,6 +72,12 @@ type Spec struct {
 	// of the values (docs/jobs.md, "Encrypted jobs").
 	Encrypted bool  `cbor:"14,keyasint,omitempty"`
 	Scale     int64 `cbor:"15,keyasint,omitempty"`
+	// Histograms are the bucket edges of the histogram aggregate.
+	Histograms []Histogram `cbor:"16,keyasint,omitempty"`
+	// CellSize is the side of a location cell when By groups by cell:
+	// degrees for Geo locations, metres for Plane ones; 0 means
+	// DefaultGeoCell and DefaultPlaneCell.
+	CellSize float64 `cbor:"17,keyasint,omitempty"`
 }
 
 // Condition is a search.Condition in a form CBOR carries: exactly one of
@@ -142,15 +148,17 @@ func (s *Spec) Validate() error {
 	if len(s.Where) > MaxConditions {
 		return fmt.Errorf("%w: %d conditions, limit %d", ErrInvalid, len(s.Where), MaxConditions)
 	}
-	if len(s.Aggs) == 0 {
-		return fmt.Errorf("%w: no aggregate named; use some of count, sum, min, max and mean", ErrInvalid)
+	if err := s.validateAggregates(); err != nil {
+		return err
 	}
-	for _, a := range s.Aggs {
-		if !slices.Contains(Aggregates, a) {
-			return fmt.Errorf("%w: aggregate %q is unknown; use count, sum, min, max or mean", ErrInvalid, a)
-		}
+	g, err := parseBy(s.By)
+	if err != nil {
+		return err
 	}
-	if _, _, err := parseBy(s.By); err != nil {
+	if g.PerCell && s.Encrypted {
+		return fmt.Errorf("%w: an encrypted job cannot group by cell; group by sensor and time", ErrInvalid)
+	}
+	if err := validateCellSize(s.CellSize); err != nil {
 		return err
 	}
 	if s.Verify < 0 || s.Verify > 5 {
@@ -162,7 +170,7 @@ func (s *Spec) Validate() error {
 	if err := s.validateEncrypted(); err != nil {
 		return err
 	}
-	_, err := s.Query()
+	_, err = s.Query()
 	return err
 }
 
@@ -212,38 +220,4 @@ func DecodeSpec(b []byte) (*Spec, error) {
 		return nil, err
 	}
 	return &s, nil
-}
-
-// Grouping is the grouping of a job's readings: by time (search.All for
-// none), and also by sensor when PerSensor is set.
-type Grouping struct {
-	Time      search.GroupBy
-	PerSensor bool
-}
-
-// Grouping returns the spec's grouping; a spec that failed Validate
-// groups everything together.
-func (s *Spec) Grouping() Grouping {
-	perSensor, by, err := parseBy(s.By)
-	if err != nil {
-		return Grouping{}
-	}
-	return Grouping{Time: by, PerSensor: perSensor}
-}
-
-// parseBy reads "sensor", "hour", "day", "sensor,hour" or "sensor,day".
-func parseBy(s string) (bool, search.GroupBy, error) {
-	switch s {
-	case "sensor":
-		return true, search.All, nil
-	case "sensor,hour", "hour,sensor":
-		return true, search.ByHour, nil
-	case "sensor,day", "day,sensor":
-		return true, search.ByDay, nil
-	}
-	by, err := search.ParseGroupBy(s)
-	if err != nil || by == search.BySensor {
-		return false, search.All, fmt.Errorf("%w: grouping %q is unknown; use sensor, hour, day, sensor,hour or sensor,day", ErrInvalid, s)
-	}
-	return false, by, nil
 }

@@ -43,7 +43,7 @@ func TestPartialMergeIsExactAndOrderFree(t *testing.T) {
 			n := 1 + rng.IntN(50)
 			p := NewPartial()
 			for ; n > 0 && i < len(rs); n, i = n-1, i+1 {
-				p.Add(&rs[i], Grouping{Time: search.All})
+				p.Add(&rs[i], &Aggregation{})
 			}
 			b, err := p.Encode()
 			if err != nil {
@@ -69,7 +69,7 @@ func TestPartialMergeIsExactAndOrderFree(t *testing.T) {
 		} else if !bytes.Equal(b, first) {
 			t.Fatalf("trial %d encodes differently from trial 0", trial)
 		}
-		g := total.Result(Grouping{})
+		g := total.Result(&Aggregation{})
 		want, _ := exact.Float64()
 		if len(g) != 1 || g[0].Count != len(rs) || g[0].Fields["temperature"].Sum != want {
 			t.Fatalf("result %+v, want %d readings summing to %v", g, len(rs), want)
@@ -84,13 +84,14 @@ func TestPartialMergeIsExactAndOrderFree(t *testing.T) {
 // negative times included.
 func TestPartialGroupsBySensorAndHour(t *testing.T) {
 	p := NewPartial()
+	byHour := &Aggregation{Grouping: Grouping{Time: search.ByHour, PerSensor: true}}
 	before := time.Date(1969, 12, 31, 23, 30, 0, 0, time.UTC)
 	for _, r := range []sensor.Reading{
 		reading("b", before, 1), reading("a", before, 2), reading("a", before.Add(time.Hour), 3), reading("a", before, 4),
 	} {
-		p.Add(&r, Grouping{Time: search.ByHour, PerSensor: true})
+		p.Add(&r, byHour)
 	}
-	got := p.Result(Grouping{Time: search.ByHour, PerSensor: true})
+	got := p.Result(byHour)
 	want := []struct {
 		sensor string
 		start  time.Time
@@ -164,7 +165,9 @@ func TestDecodePartialRejects(t *testing.T) {
 func FuzzDecodePartial(f *testing.F) {
 	p := NewPartial()
 	r := reading("20", time.Date(2006, 11, 13, 17, 0, 0, 0, time.UTC), 22.08)
-	p.Add(&r, Grouping{Time: search.ByHour, PerSensor: true})
+	p.Add(&r, &Aggregation{Grouping: Grouping{Time: search.ByHour, PerSensor: true, PerCell: true},
+		Percentiles: []Percentile{{Name: "p50", milli: 50_000}},
+		Histograms:  map[string]*Histogram{"": {Edges: []float64{0, 20, 40}}}})
 	b, _ := p.Encode()
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {

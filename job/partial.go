@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/yuinet/yui/search"
 	"github.com/yuinet/yui/sensor"
@@ -20,6 +18,13 @@ const maxSumText = 4096
 // Partial is the aggregate of some units' readings, by group key.
 type Partial struct {
 	Groups map[string]*GroupPartial `cbor:"1,keyasint"`
+	// ValuesDropped is set once the partial would keep more than
+	// MaxValues distinct values for percentiles: it then keeps none, and
+	// neither does any partial it is merged into.
+	ValuesDropped bool `cbor:"2,keyasint,omitempty"`
+
+	// values counts the distinct values kept over all fields.
+	values int
 }
 
 // GroupPartial is one group's aggregate.
@@ -28,6 +33,9 @@ type GroupPartial struct {
 	Start  int64                    `cbor:"2,keyasint,omitempty"` // Unix seconds
 	Count  int64                    `cbor:"3,keyasint"`
 	Fields map[string]*FieldPartial `cbor:"4,keyasint,omitempty"`
+	// Cell is the group's location cell when grouped by cell; nil there
+	// for readings without a location.
+	Cell *Cell `cbor:"5,keyasint,omitempty"`
 }
 
 // FieldPartial is one numeric field's aggregate. Sum is exact, as a
@@ -37,21 +45,24 @@ type FieldPartial struct {
 	Min   float64 `cbor:"2,keyasint"`
 	Max   float64 `cbor:"3,keyasint"`
 	Sum   string  `cbor:"4,keyasint"`
+	// Values and Counts are the field's distinct values in increasing
+	// order and how often each occurs, kept for percentiles.
+	Values []float64 `cbor:"5,keyasint,omitempty"`
+	Counts []int64   `cbor:"6,keyasint,omitempty"`
+	// Buckets are the counts of the field's histogram buckets.
+	Buckets []int64 `cbor:"7,keyasint,omitempty"`
 
 	sum *big.Rat
+	// counts holds Values and Counts while the partial is built.
+	counts map[float64]int64
 }
 
 // NewPartial returns an empty Partial.
 func NewPartial() *Partial { return &Partial{Groups: make(map[string]*GroupPartial)} }
 
-// Add folds one reading into its group under the grouping by.
-func (p *Partial) Add(r *sensor.Reading, by Grouping) {
-	key, sensorID, start := groupOf(r, by)
-	g := p.Groups[key]
-	if g == nil {
-		g = &GroupPartial{Sensor: sensorID, Start: start, Fields: make(map[string]*FieldPartial)}
-		p.Groups[key] = g
-	}
+// Add folds one reading into its group, keeping what a asks for.
+func (p *Partial) Add(r *sensor.Reading, a *Aggregation) {
+	g := p.group(r, &a.Grouping)
 	g.Count++
 	for _, f := range r.Fields {
 		v, ok := f.Value.Number()
@@ -64,13 +75,46 @@ func (p *Partial) Add(r *sensor.Reading, by Grouping) {
 			g.Fields[f.Name] = fp
 		}
 		fp.add(v)
+		if h := a.Histogram(f.Name); h != nil {
+			fp.addBucket(h.Bucket(v), len(h.Edges)+1)
+		}
+		if len(a.Percentiles) > 0 {
+			p.addValue(fp, v, 1)
+		}
 	}
+}
+
+// group returns the group of r, creating it on first use.
+func (p *Partial) group(r *sensor.Reading, by *Grouping) *GroupPartial {
+	key, sensorID, start := groupOf(r, by)
+	var cell *Cell
+	if by.PerCell {
+		cell = cellOf(r.Location, by.CellSize)
+		key = cell.key() + key
+	}
+	g := p.Groups[key]
+	if g == nil {
+		g = &GroupPartial{Sensor: sensorID, Start: start, Cell: cell, Fields: make(map[string]*FieldPartial)}
+		p.Groups[key] = g
+	}
+	return g
 }
 
 func (f *FieldPartial) add(v float64) {
 	f.Min, f.Max = math.Min(f.Min, v), math.Max(f.Max, v)
 	f.Count++
 	f.rat().Add(f.sum, new(big.Rat).SetFloat64(v))
+}
+
+func (f *FieldPartial) addBucket(i, buckets int) {
+	f.growBuckets(buckets)
+	f.Buckets[i]++
+}
+
+func (f *FieldPartial) growBuckets(n int) {
+	if len(f.Buckets) < n {
+		f.Buckets = append(f.Buckets, make([]int64, n-len(f.Buckets))...)
+	}
 }
 
 // rat returns the exact sum, parsing Sum on first use after decoding.
@@ -84,10 +128,10 @@ func (f *FieldPartial) rat() *big.Rat {
 	return f.sum
 }
 
-// groupOf returns the key, sensor and start of the group of r. Keys
-// sort by sensor, then by time; the start is offset so that negative
-// times sort too.
-func groupOf(r *sensor.Reading, by Grouping) (string, string, int64) {
+// groupOf returns the key, sensor and start of the group of r, without
+// its cell. Keys sort by cell, then by sensor, then by time; the start
+// is offset so that negative times sort too.
+func groupOf(r *sensor.Reading, by *Grouping) (string, string, int64) {
 	key, source := "", ""
 	if by.PerSensor {
 		key, source = "s:"+r.Source+"\x00", r.Source
@@ -120,7 +164,7 @@ func (p *Partial) Merge(o *Partial) {
 	for key, og := range o.Groups {
 		g := p.Groups[key]
 		if g == nil {
-			g = &GroupPartial{Sensor: og.Sensor, Start: og.Start, Fields: make(map[string]*FieldPartial)}
+			g = &GroupPartial{Sensor: og.Sensor, Start: og.Start, Cell: og.Cell, Fields: make(map[string]*FieldPartial)}
 			p.Groups[key] = g
 		}
 		g.Count += og.Count
@@ -133,7 +177,15 @@ func (p *Partial) Merge(o *Partial) {
 			f.Min, f.Max = math.Min(f.Min, of.Min), math.Max(f.Max, of.Max)
 			f.Count += of.Count
 			f.rat().Add(f.rat(), of.rat())
+			f.growBuckets(len(of.Buckets))
+			for i, c := range of.Buckets {
+				f.Buckets[i] += c
+			}
+			p.mergeValues(f, of)
 		}
+	}
+	if o.ValuesDropped {
+		p.dropValues()
 	}
 }
 
@@ -143,6 +195,7 @@ func (p *Partial) Encode() ([]byte, error) {
 	for _, g := range p.Groups {
 		for _, f := range g.Fields {
 			f.Sum = f.rat().RatString()
+			f.sortValues()
 		}
 	}
 	b, err := encMode.Marshal(p)
@@ -181,32 +234,15 @@ func DecodePartial(b []byte) (*Partial, error) {
 			if _, ok := new(big.Rat).SetString(f.Sum); !ok || strings.ContainsAny(f.Sum, "eE.") {
 				return nil, fmt.Errorf("%w: partial field %q of group %q: sum %.40q is not a rational", ErrInvalid, name, key, f.Sum)
 			}
+			if err := p.checkField(f); err != nil {
+				return nil, fmt.Errorf("%w: partial field %q of group %q: %w", ErrInvalid, name, key, err)
+			}
+		}
+		if g.Cell != nil {
+			if err := g.Cell.validate(); err != nil {
+				return nil, fmt.Errorf("partial group %q: %w", key, err)
+			}
 		}
 	}
 	return &p, nil
-}
-
-// Result returns the partial's groups as search groups, in key order:
-// by sensor id, then by time. by must be the grouping the partial was
-// built with.
-func (p *Partial) Result(by Grouping) []search.Group {
-	keys := make([]string, 0, len(p.Groups))
-	for k := range p.Groups {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	out := make([]search.Group, 0, len(keys))
-	for _, k := range keys {
-		g := p.Groups[k]
-		sg := search.Group{Sensor: g.Sensor, Count: int(g.Count), Fields: make(map[string]*search.Stats)}
-		if by.Time != search.All {
-			sg.Start = time.Unix(g.Start, 0).UTC()
-		}
-		for name, f := range g.Fields {
-			sum, _ := f.rat().Float64()
-			sg.Fields[name] = &search.Stats{Count: int(f.Count), Min: f.Min, Max: f.Max, Sum: sum}
-		}
-		out = append(out, sg)
-	}
-	return out
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
-	"github.com/yuinet/yui/sensor"
 )
 
 // Timing of jobs. A killed worker is noticed by its missed pings, so its
@@ -174,7 +173,9 @@ func (s *jobService) handlePing(m *wire.JobPing) wire.Message {
 
 // SubmitOptions are a job's settings beyond its spec.
 type SubmitOptions struct {
-	// SegmentsPerUnit is how many segments one unit reads; 0 means 4.
+	// SegmentsPerUnit is how many segments one unit reads, 1 to 256; 0
+	// means 4. The segments of one source and hour stay together, so a
+	// unit may read more.
 	SegmentsPerUnit int
 }
 
@@ -204,8 +205,15 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if err != nil {
 		return "", err
 	}
+	per, err := checkSegmentsPerUnit(opts.SegmentsPerUnit)
+	if err != nil {
+		return "", err
+	}
 	keys, err := n.search.querier.SegmentKeys(ctx, user, q)
 	if err != nil {
+		return "", err
+	}
+	if err := n.checkReader(ctx, spec.Reader, q, keys); err != nil {
 		return "", err
 	}
 	var sealed *sealedJob
@@ -214,15 +222,7 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 			return "", err
 		}
 	}
-	per := opts.SegmentsPerUnit
-	if per <= 0 {
-		per = jobSegmentsPerUnit
-	}
-	segs := make([]sched.Segment, len(keys))
-	for i, k := range keys {
-		segs[i] = sched.Segment{Key: k, Readings: 1}
-	}
-	units, err := sched.Split(segs, per)
+	units, err := jobUnits(keys, per)
 	if err != nil {
 		return "", err
 	}
@@ -426,14 +426,11 @@ func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []str
 	if err != nil {
 		return nil, err
 	}
-	by := spec.Grouping()
-	var readings []sensor.Reading
-	for _, key := range segments {
-		rs, err := s.n.search.querier.Segment(ctx, spec.Reader, q, key)
-		if err != nil {
-			return nil, err
-		}
-		readings = append(readings, rs...)
+	// The unit holds every segment of its sources' hours, and Segments
+	// reads those together, so a reading stored twice counts once.
+	readings, err := s.n.search.querier.Segments(ctx, spec.Reader, q, segments)
+	if err != nil {
+		return nil, err
 	}
 	if spec.Module != "" {
 		mod, err := s.module(ctx, spec)
@@ -444,9 +441,10 @@ func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []str
 			return nil, err
 		}
 	}
+	agg := spec.Aggregation()
 	p := job.NewPartial()
 	for i := range readings {
-		p.Add(&readings[i], by)
+		p.Add(&readings[i], agg)
 	}
 	return p.Encode()
 }

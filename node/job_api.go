@@ -52,7 +52,10 @@ func (n *Node) serveJobSubmit(w http.ResponseWriter, r *http.Request) {
 // jobSpec turns a request into a job spec; SubmitJob checks it.
 func jobSpec(ns string, req *api.JobRequest) (job.Spec, error) {
 	spec := job.Spec{Namespace: ns, Aggs: req.Aggregates, By: req.By, Verify: req.Verify, Reader: req.Reader,
-		Module: req.Module, Args: req.ModuleArgs, Encrypted: req.Encrypted, Scale: encryptedScale(req)}
+		Module: req.Module, Args: req.ModuleArgs, Encrypted: req.Encrypted, Scale: encryptedScale(req), CellSize: req.CellSize}
+	for _, h := range req.Histograms {
+		spec.Histograms = append(spec.Histograms, job.Histogram{Field: h.Field, Edges: h.Edges})
+	}
 	if req.Query.Near != nil || req.Query.Limit != 0 || len(req.Query.Aggregates) > 0 {
 		return spec, fmt.Errorf("%w: a job's query takes sensor, from, to and where; near, limit and aggregates are not supported there",
 			search.ErrInvalidQuery)
@@ -129,9 +132,10 @@ func apiJobStatus(st *wire.JobStatus, spec *job.Spec) (api.JobStatus, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Groups = []api.AggregateGroup{}
-	for _, g := range p.Result(spec.Grouping()) {
-		res.Groups = append(res.Groups, apiGroup(g, spec.Aggs))
+	var dropped string
+	res.Groups, dropped = jobGroups(p, spec)
+	if res.Error == "" {
+		res.Error = dropped
 	}
 	return res, nil
 }
@@ -140,7 +144,7 @@ func apiJobStatus(st *wire.JobStatus, spec *job.Spec) (api.JobStatus, error) {
 // writeSearchError.
 func (n *Node) writeJobError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, job.ErrInvalid):
+	case errors.Is(err, job.ErrInvalid), errors.Is(err, ErrReader):
 		err = fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	case errors.Is(err, ErrUnknownJob):
 		err = fmt.Errorf("%w: %w", store.ErrNotFound, err)

@@ -195,9 +195,11 @@ func (n *Node) sealSegments(ctx context.Context, user string, spec *job.Spec, q 
 	if err != nil {
 		return nil, nil, err
 	}
-	segs := make([][]sensor.Reading, 0, len(keys))
-	for _, k := range keys {
-		rs, err := n.search.querier.Segment(ctx, user, q, k)
+	// The segments of one source and hour are read together, so that a
+	// reading stored twice counts once, as in queries.
+	var segs [][]sensor.Reading
+	for _, group := range search.SourceHours(keys) {
+		rs, err := n.search.querier.Segments(ctx, user, q, group)
 		if err != nil {
 			return nil, nil, err
 		}

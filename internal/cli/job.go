@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,9 +20,6 @@ import (
 
 // jobPollEvery is how often 'yui job run' asks for progress.
 const jobPollEvery = 500 * time.Millisecond
-
-// jobAggregates are the aggregates --agg accepts.
-var jobAggregates = []string{"count", "sum", "min", "max", "mean"}
 
 func newJobCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
@@ -58,6 +54,8 @@ type jobRunFlags struct {
 	wasmArgs []string
 	sealed   bool
 	scale    int64
+	hists    []string
+	cellSize float64
 	detach   bool
 	asJSON   bool
 	asCSV    bool
@@ -85,10 +83,16 @@ func newJobRunCommand(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.q.from, "from", "", "keep readings at or after this time (RFC 3339 or date)")
 	fl.StringVar(&f.q.to, "to", "", "keep readings before this time (RFC 3339 or date)")
 	fl.StringArrayVar(&f.q.where, "where", nil, "keep readings whose field matches, such as temp>=20 (repeatable)")
-	fl.StringVar(&f.agg, "agg", "count,mean", "aggregates to compute: a list of count, sum, min, max and mean")
-	fl.StringVar(&f.by, "by", "", "group by sensor, hour, day, sensor,hour or sensor,day (default: one group)")
-	fl.IntVar(&f.verify, "verify", 1, "run each unit on this many workers and keep it only when their results agree")
-	fl.IntVar(&f.per, "segments-per-unit", 0, "stored segments (each at most an hour of one sensor) per unit (0 means the node's default, 4)")
+	fl.StringVar(&f.agg, "agg", "count,mean", "aggregates to compute: a list of count, sum, min, max, mean, histogram and percentiles "+
+		"such as p50 or p99.9 (nearest rank: the value of rank ceil(p/100 × count))")
+	fl.StringVar(&f.by, "by", "", "group by a list of sensor, cell, and hour or day, such as sensor,hour or cell,day (default: one group)")
+	fl.StringArrayVar(&f.hists, "histogram", nil, "bucket edges of the histogram aggregate, increasing: E1,E2,... for every numeric field or "+
+		"FIELD=E1,E2,... for one (repeatable; adds histogram to --agg)")
+	fl.Float64Var(&f.cellSize, "cell-size", 0, "side of a location cell for --by cell, in degrees for geo locations and metres for plane ones "+
+		"(0 means 0.01 degrees and 10 metres)")
+	fl.IntVar(&f.verify, "verify", 1, "run each unit on this many workers, 1 to 5, and keep it only when their results agree")
+	fl.IntVar(&f.per, "segments-per-unit", 0, "stored segments (each at most an hour of one sensor) per unit (0 means the node's default, 4); "+
+		"the segments of one sensor's hour stay in one unit")
 	fl.StringVar(&f.reader, "reader", "", `user each worker node reads the segments as (default "default")`)
 	fl.StringVar(&f.wasm, "wasm", "", "WebAssembly (WASI preview 1) map or filter step to run on each unit's readings; see docs/jobs.md")
 	fl.StringArrayVar(&f.wasmArgs, "wasm-arg", nil, "argument of the --wasm step (repeatable)")
@@ -112,17 +116,26 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 	if err != nil {
 		return err
 	}
+	if err := checkJobNumbers(f.verify, f.per); err != nil {
+		return err
+	}
 	req := api.JobRequest{Query: q, By: f.by, Verify: f.verify, SegmentsPerUnit: f.per, Reader: f.reader,
-		Encrypted: f.sealed, Scale: f.scale}
+		Encrypted: f.sealed, Scale: f.scale, CellSize: f.cellSize}
 	if f.scale != 0 && !f.sealed {
 		return fmt.Errorf("--scale needs --encrypted")
 	}
-	for _, a := range strings.Split(f.agg, ",") {
-		a = strings.TrimSpace(a)
-		if !slices.Contains(jobAggregates, a) {
-			return fmt.Errorf("invalid --agg %q: %q is not one of %s", f.agg, a, strings.Join(jobAggregates, ", "))
+	if req.Aggregates, err = parseAggregates(f.agg); err != nil {
+		return err
+	}
+	for _, arg := range f.hists {
+		h, err := parseHistogram(arg)
+		if err != nil {
+			return err
 		}
-		req.Aggregates = append(req.Aggregates, a)
+		req.Histograms = append(req.Histograms, h)
+	}
+	if len(req.Histograms) > 0 && !slices.Contains(req.Aggregates, "histogram") {
+		req.Aggregates = append(req.Aggregates, "histogram")
 	}
 	client, err := api.FindNode(g.dataDir)
 	if err != nil {
@@ -226,6 +239,9 @@ func printJobResult(w io.Writer, st *api.JobStatus, aggs []string, asJSON, asCSV
 	if st.Failed > 0 {
 		fmt.Fprintf(w, "warning: %d of %d units failed; the result leaves their readings out\n", st.Failed, st.Units)
 	}
+	if st.Error != "" {
+		fmt.Fprintf(w, "warning: %s\n", st.Error)
+	}
 	return printGroups(w, st.Groups, aggs, asCSV)
 }
 
@@ -252,7 +268,7 @@ func newJobStatusCommand(g *globalFlags) *cobra.Command {
 			}
 			fmt.Fprintln(w, progressLine(st))
 			if st.Done {
-				return printGroups(w, st.Groups, jobAggregates, false)
+				return printJobResult(w, st, resultAggregates(st.Groups), false, false)
 			}
 			return nil
 		},

@@ -372,6 +372,10 @@ func printGroups(w io.Writer, groups []api.AggregateGroup, aggs []string, asCSV 
 }
 
 func groupName(g api.AggregateGroup) string {
+	if g.Cell != nil {
+		rest := groupName(api.AggregateGroup{Sensor: g.Sensor, Start: g.Start})
+		return cellName(g.Cell) + "/" + rest
+	}
 	switch {
 	case g.Sensor != "" && g.Start != nil:
 		return g.Sensor + "@" + g.Start.Format(time.RFC3339)
@@ -400,6 +404,13 @@ func groupRow(g api.AggregateGroup, name string, aggs []string) []string {
 			v = fs.Mean
 		case "sum":
 			v = fs.Sum
+		case "histogram":
+			row = append(row, histogramText(fs.Histogram))
+			continue
+		default:
+			if p, ok := fs.Percentiles[a]; ok {
+				v = &p
+			}
 		}
 		if v == nil {
 			row = append(row, "-")

@@ -1,0 +1,227 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/sensor"
+)
+
+// grantJobsReader creates a "jobs" user on every node and grants it
+// read access to namespace ns, owned by the first node's default user.
+func grantJobsReader(ctx context.Context, t *testing.T, clients []*api.Client, ns string) {
+	t.Helper()
+	for _, c := range clients {
+		u, err := c.CreateUser(ctx, "jobs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := api.Grant{User: "jobs", PublicKeys: u.PublicKeys, Right: api.RightRead}
+		if err := clients[0].Grant(ctx, "", ns, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// columnValues returns every numeric value of each field of rows.
+func columnValues(rows []sensor.Reading) map[string][]float64 {
+	out := make(map[string][]float64)
+	for _, r := range rows {
+		for _, f := range r.Fields {
+			if x, ok := f.Value.Number(); ok {
+				out[f.Name] = append(out[f.Name], x)
+			}
+		}
+	}
+	return out
+}
+
+// nearestRank is the brute-force p-th percentile: sort, then take the
+// value of rank ceil(p/100 × n), counting from 1.
+func nearestRank(values []float64, p float64) float64 {
+	s := slices.Sorted(slices.Values(values))
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	return s[max(rank, 1)-1]
+}
+
+// bruteHistogram counts values below edges[0], in each [edges[i-1],
+// edges[i]), and at or above the last edge.
+func bruteHistogram(values, edges []float64) []int64 {
+	out := make([]int64, len(edges)+1)
+	for _, v := range values {
+		i := 0
+		for i < len(edges) && v >= edges[i] {
+			i++
+		}
+		out[i]++
+	}
+	return out
+}
+
+// TestJobAirQualityColumnStats runs per-column statistics over every row
+// of the UCI air-quality file as a job on three nodes, and compares the
+// count, sum, mean, minimum, maximum, percentiles and histograms of each
+// of its 13 numeric columns with a brute-force computation over the
+// rows: sorting for percentiles, one pass for histograms.
+//
+// The whole file takes about a minute on 2 cores, mostly to store its
+// 9,357 one-hour segments, so with -short or the race detector the test
+// takes its first 720 rows (30 days) instead.
+func TestJobAirQualityColumnStats(t *testing.T) {
+	_, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	grantJobsReader(ctx, t, clients, "air")
+	want := 9357
+	if testing.Short() || raceDetector {
+		want = 720
+	}
+	rows := sharedReadings(t, "air-quality/AirQualityUCI.csv", want)
+	if len(rows) != want {
+		t.Fatalf("read %d rows of the air-quality file, want %d", len(rows), want)
+	}
+	began := time.Now()
+	if _, err := clients[0].WriteReadings(ctx, "", "air", rows); err != nil {
+		t.Fatalf("WriteReadings: %v", err)
+	}
+	t.Logf("wrote %d rows in %v", len(rows), time.Since(began))
+	began = time.Now()
+
+	percentiles := map[string]float64{"p0.1": 0.1, "p1": 1, "p25": 25, "p50": 50, "p90": 90, "p99": 99, "p99.9": 99.9, "p100": 100}
+	aggs := []string{"count", "sum", "min", "max", "mean", "histogram"}
+	for name := range percentiles {
+		aggs = append(aggs, name)
+	}
+	every := []float64{-200, -100, 0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 1500, 2000}
+	temperature := []float64{-10, 0, 5, 10, 15, 20, 25, 30, 35, 40}
+	info, err := clients[0].SubmitJob(ctx, "", "air", api.JobRequest{Aggregates: aggs, SegmentsPerUnit: 16, Reader: "jobs",
+		Histograms: []api.HistogramEdges{{Edges: every}, {Field: "T", Edges: temperature}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitJobDone(ctx, t, clients[0], info.ID)
+	t.Logf("job of %d units done in %v", st.Units, time.Since(began))
+	if st.Error != "" || len(st.Groups) != 1 {
+		t.Fatalf("job error %q, %d groups; want one group and no error", st.Error, len(st.Groups))
+	}
+	g := st.Groups[0]
+	columns := columnValues(rows)
+	if g.Count != len(rows) || len(g.Fields) != 13 || len(columns) != 13 {
+		t.Fatalf("job: %d rows, %d columns; brute force: %d rows, %d columns; want 13", g.Count, len(g.Fields), len(rows), len(columns))
+	}
+	for name, values := range columns {
+		f := g.Fields[name]
+		sum := new(big.Rat)
+		for _, v := range values {
+			sum.Add(sum, new(big.Rat).SetFloat64(v))
+		}
+		exact, _ := sum.Float64()
+		if f.Count != len(values) || *f.Sum != exact || *f.Mean != exact/float64(len(values)) ||
+			*f.Min != slices.Min(values) || *f.Max != slices.Max(values) {
+			t.Errorf("column %s: count %d sum %v mean %v min %v max %v; want %d %v %v %v %v", name, f.Count, *f.Sum, *f.Mean,
+				*f.Min, *f.Max, len(values), exact, exact/float64(len(values)), slices.Min(values), slices.Max(values))
+		}
+		for p, rank := range percentiles {
+			if got, w := f.Percentiles[p], nearestRank(values, rank); got != w {
+				t.Errorf("column %s %s = %v, brute force %v", name, p, got, w)
+			}
+		}
+		edges := every
+		if name == "T" {
+			edges = temperature
+		}
+		if f.Histogram == nil || !slices.Equal(f.Histogram.Edges, edges) || !slices.Equal(f.Histogram.Counts, bruteHistogram(values, edges)) {
+			t.Errorf("column %s histogram %+v, brute force %v over %v", name, f.Histogram, bruteHistogram(values, edges), edges)
+		}
+	}
+}
+
+// TestJobCountsRewrittenReadingsOnce writes readings, then writes an
+// overlapping batch again, so that some sensor-hours have two segments
+// holding the same readings. With one segment per unit a job that read
+// the segments one by one would count those readings twice; the job
+// must equal the query, which drops the copies, and the readings.
+func TestJobCountsRewrittenReadingsOnce(t *testing.T) {
+	_, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	grantJobsReader(ctx, t, clients, "library")
+	all := ulbReadings(t, 600)
+	if _, err := clients[0].WriteReadings(ctx, "", "library", all); err != nil {
+		t.Fatal(err)
+	}
+	// Every other reading again: the second batch's segments differ from
+	// the first's, so their keys differ too.
+	var again []sensor.Reading
+	for i := 0; i < len(all); i += 2 {
+		again = append(again, all[i])
+	}
+	if _, err := clients[0].WriteReadings(ctx, "", "library", again); err != nil {
+		t.Fatal(err)
+	}
+
+	want, err := clients[0].Query(ctx, "", "library", api.QueryRequest{Aggregates: []string{"count"}, By: "sensor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := clients[0].SubmitJob(ctx, "", "library", api.JobRequest{Aggregates: []string{"count", "p50"}, By: "sensor",
+		SegmentsPerUnit: 1, Reader: "jobs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitJobDone(ctx, t, clients[0], info.ID)
+	perSensor := make(map[string]int)
+	for _, r := range all {
+		perSensor[r.Source]++
+	}
+	if len(st.Groups) != len(perSensor) || len(want.Groups) != len(perSensor) {
+		t.Fatalf("job %d sensors, query %d, readings %d", len(st.Groups), len(want.Groups), len(perSensor))
+	}
+	for i, g := range st.Groups {
+		if g.Count != perSensor[g.Sensor] || g.Count != want.Groups[i].Count {
+			t.Errorf("sensor %s: job counts %d, query %d, readings %d", g.Sensor, g.Count, want.Groups[i].Count, perSensor[g.Sensor])
+		}
+	}
+}
+
+// TestJobRejectsBadSubmissions checks that a reader this node does not
+// know or that has no grant, and a negative unit size, fail the
+// submission at once with an error that names them.
+func TestJobRejectsBadSubmissions(t *testing.T) {
+	_, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := clients[0].WriteReadings(ctx, "", "library", ulbReadings(t, 50)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clients[0].CreateUser(ctx, "stranger"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		req  api.JobRequest
+		want string
+	}{
+		{"unknown reader", api.JobRequest{Aggregates: []string{"count"}, Reader: "nobody"}, `reader "nobody" is not a user of this node`},
+		{"reader without grant", api.JobRequest{Aggregates: []string{"count"}, Reader: "stranger"}, `reader "stranger" has no read grant`},
+		{"negative unit size", api.JobRequest{Aggregates: []string{"count"}, SegmentsPerUnit: -5}, "segments per unit -5"},
+		{"bad percentile", api.JobRequest{Aggregates: []string{"p0"}}, `percentile "p0"`},
+	} {
+		start := time.Now()
+		_, err := clients[0].SubmitJob(ctx, "", "library", c.req)
+		if !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: SubmitJob = %v; want api.ErrInvalid containing %q", c.name, err, c.want)
+		}
+		t.Logf("%s: rejected after %v", c.name, time.Since(start))
+	}
+	if jobs, err := clients[0].Jobs(ctx); err != nil || len(jobs) != 0 {
+		t.Errorf("Jobs = %v, %v; want no job from rejected submissions", jobs, err)
+	}
+}
