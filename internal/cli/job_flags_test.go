@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/yuinet/yui/api"
+)
+
+// TestJobRunRejectsBadNumbers checks that job flags the node would
+// otherwise replace by its defaults fail before any node is contacted,
+// with an error that names the value.
+func TestJobRunRejectsBadNumbers(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--verify", "0"}, "invalid --verify 0"},
+		{[]string{"--verify", "6"}, "invalid --verify 6"},
+		{[]string{"--segments-per-unit", "-5"}, "invalid --segments-per-unit -5"},
+		{[]string{"--agg", "count,median"}, `"median" is not one of`},
+		{[]string{"--histogram", "0,10,5"}, "edges must increase, but 5 follows 10"},
+		{[]string{"--histogram", "=1,2"}, "no field name before '='"},
+		{[]string{"--histogram", "T=1,x"}, `edge "x" is not a finite number`},
+	} {
+		args := append([]string{"job", "run", "lab", "--data-dir", dir}, c.args...)
+		_, err := run(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestParseHistogram(t *testing.T) {
+	h, err := parseHistogram("PT08.S1(CO)=-200, 0,1000.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Field != "PT08.S1(CO)" || !slices.Equal(h.Edges, []float64{-200, 0, 1000.5}) {
+		t.Errorf("parseHistogram = %+v", h)
+	}
+	all, err := parseHistogram("1,2")
+	if err != nil || all.Field != "" || len(all.Edges) != 2 {
+		t.Errorf("parseHistogram(1,2) = %+v, %v", all, err)
+	}
+}
+
+func TestResultAggregatesOrder(t *testing.T) {
+	one, ten := 1.0, 10.0
+	groups := []api.AggregateGroup{{Fields: map[string]api.FieldStats{
+		"t": {Min: &one, Mean: &ten, Percentiles: map[string]float64{"p99.9": 1, "p5": 1, "p50": 1},
+			Histogram: &api.Histogram{Edges: []float64{0}, Counts: []int64{0, 1}}},
+	}}}
+	got := resultAggregates(groups)
+	want := []string{"count", "min", "mean", "histogram", "p5", "p50", "p99.9"}
+	if !slices.Equal(got, want) {
+		t.Errorf("resultAggregates = %v, want %v", got, want)
+	}
+}
+
+func TestHistogramText(t *testing.T) {
+	got := histogramText(&api.Histogram{Edges: []float64{0, 10}, Counts: []int64{1, 2, 3}})
+	if want := "<0:1 0:2 10:3"; got != want {
+		t.Errorf("histogramText = %q, want %q", got, want)
+	}
+}
