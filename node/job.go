@@ -213,14 +213,14 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if err != nil {
 		return "", err
 	}
-	if err := n.checkReader(ctx, spec.Reader, q, keys); err != nil {
-		return "", err
-	}
 	var sealed *sealedJob
 	if spec.Encrypted {
 		if keys, sealed, err = n.sealSegments(ctx, user, &spec, q, keys); err != nil {
 			return "", err
 		}
+	}
+	if err := n.checkReader(ctx, spec.Reader, q, keys); err != nil {
+		return "", err
 	}
 	units, err := jobUnits(keys, per)
 	if err != nil {

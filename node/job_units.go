@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/yuinet/yui/job/sched"
 	"github.com/yuinet/yui/search"
@@ -62,8 +63,9 @@ func checkSegmentsPerUnit(per int) (int, error) {
 // the submitting node.
 var ErrReader = errors.New("node: job reader cannot read the namespace")
 
-// checkReader reads the first of the job's segments as its reader on
-// this node, which is one of the job's workers, so that a reader that
+// checkReader reads the first record of the job's input (a segment, or
+// a ciphertext of an encrypted job) as its reader on this node, which is
+// one of the job's workers, so that a reader that
 // does not exist or has no grant fails the submission at once. Without
 // this check every unit would fail on every worker, again and again,
 // and the job would take its retries and benches to end.
@@ -71,7 +73,7 @@ func (n *Node) checkReader(ctx context.Context, reader string, q search.Query, k
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := n.search.querier.Segment(ctx, reader, q, keys[0])
+	_, err := n.storage.store.Get(ctx, reader, q.Namespace, keys[0], io.Discard, store.GetOptions{})
 	switch {
 	case errors.Is(err, store.ErrUnknownUser):
 		return fmt.Errorf("%w: reader %q is not a user of this node; create it on every worker node with 'yui user create %s' and grant it read access: %v",
