@@ -109,6 +109,28 @@ func (c *cluster) deliver() {
 			c.record(cm)
 		}
 	}
+	c.checkNoIdleWhileWaiting()
+}
+
+// checkNoIdleWhileWaiting fails if a live worker of the current manager
+// has a free slot while a unit that it may run waits for a lease: the
+// index of pending units and the heaps of idle workers must miss none.
+func (c *cluster) checkNoIdleWhileWaiting() {
+	m := c.mgr
+	if m.deposed {
+		return
+	}
+	for _, w := range m.workers {
+		if !m.free(w) || !m.alive(w, c.now) {
+			continue
+		}
+		for _, id := range m.open {
+			if u := &m.units[id]; m.pending(id) && m.eligible(w, u) {
+				c.t.Fatalf("worker %s has %d of %d slots taken while unit %d waits",
+					w.id, len(w.leases), m.cfg.SlotsPerWorker, id)
+			}
+		}
+	}
 }
 
 func (c *cluster) deliverAssignment(a Assignment) {

@@ -114,6 +114,13 @@ type Report struct {
 	Result []byte
 	// Err is empty on success, else why the run failed.
 	Err string
+	// Bytes is how many bytes of stored input the run read, for the
+	// Locality of the job; 0 when not measured.
+	Bytes int64
+	// DataCluster is the cluster of the data the run read, as the worker
+	// found it, such as the location cell of the readings. Empty means
+	// the unit's own Cluster.
+	DataCluster string
 }
 
 // Commit is a unit's accepted result. The Machine emits each unit's
@@ -122,6 +129,18 @@ type Commit struct {
 	Epoch  uint64
 	Unit   UnitID
 	Result []byte
+	// Worker is the first worker that gave Result.
+	Worker WorkerID
+}
+
+// WorkerInfo describes a worker to the scheduler.
+type WorkerInfo struct {
+	ID   WorkerID
+	Tier Tier
+	// Cluster is the worker's location cell, or empty when unknown. A
+	// worker prefers the units of its cluster after those whose data it
+	// holds.
+	Cluster string
 }
 
 // Machine schedules one job. It is not safe for concurrent use.
@@ -134,6 +153,18 @@ type Machine struct {
 	open    []UnitID // units neither committed nor failed, ascending
 	workers []*workerState
 	byID    map[WorkerID]*workerState
+	nextSeq int
+
+	// index finds pending units by holder and cluster; idle holds, by
+	// class, the workers with a free slot.
+	index *pendingIndex
+	idle  [classes]workerHeap
+	// started holds the leases in the order they were issued, from
+	// startedHead on, to find stragglers oldest first.
+	started     []*lease
+	startedHead int
+
+	locality Locality
 
 	// issued holds every lease of this epoch, active or not, so that a
 	// late result from an expired lease can still count.
@@ -158,6 +189,9 @@ type unitState struct {
 type result struct {
 	worker WorkerID
 	data   []byte
+	// place is where the run read its input from, and bytes how much.
+	place Place
+	bytes int64
 }
 
 type lease struct {
@@ -167,14 +201,23 @@ type lease struct {
 	start    time.Time
 	deadline time.Time
 	active   bool
+	cluster  string // the worker's when the lease began
 }
 
 type workerState struct {
 	id       WorkerID
 	tier     Tier
+	cluster  string
 	lastSeen time.Time
 	leases   []*lease
+	// seq orders workers by when they joined.
+	seq int
+	// queuedIn is the class of the idle heap that holds w, or noClass.
+	queuedIn int
+	removed  bool
 }
+
+const noClass = -1
 
 // New returns a Machine for units at the given epoch. Unit IDs must be
 // their indexes, as Split numbers them. Epochs start at 1.
@@ -197,6 +240,7 @@ func New(cfg Config, epoch uint64, units []Unit) (*Machine, error) {
 		m.units[i].unit = u
 		m.open = append(m.open, u.ID)
 	}
+	m.index = newPendingIndex(m.units, m.small)
 	return m, nil
 }
 
@@ -240,20 +284,50 @@ func (m *Machine) ObserveEpoch(epoch uint64) {
 	}
 }
 
-// AddWorker adds a worker, which gets units at once.
+// AddWorker adds a worker of no known cluster, which gets units at once.
 func (m *Machine) AddWorker(now time.Time, id WorkerID, tier Tier) error {
+	return m.Join(now, WorkerInfo{ID: id, Tier: tier})
+}
+
+// Join adds a worker, which gets units at once.
+func (m *Machine) Join(now time.Time, info WorkerInfo) error {
 	if m.deposed {
 		return ErrDeposed
 	}
-	if _, ok := m.byID[id]; ok {
-		return fmt.Errorf("%w: worker %s added twice", ErrInvalid, id)
+	if _, ok := m.byID[info.ID]; ok {
+		return fmt.Errorf("%w: worker %s added twice", ErrInvalid, info.ID)
 	}
-	if tier > TierLower {
-		return fmt.Errorf("%w: worker %s has unknown tier %d", ErrInvalid, id, tier)
+	if info.Tier > TierLower {
+		return fmt.Errorf("%w: worker %s has unknown tier %d", ErrInvalid, info.ID, info.Tier)
 	}
-	w := &workerState{id: id, tier: tier, lastSeen: now}
+	m.scheduleWorker(now, m.addWorker(info, now))
+	return nil
+}
+
+func (m *Machine) addWorker(info WorkerInfo, now time.Time) *workerState {
+	w := &workerState{id: info.ID, tier: info.Tier, cluster: info.Cluster, lastSeen: now,
+		seq: m.nextSeq, queuedIn: noClass}
+	m.nextSeq++
 	m.workers = append(m.workers, w)
-	m.byID[id] = w
+	m.byID[info.ID] = w
+	return w
+}
+
+// UpdateWorker changes a worker's tier or cluster, such as after the
+// worker measured its speed again. Running leases stay; later units
+// follow the new tier and cluster.
+func (m *Machine) UpdateWorker(now time.Time, info WorkerInfo) error {
+	if m.deposed {
+		return ErrDeposed
+	}
+	w, ok := m.byID[info.ID]
+	if !ok {
+		return fmt.Errorf("%w: update of worker %s, which is not in the job", ErrInvalid, info.ID)
+	}
+	if info.Tier > TierLower {
+		return fmt.Errorf("%w: worker %s has unknown tier %d", ErrInvalid, info.ID, info.Tier)
+	}
+	w.tier, w.cluster = info.Tier, info.Cluster
 	m.scheduleWorker(now, w)
 	return nil
 }
@@ -267,6 +341,7 @@ func (m *Machine) RemoveWorker(now time.Time, id WorkerID) error {
 	if !ok {
 		return nil
 	}
+	w.removed = true
 	for _, l := range slices.Clone(w.leases) {
 		m.endLease(l)
 	}
@@ -356,8 +431,12 @@ func (m *Machine) HandleReport(now time.Time, r Report) error {
 	if !ok || l.worker != r.Worker || l.unit != r.Unit {
 		return fmt.Errorf("%w: lease %d of unit %d for worker %s", ErrUnknownLease, r.Lease, r.Unit, r.Worker)
 	}
+	// The worker's cluster as it is now, or as it was when the lease
+	// began if the worker has left since.
+	cluster := l.cluster
 	if w, ok := m.byID[r.Worker]; ok {
 		w.lastSeen = now
+		cluster = w.cluster
 	}
 	m.endLease(l)
 
@@ -366,18 +445,19 @@ func (m *Machine) HandleReport(now time.Time, r Report) error {
 		if r.Err != "" {
 			m.recordAttempt(u)
 		} else {
-			m.recordResult(u, r.Worker, r.Result)
+			m.recordResult(u, result{worker: r.Worker, data: bytes.Clone(r.Result),
+				place: placeOf(&u.unit, r.Worker, cluster, r.DataCluster), bytes: max(r.Bytes, 0)})
 		}
 	}
 	m.schedule(now)
 	return nil
 }
 
-func (m *Machine) recordResult(u *unitState, w WorkerID, data []byte) {
-	if slices.ContainsFunc(u.results, func(x result) bool { return x.worker == w }) {
+func (m *Machine) recordResult(u *unitState, r result) {
+	if slices.ContainsFunc(u.results, func(x result) bool { return x.worker == r.worker }) {
 		return
 	}
-	u.results = append(u.results, result{worker: w, data: bytes.Clone(data)})
+	u.results = append(u.results, r)
 	if best, n := u.agreement(); n >= m.cfg.Verify {
 		m.commit(u, best)
 		return
@@ -391,10 +471,11 @@ func (m *Machine) recordResult(u *unitState, w WorkerID, data []byte) {
 }
 
 // agreement returns the most common result and how many workers gave it.
-func (u *unitState) agreement() ([]byte, int) {
-	var best []byte
+func (u *unitState) agreement() (*result, int) {
+	var best *result
 	bestN := 0
-	for i, r := range u.results {
+	for i := range u.results {
+		r := &u.results[i]
 		n := 0
 		for _, s := range u.results[i:] {
 			if bytes.Equal(r.data, s.data) {
@@ -402,7 +483,7 @@ func (u *unitState) agreement() ([]byte, int) {
 			}
 		}
 		if n > bestN {
-			best, bestN = r.data, n
+			best, bestN = r, n
 		}
 	}
 	return best, bestN
@@ -416,9 +497,15 @@ func (m *Machine) recordAttempt(u *unitState) {
 	}
 }
 
-func (m *Machine) commit(u *unitState, data []byte) {
+func (m *Machine) commit(u *unitState, best *result) {
 	u.committed = true
-	m.commits = append(m.commits, Commit{Epoch: m.epoch, Unit: u.unit.ID, Result: bytes.Clone(data)})
+	for _, r := range u.results {
+		if bytes.Equal(r.data, best.data) {
+			m.locality.add(r.place, r.bytes)
+		}
+	}
+	m.commits = append(m.commits, Commit{Epoch: m.epoch, Unit: u.unit.ID, Result: bytes.Clone(best.data),
+		Worker: best.worker})
 	m.close(u)
 }
 
@@ -443,7 +530,11 @@ func (m *Machine) endLease(l *lease) {
 	l.active = false
 	u := &m.units[l.unit]
 	u.active = slices.DeleteFunc(u.active, func(x *lease) bool { return x == l })
+	if m.pending(u.unit.ID) {
+		m.index.requeue(u.unit.ID)
+	}
 	if w, ok := m.byID[l.worker]; ok {
 		w.leases = slices.DeleteFunc(w.leases, func(x *lease) bool { return x == l })
+		m.queueIfIdle(w)
 	}
 }

@@ -1,35 +1,119 @@
 package sched
 
 import (
+	"container/heap"
 	"slices"
 	"time"
 )
 
-// schedule fills every free slot of every live worker, in the order the
-// workers joined: first with units that need more runs, then with copies
-// of stragglers.
-func (m *Machine) schedule(now time.Time) {
-	for _, w := range m.workers {
-		m.scheduleWorker(now, w)
+// Worker classes, each with its own heap of idle workers: lower-tier
+// workers take only small units, so they are looked at only when a small
+// unit or a small straggler waits.
+const (
+	classAny = iota
+	classSmall
+	classes
+)
+
+func classOf(t Tier) int {
+	if t == TierLower {
+		return classSmall
 	}
+	return classAny
+}
+
+// schedule fills the free slots of the idle workers, in the order the
+// workers joined: first with units that need more runs, then with copies
+// of stragglers. It stops as soon as no unit a class may run is waiting,
+// so an event costs little however many workers sit idle.
+func (m *Machine) schedule(now time.Time) {
+	m.advance(now)
+	for class := range classes {
+		m.scheduleClass(now, class)
+	}
+}
+
+func (m *Machine) scheduleClass(now time.Time, class int) {
+	h := &m.idle[class]
+	var stash []*workerState
+	for h.Len() > 0 && m.hasWork(now, class) {
+		w := heap.Pop(h).(*workerState)
+		if w.queuedIn != class {
+			continue
+		}
+		if w.removed || !m.free(w) {
+			w.queuedIn = noClass
+			continue
+		}
+		m.fill(now, w)
+		if m.free(w) {
+			// w may run none of the waiting units, or has stalled; later
+			// workers may still take them.
+			stash = append(stash, w)
+		} else {
+			w.queuedIn = noClass
+		}
+	}
+	for _, w := range stash {
+		heap.Push(h, w)
+	}
+}
+
+// hasWork reports whether a unit that workers of class may run waits
+// for a lease, or runs long enough to be copied.
+func (m *Machine) hasWork(now time.Time, class int) bool {
+	key := keyAll
+	accept := func(UnitID) bool { return true }
+	if class == classSmall {
+		key = smallAllKey
+		accept = func(id UnitID) bool { return m.small(&m.units[id].unit) }
+	}
+	if _, ok := m.index.first(key, m.pending, accept); ok {
+		return true
+	}
+	return m.findStraggler(now, func(u *unitState) bool { return accept(u.unit.ID) }) != nil
 }
 
 // scheduleWorker fills the free slots of w alone. It is enough after an
 // event that changes only w, such as its heartbeat or its joining.
 func (m *Machine) scheduleWorker(now time.Time, w *workerState) {
+	m.advance(now)
+	m.fill(now, w)
+	m.queueIfIdle(w)
+}
+
+func (m *Machine) advance(now time.Time) {
 	if now.After(m.now) {
 		m.now = now
 	}
-	for len(w.leases) < m.cfg.SlotsPerWorker && m.alive(w, now) {
+}
+
+// fill assigns units to w until its slots are full or none is left
+// that it may run.
+func (m *Machine) fill(now time.Time, w *workerState) {
+	for m.free(w) && m.alive(w, now) {
 		u := m.pickPending(w)
 		if u == nil {
-			u = m.pickStraggler(w, now)
+			u = m.findStraggler(now, func(u *unitState) bool { return m.eligible(w, u) })
 		}
 		if u == nil {
 			return
 		}
 		m.assign(now, w, u)
 	}
+}
+
+func (m *Machine) free(w *workerState) bool { return len(w.leases) < m.cfg.SlotsPerWorker }
+
+// queueIfIdle puts w in its class's idle heap if it has a free slot and
+// is not there yet.
+func (m *Machine) queueIfIdle(w *workerState) {
+	class := classOf(w.tier)
+	if w.removed || !m.free(w) || w.queuedIn == class {
+		return
+	}
+	w.queuedIn = class
+	heap.Push(&m.idle[class], w)
 }
 
 // alive reports whether w was heard from within LeaseDuration. A stalled
@@ -45,11 +129,20 @@ func (m *Machine) gap(u *unitState) int {
 	return m.cfg.Verify - agree - len(u.active)
 }
 
+// pending reports whether a unit is open and needs another lease.
+func (m *Machine) pending(id UnitID) bool {
+	u := &m.units[id]
+	return !u.committed && !u.failed && m.gap(u) > 0
+}
+
+// small reports whether a unit is small enough for a TierLower worker.
+func (m *Machine) small(u *Unit) bool { return u.Readings <= m.cfg.LowerTierMaxReadings }
+
 // eligible reports whether w may run u: its tier allows u's size, and it
 // neither runs u nor has given a result for it, so that Verify counts
 // distinct workers.
 func (m *Machine) eligible(w *workerState, u *unitState) bool {
-	if w.tier == TierLower && u.unit.Readings > m.cfg.LowerTierMaxReadings {
+	if w.tier == TierLower && !m.small(&u.unit) {
 		return false
 	}
 	if slices.ContainsFunc(u.active, func(l *lease) bool { return l.worker == w.id }) {
@@ -58,48 +151,59 @@ func (m *Machine) eligible(w *workerState, u *unitState) bool {
 	return !slices.ContainsFunc(u.results, func(r result) bool { return r.worker == w.id })
 }
 
-// pickPending returns the lowest open unit that needs a lease and that w
-// may run, preferring one whose data w holds.
-//
-// NOTE: this scans every open unit for every free slot, O(units ×
-// workers) per event; a job of many thousand units wants an index.
+// pickPending returns the lowest unit that needs a lease and that w may
+// run, looking first at the units whose data w holds, then at those of
+// w's cluster, then at all.
 func (m *Machine) pickPending(w *workerState) *unitState {
-	var first *unitState
-	for _, id := range m.open {
-		u := &m.units[id]
-		if m.gap(u) <= 0 || !m.eligible(w, u) {
-			continue
-		}
-		if u.unit.heldBy(w.id) {
-			return u
-		}
-		if first == nil {
-			first = u
+	prefix := ""
+	if w.tier == TierLower {
+		prefix = prefixSmall
+	}
+	keys := []string{prefix + prefixHolder + string(w.id)}
+	if w.cluster != "" {
+		keys = append(keys, prefix+prefixCluster+w.cluster)
+	}
+	keys = append(keys, prefix+keyAll)
+	accept := func(id UnitID) bool { return m.eligible(w, &m.units[id]) }
+	for _, k := range keys {
+		if id, ok := m.index.first(k, m.pending, accept); ok {
+			return &m.units[id]
 		}
 	}
-	return first
+	return nil
 }
 
-// pickStraggler returns the unit whose oldest lease started longest ago,
+// findStraggler returns the unit whose oldest lease started longest ago,
 // if that was StragglerAfter or more before now, the unit has no copy
-// yet, and w may run it.
-func (m *Machine) pickStraggler(w *workerState, now time.Time) *unitState {
-	var best *unitState
-	for _, id := range m.open {
-		u := &m.units[id]
-		if len(u.active) == 0 || m.gap(u) < 0 || !m.eligible(w, u) {
+// yet, and accept takes it.
+//
+// Leases are kept in the order they were issued, which is the order of
+// their start as long as the caller's clock does not go back; a lease
+// started earlier under a clock that went back may be found late.
+func (m *Machine) findStraggler(now time.Time, accept func(*unitState) bool) *unitState {
+	for m.startedHead < len(m.started) && !m.started[m.startedHead].active {
+		m.started[m.startedHead] = nil
+		m.startedHead++
+	}
+	if m.startedHead > len(m.started)/2 {
+		m.started = slices.Delete(m.started, 0, m.startedHead)
+		m.startedHead = 0
+	}
+	for _, l := range m.started[m.startedHead:] {
+		if now.Sub(l.start) < m.cfg.StragglerAfter {
+			return nil
+		}
+		if !l.active {
 			continue
 		}
 		// A gap of 0 means every lease the unit needs is running, so one
 		// more lease would be its copy.
-		if now.Sub(u.active[0].start) < m.cfg.StragglerAfter {
-			continue
-		}
-		if best == nil || u.active[0].start.Before(best.active[0].start) {
-			best = u
+		u := &m.units[l.unit]
+		if u.active[0] == l && m.gap(u) >= 0 && accept(u) {
+			return u
 		}
 	}
-	return best
+	return nil
 }
 
 func (m *Machine) assign(now time.Time, w *workerState, u *unitState) {
@@ -110,9 +214,11 @@ func (m *Machine) assign(now time.Time, w *workerState, u *unitState) {
 		start:    now,
 		deadline: now.Add(m.cfg.LeaseDuration),
 		active:   true,
+		cluster:  w.cluster,
 	}
 	m.nextLease++
 	m.issued[l.id] = l
+	m.started = append(m.started, l)
 	u.active = append(u.active, l)
 	w.leases = append(w.leases, l)
 	m.assignments = append(m.assignments, Assignment{

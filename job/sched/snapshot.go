@@ -26,7 +26,7 @@ const (
 )
 
 // snapshotVersion is the version of the snapshot encoding.
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 // Snapshot is the state a backup needs to take over a job: the units,
 // which of them are committed or failed, their attempt counts, and the
@@ -41,19 +41,23 @@ type Snapshot struct {
 	Failed    []UnitID // ascending
 	Attempts  []int    // by unit
 	Workers   []SnapshotWorker
+	// Locality counts the bytes of the committed units.
+	Locality Locality
 }
 
 // SnapshotWorker is a worker as a Snapshot records it.
 type SnapshotWorker struct {
-	_    struct{} `cbor:",toarray"`
-	ID   WorkerID
-	Tier Tier
+	_       struct{} `cbor:",toarray"`
+	ID      WorkerID
+	Tier    Tier
+	Cluster string
 }
 
 // Snapshot returns the Machine's state. The caller must save it together
 // with the aggregate of every Commit drained so far, and no other.
 func (m *Machine) Snapshot() *Snapshot {
-	s := &Snapshot{Version: snapshotVersion, Epoch: m.epoch, Attempts: make([]int, len(m.units))}
+	s := &Snapshot{Version: snapshotVersion, Epoch: m.epoch, Attempts: make([]int, len(m.units)),
+		Locality: m.locality}
 	for i := range m.units {
 		u := &m.units[i]
 		s.Units = append(s.Units, u.unit)
@@ -66,7 +70,7 @@ func (m *Machine) Snapshot() *Snapshot {
 		}
 	}
 	for _, w := range m.workers {
-		s.Workers = append(s.Workers, SnapshotWorker{ID: w.id, Tier: w.tier})
+		s.Workers = append(s.Workers, SnapshotWorker{ID: w.id, Tier: w.tier, Cluster: w.cluster})
 	}
 	return s
 }
@@ -97,10 +101,9 @@ func Restore(cfg Config, s *Snapshot, epoch uint64, now time.Time) (*Machine, er
 		m.units[id].failed = true
 		m.close(&m.units[id])
 	}
+	m.locality = s.Locality
 	for _, w := range s.Workers {
-		ws := &workerState{id: w.ID, tier: w.Tier, lastSeen: now}
-		m.workers = append(m.workers, ws)
-		m.byID[w.ID] = ws
+		m.queueIfIdle(m.addWorker(WorkerInfo{ID: w.ID, Tier: w.Tier, Cluster: w.Cluster}, now))
 	}
 	m.schedule(now)
 	return m, nil
@@ -192,12 +195,18 @@ func (s *Snapshot) validate() error {
 			return bad("unit %d both committed and failed", id)
 		}
 	}
+	if l := s.Locality; l.Held < 0 || l.Cluster < 0 || l.Remote < 0 || l.Unknown < 0 {
+		return bad("negative byte counts %+v", l)
+	}
 	return validateWorkers(s.Workers)
 }
 
 func validateUnit(u *Unit, i int) error {
 	if u.ID != UnitID(i) {
 		return fmt.Errorf("unit at index %d has ID %d", i, u.ID)
+	}
+	if len(u.Cluster) > maxNameLen {
+		return fmt.Errorf("unit %d has a cluster name of %d bytes, limit %d", i, len(u.Cluster), maxNameLen)
 	}
 	if len(u.Segments) > MaxSegmentsPerUnit {
 		return fmt.Errorf("unit %d has %d segments, limit %d", i, len(u.Segments), MaxSegmentsPerUnit)
@@ -239,8 +248,8 @@ func validateWorkers(workers []SnapshotWorker) error {
 	}
 	seen := make(map[WorkerID]bool, len(workers))
 	for _, w := range workers {
-		if w.ID == "" || len(w.ID) > maxNameLen || w.Tier > TierLower || seen[w.ID] {
-			return fmt.Errorf("%w: worker %q of tier %d is empty, too long, of unknown tier or listed twice",
+		if w.ID == "" || len(w.ID) > maxNameLen || len(w.Cluster) > maxNameLen || w.Tier > TierLower || seen[w.ID] {
+			return fmt.Errorf("%w: worker %q of tier %d is empty, too long, of unknown tier or listed twice, or its cluster is too long",
 				ErrMalformed, w.ID, w.Tier)
 		}
 		seen[w.ID] = true

@@ -37,7 +37,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 func TestSnapshotValidate(t *testing.T) {
 	cases := map[string]func(s *Snapshot){
-		"version":         func(s *Snapshot) { s.Version = 2 },
+		"version":         func(s *Snapshot) { s.Version = 3 },
 		"epoch 0":         func(s *Snapshot) { s.Epoch = 0 },
 		"unit ID":         func(s *Snapshot) { s.Units[1].ID = 7 },
 		"readings sum":    func(s *Snapshot) { s.Units[0].Readings++ },

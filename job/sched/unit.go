@@ -26,6 +26,10 @@ type Unit struct {
 	Segments []Segment
 	// Readings is the sum of the segments' readings.
 	Readings int
+	// Cluster is the location cell of the unit's data, or empty when
+	// unknown. After the workers that hold its data, a unit goes to
+	// workers of this cluster.
+	Cluster string `cbor:",omitempty"`
 }
 
 // Split cuts a job's input into units along segment boundaries, keeping

@@ -1,0 +1,136 @@
+package sched
+
+import "container/heap"
+
+// Keys of the pending-unit heaps. A unit sits in the heap of every
+// worker that holds one of its segments, in the heap of its cluster and
+// in the heap of all units. Lower-tier workers look only at the "small"
+// heaps, which list the units of at most LowerTierMaxReadings readings.
+const (
+	keyAll        = "*"
+	prefixHolder  = "h:"
+	prefixCluster = "c:"
+	prefixSmall   = "s:"
+	smallAllKey   = prefixSmall + keyAll
+)
+
+// pendingIndex finds a worker's next unit without scanning every open
+// unit. Each heap orders unit IDs from the lowest. Entries go stale when
+// their unit is assigned, committed or failed; they are dropped when they
+// reach the top, and a unit whose lease ends is pushed again. So a heap
+// may hold one unit twice, which is harmless because a unit is returned
+// only while it is pending.
+type pendingIndex struct {
+	heaps map[string]*unitHeap
+	// keys lists, by unit, the heaps the unit belongs to.
+	keys [][]string
+}
+
+func newPendingIndex(units []unitState, small func(*Unit) bool) *pendingIndex {
+	x := &pendingIndex{heaps: map[string]*unitHeap{}, keys: make([][]string, len(units))}
+	for i := range units {
+		u := &units[i].unit
+		keys := unitKeys(u)
+		if small(u) {
+			for _, k := range unitKeys(u) {
+				keys = append(keys, prefixSmall+k)
+			}
+		}
+		x.keys[i] = keys
+		for _, k := range keys {
+			h := x.heaps[k]
+			if h == nil {
+				h = &unitHeap{}
+				x.heaps[k] = h
+			}
+			// IDs arrive ascending, so appending keeps the heap order.
+			*h = append(*h, u.ID)
+		}
+	}
+	return x
+}
+
+// unitKeys returns the heaps a unit belongs to: its holders', its
+// cluster's and the heap of all units.
+func unitKeys(u *Unit) []string {
+	keys := []string{keyAll}
+	if u.Cluster != "" {
+		keys = append(keys, prefixCluster+u.Cluster)
+	}
+	seen := map[WorkerID]bool{}
+	for _, s := range u.Segments {
+		for _, h := range s.Holders {
+			if !seen[h] {
+				seen[h] = true
+				keys = append(keys, prefixHolder+string(h))
+			}
+		}
+	}
+	return keys
+}
+
+// requeue pushes a unit that may have become pending again.
+func (x *pendingIndex) requeue(id UnitID) {
+	for _, k := range x.keys[id] {
+		heap.Push(x.heaps[k], id)
+	}
+}
+
+// first returns the lowest unit of heap key that is pending and that
+// accept takes, or nil. It drops the stale entries it passes.
+func (x *pendingIndex) first(key string, pending, accept func(UnitID) bool) (UnitID, bool) {
+	h := x.heaps[key]
+	if h == nil {
+		return 0, false
+	}
+	var skipped []UnitID
+	defer func() {
+		for _, id := range skipped {
+			heap.Push(h, id)
+		}
+	}()
+	for h.Len() > 0 {
+		id := (*h)[0]
+		if !pending(id) {
+			heap.Pop(h)
+			continue
+		}
+		if accept(id) {
+			return id, true
+		}
+		// A unit this worker may not run, such as one it ran before,
+		// can still go to another worker, so it goes back afterwards.
+		skipped = append(skipped, heap.Pop(h).(UnitID))
+	}
+	return 0, false
+}
+
+// unitHeap is a min-heap of unit IDs.
+type unitHeap []UnitID
+
+func (h unitHeap) Len() int           { return len(h) }
+func (h unitHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h unitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *unitHeap) Push(x any)        { *h = append(*h, x.(UnitID)) }
+func (h *unitHeap) Pop() any {
+	old := *h
+	id := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return id
+}
+
+// workerHeap is a min-heap of idle workers by the order they joined.
+// Entries of workers that became busy or left are stale and dropped when
+// they reach the top.
+type workerHeap []*workerState
+
+func (h workerHeap) Len() int           { return len(h) }
+func (h workerHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
+func (h workerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *workerHeap) Push(x any)        { *h = append(*h, x.(*workerState)) }
+func (h *workerHeap) Pop() any {
+	old := *h
+	w := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return w
+}
