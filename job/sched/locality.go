@@ -1,6 +1,6 @@
 package sched
 
-// Place is where a run read its input from, relative to the worker.
+// Place is the location of a run's input relative to its worker.
 type Place uint8
 
 const (
