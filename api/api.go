@@ -50,6 +50,12 @@ type Status struct {
 	// included when it is one; both are empty in flat mode.
 	Group           int       `json:"group_members"`
 	Representatives []Contact `json:"representatives,omitempty"`
+	// ComputeTier is "upper", "middle" or "lower", from ComputeRate, the
+	// node's measured speed in readings per second (0 until measured).
+	// Cluster is the node's location cell, empty when unknown.
+	ComputeTier string  `json:"compute_tier,omitempty"`
+	ComputeRate float64 `json:"compute_readings_per_second,omitempty"`
+	Cluster     string  `json:"cluster,omitempty"`
 }
 
 // Bucket is the fill of one routing-table bucket.

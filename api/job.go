@@ -124,6 +124,21 @@ type JobStatus struct {
 	Canceled  bool             `json:"canceled,omitempty"`
 	Error     string           `json:"error,omitempty"`
 	Groups    []AggregateGroup `json:"groups,omitempty"`
+	// Locality is where the committed units' input was read.
+	Locality *JobLocality `json:"locality,omitempty"`
+}
+
+// JobLocality counts a job's input bytes by where they were read.
+type JobLocality struct {
+	// Held bytes were read on a node that stores them, Cluster bytes by
+	// a worker in the data's location cell, Remote bytes by one outside
+	// it, and Unknown bytes where the worker or the data had no cell.
+	Held    uint64 `json:"held_bytes"`
+	Cluster uint64 `json:"cluster_bytes"`
+	Remote  uint64 `json:"remote_bytes"`
+	Unknown uint64 `json:"unknown_bytes"`
+	// InClusterShare is (Held + Cluster) over all four, 0 to 1.
+	InClusterShare float64 `json:"in_cluster_share"`
 }
 
 // SubmitJob submits a job over a namespace on behalf of user.

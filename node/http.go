@@ -132,6 +132,7 @@ func (n *Node) Status() api.Status {
 	if n.disc != nil {
 		s.Discovery = n.disc.Addr()
 	}
+	n.fillPlace(&s)
 	n.router.withOverlay(func(m *hierarchy.Machine) {
 		s.Peers = m.Len()
 		s.Mode, s.Role = m.Mode().String(), m.Role().String()

@@ -59,6 +59,8 @@ type jobService struct {
 	managed map[string]*managedJob
 	// fences keep each job's newest manager epoch this worker has seen.
 	fences map[string]*sched.Fence
+	// place is the node's compute tier and cluster; set at start.
+	place *nodePlace
 
 	// modMu guards runtime and modules: the WebAssembly runtime and the
 	// compiled job steps by SHA-256, made on first use.
@@ -98,6 +100,7 @@ func (n *Node) startJobs() {
 		ctx:       ctx,
 		cancel:    cancel,
 	}
+	n.jobs.startPlace()
 }
 
 func (n *Node) closeJobs() {
@@ -166,9 +169,9 @@ func (s *jobService) handlePing(m *wire.JobPing) wire.Message {
 	mj := s.managed[m.JobID]
 	s.mu.Unlock()
 	if mj == nil {
-		return &wire.JobAck{}
+		return s.workerAck(0)
 	}
-	return &wire.JobAck{Epoch: mj.currentEpoch()}
+	return s.workerAck(mj.currentEpoch())
 }
 
 // SubmitOptions are a job's settings beyond its spec.
@@ -415,7 +418,7 @@ func (n *Node) Jobs() []jobSummary {
 
 // runUnit reads a unit's segments as the job's reader and aggregates
 // the readings that match the job's query.
-func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []string) ([]byte, error) {
+func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []string, stats *unitStats) ([]byte, error) {
 	if spec.Encrypted {
 		return s.runSealedUnit(ctx, spec, segments)
 	}
@@ -432,6 +435,7 @@ func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []str
 	if err != nil {
 		return nil, err
 	}
+	stats.read(readings)
 	if spec.Module != "" {
 		mod, err := s.module(ctx, spec)
 		if err != nil {
@@ -443,8 +447,10 @@ func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []str
 	}
 	agg := spec.Aggregation()
 	p := job.NewPartial()
+	start := time.Now()
 	for i := range readings {
 		p.Add(&readings[i], agg)
 	}
+	s.place.observe(len(readings), time.Since(start))
 	return p.Encode()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -60,6 +61,9 @@ type jobWorker struct {
 	contact wire.Contact
 	missed  int
 	pinging bool
+	// joining is set until the node answers its first ping, with its
+	// tier and cluster; only then does the Machine see it.
+	joining bool
 	// failed counts the units in a row this worker reported as failed.
 	failed int
 }
@@ -285,9 +289,7 @@ func (mj *managedJob) refreshWorkers(now time.Time) {
 		if mj.workers[id] != nil || now.Before(mj.forgotten[id]) {
 			continue
 		}
-		if err := mj.machine.AddWorker(now, id, sched.TierUpper); err == nil {
-			mj.workers[id] = &jobWorker{contact: c}
-		}
+		mj.workers[id] = &jobWorker{contact: c, joining: true}
 	}
 	for id, w := range mj.workers {
 		if w.pinging {
@@ -300,7 +302,7 @@ func (mj *managedJob) refreshWorkers(now time.Time) {
 
 func (mj *managedJob) ping(id sched.WorkerID, w *jobWorker) {
 	ctx, cancel := context.WithTimeout(mj.s.ctx, jobPingTimeout)
-	_, err := mj.s.request(ctx, w.contact, &wire.JobPing{JobID: mj.id, Epoch: mj.currentEpoch()})
+	resp, err := mj.s.request(ctx, w.contact, &wire.JobPing{JobID: mj.id, Epoch: mj.currentEpoch()})
 	cancel()
 	now := time.Now()
 	mj.mu.Lock()
@@ -311,7 +313,7 @@ func (mj *managedJob) ping(id sched.WorkerID, w *jobWorker) {
 	}
 	if err == nil {
 		w.missed = 0
-		mj.machine.Heartbeat(now, id)
+		mj.answeredLocked(now, id, w, resp)
 		mj.mu.Unlock()
 		return
 	}
@@ -443,7 +445,8 @@ func (s *jobService) handleReport(from transport.Peer, m *wire.JobReport) wire.M
 		return &wire.Error{Code: wire.CodeNotFound, Message: "no such job here"}
 	}
 	r := sched.Report{Worker: sched.WorkerID(from.ID.String()), Epoch: m.Epoch, Lease: m.Lease,
-		Unit: sched.UnitID(m.Unit), Result: m.Result, Err: m.Err}
+		Unit: sched.UnitID(m.Unit), Result: m.Result, Err: m.Err,
+		Bytes: int64(min(m.Bytes, math.MaxInt64)), DataCluster: m.DataCluster}
 	if m.Err == "" {
 		if err := checkUnitResult(mj.spec, m.Result); err != nil {
 			r.Result, r.Err = nil, err.Error()
@@ -495,6 +498,7 @@ func (s *jobService) handleStatus(m *wire.JobStatusRequest) wire.Message {
 	st := &wire.JobStatus{JobID: mj.id, Epoch: mj.epoch, Manager: mj.role == wire.JobManager && !mj.deposed,
 		Units: uint32(len(snap.Units)), Committed: uint32(len(snap.Committed)), Failed: uint32(len(snap.Failed)),
 		Workers: uint32(len(mj.workers)), Done: mj.done, Canceled: mj.canceled}
+	fillLocality(st, snap.Locality)
 	if mj.done || mj.canceled {
 		b, err := mj.encodeAggregate()
 		if err != nil {

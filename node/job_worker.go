@@ -44,7 +44,9 @@ func (s *jobService) work(manager wire.Contact, spec *job.Spec, m *wire.JobAssig
 	ctx, cancel := context.WithTimeout(s.ctx, jobUnitTimeout)
 	defer cancel()
 	report := &wire.JobReport{JobID: m.JobID, Epoch: m.Epoch, Lease: m.Lease, Unit: m.Unit}
-	result, err := s.runUnit(ctx, spec, m.Segments)
+	var stats unitStats
+	result, err := s.runUnit(ctx, spec, m.Segments, &stats)
+	report.Bytes, report.DataCluster = stats.bytes, stats.cells.Top()
 	if err != nil {
 		report.Err = truncate(err.Error(), wire.MaxJobText)
 		s.n.log.Warn("job unit failed", "job", m.JobID, "unit", m.Unit, "err", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/message"
 	"github.com/yuinet/yui/mqtt"
+	"github.com/yuinet/yui/network/geo"
 	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/kademlia"
@@ -83,6 +84,10 @@ type Config struct {
 	MsgQuota message.Quota
 	// Dashboard configures the web page the node serves.
 	Dashboard DashboardConfig
+	// Position is the node's latitude and longitude in degrees, "LAT,LON",
+	// which places it in a geographic cluster for jobs. Empty takes the
+	// cluster most of the readings the node ingests come from.
+	Position string
 
 	// listenFallback and apiFallback are set when Listen and API were
 	// left empty, so that a taken default port may be replaced by a free
@@ -95,6 +100,11 @@ type Config struct {
 func (c *Config) validate() error {
 	if c.DataDir == "" {
 		return errors.New("node: no data folder given; pass --data-dir")
+	}
+	if c.Position != "" {
+		if _, _, err := geo.ParsePosition(c.Position); err != nil {
+			return fmt.Errorf("node: --position: %w", err)
+		}
 	}
 	if c.DiscoveryPort < -1 || c.DiscoveryPort > 65535 {
 		return fmt.Errorf("node: invalid discovery port %d: want 1-65535, or -1 to turn discovery off (--discovery-port)", c.DiscoveryPort)
@@ -224,6 +234,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.startSearch(); err != nil {
 		return err
 	}
+	n.jobs.countIngested()
 	if err := n.startMsgs(); err != nil {
 		return err
 	}

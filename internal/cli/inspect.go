@@ -78,6 +78,12 @@ func printStatus(w io.Writer, s *api.Status) {
 			fmt.Fprintf(tw, "%s\t%s %s\n", label, c.ID.Short(), c.Addr)
 		}
 	}
+	if s.ComputeTier != "" {
+		fmt.Fprintf(tw, "Compute tier\t%s\n", computeLine(s))
+	}
+	if s.Cluster != "" {
+		fmt.Fprintf(tw, "Cluster\t%s\n", s.Cluster)
+	}
 	fmt.Fprintf(tw, "Version\t%s\n", s.Version)
 	tw.Flush()
 

@@ -267,6 +267,9 @@ func newJobStatusCommand(g *globalFlags) *cobra.Command {
 				return printJSON(w, st)
 			}
 			fmt.Fprintln(w, progressLine(st))
+			if line := localityLine(st.Locality); line != "" {
+				fmt.Fprintln(w, line)
+			}
 			if st.Done {
 				return printJobResult(w, st, resultAggregates(st.Groups), false, false)
 			}

@@ -31,6 +31,7 @@ func newNodeCommand(g *globalFlags) *cobra.Command {
 		mqttAddr      string
 		msgQuota      message.Quota
 		location      string
+		position      string
 		mapImage      string
 		mapBounds     string
 	)
@@ -61,6 +62,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 				Logger:        log,
 				MQTT:          mqttAddr,
 				MsgQuota:      msgQuota,
+				Position:      position,
 			}
 			if cfg.Dashboard, err = dashboardConfig(location, mapImage, mapBounds); err != nil {
 				return err
@@ -91,6 +93,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 	f.IntVar(&msgQuota.SenderItems, "msg-hold-per-sender", message.DefaultQuota.SenderItems, "most messages the node holds from one sender for other nodes' users (env YUI_MSG_HOLD_PER_SENDER)")
 	f.StringVar(&tier, "tier", "auto", "storage tier: upper, middle, lower (holds no data) or auto (env YUI_TIER)")
 	f.StringVar(&location, "location", "", "the node's place on the dashboard map, X,Y: metres on the site plan, or longitude,latitude (env YUI_LOCATION)")
+	f.StringVar(&position, "position", "", "the node's latitude and longitude in degrees, LAT,LON such as 50.81,4.38, which puts it in a geographic cluster for jobs; empty takes the cluster of the readings it ingests (env YUI_POSITION)")
 	f.StringVar(&mapImage, "map-image", "", "URL of an image the dashboard draws under its map, such as a site plan the node serves or a local tile; needs --map-bounds (env YUI_MAP_IMAGE)")
 	f.StringVar(&mapBounds, "map-bounds", "", "map coordinates of the --map-image corners: MINX,MINY,MAXX,MAXY (env YUI_MAP_BOUNDS)")
 	return cmd

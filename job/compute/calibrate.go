@@ -19,7 +19,7 @@ const CalibrationReadings = 20_000
 // is not deterministic.
 func Calibrate(n int) time.Duration {
 	readings := syntheticReadings(n)
-	by := job.Grouping{Time: search.ByHour, PerSensor: true}
+	by := &job.Aggregation{Grouping: job.Grouping{Time: search.ByHour, PerSensor: true}}
 	p := job.NewPartial()
 	start := time.Now()
 	for i := range readings {

@@ -32,6 +32,8 @@ const (
 	MaxJobSegmentKey = 1024
 	// MaxJobText is the longest error text in bytes.
 	MaxJobText = 1024
+	// MaxJobCluster is the longest location cell name in bytes.
+	MaxJobCluster = 64
 )
 
 // Roles of a JobState's receiver.
@@ -109,6 +111,11 @@ type JobReport struct {
 	Unit   uint32 `cbor:"4,keyasint"`
 	Result []byte `cbor:"5,keyasint,omitempty"`
 	Err    string `cbor:"6,keyasint,omitempty"`
+	// Bytes is how many bytes of stored segments the worker read, and
+	// DataCluster the location cell most of the unit's readings came
+	// from, empty when none had a position on the globe.
+	Bytes       uint64 `cbor:"20,keyasint,omitempty"`
+	DataCluster string `cbor:"21,keyasint,omitempty"`
 }
 
 // JobPing asks whether the receiver still serves the job.
@@ -138,12 +145,24 @@ type JobStatus struct {
 	Canceled  bool   `cbor:"9,keyasint,omitempty"`
 	Partial   []byte `cbor:"10,keyasint,omitempty"`
 	Err       string `cbor:"11,keyasint,omitempty"`
+	// Bytes of input of the committed units by where they were read:
+	// on a node that holds them, in the data's cluster, outside it, or
+	// where a cluster was unknown.
+	BytesHeld    uint64 `cbor:"20,keyasint,omitempty"`
+	BytesCluster uint64 `cbor:"21,keyasint,omitempty"`
+	BytesRemote  uint64 `cbor:"22,keyasint,omitempty"`
+	BytesUnknown uint64 `cbor:"23,keyasint,omitempty"`
 }
 
 // JobAck accepts a job message. Epoch is the receiver's newest epoch of
 // the job, which tells a deposed manager that it is.
 type JobAck struct {
 	Epoch uint64 `cbor:"1,keyasint"`
+	// ComputeTier is the sender's compute tier plus one (1 upper, 2
+	// middle, 3 lower), or 0 when not given, and Cluster its location
+	// cell. Workers set both in answer to a JobPing.
+	ComputeTier uint8  `cbor:"20,keyasint,omitempty"`
+	Cluster     string `cbor:"21,keyasint,omitempty"`
 }
 
 func (*JobState) Type() Type         { return TypeJobState }
@@ -219,12 +238,24 @@ func (m *JobReport) Validate() error {
 	if len(m.Err) > MaxJobText {
 		return fmt.Errorf("job error is %d bytes, limit %d", len(m.Err), MaxJobText)
 	}
+	if len(m.DataCluster) > MaxJobCluster {
+		return fmt.Errorf("job data cluster is %d bytes, limit %d", len(m.DataCluster), MaxJobCluster)
+	}
 	return nil
 }
 
 func (m *JobPing) Validate() error          { return validJobID(m.JobID) }
 func (m *JobStatusRequest) Validate() error { return validJobID(m.JobID) }
-func (m *JobAck) Validate() error           { return nil }
+
+func (m *JobAck) Validate() error {
+	if m.ComputeTier > 3 {
+		return fmt.Errorf("job ack names compute tier %d, want 0 to 3", m.ComputeTier)
+	}
+	if len(m.Cluster) > MaxJobCluster {
+		return fmt.Errorf("job ack cluster is %d bytes, limit %d", len(m.Cluster), MaxJobCluster)
+	}
+	return nil
+}
 
 func (m *JobStatus) Validate() error {
 	if err := validJobID(m.JobID); err != nil {

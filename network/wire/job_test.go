@@ -21,6 +21,9 @@ func sampleJobMessages() []Message {
 		&JobStatusRequest{JobID: "j1", Cancel: true},
 		&JobStatus{JobID: "j1", Epoch: 3, Manager: true, Units: 10, Committed: 9, Failed: 1, Workers: 4, Done: true, Partial: []byte("p")},
 		&JobAck{Epoch: 3},
+		&JobAck{Epoch: 3, ComputeTier: 2, Cluster: "50.5,4.0"},
+		&JobReport{JobID: "j1", Epoch: 2, Lease: 9, Unit: 3, Result: []byte("p"), Bytes: 4096, DataCluster: "50.5,4.0"},
+		&JobStatus{JobID: "j1", Units: 1, Committed: 1, BytesHeld: 1, BytesCluster: 2, BytesRemote: 3, BytesUnknown: 4},
 	}
 }
 
@@ -57,6 +60,9 @@ func TestJobDecodeRejects(t *testing.T) {
 		{"segment key too long", &JobAssign{JobID: "j", Segments: []string{strings.Repeat("k", MaxJobSegmentKey+1)}, Spec: []byte("s")}},
 		{"report error too long", &JobReport{JobID: "j", Err: strings.Repeat("e", MaxJobText+1)}},
 		{"status counts too many", &JobStatus{JobID: "j", Units: 2, Committed: 2, Failed: 1}},
+		{"ack of unknown tier", &JobAck{ComputeTier: 4}},
+		{"ack cluster too long", &JobAck{Cluster: strings.Repeat("c", MaxJobCluster+1)}},
+		{"report cluster too long", &JobReport{JobID: "j", DataCluster: strings.Repeat("c", MaxJobCluster+1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,28 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/yuinet/yui/api"
+)
+
+// localityLine describes where a job's input was read, or returns ""
+// before any committed unit reported its bytes.
+func localityLine(l *api.JobLocality) string {
+	if l == nil {
+		return ""
+	}
+	total := float64(l.Held) + float64(l.Cluster) + float64(l.Remote) + float64(l.Unknown)
+	percent := func(n uint64) float64 { return 100 * float64(n) / total }
+	return fmt.Sprintf("input: %d bytes, %.1f%% inside their cluster (%.1f%% on a holder, %.1f%% in the cluster, %.1f%% outside, %.1f%% unknown)",
+		l.Held+l.Cluster+l.Remote+l.Unknown, 100*l.InClusterShare,
+		percent(l.Held), percent(l.Cluster), percent(l.Remote), percent(l.Unknown))
+}
+
+// computeLine describes a node's compute tier and speed.
+func computeLine(s *api.Status) string {
+	if s.ComputeRate == 0 {
+		return s.ComputeTier + " (not measured yet)"
+	}
+	return fmt.Sprintf("%s (%.0f readings/s)", s.ComputeTier, s.ComputeRate)
+}

@@ -1,0 +1,116 @@
+package node
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/sensor"
+)
+
+func startAt(t *testing.T, dir, position string, bootstrap ...string) *Node {
+	t.Helper()
+	n, err := Start(context.Background(), Config{DataDir: dir, Listen: "127.0.0.1:0", API: "127.0.0.1:0",
+		Bootstrap: bootstrap, DiscoveryPort: -1, Position: position,
+		Logger: testLogger(t).With("dir", filepath.Base(dir))})
+	if err != nil {
+		t.Fatalf("start node in %s: %v", dir, err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// TestJobReportsInClusterBytes runs a job on a node in Brussels that
+// derives its cluster from the readings it ingests, a second node placed
+// in Brussels and a third in Turin, over readings located in Brussels.
+// Every byte a worker read is counted as inside the cluster when the
+// worker is in Brussels and outside when it is in Turin.
+func TestJobReportsInClusterBytes(t *testing.T) {
+	base := t.TempDir()
+	first := startAt(t, filepath.Join(base, "a"), "")
+	nodes := []*Node{first,
+		startAt(t, filepath.Join(base, "b"), "50.81,4.38", first.Addr().String()),
+		startAt(t, filepath.Join(base, "c"), "45.07,7.69", first.Addr().String()),
+	}
+	var clients []*api.Client
+	for _, n := range nodes {
+		waitFor(t, n.ID().Short()+" to know the 2 others", func() bool { return len(n.Peers()) == 2 })
+		clients = append(clients, api.NewClient(n.APIAddr()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, c := range clients {
+		u, err := c.CreateUser(ctx, "jobs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := api.Grant{User: "jobs", PublicKeys: u.PublicKeys, Right: api.RightRead}
+		if err := clients[0].Grant(ctx, "", "library", g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readings := ulbReadings(t, 300)
+	for i := range readings {
+		readings[i].Location = sensor.GeoPoint(50.85, 4.35)
+	}
+	if _, err := clients[0].WriteReadings(ctx, "", "library", readings); err != nil {
+		t.Fatalf("WriteReadings: %v", err)
+	}
+
+	want := []string{"50.5,4.0", "50.5,4.0", "45.0,7.5"}
+	for i, c := range clients {
+		s, err := c.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Cluster != want[i] {
+			t.Errorf("node %d is in cluster %q, want %q", i, s.Cluster, want[i])
+		}
+		if s.ComputeTier == "" {
+			t.Errorf("node %d reports no compute tier", i)
+		}
+	}
+
+	info, err := clients[0].SubmitJob(ctx, "", "library", api.JobRequest{Aggregates: []string{"count"},
+		By: "sensor", SegmentsPerUnit: 1, Reader: "jobs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitJob(t, ctx, clients[0], info.ID)
+	if st.Failed != 0 || st.Committed != st.Units || st.Units == 0 {
+		t.Fatalf("job status %+v, want every unit committed", st)
+	}
+	l := st.Locality
+	if l == nil {
+		t.Fatal("job status has no locality")
+	}
+	if l.Unknown != 0 || l.Held != 0 {
+		t.Errorf("locality %+v: want no unknown bytes, and none on holders, which jobs do not know yet", *l)
+	}
+	if l.Cluster+l.Remote == 0 {
+		t.Errorf("locality %+v counts no bytes", *l)
+	}
+	if share := float64(l.Cluster) / float64(l.Cluster+l.Remote); l.InClusterShare != share {
+		t.Errorf("in-cluster share %v, want %v", l.InClusterShare, share)
+	}
+}
+
+func waitJob(t *testing.T, ctx context.Context, c *api.Client, id string) *api.JobStatus {
+	t.Helper()
+	for {
+		st, err := c.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Done {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("job not done: %+v", st)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
