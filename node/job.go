@@ -289,9 +289,12 @@ func newJobID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// jobConfig is the scheduler's configuration for a job.
+// jobConfig is the scheduler's configuration for a job. A unit's
+// Readings count its segments here, so lower-tier nodes take units of
+// one segment while a stronger node is in the job.
 func jobConfig(verify int) sched.Config {
-	return sched.Config{LeaseDuration: jobLease, Verify: verify, StragglerAfter: 2 * jobLease, MaxAttempts: jobMaxAttempts}
+	return sched.Config{LeaseDuration: jobLease, Verify: verify, StragglerAfter: 2 * jobLease, MaxAttempts: jobMaxAttempts,
+		LowerTierMaxReadings: 1}
 }
 
 // pickManagers returns the two upper-tier nodes closest to the hash of

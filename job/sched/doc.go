@@ -14,9 +14,11 @@
 //
 //   - Each unit is committed at most once per job, whatever the order of
 //     reports, copies and late results.
-//   - Every unit ends committed or failed while enough workers of a tier
-//     allowed to run it stay alive: one with Verify 1, else Verify
-//     distinct ones.
+//   - Every unit ends committed or failed while enough workers stay
+//     alive: one with Verify 1, else Verify distinct ones. Lower-tier
+//     workers take large units only when no other worker is in the job,
+//     so enough workers of the upper and middle tiers, or of the lower
+//     tier alone, suffice.
 //   - A lease lasts LeaseDuration from the worker's last heartbeat. A
 //     worker that leaves or stalls loses its leases and their units go to
 //     other workers; a result it sends later still counts if the unit is

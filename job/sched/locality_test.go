@@ -54,6 +54,7 @@ func TestLowerTierPrefersClusterAmongSmall(t *testing.T) {
 	units := clusteredUnits([]string{"a", "b", "b"}, [][]WorkerID{nil, nil, nil})
 	units[1].Readings, units[1].Segments[0].Readings = 500, 500
 	c := newCluster(t, Config{LowerTierMaxReadings: 50}, units)
+	join(t, c, "mid", TierMiddle, "z") // takes unit 0
 	join(t, c, "weak", TierLower, "b")
 	if got := runningUnits(c.workers["weak"]); !slices.Equal(got, []UnitID{2}) {
 		t.Fatalf("lower-tier worker of cluster b runs %v, want the small unit of b [2]", got)
@@ -63,6 +64,7 @@ func TestLowerTierPrefersClusterAmongSmall(t *testing.T) {
 func TestUpdateWorkerAppliesTier(t *testing.T) {
 	units := makeUnits([]int{500, 500}, noHolders)
 	c := newCluster(t, Config{}, units)
+	join(t, c, "mid", TierMiddle, "") // takes unit 0
 	join(t, c, "w", TierLower, "")
 	if got := runningUnits(c.workers["w"]); len(got) != 0 {
 		t.Fatalf("lower-tier worker runs %v, want none", got)
@@ -71,8 +73,8 @@ func TestUpdateWorkerAppliesTier(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.deliver()
-	if got := runningUnits(c.workers["w"]); !slices.Equal(got, []UnitID{0}) {
-		t.Fatalf("worker raised to the middle tier runs %v, want [0]", got)
+	if got := runningUnits(c.workers["w"]); !slices.Equal(got, []UnitID{1}) {
+		t.Fatalf("worker raised to the middle tier runs %v, want [1]", got)
 	}
 	if err := c.mgr.UpdateWorker(c.now, WorkerInfo{ID: "gone"}); err == nil {
 		t.Fatal("update of an unknown worker succeeded")

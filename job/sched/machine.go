@@ -36,7 +36,8 @@ const (
 	// TierMiddle workers take any unit.
 	TierMiddle
 	// TierLower workers, such as phones and small boards, take only
-	// units of at most Config.LowerTierMaxReadings readings.
+	// units of at most Config.LowerTierMaxReadings readings while an
+	// upper or middle tier worker is in the job, and any unit otherwise.
 	TierLower
 )
 
@@ -60,7 +61,8 @@ type Config struct {
 	// SlotsPerWorker is how many units a worker runs at once. Default 1.
 	SlotsPerWorker int
 	// LowerTierMaxReadings is the largest unit a TierLower worker gets,
-	// in readings. 0 gives such workers no units.
+	// in readings, while a worker of another tier is in the job. 0 gives
+	// such workers no units then.
 	LowerTierMaxReadings int
 }
 
@@ -154,6 +156,8 @@ type Machine struct {
 	workers []*workerState
 	byID    map[WorkerID]*workerState
 	nextSeq int
+	// capable counts the workers of the upper and middle tiers.
+	capable int
 
 	// index finds pending units by holder and cluster; idle holds, by
 	// class, the workers with a free slot.
@@ -310,7 +314,15 @@ func (m *Machine) addWorker(info WorkerInfo, now time.Time) *workerState {
 	m.nextSeq++
 	m.workers = append(m.workers, w)
 	m.byID[info.ID] = w
+	m.countCapable(w, 1)
 	return w
+}
+
+// countCapable adds delta to the count of capable workers if w is one.
+func (m *Machine) countCapable(w *workerState, delta int) {
+	if w.tier != TierLower {
+		m.capable += delta
+	}
 }
 
 // UpdateWorker changes a worker's tier or cluster, such as after the
@@ -327,8 +339,13 @@ func (m *Machine) UpdateWorker(now time.Time, info WorkerInfo) error {
 	if info.Tier > TierLower {
 		return fmt.Errorf("%w: worker %s has unknown tier %d", ErrInvalid, info.ID, info.Tier)
 	}
+	m.countCapable(w, -1)
 	w.tier, w.cluster = info.Tier, info.Cluster
-	m.scheduleWorker(now, w)
+	m.countCapable(w, 1)
+	m.queueIfIdle(w)
+	// A change of tier may let lower-tier workers take any unit, or w
+	// move to the other idle heap, so every idle worker is looked at.
+	m.schedule(now)
 	return nil
 }
 
@@ -342,6 +359,7 @@ func (m *Machine) RemoveWorker(now time.Time, id WorkerID) error {
 		return nil
 	}
 	w.removed = true
+	m.countCapable(w, -1)
 	for _, l := range slices.Clone(w.leases) {
 		m.endLease(l)
 	}

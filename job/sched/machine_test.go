@@ -201,18 +201,36 @@ func TestVerifyUsesDistinctWorkers(t *testing.T) {
 }
 
 func TestLowerTierGetsSmallUnits(t *testing.T) {
-	units := makeUnits([]int{500, 20, 500, 30}, noHolders)
+	units := makeUnits([]int{500, 500, 500, 500, 500, 20, 500, 30}, noHolders)
 	c := newCluster(t, Config{SlotsPerWorker: 4, LowerTierMaxReadings: 50}, units)
+	c.addWorker(TierUpper) // takes units 0 to 3
 	small := c.addWorker(TierLower)
-	if got := runningUnits(c.workers[small]); !slices.Equal(got, []UnitID{1, 3}) {
-		t.Fatalf("lower-tier worker runs %v, want the small units [1 3]", got)
+	if got := runningUnits(c.workers[small]); !slices.Equal(got, []UnitID{5, 7}) {
+		t.Fatalf("lower-tier worker runs %v, want the small units [5 7]", got)
 	}
 
 	c = newCluster(t, Config{}, units)
+	c.addWorker(TierMiddle)
 	none := c.addWorker(TierLower)
 	if got := runningUnits(c.workers[none]); len(got) != 0 {
 		t.Fatalf("lower-tier worker runs %v with LowerTierMaxReadings 0", got)
 	}
+}
+
+func TestLowerTierAloneTakesAnyUnit(t *testing.T) {
+	units := makeUnits([]int{500, 500}, noHolders)
+	c := newCluster(t, Config{}, units)
+	mid := c.addWorker(TierMiddle)
+	weak := c.addWorker(TierLower)
+	if got := runningUnits(c.workers[weak]); len(got) != 0 {
+		t.Fatalf("lower-tier worker runs %v beside a middle-tier one", got)
+	}
+	c.removeWorker(mid)
+	if got := runningUnits(c.workers[weak]); !slices.Equal(got, []UnitID{0}) {
+		t.Fatalf("lower-tier worker left alone runs %v, want [0]", got)
+	}
+	c.drain(10)
+	c.checkExactlyOnce()
 }
 
 func TestUnitsGoToDataHolders(t *testing.T) {

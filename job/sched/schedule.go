@@ -64,7 +64,7 @@ func (m *Machine) scheduleClass(now time.Time, class int) {
 func (m *Machine) hasWork(now time.Time, class int) bool {
 	key := keyAll
 	accept := func(UnitID) bool { return true }
-	if class == classSmall {
+	if class == classSmall && m.lowerTierLimited() {
 		key = smallAllKey
 		accept = func(id UnitID) bool { return m.small(&m.units[id].unit) }
 	}
@@ -138,11 +138,16 @@ func (m *Machine) pending(id UnitID) bool {
 // small reports whether a unit is small enough for a TierLower worker.
 func (m *Machine) small(u *Unit) bool { return u.Readings <= m.cfg.LowerTierMaxReadings }
 
+// lowerTierLimited reports whether TierLower workers are held to small
+// units: only while an upper or middle tier worker is in the job, so
+// that a job of weak workers alone still finishes.
+func (m *Machine) lowerTierLimited() bool { return m.capable > 0 }
+
 // eligible reports whether w may run u: its tier allows u's size, and it
 // neither runs u nor has given a result for it, so that Verify counts
 // distinct workers.
 func (m *Machine) eligible(w *workerState, u *unitState) bool {
-	if w.tier == TierLower && !m.small(&u.unit) {
+	if w.tier == TierLower && m.lowerTierLimited() && !m.small(&u.unit) {
 		return false
 	}
 	if slices.ContainsFunc(u.active, func(l *lease) bool { return l.worker == w.id }) {
@@ -156,7 +161,7 @@ func (m *Machine) eligible(w *workerState, u *unitState) bool {
 // w's cluster, then at all.
 func (m *Machine) pickPending(w *workerState) *unitState {
 	prefix := ""
-	if w.tier == TierLower {
+	if w.tier == TierLower && m.lowerTierLimited() {
 		prefix = prefixSmall
 	}
 	keys := []string{prefix + prefixHolder + string(w.id)}
