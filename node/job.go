@@ -218,9 +218,12 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	}
 	var sealed *sealedJob
 	if spec.Encrypted {
-		if keys, sealed, err = n.sealSegments(ctx, user, &spec, q, keys); err != nil {
-			return "", err
-		}
+		keys, sealed, err = n.sealSegments(ctx, user, &spec, q, keys)
+	} else {
+		err = n.checkReader(ctx, spec.Reader, q, keys)
+	}
+	if err != nil {
+		return "", err
 	}
 	if err := n.checkReader(ctx, spec.Reader, q, keys); err != nil {
 		return "", err

@@ -226,7 +226,32 @@ func (n *Node) sealSegments(ctx context.Context, user string, spec *job.Spec, q 
 		}
 	}
 	out, err := n.putSealed(ctx, user, spec, records)
-	return out, sj, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, sj, n.checkSealedReader(ctx, spec, out)
+}
+
+// checkSealedReader reads the first ciphertext record as the job's
+// reader on this node, one of the job's workers, so that a reader
+// without a grant on he/ fails the submission at once, as checkReader
+// does for plain jobs.
+func (n *Node) checkSealedReader(ctx context.Context, spec *job.Spec, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := n.jobs.readSealedUnit(ctx, spec, keys[:1])
+	switch {
+	case errors.Is(err, store.ErrUnknownUser):
+		return fmt.Errorf("%w: reader %q is not a user of this node; create it on every worker node with 'yui user create %s' and grant it read access to %s: %v",
+			ErrReader, spec.Reader, spec.Reader, sealedPrefix, err)
+	case errors.Is(err, store.ErrForbidden):
+		return fmt.Errorf("%w: reader %q has no read grant on %s in namespace %q; grant it with 'yui grant %s %s %s read --keys FILE': %v",
+			ErrReader, spec.Reader, sealedPrefix, spec.Namespace, spec.Namespace, sealedPrefix, spec.Reader, err)
+	}
+	// Other errors, such as holders out of reach, may pass; the workers
+	// retry them.
+	return nil
 }
 
 // putSealed stores the ciphertexts under he/jobs/ID/ and returns their
