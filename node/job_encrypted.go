@@ -19,14 +19,14 @@ import (
 	"github.com/yuinet/yui/storage/store"
 )
 
-// Encrypted jobs. The submitting node acts for the data owner: it reads
-// the job's segments as the owner, encrypts each segment's per-group sums
-// and counts under the owner's BGV public key into a record under
-// sealedPrefix, and hands workers the keys of those records instead of
-// the segments. Workers read them as a reader granted only that prefix,
-// add them without any key, and the manager adds the units' sums. Only
-// the submitting node, which holds the owner's secret key, decrypts.
-// docs/jobs.md ("Encrypted jobs") gives the layout and the limits.
+// Encrypted jobs. The submitting node acts for the data owner. It reads
+// the job's segments as the owner and encrypts each segment's per-group
+// sums and counts under the owner's BGV public key into a record under
+// sealedPrefix. Workers get the keys of those records instead of the
+// segments, read them as a reader granted only that prefix, and add them
+// without any key. The manager adds the units' sums. Only the submitting
+// node, which keeps the owner's secret key, decrypts. docs/jobs.md
+// ("Encrypted jobs") gives the slot layout and the limits.
 
 // sealedPrefix starts the key of every record an encrypted job stores.
 // Granting a worker's reader this prefix lets it read ciphertexts and no
@@ -441,7 +441,7 @@ func (sj *sealedJob) slotsOf(sums segmentSums) []int64 {
 // none: two decimals, as most sensors report.
 const defaultScale = 100
 
-// encryptedScale returns the scale a request asks for, or defaultScale
+// encryptedScale returns the scale a request names, or defaultScale
 // for an encrypted job that names none.
 func encryptedScale(req *api.JobRequest) int64 {
 	if req.Encrypted && req.Scale == 0 {

@@ -17,8 +17,8 @@ import (
 )
 
 // runSealedUnit reads a unit's ciphertext records as the job's reader
-// and returns their sum, encoded. It uses no key: he.Aggregator holds
-// none.
+// and returns their sum, encoded. It needs no key, because he.Aggregator
+// contains none.
 func (s *jobService) runSealedUnit(ctx context.Context, spec *job.Spec, keys []string) ([]byte, error) {
 	params, err := heParams()
 	if err != nil {
@@ -45,10 +45,10 @@ func (s *jobService) runSealedUnit(ctx context.Context, spec *job.Spec, keys []s
 	return sum.MarshalBinary()
 }
 
-// readSealedUnit returns the bytes of a unit's ciphertext records: all
-// that a worker of an encrypted job reads besides the assignment. A key
-// outside sealedPrefix is rejected before any read, so that a manager
-// cannot make a worker fetch plaintext segments for an encrypted job.
+// readSealedUnit returns the bytes of a unit's ciphertext records, which
+// is all that a worker of an encrypted job reads besides the assignment.
+// It rejects a key outside sealedPrefix before any read, so that a
+// manager cannot make a worker fetch plaintext segments.
 func (s *jobService) readSealedUnit(ctx context.Context, spec *job.Spec, keys []string) ([][]byte, error) {
 	out := make([][]byte, 0, len(keys))
 	for _, key := range keys {
@@ -170,8 +170,8 @@ func (n *Node) jobStatusResult(id string, st *wire.JobStatus) (api.JobStatus, er
 
 // openSealed decrypts an encrypted job's aggregate and reads each
 // group's sums from its slots. A count or sum that the plan rules out
-// fails with he.ErrCorrupt: a unit counted twice, a wrapped sum or a
-// tampered ciphertext shows that way.
+// fails with he.ErrCorrupt, which is how a unit counted twice, a wrapped
+// sum or a tampered ciphertext shows.
 func (n *Node) openSealed(sj *sealedJob, b []byte) ([]api.AggregateGroup, error) {
 	key, err := n.loadOwnerKey(sj.user)
 	if err != nil {
@@ -203,8 +203,8 @@ func (n *Node) openSealed(sj *sealedJob, b []byte) ([]api.AggregateGroup, error)
 }
 
 // openGroup reads one group's slots. A group whose units did not all
-// commit, as in a canceled job, holds only the readings of those that
-// did.
+// commit, as in a canceled job, contains only the readings of those
+// that did.
 func (sj *sealedJob) openGroup(g sealedGroup, slots []int64) (api.AggregateGroup, error) {
 	count := slots[g.count]
 	if count < 0 || count > sj.plan.MaxValues {

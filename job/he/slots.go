@@ -20,8 +20,8 @@ func (p Plan) Fixed(v float64) (int64, error) {
 	return s, nil
 }
 
-// EncryptSlots encrypts one ciphertext whose slots hold slots, zeros
-// after them. It is the layout-free form of Encrypt, for callers that
+// EncryptSlots encrypts slots into one ciphertext, with zeros in the
+// slots after them. It is the layout-free form of Encrypt, for callers that
 // give each slot a meaning of their own (a group's sum, a group's count)
 // so that adding ciphertexts adds each slot independently. The caller
 // must have bounded every slot's final sum with a Plan; EncryptSlots
@@ -50,8 +50,8 @@ func (e *Encryptor) EncryptSlots(slots []int64) (*Ciphertext, error) {
 }
 
 // DecryptSlots returns every slot of ct as an integer in (-T/2, T/2].
-// Unlike Decrypt it checks nothing against a plan: the caller knows what
-// each slot means and bounds it.
+// Unlike Decrypt it checks nothing against a plan, because only the
+// caller knows what each slot means and how large it may be.
 func (k *OwnerKey) DecryptSlots(ct *Ciphertext) ([]int64, error) {
 	pt := bgv.NewDecryptor(k.params.bgv, k.secret).DecryptNew(ct.ct)
 	slots := make([]int64, k.params.Slots())

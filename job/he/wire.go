@@ -82,8 +82,8 @@ func (k *OwnerKey) MarshalBinary() ([]byte, error) {
 // DecodeOwnerKey parses an encoding written by OwnerKey.MarshalBinary,
 // with the checks of DecodePublicKey on both halves.
 //
-// NOTE: it does not check that the public key belongs to the secret key;
-// a mismatched pair decrypts sums to noise, which Decrypt reports as
+// NOTE: it does not check that the public key belongs to the secret key.
+// A mismatched pair decrypts sums to noise, which Decrypt reports as
 // ErrCorrupt in all but rare cases.
 func (p Params) DecodeOwnerKey(b []byte) (*OwnerKey, error) {
 	if len(b) != p.OwnerKeySize() {
