@@ -199,3 +199,30 @@ func FuzzDecodeSpec(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeRecord(f *testing.F) {
+	s := Spec{ID: "j1", Namespace: "lab", Aggs: []string{"mean", "p50"}, By: "hour"}
+	spec, _ := s.Encode()
+	p := NewPartial()
+	r := reading("20", time.Date(2006, 11, 13, 17, 0, 0, 0, time.UTC), 22.08)
+	p.Add(&r, s.Aggregation())
+	partial, _ := p.Encode()
+	rec := Record{Spec: spec, User: "default", Created: 1, ManagerID: "ab", ManagerAddr: "127.0.0.1:1",
+		Final: &RecordStatus{Done: true, Units: 1, Committed: 1, Partial: partial}}
+	b, _ := rec.Encode()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, spec, err := DecodeRecord(b)
+		if err != nil {
+			return
+		}
+		// A record that decodes encodes again and decodes the same.
+		again, err := r.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, spec2, err := DecodeRecord(again); err != nil || spec2.ID != spec.ID {
+			t.Fatalf("re-encoded record: %v", err)
+		}
+	})
+}

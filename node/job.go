@@ -62,6 +62,11 @@ type jobService struct {
 	// place is the node's compute tier and cluster; set at start.
 	place *nodePlace
 
+	// recordsMu guards recordsLoaded, set once the stored job records
+	// have been read back after a start (job_records.go).
+	recordsMu     sync.Mutex
+	recordsLoaded bool
+
 	// modMu guards runtime and modules: the WebAssembly runtime and the
 	// compiled job steps by SHA-256, made on first use.
 	modMu   sync.Mutex
@@ -87,6 +92,10 @@ type submittedJob struct {
 	backup    *wire.Contact
 	// sealed is the slot layout of an encrypted job, nil for others.
 	sealed *sealedJob
+	// final is the job's status once it ended, guarded by jobService.mu;
+	// restored is set for a job read back from its stored record.
+	final    *wire.JobStatus
+	restored bool
 }
 
 func (n *Node) startJobs() {
@@ -270,6 +279,7 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	s.mu.Lock()
 	s.submitted[spec.ID] = sj
 	s.mu.Unlock()
+	s.goJob(func() { s.watchJob(sj) })
 	n.log.Info("submitted job", "job", spec.ID, "units", len(units), "segments", len(keys),
 		"manager", manager.ID.Short(), "backup", backupName(backup))
 	return spec.ID, nil
@@ -365,11 +375,12 @@ func (n *Node) JobStatus(ctx context.Context, id string, cancel bool) (*wire.Job
 		return nil, fmt.Errorf("node: jobs are not running yet; retry in a moment")
 	}
 	s := n.jobs
-	s.mu.Lock()
-	sj := s.submitted[id]
-	s.mu.Unlock()
+	sj := s.submittedJob(ctx, id)
 	if sj == nil {
-		return nil, fmt.Errorf("%w %q: it was not submitted through this node (or the node restarted since)", ErrUnknownJob, id)
+		return nil, fmt.Errorf("%w %q: it was not submitted through this node", ErrUnknownJob, id)
+	}
+	if st := s.finalStatus(sj); st != nil && !cancel {
+		return st, nil
 	}
 	var errs []error
 	var best *wire.JobStatus
@@ -386,9 +397,14 @@ func (n *Node) JobStatus(ctx context.Context, id string, cancel bool) (*wire.Job
 			best = st
 		}
 	}
+	if best == nil && sj.restored {
+		return nil, fmt.Errorf("node: job %s was running when this node restarted, and neither its manager nor its backup runs it now; submit it again: %w",
+			id, errors.Join(errs...))
+	}
 	if best == nil {
 		return nil, fmt.Errorf("node: neither manager nor backup of job %s responded: %w", id, errors.Join(errs...))
 	}
+	s.noteFinal(sj, best)
 	return best, nil
 }
 

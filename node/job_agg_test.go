@@ -1,17 +1,22 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/big"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/job"
 	"github.com/yuinet/yui/sensor"
+	"github.com/yuinet/yui/storage/store"
 )
 
 // grantJobsReader creates a "jobs" user on every node and grants it
@@ -224,4 +229,85 @@ func TestJobRejectsBadSubmissions(t *testing.T) {
 	if jobs, err := clients[0].Jobs(ctx); err != nil || len(jobs) != 0 {
 		t.Errorf("Jobs = %v, %v; want no job from rejected submissions", jobs, err)
 	}
+}
+
+// TestJobRecordSurvivesRestart runs a job, restarts all three nodes, and
+// checks that the submitting node still lists the job and returns its
+// result unchanged, that the record is stored in a namespace the
+// submitting user alone can read, and that other nodes do not list it.
+func TestJobRecordSurvivesRestart(t *testing.T) {
+	base := t.TempDir()
+	dirs := []string{filepath.Join(base, "a"), filepath.Join(base, "b"), filepath.Join(base, "c")}
+	nodes, clients := startTrioIn(t, dirs)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	grantJobsReader(ctx, t, clients, "library")
+	if _, err := clients[0].WriteReadings(ctx, "", "library", ulbReadings(t, 300)); err != nil {
+		t.Fatal(err)
+	}
+	req := api.JobRequest{Aggregates: []string{"count", "mean", "p50", "histogram"}, By: "sensor", Reader: "jobs",
+		Histograms: []api.HistogramEdges{{Field: "col3", Edges: []float64{20, 22, 24}}}}
+	info, err := clients[0].SubmitJob(ctx, "", "library", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := waitJobDone(ctx, t, clients[0], info.ID)
+	if len(before.Groups) == 0 || before.Groups[0].Fields["col3"].Histogram == nil {
+		t.Fatalf("job result %+v has no histogram of col3, the temperature", before.Groups)
+	}
+	ns, err := nodes[0].jobRecordsNamespace("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the job's result in its record", func() bool {
+		var b bytes.Buffer
+		if _, err := nodes[0].storage.store.Get(ctx, "", ns, jobRecordPrefix+info.ID, &b, store.GetOptions{}); err != nil {
+			return false
+		}
+		rec, _, err := job.DecodeRecord(b.Bytes())
+		return err == nil && rec.Final != nil && rec.Final.Done
+	})
+	var b bytes.Buffer
+	if _, err := nodes[0].storage.store.Get(ctx, "jobs", ns, jobRecordPrefix+info.ID, &b, store.GetOptions{}); !errors.Is(err, store.ErrForbidden) {
+		t.Errorf("another user read the job record: %v; want store.ErrForbidden", err)
+	}
+
+	for _, n := range nodes {
+		n.Close()
+	}
+	nodes, clients = startTrioIn(t, dirs)
+	var jobs []api.JobInfo
+	waitFor(t, "the restarted node to list the job", func() bool {
+		jobs, err = clients[0].Jobs(ctx)
+		return err == nil && len(jobs) == 1
+	})
+	if jobs[0].ID != info.ID || jobs[0].Namespace != "library" || !jobs[0].Created.Equal(info.Created) {
+		t.Errorf("after restart Jobs = %+v, want job %s of library created %v", jobs[0], info.ID, info.Created)
+	}
+	after, err := clients[0].Job(ctx, info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJSON, _ := json.Marshal(before)
+	gotJSON, _ := json.Marshal(after)
+	if !bytes.Equal(gotJSON, wantJSON) {
+		t.Errorf("status after restart:\n%s\nwant the status before:\n%s", gotJSON, wantJSON)
+	}
+	if other, err := clients[1].Jobs(ctx); err != nil || len(other) != 0 {
+		t.Errorf("another node lists %+v, %v; want no job", other, err)
+	}
+}
+
+// startTrioIn starts three nodes in dirs, the last two bootstrapping from
+// the first, and waits until each knows the others.
+func startTrioIn(t *testing.T, dirs []string) ([]*Node, []*api.Client) {
+	t.Helper()
+	first := startLocal(t, dirs[0])
+	nodes := []*Node{first, startLocal(t, dirs[1], first.Addr().String()), startLocal(t, dirs[2], first.Addr().String())}
+	var clients []*api.Client
+	for _, n := range nodes {
+		waitFor(t, n.ID().Short()+" to know the 2 others", func() bool { return len(n.Peers()) == 2 })
+		clients = append(clients, api.NewClient(n.APIAddr()))
+	}
+	return nodes, clients
 }

@@ -84,6 +84,9 @@ func jobSpec(ns string, req *api.JobRequest) (job.Spec, error) {
 }
 
 func (n *Node) serveJobList(w http.ResponseWriter, r *http.Request) {
+	if err := n.loadRecords(r.Context()); err != nil {
+		n.log.Warn("job records not read; listing the jobs in memory", "err", err)
+	}
 	out := []api.JobInfo{}
 	for _, j := range n.Jobs() {
 		out = append(out, apiJobInfo(j))
