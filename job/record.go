@@ -42,6 +42,12 @@ type RecordStatus struct {
 	Partial []byte `cbor:"8,keyasint,omitempty"`
 	// Workers is the number of workers the job had at its end.
 	Workers uint32 `cbor:"9,keyasint,omitempty"`
+	// Bytes of input of the committed units by where they were read, as
+	// the manager reported them.
+	BytesHeld    uint64 `cbor:"10,keyasint,omitempty"`
+	BytesCluster uint64 `cbor:"11,keyasint,omitempty"`
+	BytesRemote  uint64 `cbor:"12,keyasint,omitempty"`
+	BytesUnknown uint64 `cbor:"13,keyasint,omitempty"`
 }
 
 // Encode returns the record's CBOR form.
