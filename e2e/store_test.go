@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -385,9 +386,11 @@ func nodeNames(nodes []*localNode) string {
 // TestStoreSurvivesThirdKilled writes records to 48 node processes on
 // loopback and kills 16 of them at once with SIGKILL. Every record must
 // read back byte-exact. After a repair pass on every survivor it kills 8
-// more, and every record must read back again. The default code, 16+16
-// chunks with 17 directory replicas, survives any 16 of 48 holders
-// failing at once, and repair restores that margin on the 32 survivors.
+// more, and every record must read back again. The default code, 32+16
+// chunks and segments with 17 directory replicas, survives any 16 of 48
+// holders failing at once, and repair restores that margin on the 32
+// survivors. The nodes must hold at most maxOverhead times the bytes
+// written, after writing and after repair.
 func TestStoreSurvivesThirdKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 48 processes; skipped in -short mode")
@@ -400,6 +403,11 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 		batchSize = 500
 		user      = "lab"
 		ns        = "survive"
+		// largeValues is the number of values of 2 to 4 MiB.
+		largeValues = 11
+		// maxOverhead bounds the bytes all nodes hold per logical byte
+		// written, after writing and after repair.
+		maxOverhead = 2.0
 		// readGateways is the number of nodes that serve the reads. Each
 		// gateway pays once for the first request it sends to a dead node,
 		// so a few gateways learn of the deaths sooner than many.
@@ -409,15 +417,23 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	t.Logf("records and victims come from seed %d", seed)
 
-	// Small records go in batches, which packs them into segments. A few
-	// go alone, which seals each inline in its record version. Three
-	// values of several 1 MiB chunks each go alone too.
+	// Small records go in batches, which packs their values into value
+	// segments and their signed versions into version segments. A few go
+	// alone, which seals each inline in its record version. Values of
+	// several 1 MiB chunks each go alone too.
 	readings := libraryRecords(t, "library", 10_024)
 	batched, singles := readings[:10_000], readings[10_000:]
 	large := []storeRecord{
 		randomRecord(rng, "files/a.bin", 2<<20+17),
 		randomRecord(rng, "files/b.bin", 3<<20),
 		randomRecord(rng, "files/c.bin", 4<<20+1000),
+	}
+	// Each small record costs about 1.7 KB at 32+16 and R = 17: its
+	// signed version in a version segment and a packed entry on each
+	// directory holder. The multi-MiB values, 1.5× each, bring the
+	// whole under maxOverhead.
+	for i := range largeValues - len(large) {
+		large = append(large, randomRecord(rng, fmt.Sprintf("files/d%02d.bin", i), 4<<20))
 	}
 	all := slices.Concat(batched, singles, large)
 	logical := logicalBytes(all)
@@ -452,7 +468,9 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 		len(all), logical, client.name, time.Since(start).Round(time.Millisecond),
 		len(batched), batchSize, len(singles), len(large))
 
-	logOverhead(t, ctx, c, "after writing", logical, len(all))
+	if o := logOverhead(t, ctx, c, "after writing", logical, len(all)); o > maxOverhead {
+		t.Errorf("after writing, the nodes hold %.2f× the logical bytes, want at most %.1f×", o, maxOverhead)
+	}
 
 	victims := pickVictims(rng, c.running(), client, 16)
 	killAll(victims)
@@ -469,7 +487,9 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 		t.Errorf("repair found %d chunks with fewer than their data shards left", lost)
 	}
 	t.Logf("repair on the 32 survivors took %s", time.Since(start).Round(time.Millisecond))
-	logOverhead(t, rctx, c, "after repair on 32 nodes", logical, len(all))
+	if o := logOverhead(t, rctx, c, "after repair on 32 nodes", logical, len(all)); o > maxOverhead {
+		t.Errorf("after repair, the nodes hold %.2f× the logical bytes, want at most %.1f×", o, maxOverhead)
+	}
 
 	victims = pickVictims(rng, c.running(), client, 8)
 	killAll(victims)
@@ -479,15 +499,18 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 }
 
 // logOverhead logs the bytes the running nodes hold per logical byte
-// written, split into shards (chunks and segments) and record versions.
-func logOverhead(t *testing.T, ctx context.Context, c *cluster, phase string, logical int64, records int) {
+// written, split into shards (chunks, value segments and version
+// segments) and directory entries, and returns the whole ratio. It
+// returns +Inf when the statistics cannot be read.
+func logOverhead(t *testing.T, ctx context.Context, c *cluster, phase string, logical int64, records int) float64 {
 	t.Helper()
 	shards, meta, err := c.storedBytes(ctx)
 	if err != nil {
 		t.Errorf("%s: %v", phase, err)
-		return
+		return math.Inf(1)
 	}
-	t.Logf("overhead %s: %d logical bytes in %d records; %d nodes hold %d shard bytes (%.2f×) and %d record bytes (%.2f×, %d per record), %.2f× in all",
+	t.Logf("overhead %s: %d logical bytes in %d records; %d nodes hold %d shard bytes (%.2f×) and %d directory bytes (%.2f×, %d per record), %.2f× in all",
 		phase, logical, records, len(c.running()), shards, float64(shards)/float64(logical),
 		meta, float64(meta)/float64(logical), meta/int64(records), float64(shards+meta)/float64(logical))
+	return float64(shards+meta) / float64(logical)
 }

@@ -175,11 +175,13 @@ type ListRecords struct {
 	Digest bool `cbor:"5,keyasint,omitempty"`
 }
 
-// RecordPage answers a ListRecords in key-hash order. More is set when
-// records after the last one remain.
+// RecordPage answers a ListRecords in key-hash order, full versions in
+// Records and compact entries of packed versions in Packed. More is set
+// when records after the last one remain.
 type RecordPage struct {
-	Records []Record `cbor:"1,keyasint,omitempty"`
-	More    bool     `cbor:"2,keyasint,omitempty"`
+	Records []Record      `cbor:"1,keyasint,omitempty"`
+	More    bool          `cbor:"2,keyasint,omitempty"`
+	Packed  []PackedEntry `cbor:"3,keyasint,omitempty"`
 }
 
 // PutNamespace asks a node to store a namespace's signed descriptor: its
@@ -246,8 +248,11 @@ func (m *RecordData) Validate() error  { return m.Record.validate() }
 func (m *ListRecords) Validate() error { return validateNamespace(m.Namespace) }
 
 func (m *RecordPage) Validate() error {
-	if len(m.Records) > MaxRecordPage {
-		return fmt.Errorf("page has %d records, limit %d", len(m.Records), MaxRecordPage)
+	if len(m.Records)+len(m.Packed) > MaxRecordPage {
+		return fmt.Errorf("page has %d records, limit %d", len(m.Records)+len(m.Packed), MaxRecordPage)
+	}
+	if err := validatePacked(m.Packed); err != nil {
+		return err
 	}
 	for i := range m.Records {
 		if err := m.Records[i].validate(); err != nil {

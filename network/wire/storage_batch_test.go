@@ -10,6 +10,10 @@ func sampleStorageBatchMessages() []Message {
 	return []Message{
 		&GetRecords{Namespace: "ns", KeyHashes: []Hash{{1}, {2}}},
 		&RecordList{Records: []Record{rec}, NotFound: []Hash{{3}}},
+		&RecordList{Packed: []PackedEntry{{KeyHash: Hash{4}, Version: 9, Writer: []byte("writer key"), Ref: PackedRef{Segment: Hash{5}, Index: 2},
+			Wraps: []Wrap{{Reader: Hash{6}, Key: []byte("wrapped")}}}}},
+		&PutRecords{Namespace: "ns", Records: []Record{rec}, Packed: []PackedRef{{Segment: Hash{7}, Index: 1}}},
+		&RecordPage{Packed: []PackedEntry{{KeyHash: Hash{4}, Version: 9, Writer: []byte("w")}}, More: true},
 		&RecordList{},
 		&PutRecords{Namespace: "ns", Dir: 3, Records: []Record{rec, {Envelope: []byte("tombstone")}}},
 	}
@@ -43,6 +47,11 @@ func TestStorageBatchDecodeRejects(t *testing.T) {
 		{"put of a record without envelope", &PutRecords{Namespace: "ns", Records: []Record{{}}}},
 		{"list of too many not found", &RecordList{NotFound: make([]Hash, MaxRecordBatch+1)}},
 		{"list with an empty record", &RecordList{Records: []Record{{}}}},
+		{"packed entry without writer", &RecordList{Packed: []PackedEntry{{KeyHash: Hash{1}}}}},
+		{"packed writer too long", &RecordList{Packed: []PackedEntry{{Writer: make([]byte, MaxWriterKey+1)}}}},
+		{"put with fewer references than records", &PutRecords{Namespace: "ns", Records: []Record{{Envelope: []byte("e")}, {Envelope: []byte("f")}},
+			Packed: []PackedRef{{}}}},
+		{"page of too many entries", &RecordPage{Packed: make([]PackedEntry, MaxRecordPage+1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -121,36 +121,82 @@ func (s *Store) writeSegments(ctx context.Context, v *nsView, segments [][]byte)
 	return ids, nil
 }
 
+// commitBatch seals a version of each record, packs the versions into
+// version segments and stores those like chunks. Then it stores on each
+// directory holder only a packed entry per record, with one PutRecords
+// per holder and part of the batch. The creation times of the versions
+// replaced are read first, with one GetRecords per holder.
 func (s *Store) commitBatch(ctx context.Context, v *nsView, records []BatchRecord, refs []*packed, ids []chunk.ID) ([]RecordInfo, error) {
-	infos := make([]RecordInfo, len(records))
-	errs := make([]error, len(records))
-	slots := make(chan struct{}, 4*s.cfg.Parallelism)
-	var wg sync.WaitGroup
+	keys := make([]string, len(records))
 	for i, r := range records {
-		dr := &draft{key: r.Key, contentType: r.ContentType, size: uint64(len(r.Value))}
-		if p := refs[i]; p != nil {
-			dr.refs = []chunk.Ref{p.ref}
-			dr.segment = &wire.SegmentRef{
-				Chunk:  wire.Hash(ids[p.segment]),
-				Offset: uint32(p.offset),
-				Length: uint32(p.ref.Size) + chunk.Overhead,
-			}
-		}
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			info, err := s.commit(ctx, v, dr)
-			if err == nil {
-				infos[i] = *info
-			}
-			errs[i] = err
-		})
+		keys[i] = r.Key
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return infos[:i], fmt.Errorf("batch record %q: %w", records[i].Key, err)
+	created := s.priorCreatedAll(ctx, v, keys)
+
+	infos := make([]RecordInfo, len(records))
+	sealed := make([]*wire.Record, len(records))
+	envs := make([]*seal.Envelope, len(records))
+	for i, r := range records {
+		dr := batchDraft(r, refs[i], ids)
+		version := s.clock.next()
+		dr.created, dr.priorRead = created[r.Key], true
+		if dr.created.IsZero() {
+			dr.created = versionTime(version)
 		}
+		rec, env, err := s.sealRecord(v, version, dr)
+		if err != nil {
+			return nil, fmt.Errorf("batch record %q: %w", r.Key, err)
+		}
+		sealed[i], envs[i] = rec, env
+		info := s.recordInfo(v, env, dr.key, dr.contentType, dr.size, 0)
+		info.Created = dr.created
+		infos[i] = *info
+	}
+
+	at, segments, err := packVersions(sealed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.writeSegments(ctx, v, segments); err != nil {
+		return nil, err
+	}
+	if err := s.publishPacked(ctx, v.d, sealed, envs, at); err != nil {
+		return nil, err
 	}
 	return infos, nil
+}
+
+// batchDraft returns the draft of one batch record whose sealed value
+// lies in a value segment, or of an empty one.
+func batchDraft(r BatchRecord, p *packed, ids []chunk.ID) *draft {
+	dr := &draft{key: r.Key, contentType: r.ContentType, size: uint64(len(r.Value))}
+	if p != nil {
+		dr.refs = []chunk.Ref{p.ref}
+		dr.segment = &wire.SegmentRef{
+			Chunk:  wire.Hash(ids[p.segment]),
+			Offset: uint32(p.offset),
+			Length: uint32(p.ref.Size) + chunk.Overhead,
+		}
+	}
+	return dr
+}
+
+// publishPacked stores a packed entry of each version on the R closest
+// holders of its directory shard, a directory shard at a time.
+func (s *Store) publishPacked(ctx context.Context, d *Descriptor, recs []*wire.Record, envs []*seal.Envelope, at []wire.PackedRef) error {
+	byDir := make(map[uint32][]versionOf)
+	for i, rec := range recs {
+		dir := DirectoryOf(envs[i].Record.KeyHash, d.Params().DirBits)
+		byDir[dir] = append(byDir[dir], versionOf{rec: rec, ref: &at[i]})
+	}
+	for dir, versions := range byDir {
+		for _, msg := range putMessages(d.Namespace(), dir, versions) {
+			_, err := s.replicate(ctx, DirectoryID(d.Namespace(), dir), int(d.Params().Replicas), msg.Type(),
+				func(ctx context.Context, c wire.Contact) error { return s.putRecordsTo(ctx, c, d, msg) })
+			if err != nil {
+				return fmt.Errorf("store: write %d records of %q: %w", len(msg.Records), d.Namespace(), err)
+			}
+		}
+	}
+	return nil
 }

@@ -63,21 +63,32 @@ func createdOf(rec *wire.Record, env *seal.Envelope, headerKey seal.DataKey) tim
 // churn, when none of them has the key yet, an overwrite starts a new
 // creation time.
 func (s *Store) priorCreated(ctx context.Context, v *nsView, key string) time.Time {
-	keyHash := seal.KeyHash(v.ks, key)
-	cands, err := s.closest(ctx, DirectoryID(v.name(), DirectoryOf(keyHash, v.d.Params().DirBits)), int(v.d.Params().Replicas))
-	if err != nil {
-		return time.Time{}
+	return s.priorCreatedAll(ctx, v, []string{key})[key]
+}
+
+// priorCreatedAll returns priorCreated for each key, with one GetRecords
+// per directory holder for up to wire.MaxRecordBatch keys. Keys without a
+// live version are left out.
+func (s *Store) priorCreatedAll(ctx context.Context, v *nsView, keys []string) map[string]time.Time {
+	hashes := make([]seal.Hash, len(keys))
+	for i, k := range keys {
+		hashes[i] = seal.KeyHash(v.ks, k)
 	}
-	best := newestAnswer(s.askRecord(ctx, v.d, keyHash, cands, firstReaders))
-	if best == nil || best.env.Tombstone {
-		return time.Time{}
+	versions := s.newestVersions(ctx, v.d, hashes, false)
+	out := make(map[string]time.Time)
+	for i, k := range keys {
+		bv := versions[hashes[i]]
+		if bv.err != nil {
+			continue
+		}
+		dk, ok := unwrapFor(v, bv.env.Record, bv.rec.Wraps, seal.RoleHeader)
+		if !ok {
+			out[k] = versionTime(bv.env.Record.Version)
+			continue
+		}
+		out[k] = createdOf(bv.rec, bv.env, dk)
 	}
-	s.clock.observe(best.env.Record.Version)
-	dk, ok := unwrapFor(v, best.env.Record, best.rec.Wraps, seal.RoleHeader)
-	if !ok {
-		return versionTime(best.env.Record.Version)
-	}
-	return createdOf(best.rec, best.env, dk)
+	return out
 }
 
 // isReservedGroup reports whether users may not name a group so.

@@ -31,14 +31,19 @@ func FuzzParseDescriptor(f *testing.F) {
 // FuzzRecordHead decodes arbitrary bytes as a stored record head, as a
 // holder reads its own possibly damaged store.
 func FuzzRecordHead(f *testing.F) {
-	good, err := marshal("head", &recordHead{Version: 3, Writer: make([]byte, 32), Blob: blobRef{Inline: []byte("r")}})
+	good, err := marshal("head", &storedHead{Version: 3, Writer: make([]byte, 32), Blob: &blobRef{Inline: []byte("r")}})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	packed, err := marshal("head", &storedHead{Version: 3, Table: []byte("S1234567"), Index: 9})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(packed)
 	f.Add([]byte{0x85})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var h recordHead
+		var h storedHead
 		if err := unmarshal("record head", b, engine.MaxMetaValueSize, &h); err != nil {
 			return
 		}

@@ -26,93 +26,16 @@ type dirAnswer struct {
 	asked, answered bool
 	rec             *wire.Record
 	env             *seal.Envelope
+	// ref locates a version that was read from a version segment.
+	ref *wire.PackedRef
 }
 
 // newestVersion returns the newest version of a record that verifies
 // among its directory holders, and stores it on the holders asked that
 // responded with an older version or none. A tombstone gives ErrNotFound.
 func (s *Store) newestVersion(ctx context.Context, d *Descriptor, keyHash seal.Hash) (*wire.Record, *seal.Envelope, error) {
-	cands, err := s.closest(ctx, DirectoryID(d.Namespace(), DirectoryOf(keyHash, d.Params().DirBits)), int(d.Params().Replicas))
-	if err != nil {
-		return nil, nil, err
-	}
-	answers := s.askRecord(ctx, d, keyHash, cands, firstReaders)
-	best := newestAnswer(answers)
-	if best == nil {
-		answers = append(answers, s.askRecord(ctx, d, keyHash, notAsked(cands, answers), len(cands))...)
-		best = newestAnswer(answers)
-	}
-	if best == nil {
-		return nil, nil, fmt.Errorf("%w: record %s of %q", ErrNotFound, keyHash, d.Namespace())
-	}
-	s.clock.observe(best.env.Record.Version)
-	s.repairRecord(ctx, d, best, answers)
-	if best.env.Tombstone {
-		return nil, nil, fmt.Errorf("%w: record %s of %q was deleted", ErrNotFound, keyHash, d.Namespace())
-	}
-	return best.rec, best.env, nil
-}
-
-// askRecord requests the record from cands in order until want of them
-// have responded, hedged: a holder that is slower than the hedge delay or
-// fails is replaced by the next candidate. Once one holder has returned
-// the record, the others get a grace period. It returns an answer for
-// every candidate, asked or not.
-func (s *Store) askRecord(ctx context.Context, d *Descriptor, keyHash seal.Hash, cands []wire.Contact, want int) []dirAnswer {
-	answers := make([]dirAnswer, len(cands))
-	msg := &wire.GetRecord{Namespace: d.Namespace(), KeyHash: wire.Hash(keyHash)}
-	delay := s.rtt.hedgeDelay(msg.Type())
-	timeout := s.rtt.attemptTimeout(msg.Type(), s.cfg.RequestTimeout)
-	g := newGrace(delay)
-	f := fanout{n: len(cands), want: min(want, len(cands)), delay: delay, timeout: timeout, done: g.over}
-	hedge(ctx, f, func(ctx context.Context, i int) bool {
-		a := &answers[i]
-		a.c, a.asked = cands[i], true
-		resp, err := s.request(ctx, a.c, msg)
-		m, ok := resp.(*wire.RecordData)
-		if err != nil || !ok {
-			a.answered = errorCode(err) == wire.CodeNotFound
-			return a.answered
-		}
-		a.answered = true
-		env, err := checkRecord(d, &m.Record)
-		if err != nil || env.Record.KeyHash != keyHash {
-			s.log.Warn("directory holder served a record that does not verify", "peer", a.c.ID.Short(), "err", err)
-			return true
-		}
-		a.rec, a.env = &m.Record, env
-		g.good()
-		return true
-	})
-	for i := range answers {
-		answers[i].c = cands[i]
-	}
-	return answers
-}
-
-// notAsked returns the candidates that were not sent a request.
-func notAsked(cands []wire.Contact, answers []dirAnswer) []wire.Contact {
-	var rest []wire.Contact
-	for i, c := range cands {
-		if i >= len(answers) || !answers[i].asked {
-			rest = append(rest, c)
-		}
-	}
-	return rest
-}
-
-func newestAnswer(answers []dirAnswer) *dirAnswer {
-	var best *dirAnswer
-	for i := range answers {
-		a := &answers[i]
-		if a.env == nil {
-			continue
-		}
-		if best == nil || supersedes(a.env, best.env) {
-			best = a
-		}
-	}
-	return best
+	bv := s.newestVersions(ctx, d, []seal.Hash{keyHash}, true)[keyHash]
+	return bv.rec, bv.env, bv.err
 }
 
 // supersedes reports whether a is newer than b, with ties broken on the
@@ -122,21 +45,6 @@ func supersedes(a, b *seal.Envelope) bool {
 		return a.Record.Version > b.Record.Version
 	}
 	return bytes.Compare(a.Writer, b.Writer) > 0
-}
-
-// repairRecord stores best on the holders that responded without it or
-// with an older version. Holders that did not respond are left to repair
-// passes, since a request to them would likely time out.
-func (s *Store) repairRecord(ctx context.Context, d *Descriptor, best *dirAnswer, answers []dirAnswer) {
-	msg := &wire.PutRecord{Namespace: d.Namespace(), Dir: DirectoryOf(best.env.Record.KeyHash, d.Params().DirBits), Record: *best.rec}
-	for _, a := range answers {
-		if !a.answered || a.env != nil && !supersedes(best.env, a.env) {
-			continue
-		}
-		if err := s.putRecordTo(ctx, a.c, d, msg); err != nil {
-			s.log.Debug("record read repair failed", "peer", a.c.ID.Short(), "err", err)
-		}
-	}
 }
 
 // Get writes the newest version of key to w and returns its description,

@@ -53,7 +53,7 @@ func (s *Store) GetBatch(ctx context.Context, user, namespace string, keys []str
 	for i, k := range keys {
 		hashes[i] = seal.KeyHash(v.ks, k)
 	}
-	versions := s.newestVersions(ctx, v.d, hashes)
+	versions := s.newestVersions(ctx, v.d, hashes, true)
 
 	out := make([]BatchValue, len(keys))
 	headers := make([]*seal.Header, len(keys))

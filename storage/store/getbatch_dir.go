@@ -16,9 +16,19 @@ type batchAnswer struct {
 	// holder responded with a list or with CodeNotFound.
 	asked, answered bool
 	found           map[seal.Hash]dirAnswer // versions that verify
+	// packed holds the compact entries the holder returned until
+	// resolvePacked moves those that verify into found.
+	packed map[seal.Hash]wire.PackedEntry
 	// notFound lists the records the holder has no version of. A record
 	// in neither map was left out of the answer or did not verify.
 	notFound map[seal.Hash]bool
+}
+
+// versionOf is a verified version and, for a packed one, where it lies,
+// so that repairs store it packed again.
+type versionOf struct {
+	rec *wire.Record
+	ref *wire.PackedRef
 }
 
 // lacks reports whether the holder responded that it has no version of
@@ -36,7 +46,9 @@ func (a *batchAnswer) lacks(k seal.Hash, best *seal.Envelope) bool {
 // newestVersions returns the newest version that verifies of each record,
 // as newestVersion does for one. Records of one directory shard are read
 // with one GetRecords per holder for up to wire.MaxRecordBatch of them.
-func (s *Store) newestVersions(ctx context.Context, d *Descriptor, hashes []seal.Hash) map[seal.Hash]batchVersion {
+// Without fallback, only the first firstReaders holders are asked, as a
+// write does to learn the creation time of the version it replaces.
+func (s *Store) newestVersions(ctx context.Context, d *Descriptor, hashes []seal.Hash, fallback bool) map[seal.Hash]batchVersion {
 	var groups [][]seal.Hash
 	byDir := make(map[uint32][]seal.Hash)
 	seen := make(map[seal.Hash]bool, len(hashes))
@@ -56,6 +68,7 @@ func (s *Store) newestVersions(ctx context.Context, d *Descriptor, hashes []seal
 	}
 
 	out := make(map[seal.Hash]batchVersion, len(seen))
+	segments := s.storeSegments(d)
 	var mu sync.Mutex
 	slots := make(chan struct{}, s.cfg.Parallelism)
 	var wg sync.WaitGroup
@@ -63,7 +76,7 @@ func (s *Store) newestVersions(ctx context.Context, d *Descriptor, hashes []seal
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			found := s.newestOfGroup(ctx, d, group)
+			found := s.newestOfGroup(ctx, d, group, segments, fallback)
 			mu.Lock()
 			defer mu.Unlock()
 			for k, bv := range found {
@@ -78,7 +91,7 @@ func (s *Store) newestVersions(ctx context.Context, d *Descriptor, hashes []seal
 // newestOfGroup reads records of one directory shard from its holders:
 // the first firstReaders of them, then the rest for the records none of
 // those had.
-func (s *Store) newestOfGroup(ctx context.Context, d *Descriptor, group []seal.Hash) map[seal.Hash]batchVersion {
+func (s *Store) newestOfGroup(ctx context.Context, d *Descriptor, group []seal.Hash, segments *segmentCache, fallback bool) map[seal.Hash]batchVersion {
 	out := make(map[seal.Hash]batchVersion, len(group))
 	dir := DirectoryOf(group[0], d.Params().DirBits)
 	cands, err := s.closest(ctx, DirectoryID(d.Namespace(), dir), int(d.Params().Replicas))
@@ -90,12 +103,15 @@ func (s *Store) newestOfGroup(ctx context.Context, d *Descriptor, group []seal.H
 	}
 
 	answers := s.askRecords(ctx, d, group, cands, firstReaders)
-	if missing := unfound(group, answers); len(missing) > 0 {
+	s.resolvePacked(ctx, segments, answers)
+	if missing := unfound(group, answers); fallback && len(missing) > 0 {
 		rest := notAskedBatch(cands, answers)
-		answers = append(answers, s.askRecords(ctx, d, missing, rest, len(rest))...)
+		more := s.askRecords(ctx, d, missing, rest, len(rest))
+		s.resolvePacked(ctx, segments, more)
+		answers = append(answers, more...)
 	}
 
-	repairs := make(map[int][]wire.Record)
+	repairs := make(map[int][]versionOf)
 	for _, k := range group {
 		best := newestBatchAnswer(answers, k)
 		if best == nil {
@@ -105,7 +121,7 @@ func (s *Store) newestOfGroup(ctx context.Context, d *Descriptor, group []seal.H
 		s.clock.observe(best.env.Record.Version)
 		for i := range answers {
 			if answers[i].lacks(k, best.env) {
-				repairs[i] = append(repairs[i], *best.rec)
+				repairs[i] = append(repairs[i], versionOf{best.rec, best.ref})
 			}
 		}
 		if best.env.Tombstone {
@@ -130,7 +146,9 @@ func missingError(d *Descriptor, k seal.Hash, answers []batchAnswer) error {
 }
 
 // askRecords requests the records from cands in order until want of them
-// have responded, hedged as askRecord is. It returns an answer for every
+// have responded, hedged: a holder that is slower than the hedge delay or
+// fails is replaced by the next candidate, and once one holder has
+// returned records the others get a grace period. It returns an answer for every
 // candidate, asked or not.
 func (s *Store) askRecords(ctx context.Context, d *Descriptor, group []seal.Hash, cands []wire.Contact, want int) []batchAnswer {
 	answers := make([]batchAnswer, len(cands))
@@ -157,7 +175,7 @@ func (s *Store) askRecords(ctx context.Context, d *Descriptor, group []seal.Hash
 		}
 		a.answered = true
 		s.takeList(d, a, list, group)
-		if len(a.found) > 0 {
+		if len(a.found)+len(a.packed) > 0 {
 			g.good()
 		}
 		return true
@@ -177,6 +195,12 @@ func (s *Store) takeList(d *Descriptor, a *batchAnswer, list *wire.RecordList, g
 	for _, k := range list.NotFound {
 		a.notFound[seal.Hash(k)] = true
 	}
+	a.packed = make(map[seal.Hash]wire.PackedEntry, len(list.Packed))
+	for _, e := range list.Packed {
+		if wanted[seal.Hash(e.KeyHash)] {
+			a.packed[seal.Hash(e.KeyHash)] = e
+		}
+	}
 	for i := range list.Records {
 		rec := &list.Records[i]
 		env, err := checkRecord(d, rec)
@@ -186,6 +210,25 @@ func (s *Store) takeList(d *Descriptor, a *batchAnswer, list *wire.RecordList, g
 			continue
 		}
 		a.found[env.Record.KeyHash] = dirAnswer{c: a.c, asked: true, answered: true, rec: rec, env: env}
+	}
+}
+
+// resolvePacked opens the version each packed entry points at, from its
+// version segment, and moves the entries that verify into found. An entry
+// that does not verify is dropped and logged.
+func (s *Store) resolvePacked(ctx context.Context, segments *segmentCache, answers []batchAnswer) {
+	for i := range answers {
+		a := &answers[i]
+		for k, e := range a.packed {
+			rec, env, err := segments.open(ctx, &e)
+			if err != nil {
+				s.log.Warn("packed record entry does not verify", "peer", a.c.ID.Short(), "segment", fmt.Sprintf("%x", e.Ref.Segment[:8]), "err", err)
+				continue
+			}
+			ref := e.Ref
+			a.found[k] = dirAnswer{c: a.c, asked: true, answered: true, rec: rec, env: env, ref: &ref}
+		}
+		a.packed = nil
 	}
 }
 
@@ -233,15 +276,14 @@ func newestBatchAnswer(answers []batchAnswer, k seal.Hash) *dirAnswer {
 }
 
 // repairRecords stores on each holder asked the newest versions it
-// responded without, with one PutRecords per holder and batch. Holders
-// that did not respond are left to repair passes. Failures are logged,
-// since the read succeeded.
-func (s *Store) repairRecords(ctx context.Context, d *Descriptor, dir uint32, answers []batchAnswer, repairs map[int][]wire.Record) {
+// responded without, with one PutRecords per holder and batch, packed
+// versions packed again. Holders that did not respond are left to repair
+// passes. Failures are logged, since the read succeeded.
+func (s *Store) repairRecords(ctx context.Context, d *Descriptor, dir uint32, answers []batchAnswer, repairs map[int][]versionOf) {
 	var wg sync.WaitGroup
-	for i, recs := range repairs {
+	for i, versions := range repairs {
 		wg.Go(func() {
-			for _, part := range splitRecords(recs) {
-				msg := &wire.PutRecords{Namespace: d.Namespace(), Dir: dir, Records: part}
+			for _, msg := range putMessages(d.Namespace(), dir, versions) {
 				if err := s.putRecordsTo(ctx, answers[i].c, d, msg); err != nil {
 					s.log.Debug("record read repair failed", "peer", answers[i].c.ID.Short(), "err", err)
 					return
@@ -250,6 +292,31 @@ func (s *Store) repairRecords(ctx context.Context, d *Descriptor, dir uint32, an
 		})
 	}
 	wg.Wait()
+}
+
+// putMessages returns the PutRecords that store versions: the full ones
+// and the packed ones apart, each cut to fit a message.
+func putMessages(ns string, dir uint32, versions []versionOf) []*wire.PutRecords {
+	var full, packed []wire.Record
+	var refs []wire.PackedRef
+	for _, v := range versions {
+		if v.ref == nil {
+			full = append(full, *v.rec)
+			continue
+		}
+		packed = append(packed, *v.rec)
+		refs = append(refs, *v.ref)
+	}
+	var msgs []*wire.PutRecords
+	for _, part := range splitRecords(full) {
+		msgs = append(msgs, &wire.PutRecords{Namespace: ns, Dir: dir, Records: part})
+	}
+	start := 0
+	for _, part := range splitRecords(packed) {
+		msgs = append(msgs, &wire.PutRecords{Namespace: ns, Dir: dir, Records: part, Packed: refs[start : start+len(part)]})
+		start += len(part)
+	}
+	return msgs
 }
 
 // splitRecords cuts recs into parts of at most wire.MaxRecordBatch

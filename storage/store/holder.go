@@ -88,7 +88,7 @@ func NewHolder(cfg HolderConfig) (*Holder, error) {
 	}
 	h := &Holder{
 		cfg:         cfg,
-		meta:        metaStore{cfg.Shards, cfg.Engine},
+		meta:        metaStore{s: cfg.Shards, eng: cfg.Engine, tables: new(sync.Map)},
 		log:         cfg.Logger.With("node", cfg.Self.Short()),
 		seed:        maphash.MakeSeed(),
 		descriptors: make(map[string]*Descriptor),

@@ -28,6 +28,14 @@ func (h *Holder) getRecords(m *wire.GetRecords) wire.Message {
 		if err == nil {
 			rec, err = h.meta.getRecord(head)
 		}
+		if errors.Is(err, errPacked) {
+			if len(out.Records)+len(out.Packed) > 0 && used+packedEntrySize > pageBudget {
+				break
+			}
+			used += packedEntrySize
+			out.Packed = append(out.Packed, packedEntry(k, head))
+			continue
+		}
 		if err != nil {
 			// The entry is dropped, so the next request finds it missing
 			// and anti-entropy fetches it again.
@@ -36,13 +44,22 @@ func (h *Holder) getRecords(m *wire.GetRecords) wire.Message {
 			continue
 		}
 		size := recordSize(rec)
-		if len(out.Records) > 0 && used+size > pageBudget {
+		if len(out.Records)+len(out.Packed) > 0 && used+size > pageBudget {
 			break
 		}
 		used += size
 		out.Records = append(out.Records, *rec)
 	}
 	return out
+}
+
+// packedEntrySize estimates the encoded size of a packed entry without
+// wrapped keys, as a page budget counts it.
+const packedEntrySize = 128
+
+// packedEntry returns the compact entry of a packed head.
+func packedEntry(k wire.Hash, head *recordHead) wire.PackedEntry {
+	return wire.PackedEntry{KeyHash: k, Version: head.Version, Writer: head.Writer, Ref: *head.Packed, Wraps: head.Wraps}
 }
 
 // recordSize estimates the encoded size of rec, as a page budget counts it.
@@ -67,7 +84,11 @@ func (h *Holder) putRecords(m *wire.PutRecords) wire.Message {
 	}
 	var first wire.Message
 	for i := range m.Records {
-		resp := h.putOne(d, m.Namespace, m.Dir, &m.Records[i])
+		var packed *wire.PackedRef
+		if len(m.Packed) > 0 {
+			packed = &m.Packed[i]
+		}
+		resp := h.putOne(d, m.Namespace, m.Dir, &m.Records[i], packed)
 		if _, ok := resp.(*wire.Ack); !ok && first == nil {
 			first = resp
 		}
@@ -78,8 +99,9 @@ func (h *Holder) putRecords(m *wire.PutRecords) wire.Message {
 	return &wire.Ack{}
 }
 
-// putOne checks one record version of directory shard dir and stores it.
-func (h *Holder) putOne(d *Descriptor, ns string, dir uint32, rec *wire.Record) wire.Message {
+// putOne checks one record version of directory shard dir and stores it,
+// or only its reference when packed is set.
+func (h *Holder) putOne(d *Descriptor, ns string, dir uint32, rec *wire.Record, packed *wire.PackedRef) wire.Message {
 	env, err := checkRecord(d, rec)
 	switch {
 	case errors.Is(err, ErrForbidden):
@@ -90,7 +112,7 @@ func (h *Holder) putOne(d *Descriptor, ns string, dir uint32, rec *wire.Record) 
 	if want := DirectoryOf(env.Record.KeyHash, d.Params().DirBits); want != dir {
 		return h.reject(RejectInvalid, wire.CodeBadRequest, "record %s belongs in directory shard %d, not %d", env.Record, want, dir)
 	}
-	if e := h.storeRecord(ns, dir, env, rec); e != nil {
+	if e := h.storeRecord(ns, dir, env, rec, packed); e != nil {
 		return e
 	}
 	return &wire.Ack{}

@@ -99,13 +99,14 @@ func (h *Holder) putRecord(m *wire.PutRecord) wire.Message {
 	if d == nil {
 		return wireError(wire.CodeNotFound, fmt.Sprintf("namespace %q is unknown here; send its descriptor first", m.Namespace))
 	}
-	return h.putOne(d, m.Namespace, m.Dir, &m.Record)
+	return h.putOne(d, m.Namespace, m.Dir, &m.Record, nil)
 }
 
-// storeRecord keeps rec if it is newer than the version held. An older or
-// equal version is acknowledged and ignored, except that an equal one adds
-// the wrapped keys the held copy lacks.
-func (h *Holder) storeRecord(ns string, dir uint32, env *seal.Envelope, rec *wire.Record) *wire.Error {
+// storeRecord keeps rec if it is newer than the version held: in full,
+// or only as a reference when packed is set. An older or equal version is
+// acknowledged and ignored, except that an equal full one adds the
+// wrapped keys the held copy lacks.
+func (h *Holder) storeRecord(ns string, dir uint32, env *seal.Envelope, rec *wire.Record, packed *wire.PackedRef) *wire.Error {
 	key := recordKey(ns, dir, wire.Hash(env.Record.KeyHash))
 	unlock := h.lockKey(key)
 	defer unlock()
@@ -121,10 +122,16 @@ func (h *Holder) storeRecord(ns string, dir uint32, env *seal.Envelope, rec *wir
 		return h.internalError("read record", err)
 	}
 	if head != nil && !head.newer(env.Record.Version, env.Writer) {
-		if head.Version == env.Record.Version && bytes.Equal(head.Writer, env.Writer) && !head.Tombstone {
-			return h.addWraps(key, head, rec.Wraps)
+		same := head.Version == env.Record.Version && bytes.Equal(head.Writer, env.Writer) && !head.Tombstone
+		switch {
+		case !same || packed != nil:
+			// A packed copy carries the wrapped keys of the version in
+			// its segment, which the held head refers to already.
+			return nil
+		case head.Packed != nil:
+			return h.addPackedWraps(key, head, env, rec.Wraps)
 		}
-		return nil
+		return h.addWraps(key, head, rec.Wraps)
 	}
 
 	next := &recordHead{Version: env.Record.Version, Writer: env.Writer, Tombstone: env.Tombstone}
@@ -135,7 +142,43 @@ func (h *Holder) storeRecord(ns string, dir uint32, env *seal.Envelope, rec *wir
 			return h.dropHead(key, head)
 		}
 	}
+	if packed != nil && !env.Tombstone {
+		next.Packed = packed
+		return h.writeHead(key, head, next)
+	}
 	return h.replaceHead(key, head, next, rec)
+}
+
+// writeHead stores a packed head and removes what the head it replaces
+// left behind.
+func (h *Holder) writeHead(key []byte, old, next *recordHead) *wire.Error {
+	if e := h.checkSpace(64 + len(next.Writer)); e != nil {
+		return e
+	}
+	if err := h.meta.putHead(key, next); err != nil {
+		return h.internalError("put record", err)
+	}
+	h.stat.recordsWritten.Add(1)
+	if old != nil {
+		h.forgetHead(key, old, wire.Hash{})
+	}
+	return nil
+}
+
+// addPackedWraps keeps, with a packed head, the wrapped keys of an equal
+// full version that a grant sent. Those the version in the segment
+// carries already are merged again by readers, which drop duplicates.
+func (h *Holder) addPackedWraps(key []byte, head *recordHead, env *seal.Envelope, wraps []wire.Wrap) *wire.Error {
+	held := &wire.Record{Wraps: head.Wraps}
+	if !mergeWraps(held, wraps) {
+		return nil
+	}
+	next := *head
+	next.Wraps = held.Wraps
+	if err := h.meta.putHead(key, &next); err != nil {
+		return h.internalError("put record", err)
+	}
+	return nil
 }
 
 func (h *Holder) replaceHead(key []byte, old, next *recordHead, rec *wire.Record) *wire.Error {
@@ -146,9 +189,11 @@ func (h *Holder) replaceHead(key []byte, old, next *recordHead, rec *wire.Record
 	if e := h.checkSpace(len(b)); e != nil {
 		return e
 	}
-	if next.Blob, err = h.meta.putBlob(b); err != nil {
+	ref, err := h.meta.putBlob(b)
+	if err != nil {
 		return h.internalError("put record", err)
 	}
+	next.Blob = &ref
 	if err := h.meta.putHead(key, next); err != nil {
 		return h.internalError("put record", err)
 	}
@@ -159,7 +204,7 @@ func (h *Holder) replaceHead(key []byte, old, next *recordHead, rec *wire.Record
 	}
 	h.stat.recordsWritten.Add(1)
 	if old != nil {
-		h.forgetHead(key, old, next.Blob.Sum)
+		h.forgetHead(key, old, ref.Sum)
 	}
 	return nil
 }
@@ -168,8 +213,8 @@ func (h *Holder) replaceHead(key []byte, old, next *recordHead, rec *wire.Record
 // and its tombstone index entry. Failures leave only garbage, so they
 // are logged.
 func (h *Holder) forgetHead(key []byte, old *recordHead, keep wire.Hash) {
-	if old.Blob.Parts > 0 && old.Blob.Sum != keep {
-		if err := h.meta.deleteBlob(old.Blob); err != nil {
+	if old.Blob != nil && old.Blob.Parts > 0 && old.Blob.Sum != keep {
+		if err := h.meta.deleteBlob(*old.Blob); err != nil {
 			h.log.Warn("delete replaced record parts failed", "err", err)
 		}
 	}
@@ -217,6 +262,9 @@ func (h *Holder) getRecord(m *wire.GetRecord) wire.Message {
 	if err == nil {
 		rec, err = h.meta.getRecord(head)
 	}
+	if errors.Is(err, errPacked) {
+		return wireError(wire.CodeNotFound, fmt.Sprintf("record %x of %q is packed; request it with GetRecords", m.KeyHash[:8], m.Namespace))
+	}
 	if err != nil {
 		return h.damagedRecord(key, head, err)
 	}
@@ -247,16 +295,24 @@ func (h *Holder) listRecords(m *wire.ListRecords) wire.Message {
 
 	page := &wire.RecordPage{}
 	used := 0
-	err := h.scanDir(m.Namespace, m.Dir, m.After, func(_ wire.Hash, _ *recordHead, rec *wire.Record) error {
-		if m.Digest {
-			*rec = wire.Record{Envelope: rec.Envelope}
+	err := h.scanDir(m.Namespace, m.Dir, m.After, func(k wire.Hash, head *recordHead, rec *wire.Record) error {
+		size := packedEntrySize
+		if rec != nil {
+			if m.Digest {
+				*rec = wire.Record{Envelope: rec.Envelope}
+			}
+			size = recordSize(rec)
 		}
-		size := recordSize(rec)
-		if len(page.Records) == limit || (len(page.Records) > 0 && used+size > pageBudget) {
+		n := len(page.Records) + len(page.Packed)
+		if n == limit || (n > 0 && used+size > pageBudget) {
 			page.More = true
 			return engine.StopScan
 		}
 		used += size
+		if rec == nil {
+			page.Packed = append(page.Packed, packedEntry(k, head))
+			return nil
+		}
 		page.Records = append(page.Records, *rec)
 		return nil
 	})
@@ -267,8 +323,8 @@ func (h *Holder) listRecords(m *wire.ListRecords) wire.Message {
 }
 
 // scanDir calls fn for each record held in directory shard dir of ns
-// whose key hash sorts after after, in key-hash order. Damaged entries are
-// skipped.
+// whose key hash sorts after after, in key-hash order, with a nil record
+// for a packed head. Damaged entries are skipped.
 func (h *Holder) scanDir(ns string, dir uint32, after wire.Hash, fn func(keyHash wire.Hash, head *recordHead, rec *wire.Record) error) error {
 	prefix := dirPrefix(ns, dir)
 	lower := prefix
@@ -280,17 +336,20 @@ func (h *Holder) scanDir(ns string, dir uint32, after wire.Hash, fn func(keyHash
 		if err != nil {
 			return nil
 		}
-		var head recordHead
-		if err := unmarshal("record head", value, engine.MaxMetaValueSize, &head); err != nil {
-			h.log.Warn("skipping damaged record entry", "err", err)
-			return nil
-		}
-		rec, err := h.meta.getRecord(&head)
+		head, err := h.meta.decodeHead(value)
 		if err != nil {
 			h.log.Warn("skipping damaged record entry", "err", err)
 			return nil
 		}
-		return fn(keyHash, &head, rec)
+		if head.Packed != nil {
+			return fn(keyHash, head, nil)
+		}
+		rec, err := h.meta.getRecord(head)
+		if err != nil {
+			h.log.Warn("skipping damaged record entry", "err", err)
+			return nil
+		}
+		return fn(keyHash, head, rec)
 	})
 }
 

@@ -74,6 +74,7 @@ func (s *Store) scanDirectory(ctx context.Context, d *Descriptor, dir uint32, fn
 	}
 
 	merged := newDirMerge(d)
+	segments := s.storeSegments(d)
 	var (
 		mu      sync.Mutex
 		lastErr error
@@ -84,7 +85,7 @@ func (s *Store) scanDirectory(ctx context.Context, d *Descriptor, dir uint32, fn
 	g := newGrace(delay)
 	f := fanout{n: len(cands), want: min(listReaders, len(cands)), delay: delay, done: g.over}
 	read := hedge(ctx, f, func(ctx context.Context, i int) bool {
-		listed, err := s.pageDirectory(ctx, cands[i], d, dir, merged)
+		listed, err := s.pageDirectory(ctx, cands[i], d, dir, merged, segments)
 		if err != nil {
 			mu.Lock()
 			lastErr = err
@@ -111,7 +112,9 @@ func (s *Store) scanDirectory(ctx context.Context, d *Descriptor, dir uint32, fn
 
 // pageDirectory reads every page of a directory shard from one holder
 // into merged, and returns the number of record versions that verified.
-func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor, dir uint32, merged *dirMerge) (int, error) {
+// Packed versions are read from their version segments, each segment
+// once per listing.
+func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor, dir uint32, merged *dirMerge, segments *segmentCache) (int, error) {
 	var after wire.Hash
 	listed := 0
 	for {
@@ -126,12 +129,23 @@ func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor
 		verified := 0
 		for i := range page.Records {
 			if k, ok := merged.add(&page.Records[i]); ok {
-				after = k
+				after = maxHash(after, k)
+				verified++
+			}
+		}
+		for i := range page.Packed {
+			rec, _, err := segments.open(ctx, &page.Packed[i])
+			if err != nil {
+				s.log.Warn("packed record entry does not verify", "peer", c.ID.Short(), "err", err)
+				continue
+			}
+			if k, ok := merged.add(rec); ok {
+				after = maxHash(after, k)
 				verified++
 			}
 		}
 		listed += verified
-		if !page.More || len(page.Records) == 0 {
+		if !page.More || len(page.Records)+len(page.Packed) == 0 {
 			return listed, nil
 		}
 		if verified == 0 {

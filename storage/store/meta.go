@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/engine"
@@ -17,6 +18,7 @@ import (
 //	'N' name                                  namespace descriptor (blobRef)
 //	'R' len(name) name dir(4) keyhash(32)     newest record version (recordHead)
 //	'P' sha256(32) part(2)                    a part of a blob too large to inline
+//	'S' tablekey(8)                           a version segment and writer (tableEntry)
 //
 // engine.MetaTombstone holds one empty entry per stored tombstone, keyed
 // by expiry(8, Unix ms) and the record's 'R' key, so a sweep finds the
@@ -25,6 +27,7 @@ const (
 	metaDescriptor = 'N'
 	metaRecord     = 'R'
 	metaPart       = 'P'
+	metaTable      = 'S'
 )
 
 // Blob parts. engine.MaxMetaValueSize (64 KiB) bounds every metadata
@@ -81,17 +84,27 @@ type blobRef struct {
 	Parts  uint16
 }
 
-// recordHead is the stored form of a record's newest version: what
-// comparisons need, and the encoded wire.Record.
+// recordHead describes the record version a holder keeps: what
+// comparisons need, and either the encoded wire.Record in Blob or, for a
+// version packed into a version segment, only its location in Packed.
+// It is stored as a storedHead.
 type recordHead struct {
-	_         struct{} `cbor:",toarray"`
 	Version   uint64
 	Writer    []byte
 	Tombstone bool
 	// Expiry is when a tombstone may be dropped, in Unix milliseconds.
 	Expiry int64
-	Blob   blobRef
+	// Blob is nil in a packed head, so that it costs one byte.
+	Blob   *blobRef
+	Packed *wire.PackedRef
+	// Wraps are wrapped keys a packed head received after the write, by a
+	// grant, which the version in the segment lacks.
+	Wraps []wire.Wrap
 }
+
+// errPacked reports a head whose version is stored in a version segment,
+// not here.
+var errPacked = errors.New("store: record version is packed in a version segment")
 
 // newer reports whether version v by writer w supersedes h. Equal
 // versions break ties on the writer key, so every holder picks the same
@@ -109,6 +122,43 @@ func (h *recordHead) newer(v uint64, w []byte) bool {
 type metaStore struct {
 	s   *engine.ShardStore
 	eng engine.Engine
+	// tables caches the segment table entries read or written, by
+	// tableKey. Entries never change once written.
+	tables *sync.Map
+}
+
+// storedHead is the encoding of a recordHead. A packed head keeps its
+// writer and version segment in a segment table entry, which every record
+// of the segment by that writer shares, and only the entry's 8-byte key
+// itself. So a packed head costs about 28 bytes, not the 100 that the
+// writer key and segment ID would add, on each of its R holders.
+type storedHead struct {
+	_         struct{} `cbor:",toarray"`
+	Version   uint64
+	Writer    []byte // nil in a packed head
+	Tombstone bool
+	Expiry    int64
+	Blob      *blobRef
+	Table     []byte // the segment table entry's key; nil in a full head
+	Index     uint16
+	Wraps     []wire.Wrap
+}
+
+// tableEntry is a segment table entry: a version segment and the writer
+// of the versions in it.
+type tableEntry struct {
+	_       struct{} `cbor:",toarray"`
+	Segment wire.Hash
+	Writer  []byte
+}
+
+// tableKey returns the key of the segment table entry for a segment and
+// writer: the first 8 bytes of their SHA-256.
+func tableKey(segment wire.Hash, writer []byte) []byte {
+	h := sha256.New()
+	h.Write(segment[:])
+	h.Write(writer)
+	return append([]byte{metaTable}, h.Sum(nil)[:8]...)
 }
 
 // scan calls fn for the entries of kind with keys in [lower, upper),
@@ -173,24 +223,98 @@ func (m metaStore) getHead(key []byte) (*recordHead, error) {
 	if err != nil {
 		return nil, err
 	}
-	var h recordHead
-	if err := unmarshal("record head", b, engine.MaxMetaValueSize, &h); err != nil {
-		return nil, fmt.Errorf("%w: %w", engine.ErrCorrupt, err)
-	}
-	return &h, nil
+	return m.decodeHead(b)
 }
 
+// decodeHead decodes a stored head and, for a packed one, fills in its
+// writer and version segment from the segment table.
+func (m metaStore) decodeHead(b []byte) (*recordHead, error) {
+	var sh storedHead
+	if err := unmarshal("record head", b, engine.MaxMetaValueSize, &sh); err != nil {
+		return nil, fmt.Errorf("%w: %w", engine.ErrCorrupt, err)
+	}
+	h := &recordHead{Version: sh.Version, Writer: sh.Writer, Tombstone: sh.Tombstone, Expiry: sh.Expiry, Blob: sh.Blob, Wraps: sh.Wraps}
+	if sh.Table == nil {
+		return h, nil
+	}
+	entry, err := m.getTable(sh.Table)
+	if err != nil {
+		return nil, fmt.Errorf("%w: segment table entry %x: %w", engine.ErrCorrupt, sh.Table, err)
+	}
+	h.Writer = entry.Writer
+	h.Packed = &wire.PackedRef{Segment: entry.Segment, Index: sh.Index}
+	return h, nil
+}
+
+func (m metaStore) getTable(key []byte) (*tableEntry, error) {
+	if e, ok := m.tables.Load(string(key)); ok {
+		return e.(*tableEntry), nil
+	}
+	b, err := m.s.GetMeta(engine.MetaHeader, key)
+	if err != nil {
+		return nil, err
+	}
+	var e tableEntry
+	if err := unmarshal("segment table entry", b, engine.MaxMetaValueSize, &e); err != nil {
+		return nil, err
+	}
+	m.tables.Store(string(key), &e)
+	return &e, nil
+}
+
+// putHead stores h. A packed head's writer and segment go to the segment
+// table, unless the table's entry under the same 8-byte key names another
+// segment or writer, in which case the head keeps them itself.
 func (m metaStore) putHead(key []byte, h *recordHead) error {
-	b, err := marshal("record head", h)
+	sh := storedHead{Version: h.Version, Writer: h.Writer, Tombstone: h.Tombstone, Expiry: h.Expiry, Blob: h.Blob, Wraps: h.Wraps}
+	if h.Packed != nil {
+		tk, err := m.ensureTable(h.Packed.Segment, h.Writer)
+		if err != nil {
+			return err
+		}
+		sh.Writer, sh.Table, sh.Index = nil, tk, h.Packed.Index
+	}
+	b, err := marshal("record head", &sh)
 	if err != nil {
 		return err
 	}
 	return m.s.PutMeta(engine.MetaHeader, key, b)
 }
 
-// getRecord returns the record stored under head h.
+// ensureTable returns the key of the segment table entry for a segment
+// and writer, storing the entry if it is missing.
+//
+// NOTE: two segment and writer pairs whose keys collide (one in 2^64 per
+// pair) make putHead fail for the second pair's records.
+func (m metaStore) ensureTable(segment wire.Hash, writer []byte) ([]byte, error) {
+	tk := tableKey(segment, writer)
+	e, err := m.getTable(tk)
+	switch {
+	case err == nil && e.Segment == segment && bytes.Equal(e.Writer, writer):
+		return tk, nil
+	case err == nil:
+		return nil, fmt.Errorf("%w: segment table key %x is taken by another segment", ErrInvalid, tk)
+	case !isNotFound(err):
+		return nil, err
+	}
+	entry := &tableEntry{Segment: segment, Writer: writer}
+	b, err := marshal("segment table entry", entry)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.s.PutMeta(engine.MetaHeader, tk, b); err != nil {
+		return nil, err
+	}
+	m.tables.Store(string(tk), entry)
+	return tk, nil
+}
+
+// getRecord returns the record stored under head h, or errPacked.
 func (m metaStore) getRecord(h *recordHead) (*wire.Record, error) {
-	b, err := m.getBlob(h.Blob)
+	if h.Packed != nil || h.Blob == nil {
+		return nil, errPacked
+	}
+	b, err := m.getBlob(*h.Blob)
 	if err != nil {
 		return nil, err
 	}

@@ -178,7 +178,7 @@ func (s *Store) cacheDescriptor(d *Descriptor) {
 // Every holder is asked at once, since a newer descriptor, such as one
 // that revokes a writer, may have reached only some of them. A holder
 // that has not responded within the attempt timeout, or within the grace
-// period after the first good answer, is left out, as askRecord does, so
+// period after the first good answer, is left out, as directory reads do, so
 // that holders which died without leaving cost about one hedge delay and
 // not the whole request timeout.
 func (s *Store) fetchDescriptor(ctx context.Context, ns string, known *Descriptor) (*Descriptor, error) {

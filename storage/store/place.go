@@ -48,15 +48,21 @@ func sortByDistance(target identity.NodeID, contacts []wire.Contact) []wire.Cont
 }
 
 // ScaledParams returns the code a chunk is written with when only holders
-// nodes can hold its shards: the namespace's code if it fits, otherwise
-// the widest code of the same 1:1 ratio that does, k = m = holders/2.
-// With one holder it keeps one copy.
+// nodes can hold its shards: the namespace's code if it fits. Otherwise it
+// keeps the namespace's parity and drops data shards while at least as
+// many data shards as parity remain, so the overhead stays at most 2×.
+// Below that it uses the widest code of the 1:1 ratio that fits,
+// k = m = holders/2, and with one holder it keeps one copy. So 32+16
+// becomes 31+16 on 47 holders, 16+16 on 32 and 12+12 on 24.
 func ScaledParams(nominal erasure.Params, holders int) erasure.Params {
 	if holders >= nominal.Total() {
 		return nominal
 	}
 	if holders < 2 {
 		return erasure.Params{Data: 1, Parity: 0}
+	}
+	if data := holders - nominal.Parity; data >= max(nominal.Parity, 1) {
+		return erasure.Params{Data: data, Parity: nominal.Parity}
 	}
 	return erasure.Params{Data: holders / 2, Parity: holders / 2}
 }

@@ -20,8 +20,11 @@ type dirPlan struct {
 	// data; otherwise it hands the data over and drops it.
 	Keep bool
 	// Peers are the other holders among the R closest, which the holder
-	// reconciles with or hands over to.
+	// reconciles with or hands over to, in XOR order.
 	Peers []wire.Contact
+	// Rank is how many of Peers are closer than the holder itself; when
+	// it does not keep the data, all of them are.
+	Rank int
 }
 
 // planDirectory decides, from the closest holders in XOR order (which
@@ -31,10 +34,13 @@ func planDirectory(self identity.NodeID, closest []wire.Contact, replicas int) d
 	var p dirPlan
 	for _, c := range closest[:min(len(closest), replicas)] {
 		if c.ID == self {
-			p.Keep = true
+			p.Keep, p.Rank = true, len(p.Peers)
 			continue
 		}
 		p.Peers = append(p.Peers, c)
+	}
+	if !p.Keep {
+		p.Rank = len(p.Peers)
 	}
 	return p
 }

@@ -154,6 +154,19 @@ func TestScaledParams(t *testing.T) {
 			t.Errorf("ScaledParams(16+16, %d) = %v, want %v", tt.holders, got, tt.want)
 		}
 	}
+
+	wide := erasure.Params{Data: 32, Parity: 16}
+	for _, tt := range []struct {
+		holders int
+		want    erasure.Params
+	}{
+		{48, wide}, {47, erasure.Params{Data: 31, Parity: 16}}, {32, erasure.Params{Data: 16, Parity: 16}},
+		{31, erasure.Params{Data: 15, Parity: 15}}, {24, erasure.Params{Data: 12, Parity: 12}},
+	} {
+		if got := ScaledParams(wide, tt.holders); got != tt.want {
+			t.Errorf("ScaledParams(32+16, %d) = %v, want %v", tt.holders, got, tt.want)
+		}
+	}
 }
 
 func TestLowerTierHoldsNothing(t *testing.T) {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -247,7 +248,9 @@ func (r *Repairer) localDigest(ref dirRef) (*dirDigest, error) {
 	dg := &dirDigest{stamps: make(map[wire.Hash]versionStamp), byEnv: make(map[wire.Hash]wire.Hash)}
 	err := r.h.scanDir(ref.Namespace, ref.Dir, wire.Hash{}, func(k wire.Hash, head *recordHead, rec *wire.Record) error {
 		dg.stamps[k] = versionStamp{head.Version, head.Writer}
-		dg.byEnv[sha256.Sum256(rec.Envelope)] = k
+		if rec != nil {
+			dg.byEnv[sha256.Sum256(rec.Envelope)] = k
+		}
 		return nil
 	})
 	if err != nil {
@@ -278,7 +281,14 @@ func (r *Repairer) remoteDigest(ctx context.Context, rep *RepairReport, d *Descr
 				continue
 			}
 			digest[k] = stamp
-			after, progressed = k, true
+			after, progressed = maxHash(after, k), true
+		}
+		// A packed entry is not signed. A false stamp can only make this
+		// holder skip a push or pull a version that then fails the
+		// checks every stored version gets.
+		for _, e := range page.Packed {
+			digest[e.KeyHash] = versionStamp{e.Version, e.Writer}
+			after, progressed = maxHash(after, e.KeyHash), true
 		}
 		if !page.More || !progressed {
 			return digest, nil
@@ -296,4 +306,12 @@ func stampOf(d *Descriptor, local *dirDigest, envelope []byte) (wire.Hash, versi
 		return wire.Hash{}, versionStamp{}, false
 	}
 	return wire.Hash(env.Record.KeyHash), versionStamp{env.Record.Version, env.Writer}, true
+}
+
+// maxHash returns the greater of two key hashes in byte order.
+func maxHash(a, b wire.Hash) wire.Hash {
+	if bytes.Compare(a[:], b[:]) >= 0 {
+		return a
+	}
+	return b
 }

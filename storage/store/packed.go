@@ -1,0 +1,186 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/chunk"
+	"github.com/yuinet/yui/storage/seal"
+)
+
+// A version segment packs the signed record versions of a batch write: a
+// CBOR array of encoded wire.Record values, at most segmentSize bytes and
+// MaxBatchRecords versions, stored and coded like any chunk under the
+// SHA-256 of its bytes. Directory holders keep a compact entry per record
+// (version, writer and a wire.PackedRef) instead of the whole version, so
+// a batch's versions cost the code's overhead rather than R copies.
+//
+// Holders store a packed entry only after checking the full version sent
+// with it, as they check every PutRecord. A holder that serves a forged
+// entry cannot make readers accept it: readers fetch the segment and use
+// the entry only when the version found there verifies and has the
+// entry's key hash, version and writer. A forged entry whose version is
+// newer than the real one stays on that holder, but readers skip it and
+// take the newest version that verifies from the others.
+
+// packVersions encodes records into version segments in order and
+// returns the reference of each record.
+func packVersions(records []*wire.Record) ([]wire.PackedRef, [][]byte, error) {
+	refs := make([]wire.PackedRef, len(records))
+	var parts [][][]byte
+	size := 0
+	for i, rec := range records {
+		b, err := encodeRecord(rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		n := len(parts)
+		if n == 0 || size+len(b)+16 > segmentSize || len(parts[n-1]) == MaxBatchRecords {
+			parts = append(parts, nil)
+			size, n = 0, n+1
+		}
+		refs[i].Index = uint16(len(parts[n-1]))
+		parts[n-1] = append(parts[n-1], b)
+		size += len(b) + 16
+	}
+	segments := make([][]byte, len(parts))
+	first := 0
+	for i, p := range parts {
+		b, err := marshal("version segment", p)
+		if err != nil {
+			return nil, nil, err
+		}
+		segments[i] = b
+		id := wire.Hash(sha256.Sum256(b))
+		for j := range p {
+			refs[first+j].Segment = id
+		}
+		first += len(p)
+	}
+	return refs, segments, nil
+}
+
+// decodeVersions splits a version segment into its encoded versions.
+func decodeVersions(segment []byte) ([][]byte, error) {
+	var versions [][]byte
+	if err := unmarshal("version segment", segment, segmentSize+64<<10, &versions); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return versions, nil
+}
+
+// openVersion returns the version at index in a decoded version
+// segment, after checking it against the namespace's descriptor.
+func openVersion(d *Descriptor, ref wire.PackedRef, versions [][]byte) (*wire.Record, *seal.Envelope, error) {
+	if int(ref.Index) >= len(versions) {
+		return nil, nil, fmt.Errorf("%w: version segment %x has %d versions, entry points at %d",
+			ErrCorrupt, ref.Segment[:8], len(versions), ref.Index)
+	}
+	var rec wire.Record
+	if err := unmarshal("packed record", versions[ref.Index], maxRecordSize, &rec); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	env, err := checkRecord(d, &rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &rec, env, nil
+}
+
+// matchEntry checks that a version opened from a segment is the one a
+// packed entry names, and returns a copy with the entry's wrapped keys
+// joined to the version's.
+func matchEntry(e *wire.PackedEntry, rec *wire.Record, env *seal.Envelope) (*wire.Record, error) {
+	if wire.Hash(env.Record.KeyHash) != e.KeyHash || env.Record.Version != e.Version || !bytes.Equal(env.Writer, e.Writer) {
+		return nil, fmt.Errorf("%w: version %d of %x in segment %x does not match its entry (version %d of %x)",
+			ErrCorrupt, env.Record.Version, env.Record.KeyHash[:8], e.Ref.Segment[:8], e.Version, e.KeyHash[:8])
+	}
+	out := *rec
+	out.Wraps = slices.Clone(rec.Wraps)
+	if checkWraps(env, e.Wraps) == nil {
+		mergeWraps(&out, e.Wraps)
+	}
+	return &out, nil
+}
+
+// segmentCache fetches each version segment once, and opens each version
+// in it once, for the packed entries of one call. It is safe for
+// concurrent use.
+type segmentCache struct {
+	d    *Descriptor
+	read func(ctx context.Context, id chunk.ID) ([]byte, error)
+
+	mu sync.Mutex // guards the maps
+	// byID holds one entry per segment requested; its once fetches it.
+	byID   map[wire.Hash]*cachedSegment
+	opened map[wire.PackedRef]*openedVersion
+}
+
+type cachedSegment struct {
+	once     sync.Once
+	versions [][]byte
+	err      error
+}
+
+type openedVersion struct {
+	rec *wire.Record
+	env *seal.Envelope
+	err error
+}
+
+func newSegmentCache(d *Descriptor, read func(ctx context.Context, id chunk.ID) ([]byte, error)) *segmentCache {
+	return &segmentCache{d: d, read: read, byID: make(map[wire.Hash]*cachedSegment), opened: make(map[wire.PackedRef]*openedVersion)}
+}
+
+// open returns the version an entry points at, fetching its segment on
+// first use.
+func (c *segmentCache) open(ctx context.Context, e *wire.PackedEntry) (*wire.Record, *seal.Envelope, error) {
+	c.mu.Lock()
+	seg := c.byID[e.Ref.Segment]
+	if seg == nil {
+		seg = &cachedSegment{}
+		c.byID[e.Ref.Segment] = seg
+	}
+	c.mu.Unlock()
+
+	seg.once.Do(func() {
+		var data []byte
+		data, seg.err = c.read(ctx, chunk.ID(e.Ref.Segment))
+		if seg.err == nil {
+			seg.versions, seg.err = decodeVersions(data)
+		}
+	})
+	if seg.err != nil {
+		return nil, nil, seg.err
+	}
+
+	c.mu.Lock()
+	ov := c.opened[e.Ref]
+	c.mu.Unlock()
+	if ov == nil {
+		ov = &openedVersion{}
+		ov.rec, ov.env, ov.err = openVersion(c.d, e.Ref, seg.versions)
+		c.mu.Lock()
+		c.opened[e.Ref] = ov
+		c.mu.Unlock()
+	}
+	if ov.err != nil {
+		return nil, nil, ov.err
+	}
+	rec, err := matchEntry(e, ov.rec, ov.env)
+	return rec, ov.env, err
+}
+
+// storeSegments returns a segment cache that reads segments as Get reads
+// chunks.
+func (s *Store) storeSegments(d *Descriptor) *segmentCache {
+	code := d.Params().Code()
+	return newSegmentCache(d, func(ctx context.Context, id chunk.ID) ([]byte, error) {
+		return s.readChunk(ctx, id, code)
+	})
+}

@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/chunk"
+	"github.com/yuinet/yui/storage/erasure"
+)
+
+// segmentHedgeDelay is how long a segment read by repair waits for a
+// shard before it requests one more from another holder.
+const segmentHedgeDelay = 200 * time.Millisecond
+
+// repairSegments returns a segment cache for one repair pass over a
+// namespace's directory shards. Repair sends a packed version in full,
+// with its reference, because the receiving holder checks every version
+// it stores, so it reads the version segments of what it pushes.
+func (r *Repairer) repairSegments(d *Descriptor) *segmentCache {
+	code := d.Params().Code()
+	return newSegmentCache(d, func(ctx context.Context, id chunk.ID) ([]byte, error) {
+		return r.readSegment(ctx, id, code)
+	})
+}
+
+// readSegment fetches Data shards of a segment from its closest holders,
+// decodes it and checks it against its ID. Its requests are not counted
+// in a pass's report.
+func (r *Repairer) readSegment(ctx context.Context, id chunk.ID, code erasure.Params) ([]byte, error) {
+	total := code.Total()
+	cands, err := r.peers.closest(ctx, ChunkKey(id), total+lateSpare(total), Middle)
+	if err != nil {
+		return nil, err
+	}
+	var rep RepairReport
+	st := &chunkState{id: wire.Hash(id), cands: cands, held: make(map[identity.NodeID][]uint16)}
+	r.listHeld(ctx, &rep, []*chunkState{st})
+	if !r.learnParams(ctx, &rep, st) {
+		return nil, fmt.Errorf("%w: no holder of segment %s serves a valid shard", ErrUnavailable, id)
+	}
+	res, err := decodeVerified(id, r.fetchParallel(ctx, st))
+	if err != nil {
+		return nil, fmt.Errorf("%w: segment %s: %w", ErrUnavailable, id, err)
+	}
+	return res.data, nil
+}
+
+// heldVersions returns the versions held here of the given records, the
+// packed ones read from their version segments. A version that no longer
+// reads is left out.
+func (r *Repairer) heldVersions(ctx context.Context, ref dirRef, keys []wire.Hash, segments *segmentCache) []versionOf {
+	out := make([]versionOf, 0, len(keys))
+	for _, k := range keys {
+		head, err := r.h.meta.getHead(recordKey(ref.Namespace, ref.Dir, k))
+		if err != nil {
+			continue
+		}
+		if head.Packed != nil {
+			e := packedEntry(k, head)
+			rec, _, err := segments.open(ctx, &e)
+			if err != nil {
+				r.log.Warn("packed record version does not read; not pushed", "segment", fmt.Sprintf("%x", e.Ref.Segment[:8]), "err", err)
+				continue
+			}
+			out = append(out, versionOf{rec: rec, ref: head.Packed})
+			continue
+		}
+		rec, err := r.h.meta.getRecord(head)
+		if err != nil {
+			continue
+		}
+		out = append(out, versionOf{rec: rec})
+	}
+	return out
+}
+
+// fetchParallel requests Data shards of a chunk at once, one per index
+// from the first holder in XOR order that lists it, and more from the
+// other holders as requests fail or stall.
+func (r *Repairer) fetchParallel(ctx context.Context, st *chunkState) []erasure.Shard {
+	var picks []shardPick
+	seen := make(map[uint16]bool)
+	for _, c := range st.cands {
+		for _, x := range st.held[c.ID] {
+			if !seen[x] {
+				seen[x] = true
+				picks = append(picks, shardPick{c, x})
+			}
+		}
+	}
+	var mu sync.Mutex
+	var shards []erasure.Shard
+	f := fanout{n: len(picks), want: st.params.Data, delay: segmentHedgeDelay, timeout: r.cfg.RequestTimeout}
+	hedge(ctx, f, func(ctx context.Context, i int) bool {
+		resp, err := r.peers.request(ctx, picks[i].c, &wire.GetShard{Chunk: st.id, Index: picks[i].index})
+		m, ok := resp.(*wire.ShardData)
+		if err != nil || !ok {
+			return false
+		}
+		sh, err := erasure.UnmarshalShard(m.Shard)
+		if err == nil {
+			err = sh.Verify()
+		}
+		if err != nil || sh.Params != st.params || sh.Index != int(picks[i].index) {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		shards = append(shards, sh)
+		return true
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(shards)
+}
