@@ -45,6 +45,38 @@ func ChunkLoss(p Params, nodes, failed int) (*big.Rat, error) {
 	return new(big.Rat).SetFrac(lost, binomial(nodes, n)), nil
 }
 
+// ChunkLossSpread returns the exact probability that a chunk coded with p
+// is lost when failed nodes of a cluster of nodes fail at once, its
+// p.Total() shards being spread over all nodes as evenly as possible:
+// r = n mod N nodes hold s+1 shards and the others s = floor(n/N). This is
+// where repair leaves a chunk once fewer nodes than shards survive. If j
+// failed nodes hold s+1 shards, the chunk loses j·(s+1) + (f−j)·s, so
+//
+//	P(lost) = Σ_j C(r,j)·C(N−r,f−j) / C(N,f) over j with j·(s+1)+(f−j)·s > Parity
+//
+// with N = nodes, f = failed and n = p.Total(). With n ≤ N it equals
+// ChunkLoss.
+func ChunkLossSpread(p Params, nodes, failed int) (*big.Rat, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if nodes < 1 || failed < 0 || failed > nodes {
+		return nil, fmt.Errorf("erasure: %d failed nodes is outside 0..%d", failed, nodes)
+	}
+	n := p.Total()
+	s, r := n/nodes, n%nodes
+	lost := new(big.Int)
+	for j := max(0, failed-(nodes-r)); j <= min(r, failed); j++ {
+		if j*(s+1)+(failed-j)*s <= p.Parity {
+			continue
+		}
+		term := binomial(r, j)
+		term.Mul(term, binomial(nodes-r, failed-j))
+		lost.Add(lost, term)
+	}
+	return new(big.Rat).SetFrac(lost, binomial(nodes, failed)), nil
+}
+
 // ChunkLossIndependent returns the exact probability that a chunk coded
 // with p is lost when each node fails independently with probability q,
 // the model for a large network in which a fraction q of nodes fails. The

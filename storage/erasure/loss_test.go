@@ -291,3 +291,45 @@ func TestDataSetLossMonteCarlo(t *testing.T) {
 	want, _ := DataSetLoss(mustChunkLoss(t, p, 48, 16), chunks).Float64()
 	checkEstimate(t, "100 chunks of 10+10", hits, trials, want)
 }
+
+func TestChunkLossSpread(t *testing.T) {
+	// With no more shards than nodes, the spread is one shard per node
+	// on n of them, as ChunkLoss assumes.
+	for _, p := range []Params{{Data: 16, Parity: 16}, {Data: 8, Parity: 4}} {
+		spread, err := ChunkLossSpread(p, 48, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ChunkLoss(p, 48, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spread.Cmp(want) != 0 {
+			t.Errorf("ChunkLossSpread(%v, 48, 16) = %v, want ChunkLoss's %v", p, spread.RatString(), want.RatString())
+		}
+	}
+
+	// 48 shards on 32 nodes: 16 nodes hold two. Any 8 failing lose at
+	// most 16 shards, so 32+16 survives and 33+15 is lost exactly when
+	// all 8 failed nodes hold two: C(16,8)/C(32,8).
+	tests := []struct {
+		p    Params
+		want *big.Rat
+	}{
+		{Params{Data: 32, Parity: 16}, new(big.Rat)},
+		{Params{Data: 33, Parity: 15}, big.NewRat(12870, 10518300)},
+		{Params{Data: 24, Parity: 16}, new(big.Rat)},
+	}
+	for _, tt := range tests {
+		got, err := ChunkLossSpread(tt.p, 32, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Cmp(tt.want) != 0 {
+			t.Errorf("ChunkLossSpread(%v, 32, 8) = %v, want %v", tt.p, got.RatString(), tt.want.RatString())
+		}
+	}
+	if _, err := ChunkLossSpread(Params{Data: 2, Parity: 1}, 4, 5); err == nil {
+		t.Error("ChunkLossSpread with more failed nodes than nodes returned no error")
+	}
+}

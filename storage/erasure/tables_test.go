@@ -73,6 +73,7 @@ type generatedTable struct {
 var generatedTables = []generatedTable{
 	{"cluster-f16", func(t *testing.T) string { return clusterTable(t, 16) }},
 	{"cluster-f24", func(t *testing.T) string { return clusterTable(t, 24) }},
+	{"after-repair", afterRepairTable},
 	{"feasible", feasibleTable},
 	{"replication", replicationTable},
 	{"independent", independentTable},
@@ -116,6 +117,37 @@ func clusterTable(t *testing.T, failed int) string {
 			yesNo(safe(chunk) && p.Overhead() <= maxOverhead))
 	}
 	return b.String()
+}
+
+// afterRepairTable follows each candidate through the sequence the store
+// must survive: 16 of 48 nodes fail, repair spreads the chunk's shards
+// over the 32 survivors, and 8 more fail.
+func afterRepairTable(t *testing.T) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| params | overhead | P(lost), 16 of 48 fail | most shards on one survivor | P(lost), then 8 of 32 fail | P(any of 10^6 lost), then 8 of 32 fail |\n")
+	fmt.Fprintf(&b, "|---|--:|--:|--:|--:|--:|\n")
+	for _, p := range afterRepairCandidates {
+		first := mustChunkLoss(t, p, clusterNodes, 16)
+		second, err := ChunkLossSpread(p, clusterNodes-16, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		most := (p.Total() + clusterNodes - 17) / (clusterNodes - 16)
+		fmt.Fprintf(&b, "| %v | %.2f× | %s | %d | %s | %s |\n", p, p.Overhead(), formatRat(first), most,
+			formatRat(second), formatFloat(DataSetLoss(second, 1_000_000)))
+	}
+	return b.String()
+}
+
+// afterRepairCandidates are the codes afterRepairTable compares.
+var afterRepairCandidates = []Params{
+	{Data: 15, Parity: 15},
+	{Data: 16, Parity: 16},
+	{Data: 20, Parity: 16},
+	{Data: 24, Parity: 16},
+	{Data: 32, Parity: 16},
+	{Data: 33, Parity: 15},
+	{Data: 24, Parity: 24},
 }
 
 // feasibleTable scans every code that fits on the cluster with at most

@@ -180,3 +180,26 @@ func TestPackedRecordsGrantAndDelete(t *testing.T) {
 		t.Errorf("List after a delete = %d records, %v; want %d", len(list), err, len(keys)-1)
 	}
 }
+
+// FuzzVersionSegment decodes arbitrary bytes as a version segment and
+// opens every version in it, as a reader does with a segment whose ID
+// matched: neither step may panic.
+func FuzzVersionSegment(f *testing.F) {
+	c := newCluster(f, 1, smallParams(1, 0, 1))
+	rec, d := sealedRecord(f, c.node(0), "ns", "k", "v")
+	_, segments, err := packVersions([]*wire.Record{&rec.Record, &rec.Record})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(segments[0])
+	f.Add([]byte{0x81, 0x40})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		versions, err := decodeVersions(b)
+		if err != nil {
+			return
+		}
+		for i := range versions {
+			_, _, _ = openVersion(d, wire.PackedRef{Index: uint16(i)}, versions)
+		}
+	})
+}

@@ -174,7 +174,7 @@ func (r *Repairer) listShards(ctx context.Context, c wire.Contact, ids []wire.Ha
 // replaces the wrong shards found.
 func (r *Repairer) rebuild(ctx context.Context, rep *RepairReport, st *chunkState, plan chunkPlan) {
 	f := &fetched{have: make(map[int]bool)}
-	r.fetchShards(ctx, rep, st, f, st.params.Data)
+	r.fetchParallel(ctx, st, f)
 	res, err := decodeVerified(chunk.ID(st.id), f.shards)
 	if errors.Is(err, errIDMismatch) {
 		r.fetchShards(ctx, rep, st, f, st.params.Total())
@@ -185,18 +185,48 @@ func (r *Repairer) rebuild(ctx context.Context, rep *RepairReport, st *chunkStat
 		rep.Errors++
 		return
 	}
-	n := min(len(plan.Missing), len(plan.Targets))
-	for i := range n {
-		if r.putRebuilt(ctx, rep, st.id, res, plan.Missing[i], plan.Targets[i]) {
-			rep.ShardsRebuilt++
-		}
-	}
+	r.putAllRebuilt(ctx, rep, st.id, res, plan)
 	for _, j := range res.liars {
 		r.log.Warn("holder serves a shard that does not belong to its chunk; replacing it",
 			"chunk", fmt.Sprintf("%x", st.id[:8]), "index", f.shards[j].Index, "peer", f.from[j].ID.Short())
 		if r.putRebuilt(ctx, rep, st.id, res, f.shards[j].Index, f.from[j]) {
 			rep.WrongShards++
 		}
+	}
+}
+
+// putAllRebuilt rebuilds the shards plan misses with one decode and
+// stores them on their targets at once, each request counted in a report
+// of its own.
+func (r *Repairer) putAllRebuilt(ctx context.Context, rep *RepairReport, id wire.Hash, res *decoded, plan chunkPlan) {
+	n := min(len(plan.Missing), len(plan.Targets))
+	if n == 0 {
+		return
+	}
+	rebuilt, _, err := erasure.Reconstruct(res.used, plan.Missing[:n])
+	if err != nil {
+		rep.Errors++
+		return
+	}
+	reports := make([]RepairReport, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			b, err := erasure.MarshalShard(rebuilt[i])
+			if err != nil {
+				reports[i].Errors++
+				return
+			}
+			if _, err := r.send(ctx, &reports[i], plan.Targets[i], &wire.PutShard{Chunk: id, Shard: b}); err != nil {
+				return
+			}
+			reports[i].ShardsRebuilt++
+			reports[i].BytesSent += int64(len(b))
+		})
+	}
+	wg.Wait()
+	for _, o := range reports {
+		rep.add(o)
 	}
 }
 

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -13,12 +12,12 @@ import (
 	"github.com/yuinet/yui/storage/erasure"
 )
 
-// segmentHedgeDelay is how long a segment read by repair waits for a
+// repairHedgeDelay is how long a shard fetch by repair waits for a
 // shard before it requests one more from another holder.
-const segmentHedgeDelay = 200 * time.Millisecond
+const repairHedgeDelay = 200 * time.Millisecond
 
-// repairSegments returns a segment cache for one repair pass over a
-// namespace's directory shards. Repair sends a packed version in full,
+// repairSegments returns a segment cache for the repair of one directory
+// shard. Repair sends a packed version in full,
 // with its reference, because the receiving holder checks every version
 // it stores, so it reads the version segments of what it pushes.
 func (r *Repairer) repairSegments(d *Descriptor) *segmentCache {
@@ -43,7 +42,9 @@ func (r *Repairer) readSegment(ctx context.Context, id chunk.ID, code erasure.Pa
 	if !r.learnParams(ctx, &rep, st) {
 		return nil, fmt.Errorf("%w: no holder of segment %s serves a valid shard", ErrUnavailable, id)
 	}
-	res, err := decodeVerified(id, r.fetchParallel(ctx, st))
+	f := &fetched{have: make(map[int]bool)}
+	r.fetchParallel(ctx, st, f)
+	res, err := decodeVerified(id, f.shards)
 	if err != nil {
 		return nil, fmt.Errorf("%w: segment %s: %w", ErrUnavailable, id, err)
 	}
@@ -79,24 +80,23 @@ func (r *Repairer) heldVersions(ctx context.Context, ref dirRef, keys []wire.Has
 	return out
 }
 
-// fetchParallel requests Data shards of a chunk at once, one per index
-// from the first holder in XOR order that lists it, and more from the
-// other holders as requests fail or stall.
-func (r *Repairer) fetchParallel(ctx context.Context, st *chunkState) []erasure.Shard {
+// fetchParallel adds to f Data shards of a chunk, requested at once, one
+// per index from the first holder in XOR order that lists it, and more
+// from the other holders as requests fail or stall.
+func (r *Repairer) fetchParallel(ctx context.Context, st *chunkState, f *fetched) {
 	var picks []shardPick
 	seen := make(map[uint16]bool)
 	for _, c := range st.cands {
 		for _, x := range st.held[c.ID] {
-			if !seen[x] {
+			if !seen[x] && !f.have[int(x)] {
 				seen[x] = true
 				picks = append(picks, shardPick{c, x})
 			}
 		}
 	}
 	var mu sync.Mutex
-	var shards []erasure.Shard
-	f := fanout{n: len(picks), want: st.params.Data, delay: segmentHedgeDelay, timeout: r.cfg.RequestTimeout}
-	hedge(ctx, f, func(ctx context.Context, i int) bool {
+	fo := fanout{n: len(picks), want: max(0, st.params.Data-len(f.shards)), delay: repairHedgeDelay, timeout: r.cfg.RequestTimeout}
+	hedge(ctx, fo, func(ctx context.Context, i int) bool {
 		resp, err := r.peers.request(ctx, picks[i].c, &wire.GetShard{Chunk: st.id, Index: picks[i].index})
 		m, ok := resp.(*wire.ShardData)
 		if err != nil || !ok {
@@ -111,10 +111,9 @@ func (r *Repairer) fetchParallel(ctx context.Context, st *chunkState) []erasure.
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		shards = append(shards, sh)
+		f.have[sh.Index] = true
+		f.shards = append(f.shards, sh)
+		f.from = append(f.from, picks[i].c)
 		return true
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	return slices.Clone(shards)
 }
