@@ -270,11 +270,11 @@ func checkReadValue(gw *localNode, r storeRecord, v *api.ReadValue) error {
 }
 
 // verifyWithRetry reads r alone and retries once after a gateway
-// reported too few holders reachable. Data that is really lost fails the
-// retry too.
+// reported too few holders reachable, before the value or while
+// streaming it. Data that is really lost fails the retry too.
 func verifyWithRetry(ctx context.Context, gw *localNode, user, ns string, r storeRecord, retried *atomic.Int64) error {
 	err := verifyRecord(ctx, gw, user, ns, r)
-	if errors.Is(err, api.ErrUnavailable) {
+	if errors.Is(err, api.ErrUnavailable) || errors.Is(err, api.ErrInterrupted) {
 		retried.Add(1)
 		time.Sleep(unavailableRetryDelay)
 		err = verifyRecord(ctx, gw, user, ns, r)

@@ -12,6 +12,7 @@ import (
 	"github.com/yuinet/yui/network/kademlia"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/store"
 )
 
 // Tuning of storeNetwork.
@@ -124,6 +125,9 @@ func (sn *storeNetwork) Self() wire.Contact { return sn.self }
 // closest nodes. Those extra contacts were not heard from during the
 // lookup, so some may have gone.
 func (sn *storeNetwork) Closest(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error) {
+	if store.ProbesDown(ctx) {
+		return sn.closestWithDown(ctx, target, n)
+	}
 	if contacts, fresh, ok := sn.cachedClosest(target, n); ok {
 		live, whole := sn.withoutDown(contacts, n)
 		if fresh && whole {
@@ -146,6 +150,16 @@ func (sn *storeNetwork) Closest(ctx context.Context, target identity.NodeID, n i
 	}
 	live, _ := sn.withoutDown(contacts, n)
 	return live, nil
+}
+
+// closestWithDown returns the closest nodes to target from a new lookup,
+// with the peers marked down left in.
+func (sn *storeNetwork) closestWithDown(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error) {
+	contacts, err := sn.sharedLookup(ctx, target, n)
+	if err != nil {
+		return nil, err
+	}
+	return contacts[:min(n, len(contacts))], nil
 }
 
 // sharedLookup returns the closest nodes to target from a new lookup, or
@@ -302,14 +316,15 @@ func (sn *storeNetwork) widen(ctx context.Context, target identity.NodeID, close
 
 // Request sends req to a node and returns its response. A *wire.Error
 // response is returned as the message: only a failure to reach the node
-// is an error. A request to a peer that is down fails at once.
+// is an error. A request to a peer that is down fails at once, unless
+// ctx comes from store.WithDownProbe.
 func (sn *storeNetwork) Request(ctx context.Context, to wire.Contact, req wire.Message) (wire.Message, error) {
 	now := time.Now()
 	seen := sn.lastSeen()
 	sn.mu.Lock()
 	down := sn.isDown(to.ID, now, seen)
 	sn.mu.Unlock()
-	if down {
+	if down && !store.ProbesDown(ctx) {
 		return nil, fmt.Errorf("node: %w: %s is marked down after %d or more failed requests in a row; it is tried again once the mark ends or it contacts this node",
 			transport.ErrUnreachable, to.ID.Short(), downAfter)
 	}

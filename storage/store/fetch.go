@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/yuinet/yui/network/identity"
@@ -98,6 +99,9 @@ func (s *Store) readChunk(ctx context.Context, id chunk.ID, nominal erasure.Para
 	if ss.needed() > 0 {
 		listed = s.listShards(ctx, id, cands)
 		s.fetchListed(ctx, id, cands, listed, ss, false)
+	}
+	if ss.needed() > 0 && listed != nil {
+		s.fetchPatiently(ctx, id, cands, listed, ss)
 	}
 	res, err := s.decodeSet(id, ss)
 	if errors.Is(err, ErrCorrupt) {
@@ -207,6 +211,58 @@ func (s *Store) fetchListed(ctx context.Context, id chunk.ID, cands []wire.Conta
 			return
 		}
 	}
+}
+
+// fetchPatiently is the last attempt of a read that has too few shards,
+// as after a third of the holders failed at once, when a chunk of the
+// default code has exactly Data shards left and every one is needed. It
+// asks the candidates that did not list their shards in time again, and
+// fetches every listed shard the set lacks, each request with the whole
+// request timeout instead of the attempt timeout, since a busy holder is
+// slow but not gone.
+//
+// It runs under WithDownProbe, so holders the Network took for down are
+// asked too, and a lookup adds the candidates such holders left out.
+func (s *Store) fetchPatiently(ctx context.Context, id chunk.ID, cands []wire.Contact, held [][]uint16, ss *shardSet) {
+	ctx = WithDownProbe(ctx)
+	if more, err := s.closest(ctx, ChunkKey(id), len(cands)); err == nil {
+		for _, c := range more {
+			if !slices.ContainsFunc(cands, func(x wire.Contact) bool { return x.ID == c.ID }) {
+				cands = append(cands, c)
+				held = append(held, nil)
+			}
+		}
+	}
+
+	msg := &wire.ListShards{Chunks: []wire.Hash{wire.Hash(id)}}
+	var mu sync.Mutex
+	f := fanout{n: len(cands), want: len(cands), timeout: s.cfg.RequestTimeout}
+	hedge(ctx, f, func(ctx context.Context, i int) bool {
+		if held[i] != nil {
+			return true
+		}
+		resp, err := s.request(ctx, cands[i], msg)
+		r, ok := resp.(*wire.ShardIndexes)
+		if err != nil || !ok || len(r.Held) != 1 {
+			return false
+		}
+		mu.Lock()
+		held[i] = r.Held[0]
+		mu.Unlock()
+		return true
+	})
+
+	picks, _ := listedPicks(cands, held, ss)
+	f = fanout{n: len(picks), want: len(picks), timeout: s.cfg.RequestTimeout, done: func() bool { return ss.needed() == 0 }}
+	hedge(ctx, f, func(ctx context.Context, i int) bool {
+		p := picks[i]
+		if ss.has(int(p.index)) {
+			return false
+		}
+		resp, err := s.request(ctx, p.c, &wire.GetShard{Chunk: wire.Hash(id), Index: p.index})
+		d, ok := resp.(*wire.ShardData)
+		return ok && err == nil && ss.add(d.Shard, p.c)
+	})
 }
 
 type shardPick struct {

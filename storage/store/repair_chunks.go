@@ -80,6 +80,9 @@ func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *reso
 			continue // no valid shard anywhere to read the code from
 		}
 		plan := planChunk(self, st.cands, st.held, st.params, lost[st.id])
+		if plan.Lost && r.recheck(ctx, rep, st) {
+			plan = planChunk(self, st.cands, st.held, st.params, lost[st.id])
+		}
 		switch {
 		case !plan.Responsible || len(plan.Missing) == 0:
 		case plan.Lost:
@@ -92,6 +95,27 @@ func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *reso
 		ho.add(self, st, plan)
 	}
 	r.handOver(ctx, rep, &ho)
+}
+
+// recheck lists the shards of a chunk that looks lost once more, under
+// WithDownProbe: holders the Network took for down are looked up and
+// asked too, since on a loaded machine a live holder that timed out a
+// few times is marked down, and after a third of the nodes failed every
+// survivor's shard may be needed. It reports whether it listed anything.
+func (r *Repairer) recheck(ctx context.Context, rep *RepairReport, st *chunkState) bool {
+	ctx = WithDownProbe(ctx)
+	more, err := r.peers.closest(ctx, ChunkKey([32]byte(st.id)), len(st.cands)+lateSpare(len(st.cands)), Middle)
+	if err != nil {
+		return false
+	}
+	for _, c := range more {
+		if !slices.ContainsFunc(st.cands, func(x wire.Contact) bool { return x.ID == c.ID }) {
+			st.cands = append(st.cands, c)
+		}
+	}
+	st.cands = sortByDistance(ChunkKey([32]byte(st.id)), st.cands)
+	r.listHeld(ctx, rep, []*chunkState{st})
+	return true
 }
 
 // chunkCandidates finds a chunk's candidate holders and reads its code

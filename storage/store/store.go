@@ -24,7 +24,9 @@ type Network interface {
 	// itself when it is among the closest. Repair requests up to 4 times
 	// the nodes a target needs and takes the result to hold every live
 	// node within its farthest one, and a result shorter than a target
-	// needs to hold the whole network.
+	// needs to hold the whole network. Under a context from
+	// WithDownProbe it also returns, and Request also sends to, nodes it
+	// took for down.
 	Closest(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error)
 	// Request sends msg to a node and returns its response, which is a
 	// *wire.Error when the node failed or refused. The store never passes
