@@ -326,8 +326,8 @@ func newSealedJob(user string, spec *job.Spec, segs [][]sensor.Reading) (*sealed
 		return nil, nil, err
 	}
 	if sj.slots > params.Slots() {
-		return nil, nil, fmt.Errorf("%w: %d groups and their fields need %d slots, one ciphertext has %d; group more coarsely or select less time",
-			ErrSealedLayout, len(sj.groups), sj.slots, params.Slots())
+		return nil, nil, fmt.Errorf("%w: %w: %d groups and their fields need %d slots, one ciphertext has %d; group more coarsely or select less time",
+			job.ErrInvalid, ErrSealedLayout, len(sj.groups), sj.slots, params.Slots())
 	}
 	return sj, perSegment, nil
 }

@@ -1,10 +1,14 @@
 package node
 
 import (
+	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/yuinet/yui/job"
 	"github.com/yuinet/yui/job/he"
+	"github.com/yuinet/yui/sensor"
 )
 
 // An encrypted job's aggregate goes from a manager to its backup as
@@ -103,4 +107,45 @@ func newSealedManager(t *testing.T, spec *job.Spec, replica []byte) *managedJob 
 		t.Fatal("an encrypted job's aggregate decoded without a ciphertext sum")
 	}
 	return &managedJob{spec: spec, partial: partial, sealed: sealed}
+}
+
+// newSealedJob lays out one slot per group for its readings and two per
+// field, and rejects a layout larger than one ciphertext.
+func TestSealedLayout(t *testing.T) {
+	start := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	reading := func(source string, fields int) sensor.Reading {
+		r := sensor.Reading{Source: source, Time: start}
+		for i := range fields {
+			r.Fields = append(r.Fields, sensor.Field{Name: fmt.Sprintf("f%02d", i), Value: sensor.Number(float64(i) / 4)})
+		}
+		return r
+	}
+	spec := &job.Spec{ID: "j", Namespace: "library", Aggs: []string{"mean"}, By: "sensor", Encrypted: true, Scale: 100}
+
+	segs := [][]sensor.Reading{{reading("a", 2), reading("a", 2)}, {reading("b", 3)}}
+	sj, sums, err := newSealedJob("default", spec, segs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sj.slots != 1+2*2+1+2*3 || len(sj.groups) != 2 || len(sums) != 2 {
+		t.Fatalf("layout of %d slots in %d groups from %d segments; want 12 slots, 2 groups, 2 segments",
+			sj.slots, len(sj.groups), len(sums))
+	}
+	slots := sj.slotsOf(sums[0])
+	a := sj.groups[0]
+	if slots[a.count] != 2 || slots[a.fields[1].sum] != 50 || slots[a.fields[1].count] != 2 {
+		t.Errorf("segment a fills slots %v, want 2 readings and f01 summing to 50 over 2 values", slots)
+	}
+	if b := sj.groups[1]; slots[b.count] != 0 {
+		t.Errorf("segment a wrote %d readings into group b", slots[b.count])
+	}
+
+	// 200 sensors of 20 fields need 200 × 41 = 8,200 slots, above 8,192.
+	var many [][]sensor.Reading
+	for i := range 200 {
+		many = append(many, []sensor.Reading{reading(fmt.Sprintf("s%03d", i), 20)})
+	}
+	if _, _, err := newSealedJob("default", spec, many); !errors.Is(err, ErrSealedLayout) || !errors.Is(err, job.ErrInvalid) {
+		t.Errorf("8,200 slots: error %v, want ErrSealedLayout and job.ErrInvalid", err)
+	}
 }
