@@ -130,14 +130,16 @@ type JobStatus struct {
 
 // JobLocality counts a job's input bytes by where they were read.
 type JobLocality struct {
-	// Held bytes were read on a node that stores them, Cluster bytes by
-	// a worker in the data's location cell, Remote bytes by one outside
-	// it, and Unknown bytes where the worker or the data had no cell.
-	Held    uint64 `json:"held_bytes"`
+	// Cluster bytes were read by a worker in the data's location cell,
+	// Remote bytes by one outside it, and Unknown bytes where the worker
+	// or the data had no cell. Held bytes, counted in those three too,
+	// were read on a node that stores them.
 	Cluster uint64 `json:"cluster_bytes"`
 	Remote  uint64 `json:"remote_bytes"`
 	Unknown uint64 `json:"unknown_bytes"`
-	// InClusterShare is (Held + Cluster) over all four, 0 to 1.
+	Held    uint64 `json:"held_bytes"`
+	// InClusterShare is Cluster over Cluster + Remote + Unknown, the
+	// share of bytes that stayed inside their cluster, 0 to 1.
 	InClusterShare float64 `json:"in_cluster_share"`
 }
 

@@ -192,10 +192,10 @@ func fillLocality(st *wire.JobStatus, l sched.Locality) {
 // apiLocality returns a status's byte counts by place, or nil before
 // any committed unit reported its bytes.
 func apiLocality(st *wire.JobStatus) *api.JobLocality {
-	total := float64(st.BytesHeld) + float64(st.BytesCluster) + float64(st.BytesRemote) + float64(st.BytesUnknown)
+	total := float64(st.BytesCluster) + float64(st.BytesRemote) + float64(st.BytesUnknown)
 	if total == 0 {
 		return nil
 	}
-	return &api.JobLocality{Held: st.BytesHeld, Cluster: st.BytesCluster, Remote: st.BytesRemote,
-		Unknown: st.BytesUnknown, InClusterShare: (float64(st.BytesHeld) + float64(st.BytesCluster)) / total}
+	return &api.JobLocality{Cluster: st.BytesCluster, Remote: st.BytesRemote, Unknown: st.BytesUnknown,
+		Held: st.BytesHeld, InClusterShare: float64(st.BytesCluster) / total}
 }

@@ -12,11 +12,10 @@ func localityLine(l *api.JobLocality) string {
 	if l == nil {
 		return ""
 	}
-	total := float64(l.Held) + float64(l.Cluster) + float64(l.Remote) + float64(l.Unknown)
-	percent := func(n uint64) float64 { return 100 * float64(n) / total }
-	return fmt.Sprintf("input: %d bytes, %.1f%% inside their cluster (%.1f%% on a holder, %.1f%% in the cluster, %.1f%% outside, %.1f%% unknown)",
-		l.Held+l.Cluster+l.Remote+l.Unknown, 100*l.InClusterShare,
-		percent(l.Held), percent(l.Cluster), percent(l.Remote), percent(l.Unknown))
+	total := l.Cluster + l.Remote + l.Unknown
+	percent := func(n uint64) float64 { return 100 * float64(n) / float64(total) }
+	return fmt.Sprintf("input: %d bytes, %.1f%% inside their cluster, %.1f%% outside, %.1f%% of unknown place; %.1f%% read on a node holding them",
+		total, 100*l.InClusterShare, percent(l.Remote), percent(l.Unknown), percent(l.Held))
 }
 
 // computeLine describes a node's compute tier and speed.

@@ -98,21 +98,21 @@ func report(t *testing.T, c *cluster, id WorkerID, n int64, dataCluster string) 
 
 func TestLocalityCountsCommittedBytes(t *testing.T) {
 	units := clusteredUnits(
-		[]string{"a", "b", "c", "a", "c"},
+		[]string{"b", "b", "c", "a", "c"},
 		[][]WorkerID{{"h"}, nil, nil, nil, nil})
 	c := newCluster(t, Config{}, units)
-	join(t, c, "h", TierUpper, "b") // holds unit 0
+	join(t, c, "h", TierUpper, "b") // holds unit 0 of its cluster
 	join(t, c, "x", TierUpper, "b") // takes unit 1 of its cluster
 	join(t, c, "y", TierUpper, "a") // takes unit 3 of its cluster
 	join(t, c, "z", TierUpper, "")  // of no known cluster, takes unit 2
 
-	report(t, c, "h", 100, "") // held; h then takes unit 4 of cluster c
-	report(t, c, "x", 20, "")  // in the data's cluster
-	report(t, c, "y", 3, "")   // in the data's cluster
-	report(t, c, "z", 7, "")   // unknown
-	report(t, c, "h", 4000, "")
+	report(t, c, "h", 100, "")  // held in the cluster; h then takes unit 4 of cluster c
+	report(t, c, "x", 20, "")   // in the data's cluster
+	report(t, c, "y", 3, "")    // in the data's cluster
+	report(t, c, "z", 7, "")    // unknown
+	report(t, c, "h", 4000, "") // outside the cluster
 
-	want := Locality{Held: 100, Cluster: 23, Unknown: 7, Remote: 4000}
+	want := Locality{Cluster: 123, Remote: 4000, Unknown: 7, Held: 100}
 	if got := c.mgr.Locality(); got != want {
 		t.Fatalf("locality %+v, want %+v", got, want)
 	}
@@ -154,5 +154,14 @@ func TestLocalityVerifyCountsAgreeingRuns(t *testing.T) {
 	report(t, c, "q", 10, "")
 	if got, want := c.mgr.Locality(), (Locality{Cluster: 10, Remote: 10}); got != want {
 		t.Fatalf("locality %+v, want %+v", got, want)
+	}
+}
+
+func TestLocalityHeldOutsideCluster(t *testing.T) {
+	c := newCluster(t, Config{}, clusteredUnits([]string{"a"}, [][]WorkerID{{"h"}}))
+	join(t, c, "h", TierUpper, "b")
+	report(t, c, "h", 30, "")
+	if got, want := c.mgr.Locality(), (Locality{Remote: 30, Held: 30}); got != want {
+		t.Fatalf("locality %+v, want %+v: a holder outside the data's cluster reads outside it", got, want)
 	}
 }

@@ -193,8 +193,10 @@ type unitState struct {
 type result struct {
 	worker WorkerID
 	data   []byte
-	// place is where the run read its input from, and bytes how much.
+	// place is where the run's worker was relative to its data, held
+	// whether it held the data, and bytes how much it read.
 	place Place
+	held  bool
 	bytes int64
 }
 
@@ -464,7 +466,7 @@ func (m *Machine) HandleReport(now time.Time, r Report) error {
 			m.recordAttempt(u)
 		} else {
 			m.recordResult(u, result{worker: r.Worker, data: bytes.Clone(r.Result),
-				place: placeOf(&u.unit, r.Worker, cluster, r.DataCluster), bytes: max(r.Bytes, 0)})
+				place: placeOf(&u.unit, cluster, r.DataCluster), held: u.unit.heldBy(r.Worker), bytes: max(r.Bytes, 0)})
 		}
 	}
 	m.schedule(now)
@@ -519,7 +521,7 @@ func (m *Machine) commit(u *unitState, best *result) {
 	u.committed = true
 	for _, r := range u.results {
 		if bytes.Equal(r.data, best.data) {
-			m.locality.add(r.place, r.bytes)
+			m.locality.add(r.place, r.held, r.bytes)
 		}
 	}
 	m.commits = append(m.commits, Commit{Epoch: m.epoch, Unit: u.unit.ID, Result: bytes.Clone(best.data),

@@ -145,9 +145,9 @@ type JobStatus struct {
 	Canceled  bool   `cbor:"9,keyasint,omitempty"`
 	Partial   []byte `cbor:"10,keyasint,omitempty"`
 	Err       string `cbor:"11,keyasint,omitempty"`
-	// Bytes of input of the committed units by where they were read:
-	// on a node that holds them, in the data's cluster, outside it, or
-	// where a cluster was unknown.
+	// Bytes of input of the committed units by where they were read: in
+	// the data's cluster, outside it, or where a cluster was unknown.
+	// BytesHeld counts those of the three read on a node that holds them.
 	BytesHeld    uint64 `cbor:"20,keyasint,omitempty"`
 	BytesCluster uint64 `cbor:"21,keyasint,omitempty"`
 	BytesRemote  uint64 `cbor:"22,keyasint,omitempty"`

@@ -1,0 +1,5 @@
+//go:build !race
+
+package jobsim
+
+const raceEnabled = false
