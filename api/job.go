@@ -124,7 +124,7 @@ type JobStatus struct {
 	Canceled  bool             `json:"canceled,omitempty"`
 	Error     string           `json:"error,omitempty"`
 	Groups    []AggregateGroup `json:"groups,omitempty"`
-	// Locality is where the committed units' input was read.
+	// Locality counts the committed units' input bytes by place.
 	Locality *JobLocality `json:"locality,omitempty"`
 }
 

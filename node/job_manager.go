@@ -55,6 +55,9 @@ type managedJob struct {
 	done, canceled, deposed bool
 	// watching is set once the backup loop runs.
 	watching bool
+	// sensors maps a sensor to the units that read it, to spread the
+	// cluster a worker finds; built on first use.
+	sensors *sensorUnits
 }
 
 type jobWorker struct {
@@ -461,6 +464,7 @@ func (s *jobService) handleReport(from transport.Peer, m *wire.JobReport) wire.M
 	if err := mj.machine.HandleReport(now, r); errors.Is(err, sched.ErrDeposed) {
 		mj.deposed = true
 	}
+	mj.learnClusterLocked(r.Unit, m.DataCluster)
 	// A worker that fails units in a row, such as one whose reader has no
 	// grant, would otherwise take each unit again at once and use up its
 	// attempts, so it sits out for a while.

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -198,4 +199,57 @@ func apiLocality(st *wire.JobStatus) *api.JobLocality {
 	}
 	return &api.JobLocality{Cluster: st.BytesCluster, Remote: st.BytesRemote, Unknown: st.BytesUnknown,
 		Held: st.BytesHeld, InClusterShare: float64(st.BytesCluster) / total}
+}
+
+// sensorUnits maps each sensor of a job to the units that read its
+// segments, by the sensor's hash in the segment keys.
+type sensorUnits struct {
+	units map[string][]sched.UnitID
+	// learned holds the sensors whose cluster was already given out.
+	learned map[string]bool
+}
+
+func newSensorUnits(units []sched.Unit) *sensorUnits {
+	x := &sensorUnits{units: make(map[string][]sched.UnitID), learned: make(map[string]bool)}
+	for _, u := range units {
+		for _, s := range u.Segments {
+			if sensor, ok := segmentSensor(s.Key); ok {
+				x.units[sensor] = append(x.units[sensor], u.ID)
+			}
+		}
+	}
+	return x
+}
+
+// segmentSensor returns the sensor part of a segment key,
+// "readings/HOUR/SENSOR-CONTENT" in the search layer's layout.
+func segmentSensor(key string) (string, bool) {
+	name := key[strings.LastIndexByte(key, '/')+1:]
+	sensor, _, ok := strings.Cut(name, "-")
+	return sensor, ok && sensor != ""
+}
+
+// learnClusterLocked spreads the cluster a worker found in a unit's data
+// to every unit that reads the same sensors, so that their runs prefer
+// workers of that cluster. The submitter sees only segment keys, so a
+// sensor's first unit runs anywhere. mj.mu must be held.
+func (mj *managedJob) learnClusterLocked(unit sched.UnitID, cluster string) {
+	if cluster == "" || mj.machine == nil || mj.snap == nil || int(unit) >= len(mj.snap.Units) {
+		return
+	}
+	if mj.sensors == nil {
+		mj.sensors = newSensorUnits(mj.snap.Units)
+	}
+	for _, s := range mj.snap.Units[unit].Segments {
+		sensor, ok := segmentSensor(s.Key)
+		if !ok || mj.sensors.learned[sensor] {
+			continue
+		}
+		mj.sensors.learned[sensor] = true
+		for _, id := range mj.sensors.units[sensor] {
+			if err := mj.machine.SetUnitCluster(id, cluster); err != nil {
+				mj.s.n.log.Debug("job unit's cluster not set", "job", mj.id, "unit", id, "err", err)
+			}
+		}
+	}
 }

@@ -3,10 +3,12 @@ package node
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/job/sched"
 	"github.com/yuinet/yui/sensor"
 )
 
@@ -112,5 +114,38 @@ func waitJob(t *testing.T, ctx context.Context, c *api.Client, id string) *api.J
 			t.Fatalf("job not done: %+v", st)
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+func TestSegmentSensor(t *testing.T) {
+	cases := map[string]string{
+		"readings/2006-11-13T17/19581e27de7ced00-e8d1fdbca044528d": "19581e27de7ced00",
+		"a-b": "a",
+	}
+	for key, want := range cases {
+		if got, ok := segmentSensor(key); !ok || got != want {
+			t.Errorf("segmentSensor(%q) = %q, %v; want %q", key, got, ok, want)
+		}
+	}
+	for _, key := range []string{"", "readings/2006-11-13T17/", "he/jobs/j1/3", "readings/x/-abc"} {
+		if got, ok := segmentSensor(key); ok {
+			t.Errorf("segmentSensor(%q) = %q, want no sensor", key, got)
+		}
+	}
+}
+
+func TestSensorUnitsGroupsBySensor(t *testing.T) {
+	seg := func(key string) sched.Segment { return sched.Segment{Key: key, Readings: 1} }
+	units := []sched.Unit{
+		{ID: 0, Segments: []sched.Segment{seg("readings/h1/aa-1"), seg("readings/h1/bb-2")}, Readings: 2},
+		{ID: 1, Segments: []sched.Segment{seg("readings/h2/aa-3")}, Readings: 1},
+		{ID: 2, Segments: []sched.Segment{seg("readings/h2/cc-4")}, Readings: 1},
+	}
+	x := newSensorUnits(units)
+	if got := x.units["aa"]; !slices.Equal(got, []sched.UnitID{0, 1}) {
+		t.Errorf("sensor aa is read by units %v, want [0 1]", got)
+	}
+	if got := x.units["cc"]; !slices.Equal(got, []sched.UnitID{2}) {
+		t.Errorf("sensor cc is read by units %v, want [2]", got)
 	}
 }

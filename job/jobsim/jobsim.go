@@ -10,7 +10,7 @@
 // daemon's calibration does. A unit takes UnitTime on a middle-tier
 // worker, scaled by the worker's speed and by a uniform factor in
 // [0.5, 1.5). Workers and data sit in location clusters, and each unit's
-// data is held by Replicas workers placed as Placement says. The network
+// data is held by Replicas workers that Placement chooses. The network
 // and storage reads are not modelled beyond that.
 package jobsim
 
@@ -94,7 +94,7 @@ type Result struct {
 	// left workers included; TierChanges counts the moves between tiers.
 	Tiers       [3]int
 	TierChanges int
-	// Locality is where the committed units' input was read.
+	// Locality counts the committed units' input bytes by place.
 	Locality sched.Locality
 }
 

@@ -134,3 +134,20 @@ func (h *workerHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return w
 }
+
+// addCluster files unit id under the heaps of cluster, from now on.
+func (x *pendingIndex) addCluster(id UnitID, cluster string, small bool) {
+	keys := []string{prefixCluster + cluster}
+	if small {
+		keys = append(keys, prefixSmall+prefixCluster+cluster)
+	}
+	for _, k := range keys {
+		x.keys[id] = append(x.keys[id], k)
+		h := x.heaps[k]
+		if h == nil {
+			h = &unitHeap{}
+			x.heaps[k] = h
+		}
+		heap.Push(h, id)
+	}
+}

@@ -1,5 +1,7 @@
 package sched
 
+import "fmt"
+
 // Place is the location of a run's worker relative to its data's
 // cluster.
 type Place uint8
@@ -73,3 +75,23 @@ func (l Locality) Share() float64 {
 // Locality returns the bytes of the committed runs by where they were
 // read, including those of the snapshot this Machine was restored from.
 func (m *Machine) Locality() Locality { return m.locality }
+
+// SetUnitCluster sets the cluster of a unit whose data's place was not
+// known when the job began, such as one a worker of another unit of the
+// same sensor has since reported. A unit that has a cluster keeps it.
+// Later runs of the unit prefer workers of that cluster.
+func (m *Machine) SetUnitCluster(id UnitID, cluster string) error {
+	if m.deposed {
+		return ErrDeposed
+	}
+	if id < 0 || int(id) >= len(m.units) || len(cluster) > maxNameLen {
+		return fmt.Errorf("%w: cluster %q for unit %d of %d", ErrInvalid, cluster, id, len(m.units))
+	}
+	u := &m.units[id]
+	if cluster == "" || u.unit.Cluster != "" {
+		return nil
+	}
+	u.unit.Cluster = cluster
+	m.index.addCluster(id, cluster, m.small(&u.unit))
+	return nil
+}

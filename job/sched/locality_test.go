@@ -165,3 +165,23 @@ func TestLocalityHeldOutsideCluster(t *testing.T) {
 		t.Fatalf("locality %+v, want %+v: a holder outside the data's cluster reads outside it", got, want)
 	}
 }
+
+func TestSetUnitClusterSteersLaterRuns(t *testing.T) {
+	c := newCluster(t, Config{}, clusteredUnits([]string{"", "", ""}, [][]WorkerID{nil, nil, nil}))
+	if err := c.mgr.SetUnitCluster(2, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.mgr.SetUnitCluster(2, "other"); err != nil {
+		t.Fatal(err)
+	}
+	join(t, c, "in-k", TierUpper, "k")
+	if got := runningUnits(c.workers["in-k"]); !slices.Equal(got, []UnitID{2}) {
+		t.Fatalf("worker of cluster k runs %v, want unit 2, set to its cluster", got)
+	}
+	if got := c.mgr.Snapshot().Units[2].Cluster; got != "k" {
+		t.Errorf("snapshot gives unit 2 cluster %q, want k, the first one set", got)
+	}
+	if err := c.mgr.SetUnitCluster(3, "k"); err == nil {
+		t.Error("cluster of unit 3 of 3 set")
+	}
+}
