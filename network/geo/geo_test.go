@@ -91,3 +91,23 @@ func TestTallyBoundsCells(t *testing.T) {
 		t.Fatalf("tally counts %d cells, limit %d", len(tally.counts), maxTallyCells)
 	}
 }
+
+// FuzzParsePosition checks that any text either parses to a position in
+// range, whose cell exists, or fails with ErrInvalid.
+func FuzzParsePosition(f *testing.F) {
+	for _, s := range []string{"50.81,4.38", "-90,-180", "90,180", "1e309,0", "NaN,0", ",", "a,b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lat, lon, err := ParsePosition(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ParsePosition(%q) error %v, want ErrInvalid", s, err)
+			}
+			return
+		}
+		if _, err := Cell(lat, lon); err != nil {
+			t.Fatalf("ParsePosition(%q) = %v, %v, which has no cell: %v", s, lat, lon, err)
+		}
+	})
+}
