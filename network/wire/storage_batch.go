@@ -93,7 +93,7 @@ func validatePacked(entries []PackedEntry) error {
 	return nil
 }
 
-// RecordList answers a GetRecords. Records holds the versions found, in
+// RecordList is the response to a GetRecords. Records holds the versions found, in
 // no particular order; readers match them to key hashes by their verified
 // envelopes. NotFound lists the key hashes the node holds no version of.
 // A key hash in neither list was left out to keep the message within
@@ -106,7 +106,7 @@ type RecordList struct {
 
 // PutRecords asks a directory holder to store several record versions of
 // one directory shard. The holder stores each version that verifies and
-// answers Ack when it stored or already held all of them, or the error of
+// responds with Ack when it stored or already held all of them, or the error of
 // the first one it rejected. When Packed is set, it has one reference per
 // record, and the holder checks each full version but keeps only a
 // compact entry that points at Packed[i].
@@ -133,7 +133,7 @@ func (m *GetRecords) Validate() error {
 
 func (m *RecordList) Validate() error {
 	if len(m.Records) > MaxRecordBatch || len(m.NotFound) > MaxRecordBatch {
-		return fmt.Errorf("answer has %d records and %d not found, limit %d each",
+		return fmt.Errorf("response has %d records and %d not found, limit %d each",
 			len(m.Records), len(m.NotFound), MaxRecordBatch)
 	}
 	if err := validatePacked(m.Packed); err != nil {

@@ -20,7 +20,7 @@ type batchAnswer struct {
 	// resolvePacked moves those that verify into found.
 	packed map[seal.Hash]wire.PackedEntry
 	// notFound lists the records the holder has no version of. A record
-	// in neither map was left out of the answer or did not verify.
+	// in neither map was left out of the response or did not verify.
 	notFound map[seal.Hash]bool
 }
 
@@ -146,9 +146,9 @@ func missingError(d *Descriptor, k seal.Hash, answers []batchAnswer) error {
 }
 
 // askRecords requests the records from cands in order until want of them
-// have responded, hedged: a holder that is slower than the hedge delay or
-// fails is replaced by the next candidate, and once one holder has
-// returned records the others get a grace period. It returns an answer for every
+// have responded. The requests are hedged: a holder that is slower than
+// the hedge delay or fails is replaced by the next candidate. Once one
+// holder has returned records, the others get a grace period. It returns an answer for every
 // candidate, asked or not.
 func (s *Store) askRecords(ctx context.Context, d *Descriptor, group []seal.Hash, cands []wire.Contact, want int) []batchAnswer {
 	answers := make([]batchAnswer, len(cands))
@@ -240,7 +240,8 @@ func setOf(hashes []seal.Hash) map[seal.Hash]bool {
 	return set
 }
 
-// unfound returns the records of group no answer holds a version of.
+// unfound returns the records of group that no response holds a version
+// of.
 func unfound(group []seal.Hash, answers []batchAnswer) []seal.Hash {
 	var out []seal.Hash
 	for _, k := range group {

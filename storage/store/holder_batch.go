@@ -8,7 +8,7 @@ import (
 )
 
 // getRecords serves the newest version held of each named record, until
-// the answer would exceed pageBudget. Key hashes left out appear in
+// the response would exceed pageBudget. Key hashes left out appear in
 // neither list, and the reader asks for them again.
 func (h *Holder) getRecords(m *wire.GetRecords) wire.Message {
 	d := h.descriptor(m.Namespace)
@@ -72,7 +72,7 @@ func recordSize(rec *wire.Record) int {
 }
 
 // putRecords stores each version of a batch as putRecord would. It
-// answers Ack when every version was stored or was already held, and
+// returns Ack when every version was stored or was already held, and
 // otherwise the first rejection, after storing the versions that verify.
 func (h *Holder) putRecords(m *wire.PutRecords) wire.Message {
 	if h.Tier() < Upper {

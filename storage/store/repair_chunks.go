@@ -98,10 +98,10 @@ func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *reso
 }
 
 // recheck lists the shards of a chunk that looks lost once more, under
-// WithDownProbe: holders the Network took for down are looked up and
-// asked too, since on a loaded machine a live holder that timed out a
-// few times is marked down, and after a third of the nodes failed every
-// survivor's shard may be needed. It reports whether it listed anything.
+// WithDownProbe, so holders the Network took for down are looked up and
+// asked too. On a loaded machine a live holder that timed out a few times
+// is marked down, and after a third of the nodes failed every survivor's
+// shard may be needed. It reports whether it listed anything.
 func (r *Repairer) recheck(ctx context.Context, rep *RepairReport, st *chunkState) bool {
 	ctx = WithDownProbe(ctx)
 	more, err := r.peers.closest(ctx, ChunkKey([32]byte(st.id)), len(st.cands)+lateSpare(len(st.cands)), Middle)
