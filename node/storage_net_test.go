@@ -10,6 +10,7 @@ import (
 
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/store"
 )
 
 func contactOf(n *Node) wire.Contact { return wire.Contact{ID: n.ID(), Addr: n.Addr()} }
@@ -149,5 +150,54 @@ func TestExpiredLookupServesWhileRefreshing(t *testing.T) {
 	}
 	if len(got) != 2 || got[0].ID != first[0].ID || got[1].ID != first[1].ID {
 		t.Errorf("Closest with an expired result = %v, want the cached %v while a new lookup runs", got, first)
+	}
+}
+
+// TestDownProbeReachesMarkedPeer marks a live peer down and checks that
+// a context from store.WithDownProbe still lists it and sends to it,
+// while a plain context does neither.
+func TestDownProbeReachesMarkedPeer(t *testing.T) {
+	nodes, _ := startTrio(t)
+	sn := nodes[0].storage.net
+	peer := nodes[1]
+	ctx := context.Background()
+	if _, err := sn.Closest(ctx, peer.ID(), 4); err != nil {
+		t.Fatalf("Closest: %v", err)
+	}
+
+	// The mark starts in the future, so that traffic the routing core
+	// hears from the peer during the test does not clear it.
+	sn.mu.Lock()
+	sn.failures[peer.ID()] = downAfter
+	sn.down[peer.ID()] = downMark{since: time.Now().Add(time.Hour), until: time.Now().Add(2 * time.Hour)}
+	sn.mu.Unlock()
+
+	plain, err := sn.Closest(ctx, peer.ID(), 4)
+	if err != nil {
+		t.Fatalf("Closest: %v", err)
+	}
+	for _, c := range plain {
+		if c.ID == peer.ID() {
+			t.Errorf("Closest lists the peer marked down")
+		}
+	}
+	if _, err := sn.Request(ctx, contactOf(peer), &wire.Ping{}); !errors.Is(err, transport.ErrUnreachable) {
+		t.Errorf("request to the peer marked down: error %v, want the fast failure", err)
+	}
+
+	probe := store.WithDownProbe(ctx)
+	listed, err := sn.Closest(probe, peer.ID(), 4)
+	if err != nil {
+		t.Fatalf("Closest under a down probe: %v", err)
+	}
+	if len(listed) == 0 || listed[0].ID != peer.ID() {
+		t.Errorf("Closest under a down probe = %v, want the peer marked down first", listed)
+	}
+	resp, err := sn.Request(probe, contactOf(peer), &wire.Ping{})
+	if err != nil {
+		t.Fatalf("request under a down probe: %v", err)
+	}
+	if _, ok := resp.(*wire.Pong); !ok {
+		t.Errorf("ping under a down probe returned %T, want *wire.Pong", resp)
 	}
 }
