@@ -75,6 +75,24 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b)
+
+	// A snapshot with clusters and counted bytes.
+	if err := m.SetUnitCluster(1, "50.5,4.0"); err != nil {
+		f.Fatal(err)
+	}
+	if err := m.Join(start, WorkerInfo{ID: "b", Tier: TierLower, Cluster: "50.5,4.0"}); err != nil {
+		f.Fatal(err)
+	}
+	for _, a := range func() []Assignment { a, _ := m.Outbox(); return a }() {
+		r := Report{Worker: a.Worker, Epoch: a.Epoch, Lease: a.Lease, Unit: a.Unit.ID, Result: []byte("r"), Bytes: 99}
+		if err := m.HandleReport(start, r); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if b, err = m.Snapshot().Encode(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
 	f.Add([]byte{0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := DecodeSnapshot(b)
