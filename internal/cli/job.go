@@ -165,6 +165,11 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 	if err != nil {
 		return err
 	}
+	// Standard error, like the progress, so that --csv output stays a
+	// table.
+	if line := localityLine(st.Locality); line != "" {
+		fmt.Fprintln(cmd.ErrOrStderr(), line)
+	}
 	return printJobResult(w, st, req.Aggregates, f.asJSON, f.asCSV)
 }
 
