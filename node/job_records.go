@@ -70,7 +70,9 @@ func (s *jobService) watchJob(sj *submittedJob) {
 		if st.Done || st.Canceled {
 			if err := s.saveRecord(sj); err != nil {
 				s.n.log.Warn("job result not stored; it is lost on restart", "job", sj.id, "err", err)
+				return
 			}
+			s.n.log.Info("stored job result", "job", sj.id, "user", sj.user)
 			return
 		}
 	}

@@ -373,8 +373,10 @@ func printGroups(w io.Writer, groups []api.AggregateGroup, aggs []string, asCSV 
 
 func groupName(g api.AggregateGroup) string {
 	if g.Cell != nil {
-		rest := groupName(api.AggregateGroup{Sensor: g.Sensor, Start: g.Start})
-		return cellName(g.Cell) + "/" + rest
+		if g.Sensor == "" && g.Start == nil {
+			return cellName(g.Cell)
+		}
+		return cellName(g.Cell) + "/" + groupName(api.AggregateGroup{Sensor: g.Sensor, Start: g.Start})
 	}
 	switch {
 	case g.Sensor != "" && g.Start != nil:
