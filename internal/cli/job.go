@@ -69,6 +69,8 @@ func newJobRunCommand(g *globalFlags) *cobra.Command {
 		Short: "Submit a job and wait for its result",
 		Example: `  yui job run lab --agg count,mean --by sensor,hour
   yui job run lab --sensor 12 --from 2006-11-13 --to 2006-11-14 --agg min,max --verify 2
+  yui job run air --agg count,mean,p50,p99 --histogram T=-10,0,10,20,30,40 --by day
+  yui job run lab --agg count,mean --by cell,hour --cell-size 5
   yui job run lab --agg count,mean --by sensor,hour --encrypted --reader jobs`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			return rangeArgs("job run", "NAMESPACE", 1, 1, args)
