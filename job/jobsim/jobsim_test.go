@@ -175,10 +175,11 @@ func TestRunRejectsConfig(t *testing.T) {
 }
 
 // TestRunHundredThousandWorkers checks that the scheduler's indexes let
-// a job of 100,000 units run on 100,000 workers. It takes about 10 s.
+// a job of 100,000 units run on 100,000 workers. It took 8 to 46 s on
+// the shared 2-core machine, depending on its load.
 func TestRunHundredThousandWorkers(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("100,000 workers take about 10 s, and far longer under the race detector")
+		t.Skip("100,000 workers take 8 s or more, and far longer under the race detector")
 	}
 	res, err := Run(Config{Workers: 100_000, Units: 100_000, Placement: PlaceInCluster, Seed: 11})
 	if err != nil {
