@@ -14,13 +14,15 @@ import (
 	"github.com/yuinet/yui/sensor"
 )
 
-// TestJobEncryptedCLI runs 'yui job run --encrypted' over R1.txt on three
+// TestJobEncryptedCLI runs 'yui job run --encrypted' over R1.txt on four
 // node processes whose workers read as a user granted only the prefix
 // he/. It checks the mean of every field per sensor and hour against the
 // exact mean of the file's decimals, that only the submitting node can
-// report the result, and that no worker node holds a BGV key file.
+// report the result, and that no worker node holds a BGV key file. A
+// second encrypted job loses its manager to SIGKILL, and the backup must
+// finish it with the same exact counts and means.
 func TestJobEncryptedCLI(t *testing.T) {
-	c := startJobCluster(t, 3)
+	c := startJobCluster(t, 4)
 	readings := c.importR1()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -47,7 +49,7 @@ func TestJobEncryptedCLI(t *testing.T) {
 	if !st.Done || st.Failed != 0 || st.Committed != st.Units {
 		t.Fatalf("job %s: %d of %d units committed, %d failed, done %v", st.ID, st.Committed, st.Units, st.Failed, st.Done)
 	}
-	checkDecimalMeans(t, readings, st.Groups)
+	checkDecimalMeans(t, readings, st.Groups, len(readings))
 
 	status, err := c.ns.Command(ctx, yuiBin, "job", "status", st.ID, "--data-dir", c.nodes[1].dataDir).CombinedOutput()
 	if err == nil || !strings.Contains(string(status), "unknown job") {
@@ -62,11 +64,50 @@ func TestJobEncryptedCLI(t *testing.T) {
 			t.Errorf("node %d holds BGV key files %v, want %d", i+1, found, want)
 		}
 	}
+
+	encryptedTakeover(ctx, t, c, readings)
+}
+
+// encryptedTakeover runs an encrypted job over the file's first two
+// hours, one sensor-hour per unit, and kills its manager once a unit has
+// committed. The submitter holds the key, so it may be neither the
+// manager nor the backup.
+func encryptedTakeover(ctx context.Context, t *testing.T, c *jobCluster, readings []sensor.Reading) {
+	t.Helper()
+	from := time.Date(2006, 11, 13, 17, 0, 0, 0, time.UTC)
+	to := from.Add(2 * time.Hour)
+	var window []sensor.Reading
+	for _, r := range readings {
+		if !r.Time.Before(from) && r.Time.Before(to) {
+			window = append(window, r)
+		}
+	}
+	req := api.JobRequest{Query: api.QueryRequest{From: &from, To: &to}, Aggregates: []string{"count", "mean"},
+		By: "sensor,hour", SegmentsPerUnit: 1, Reader: "hejobs", Encrypted: true}
+	info := c.submit(ctx, req, func(info *api.JobInfo) bool {
+		return c.index(info.Manager) <= 0 || c.index(info.Backup) <= 0
+	})
+	manager := c.nodes[c.index(info.Manager)]
+	var killedAt uint64
+	st := c.waitJob(ctx, info.ID, func(st *api.JobStatus) {
+		if killedAt == 0 && st.Committed > 0 {
+			manager.kill()
+			killedAt = st.Epoch
+			t.Logf("killed the manager of the encrypted job at %d/%d units, epoch %d", st.Committed, st.Units, st.Epoch)
+		}
+	})
+	if !st.Done || st.Failed != 0 || st.Committed != st.Units {
+		t.Fatalf("job %s: %d of %d units committed, %d failed, done %v", st.ID, st.Committed, st.Units, st.Failed, st.Done)
+	}
+	if killedAt == 0 || st.Epoch <= killedAt {
+		t.Fatalf("job ended at epoch %d, manager killed at epoch %d; want the backup's higher epoch", st.Epoch, killedAt)
+	}
+	checkDecimalMeans(t, window, st.Groups, len(window))
 }
 
 // checkDecimalMeans compares the groups' means with the exact mean of
 // each sensor's hour over the file's values, which have two decimals.
-func checkDecimalMeans(t *testing.T, readings []sensor.Reading, groups []api.AggregateGroup) {
+func checkDecimalMeans(t *testing.T, readings []sensor.Reading, groups []api.AggregateGroup, wantReadings int) {
 	t.Helper()
 	type total struct {
 		sum   big.Rat
@@ -88,8 +129,9 @@ func checkDecimalMeans(t *testing.T, readings []sensor.Reading, groups []api.Agg
 			want[key].count++
 		}
 	}
-	compared := 0
+	compared, counted := 0, 0
 	for _, g := range groups {
+		counted += g.Count
 		for name, f := range g.Fields {
 			key := g.Sensor + "@" + g.Start.UTC().Format(time.RFC3339) + "/" + name
 			w := want[key]
@@ -103,7 +145,10 @@ func checkDecimalMeans(t *testing.T, readings []sensor.Reading, groups []api.Agg
 			compared++
 		}
 	}
-	if compared != len(want) || compared < 500 {
-		t.Errorf("compared %d sensor-hour fields, the file has %d", compared, len(want))
+	if compared != len(want) || compared < 100 {
+		t.Errorf("compared %d sensor-hour fields, the readings have %d", compared, len(want))
+	}
+	if counted != wantReadings {
+		t.Errorf("groups count %d readings, want %d: a unit counted twice or lost", counted, wantReadings)
 	}
 }
