@@ -30,11 +30,12 @@ type packed struct {
 }
 
 // PutBatch writes many small records of one namespace. Their sealed values
-// are packed into segments of up to 1 MiB, each coded and stored like a
-// chunk, so a small value costs the code's overhead instead of R copies.
-// Then each record version is stored on its directory holders. Records
-// whose version was stored are returned in order; on error, the records
-// before the failed one may have been written.
+// are packed into value segments of up to 1 MiB and their signed versions
+// into version segments, each coded and stored like a chunk, so a small
+// record costs the code's overhead instead of R copies. Then each
+// directory holder gets a packed head per record. The records are
+// returned in order. On error, some records may have been written on
+// some of their directory holders, and repair spreads those to the rest.
 func (s *Store) PutBatch(ctx context.Context, user, namespace string, records []BatchRecord) ([]RecordInfo, error) {
 	if err := validateBatch(records); err != nil {
 		return nil, err
