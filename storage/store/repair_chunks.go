@@ -73,16 +73,22 @@ func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *reso
 	}
 	r.listHeld(ctx, rep, states)
 	self := r.peers.net.Self().ID
-	var ho handover
+	var known, short []*chunkState
 	for _, st := range states {
 		rep.Chunks++
 		if st.params == (erasure.Params{}) && !r.learnParams(ctx, rep, st) {
 			continue // no valid shard anywhere to read the code from
 		}
-		plan := planChunk(self, st.cands, st.held, st.params, lost[st.id])
-		if plan.Lost && r.recheck(ctx, rep, st) {
-			plan = planChunk(self, st.cands, st.held, st.params, lost[st.id])
+		known = append(known, st)
+		if planChunk(self, st.cands, st.held, st.params, lost[st.id]).Lost {
+			short = append(short, st)
 		}
+	}
+	r.recheck(ctx, rep, short)
+
+	var ho handover
+	for _, st := range known {
+		plan := planChunk(self, st.cands, st.held, st.params, lost[st.id])
 		switch {
 		case !plan.Responsible || len(plan.Missing) == 0:
 		case plan.Lost:
@@ -97,25 +103,39 @@ func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *reso
 	r.handOver(ctx, rep, &ho)
 }
 
-// recheck lists the shards of a chunk that looks lost once more, under
+// recheck lists the shards of chunks that look lost once more, under
 // WithDownProbe, so holders the Network took for down are looked up and
 // asked too. On a loaded machine a live holder that timed out a few times
 // is marked down, and after a third of the nodes failed every survivor's
-// shard may be needed. It reports whether it listed anything.
-func (r *Repairer) recheck(ctx context.Context, rep *RepairReport, st *chunkState) bool {
+// shard may be needed. The lookups run in parallel and the listing is one
+// request per peer for all the chunks, so that the peers that are really
+// down cost one request timeout per batch.
+func (r *Repairer) recheck(ctx context.Context, rep *RepairReport, states []*chunkState) {
+	if len(states) == 0 {
+		return
+	}
 	ctx = WithDownProbe(ctx)
-	more, err := r.peers.closest(ctx, ChunkKey([32]byte(st.id)), len(st.cands)+lateSpare(len(st.cands)), Middle)
-	if err != nil {
-		return false
+	slots := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, st := range states {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			target := ChunkKey([32]byte(st.id))
+			more, err := r.peers.closest(ctx, target, len(st.cands)+lateSpare(len(st.cands)), Middle)
+			if err != nil {
+				return
+			}
+			for _, c := range more {
+				if !slices.ContainsFunc(st.cands, func(x wire.Contact) bool { return x.ID == c.ID }) {
+					st.cands = append(st.cands, c)
+				}
+			}
+			st.cands = sortByDistance(target, st.cands)
+		})
 	}
-	for _, c := range more {
-		if !slices.ContainsFunc(st.cands, func(x wire.Contact) bool { return x.ID == c.ID }) {
-			st.cands = append(st.cands, c)
-		}
-	}
-	st.cands = sortByDistance(ChunkKey([32]byte(st.id)), st.cands)
-	r.listHeld(ctx, rep, []*chunkState{st})
-	return true
+	wg.Wait()
+	r.listHeld(ctx, rep, states)
 }
 
 // chunkCandidates finds a chunk's candidate holders and reads its code
