@@ -100,7 +100,7 @@ type bucket struct {
 // indexOf returns the position of id in list, or -1.
 func indexOf(list []entry, id identity.NodeID) int {
 	for i := range list {
-		if list[i].id == id {
+		if sameID(&list[i].id, &id) {
 			return i
 		}
 	}

@@ -1,6 +1,7 @@
 package kademlia
 
 import (
+	"encoding/binary"
 	"slices"
 
 	"github.com/yuinet/yui/network/identity"
@@ -8,10 +9,14 @@ import (
 )
 
 // compareDistance orders a and b by XOR distance to target, like
-// bytes.Compare on a^target and b^target.
+// bytes.Compare on a^target and b^target. It compares eight bytes at a
+// time, because lookups and table scans call it for nearly every contact
+// they touch.
 func compareDistance(target, a, b identity.NodeID) int {
-	for i := range target {
-		da, db := a[i]^target[i], b[i]^target[i]
+	for i := 0; i < identity.IDLen; i += 8 {
+		t := binary.BigEndian.Uint64(target[i:])
+		da := binary.BigEndian.Uint64(a[i:]) ^ t
+		db := binary.BigEndian.Uint64(b[i:]) ^ t
 		if da != db {
 			if da < db {
 				return -1
@@ -20,6 +25,17 @@ func compareDistance(target, a, b identity.NodeID) int {
 		}
 	}
 	return 0
+}
+
+// sameID reports whether a and b are the same node ID. The compiler turns
+// == on a 32-byte array into a call to memequal, which cost a tenth of
+// the simulator's time in indexOf and sameSocket; four word comparisons
+// are inlined.
+func sameID(a, b *identity.NodeID) bool {
+	return binary.LittleEndian.Uint64(a[0:]) == binary.LittleEndian.Uint64(b[0:]) &&
+		binary.LittleEndian.Uint64(a[8:]) == binary.LittleEndian.Uint64(b[8:]) &&
+		binary.LittleEndian.Uint64(a[16:]) == binary.LittleEndian.Uint64(b[16:]) &&
+		binary.LittleEndian.Uint64(a[24:]) == binary.LittleEndian.Uint64(b[24:])
 }
 
 // Closest returns up to n contacts from the routing table, closest to

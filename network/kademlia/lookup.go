@@ -175,6 +175,12 @@ func (l *lookup) search(id identity.NodeID) (int, bool) {
 // farthest unqueried node farther than itself, or is dropped.
 func (l *lookup) add(c wire.Contact, parent, hops int32, limit int) {
 	pos, found := l.search(c.ID)
+	l.addAt(pos, found, c, parent, hops, limit)
+}
+
+// addAt records a node as add does, given the result of l.search for
+// its ID.
+func (l *lookup) addAt(pos int, found bool, c wire.Contact, parent, hops int32, limit int) {
 	if found {
 		if n := &l.nodes[l.order[pos]]; n.state == nodeUnqueried && hops < n.hops {
 			n.parent, n.hops = parent, hops
@@ -367,13 +373,14 @@ func (m *Machine) lookupAnswered(now time.Time, r request, msg *wire.Nodes) {
 		if !ok || !m.acceptable(c) || m.blocked(t, c.ID) {
 			continue
 		}
-		if _, known := l.search(c.ID); !known && m.lookupEntry(c.ID) == nil {
+		pos, known := l.search(c.ID)
+		if !known && m.lookupEntry(c.ID) == nil {
 			if unverified == m.unverifiedPerResponse() {
 				continue
 			}
 			unverified++
 		}
-		l.add(c, r.node, hops, limit)
+		l.addAt(pos, known, c, r.node, hops, limit)
 	}
 	m.stepLookup(now, l)
 }

@@ -99,7 +99,7 @@ func (m *Machine) requestToContact(c wire.Contact) bool {
 // requestTo reports whether a request to id is in flight.
 func (m *Machine) requestTo(id identity.NodeID) bool {
 	for i := range m.pending {
-		if m.pending[i].to.ID == id {
+		if sameID(&m.pending[i].to.ID, &id) {
 			return true
 		}
 	}

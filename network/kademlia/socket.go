@@ -1,6 +1,8 @@
 package kademlia
 
 import (
+	"encoding/binary"
+
 	"github.com/yuinet/yui/network/wire"
 )
 
@@ -39,9 +41,13 @@ func (m *Machine) entryAt(e *entry) (holder *entry, idx int, spare bool) {
 }
 
 // sameSocket reports whether a and b are different nodes at one address
-// and port.
+// and port. It compares the addresses first, because they differ for
+// nearly every pair and the ID comparison costs more.
 func sameSocket(a, b *entry) bool {
-	return a.id != b.id && a.port == b.port && a.addrKind == b.addrKind && a.ip == b.ip
+	return a.port == b.port && a.addrKind == b.addrKind &&
+		binary.LittleEndian.Uint64(a.ip[8:]) == binary.LittleEndian.Uint64(b.ip[8:]) &&
+		binary.LittleEndian.Uint64(a.ip[:8]) == binary.LittleEndian.Uint64(b.ip[:8]) &&
+		!sameID(&a.id, &b.id)
 }
 
 // claimSocket reports whether e, a node not in the table, may take its
