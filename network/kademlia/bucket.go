@@ -1,7 +1,9 @@
 package kademlia
 
 import (
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"time"
 
 	"github.com/yuinet/yui/network/identity"
@@ -95,6 +97,38 @@ type bucket struct {
 	replacements []entry
 	// lastLookup is when a lookup last targeted an ID in the bucket's range.
 	lastLookup int64
+	// sockets has the socketBit of every entry and replacement set, and
+	// may keep bits of contacts that left. It lets entryAt skip the
+	// buckets that cannot hold an address.
+	sockets uint64
+}
+
+// socketBit returns the bit that represents an address and port in
+// bucket.sockets: one of 64, picked by a multiplicative hash.
+func socketBit(ip [16]byte, port uint16) uint64 {
+	h := binary.LittleEndian.Uint64(ip[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(ip[8:]) ^ uint64(port)
+	h *= 0xbf58476d1ce4e5b9
+	return 1 << (h >> 58)
+}
+
+// holdSocket records in the bucket's filter that an entry or replacement
+// uses e's address. Every addition to a bucket and every change of an
+// entry's address calls it. Removals leave their bits, so once the filter
+// has twice as many bits set as the bucket has contacts, and more than
+// 16, it is rebuilt from the contacts.
+func (b *bucket) holdSocket(e *entry) {
+	b.sockets |= socketBit(e.ip, e.port)
+	contacts := len(b.entries) + len(b.replacements)
+	if bits.OnesCount64(b.sockets) <= max(2*contacts, 16) {
+		return
+	}
+	b.sockets = 0
+	for i := range b.entries {
+		b.sockets |= socketBit(b.entries[i].ip, b.entries[i].port)
+	}
+	for i := range b.replacements {
+		b.sockets |= socketBit(b.replacements[i].ip, b.replacements[i].port)
+	}
 }
 
 // indexOf returns the position of id in list, or -1.

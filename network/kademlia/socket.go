@@ -24,8 +24,12 @@ import (
 // another node ID, or nil. It also returns the entry's bucket and whether
 // the entry is a replacement.
 func (m *Machine) entryAt(e *entry) (holder *entry, idx int, spare bool) {
+	bit := socketBit(e.ip, e.port)
 	for idx := range m.buckets {
 		b := &m.buckets[idx]
+		if b.sockets&bit == 0 {
+			continue
+		}
 		for i := range b.entries {
 			if sameSocket(&b.entries[i], e) {
 				return &b.entries[i], idx, false

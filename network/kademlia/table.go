@@ -111,6 +111,7 @@ func (m *Machine) observe(t int64, c wire.Contact, rtt time.Duration) {
 	b := m.bucketAt(t, idx)
 	if len(b.entries) < m.cfg.K {
 		b.entries = appendBounded(b.entries, e, m.cfg.K)
+		b.holdSocket(&e)
 		m.pingDue = min(m.pingDue, t+int64(m.cfg.PingInterval))
 		m.emit(PeerAdded, c)
 		return
@@ -155,6 +156,7 @@ func (m *Machine) refreshEntry(t int64, idx int, e *entry, addr netip.AddrPort, 
 	moved := entry{id: e.id, ip: ip, port: port, addrKind: kind}
 	if holder, _, _ := m.entryAt(&moved); holder == nil {
 		e.ip, e.port, e.addrKind = ip, port, kind
+		m.buckets[idx].holdSocket(e)
 	}
 }
 
@@ -170,6 +172,7 @@ func (m *Machine) addReplacement(t int64, idx int, e entry) {
 		b.replacements = removeAt(b.replacements, 0)
 	}
 	b.replacements = appendBounded(b.replacements, e, m.cfg.ReplacementCache)
+	b.holdSocket(&e)
 }
 
 // checkLeastRecent pings the least recently seen contact of the full bucket
@@ -316,6 +319,7 @@ func (m *Machine) promote(t int64, idx int) {
 		e := b.replacements[i]
 		b.replacements = removeAt(b.replacements, i)
 		b.entries = insertByLastSeen(b.entries, e, m.cfg.K)
+		b.holdSocket(&e)
 		m.pingDue = min(m.pingDue, e.lastSeen+int64(m.cfg.PingInterval))
 		if e.failures > 0 {
 			m.suspectsDue = true
