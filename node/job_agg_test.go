@@ -311,3 +311,63 @@ func startTrioIn(t *testing.T, dirs []string) ([]*Node, []*api.Client) {
 	}
 	return nodes, clients
 }
+
+// TestJobGroupsByCellAndHour groups ULB readings, which carry the Intel
+// lab's plane positions, by 5-metre cell and hour, and compares each
+// group's readings and median temperature with a brute-force grouping.
+func TestJobGroupsByCellAndHour(t *testing.T) {
+	_, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	grantJobsReader(ctx, t, clients, "library")
+	rows := ulbReadings(t, 400)
+	if _, err := clients[0].WriteReadings(ctx, "", "library", rows); err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		column, row int64
+		hour        int64
+	}
+	want := make(map[key][]float64)
+	located := 0
+	for _, r := range rows {
+		if r.Location == nil || r.Location.Kind != sensor.Plane {
+			continue
+		}
+		located++
+		k := key{int64(math.Floor(r.Location.X / 5)), int64(math.Floor(r.Location.Y / 5)), r.Time.Unix() / 3600}
+		v, _ := r.Get("col3")
+		x, ok := v.Number()
+		if !ok {
+			t.Fatalf("reading %s at %v has no number in col3, the temperature", r.Source, r.Time)
+		}
+		want[k] = append(want[k], x)
+	}
+	if located != len(rows) {
+		t.Fatalf("%d of %d readings have a plane location; the test needs all", located, len(rows))
+	}
+
+	info, err := clients[0].SubmitJob(ctx, "", "library", api.JobRequest{Aggregates: []string{"count", "p50"}, By: "cell,hour",
+		CellSize: 5, Reader: "jobs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitJobDone(ctx, t, clients[0], info.ID)
+	if len(st.Groups) != len(want) {
+		t.Fatalf("job returned %d cell-hours, brute force %d", len(st.Groups), len(want))
+	}
+	for _, g := range st.Groups {
+		if g.Cell == nil || g.Start == nil || g.Cell.Kind != "plane" || g.Cell.Size != 5 {
+			t.Fatalf("group %+v: want a plane cell of 5 m and an hour", g)
+		}
+		k := key{g.Cell.Column, g.Cell.Row, g.Start.Unix() / 3600}
+		values := want[k]
+		if g.Count != len(values) || g.Cell.Min != [2]float64{float64(k.column * 5), float64(k.row * 5)} {
+			t.Errorf("cell %d,%d hour %v: %d readings, corner %v; brute force %d readings", k.column, k.row, g.Start, g.Count, g.Cell.Min, len(values))
+			continue
+		}
+		if got, w := g.Fields["col3"].Percentiles["p50"], nearestRank(values, 50); got != w {
+			t.Errorf("cell %d,%d hour %v: median %v, brute force %v", k.column, k.row, g.Start, got, w)
+		}
+	}
+}
