@@ -122,9 +122,10 @@ func (h *Histogram) validate() error {
 	return nil
 }
 
-// Aggregation is what a Partial keeps of each reading: its group, and
-// beyond the count, sum, minimum and maximum of every numeric field, its
-// exact values for percentiles and its histogram buckets.
+// Aggregation is the set of aggregates a Partial keeps of each reading:
+// besides its group and the count, sum, minimum and maximum of every
+// numeric field, the field's exact values for percentiles and its
+// histogram buckets.
 type Aggregation struct {
 	Grouping
 	// Percentiles are the requested percentiles, in the Spec's order.

@@ -44,7 +44,7 @@ func (p *Partial) mergeValues(f, of *FieldPartial) {
 	}
 }
 
-// dropValues forgets every kept value: past MaxValues, percentiles are
+// dropValues deletes every kept value: past MaxValues, percentiles are
 // left out rather than let a partial grow without bound.
 func (p *Partial) dropValues() {
 	p.ValuesDropped, p.values = true, 0

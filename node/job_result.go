@@ -10,7 +10,7 @@ import (
 )
 
 // jobGroups turns a job's final aggregate into the API's groups, with
-// the aggregates spec asks for. It returns an error text when the job
+// the aggregates the spec requests. It returns an error text when the job
 // left its percentiles out.
 func jobGroups(p *job.Partial, spec *job.Spec) ([]api.AggregateGroup, string) {
 	agg := spec.Aggregation()

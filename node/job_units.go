@@ -22,7 +22,7 @@ const maxSegmentsPerUnit = 256
 // copies.
 func jobUnits(keys []string, per int) ([]sched.Unit, error) {
 	groups := search.SourceHours(keys)
-	// Split sees one segment per group, weighted by its size, and
+	// Split gets one segment per group, weighted by its size, and
 	// never cuts a segment, so it never cuts a group.
 	segs := make([]sched.Segment, len(groups))
 	for i, g := range groups {
