@@ -78,7 +78,7 @@ func bruteHistogram(values, edges []float64) []int64 {
 //
 // The whole file takes about a minute on 2 cores, mostly to store its
 // 9,357 one-hour segments, so with -short or the race detector the test
-// takes its first 720 rows (30 days) instead.
+// takes its first 240 rows (10 days) instead.
 func TestJobAirQualityColumnStats(t *testing.T) {
 	_, clients := startTrio(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -86,7 +86,7 @@ func TestJobAirQualityColumnStats(t *testing.T) {
 	grantJobsReader(ctx, t, clients, "air")
 	want := 9357
 	if testing.Short() || raceDetector {
-		want = 720
+		want = 240
 	}
 	rows := sharedReadings(t, "air-quality/AirQualityUCI.csv", want)
 	if len(rows) != want {
