@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/chunk"
+	"github.com/yuinet/yui/storage/seal"
+)
+
+// Holders returns, for each key, the nodes that the placement rule puts
+// the bytes of its newest version on, closest first. For a value stored
+// inline in its record they are the directory holders of the key's
+// shard. For a value packed into a segment or cut into chunks they are
+// the shard holders of those chunks. Holders reads the records but no
+// value, and it changes nothing.
+//
+// The nodes come from the routing table when the Network can answer from
+// it without traffic (ClosestKnower), and from a lookup otherwise. They
+// are where the value was placed, not a proof that each node still holds
+// it; a job scheduler uses them as a preference. A key whose record
+// cannot be read gets no holders rather than failing the call.
+func (s *Store) Holders(ctx context.Context, user, namespace string, keys []string) ([][]identity.NodeID, error) {
+	if len(keys) > MaxBatchRecords {
+		return nil, fmt.Errorf("%w: holders asked for %d keys; send 1 to %d", ErrInvalid, len(keys), MaxBatchRecords)
+	}
+	for _, k := range keys {
+		if err := seal.ValidateKey(k); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	v, err := s.resolve(ctx, user, namespace, Read, false)
+	if err != nil {
+		return nil, err
+	}
+
+	hashes := make([]seal.Hash, len(keys))
+	for i, k := range keys {
+		hashes[i] = seal.KeyHash(v.ks, k)
+	}
+	versions := s.newestVersions(ctx, v.d, hashes, true)
+
+	p := v.d.Params()
+	shards := p.Code().Total()
+	found := make(map[identity.NodeID][]identity.NodeID)
+	placed := func(target identity.NodeID, n int) []identity.NodeID {
+		if ids, ok := found[target]; ok {
+			return ids
+		}
+		ids := s.placedOn(ctx, target, n)
+		found[target] = ids
+		return ids
+	}
+	out := make([][]identity.NodeID, len(keys))
+	for i, h := range hashes {
+		bv := versions[h]
+		if bv.err != nil || bv.rec == nil || bv.env == nil {
+			continue
+		}
+		switch {
+		case len(bv.rec.Inline) > 0:
+			out[i] = placed(DirectoryID(namespace, DirectoryOf(h, p.DirBits)), int(p.Replicas))
+		case bv.rec.Segment != nil:
+			out[i] = placed(ChunkKey(chunk.ID(bv.rec.Segment.Chunk)), shards)
+		default:
+			for _, id := range bv.env.Chunks {
+				out[i] = appendNew(out[i], placed(ChunkKey(id), shards))
+			}
+		}
+	}
+	return out, nil
+}
+
+// placedOn returns the up to n nodes closest to target, where a writer
+// places it. This node is included when its holder takes data, as in
+// peers.closest. placedOn returns nothing when the lookup fails.
+func (s *Store) placedOn(ctx context.Context, target identity.NodeID, n int) []identity.NodeID {
+	var contacts []wire.Contact
+	if k, ok := s.peers.net.(ClosestKnower); ok {
+		self := s.peers.net.Self()
+		contacts = withoutNode(k.ClosestKnown(target, n), self.ID)
+		if s.selfHolds() {
+			contacts = sortByDistance(target, append(contacts, self))
+		}
+	} else {
+		var err error
+		if contacts, err = s.peers.closest(ctx, target, n, Middle); err != nil {
+			s.log.Debug("lookup for holders failed; the key gets none", "target", target.Short(), "err", err)
+			return nil
+		}
+	}
+	contacts = contacts[:min(len(contacts), n)]
+	ids := make([]identity.NodeID, len(contacts))
+	for i, c := range contacts {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// selfHolds reports whether this node takes data as a writer's candidate.
+func (s *Store) selfHolds() bool {
+	h := s.peers.holder
+	return h != nil && h.Tier() >= Middle
+}
+
+// appendNew appends the IDs of more that ids does not list yet.
+func appendNew(ids, more []identity.NodeID) []identity.NodeID {
+	for _, id := range more {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
