@@ -141,6 +141,9 @@ type JobLocality struct {
 	// InClusterShare is Cluster over Cluster + Remote + Unknown, the
 	// share of bytes that stayed inside their cluster, 0 to 1.
 	InClusterShare float64 `json:"in_cluster_share"`
+	// HeldShare is Held over the same total, the share of bytes read on
+	// a node that stores them, 0 to 1.
+	HeldShare float64 `json:"held_share"`
 }
 
 // SubmitJob submits a job over a namespace on behalf of user.

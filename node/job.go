@@ -241,6 +241,7 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if err != nil {
 		return "", err
 	}
+	n.setUnitHolders(ctx, user, spec.Namespace, units)
 	m, err := sched.New(jobConfig(spec.Verify), 1, units)
 	if err != nil {
 		return "", err

@@ -198,7 +198,7 @@ func apiLocality(st *wire.JobStatus) *api.JobLocality {
 		return nil
 	}
 	return &api.JobLocality{Cluster: st.BytesCluster, Remote: st.BytesRemote, Unknown: st.BytesUnknown,
-		Held: st.BytesHeld, InClusterShare: float64(st.BytesCluster) / total}
+		Held: st.BytesHeld, InClusterShare: float64(st.BytesCluster) / total, HeldShare: float64(st.BytesHeld) / total}
 }
 
 // sensorUnits maps each sensor of a job to the units that read its
