@@ -6,12 +6,16 @@ import (
 	"github.com/yuinet/yui/job/sched"
 )
 
-// jobHoldersPerSegment bounds the holders listed for one segment. The
-// job's snapshot, which lists them, travels in one JobState message of
-// at most wire.MaxMessageSize, and each holder costs about 66 bytes
-// there. The first holders are the closest to the data's key, the ones
-// a reader asks first.
-const jobHoldersPerSegment = 4
+// jobHoldersBudget bounds the bytes that holders add to a job's snapshot,
+// which travels in one JobState message of at most wire.MaxMessageSize
+// and goes to the backup again after each round of commits. Each holder
+// costs about jobHolderBytes there (a node ID in hex), so a job of n
+// segments lists up to jobHoldersBudget / jobHolderBytes / n holders per
+// segment, and at most sched.MaxHolders.
+const (
+	jobHoldersBudget = 512 << 10
+	jobHolderBytes   = 66
+)
 
 // jobHoldersBatch is how many segment keys one store.Holders call takes.
 const jobHoldersBatch = 1024
@@ -28,6 +32,18 @@ func (n *Node) setUnitHolders(ctx context.Context, user, namespace string, units
 			segs = append(segs, &units[i].Segments[j])
 		}
 	}
+	if len(segs) == 0 {
+		return
+	}
+	perSegment := min(sched.MaxHolders, jobHoldersBudget/jobHolderBytes/len(segs))
+	if perSegment == 0 {
+		// NOTE: the snapshot repeats a holder list per segment, although
+		// many segments share one directory shard and so one list. Listing
+		// each distinct list once would let larger jobs keep holders.
+		n.log.Info("job units go without holders: too many segments to list them in the job's snapshot",
+			"namespace", namespace, "segments", len(segs), "max", jobHoldersBudget/jobHolderBytes)
+		return
+	}
 	for start := 0; start < len(segs); start += jobHoldersBatch {
 		batch := segs[start:min(start+jobHoldersBatch, len(segs))]
 		keys := make([]string, len(batch))
@@ -41,7 +57,7 @@ func (n *Node) setUnitHolders(ctx context.Context, user, namespace string, units
 			return
 		}
 		for i, ids := range holders {
-			ids = ids[:min(len(ids), jobHoldersPerSegment)]
+			ids = ids[:min(len(ids), perSegment)]
 			for _, id := range ids {
 				batch[i].Holders = append(batch[i].Holders, sched.WorkerID(id.String()))
 			}
