@@ -386,7 +386,7 @@ func nodeNames(nodes []*localNode) string {
 // TestStoreSurvivesThirdKilled writes records to 48 node processes on
 // loopback and kills 16 of them at once with SIGKILL. Every record must
 // read back byte-exact. After a repair pass on every survivor it kills 8
-// more, and every record must read back again. The default code, 32+16
+// more, and every record must read back again. The default code, 31+17
 // chunks and segments with 17 directory replicas, survives any 16 of 48
 // holders failing at once, and repair restores that margin on the 32
 // survivors. The nodes must hold at most maxOverhead times the bytes
@@ -404,7 +404,7 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 		user      = "lab"
 		ns        = "survive"
 		// largeValues is the number of values of 2 to 4 MiB.
-		largeValues = 11
+		largeValues = 13
 		// maxOverhead bounds the bytes all nodes hold per logical byte
 		// written, after writing and after repair.
 		maxOverhead = 2.0
@@ -428,9 +428,9 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 		randomRecord(rng, "files/b.bin", 3<<20),
 		randomRecord(rng, "files/c.bin", 4<<20+1000),
 	}
-	// Each small record costs about 1.7 KB at 32+16 and R = 17: its
+	// Each small record costs about 1.7 KB at 31+17 and R = 17: its
 	// signed version in a version segment and a packed entry on each
-	// directory holder. The multi-MiB values, 1.5× each, bring the
+	// directory holder. The multi-MiB values, 1.55× each, bring the
 	// whole under maxOverhead.
 	for i := range largeValues - len(large) {
 		large = append(large, randomRecord(rng, fmt.Sprintf("files/d%02d.bin", i), 4<<20))

@@ -183,7 +183,7 @@ func TestParamsString(t *testing.T) {
 	if got := Replication(3).String(); got != "replication 3" {
 		t.Errorf("Replication(3).String() = %q", got)
 	}
-	if got := DefaultParams.String(); got != "32+16" {
+	if got := DefaultParams.String(); got != "31+17" {
 		t.Errorf("DefaultParams.String() = %q", got)
 	}
 }

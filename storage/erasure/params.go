@@ -16,14 +16,16 @@ const MaxShards = 256
 // Data × MaxShardSize bytes long.
 const MaxShardSize = 1 << 20
 
-// DefaultParams is the redundancy for chunks and packed segments: 32 data
-// and 16 parity shards, 1.5× storage overhead. Placed on the 48 nodes of a
-// 48-node cluster, a chunk survives any 16 of them failing at once,
-// because it loses at most 16 shards and any 32 rebuild it. After repair
-// spreads the 48 shards over the 32 survivors, at most two on a node, any
-// 8 more failing cost at most 16 shards again. The computation behind the
-// choice, and the parameters it rules out, are in docs/redundancy.md.
-var DefaultParams = Params{Data: 32, Parity: 16}
+// DefaultParams is the redundancy for chunks and packed segments: 31 data
+// and 17 parity shards, 1.55× storage overhead. Placed on the 48 nodes of
+// a 48-node cluster, a chunk survives any 16 of them failing at once with
+// one shard to spare, because it loses at most 16 shards and any 31
+// rebuild it. After repair spreads the 48 shards over the 32 survivors, at
+// most two on a node, any 8 more failing cost at most 16 shards again. The
+// spare shard covers a chunk written or repaired one shard short. The
+// computation behind the choice, and the parameters it rules out, are in
+// docs/redundancy.md.
+var DefaultParams = Params{Data: 31, Parity: 17}
 
 // ErrInvalidParams reports Params that no code can be built from.
 var ErrInvalidParams = errors.New("erasure: invalid params")

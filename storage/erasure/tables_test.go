@@ -45,6 +45,7 @@ var candidates = []Params{
 	{Data: 15, Parity: 15},
 	{Data: 16, Parity: 16},
 	{Data: 32, Parity: 16},
+	{Data: 31, Parity: 17},
 	{Data: 24, Parity: 24},
 }
 
@@ -146,6 +147,7 @@ var afterRepairCandidates = []Params{
 	{Data: 20, Parity: 16},
 	{Data: 24, Parity: 16},
 	{Data: 32, Parity: 16},
+	{Data: 31, Parity: 17},
 	{Data: 33, Parity: 15},
 	{Data: 24, Parity: 24},
 }

@@ -35,7 +35,7 @@ type NamespaceParams struct {
 }
 
 // DefaultNamespaceParams are the parameters of a namespace created without
-// options: fixed 1 MiB chunks, 32+16 coding and 17 directory replicas,
+// options: fixed 1 MiB chunks, 31+17 coding and 17 directory replicas,
 // which together survive any 16 of 48 holders failing (docs/redundancy.md).
 func DefaultNamespaceParams() NamespaceParams {
 	return NamespaceParams{

@@ -234,34 +234,34 @@ func (s *Store) fetchPatiently(ctx context.Context, id chunk.ID, cands []wire.Co
 		}
 	}
 
+	// Each candidate lists its shards, if it did not in time before, and
+	// serves the ones the set lacks. The fan-out ends once the set has
+	// enough, so the holders that really died do not hold it up.
 	msg := &wire.ListShards{Chunks: []wire.Hash{wire.Hash(id)}}
-	var mu sync.Mutex
-	f := fanout{n: len(cands), want: len(cands), timeout: s.cfg.RequestTimeout}
+	f := fanout{n: len(cands), want: len(cands), timeout: s.cfg.RequestTimeout, done: func() bool { return ss.needed() == 0 }}
 	hedge(ctx, f, func(ctx context.Context, i int) bool {
-		if held[i] != nil {
-			return true
+		indexes := held[i]
+		if indexes == nil {
+			resp, err := s.request(ctx, cands[i], msg)
+			r, ok := resp.(*wire.ShardIndexes)
+			if err != nil || !ok || len(r.Held) != 1 {
+				return false
+			}
+			indexes = r.Held[0]
 		}
-		resp, err := s.request(ctx, cands[i], msg)
-		r, ok := resp.(*wire.ShardIndexes)
-		if err != nil || !ok || len(r.Held) != 1 {
-			return false
+		for _, x := range indexes {
+			if ss.needed() == 0 {
+				return true
+			}
+			if ss.has(int(x)) {
+				continue
+			}
+			resp, err := s.request(ctx, cands[i], &wire.GetShard{Chunk: wire.Hash(id), Index: x})
+			if d, ok := resp.(*wire.ShardData); ok && err == nil {
+				ss.add(d.Shard, cands[i])
+			}
 		}
-		mu.Lock()
-		held[i] = r.Held[0]
-		mu.Unlock()
 		return true
-	})
-
-	picks, _ := listedPicks(cands, held, ss)
-	f = fanout{n: len(picks), want: len(picks), timeout: s.cfg.RequestTimeout, done: func() bool { return ss.needed() == 0 }}
-	hedge(ctx, f, func(ctx context.Context, i int) bool {
-		p := picks[i]
-		if ss.has(int(p.index)) {
-			return false
-		}
-		resp, err := s.request(ctx, p.c, &wire.GetShard{Chunk: wire.Hash(id), Index: p.index})
-		d, ok := resp.(*wire.ShardData)
-		return ok && err == nil && ss.add(d.Shard, p.c)
 	})
 }
 

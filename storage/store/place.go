@@ -52,8 +52,8 @@ func sortByDistance(target identity.NodeID, contacts []wire.Contact) []wire.Cont
 // keeps the namespace's parity and drops data shards while at least as
 // many data shards as parity remain, so the overhead stays at most 2×.
 // Below that it uses the widest code of the 1:1 ratio that fits,
-// k = m = holders/2, and with one holder it keeps one copy. So 32+16
-// becomes 31+16 on 47 holders, 16+16 on 32 and 12+12 on 24.
+// k = m = holders/2, and with one holder it keeps one copy. So 31+17
+// becomes 30+17 on 47 holders, 17+17 on 34, 16+16 on 33 and 12+12 on 24.
 func ScaledParams(nominal erasure.Params, holders int) erasure.Params {
 	if holders >= nominal.Total() {
 		return nominal
