@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"math"
 	"slices"
 
 	"github.com/yuinet/yui/network/identity"
@@ -119,9 +120,10 @@ type shardMove struct {
 }
 
 // planChunk decides the repair of a chunk coded with p from its candidate
-// holders in XOR order and the shard indexes each holds. force makes self
+// holders in XOR order and the shard indexes each holds. Candidates in
+// silent did not list their shards, so they get none. force makes self
 // responsible, for a holder that deleted its own shard as corrupt.
-func planChunk(self identity.NodeID, cands []wire.Contact, held map[identity.NodeID][]uint16, p erasure.Params, force bool) chunkPlan {
+func planChunk(self identity.NodeID, cands []wire.Contact, held map[identity.NodeID][]uint16, silent map[identity.NodeID]bool, p erasure.Params, force bool) chunkPlan {
 	var plan chunkPlan
 	present := make(map[int]bool)
 	first := true
@@ -144,7 +146,7 @@ func planChunk(self identity.NodeID, cands []wire.Contact, held map[identity.Nod
 		}
 	}
 	plan.Lost = p.Total()-len(plan.Missing) < p.Data
-	a := newAssigner(cands, held, p.Total())
+	a := newAssigner(cands, held, silent, p.Total())
 	plan.Targets = a.assign(plan.Missing, true)
 	plan.Moves, plan.Drops = planHandover(cands, held, p.Total(), a)
 	return plan
@@ -214,10 +216,15 @@ type assigner struct {
 	load  []int // shards held or assigned, by candidate
 }
 
-func newAssigner(cands []wire.Contact, held map[identity.NodeID][]uint16, total int) *assigner {
+// newAssigner counts each silent candidate as full, so that it is never
+// empty and is the least loaded only when every candidate is silent.
+func newAssigner(cands []wire.Contact, held map[identity.NodeID][]uint16, silent map[identity.NodeID]bool, total int) *assigner {
 	a := &assigner{cands: cands, total: total, load: make([]int, len(cands))}
 	for i, c := range cands {
 		a.load[i] = len(held[c.ID])
+		if silent[c.ID] {
+			a.load[i] = math.MaxInt32
+		}
 	}
 	return a
 }

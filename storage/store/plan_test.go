@@ -77,7 +77,7 @@ func TestPlanChunk(t *testing.T) {
 		cs[4].ID: {3},
 	}
 
-	plan := planChunk(cs[1].ID, cs, held, p, false)
+	plan := planChunk(cs[1].ID, cs, held, nil, p, false)
 	if !plan.Responsible {
 		t.Error("first live holder in XOR order is not responsible")
 	}
@@ -88,15 +88,15 @@ func TestPlanChunk(t *testing.T) {
 		t.Error("chunk with 3 of 4 shards marked lost")
 	}
 	for _, other := range []int{2, 4} {
-		if planChunk(cs[other].ID, cs, held, p, false).Responsible {
+		if planChunk(cs[other].ID, cs, held, nil, p, false).Responsible {
 			t.Errorf("holder %d is responsible too", other)
 		}
 	}
-	if !planChunk(cs[2].ID, cs, held, p, true).Responsible {
+	if !planChunk(cs[2].ID, cs, held, nil, p, true).Responsible {
 		t.Error("forced holder is not responsible")
 	}
 
-	lost := planChunk(cs[1].ID, cs, map[identity.NodeID][]uint16{cs[1].ID: {0}}, p, false)
+	lost := planChunk(cs[1].ID, cs, map[identity.NodeID][]uint16{cs[1].ID: {0}}, nil, p, false)
 	if !lost.Lost {
 		t.Error("chunk with 1 of 4 shards not marked lost")
 	}
@@ -106,12 +106,44 @@ func TestPlanChunkFewerNodesThanShards(t *testing.T) {
 	cs := contacts(3)
 	p := erasure.Params{Data: 2, Parity: 2}
 	held := map[identity.NodeID][]uint16{cs[0].ID: {0}, cs[1].ID: {1}}
-	plan := planChunk(cs[0].ID, cs, held, p, false)
+	plan := planChunk(cs[0].ID, cs, held, nil, p, false)
 	if !slices.Equal(plan.Missing, []int{2, 3}) || len(plan.Targets) != 2 {
 		t.Fatalf("plan = missing %v to %d targets, want 2 and 3 placed", plan.Missing, len(plan.Targets))
 	}
 	if plan.Targets[0].ID != cs[2].ID || plan.Targets[1].ID != cs[0].ID {
 		t.Errorf("targets = %v, want the free node first, then the closest loaded one", plan.Targets)
+	}
+}
+
+// TestPlanChunkSilentHolderGetsNothing checks that a candidate whose
+// shard list is unknown gets no shard: if it held one already, it would
+// hold two, and losing it would cost both.
+func TestPlanChunkSilentHolderGetsNothing(t *testing.T) {
+	cs := contacts(7)
+	p := erasure.Params{Data: 3, Parity: 3}
+	silent := map[identity.NodeID]bool{cs[5].ID: true}
+
+	// cs[6] lies outside the 6 closest and holds shard 5; the only close
+	// node that listed nothing is silent, so the shard stays where it is.
+	held := map[identity.NodeID][]uint16{
+		cs[0].ID: {0}, cs[1].ID: {1}, cs[2].ID: {2}, cs[3].ID: {3}, cs[4].ID: {4}, cs[6].ID: {5},
+	}
+	plan := planChunk(cs[0].ID, cs, held, silent, p, false)
+	if len(plan.Moves) != 0 {
+		t.Errorf("moves = %v, want none", plan.Moves)
+	}
+	if plan = planChunk(cs[0].ID, cs, held, nil, p, false); len(plan.Moves) != 1 || plan.Moves[0].To.ID != cs[5].ID {
+		t.Errorf("moves without silent holders = %v, want shard 5 to the empty close node", plan.Moves)
+	}
+
+	// Nobody lists shard 5: it is rebuilt on a node that answered.
+	delete(held, cs[6].ID)
+	plan = planChunk(cs[0].ID, cs, held, silent, p, false)
+	if !slices.Equal(plan.Missing, []int{5}) || len(plan.Targets) != 1 {
+		t.Fatalf("plan = missing %v to %v, want shard 5 placed once", plan.Missing, plan.Targets)
+	}
+	if plan.Targets[0].ID != cs[6].ID {
+		t.Errorf("target = %s, want the empty node that answered", plan.Targets[0].ID.Short())
 	}
 }
 
@@ -242,7 +274,7 @@ func TestPlanChunkHandover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan := planChunk(cs[0].ID, cs, tt.held, p, false)
+			plan := planChunk(cs[0].ID, cs, tt.held, nil, p, false)
 			if len(plan.Missing) != 0 {
 				t.Fatalf("plan has missing shards %v; every index is held", plan.Missing)
 			}
@@ -263,7 +295,7 @@ func TestPlanChunkRebuildBeforeMoves(t *testing.T) {
 	cs := contacts(6)
 	p := erasure.Params{Data: 1, Parity: 2}
 	held := map[identity.NodeID][]uint16{cs[0].ID: {0}, cs[4].ID: {1}}
-	plan := planChunk(cs[0].ID, cs, held, p, false)
+	plan := planChunk(cs[0].ID, cs, held, nil, p, false)
 	if !slices.Equal(plan.Missing, []int{2}) || len(plan.Targets) != 1 || plan.Targets[0].ID != cs[2].ID {
 		t.Fatalf("plan = missing %v to %v, want shard 2 to the third closest", plan.Missing, plan.Targets)
 	}

@@ -60,6 +60,10 @@ type chunkState struct {
 	params erasure.Params
 	cands  []wire.Contact
 	held   map[identity.NodeID][]uint16
+	// silent are the candidates whose ListShards failed. What they hold
+	// is unknown, so repair hands them nothing: one that holds a shard
+	// already would end with two, and losing it would cost both.
+	silent map[identity.NodeID]bool
 }
 
 func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *resolver, batch []wire.Hash, lost map[wire.Hash]bool) {
@@ -80,7 +84,7 @@ func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *reso
 			continue // no valid shard anywhere to read the code from
 		}
 		known = append(known, st)
-		if planChunk(self, st.cands, st.held, st.params, lost[st.id]).Lost {
+		if planChunk(self, st.cands, st.held, st.silent, st.params, lost[st.id]).Lost {
 			short = append(short, st)
 		}
 	}
@@ -88,7 +92,7 @@ func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *reso
 
 	var ho handover
 	for _, st := range known {
-		plan := planChunk(self, st.cands, st.held, st.params, lost[st.id])
+		plan := planChunk(self, st.cands, st.held, st.silent, st.params, lost[st.id])
 		switch {
 		case !plan.Responsible || len(plan.Missing) == 0:
 		case plan.Lost:
@@ -143,7 +147,7 @@ func (r *Repairer) recheck(ctx context.Context, rep *RepairReport, states []*chu
 // holds a shard, even when farther than the rest, so that it hands the
 // shard over.
 func (r *Repairer) chunkCandidates(ctx context.Context, res *resolver, id wire.Hash) (*chunkState, error) {
-	st := &chunkState{id: id, held: make(map[identity.NodeID][]uint16)}
+	st := &chunkState{id: id, held: make(map[identity.NodeID][]uint16), silent: make(map[identity.NodeID]bool)}
 	if indexes, err := r.h.cfg.Shards.List(engine.ChunkID(id)); err == nil {
 		for _, x := range indexes {
 			if sh, err := r.h.cfg.Shards.Get(engine.ChunkID(id), x); err == nil {
@@ -189,10 +193,14 @@ func (r *Repairer) listHeld(ctx context.Context, rep *RepairReport, states []*ch
 			defer mu.Unlock()
 			if err != nil {
 				rep.Errors++
+				for _, st := range list {
+					st.silent[id] = true
+				}
 				return
 			}
 			for i, st := range list {
 				st.held[id] = held[i]
+				delete(st.silent, id)
 			}
 		})
 	}
