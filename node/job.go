@@ -32,6 +32,9 @@ const (
 	jobSendTimeout  = 5 * time.Second
 	jobUnitTimeout  = 2 * time.Minute
 	jobForgetWorker = 10 * time.Second
+	// jobReplicateEvery is the minimum time between two replicas of a
+	// job's state sent to its backup.
+	jobReplicateEvery = 250 * time.Millisecond
 	// jobFailuresInRow failed units make a worker sit out for jobBench.
 	jobFailuresInRow = 2
 	jobBench         = time.Minute
@@ -228,8 +231,6 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	var sealed *sealedJob
 	if spec.Encrypted {
 		keys, sealed, err = n.sealSegments(ctx, user, &spec, q, keys)
-	} else {
-		err = n.checkReader(ctx, spec.Reader, q, keys)
 	}
 	if err != nil {
 		return "", err

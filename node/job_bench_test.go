@@ -63,6 +63,16 @@ func startJobBench(b *testing.B, n int, input []sensor.Reading) *api.Client {
 	b.Helper()
 	base := b.TempDir()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if path := os.Getenv("YUI_JOB_BENCH_LOG"); path != "" {
+		// A debug log with timestamps shows where a job's time goes:
+		// assignment, run and report of each unit.
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { f.Close() })
+		quiet = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	var nodes []*Node
 	for i := range n {
 		var boot []string

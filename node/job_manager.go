@@ -189,28 +189,69 @@ func (s *jobService) workerCandidates() []wire.Contact {
 }
 
 // runManager drives the job's Machine until the job ends or this node
-// is deposed.
+// is deposed. The first step runs at once, not a tick later, so the
+// workers' first pings go out as soon as the job arrives.
+//
+// Replicas go to the backup from a goroutine of their own. Sending one
+// after every step, in this loop, delayed the next assignments by a
+// round trip and an encoding of the whole aggregate per committed unit.
+// That aggregate grows with the units committed, so with a backup (two
+// or more nodes) the job's cost grew with the square of its units.
 func (mj *managedJob) runManager() {
 	ticker := time.NewTicker(jobTick)
 	defer ticker.Stop()
+	replicas := make(chan struct{}, 1)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	mj.s.goJob(func() {
+		defer close(stopped)
+		mj.replicateLoop(replicas, stop)
+	})
 	var lastPing time.Time
 	for {
-		select {
-		case <-mj.s.ctx.Done():
-			return
-		case <-ticker.C:
-		case <-mj.wake:
-		}
 		now := time.Now()
 		if now.Sub(lastPing) >= jobPingEvery {
 			lastPing = now
 			mj.refreshWorkers(now)
 		}
 		if over := mj.step(now); over {
+			// The last state goes out after the loop ends, so no older
+			// replica can arrive after it.
+			close(stop)
+			<-stopped
 			mj.replicate()
 			return
 		}
+		select {
+		case replicas <- struct{}{}:
+		default:
+		}
+		select {
+		case <-mj.s.ctx.Done():
+			close(stop)
+			return
+		case <-ticker.C:
+		case <-mj.wake:
+		}
+	}
+}
+
+// replicateLoop sends a replica when woken, at most one every
+// jobReplicateEvery, until stop closes. Commits made meanwhile go out
+// together in the next replica. A takeover runs the units of commits
+// not yet sent again, so they still count once.
+func (mj *managedJob) replicateLoop(wake, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-wake:
+		}
 		mj.replicate()
+		select {
+		case <-stop:
+			return
+		case <-time.After(jobReplicateEvery):
+		}
 	}
 }
 
