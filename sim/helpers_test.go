@@ -2,25 +2,45 @@ package sim
 
 import (
 	"bytes"
-	"strings"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/yuinet/yui/network/kademlia"
 )
 
-// planetLabPath is the measured RTT matrix, beside the project's folder.
-const planetLabPath = "../../shared/data/latency/planetlab-490-rtt-ms.tsv"
+// planetLabFile is the measured RTT matrix under shared/data.
+const planetLabFile = "shared/data/latency/planetlab-490-rtt-ms.tsv"
 
-// testLinks returns the PlanetLab link model, or a small synthetic one of
-// four sites when the matrix is not there.
+// planetLabPath returns the path of the measured RTT matrix in the
+// nearest folder above the package that has it. The tests' figures
+// depend on it, so a missing matrix fails the test instead of falling
+// back to a made-up one.
+func planetLabPath(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p := filepath.Join(dir, planetLabFile)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("%s not found in any folder above the package", planetLabFile)
+		}
+		dir = parent
+	}
+}
+
+// testLinks returns the PlanetLab link model.
 func testLinks(t testing.TB) *Links {
 	t.Helper()
-	m, err := LoadRTT(planetLabPath)
+	m, err := LoadRTT(planetLabPath(t))
 	if err != nil {
-		m, err = ParseRTT(strings.NewReader("0\t20\t80\t150\n22\t0\t70\t160\n85\t75\t0\t90\n140\t150\t95\t0\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		t.Fatal(err)
 	}
 	return NewLinks(m, LinkOptions{})
 }
