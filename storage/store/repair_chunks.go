@@ -66,6 +66,10 @@ type chunkState struct {
 	silent map[identity.NodeID]bool
 }
 
+func newChunkState(id wire.Hash) *chunkState {
+	return &chunkState{id: id, held: make(map[identity.NodeID][]uint16), silent: make(map[identity.NodeID]bool)}
+}
+
 func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *resolver, batch []wire.Hash, lost map[wire.Hash]bool) {
 	states := make([]*chunkState, 0, len(batch))
 	for _, id := range batch {
@@ -147,7 +151,7 @@ func (r *Repairer) recheck(ctx context.Context, rep *RepairReport, states []*chu
 // holds a shard, even when farther than the rest, so that it hands the
 // shard over.
 func (r *Repairer) chunkCandidates(ctx context.Context, res *resolver, id wire.Hash) (*chunkState, error) {
-	st := &chunkState{id: id, held: make(map[identity.NodeID][]uint16), silent: make(map[identity.NodeID]bool)}
+	st := newChunkState(id)
 	if indexes, err := r.h.cfg.Shards.List(engine.ChunkID(id)); err == nil {
 		for _, x := range indexes {
 			if sh, err := r.h.cfg.Shards.Get(engine.ChunkID(id), x); err == nil {

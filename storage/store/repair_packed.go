@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/chunk"
 	"github.com/yuinet/yui/storage/erasure"
@@ -37,7 +36,8 @@ func (r *Repairer) readSegment(ctx context.Context, id chunk.ID, code erasure.Pa
 		return nil, err
 	}
 	var rep RepairReport
-	st := &chunkState{id: wire.Hash(id), cands: cands, held: make(map[identity.NodeID][]uint16)}
+	st := newChunkState(wire.Hash(id))
+	st.cands = cands
 	r.listHeld(ctx, &rep, []*chunkState{st})
 	if !r.learnParams(ctx, &rep, st) {
 		return nil, fmt.Errorf("%w: no holder of segment %s serves a valid shard", ErrUnavailable, id)
