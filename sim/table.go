@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -68,6 +69,19 @@ func (t *Table) Write(w io.Writer, f Format) error {
 		return err
 	}
 	return cw.Error()
+}
+
+// WriteFile writes the table in format f to a new file at path.
+func (t *Table) WriteFile(path string, f Format) error {
+	file, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := t.Write(file, f); err != nil {
+		file.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return file.Close()
 }
 
 // WriteText writes the table aligned in columns for a terminal.

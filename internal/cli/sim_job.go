@@ -146,15 +146,7 @@ func writeJobSims(cmd *cobra.Command, f *simFlags, format sim.Format, cfg jobsim
 		return err
 	}
 	tablePath := filepath.Join(f.out, "job."+string(format))
-	file, err := os.Create(tablePath)
-	if err != nil {
-		return err
-	}
-	if err := t.Write(file, format); err != nil {
-		file.Close()
-		return fmt.Errorf("write %s: %w", tablePath, err)
-	}
-	if err := file.Close(); err != nil {
+	if err := t.WriteFile(tablePath, format); err != nil {
 		return err
 	}
 	plotPath := filepath.Join(f.out, "job.svg")

@@ -160,15 +160,7 @@ func (f *simTownFlags) runSweep(cmd *cobra.Command, sf *simFlags, exp *town.Expe
 		}
 	}
 	tablePath := filepath.Join(sf.out, name+"."+string(format))
-	file, err := os.Create(tablePath)
-	if err != nil {
-		return err
-	}
-	if err := t.Write(file, format); err != nil {
-		file.Close()
-		return fmt.Errorf("write %s: %w", tablePath, err)
-	}
-	if err := file.Close(); err != nil {
+	if err := t.WriteFile(tablePath, format); err != nil {
 		return err
 	}
 	plotPath := filepath.Join(sf.out, name+".svg")

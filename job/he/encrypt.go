@@ -65,7 +65,12 @@ func (e *Encryptor) encryptChunk(chunk []int64) (*Ciphertext, error) {
 	clear(e.slots)
 	copy(e.slots, chunk)
 	e.slots[len(e.slots)-1] = int64(len(chunk))
+	return e.encryptLoaded()
+}
 
+// encryptLoaded encodes the slots the caller loaded into e.slots and
+// encrypts them.
+func (e *Encryptor) encryptLoaded() (*Ciphertext, error) {
 	pt := bgv.NewPlaintext(e.params.bgv, e.params.bgv.MaxLevel())
 	if err := e.encoder.Encode(e.slots, pt); err != nil {
 		return nil, fmt.Errorf("he: encode: %w", err)

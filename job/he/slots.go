@@ -37,16 +37,7 @@ func (e *Encryptor) EncryptSlots(slots []int64) (*Ciphertext, error) {
 	}
 	clear(e.slots)
 	copy(e.slots, slots)
-
-	pt := bgv.NewPlaintext(e.params.bgv, e.params.bgv.MaxLevel())
-	if err := e.encoder.Encode(e.slots, pt); err != nil {
-		return nil, fmt.Errorf("he: encode: %w", err)
-	}
-	ct, err := e.enc.EncryptNew(pt)
-	if err != nil {
-		return nil, fmt.Errorf("he: encrypt: %w", err)
-	}
-	return &Ciphertext{ct: ct}, nil
+	return e.encryptLoaded()
 }
 
 // DecryptSlots returns every slot of ct as an integer in (-T/2, T/2].

@@ -36,24 +36,10 @@ type batchVersion struct {
 // streamed with Get. GetBatch returns an error of its own only when the
 // request is invalid or the namespace cannot be read.
 func (s *Store) GetBatch(ctx context.Context, user, namespace string, keys []string) ([]BatchValue, error) {
-	if len(keys) == 0 || len(keys) > MaxBatchRecords {
-		return nil, fmt.Errorf("%w: batch read names %d keys; send 1 to %d", ErrInvalid, len(keys), MaxBatchRecords)
-	}
-	for _, k := range keys {
-		if err := seal.ValidateKey(k); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-		}
-	}
-	v, err := s.resolve(ctx, user, namespace, Read, false)
+	v, hashes, versions, err := s.readNewest(ctx, user, namespace, keys)
 	if err != nil {
 		return nil, err
 	}
-
-	hashes := make([]seal.Hash, len(keys))
-	for i, k := range keys {
-		hashes[i] = seal.KeyHash(v.ks, k)
-	}
-	versions := s.newestVersions(ctx, v.d, hashes, true)
 
 	out := make([]BatchValue, len(keys))
 	headers := make([]*seal.Header, len(keys))
@@ -77,6 +63,31 @@ func (s *Store) GetBatch(ctx context.Context, user, namespace string, keys []str
 		out[i].Value = value
 	}
 	return out, nil
+}
+
+// readNewest checks 1 to MaxBatchRecords keys, resolves the namespace
+// for reading and reads the newest version of each key's record. It
+// returns the namespace view, the key hashes in key order and the
+// versions by hash.
+func (s *Store) readNewest(ctx context.Context, user, namespace string, keys []string) (*nsView, []seal.Hash, map[seal.Hash]batchVersion, error) {
+	if len(keys) == 0 || len(keys) > MaxBatchRecords {
+		return nil, nil, nil, fmt.Errorf("%w: batch read names %d keys; send 1 to %d", ErrInvalid, len(keys), MaxBatchRecords)
+	}
+	for _, k := range keys {
+		if err := seal.ValidateKey(k); err != nil {
+			return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	v, err := s.resolve(ctx, user, namespace, Read, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+
+	hashes := make([]seal.Hash, len(keys))
+	for i, k := range keys {
+		hashes[i] = seal.KeyHash(v.ks, k)
+	}
+	return v, hashes, s.newestVersions(ctx, v.d, hashes, true), nil
 }
 
 // openBatchRecord opens the header of one record found by a batched read

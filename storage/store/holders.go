@@ -2,13 +2,11 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/chunk"
-	"github.com/yuinet/yui/storage/seal"
 )
 
 // Holders returns, for each key, the nodes that the placement rule puts
@@ -24,24 +22,13 @@ import (
 // it; a job scheduler uses them as a preference. A key whose record
 // cannot be read gets no holders rather than failing the call.
 func (s *Store) Holders(ctx context.Context, user, namespace string, keys []string) ([][]identity.NodeID, error) {
-	if len(keys) > MaxBatchRecords {
-		return nil, fmt.Errorf("%w: holders asked for %d keys; send 1 to %d", ErrInvalid, len(keys), MaxBatchRecords)
+	if len(keys) == 0 {
+		return nil, nil
 	}
-	for _, k := range keys {
-		if err := seal.ValidateKey(k); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-		}
-	}
-	v, err := s.resolve(ctx, user, namespace, Read, false)
+	v, hashes, versions, err := s.readNewest(ctx, user, namespace, keys)
 	if err != nil {
 		return nil, err
 	}
-
-	hashes := make([]seal.Hash, len(keys))
-	for i, k := range keys {
-		hashes[i] = seal.KeyHash(v.ks, k)
-	}
-	versions := s.newestVersions(ctx, v.d, hashes, true)
 
 	p := v.d.Params()
 	shards := p.Code().Total()
