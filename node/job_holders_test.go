@@ -22,16 +22,7 @@ func TestJobRunsUnitsOnHolders(t *testing.T) {
 	_, clients := startTrio(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, c := range clients {
-		u, err := c.CreateUser(ctx, "jobs")
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := api.Grant{User: "jobs", PublicKeys: u.PublicKeys, Right: api.RightRead}
-		if err := clients[0].Grant(ctx, "", "library", g); err != nil {
-			t.Fatal(err)
-		}
-	}
+	grantJobsReader(ctx, t, clients, "library")
 	readings := ulbReadings(t, 600)
 	if _, err := clients[0].WriteReadings(ctx, "", "library", readings); err != nil {
 		t.Fatalf("WriteReadings: %v", err)

@@ -43,16 +43,7 @@ func TestJobReportsInClusterBytes(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, c := range clients {
-		u, err := c.CreateUser(ctx, "jobs")
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := api.Grant{User: "jobs", PublicKeys: u.PublicKeys, Right: api.RightRead}
-		if err := clients[0].Grant(ctx, "", "library", g); err != nil {
-			t.Fatal(err)
-		}
-	}
+	grantJobsReader(ctx, t, clients, "library")
 	readings := ulbReadings(t, 300)
 	for i := range readings {
 		readings[i].Location = sensor.GeoPoint(50.85, 4.35)

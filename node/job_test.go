@@ -24,16 +24,7 @@ func TestJobMatchesQueryAggregate(t *testing.T) {
 	_, clients := startTrio(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, c := range clients {
-		u, err := c.CreateUser(ctx, "jobs")
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := api.Grant{User: "jobs", PublicKeys: u.PublicKeys, Right: api.RightRead}
-		if err := clients[0].Grant(ctx, "", "library", g); err != nil {
-			t.Fatal(err)
-		}
-	}
+	grantJobsReader(ctx, t, clients, "library")
 	all := ulbReadings(t, 600)
 	if _, err := clients[0].WriteReadings(ctx, "", "library", all); err != nil {
 		t.Fatalf("WriteReadings: %v", err)
@@ -113,16 +104,7 @@ func TestJobAirQualityColumnsByDay(t *testing.T) {
 	_, clients := startTrio(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, c := range clients {
-		u, err := c.CreateUser(ctx, "jobs")
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := api.Grant{User: "jobs", PublicKeys: u.PublicKeys, Right: api.RightRead}
-		if err := clients[0].Grant(ctx, "", "air", g); err != nil {
-			t.Fatal(err)
-		}
-	}
+	grantJobsReader(ctx, t, clients, "air")
 	rows := sharedReadings(t, "air-quality/AirQualityUCI.csv", 240)
 	if _, err := clients[0].WriteReadings(ctx, "", "air", rows); err != nil {
 		t.Fatalf("WriteReadings: %v", err)

@@ -136,7 +136,7 @@ func TestPlanChunkSilentHolderGetsNothing(t *testing.T) {
 		t.Errorf("moves without silent holders = %v, want shard 5 to the empty close node", plan.Moves)
 	}
 
-	// Nobody lists shard 5: it is rebuilt on a node that answered.
+	// No candidate lists shard 5, so it is rebuilt on a node that listed its shards.
 	delete(held, cs[6].ID)
 	plan = planChunk(cs[0].ID, cs, held, silent, p, false)
 	if !slices.Equal(plan.Missing, []int{5}) || len(plan.Targets) != 1 {
