@@ -58,6 +58,9 @@ type router struct {
 	done     chan struct{}
 	requests sync.WaitGroup
 	stopOnce sync.Once
+	// stopping orders send's stop check and requests.Add before close's
+	// requests.Wait, so that no request is added while close waits.
+	stopping sync.RWMutex
 }
 
 func newRouter(m *hierarchy.Machine, tr transport.Transport, log *slog.Logger, met *metrics) *router {
@@ -145,6 +148,8 @@ func (r *router) flush() {
 }
 
 func (r *router) send(o kademlia.Outgoing) {
+	r.stopping.RLock()
+	defer r.stopping.RUnlock()
 	if r.stopped() {
 		return
 	}
@@ -347,7 +352,9 @@ func (r *router) withOverlay(f func(m *hierarchy.Machine)) {
 // the peer take this node back into its table.
 func (r *router) close(grace time.Duration) {
 	r.stopOnce.Do(func() {
+		r.stopping.Lock()
 		close(r.stop)
+		r.stopping.Unlock()
 		r.cancel()
 		<-r.done
 		r.requests.Wait()
