@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/yuinet/yui/network/wire"
@@ -22,6 +24,9 @@ type batchAnswer struct {
 	// notFound lists the records the holder has no version of. A record
 	// in neither map was left out of the response or did not verify.
 	notFound map[seal.Hash]bool
+	// unreadable maps each packed entry whose version segment could not be
+	// read to the read error. Such a record exists but is out of reach.
+	unreadable map[seal.Hash]error
 }
 
 // versionOf is a verified version and, for a packed one, where it lies,
@@ -105,10 +110,10 @@ func (s *Store) newestOfGroup(ctx context.Context, d *Descriptor, group []seal.H
 	answers := s.askRecords(ctx, d, group, cands, firstReaders)
 	s.resolvePacked(ctx, segments, answers)
 	if missing := unfound(group, answers); fallback && len(missing) > 0 {
-		rest := notAskedBatch(cands, answers)
+		rest := unanswered(cands, answers)
 		more := s.askRecords(ctx, d, missing, rest, len(rest))
 		s.resolvePacked(ctx, segments, more)
-		answers = append(answers, more...)
+		answers = append(slices.DeleteFunc(answers, func(a batchAnswer) bool { return !a.answered }), more...)
 	}
 
 	repairs := make(map[int][]versionOf)
@@ -134,15 +139,30 @@ func (s *Store) newestOfGroup(ctx context.Context, d *Descriptor, group []seal.H
 	return out
 }
 
-// missingError explains why no holder returned a version of k: none of
-// them holds one, or too few responded to tell.
+// missingError explains why no holder returned a version of k. The record
+// is missing only when every candidate responded and none listed it. Right
+// after many nodes fail, the closest nodes are new and empty, so a holder
+// that did not respond may be the only one left with the record.
 func missingError(d *Descriptor, k seal.Hash, answers []batchAnswer) error {
+	lacking, silent := 0, 0
 	for i := range answers {
-		if answers[i].notFound[k] {
-			return fmt.Errorf("%w: record %s of %q", ErrNotFound, k, d.Namespace())
+		a := &answers[i]
+		if err := a.unreadable[k]; err != nil {
+			return fmt.Errorf("%w: directory holder %s lists record %s of %q in a version segment that could not be read: %w",
+				ErrUnavailable, a.c.ID.Short(), k, d.Namespace(), err)
+		}
+		switch {
+		case a.notFound[k]:
+			lacking++
+		case !a.answered:
+			silent++
 		}
 	}
-	return fmt.Errorf("%w: no directory holder of %q responded with record %s", ErrUnavailable, d.Namespace(), k)
+	if lacking > 0 && silent == 0 {
+		return fmt.Errorf("%w: record %s of %q", ErrNotFound, k, d.Namespace())
+	}
+	return fmt.Errorf("%w: %d of %d directory holders of %q have no version of record %s and %d did not respond; try again once the network has settled",
+		ErrUnavailable, lacking, len(answers), d.Namespace(), k, silent)
 }
 
 // askRecords requests the records from cands in order until want of them
@@ -223,6 +243,12 @@ func (s *Store) resolvePacked(ctx context.Context, segments *segmentCache, answe
 			rec, env, err := segments.open(ctx, &e)
 			if err != nil {
 				s.log.Warn("packed record entry does not verify", "peer", a.c.ID.Short(), "segment", fmt.Sprintf("%x", e.Ref.Segment[:8]), "err", err)
+				if !errors.Is(err, ErrCorrupt) {
+					if a.unreadable == nil {
+						a.unreadable = make(map[seal.Hash]error)
+					}
+					a.unreadable[k] = err
+				}
 				continue
 			}
 			ref := e.Ref
@@ -252,10 +278,13 @@ func unfound(group []seal.Hash, answers []batchAnswer) []seal.Hash {
 	return out
 }
 
-func notAskedBatch(cands []wire.Contact, answers []batchAnswer) []wire.Contact {
+// unanswered returns the candidates that have not responded: those not
+// asked, and those whose request failed or was cancelled once enough
+// others had responded.
+func unanswered(cands []wire.Contact, answers []batchAnswer) []wire.Contact {
 	var rest []wire.Contact
 	for i, c := range cands {
-		if !answers[i].asked {
+		if !answers[i].answered {
 			rest = append(rest, c)
 		}
 	}
