@@ -137,8 +137,9 @@ func (c *cluster) shareUserKeys(name string, count int) {
 
 // writeBatches writes records through gw in batches of batch records,
 // two batches at a time. Each batch's small values are packed into a
-// segment that is coded like a chunk.
-func writeBatches(ctx context.Context, gw *localNode, user, ns string, records []storeRecord, batch int) error {
+// segment that is coded like a chunk. A batch that could not reach all
+// its holders is written again once, as a client would retry it.
+func writeBatches(ctx context.Context, gw *localNode, user, ns string, records []storeRecord, batch int, retried *atomic.Int64) error {
 	batches := (len(records) + batch - 1) / batch
 	errs := runParallel(batches, 2, func(i int) error {
 		part := records[i*batch : min((i+1)*batch, len(records))]
@@ -146,26 +147,29 @@ func writeBatches(ctx context.Context, gw *localNode, user, ns string, records [
 		for j, r := range part {
 			lines[j] = api.NewBatchLine(r.key, r.value, r.ctype)
 		}
-		client, err := gw.liveClient()
-		if err != nil {
-			return err
-		}
-		recs, err := client.PutBatch(ctx, user, ns, lines)
-		if err != nil {
-			return fmt.Errorf("batch %d through %s: %w", i, gw.name, err)
-		}
-		if len(recs) != len(part) {
-			return fmt.Errorf("batch %d through %s stored %d of %d records", i, gw.name, len(recs), len(part))
-		}
-		return nil
+		return retryOnce(retried, func() error {
+			client, err := gw.liveClient()
+			if err != nil {
+				return err
+			}
+			recs, err := client.PutBatch(ctx, user, ns, lines)
+			if err != nil {
+				return fmt.Errorf("batch %d through %s: %w", i, gw.name, err)
+			}
+			if len(recs) != len(part) {
+				return fmt.Errorf("batch %d through %s stored %d of %d records", i, gw.name, len(recs), len(part))
+			}
+			return nil
+		})
 	})
 	return errors.Join(errs...)
 }
 
-// writeSingles writes each record with its own request, two at a time.
-func writeSingles(ctx context.Context, gw *localNode, user, ns string, records []storeRecord) error {
+// writeSingles writes each record with its own request, two at a time,
+// each retried once as writeBatches does.
+func writeSingles(ctx context.Context, gw *localNode, user, ns string, records []storeRecord, retried *atomic.Int64) error {
 	errs := runParallel(len(records), 2, func(i int) error {
-		return putRecord(ctx, gw, user, ns, records[i])
+		return retryOnce(retried, func() error { return putRecord(ctx, gw, user, ns, records[i]) })
 	})
 	return errors.Join(errs...)
 }
@@ -225,13 +229,49 @@ func verifyRecords(ctx context.Context, gateways []*localNode, user, ns string, 
 	return errs, took, int(retried.Load())
 }
 
-// verifyGroup reads records with one batched read and checks each. A
-// record the gateway could not reach enough holders for is read again
-// alone, as a client would retry.
+// verifyGroup reads records with one batched read and checks each. The
+// records the gateway could not reach enough holders for are read again
+// with one more batched read, as a client would retry.
 func verifyGroup(ctx context.Context, gw *localNode, user, ns string, group []storeRecord, retried *atomic.Int64) []error {
-	client, err := gw.liveClient()
+	values, err := readGroup(ctx, gw, user, ns, group)
 	if err != nil {
 		return []error{err}
+	}
+	var again []int
+	for i := range group {
+		if errors.Is(values[i].Err(), api.ErrUnavailable) {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		retried.Add(int64(len(again)))
+		time.Sleep(unavailableRetryDelay)
+		retry := make([]storeRecord, len(again))
+		for j, i := range again {
+			retry[j] = group[i]
+		}
+		second, err := readGroup(ctx, gw, user, ns, retry)
+		if err != nil {
+			return []error{err}
+		}
+		for j, i := range again {
+			values[i] = second[j]
+		}
+	}
+	var errs []error
+	for i, r := range group {
+		if err := checkReadValue(gw, r, &values[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// readGroup reads the records of group with one batched read through gw.
+func readGroup(ctx context.Context, gw *localNode, user, ns string, group []storeRecord) ([]api.ReadValue, error) {
+	client, err := gw.liveClient()
+	if err != nil {
+		return nil, err
 	}
 	keys := make([]string, len(group))
 	for i, r := range group {
@@ -239,19 +279,9 @@ func verifyGroup(ctx context.Context, gw *localNode, user, ns string, group []st
 	}
 	values, err := client.GetBatch(ctx, user, ns, keys)
 	if err != nil {
-		return []error{fmt.Errorf("batched read of %d records through %s: %w", len(keys), gw.name, err)}
+		return nil, fmt.Errorf("batched read of %d records through %s: %w", len(keys), gw.name, err)
 	}
-	var errs []error
-	for i, r := range group {
-		err := checkReadValue(gw, r, &values[i])
-		if errors.Is(err, api.ErrUnavailable) {
-			err = verifyWithRetry(ctx, gw, user, ns, r, retried)
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
+	return values, nil
 }
 
 // checkReadValue checks one result of a batched read against r.
@@ -273,11 +303,18 @@ func checkReadValue(gw *localNode, r storeRecord, v *api.ReadValue) error {
 // reported too few holders reachable, before the value or while
 // streaming it. Data that is really lost fails the retry too.
 func verifyWithRetry(ctx context.Context, gw *localNode, user, ns string, r storeRecord, retried *atomic.Int64) error {
-	err := verifyRecord(ctx, gw, user, ns, r)
+	return retryOnce(retried, func() error { return verifyRecord(ctx, gw, user, ns, r) })
+}
+
+// retryOnce runs fn, and once more after unavailableRetryDelay when it
+// failed because too few holders were reachable or a stream broke off, as
+// a client does. It counts the retries in retried.
+func retryOnce(retried *atomic.Int64, fn func() error) error {
+	err := fn()
 	if errors.Is(err, api.ErrUnavailable) || errors.Is(err, api.ErrInterrupted) {
 		retried.Add(1)
 		time.Sleep(unavailableRetryDelay)
-		err = verifyRecord(ctx, gw, user, ns, r)
+		err = fn()
 	}
 	return err
 }
@@ -389,8 +426,10 @@ func nodeNames(nodes []*localNode) string {
 // more, and every record must read back again. The default code, 31+17
 // chunks and segments with 17 directory replicas, survives any 16 of 48
 // holders failing at once, and repair restores that margin on the 32
-// survivors. The nodes must hold at most maxOverhead times the bytes
-// written, after writing and after repair.
+// survivors. After repair the nodes must hold at most maxOverhead times
+// the bytes written. Straight after writing they may hold a little more,
+// because a holder that was slow to respond keeps the copy a faster one
+// also stored until its own repair pass drops it.
 func TestStoreSurvivesThirdKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 48 processes; skipped in -short mode")
@@ -406,8 +445,12 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 		// largeValues is the number of values of 2 to 4 MiB.
 		largeValues = 13
 		// maxOverhead bounds the bytes all nodes hold per logical byte
-		// written, after writing and after repair.
+		// written, once repair has run.
 		maxOverhead = 2.0
+		// maxWriteOverhead bounds it straight after writing, spare copies
+		// included. A quiet machine leaves few of them, and a loaded one
+		// about a tenth of the shards (measured at load average 18 to 25).
+		maxWriteOverhead = 2.3
 		// readGateways is the number of nodes that serve the reads. Each
 		// gateway pays once for the first request it sends to a dead node,
 		// so a few gateways learn of the deaths sooner than many.
@@ -458,18 +501,19 @@ func TestStoreSurvivesThirdKilled(t *testing.T) {
 	if err := putRecord(ctx, client, user, ns, singles[0]); err != nil {
 		t.Fatalf("first write: %v", err)
 	}
-	if err := writeBatches(ctx, client, user, ns, batched, batchSize); err != nil {
+	var retried atomic.Int64
+	if err := writeBatches(ctx, client, user, ns, batched, batchSize, &retried); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	if err := writeSingles(ctx, client, user, ns, slices.Concat(singles[1:], large)); err != nil {
+	if err := writeSingles(ctx, client, user, ns, slices.Concat(singles[1:], large), &retried); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	t.Logf("wrote %d records, %d bytes, through %s in %s: %d in batches of %d, %d small ones alone, %d of 2 to 4 MiB",
+	t.Logf("wrote %d records, %d bytes, through %s in %s: %d in batches of %d, %d small ones alone, %d of 2 to 4 MiB; %d writes retried",
 		len(all), logical, client.name, time.Since(start).Round(time.Millisecond),
-		len(batched), batchSize, len(singles), len(large))
+		len(batched), batchSize, len(singles), len(large), retried.Load())
 
-	if o := logOverhead(t, ctx, c, "after writing", logical, len(all)); o > maxOverhead {
-		t.Errorf("after writing, the nodes hold %.2f× the logical bytes, want at most %.1f×", o, maxOverhead)
+	if o := logOverhead(t, ctx, c, "after writing", logical, len(all)); o > maxWriteOverhead {
+		t.Errorf("after writing, the nodes hold %.2f× the logical bytes, want at most %.1f× before repair drops spare copies", o, maxWriteOverhead)
 	}
 
 	victims := pickVictims(rng, c.running(), client, 16)
