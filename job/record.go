@@ -4,9 +4,14 @@ import (
 	"fmt"
 )
 
-// MaxRecordBytes bounds an encoded Record: a spec, a partial and a few
-// names.
-const MaxRecordBytes = MaxSpecBytes + MaxPartialBytes + 4<<10
+// MaxLayoutBytes bounds the slot layout of an encrypted job in its
+// Record. The largest layout, 8,192 groups of one slot each with 128-byte
+// sensor names, takes about 1.2 MiB (an estimate: 8,192 × 150 bytes).
+const MaxLayoutBytes = 2 << 20
+
+// MaxRecordBytes bounds an encoded Record: a spec, a partial, a slot
+// layout and a few names.
+const MaxRecordBytes = MaxSpecBytes + MaxPartialBytes + MaxLayoutBytes + 4<<10
 
 // Record is the submitting node's stored copy of a job and its result.
 // It is kept through the store in a namespace only the submitting user
@@ -27,6 +32,10 @@ type Record struct {
 	// Final is the job's last status once it is done or canceled, with
 	// its aggregate; nil while the job runs.
 	Final *RecordStatus `cbor:"8,keyasint,omitempty"`
+	// Layout is the submitting node's encoding of the slot layout of an
+	// encrypted job's aggregate, without which the result cannot be
+	// decrypted. It is empty for a plain job.
+	Layout []byte `cbor:"9,keyasint,omitempty"`
 }
 
 // RecordStatus is a finished job's status.
@@ -38,7 +47,8 @@ type RecordStatus struct {
 	Done      bool   `cbor:"5,keyasint,omitempty"`
 	Canceled  bool   `cbor:"6,keyasint,omitempty"`
 	Err       string `cbor:"7,keyasint,omitempty"`
-	// Partial is the job's encoded aggregate.
+	// Partial is the job's encoded aggregate: a Partial for a plain job
+	// and a BGV ciphertext for an encrypted one.
 	Partial []byte `cbor:"8,keyasint,omitempty"`
 	// Workers is the number of workers the job had at its end.
 	Workers uint32 `cbor:"9,keyasint,omitempty"`
@@ -62,8 +72,10 @@ func (r *Record) Encode() ([]byte, error) {
 	return b, nil
 }
 
-// DecodeRecord parses and checks an encoded record: its spec and
-// partial must decode too.
+// DecodeRecord parses and checks an encoded record: its spec and, for a
+// plain job, its partial must decode too. The aggregate and the layout of
+// an encrypted job are only bounded in size here, since the node that
+// decrypts them checks them.
 func DecodeRecord(b []byte) (*Record, *Spec, error) {
 	if len(b) > MaxRecordBytes {
 		return nil, nil, fmt.Errorf("%w: record is %d bytes, limit %d", ErrInvalid, len(b), MaxRecordBytes)
@@ -79,13 +91,34 @@ func DecodeRecord(b []byte) (*Record, *Spec, error) {
 	if len(r.User) > 64 || len(r.ManagerID) > 64 || len(r.BackupID) > 64 || len(r.ManagerAddr) > 64 || len(r.BackupAddr) > 64 {
 		return nil, nil, fmt.Errorf("%w: record of job %s has a name longer than 64 bytes", ErrInvalid, spec.ID)
 	}
-	if r.Final != nil && len(r.Final.Partial) > 0 {
-		if _, err := DecodePartial(r.Final.Partial); err != nil {
-			return nil, nil, err
-		}
+	if err := r.checkAggregate(spec); err != nil {
+		return nil, nil, err
 	}
 	if r.Final != nil && len(r.Final.Err) > 4096 {
 		return nil, nil, fmt.Errorf("%w: record of job %s has an error text of %d bytes, limit 4096", ErrInvalid, spec.ID, len(r.Final.Err))
 	}
 	return &r, spec, nil
+}
+
+// checkAggregate checks the result and layout of a record against the
+// kind of job its spec describes.
+func (r *Record) checkAggregate(spec *Spec) error {
+	if !spec.Encrypted && len(r.Layout) > 0 {
+		return fmt.Errorf("%w: record of plain job %s has a slot layout", ErrInvalid, spec.ID)
+	}
+	if len(r.Layout) > MaxLayoutBytes {
+		return fmt.Errorf("%w: record of job %s has a layout of %d bytes, limit %d", ErrInvalid, spec.ID, len(r.Layout), MaxLayoutBytes)
+	}
+	if r.Final == nil || len(r.Final.Partial) == 0 {
+		return nil
+	}
+	if spec.Encrypted {
+		if len(r.Final.Partial) > MaxPartialBytes {
+			return fmt.Errorf("%w: record of job %s has an aggregate of %d bytes, limit %d",
+				ErrInvalid, spec.ID, len(r.Final.Partial), MaxPartialBytes)
+		}
+		return nil
+	}
+	_, err := DecodePartial(r.Final.Partial)
+	return err
 }

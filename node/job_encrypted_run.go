@@ -148,6 +148,10 @@ func (n *Node) jobStatusResult(id string, st *wire.JobStatus) (api.JobStatus, er
 	n.jobs.mu.Lock()
 	sj := n.jobs.submitted[id]
 	n.jobs.mu.Unlock()
+	if sj != nil && sj.spec.Encrypted && sj.sealed == nil {
+		// Records stored before the layout was kept have none.
+		return api.JobStatus{}, fmt.Errorf("node: the slot layout of encrypted job %s was not stored, so its result cannot be decrypted; submit the job again", id)
+	}
 	if sj == nil || sj.sealed == nil {
 		return apiJobStatus(st, n.submittedSpec(id))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/big"
@@ -305,6 +306,67 @@ func TestEncryptedJobRejects(t *testing.T) {
 		_, err := clients[0].SubmitJob(ctx, "", "meters", c.req)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestEncryptedJobSurvivesRestart runs an encrypted job, restarts all
+// three nodes, and checks that the submitting node decrypts the stored
+// result to the same groups as before, from the layout in the job's
+// record.
+func TestEncryptedJobSurvivesRestart(t *testing.T) {
+	base := t.TempDir()
+	dirs := []string{filepath.Join(base, "a"), filepath.Join(base, "b"), filepath.Join(base, "c")}
+	nodes, clients := startTrioIn(t, dirs)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	encryptedReaders(ctx, t, clients, "library")
+	all := ulbReadings(t, 300)
+	if _, err := clients[0].WriteReadings(ctx, "", "library", all); err != nil {
+		t.Fatal(err)
+	}
+	req := api.JobRequest{Aggregates: []string{"count", "sum", "mean"}, By: "sensor,hour", Reader: "hejobs", Encrypted: true}
+	info, err := clients[0].SubmitJob(ctx, "", "library", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := waitJobDone(ctx, t, clients[0], info.ID)
+	if len(before.Groups) == 0 {
+		t.Fatal("encrypted job returned no groups")
+	}
+	ns, err := nodes[0].jobRecordsNamespace("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the job's result and layout in its record", func() bool {
+		var b bytes.Buffer
+		if _, err := nodes[0].storage.store.Get(ctx, "", ns, jobRecordPrefix+info.ID, &b, store.GetOptions{}); err != nil {
+			return false
+		}
+		rec, _, err := job.DecodeRecord(b.Bytes())
+		return err == nil && rec.Final != nil && rec.Final.Done && len(rec.Final.Partial) > 0 && len(rec.Layout) > 0
+	})
+
+	for _, n := range nodes {
+		n.Close()
+	}
+	_, clients = startTrioIn(t, dirs)
+	var after *api.JobStatus
+	waitFor(t, "the restarted node to return the job's status", func() bool {
+		after, err = clients[0].Job(ctx, info.ID)
+		return err == nil
+	})
+	wantJSON, _ := json.Marshal(before)
+	gotJSON, _ := json.Marshal(after)
+	if !bytes.Equal(gotJSON, wantJSON) {
+		t.Errorf("status after restart:\n%s\nwant the status before:\n%s", gotJSON, wantJSON)
+	}
+	decimal := decimalMeans(all)
+	for _, g := range after.Groups {
+		for name, f := range g.Fields {
+			if want, _ := decimal[groupName(g)+"/"+name].Float64(); f.Mean == nil || *f.Mean != want {
+				t.Errorf("after restart group %s field %s: mean %v, exact decimal mean %v", groupName(g), name, f.Mean, want)
+			}
 		}
 	}
 }

@@ -120,12 +120,11 @@ func (s *jobService) recordOf(sj *submittedJob) (*job.Record, error) {
 		rec.Final = &job.RecordStatus{Epoch: st.Epoch, Units: st.Units, Committed: st.Committed, Failed: st.Failed,
 			Workers: st.Workers, Done: st.Done, Canceled: st.Canceled, Err: st.Err, Partial: st.Partial,
 			BytesHeld: st.BytesHeld, BytesCluster: st.BytesCluster, BytesRemote: st.BytesRemote, BytesUnknown: st.BytesUnknown}
-		if sj.sealed != nil {
-			// NOTE: an encrypted job's aggregate decrypts only with the
-			// slot layout in sj.sealed, which is not stored, so its record
-			// keeps the job's progress but not its result.
-			rec.Final.Partial = nil
-			rec.Final.Err = "the result of an encrypted job is not kept across restarts; submit the job again"
+	}
+	if sj.sealed != nil {
+		var err error
+		if rec.Layout, err = encodeLayout(sj.sealed); err != nil {
+			return nil, err
 		}
 	}
 	return rec, nil
@@ -224,6 +223,11 @@ func restoreJob(user string, b []byte) (*submittedJob, error) {
 	}
 	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: spec,
 		created: time.Unix(0, rec.Created).UTC(), restored: true}
+	if len(rec.Layout) > 0 {
+		if sj.sealed, err = decodeLayout(user, spec, rec.Layout); err != nil {
+			return nil, err
+		}
+	}
 	if sj.manager, err = parseContact(rec.ManagerID, rec.ManagerAddr); err != nil {
 		return nil, err
 	}
