@@ -2,11 +2,17 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"math/big"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/job/sched"
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
 )
 
 // TestJobRunsUnitsOnHolders runs a job of one segment per unit on three
@@ -94,5 +100,107 @@ func TestJobRunsUnitsOnHolders(t *testing.T) {
 	}
 	if l.HeldShare != share {
 		t.Errorf("held share %v in the status, want %v", l.HeldShare, share)
+	}
+}
+
+// segmentKeysForTest returns n segment keys of 100 sources over n/100
+// hours, in the form search.Writer stores them.
+func segmentKeysForTest(n int) []string {
+	start := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	keys := make([]string, n)
+	for i := range keys {
+		hour := start.Add(time.Duration(i/100) * time.Hour).Format("2006-01-02T15")
+		keys[i] = fmt.Sprintf("readings/%s/%016x-%016x", hour, i%100, i)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func nodeIDForTest(i int) identity.NodeID {
+	return identity.NodeID(sha256.Sum256([]byte(fmt.Sprint("node ", i))))
+}
+
+// A job of 20,000 segments whose segments share 17 holders, as segments
+// stored inline in one directory shard do, keeps all 17 for every
+// segment, and its snapshot fits a JobState message. Repeating the list
+// per segment allowed holders only up to 7,943 segments.
+func TestAssignHoldersSharedList(t *testing.T) {
+	const segments = 20_000
+	units, err := jobUnits(segmentKeysForTest(segments), jobSegmentsPerUnit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var segs []*sched.Segment
+	for i := range units {
+		for j := range units[i].Segments {
+			segs = append(segs, &units[i].Segments[j])
+		}
+	}
+	shared := make([]identity.NodeID, 17)
+	for i := range shared {
+		shared[i] = nodeIDForTest(i)
+	}
+	holders := make([][]identity.NodeID, len(segs))
+	for i := range holders {
+		holders[i] = shared
+	}
+
+	lists, perList := assignHolders(segs, holders)
+	if lists != 1 || perList != sched.MaxHolders {
+		t.Fatalf("assignHolders = %d lists, up to %d holders kept; want 1 and %d", lists, perList, sched.MaxHolders)
+	}
+	for i, s := range segs {
+		if len(s.Holders) != 17 || s.Holders[16] != sched.WorkerID(shared[16].String()) {
+			t.Fatalf("segment %d has holders %v, want the 17 shared ones", i, s.Holders)
+		}
+	}
+
+	m, err := sched.New(jobConfig(1), 1, units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := m.Snapshot().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap) > wire.MaxMessageSize-64<<10 {
+		t.Errorf("snapshot of %d segments is %d bytes, leaving less than 64 KiB of a %d-byte message for the spec",
+			segments, len(snap), wire.MaxMessageSize)
+	}
+	back, err := sched.DecodeSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Units[len(back.Units)-1].Segments[0].Holders; len(got) != 17 {
+		t.Errorf("decoded snapshot lists holders %v for the last unit, want 17", got)
+	}
+	t.Logf("snapshot of %d segments with 17 shared holders: %d bytes", segments, len(snap))
+}
+
+// Distinct holder lists share the budget: 1,000 lists keep 7 holders
+// each, and 20,000 lists, one per segment, are more than the budget
+// can name, so no segment keeps holders.
+func TestAssignHoldersDistinctLists(t *testing.T) {
+	for _, c := range []struct {
+		lists, wantKept int
+	}{{1_000, 7}, {20_000, 0}} {
+		segs := make([]*sched.Segment, 20_000)
+		holders := make([][]identity.NodeID, len(segs))
+		for i := range segs {
+			segs[i] = &sched.Segment{Key: fmt.Sprint(i), Readings: 1}
+			first := i % c.lists
+			for j := range 17 {
+				holders[i] = append(holders[i], nodeIDForTest(first+j*c.lists))
+			}
+		}
+		lists, perList := assignHolders(segs, holders)
+		if lists != c.lists || perList != c.wantKept {
+			t.Errorf("%d lists: assignHolders = %d lists, up to %d holders kept; want %d and %d", c.lists, lists, perList, c.lists, c.wantKept)
+		}
+		for i, s := range segs {
+			if len(s.Holders) != c.wantKept {
+				t.Fatalf("%d lists: segment %d has %d holders, want %d", c.lists, i, len(s.Holders), c.wantKept)
+			}
+		}
 	}
 }

@@ -25,8 +25,9 @@ const (
 	maxNameLen = 256
 )
 
-// snapshotVersion is the version of the snapshot encoding.
-const snapshotVersion = 2
+// snapshotVersion is the version of the snapshot encoding. Version 3
+// lists each distinct holder list once.
+const snapshotVersion = 3
 
 // Snapshot is the state a backup needs to take over a job: the units,
 // which of them are committed or failed, their attempt counts, and the
@@ -140,7 +141,7 @@ func (s *Snapshot) Encode() ([]byte, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	b, err := snapEnc.Marshal(s)
+	b, err := snapEnc.Marshal(s.toWire())
 	if err != nil {
 		return nil, fmt.Errorf("sched: encode snapshot: %w", err)
 	}
@@ -149,18 +150,24 @@ func (s *Snapshot) Encode() ([]byte, error) {
 
 // DecodeSnapshot parses an encoding written by Encode and checks
 // it against the limits above and the rules of a Machine's state.
+// Segments that shared a holder list when encoded share one slice
+// after decoding, which the caller must not modify.
 func DecodeSnapshot(b []byte) (*Snapshot, error) {
 	if len(b) > MaxSnapshotBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(b), MaxSnapshotBytes)
 	}
-	var s Snapshot
-	if err := snapDec.Unmarshal(b, &s); err != nil {
+	var w snapshotWire
+	if err := snapDec.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	s, err := w.snapshot()
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return s, nil
 }
 
 func (s *Snapshot) validate() error {

@@ -37,7 +37,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 func TestSnapshotValidate(t *testing.T) {
 	cases := map[string]func(s *Snapshot){
-		"version":         func(s *Snapshot) { s.Version = 3 },
+		"version":         func(s *Snapshot) { s.Version = snapshotVersion + 1 },
 		"epoch 0":         func(s *Snapshot) { s.Epoch = 0 },
 		"unit ID":         func(s *Snapshot) { s.Units[1].ID = 7 },
 		"readings sum":    func(s *Snapshot) { s.Units[0].Readings++ },
@@ -108,4 +108,32 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 		m.Outbox()
 	})
+}
+
+// The encoding lists a holder list shared by segments once, and rejects
+// a segment that names a list it does not have.
+func TestSnapshotHolderLists(t *testing.T) {
+	s := sampleSnapshot(t)
+	w := s.toWire()
+	if len(w.HolderLists) != 1 {
+		t.Fatalf("3 units with the same holders encode %d holder lists, want 1", len(w.HolderLists))
+	}
+	for _, c := range []struct {
+		name   string
+		mutate func(w *snapshotWire)
+	}{
+		{"reference past the lists", func(w *snapshotWire) { w.Units[0].Segments[0].HolderList = 2 }},
+		{"negative reference", func(w *snapshotWire) { w.Units[0].Segments[0].HolderList = -1 }},
+		{"empty list", func(w *snapshotWire) { w.HolderLists[0] = nil }},
+	} {
+		w := s.toWire()
+		c.mutate(w)
+		b, err := snapEnc.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeSnapshot(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: error %v, want ErrMalformed", c.name, err)
+		}
+	}
 }
