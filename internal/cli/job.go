@@ -33,7 +33,7 @@ the manager is lost.
 
 Workers read the segments as their own node's "default" user (or the
 user --reader names), so the namespace's owner must first grant that
-user read access on every worker node: 'yui grant NS "" --user-keys ...'.
+user read access on every worker node: 'yui grant NS "" USER read --keys FILE'.
 
 With --encrypted, the node you submit to encrypts the segments' sums under
 your BGV key and workers read only those ciphertexts, so their users need
@@ -232,7 +232,7 @@ func progressLine(st *api.JobStatus) string {
 	case st.Done:
 		state = "done"
 	}
-	line := fmt.Sprintf("%s: %d/%d units done, %d nodes working, epoch %d", state, st.Committed, st.Units, st.Workers, st.Epoch)
+	line := fmt.Sprintf("%s: %d/%d units done, %s working, epoch %d", state, st.Committed, st.Units, counted(st.Workers, "node"), st.Epoch)
 	if st.Failed > 0 {
 		line += fmt.Sprintf(", %d failed", st.Failed)
 	}

@@ -66,3 +66,18 @@ func TestHistogramText(t *testing.T) {
 		t.Errorf("histogramText = %q, want %q", got, want)
 	}
 }
+
+func TestProgressLine(t *testing.T) {
+	for _, c := range []struct {
+		st   api.JobStatus
+		want string
+	}{
+		{api.JobStatus{Units: 160, Committed: 41, Workers: 1, Epoch: 2}, "running: 41/160 units done, 1 node working, epoch 2"},
+		{api.JobStatus{Units: 160, Committed: 0, Workers: 3, Epoch: 2}, "running: 0/160 units done, 3 nodes working, epoch 2"},
+		{api.JobStatus{Units: 4, Committed: 4, Workers: 0, Epoch: 3, Done: true, Failed: 1}, "done: 4/4 units done, 0 nodes working, epoch 3, 1 failed"},
+	} {
+		if got := progressLine(&c.st); got != c.want {
+			t.Errorf("progressLine(%+v) = %q, want %q", c.st, got, c.want)
+		}
+	}
+}
