@@ -46,8 +46,9 @@ func newImportCommand(g *globalFlags) *cobra.Command {
 		Long: `Load sensor readings from delimited text files, such as data loggers
 and public datasets write them, into a namespace. The layout of each
 file (delimiter, header, decimal comma, missing-value markers, time and
-source columns) is detected from its first lines; --map overrides what
-detection gets wrong, in the form the node logs as "layout detected".
+source columns) is detected from its first lines, and the command logs it
+as "layout detected", with columns numbered from 0 as --map numbers them.
+--map overrides what detection gets wrong.
 
 Readings go to the node in batches and are stored once the command
 reports them. A row that does not give a valid reading is printed with
