@@ -58,7 +58,13 @@ func newUserCreateCommand(g *globalFlags) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created user %s, fingerprint %s\n", u.Name, u.Fingerprint)
-			fmt.Fprintf(cmd.OutOrStdout(), "share its public keys with: yui user show %s > %s.keys\n", u.Name, u.Name)
+			// The hint names the data folder unless it is the default, so
+			// that pasting it reaches the same node.
+			dirFlag := ""
+			if g.dataDir != defaultDataDir() {
+				dirFlag = " --data-dir " + g.dataDir
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "share its public keys with: yui user show %s%s > %s.keys\n", u.Name, dirFlag, u.Name)
 			return nil
 		},
 	}
