@@ -184,6 +184,9 @@ or was not heard for that long.`,
 			}
 			defer cancel()
 			loc, err := client.TagLocation(ctx, sf.user, owner, args[0], q)
+			if errors.Is(err, api.ErrNotFound) && !cmd.Flags().Changed("owner") {
+				return fmt.Errorf("%w. For a tag that another user shared with %s, name that user with --owner", err, sf.user)
+			}
 			if err != nil {
 				return err
 			}
@@ -208,7 +211,7 @@ or was not heard for that long.`,
 
 func printTagLocation(w io.Writer, loc *api.TagLocation) {
 	if loc.Sightings == 0 {
-		fmt.Fprintf(w, "tag %s of %s: not heard since %s\n", loc.Tag, loc.Owner, loc.Since.Format(time.RFC3339))
+		fmt.Fprintf(w, "tag %s of %s: no sightings since %s; --since searches further back\n", loc.Tag, loc.Owner, loc.Since.Format(time.RFC3339))
 	} else {
 		fmt.Fprintf(w, "tag %s of %s: %d sightings, last seen %s\n", loc.Tag, loc.Owner, loc.Sightings, loc.LastSeen.Format(time.RFC3339))
 	}
