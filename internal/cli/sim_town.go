@@ -58,9 +58,10 @@ some time of the run.
 
 --graph ulb uses the measured neighbour graph of the ULB library
 deployment (N1.txt); --graph generated places --relays relays in a town
-of --area km² with link statistics fitted to it. --fail takes a share of
-relays down for the whole run, --churn makes the others fail and recover,
---people adds walking people with radios (generated towns only).
+of --area km² with link statistics fitted to that graph, so both read
+N1.txt (--links). --fail takes a share of relays down for the whole run,
+--churn makes the others fail and recover, --people adds walking people
+with radios (generated towns only).
 --protocol yui runs the alert flood of package alert on every node: it
 stores the alert until expiry and hands it to neighbours that appear
 later. store is the simulator's broadcast-only variant of the same idea,
@@ -78,7 +79,7 @@ delivery and latency into --out.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.graph, "graph", "ulb", "mesh: ulb (measured) or generated")
-	fl.StringVar(&f.links, "links", "", "ULB neighbour file; default: shared/data/"+filepath.ToSlash(ulbLinksFile)+" in this folder or a parent")
+	fl.StringVar(&f.links, "links", "", "ULB neighbour file, read by both graphs; default: shared/data/"+filepath.ToSlash(ulbLinksFile)+" in this folder or a parent")
 	fl.IntVar(&f.relays, "relays", 500, "relays of a generated town")
 	fl.Float64Var(&f.area, "area", 4, "area of a generated town in km²")
 	fl.Float64Var(&f.degree, "degree", 0, "mean number of relays each relay hears in a generated town; 0 takes the measured mean")
