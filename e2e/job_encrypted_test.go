@@ -20,7 +20,9 @@ import (
 // exact mean of the file's decimals, that only the submitting node can
 // report the result, and that no worker node holds a BGV key file. A
 // second encrypted job loses its manager to SIGKILL, and the backup must
-// finish it with the same exact counts and means.
+// finish it with the same exact counts and means. Last, the submitting
+// node is killed with SIGKILL and started again, and must still decrypt
+// the first job's result.
 func TestJobEncryptedCLI(t *testing.T) {
 	c := startJobCluster(t, 4)
 	readings := c.importR1()
@@ -66,6 +68,42 @@ func TestJobEncryptedCLI(t *testing.T) {
 	}
 
 	encryptedTakeover(ctx, t, c, readings)
+	encryptedAfterRestart(ctx, t, c, st.ID, readings)
+}
+
+// encryptedAfterRestart kills the submitting node with SIGKILL once it
+// has stored the job's result, starts it again on the same data folder,
+// and checks that 'yui job status' decrypts the same exact means from
+// the job's record.
+func encryptedAfterRestart(ctx context.Context, t *testing.T, c *jobCluster, id string, readings []sensor.Reading) {
+	t.Helper()
+	submitter := c.nodes[0]
+	waitLog(t, submitter, "stored job result", 30*time.Second)
+	submitter.kill()
+
+	var boot string
+	for _, d := range c.nodes[1:] {
+		if d.running() {
+			boot = d.waitStarted(t).Listen
+			break
+		}
+	}
+	args := append(append([]string{}, loopbackArgs...), "--bootstrap", boot, "--mqtt", "off")
+	again := startDaemon(t, c.ns, "job-1-again", submitter.dataDir, args...)
+	waitDaemonPeers(t, again, 1)
+
+	out, err := c.ns.Command(ctx, yuiBin, "job", "status", id, "--json", "--data-dir", submitter.dataDir).Output()
+	if err != nil {
+		t.Fatalf("yui job status after the submitter restarted: %v: %s", err, out)
+	}
+	var st api.JobStatus
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("job status is not JSON: %v: %s", err, out)
+	}
+	if !st.Done || st.Committed != st.Units {
+		t.Fatalf("job %s after the restart: %d of %d units committed, done %v", id, st.Committed, st.Units, st.Done)
+	}
+	checkDecimalMeans(t, readings, st.Groups, len(readings))
 }
 
 // encryptedTakeover runs an encrypted job over the file's first two
