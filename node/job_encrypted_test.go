@@ -16,6 +16,8 @@ import (
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/job"
 	"github.com/yuinet/yui/job/he"
+	"github.com/yuinet/yui/job/sched"
+	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/search"
 	"github.com/yuinet/yui/sensor"
 	"github.com/yuinet/yui/storage/store"
@@ -92,7 +94,51 @@ func TestEncryptedJobMatchesPlain(t *testing.T) {
 
 	checkEncryptedResult(t, all, plain, sealed)
 	checkWorkerBytes(ctx, t, nodes, info.ID, all)
+	checkAssignments(t, nodes, info.ID, all)
 	checkSecretKeys(ctx, t, nodes)
+}
+
+// checkAssignments checks what the manager hands each worker of the
+// encrypted job: the job's spec and units that name ciphertext records of
+// this job only, with no reading's value in the spec's bytes.
+func checkAssignments(t *testing.T, nodes []*Node, id string, readings []sensor.Reading) {
+	t.Helper()
+	var snap *sched.Snapshot
+	var spec []byte
+	for _, n := range nodes {
+		n.jobs.mu.Lock()
+		mj := n.jobs.managed[id]
+		n.jobs.mu.Unlock()
+		if mj == nil {
+			continue
+		}
+		mj.mu.Lock()
+		if mj.role == wire.JobManager && mj.machine != nil {
+			snap, spec = mj.machine.Snapshot(), mj.specBytes
+		}
+		mj.mu.Unlock()
+	}
+	if snap == nil {
+		t.Fatalf("no node manages job %s", id)
+	}
+
+	keys := 0
+	for _, u := range snap.Units {
+		for _, seg := range u.Segments {
+			if !strings.HasPrefix(seg.Key, sealedPrefix+"jobs/"+id+"/") {
+				t.Errorf("unit %d names record %q, want a ciphertext under %sjobs/%s/", u.ID, seg.Key, sealedPrefix, id)
+			}
+			keys++
+		}
+	}
+	if keys == 0 {
+		t.Error("the job's units name no record")
+	}
+	for p := range valuePatterns(readings) {
+		if bytes.Contains(spec, []byte(p)) {
+			t.Fatalf("the spec sent to workers contains the bytes %x of a reading's value", p)
+		}
+	}
 }
 
 // checkEncryptedResult compares an encrypted job's groups with the plain
