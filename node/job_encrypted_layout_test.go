@@ -59,3 +59,45 @@ func TestLayoutRoundTrip(t *testing.T) {
 		t.Errorf("empty array: error %v, want job.ErrInvalid", err)
 	}
 }
+
+// FuzzDecodeLayout checks that no input crashes the decoder, and that
+// every slot of a layout it accepts lies inside one ciphertext, so that
+// reading a decrypted result by it cannot index out of range.
+func FuzzDecodeLayout(f *testing.F) {
+	spec := &job.Spec{ID: "j", Namespace: "library", Aggs: []string{"mean"}, By: "sensor,day", Encrypted: true, Scale: 100}
+	start := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	rs := []sensor.Reading{{Source: "a", Time: start, Fields: []sensor.Field{{Name: "t", Value: sensor.Number(2.5)}}}}
+	sj, _, err := newSealedJob("default", spec, [][]sensor.Reading{rs})
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := encodeLayout(sj)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte{0x80})
+	params, err := heParams()
+	if err != nil {
+		f.Fatal(err)
+	}
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sj, err := decodeLayout("default", spec, b)
+		if err != nil {
+			return
+		}
+		if sj.slots > params.Slots() {
+			t.Fatalf("accepted layout of %d slots, a ciphertext has %d", sj.slots, params.Slots())
+		}
+		slots := make([]int64, params.Slots())
+		for _, g := range sj.groups {
+			if _, err := sj.openGroup(g, slots); err != nil {
+				t.Fatalf("group %s of an accepted layout does not open from zero slots: %v", g.key, err)
+			}
+		}
+		if _, err := encodeLayout(sj); err != nil {
+			t.Fatalf("accepted layout does not encode: %v", err)
+		}
+	})
+}
