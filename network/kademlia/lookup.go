@@ -22,6 +22,9 @@ const (
 	lookupJoin
 	// lookupRefresh refreshes one bucket and reports nothing.
 	lookupRefresh
+	// lookupJoinRefresh refreshes one of the far buckets of a join and
+	// reports nothing. When it ends, the next far bucket's refresh starts.
+	lookupJoinRefresh
 )
 
 // nodeState is the progress of a lookup's request to one node.
@@ -447,7 +450,11 @@ func (m *Machine) finishLookup(now time.Time, l *lookup) {
 		}
 	}
 
-	if l.kind == lookupRefresh {
+	switch l.kind {
+	case lookupRefresh:
+		return
+	case lookupJoinRefresh:
+		m.startFarRefreshes(now)
 		return
 	}
 	m.events = append(m.events, Event{Kind: LookupDone, Lookup: res})
@@ -456,17 +463,47 @@ func (m *Machine) finishLookup(now time.Time, l *lookup) {
 	}
 }
 
-// refreshFarBuckets starts a refresh lookup for every bucket farther away
+// farRefreshesInFlight is the number of a join's far-bucket refreshes that
+// run at once. Started all together they would ask the same few contacts
+// the join lookup found, and a node with a dozen far buckets would track a
+// dozen lookups and their responses at once. Run in pairs, each refresh
+// starts from a table that the earlier ones filled, so it needs fewer
+// requests. A join then ends a few lookup durations later.
+const farRefreshesInFlight = 2
+
+// refreshFarBuckets queues a refresh lookup for every bucket farther away
 // than the closest neighbour, which completes a join: the lookup for the
-// node's own ID filled only the buckets near it.
+// node's own ID filled only the buckets near it. The farthest bucket
+// comes first. A later join replaces the refreshes still queued.
 func (m *Machine) refreshFarBuckets(now time.Time) {
+	m.farNext, m.farEnd = 0, 0
 	nearest := m.closest(m.self.ID, 1, nil)
 	if len(nearest) == 0 {
 		return
 	}
-	for idx := range min(m.bucketIndex(nearest[0].ID), len(m.buckets)) {
-		m.startLookup(now, m.randomIDInBucket(idx), lookupRefresh)
+	m.farEnd = min(m.bucketIndex(nearest[0].ID), len(m.buckets))
+	m.startFarRefreshes(now)
+}
+
+// startFarRefreshes starts queued far-bucket refreshes while fewer than
+// farRefreshesInFlight of them run.
+func (m *Machine) startFarRefreshes(now time.Time) {
+	for m.farNext < m.farEnd && m.countLookups(lookupJoinRefresh) < farRefreshesInFlight {
+		idx := m.farNext
+		m.farNext++
+		m.startLookup(now, m.randomIDInBucket(idx), lookupJoinRefresh)
 	}
+}
+
+// countLookups returns the number of lookups of the given kind in progress.
+func (m *Machine) countLookups(kind lookupKind) int {
+	n := 0
+	for _, l := range m.lookups {
+		if l.kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 // randomIDInBucket returns a random ID from the seeded generator that

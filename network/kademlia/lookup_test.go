@@ -346,15 +346,24 @@ func TestBootstrapRefreshesFarBuckets(t *testing.T) {
 	lookupDone(t, m.Events(), id)
 
 	// The closest neighbour is in bucket 3: buckets 0, 1 and 2 are
-	// refreshed.
-	var got []int
-	for _, r := range findNodes(m.Outbox()) {
-		got = append(got, m.bucketIndex(r.Msg.(*wire.FindNode).Target))
+	// refreshed, farthest first and two at a time.
+	var rounds [][]int
+	at := t0.Add(2 * time.Millisecond)
+	for reqs := findNodes(m.Outbox()); len(reqs) > 0; reqs = findNodes(m.Outbox()) {
+		var round []int
+		for _, r := range reqs {
+			round = append(round, m.bucketIndex(r.Msg.(*wire.FindNode).Target))
+		}
+		slices.Sort(round)
+		rounds = append(rounds, slices.Compact(round))
+		for _, r := range reqs {
+			at = at.Add(time.Millisecond)
+			m.HandleResponse(at, r.To, r.Request, &wire.Nodes{})
+		}
 	}
-	slices.Sort(got)
-	got = slices.Compact(got)
-	if !slices.Equal(got, []int{0, 1, 2}) {
-		t.Errorf("refreshed buckets %v, want [0 1 2]", got)
+	want := [][]int{{0, 1}, {2}}
+	if !slices.EqualFunc(rounds, want, slices.Equal) {
+		t.Errorf("refreshed buckets by round %v, want %v", rounds, want)
 	}
 }
 

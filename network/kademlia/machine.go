@@ -206,6 +206,9 @@ type Machine struct {
 	nextRequest uint64
 	lookups     []*lookup
 	nextLookup  LookupID
+	// farNext and farEnd are the range of far buckets whose join refresh
+	// has not started yet (see refreshFarBuckets).
+	farNext, farEnd int
 	// contactQueue holds up to K contacts from AddContact that wait for a
 	// ping; droppedContacts counts those that found it full.
 	contactQueue    []wire.Contact
