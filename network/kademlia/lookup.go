@@ -37,9 +37,16 @@ const (
 	nodeFailed
 )
 
-// lookupNode is a node a lookup has heard of.
+// lookupNode is a node a lookup has heard of. Its address is packed as an
+// entry's is (see packAddr), so a lookup's nodes contain no pointers and
+// the garbage collector never scans them. A lookup tracks up to 320 of
+// them with the default K.
 type lookupNode struct {
-	contact wire.Contact
+	id       identity.NodeID
+	ip       [16]byte
+	port     uint16
+	addrKind uint8
+	state    nodeState
 	// parent is the index of the node whose response named this one, or
 	// -1 for a node taken from the routing table. Only nodes that responded
 	// are parents, and their own parents never change, so the chain has no
@@ -48,8 +55,7 @@ type lookupNode struct {
 	// hops is the number of request rounds needed to reach the node's
 	// response: 1 for a node from the table, the parent's hops plus one
 	// otherwise.
-	hops  int32
-	state nodeState
+	hops int32
 }
 
 // lookup is an iterative lookup in progress.
@@ -161,29 +167,31 @@ func (m *Machine) seedUnverified(l *lookup) {
 	})
 	limit := lookupNodesPerK * m.cfg.K
 	for _, c := range unverified[:min(len(unverified), m.cfg.Alpha)] {
-		l.add(c, -1, 1, limit)
+		m.addToLookup(l, c, -1, 1, limit)
 	}
 }
 
 // search returns the position of id in l.order, or where it would go.
 func (l *lookup) search(id identity.NodeID) (int, bool) {
 	return slices.BinarySearchFunc(l.order, id, func(i int32, id identity.NodeID) int {
-		return compareDistance(l.target, l.nodes[i].contact.ID, id)
+		return compareDistance(l.target, l.nodes[i].id, id)
 	})
 }
 
-// add records a node named by node parent (-1 for one from the table). A
-// node heard of again keeps the shorter referral chain while unqueried.
-// When the lookup tracks limit nodes, a new node takes the slot of the
-// farthest unqueried node farther than itself, or is dropped.
-func (l *lookup) add(c wire.Contact, parent, hops int32, limit int) {
+// addToLookup records in l a node named by node parent (-1 for one from
+// the table). A node heard of again keeps the shorter referral chain
+// while unqueried. When the lookup tracks limit nodes, a new node takes
+// the slot of the farthest unqueried node farther than itself, or is
+// dropped.
+func (m *Machine) addToLookup(l *lookup, c wire.Contact, parent, hops int32, limit int) {
 	pos, found := l.search(c.ID)
-	l.addAt(pos, found, c, parent, hops, limit)
+	m.addToLookupAt(l, pos, found, c, parent, hops, limit)
 }
 
-// addAt records a node as add does, given the result of l.search for
-// its ID.
-func (l *lookup) addAt(pos int, found bool, c wire.Contact, parent, hops int32, limit int) {
+// addToLookupAt records a node as addToLookup does, given the result of
+// l.search for its ID. A node with an IPv6 zone that the zone list has no
+// room for is dropped.
+func (m *Machine) addToLookupAt(l *lookup, pos int, found bool, c wire.Contact, parent, hops int32, limit int) {
 	if found {
 		if n := &l.nodes[l.order[pos]]; n.state == nodeUnqueried && hops < n.hops {
 			n.parent, n.hops = parent, hops
@@ -191,7 +199,11 @@ func (l *lookup) addAt(pos int, found bool, c wire.Contact, parent, hops int32, 
 		return
 	}
 
-	node := lookupNode{contact: c, parent: parent, hops: hops}
+	ip, port, kind, ok := m.packAddr(c.Addr)
+	if !ok {
+		return
+	}
+	node := lookupNode{id: c.ID, ip: ip, port: port, addrKind: kind, parent: parent, hops: hops}
 	if len(l.nodes) < limit {
 		l.nodes = append(l.nodes, node)
 		l.order = slices.Insert(l.order, pos, int32(len(l.nodes)-1))
@@ -218,7 +230,7 @@ func (m *Machine) seedMore(l *lookup, n int) bool {
 	}
 	limit := lookupNodesPerK * m.cfg.K
 	for _, c := range closest[l.seeded:] {
-		l.add(c, -1, 1, limit)
+		m.addToLookup(l, c, -1, 1, limit)
 	}
 	l.seeded = len(closest)
 	return true
@@ -286,10 +298,10 @@ func (m *Machine) stepLookup(now time.Time, l *lookup) {
 // nodes tend to stay. Nodes the table does not hold come after
 // the ones it does, and ties keep XOR order.
 func (m *Machine) pickNext(l *lookup, candidates []int32) int {
-	class := identity.CommonPrefixLen(l.target, l.nodes[candidates[0]].contact.ID)
-	best, bestEntry := 0, m.lookupEntry(l.nodes[candidates[0]].contact.ID)
+	class := identity.CommonPrefixLen(l.target, l.nodes[candidates[0]].id)
+	best, bestEntry := 0, m.lookupEntry(l.nodes[candidates[0]].id)
 	for j := 1; j < len(candidates); j++ {
-		id := l.nodes[candidates[j]].contact.ID
+		id := l.nodes[candidates[j]].id
 		if identity.CommonPrefixLen(l.target, id) != class {
 			break
 		}
@@ -326,16 +338,21 @@ func (m *Machine) query(now time.Time, l *lookup, i int32) {
 	n.state = nodeInFlight
 	l.inFlight++
 	l.queried++
-	msg := &wire.FindNode{Target: l.target, Path: l.path(i)}
-	m.send(m.clock(now), n.contact, msg, request{kind: findNode, lookup: l.id, node: i})
+	msg := &wire.FindNode{Target: l.target, Path: m.path(l, i)}
+	m.send(m.clock(now), m.lookupContact(n), msg, request{kind: findNode, lookup: l.id, node: i})
 }
 
-// path returns the nearest wire.MaxPath hops of node i's referral chain,
-// nearest hop last.
-func (l *lookup) path(i int32) []wire.Contact {
+// lookupContact rebuilds the contact of a lookup's node.
+func (m *Machine) lookupContact(n *lookupNode) wire.Contact {
+	return wire.Contact{ID: n.id, Addr: m.unpackAddr(n.ip, n.port, n.addrKind)}
+}
+
+// path returns the nearest wire.MaxPath hops of node i's referral chain
+// in lookup l, nearest hop last.
+func (m *Machine) path(l *lookup, i int32) []wire.Contact {
 	var path []wire.Contact
 	for p := l.nodes[i].parent; p >= 0 && len(path) < wire.MaxPath; p = l.nodes[p].parent {
-		path = append(path, l.nodes[p].contact)
+		path = append(path, m.lookupContact(&l.nodes[p]))
 	}
 	slices.Reverse(path)
 	return path
@@ -357,7 +374,7 @@ func (m *Machine) findLookup(id LookupID) *lookup {
 func (m *Machine) lookupAnswered(now time.Time, r request, msg *wire.Nodes) {
 	t := m.clock(now)
 	l := m.findLookup(r.lookup)
-	if l == nil || l.nodes[r.node].contact.ID != r.to.ID {
+	if l == nil || l.nodes[r.node].id != r.to.ID {
 		for _, c := range msg.Contacts {
 			if c, ok := hearsayFrom(c, r.to.Addr.Addr()); ok {
 				m.considerCandidate(t, c, false)
@@ -383,7 +400,7 @@ func (m *Machine) lookupAnswered(now time.Time, r request, msg *wire.Nodes) {
 			}
 			unverified++
 		}
-		l.addAt(pos, known, c, r.node, hops, limit)
+		m.addToLookupAt(l, pos, known, c, r.node, hops, limit)
 	}
 	m.stepLookup(now, l)
 }
@@ -413,7 +430,7 @@ func (m *Machine) expireLookups(now time.Time, t int64) {
 // lookupFailed records that node r.node of r's lookup failed to respond.
 func (m *Machine) lookupFailed(now time.Time, r request) {
 	l := m.findLookup(r.lookup)
-	if l == nil || l.nodes[r.node].contact.ID != r.to.ID {
+	if l == nil || l.nodes[r.node].id != r.to.ID {
 		return
 	}
 	l.nodes[r.node].state = nodeFailed
@@ -438,7 +455,7 @@ func (m *Machine) finishLookup(now time.Time, l *lookup) {
 			break
 		}
 		if n := &l.nodes[i]; n.state == nodeAnswered {
-			res.Closest = append(res.Closest, n.contact)
+			res.Closest = append(res.Closest, m.lookupContact(n))
 			res.Hops = max(res.Hops, int(n.hops))
 		}
 	}
@@ -446,7 +463,7 @@ func (m *Machine) finishLookup(now time.Time, l *lookup) {
 	t := m.clock(now)
 	for _, i := range l.order {
 		if n := &l.nodes[i]; n.state == nodeUnqueried {
-			m.considerCandidate(t, n.contact, false)
+			m.considerCandidate(t, m.lookupContact(n), false)
 		}
 	}
 
