@@ -85,6 +85,21 @@ func (m *Machine) takePending(id uint64) (request, bool) {
 	return r, true
 }
 
+// trimPending releases the spare capacity of m.pending once at most an
+// eighth of it is used, so that a node that had hundreds of requests in
+// flight during its join does not keep room for them.
+func (m *Machine) trimPending() {
+	c := cap(m.pending)
+	if c < 64 || len(m.pending) > c/8 {
+		return
+	}
+	if len(m.pending) == 0 {
+		m.pending = nil
+		return
+	}
+	m.pending = append([]request(nil), m.pending...)
+}
+
 // requestToContact reports whether a request to c's ID at c's address is
 // in flight.
 func (m *Machine) requestToContact(c wire.Contact) bool {
@@ -126,6 +141,7 @@ func (m *Machine) HandleResponse(now time.Time, from wire.Contact, request uint6
 	}
 	r := m.pending[i]
 	m.pending = slices.Delete(m.pending, i, i+1)
+	m.trimPending()
 	t := m.clock(now)
 	defer m.sendQueuedContacts(t)
 
@@ -226,6 +242,7 @@ func (m *Machine) expireRequests(now time.Time, t int64) {
 		}
 		return false
 	})
+	m.trimPending()
 	for _, r := range expired {
 		m.requestFailed(now, t, r)
 	}
