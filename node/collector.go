@@ -18,7 +18,7 @@ type statsCollector struct {
 	discovery func() (discovery.Stats, bool)
 
 	messages, bytes, dropped, conns, handshake, mismatch, badPeers *prometheus.Desc
-	evicted, buffered                                              *prometheus.Desc
+	evicted, silent, buffered                                      *prometheus.Desc
 	beacons, beaconsRejected                                       *prometheus.Desc
 }
 
@@ -40,6 +40,8 @@ func newStatsCollector(tr func() quicnet.Stats, disc func() (discovery.Stats, bo
 			"Dials that reached a node with another ID than expected.", nil, nil),
 		evicted: prometheus.NewDesc("yui_connections_evicted_total",
 			"Idle connections closed to make room for new ones past a per-peer, per-address or total limit.", nil, nil),
+		silent: prometheus.NewDesc("yui_connections_silent_total",
+			"Connections closed because a request on them timed out and no packet came from the peer meanwhile.", nil, nil),
 		buffered: prometheus.NewDesc("yui_frame_bytes_buffered",
 			"Bytes reserved for incoming message bodies being read.", nil, nil),
 		badPeers: prometheus.NewDesc("yui_bad_peers_total",
@@ -53,7 +55,7 @@ func newStatsCollector(tr func() quicnet.Stats, disc func() (discovery.Stats, bo
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.messages, c.bytes, c.dropped, c.conns, c.handshake,
-		c.mismatch, c.badPeers, c.evicted, c.buffered, c.beacons, c.beaconsRejected} {
+		c.mismatch, c.badPeers, c.evicted, c.silent, c.buffered, c.beacons, c.beaconsRejected} {
 		ch <- d
 	}
 }
@@ -81,6 +83,7 @@ func (c *statsCollector) collectTransport(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.mismatch, prometheus.CounterValue, float64(s.PeerMismatches))
 	ch <- prometheus.MustNewConstMetric(c.badPeers, prometheus.CounterValue, float64(s.BadPeers))
 	ch <- prometheus.MustNewConstMetric(c.evicted, prometheus.CounterValue, float64(s.EvictedConns))
+	ch <- prometheus.MustNewConstMetric(c.silent, prometheus.CounterValue, float64(s.SilentConns))
 	ch <- prometheus.MustNewConstMetric(c.buffered, prometheus.GaugeValue, float64(s.Buffered))
 }
 

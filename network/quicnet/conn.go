@@ -28,6 +28,9 @@ const (
 	codeOverloaded quic.ApplicationErrorCode = 3
 	// codeInternal: a bug on the closing side.
 	codeInternal quic.ApplicationErrorCode = 4
+	// codeSilent: a request on the connection timed out and no packet
+	// came from the peer while it waited (see closeIfSilent).
+	codeSilent quic.ApplicationErrorCode = 5
 )
 
 // Stream error codes sent when cancelling a stream.
@@ -52,6 +55,7 @@ type peerConn struct {
 	qc       *quic.Conn
 	peer     transport.Peer
 	incoming bool         // the peer dialed the connection
+	opened   time.Time    // when the handshake completed
 	source   netip.Prefix // sourcePrefix of the peer's address
 	buffers  budgets      // reserved for every frame body read on it
 
@@ -71,8 +75,9 @@ func (t *Transport) addConn(qc *quic.Conn, peer transport.Peer, incoming bool) *
 		peer:     peer,
 		incoming: incoming,
 		source:   sourcePrefix(peer.Addr.Addr()),
-		lastUsed: time.Now(),
+		opened:   time.Now(),
 	}
+	pc.lastUsed = pc.opened
 
 	t.mu.Lock()
 	if t.closed {
@@ -82,9 +87,9 @@ func (t *Transport) addConn(qc *quic.Conn, peer transport.Peer, incoming bool) *
 	}
 	pc.buffers = budgets{newBudget(t.cfg.MaxBufferedPerConn), t.addSource(pc.source), t.buffered}
 	t.conns[pc] = struct{}{}
-	if t.byPeer[peer.ID] == nil {
-		t.byPeer[peer.ID] = pc
-	}
+	// A handshake that just completed shows that the path works, while an
+	// older connection may have stopped delivering (see closeIfSilent).
+	t.byPeer[peer.ID] = pc
 	t.wg.Go(func() { t.serveConn(pc) })
 	t.mu.Unlock()
 
@@ -113,18 +118,24 @@ func (t *Transport) markClosing(pc *peerConn) {
 }
 
 // forget removes pc as the connection for new streams to its peer,
-// replacing it with another open connection to the peer if there is one.
-// The caller holds t.mu.
+// replacing it with the newest other open connection to the peer if there
+// is one. The caller holds t.mu.
 func (t *Transport) forget(pc *peerConn) {
 	if t.byPeer[pc.peer.ID] != pc {
 		return
 	}
 	delete(t.byPeer, pc.peer.ID)
+	var newest *peerConn
 	for other := range t.conns {
-		if other != pc && other.peer.ID == pc.peer.ID && !other.closing {
-			t.byPeer[pc.peer.ID] = other
-			return
+		if other == pc || other.peer.ID != pc.peer.ID || other.closing {
+			continue
 		}
+		if newest == nil || other.opened.After(newest.opened) {
+			newest = other
+		}
+	}
+	if newest != nil {
+		t.byPeer[pc.peer.ID] = newest
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/quic-go/quic-go"
 
@@ -102,12 +103,63 @@ func (t *Transport) exchange(ctx context.Context, to wire.Contact, request uint6
 	stop := context.AfterFunc(ctx, func() { cancelStream(s, streamCancelled) })
 	defer stop()
 
+	start, received := time.Now(), pc.qc.ConnectionStats().PacketsReceived
 	resp, err := t.roundTrip(ctx, pc, s, request, typ, frame)
 	if err != nil {
 		cancelStream(s, streamCancelled)
+		t.closeIfSilent(ctx, err, pc, start, received)
 		return nil, t.requestError(ctx, to, typ, err)
 	}
 	return resp, nil
+}
+
+// closeIfSilent closes pc after a request on it failed with err for lack
+// of time, if no packet came from the peer since the request started at
+// start, when pc had received received packets. A peer that gets a
+// request acknowledges it within its maximum ACK delay, however busy its
+// handler is, so such silence means that the peer or the path is gone, or
+// that QUIC holds the request back. The last happens after an outage,
+// when the connection's retransmission timer has backed off exponentially
+// (up to 60 s in quic-go v0.66) and its congestion window is full of lost
+// packets. Such a connection sends nothing new until that timer fires,
+// even once the path works again. The next request then dials a new
+// connection, which starts with fresh timers.
+func (t *Transport) closeIfSilent(ctx context.Context, err error, pc *peerConn, start time.Time, received uint64) {
+	// The stream's deadline is the context's, and either may pass first.
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
+	stats := pc.qc.ConnectionStats()
+	if !timedOut || stats.PacketsReceived != received {
+		return
+	}
+	if waited := time.Since(start); waited < silenceLimit(stats) {
+		return // too short a wait for an acknowledgement to come back
+	}
+
+	t.mu.Lock()
+	closing := pc.closing || t.closed
+	t.markClosing(pc)
+	t.mu.Unlock()
+	if closing {
+		return
+	}
+	t.stats.silentConns.Add(1)
+	t.log.Info("closing connection that received nothing during a request; the next request dials a new one",
+		"peer", pc.peer.ID.Short(), "remote", pc.peer.Addr, "waited", time.Since(start).Round(time.Millisecond))
+	pc.qc.CloseWithError(codeSilent, "no packet received during a request")
+}
+
+// maxAckDelay is the longest a peer delays an acknowledgement: the
+// default of the max_ack_delay transport parameter (RFC 9000, section
+// 18.2), which quic-go v0.66 uses.
+const maxAckDelay = 25 * time.Millisecond
+
+// silenceLimit returns how long a request must wait without any packet
+// from the peer before closeIfSilent counts the connection as silent:
+// three probe timeouts as RFC 9002, section 6.2.1 computes them from the
+// connection's round-trip estimates, and at least 100 ms.
+func silenceLimit(stats quic.ConnectionStats) time.Duration {
+	pto := stats.SmoothedRTT + max(4*stats.MeanDeviation, time.Millisecond) + maxAckDelay
+	return max(3*pto, 100*time.Millisecond)
 }
 
 // roundTrip writes the request frame on s and reads the response.

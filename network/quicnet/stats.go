@@ -50,6 +50,9 @@ type Stats struct {
 	// EvictedConns counts idle connections closed to make room for an
 	// incoming one.
 	EvictedConns uint64
+	// SilentConns counts connections closed because a request on them
+	// timed out and no packet came from the peer meanwhile.
+	SilentConns uint64
 
 	// Buffered is the number of bytes of frame bodies reserved now,
 	// against Config.MaxBuffered.
@@ -65,6 +68,7 @@ type counters struct {
 	badPeers          atomic.Uint64
 	rejectedConns     atomic.Uint64
 	evictedConns      atomic.Uint64
+	silentConns       atomic.Uint64
 
 	// mu guards the maps, which grow as new types and reasons occur.
 	mu      sync.Mutex
@@ -117,6 +121,7 @@ func (c *counters) snapshot() Stats {
 		BadPeers:          c.badPeers.Load(),
 		RejectedConns:     c.rejectedConns.Load(),
 		EvictedConns:      c.evictedConns.Load(),
+		SilentConns:       c.silentConns.Load(),
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -102,9 +102,10 @@ type Transport struct {
 	closed bool
 	// conns holds every open connection, incoming and outgoing.
 	conns map[*peerConn]struct{}
-	// byPeer holds the connection that new streams to a peer use. A peer
-	// has a second connection when both sides dialed at once, and that one
-	// keeps serving until it is idle.
+	// byPeer holds the connection that new streams to a peer use: the
+	// newest one. A peer has a second connection when both sides dialed
+	// at once, or when it reconnected after an outage or a restart, and
+	// the older one keeps serving its streams until it is idle.
 	byPeer map[identity.NodeID]*peerConn
 	// dials holds the dials in progress.
 	dials map[wire.Contact]*dialCall

@@ -1,0 +1,150 @@
+package quicnet
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// relay forwards UDP datagrams between one client and a server, and drops
+// every datagram in both directions while it is cut, like a link that is
+// down. The client reaches the server at the relay's address.
+type relay struct {
+	front  *net.UDPConn // receives from the client and sends to it
+	back   *net.UDPConn // sends to the server and receives from it
+	server netip.AddrPort
+	client atomic.Pointer[netip.AddrPort]
+	cut    atomic.Bool
+	wg     sync.WaitGroup
+}
+
+func newRelay(t *testing.T, server netip.AddrPort) *relay {
+	t.Helper()
+	r := &relay{server: server}
+	for _, conn := range []**net.UDPConn{&r.front, &r.back} {
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		*conn = c
+	}
+	r.wg.Go(r.toServer)
+	r.wg.Go(r.toClient)
+	t.Cleanup(func() {
+		r.front.Close()
+		r.back.Close()
+		r.wg.Wait()
+	})
+	return r
+}
+
+func (r *relay) addr() netip.AddrPort { return r.front.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func (r *relay) toServer() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := r.front.ReadFromUDPAddrPort(buf)
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil || r.cut.Load() {
+			continue
+		}
+		r.client.Store(&from)
+		r.back.WriteToUDPAddrPort(buf[:n], r.server)
+	}
+}
+
+func (r *relay) toClient() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, _, err := r.back.ReadFromUDPAddrPort(buf)
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		client := r.client.Load()
+		if err != nil || r.cut.Load() || client == nil {
+			continue
+		}
+		r.front.WriteToUDPAddrPort(buf[:n], *client)
+	}
+}
+
+// TestRequestAfterOutageDialsAnew cuts the path to a peer during a large
+// request and restores it a few seconds later. By then the connection's
+// retransmission timer has backed off and its congestion window is full
+// of lost packets, so it would send nothing new for seconds more. The
+// request that timed out with no packet from the peer must have closed
+// it, so that the first request after the outage dials a new connection
+// and gets its response.
+func TestRequestAfterOutageDialsAnew(t *testing.T) {
+	server := newNode(t, nil)
+	client := newNode(t, nil)
+	r := newRelay(t, server.LocalAddr())
+	to := wire.Contact{ID: server.id.ID, Addr: r.addr()}
+	ping(t, client, to)
+
+	r.cut.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	_, err := client.Request(ctx, to, &wire.PutShard{Shard: make([]byte, 256<<10)})
+	cancel()
+	if err == nil {
+		t.Fatal("request through the cut relay succeeded")
+	}
+	if got := client.Stats().SilentConns; got != 1 {
+		t.Errorf("client closed %d silent connections after the request timed out, want 1", got)
+	}
+	time.Sleep(3 * time.Second)
+	r.cut.Store(false)
+
+	// Kademlia's default request timeout.
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := client.Request(ctx, to, &wire.Ping{}); err != nil {
+		t.Errorf("first request after the outage: %v", err)
+	}
+	if got := client.Stats().Dials; got != 2 {
+		t.Errorf("client dialed %d times, want 2: the first request after the outage should use a new connection", got)
+	}
+}
+
+// TestSlowHandlerKeepsConnection times out a request whose handler is
+// slow. The peer acknowledges the request, so the connection is not
+// silent and stays open for the next request.
+func TestSlowHandlerKeepsConnection(t *testing.T) {
+	server := newNode(t, func(cfg *Config) {
+		cfg.Handler = transport.HandlerFunc(func(ctx context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
+			if msg.Type() == wire.TypePing {
+				return &wire.Pong{}
+			}
+			<-ctx.Done()
+			return &wire.Error{Code: wire.CodeInternal, Message: "cancelled"}
+		})
+	})
+	client := newNode(t, nil)
+	ping(t, client, server.contact())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	_, err := client.Request(ctx, server.contact(), &wire.FindNode{Target: server.id.ID})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("request to the slow handler returned %v, want a timeout", err)
+	}
+	ping(t, client, server.contact())
+
+	stats := client.Stats()
+	if stats.SilentConns != 0 {
+		t.Errorf("client closed %d silent connections, want 0: the peer acknowledged the request", stats.SilentConns)
+	}
+	if stats.Dials != 1 {
+		t.Errorf("client dialed %d times, want 1", stats.Dials)
+	}
+}
