@@ -111,7 +111,7 @@ func (d *Discoverer) handle(a arrival) {
 	d.stats.accepted.Add(1)
 
 	if v.report {
-		d.report(a)
+		d.report(a, v.reason)
 	}
 	if v.reply {
 		d.reply(a.src, v.broadcast)
@@ -131,7 +131,7 @@ func (d *Discoverer) dropNewPeer(a arrival) {
 		"last_from", a.src, "last_node", a.beacon.ID.Short())
 }
 
-func (d *Discoverer) report(a arrival) {
+func (d *Discoverer) report(a arrival, reason reportReason) {
 	c := wire.Contact{ID: a.beacon.ID, Addr: netip.AddrPortFrom(a.src.Addr(), a.beacon.ListenPort)}
 	if err := c.Validate(); err != nil {
 		d.stats.badSource.Add(1)
@@ -141,7 +141,7 @@ func (d *Discoverer) report(a arrival) {
 	select {
 	case d.contacts <- c:
 		d.stats.reported.Add(1)
-		d.log.Debug("peer discovered", "peer", c)
+		d.log.Debug("peer discovered", "peer", c, "reason", string(reason))
 	default:
 		d.stats.contactsDropped.Add(1)
 	}

@@ -37,14 +37,38 @@ type verdict struct {
 	// admission limit was used up. The table did not record the peer, so
 	// its next beacon is new again. The caller drops this one.
 	limited bool
-	// report is set when the caller should report the contact.
+	// report is set when the caller should report the contact, and
+	// reason names the cause.
 	report bool
+	reason reportReason
 	// reply is set when the caller should send a beacon straight back.
 	reply bool
 	// broadcast is set when the caller should also broadcast its reply on
 	// the link the beacon came in on.
 	broadcast bool
 }
+
+// reportReason is the cause of a report, as the log names it.
+type reportReason string
+
+const (
+	// reasonNew: the path was not in the table.
+	reasonNew reportReason = "new"
+	// reasonRestarted: the peer sends from another source port.
+	reasonRestarted reportReason = "restarted"
+	// reasonRelearn: the link to the peer came back (see relearn).
+	reasonRelearn reportReason = "link-back"
+	// reasonSilent: the peer was silent for longer than the window or the
+	// silence limit.
+	reasonSilent reportReason = "silent"
+	// reasonRequested: the peer requested replies because it joined a
+	// link or got one back.
+	reasonRequested reportReason = "reply-requested"
+	// reasonPort: the peer advertises another listen port.
+	reasonPort reportReason = "port-changed"
+	// reasonRefresh: a window passed since the last report.
+	reasonRefresh reportReason = "refresh"
+)
 
 // peerTable decides which beacons to report and reply to. It is owned by
 // one goroutine and takes the time as a parameter.
@@ -99,14 +123,24 @@ func (t *peerTable) observe(now time.Time, b *Beacon, src netip.AddrPort) verdic
 		return verdict{limited: true}
 	}
 
-	fresh := !known || p.srcPort != src.Port() || p.relearn || t.silent(now, p)
+	freshReason := t.freshness(now, p, known, src.Port())
+	fresh := freshReason != ""
 	if !known {
 		p = t.insert(now, key)
 	}
 
 	var v verdict
-	v.report = fresh || p.listenPort != b.ListenPort || now.Sub(p.reported) >= t.window ||
-		(b.ReplyRequested && now.Sub(p.reported) >= t.cooldown)
+	switch {
+	case fresh:
+		v.reason = freshReason
+	case b.ReplyRequested && now.Sub(p.reported) >= t.cooldown:
+		v.reason = reasonRequested
+	case p.listenPort != b.ListenPort:
+		v.reason = reasonPort
+	case now.Sub(p.reported) >= t.window:
+		v.reason = reasonRefresh
+	}
+	v.report = v.reason != ""
 	v.reply = (fresh || b.ReplyRequested) && (p.replied.IsZero() || now.Sub(p.replied) >= t.cooldown)
 	v.broadcast = v.reply && b.ReplyRequested
 
@@ -119,6 +153,22 @@ func (t *peerTable) observe(now time.Time, b *Beacon, src netip.AddrPort) verdic
 		p.replied = now
 	}
 	return v
+}
+
+// freshness returns the cause that makes the path p look fresh to a
+// beacon from srcPort, or "" if it does not look fresh.
+func (t *peerTable) freshness(now time.Time, p *peerState, known bool, srcPort uint16) reportReason {
+	switch {
+	case !known:
+		return reasonNew
+	case p.srcPort != srcPort:
+		return reasonRestarted
+	case p.relearn:
+		return reasonRelearn
+	case t.silent(now, p):
+		return reasonSilent
+	}
+	return ""
 }
 
 // silent reports whether p went unheard for longer than the window or the

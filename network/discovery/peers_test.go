@@ -18,7 +18,7 @@ func TestPeerTableNewPeer(t *testing.T) {
 	id := identity.KeyID([]byte("a"))
 
 	got := table.observe(testNow, peerBeacon(id, 1, false), src)
-	want := verdict{report: true, reply: true}
+	want := verdict{report: true, reason: reasonNew, reply: true}
 	if got != want {
 		t.Errorf("first beacon: verdict %+v, want %+v", got, want)
 	}
@@ -35,7 +35,7 @@ func TestPeerTableReplyRequested(t *testing.T) {
 	id := identity.KeyID([]byte("a"))
 
 	got := table.observe(testNow, peerBeacon(id, 1, true), src)
-	if want := (verdict{report: true, reply: true, broadcast: true}); got != want {
+	if want := (verdict{report: true, reason: reasonNew, reply: true, broadcast: true}); got != want {
 		t.Errorf("joining beacon: verdict %+v, want %+v", got, want)
 	}
 
@@ -48,7 +48,7 @@ func TestPeerTableReplyRequested(t *testing.T) {
 	// A peer that joins another link requests replies again. It is
 	// reported at once, because its neighbours there may have evicted it.
 	got = table.observe(testNow.Add(2*time.Second), peerBeacon(id, 3, true), src)
-	if want := (verdict{report: true, reply: true, broadcast: true}); got != want {
+	if want := (verdict{report: true, reason: reasonRequested, reply: true, broadcast: true}); got != want {
 		t.Errorf("request after cooldown: verdict %+v, want %+v", got, want)
 	}
 }
@@ -81,7 +81,7 @@ func TestPeerTableRestart(t *testing.T) {
 
 	// A restarted process sends from a new port and counts from 1 again.
 	got := table.observe(testNow.Add(3*time.Second), peerBeacon(id, 1, false), netip.MustParseAddrPort("192.0.2.1:40001"))
-	if want := (verdict{report: true, reply: true}); got != want {
+	if want := (verdict{report: true, reason: reasonRestarted, reply: true}); got != want {
 		t.Errorf("beacon after restart: verdict %+v, want %+v", got, want)
 	}
 }
@@ -101,6 +101,9 @@ func TestPeerTableWindow(t *testing.T) {
 		v := table.observe(testNow.Add(time.Duration(i)*5*time.Second), peerBeacon(id, uint64(i+1), false), src)
 		if v.report {
 			reports++
+			if v.reason != reasonRefresh {
+				t.Errorf("beacon %d of a peer heard every 5 s reported with reason %q, want %q", i+1, v.reason, reasonRefresh)
+			}
 		}
 		if v.reply {
 			t.Errorf("beacon %d of a peer heard every 5 s got a reply", i+1)
@@ -112,7 +115,7 @@ func TestPeerTableWindow(t *testing.T) {
 
 	// Silent for longer than the window: new again.
 	got := table.observe(testNow.Add(60*time.Second+window+time.Second), peerBeacon(id, 20, false), src)
-	if want := (verdict{report: true, reply: true}); got != want {
+	if want := (verdict{report: true, reason: reasonSilent, reply: true}); got != want {
 		t.Errorf("beacon after silence: verdict %+v, want %+v", got, want)
 	}
 }
@@ -125,8 +128,8 @@ func TestPeerTableListenPortChange(t *testing.T) {
 	table.observe(testNow, peerBeacon(id, 1, false), src)
 	b := peerBeacon(id, 2, false)
 	b.ListenPort = 7001
-	if got := table.observe(testNow.Add(time.Second), b, src); !got.report {
-		t.Errorf("new listen port: verdict %+v, want report", got)
+	if got := table.observe(testNow.Add(time.Second), b, src); !got.report || got.reason != reasonPort {
+		t.Errorf("new listen port: verdict %+v, want report with reason %q", got, reasonPort)
 	}
 }
 
@@ -175,7 +178,7 @@ func TestPeerTableSilence(t *testing.T) {
 	}
 
 	got := table.observe(testNow.Add(19*time.Second), peerBeacon(id, 3, false), src)
-	if want := (verdict{report: true, reply: true}); got != want {
+	if want := (verdict{report: true, reason: reasonSilent, reply: true}); got != want {
 		t.Errorf("beacon after 13 s of silence: verdict %+v, want %+v", got, want)
 	}
 }
@@ -230,7 +233,7 @@ func TestPeerTableAdmission(t *testing.T) {
 	// A limited peer is new again at its next beacon, once a token is back.
 	late := identity.KeyID([]byte{3})
 	got := table.observe(testNow.Add(time.Second), peerBeacon(late, 2, false), src)
-	if want := (verdict{report: true, reply: true}); got != want {
+	if want := (verdict{report: true, reason: reasonNew, reply: true}); got != want {
 		t.Errorf("limited peer a second later: verdict %+v, want %+v", got, want)
 	}
 }
@@ -251,7 +254,7 @@ func TestPeerTableRelearn(t *testing.T) {
 
 	later := testNow.Add(3 * time.Second)
 	got := table.observe(later, peerBeacon(a, 2, false), onLink)
-	if want := (verdict{report: true, reply: true}); got != want {
+	if want := (verdict{report: true, reason: reasonRelearn, reply: true}); got != want {
 		t.Errorf("path over the link that came back: verdict %+v, want %+v", got, want)
 	}
 	if got := table.observe(later, peerBeacon(b, 2, false), elsewhere); got != (verdict{}) {
