@@ -75,11 +75,17 @@ func (t *Transport) withTimeout(ctx context.Context) (context.Context, context.C
 // retryable reports whether a request or message failed without the peer
 // handling it, on a connection that was already going away, so it may be
 // repeated on a new connection. A peer that closed the connection for a
-// reason other than idleness, such as overload, is not asked again.
+// reason other than idleness, such as overload, is not asked again. A
+// stateless reset shows that the peer no longer knows the connection,
+// for example because it closed it during an outage that kept its close
+// from arriving, so it handled nothing sent on it.
 func retryable(err error) bool {
 	var appErr *quic.ApplicationError
 	var streamErr *quic.StreamError
+	var resetErr *quic.StatelessResetError
 	switch {
+	case errors.As(err, &resetErr):
+		return true
 	case errors.As(err, &appErr) && appErr.Remote:
 		return appErr.ErrorCode == codeIdle
 	case errors.As(err, &streamErr):

@@ -18,6 +18,7 @@ func TestRetryable(t *testing.T) {
 		{"peer closed idle connection", &quic.ApplicationError{Remote: true, ErrorCode: codeIdle}, true},
 		{"idle close before stream opened", fmt.Errorf("%w: %w", errConnGone, &quic.ApplicationError{Remote: true, ErrorCode: codeIdle}), true},
 		{"peer refused stream", &quic.StreamError{Remote: true, ErrorCode: streamRefused}, true},
+		{"peer reset connection mid-request", &quic.StatelessResetError{}, true},
 		{"peer overloaded", fmt.Errorf("%w: %w", errConnGone, &quic.ApplicationError{Remote: true, ErrorCode: codeOverloaded}), false},
 		{"peer shutting down mid-request", &quic.ApplicationError{Remote: true, ErrorCode: codeShutdown}, false},
 		{"peer rejected request", &quic.StreamError{Remote: true, ErrorCode: streamRejected}, false},

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
 )
@@ -146,5 +147,42 @@ func TestSlowHandlerKeepsConnection(t *testing.T) {
 	}
 	if stats.Dials != 1 {
 		t.Errorf("client dialed %d times, want 1", stats.Dials)
+	}
+}
+
+// TestRequestRetriedAfterStatelessReset restarts a peer while the path to
+// it is cut, so that its close never arrives and the client keeps the old
+// connection. The restarted peer derives the same stateless reset key
+// from its identity and resets that connection on the first request. The
+// request must then go out again on a new connection and succeed.
+func TestRequestRetriedAfterStatelessReset(t *testing.T) {
+	id, err := identity.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := newNodeWithIdentity(t, id, nil)
+	addr := server.LocalAddr()
+	client := newNode(t, nil)
+	r := newRelay(t, addr)
+	to := wire.Contact{ID: id.ID, Addr: r.addr()}
+	ping(t, client, to)
+
+	r.cut.Store(true)
+	if err := server.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	restarted := newNodeWithIdentity(t, id, func(cfg *Config) { cfg.Addr = addr.String() })
+	r.cut.Store(false)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := client.Request(ctx, to, &wire.Ping{}); err != nil {
+		t.Fatalf("request after the peer restarted: %v", err)
+	}
+	if got := restarted.requests.Load(); got != 1 {
+		t.Errorf("restarted peer handled %d requests, want 1", got)
+	}
+	if got := client.Stats().Dials; got != 2 {
+		t.Errorf("client dialed %d times, want 2", got)
 	}
 }
