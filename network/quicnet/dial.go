@@ -40,11 +40,19 @@ func (t *Transport) Request(ctx context.Context, to wire.Contact, req wire.Messa
 	defer cancel()
 
 	resp, err := t.exchange(ctx, to, request, req.Type(), frame)
-	if err != nil && retryable(err) {
+	for retry := 0; retry < maxRetries && err != nil && retryable(err); retry++ {
 		resp, err = t.exchange(ctx, to, request, req.Type(), frame)
 	}
 	return resp, err
 }
+
+// maxRetries bounds how often a request or message goes out again after
+// a retryable failure. A retry usually takes another connection, because
+// the one that failed is closing. After an outage, this node may hold
+// stale connections to a peer on a LAN with IPv4 and IPv6: up to
+// MaxConnsPerPeer (default 2) incoming ones and one dialed per address
+// family. With the defaults, the fifth try reaches a new connection.
+const maxRetries = 4
 
 // Send sends msg to the peer without waiting for it to be handled. Without
 // a deadline in ctx it waits at most Config.RequestTimeout to connect and
@@ -59,7 +67,7 @@ func (t *Transport) Send(ctx context.Context, to wire.Contact, msg wire.Message)
 	defer cancel()
 
 	err = t.sendOneWay(ctx, to, msg.Type(), frame)
-	if err != nil && retryable(err) {
+	for retry := 0; retry < maxRetries && err != nil && retryable(err); retry++ {
 		err = t.sendOneWay(ctx, to, msg.Type(), frame)
 	}
 	return err
@@ -76,7 +84,7 @@ func (t *Transport) withTimeout(ctx context.Context) (context.Context, context.C
 // handling it, on a connection that was already going away, so it may be
 // repeated on a new connection. A peer that closed the connection for a
 // reason other than idleness, such as overload, is not asked again. A
-// stateless reset shows that the peer no longer knows the connection,
+// stateless reset shows that the peer has no state for the connection,
 // for example because it closed it during an outage that kept its close
 // from arriving, so it handled nothing sent on it.
 func retryable(err error) bool {
@@ -160,8 +168,8 @@ func (t *Transport) closeIfSilent(ctx context.Context, err error, pc *peerConn, 
 const maxAckDelay = 25 * time.Millisecond
 
 // silenceLimit returns how long a request must wait without any packet
-// from the peer before closeIfSilent counts the connection as silent:
-// three probe timeouts as RFC 9002, section 6.2.1 computes them from the
+// from the peer before closeIfSilent counts the connection as silent. It
+// is three probe timeouts, which RFC 9002, section 6.2.1 computes from the
 // connection's round-trip estimates, and at least 100 ms.
 func silenceLimit(stats quic.ConnectionStats) time.Duration {
 	pto := stats.SmoothedRTT + max(4*stats.MeanDeviation, time.Millisecond) + maxAckDelay

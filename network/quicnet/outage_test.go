@@ -80,12 +80,11 @@ func (r *relay) toClient() {
 }
 
 // TestRequestAfterOutageDialsAnew cuts the path to a peer during a large
-// request and restores it a few seconds later. By then the connection's
-// retransmission timer has backed off and its congestion window is full
-// of lost packets, so it would send nothing new for seconds more. The
-// request that timed out with no packet from the peer must have closed
-// it, so that the first request after the outage dials a new connection
-// and gets its response.
+// request and restores it a few seconds later. The request that timed out
+// with no packet from the peer must have closed the connection, so that
+// the first request after the outage dials a new one. The old connection's
+// retransmission timer backed off during the outage, and after a longer
+// one it may send nothing new for up to a minute.
 func TestRequestAfterOutageDialsAnew(t *testing.T) {
 	server := newNode(t, nil)
 	client := newNode(t, nil)
