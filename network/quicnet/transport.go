@@ -37,9 +37,10 @@
 // A Transport keeps one connection per peer for new streams, the newest,
 // and dials it once however many callers want it at the same time. A
 // connection with no stream for Config.IdleTimeout is closed, and so is
-// one on which a request timed out while no packet came from the peer. Incoming connections are
-// limited per node ID, per IP address and in total, and a new connection
-// beyond a limit displaces the least recently used idle one. Each stream
+// one on which a request timed out while no packet came from the peer.
+// Incoming connections are limited per node ID, per IP address and in
+// total, and a new connection beyond a limit displaces the least recently
+// used idle one. Each stream
 // has a deadline, so a slow or silent peer holds a goroutine for at most
 // Config.RequestTimeout.
 //
