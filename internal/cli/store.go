@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -204,26 +205,128 @@ func newGetCommand(g *globalFlags) *cobra.Command {
 	var (
 		sf     storeFlags
 		output string
+		batch  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "get NAMESPACE KEY",
+		Use:   "get NAMESPACE KEY\n  yui get NAMESPACE --batch [FILE|-]",
 		Short: "Read a record's value to standard output or a file",
 		Long: `Read a record's value. The node fetches and verifies the record and its
 chunks from the network, decrypts them and streams the value. With -o,
 the value goes to a temporary file beside FILE that replaces FILE only
-once the whole value has arrived.`,
+once the whole value has arrived.
+
+With --batch, the input holds one key per line, and the values are read
+in requests of at most 512 keys and printed as JSON lines in the format
+'yui put --batch' reads: {"key": K, "value": TEXT} or
+{"key": K, "value_base64": B64}, with "content_type" when set. Only
+values of at most 64 KiB are read this way. A key that cannot be read is
+named on standard error, and the command then exits 1 after the rest.`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if batch {
+				return rangeArgs("get --batch", "NAMESPACE [FILE|-]", 1, 2, args)
+			}
 			return rangeArgs("get", "NAMESPACE KEY", 2, 2, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
+			if batch {
+				if output != "" {
+					return fmt.Errorf("get --batch prints to standard output; redirect it instead of passing -o %s", output)
+				}
+				return runGetBatch(ctx, cmd, g, sf.user, args)
+			}
 			return runGet(ctx, cmd, g, sf.user, args[0], args[1], output)
 		},
 	}
 	sf.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the value to FILE instead of standard output")
+	cmd.Flags().BoolVar(&batch, "batch", false, "read keys, one per line, and print JSON lines of small records")
 	return cmd
+}
+
+// batchReadKeys is how many keys one batched read requests: the most a
+// directory holder returns in one message.
+const batchReadKeys = 512
+
+func runGetBatch(ctx context.Context, cmd *cobra.Command, g *globalFlags, user string, args []string) error {
+	namespace := args[0]
+	if err := seal.ValidateNamespace(namespace); err != nil {
+		return err
+	}
+	in, _, err := openInput(cmd, args[1:])
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	client, err := api.FindNode(g.dataDir)
+	if err != nil {
+		return err
+	}
+
+	out := json.NewEncoder(cmd.OutOrStdout())
+	read, failed := 0, 0
+	err = readKeys(in, batchReadKeys, func(keys []string) error {
+		values, err := client.GetBatch(ctx, user, namespace, keys)
+		if err != nil {
+			return fmt.Errorf("%w (%d records read before the failure)", err, read)
+		}
+		for i := range values {
+			v := &values[i]
+			if err := v.Err(); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				failed++
+				continue
+			}
+			if err := out.Encode(api.NewBatchLine(v.Key, v.Value, v.Record.ContentType)); err != nil {
+				return fmt.Errorf("write output: %w", err)
+			}
+			read++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d records of %s could not be read; the errors above name them", failed, read+failed, namespace)
+	}
+	return nil
+}
+
+// readKeys reads record keys, one per line, from r and calls send with
+// groups of at most size. Blank lines are skipped, and an invalid key is
+// an error that names its line.
+func readKeys(r io.Reader, size int, send func([]string) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4<<10), 64<<10)
+	var group []string
+	for line := 1; sc.Scan(); line++ {
+		key := strings.TrimSuffix(sc.Text(), "\r")
+		if strings.TrimSpace(key) == "" {
+			continue
+		}
+		if err := seal.ValidateKey(key); err != nil {
+			return fmt.Errorf("key input line %d: %w", line, err)
+		}
+		if len(group) == size {
+			if err := send(group); err != nil {
+				return err
+			}
+			group = nil
+		}
+		group = append(group, key)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("key input has a line over 64 KiB, far longer than any valid key; give one key per line")
+		}
+		return fmt.Errorf("read key input: %w", err)
+	}
+	if len(group) == 0 {
+		return nil
+	}
+	return send(group)
 }
 
 func runGet(ctx context.Context, cmd *cobra.Command, g *globalFlags, user, namespace, key, output string) error {

@@ -32,6 +32,37 @@ func TestReadBatchesGroupsLines(t *testing.T) {
 	}
 }
 
+func TestReadKeysGroupsLines(t *testing.T) {
+	input := "a/1\r\n\n  \na/2\na/3\na/4\na/5"
+	var groups [][]string
+	err := readKeys(strings.NewReader(input), 2, func(keys []string) error {
+		groups = append(groups, keys)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("readKeys: %v", err)
+	}
+	want := [][]string{{"a/1", "a/2"}, {"a/3", "a/4"}, {"a/5"}}
+	if fmt.Sprint(groups) != fmt.Sprint(want) {
+		t.Errorf("groups %q, want %q", groups, want)
+	}
+}
+
+func TestReadKeysErrors(t *testing.T) {
+	tests := []struct {
+		name, input, want string
+	}{
+		{"invalid key", "a/1\nbad\x00key\n", "line 2"},
+		{"line too long", strings.Repeat("x", 70<<10), "over 64 KiB"},
+	}
+	for _, tt := range tests {
+		err := readKeys(strings.NewReader(tt.input), batchReadKeys, func([]string) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
 func TestReadBatchesErrors(t *testing.T) {
 	tests := []struct {
 		name, input, want string
@@ -76,6 +107,26 @@ func FuzzReadBatches(f *testing.F) {
 			for _, l := range lines {
 				if _, err := l.Bytes(); err != nil {
 					t.Fatalf("send got a line without a usable value: %v", err)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+func FuzzReadKeys(f *testing.F) {
+	f.Add([]byte("a/1\r\n\na/2\n"))
+	f.Add([]byte("bad\x00key"))
+	f.Fuzz(func(t *testing.T, input []byte) {
+		// readKeys must not panic, and must pass on only valid keys in
+		// groups of at most the size asked for.
+		readKeys(bytes.NewReader(input), 3, func(keys []string) error {
+			if len(keys) == 0 || len(keys) > 3 {
+				t.Fatalf("send got %d keys", len(keys))
+			}
+			for _, k := range keys {
+				if err := seal.ValidateKey(k); err != nil {
+					t.Fatalf("send got an invalid key %q: %v", k, err)
 				}
 			}
 			return nil
