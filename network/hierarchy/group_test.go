@@ -139,3 +139,28 @@ func TestGroupRestartedNodeRejoins(t *testing.T) {
 		}
 	}
 }
+
+// TestLenCountsEachPeerOnce checks that a representative, whose group
+// members may also be routing contacts, counts each of them once.
+func TestLenCountsEachPeerOnce(t *testing.T) {
+	net := buildNetwork(t, hierarchytest.Options{Seed: 3, Config: hier}, 2, 5)
+	net.RunFor(time.Minute)
+	overlap := 0
+	for _, n := range net.Nodes() {
+		m := n.Machine
+		if got, want := m.Len(), len(m.Peers()); got != want {
+			t.Errorf("node %d: Len() = %d, len(Peers()) = %d", n.Index, got, want)
+		}
+		if m.Routing() == nil {
+			continue
+		}
+		for _, c := range m.Group() {
+			if m.Routing().Contains(c.ID) {
+				overlap++
+			}
+		}
+	}
+	if overlap == 0 {
+		t.Fatal("no group member is also a routing contact; the test checks nothing")
+	}
+}

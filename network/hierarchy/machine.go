@@ -147,17 +147,18 @@ func (m *Machine) IsRepresentative() bool { return m.cfg.Mode == Hierarchical &&
 // but must make every change through the hierarchy Machine.
 func (m *Machine) Routing() *kademlia.Machine { return m.routing }
 
-// Len returns the number of contacts the node keeps: live group members
-// plus the routing table.
+// Len returns the number of contacts the node keeps: the routing table
+// plus the live group members not in it, so it equals len(Peers()).
 func (m *Machine) Len() int {
 	n := 0
+	if m.routing != nil {
+		n = m.routing.Len()
+	}
 	for i := range m.group {
-		if m.group[i].live() {
+		e := &m.group[i]
+		if e.live() && (m.routing == nil || !m.routing.Contains(e.id)) {
 			n++
 		}
-	}
-	if m.routing != nil {
-		n += m.routing.Len()
 	}
 	return n
 }
