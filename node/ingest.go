@@ -65,14 +65,17 @@ type ingestBatch struct {
 }
 
 // readIngestBody decodes the JSON lines of an ingest body. Readings
-// without a time get the arrival time. A line that does not decode is
-// listed in the result. A body over api.MaxIngestBody bytes or with more
-// than maxReadings readings fails whole with api.ErrTooLarge.
+// without a time get the arrival time. A line that does not decode, or
+// whose reading has no fields, is listed in the result, and a body of
+// such lines only fails with api.ErrInvalid. A body over
+// api.MaxIngestBody bytes or with more than maxReadings readings fails
+// whole with api.ErrTooLarge.
 func readIngestBody(body io.Reader, arrived time.Time, maxReadings int) (*ingestBatch, error) {
 	jr := sensor.NewJSONReader(body, sensor.JSONOptions{
-		Time:         arrived,
-		MaxLineBytes: api.MaxIngestLine,
-		MaxBodyBytes: api.MaxIngestBody,
+		Time:          arrived,
+		MaxLineBytes:  api.MaxIngestLine,
+		MaxBodyBytes:  api.MaxIngestBody,
+		RequireFields: true,
 	})
 	b := &ingestBatch{}
 	for {
@@ -104,12 +107,18 @@ func (b *ingestBatch) reject(e *sensor.LineError) {
 	}
 }
 
-// check rejects a body without a single line of JSON.
+// check rejects a body without a single line of JSON, and one whose
+// every line was rejected, naming the first line's fault. A body with
+// some valid readings is stored, and its rejected lines are listed.
 func (b *ingestBatch) check() error {
-	if len(b.readings) == 0 && b.result.Rejected == 0 {
+	if len(b.readings) > 0 {
+		return nil
+	}
+	if b.result.Rejected == 0 {
 		return fmt.Errorf("%w: body has no readings; send one JSON object per line", api.ErrInvalid)
 	}
-	return nil
+	first := b.result.Rejections[0]
+	return fmt.Errorf("%w: none of the %d readings is valid; line %d: %s", api.ErrInvalid, b.result.Rejected, first.Line, first.Error)
 }
 
 // writeIngestError writes the errors peculiar to ingest, and hands the

@@ -55,7 +55,8 @@ func ingestNode(t *testing.T) (*Node, *api.Client) {
 func TestIngestWithoutSearchLayer(t *testing.T) {
 	n, client := ingestNode(t)
 	n.readings = nil // as before the search layer has started
-	r := sensor.Reading{Source: "R1-12", Time: time.Unix(1299232800, 0).UTC()}
+	r := sensor.Reading{Source: "R1-12", Time: time.Unix(1299232800, 0).UTC(),
+		Fields: []sensor.Field{{Name: "t", Value: sensor.Number(1)}}}
 
 	_, err := client.WriteReadings(context.Background(), "", "lab", []sensor.Reading{r})
 	var se *api.StatusError
@@ -79,7 +80,7 @@ func TestIngestStoresAndListsRejects(t *testing.T) {
 		`{"source":"R1-12","time":"2011-03-04T10:00:00Z","fields":{"temperature":21.2,"status":"ok"},"location":{"lat":50.8,"lon":4.4}}`,
 		`{"source":"R1-13","time":1299232800000,"fields":{"temperature":"warm","x":true}}`,
 		``,
-		`{"source":"R1-14","time":1299232860000,"location":{"x":12.5,"y":3}}`,
+		`{"source":"R1-14","time":1299232860000,"fields":{"t":20},"location":{"x":12.5,"y":3}}`,
 		`{"source":"R1-15"`,
 		`{"source":"R1-16","fields":{"t":1}}`,
 	}, "\n")
@@ -167,7 +168,7 @@ func TestIngestRejectsBadRequests(t *testing.T) {
 	sink := &recordingSink{}
 	n.readings = sink
 	ctx := context.Background()
-	one := []byte(`{"source":"s","time":0}`)
+	one := []byte(`{"source":"s","time":0,"fields":{"t":1}}`)
 
 	if _, err := client.PostReadings(ctx, "", "Bad Name", one); !errors.Is(err, api.ErrInvalid) {
 		t.Errorf("namespace \"Bad Name\": %v, want ErrInvalid", err)
@@ -183,11 +184,51 @@ func TestIngestRejectsBadRequests(t *testing.T) {
 	}
 }
 
+func TestIngestRejectsReadingWithoutFields(t *testing.T) {
+	n, client := ingestNode(t)
+	sink := &recordingSink{}
+	n.readings = sink
+	ctx := context.Background()
+
+	_, err := client.PostReadings(ctx, "", "lab", []byte(`{"source":"bad"}`))
+	var se *api.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("error = %v, want a StatusError", err)
+	}
+	if se.Status != http.StatusBadRequest {
+		t.Errorf("status = %d, want 400", se.Status)
+	}
+	if !strings.Contains(err.Error(), `"bad"`) {
+		t.Errorf("error %q does not name the source", err)
+	}
+	if !strings.Contains(err.Error(), "no fields") {
+		t.Errorf("error %q does not say the reading has no fields", err)
+	}
+
+	// In a body with a valid reading, the reading without fields is
+	// listed as rejected and the other is stored.
+	body := "{\"source\":\"bad\"}\n{\"source\":\"good\",\"fields\":{\"t\":1}}"
+	res, err := client.PostReadings(ctx, "", "lab", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stored != 1 {
+		t.Errorf("stored = %d, want 1", res.Stored)
+	}
+	if res.Rejected != 1 || len(res.Rejections) != 1 || res.Rejections[0].Line != 1 {
+		t.Fatalf("rejections = %d %+v, want line 1", res.Rejected, res.Rejections)
+	}
+	writes := sink.all()
+	if len(writes) != 1 || len(writes[0].readings) != 1 || writes[0].readings[0].Source != "good" {
+		t.Errorf("sink got %+v, want one write of the reading from good", writes)
+	}
+}
+
 func TestIngestSinkFailureIsNotAcknowledged(t *testing.T) {
 	n, client := ingestNode(t)
 	n.readings = &recordingSink{err: errors.New("disk on fire")}
 
-	res, err := client.PostReadings(context.Background(), "", "lab", []byte(`{"source":"s","time":0}`))
+	res, err := client.PostReadings(context.Background(), "", "lab", []byte(`{"source":"s","time":0,"fields":{"t":1}}`))
 	if err == nil {
 		t.Fatalf("sink failure acknowledged: %+v", res)
 	}
@@ -198,7 +239,7 @@ func TestIngestSinkFailureIsNotAcknowledged(t *testing.T) {
 }
 
 func TestReadIngestBodyLimits(t *testing.T) {
-	line := `{"source":"s","time":0}` + "\n"
+	line := `{"source":"s","time":0,"fields":{"t":1}}` + "\n"
 	_, err := readIngestBody(strings.NewReader(strings.Repeat(line, 11)), time.Now(), 10)
 	if !errors.Is(err, api.ErrTooLarge) || !strings.Contains(err.Error(), "10 readings") {
 		t.Errorf("11 readings with a limit of 10: %v, want ErrTooLarge naming the limit", err)
@@ -207,7 +248,8 @@ func TestReadIngestBodyLimits(t *testing.T) {
 		t.Errorf("10 readings with a limit of 10: %v, want all 10", err)
 	}
 
-	b, err := readIngestBody(strings.NewReader(strings.Repeat("{}\n", api.MaxRejectedLines+5)), time.Now(), api.MaxIngestReadings)
+	body := line + strings.Repeat("{}\n", api.MaxRejectedLines+5)
+	b, err := readIngestBody(strings.NewReader(body), time.Now(), api.MaxIngestReadings)
 	if err != nil {
 		t.Fatal(err)
 	}

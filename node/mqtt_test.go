@@ -74,7 +74,7 @@ func TestMQTTReadingReachesSink(t *testing.T) {
 		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
 	}
 	out, err = mosquittoPub(t, n, "-V", "mqttv5", "-q", "1", "-u", api.DefaultUser, "-t", "yui/lab/R1-13",
-		"-m", `{"source":"named","time":"2011-03-04T10:00:00Z"}`)
+		"-m", `{"source":"named","time":"2011-03-04T10:00:00Z","fields":{"t":1}}`)
 	if err != nil {
 		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
 	}
@@ -118,6 +118,7 @@ func TestMQTTRejectsBadMessages(t *testing.T) {
 		{"topic outside yui", "sensors/R1", `{}`, "Topic Name invalid"},
 		{"bad namespace", "yui/Lab/R1", `{}`, "Topic Name invalid"},
 		{"bad payload", "yui/lab/R1", `{"fields":{"t":true}}`, "Payload format invalid"},
+		{"no fields", "yui/lab/R1", `{"source":"bad"}`, "Payload format invalid"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -133,15 +134,15 @@ func TestMQTTRejectsBadMessages(t *testing.T) {
 	if got := sink.all(); len(got) != 0 {
 		t.Errorf("sink got %d writes from rejected messages, want none", len(got))
 	}
-	if got := ingestCount(n, "mqtt", "rejected"); got != 3 {
-		t.Errorf("rejected readings counter = %v, want 3", got)
+	if got := ingestCount(n, "mqtt", "rejected"); got != 4 {
+		t.Errorf("rejected readings counter = %v, want 4", got)
 	}
 }
 
 func TestMQTTWithoutSearchLayer(t *testing.T) {
 	n := startMQTTNode(t, "127.0.0.1:0")
 	useSink(n, nil) // as before the search layer has started
-	out, err := mosquittoPub(t, n, "-q", "1", "-t", "yui/lab/R1", "-m", `{}`)
+	out, err := mosquittoPub(t, n, "-q", "1", "-t", "yui/lab/R1", "-m", `{"fields":{"t":1}}`)
 	if err == nil {
 		t.Fatalf("mosquitto_pub succeeded on a node that cannot store readings:\n%s", out)
 	}

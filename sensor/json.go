@@ -54,6 +54,10 @@ type JSONOptions struct {
 	// MaxBodyBytes limits the whole input of a JSONReader, in bytes. Zero
 	// means DefaultMaxJSONBody.
 	MaxBodyBytes int64
+	// RequireFields rejects a reading without fields, which carries no
+	// value. Ingest sets it. Readers of stored readings leave it off, so
+	// that readings stored without fields still decode.
+	RequireFields bool
 }
 
 func (o *JSONOptions) maxLine() int {
@@ -173,6 +177,10 @@ func fillDefaults(r Reading, seen map[string]bool, opts JSONOptions) (Reading, e
 			return Reading{}, fmt.Errorf("%w: reading from %q has no \"time\"", ErrInvalid, r.Source)
 		}
 		r.Time = opts.Time.UTC()
+	}
+	if opts.RequireFields && len(r.Fields) == 0 {
+		return Reading{}, fmt.Errorf("%w: reading from %q at %s has no fields: send its values as \"fields\": {\"NAME\": VALUE}",
+			ErrInvalid, r.Source, r.Time.Format(time.RFC3339Nano))
 	}
 	return r, nil
 }

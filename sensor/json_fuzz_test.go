@@ -19,6 +19,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"source":"s","time":0,"location":null}`,
 		`{"source":"s","time":0,"fields":{"a":{"b":[1]}}}`,
 		`[{"source":"s"}]`,
+		`{"source":"bad"}`,
+		`{"source":"s","fields":{}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -33,6 +35,13 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		if err := r.Validate(); err != nil {
 			t.Fatalf("accepted an invalid reading: %v", err)
+		}
+		ingested, err := DecodeJSON(data, JSONOptions{Source: opts.Source, Time: opts.Time, RequireFields: true})
+		if (err == nil) != (len(r.Fields) > 0) {
+			t.Fatalf("RequireFields on a reading with %d fields: %v", len(r.Fields), err)
+		}
+		if err == nil && !ingested.Equal(&r) {
+			t.Fatalf("RequireFields decoded %+v, want %+v", ingested, r)
 		}
 		b, err := AppendJSON(nil, &r)
 		if err != nil {

@@ -80,6 +80,34 @@ func TestDecodeJSONDefaults(t *testing.T) {
 	}
 }
 
+func TestDecodeJSONRequireFields(t *testing.T) {
+	opts := JSONOptions{Time: time.Unix(1299232800, 0), RequireFields: true}
+	for _, in := range []string{
+		`{"source":"bad"}`,
+		`{"source":"bad","fields":{}}`,
+		`{"source":"bad","time":0,"location":{"lat":50.8,"lon":4.4}}`,
+	} {
+		_, err := DecodeJSON([]byte(in), opts)
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: error = %v, want ErrInvalid", in, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), `"bad"`) {
+			t.Errorf("%s: error %q does not name the source", in, err)
+		}
+		if !strings.Contains(err.Error(), "no fields") {
+			t.Errorf("%s: error %q does not say the reading has no fields", in, err)
+		}
+	}
+
+	if _, err := DecodeJSON([]byte(`{"source":"ok","fields":{"t":null}}`), opts); err != nil {
+		t.Errorf("reading with a null field: %v, want it accepted", err)
+	}
+	if _, err := DecodeJSON([]byte(`{"source":"stored","time":0}`), JSONOptions{}); err != nil {
+		t.Errorf("reading without fields and RequireFields off: %v, want it accepted", err)
+	}
+}
+
 func TestDecodeJSONRejects(t *testing.T) {
 	cases := []struct {
 		name, in string
