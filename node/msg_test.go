@@ -39,7 +39,10 @@ func TestMsgBetweenNodes(t *testing.T) {
 		list, err := clientB.Inbox(ctx, "bob")
 		return err == nil && len(list) == 1 && list[0].Text == "hello bob" && list[0].ID == m.ID
 	})
-	waitFor(t, "the receipt at the sender", func() bool {
+	// A receipt that failed to reach the sender, as a request can time out
+	// on a loaded machine, waits until the sender's node is no longer
+	// skipped as down (DownFor, 30 s by default) and then the next retry.
+	waitWithin(t, "the receipt at the sender", 45*time.Second, func() bool {
 		list, err := clientA.SentMessages(ctx, "default")
 		return err == nil && len(list) == 1 && list[0].Receipt != nil && list[0].State == "delivered"
 	})

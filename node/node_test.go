@@ -44,7 +44,13 @@ func startLocal(t *testing.T, dir string, bootstrap ...string) *Node {
 // waitFor polls cond until it holds or 15 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	waitWithin(t, what, 15*time.Second, cond)
+}
+
+// waitWithin is waitFor with a given limit.
+func waitWithin(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
