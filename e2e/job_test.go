@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,7 @@ import (
 type jobCluster struct {
 	t     *testing.T
 	ns    *netns.Namespace
+	args  []string // listen and API flags of every node
 	nodes []*daemon
 	ids   []string // short node IDs
 	boot  string
@@ -35,9 +37,21 @@ const jobReader = "jobs"
 
 func startJobCluster(t *testing.T, n int) *jobCluster {
 	t.Helper()
-	c := &jobCluster{t: t, ns: netns.ForTest(t, "yuijob").NewNamespace(t, "lo")}
+	return startJobClusterWith(t, n, loopbackArgs)
+}
+
+// startJobClusterWith is startJobCluster with the given listen and API
+// flags. Nodes that listen on every interface bootstrap from the first
+// at 127.0.0.1.
+func startJobClusterWith(t *testing.T, n int, args []string) *jobCluster {
+	t.Helper()
+	c := &jobCluster{t: t, ns: netns.ForTest(t, "yuijob").NewNamespace(t, "lo"), args: args}
 	c.add()
-	c.boot = c.nodes[0].waitStarted(t).Listen
+	listen := netip.MustParseAddrPort(c.nodes[0].waitStarted(t).Listen)
+	if listen.Addr().IsUnspecified() {
+		listen = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), listen.Port())
+	}
+	c.boot = listen.String()
 	for range n - 1 {
 		c.add()
 	}
@@ -73,7 +87,7 @@ func (c *jobCluster) add() *daemon {
 		c.grant(keys)
 	}
 
-	args := append([]string{}, loopbackArgs...)
+	args := append([]string{}, c.args...)
 	if c.boot != "" {
 		args = append(args, "--bootstrap", c.boot)
 	}
@@ -389,4 +403,64 @@ func (c *jobCluster) putModule(ctx context.Context) string {
 		c.t.Fatal(err)
 	}
 	return key
+}
+
+// TestJobOnWildcardListen runs nodes that listen on every interface, as
+// the default --listen :4717 does. A node must give its peers a routable
+// address of its own as a job's manager or backup. Peers drop a job's
+// state naming an unspecified address, so a submission then failed when
+// the submitter was the backup, and a job ran without a backup when the
+// submitter was the manager. The submitter is the manager or the backup
+// of at least half of the jobs, so a dozen submissions meet that case.
+func TestJobOnWildcardListen(t *testing.T) {
+	args := []string{"--listen", ":0", "--api", "127.0.0.1:0", "--discovery-port", "-1"}
+	c := startJobClusterWith(t, 3, args)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := c.nodes[0].client()
+	start := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	var readings []sensor.Reading
+	for i := range 60 {
+		readings = append(readings, sensor.Reading{
+			Source: fmt.Sprintf("mote-%d", i%3),
+			Time:   start.Add(time.Duration(i) * 3 * time.Minute),
+			Fields: []sensor.Field{{Name: "temperature", Value: sensor.Number(20 + float64(i%7))}},
+		})
+	}
+	if _, err := client.WriteReadings(ctx, "", "library", readings); err != nil {
+		t.Fatalf("write readings: %v", err)
+	}
+
+	req := api.JobRequest{Aggregates: []string{"count"}, SegmentsPerUnit: 1, Reader: jobReader}
+	var ids []string
+	submitterRoles := 0
+	for range 12 {
+		info, err := client.SubmitJob(ctx, "", "library", req)
+		if err != nil {
+			t.Fatalf("submit: %v", err)
+		}
+		ids = append(ids, info.ID)
+		if info.Backup == "" || info.Backup == "none" {
+			t.Errorf("job %s runs without a backup, manager %s", info.ID, info.Manager)
+		}
+		if c.index(info.Manager) == 0 || c.index(info.Backup) == 0 {
+			submitterRoles++
+		}
+	}
+	if submitterRoles == 0 {
+		t.Fatal("the submitter was neither manager nor backup of any job; the test checks nothing")
+	}
+
+	for _, id := range ids {
+		st := c.waitJob(ctx, id, nil)
+		if !st.Done || st.Failed != 0 || st.Committed != st.Units || st.Units == 0 {
+			t.Errorf("job %s: %d of %d units committed, %d failed, done %v; want every unit committed",
+				id, st.Committed, st.Units, st.Failed, st.Done)
+		}
+	}
+	for _, d := range c.nodes {
+		if strings.Contains(d.log.String(), "unroutable address") {
+			t.Errorf("%s dropped a message naming an unroutable address", d.name)
+		}
+	}
 }

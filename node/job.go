@@ -124,7 +124,7 @@ func (n *Node) closeJobs() {
 }
 
 func (s *jobService) self() wire.Contact {
-	return wire.Contact{ID: s.n.id.ID, Addr: advertisedAddr(s.n.tr.LocalAddr())}
+	return s.n.self
 }
 
 // request sends msg to a peer, or serves it here when the peer is this

@@ -14,11 +14,10 @@ import (
 // startMsgs loads the saved messages and starts routing messages between
 // users.
 func (n *Node) startMsgs() error {
-	self := wire.Contact{ID: n.id.ID, Addr: hostAddr(n.tr.LocalAddr(), net.InterfaceAddrs)}
 	// The store's Closest caches lookups for a while, an empty result
 	// too, which would delay a restarted node's first announcement. The
 	// message Machine keeps its own shorter cache, so it looks up afresh.
-	s, err := newMsgService(n.log, n.tr, n.storage.store, n.storage.net.lookup, self, n.cfg.DataDir, n.cfg.MsgQuota)
+	s, err := newMsgService(n.log, n.tr, n.storage.store, n.storage.net.lookup, n.self, n.cfg.DataDir, n.cfg.MsgQuota)
 	if err != nil {
 		return err
 	}
@@ -30,10 +29,11 @@ func (n *Node) startMsgs() error {
 
 // hostAddr returns local, or when local's address is unspecified (a node
 // listening on every interface), the same port at one of the host's own
-// addresses. A user's location record names the node's address for
-// senders to dial, so unlike routing, where peers learn the address from
-// packets, it needs a routable one. A private or global IPv4 address is
-// preferred, then a global IPv6 one, then loopback.
+// addresses. Peers learn a node's address from the packets it sends, but
+// they dial a contact that the node hands out itself as given, such as a
+// job's manager or backup, or a user's location record. Peers drop a
+// contact with an unspecified address. A private or global IPv4 address
+// is preferred, then a global IPv6 one, then loopback.
 //
 // NOTE: the address is chosen once at start; a host whose address changes
 // announces the old one until the node restarts.

@@ -36,11 +36,6 @@ func hasPort(addr string) bool {
 	return err == nil && port != ""
 }
 
-// advertisedAddr returns the address the node gives as its own. Peers
-// learn a node's reachable address from the packets it sends, so an
-// unspecified listen address is fine here.
-func advertisedAddr(local netip.AddrPort) netip.AddrPort { return local }
-
 // seedFromID seeds the routing core's random choices from the node ID, so
 // a node's behaviour can be replayed from its ID and inputs alone, and
 // different nodes pick different refresh targets.

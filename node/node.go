@@ -146,6 +146,9 @@ type Node struct {
 	lock    *dirLock
 	metrics *metrics
 	tr      transport.Transport
+	// self is the contact the node gives as its own, with a routable
+	// address even when it listens on every interface. listen sets it.
+	self    wire.Contact
 	router  *router
 	api     *apiServer
 	disc    discoverer
@@ -265,10 +268,10 @@ func (n *Node) listen() error {
 		return err
 	}
 	n.tr = tr
+	n.self = wire.Contact{ID: n.id.ID, Addr: hostAddr(tr.LocalAddr(), net.InterfaceAddrs)}
 
-	self := wire.Contact{ID: n.id.ID, Addr: advertisedAddr(tr.LocalAddr())}
 	cfg := hierarchy.Config{Mode: n.cfg.Mode, Kademlia: n.cfg.Kademlia}
-	m := hierarchy.New(self, n.score(0), cfg, seedFromID(n.id.ID), time.Now())
+	m := hierarchy.New(n.self, n.score(0), cfg, seedFromID(n.id.ID), time.Now())
 	n.router = newRouter(m, tr, n.log, n.metrics)
 	close(n.routing)
 	go n.router.run()

@@ -133,8 +133,7 @@ func (n *Node) initialTier(tier string) (store.Tier, error) {
 // setup.
 func (n *Node) startStorage() error {
 	s := n.storage
-	self := wire.Contact{ID: n.id.ID, Addr: advertisedAddr(n.tr.LocalAddr())}
-	s.net = newStoreNetwork(self, n.router, n.tr)
+	s.net = newStoreNetwork(n.self, n.router, n.tr)
 	st, err := store.New(store.Config{
 		DataDir: n.cfg.DataDir,
 		Network: s.net,
