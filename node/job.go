@@ -276,6 +276,7 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 		}
 	}
 	if err := start(manager, wire.JobManager, backup); err != nil {
+		s.abandon(spec.ID, manager, backup)
 		return "", fmt.Errorf("node: hand job %s to manager %s: %w", spec.ID, manager.ID.Short(), err)
 	}
 	s.mu.Lock()
@@ -285,6 +286,28 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	n.log.Info("submitted job", "job", spec.ID, "units", len(units), "segments", len(keys),
 		"manager", manager.ID.Short(), "backup", backupName(backup))
 	return spec.ID, nil
+}
+
+// abandon cancels a job whose submission failed on its manager and its
+// backup. The backup would otherwise take the job over and run it, while
+// the submitter reported a failure and keeps no record of the job. The
+// manager may have taken the job although its acknowledgement was lost.
+func (s *jobService) abandon(id string, manager wire.Contact, backup *wire.Contact) {
+	for _, to := range append([]wire.Contact{manager}, optional(backup)...) {
+		ctx, cancel := context.WithTimeout(s.ctx, jobPingTimeout)
+		_, err := s.request(ctx, to, &wire.JobStatusRequest{JobID: id, Cancel: true})
+		cancel()
+		switch {
+		case err == nil:
+			s.n.log.Info("job canceled after a failed submission", "job", id, "peer", to.ID.Short())
+		case to.ID == manager.ID:
+			// Most often the manager never took the job.
+			s.n.log.Debug("job not canceled on its manager after a failed submission", "job", id, "peer", to.ID.Short(), "err", err)
+		default:
+			s.n.log.Warn("job not canceled on its backup after a failed submission; it may run unlisted",
+				"job", id, "peer", to.ID.Short(), "err", err)
+		}
+	}
 }
 
 func backupName(c *wire.Contact) string {

@@ -6,12 +6,17 @@ import (
 	"log/slog"
 	"math"
 	"math/big"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/sensor"
 	"github.com/yuinet/yui/sensor/importer"
 )
@@ -219,4 +224,80 @@ func sharedReadings(t *testing.T, rel string, n int) []sensor.Reading {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestJobFailedSubmissionCanceled makes a node give an unspecified
+// address as its own, as it did when listening on every interface, so
+// that a manager rejects a job whose backup is that node. It submits
+// through that node until that happens: the submitter's copy as backup
+// must be canceled, not left to take the job over unknown to the
+// submitter.
+func TestJobFailedSubmissionCanceled(t *testing.T) {
+	nodes, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// Of three IDs, one differs from both others at the first bit where
+	// they do not all agree, and is the closest or the farthest from any
+	// job. Either of the two others is second-closest to some jobs.
+	i := submitterThatCanBeBackup(nodes)
+	n := nodes[i]
+	ordered := append([]*api.Client{clients[i]}, slices.Delete(slices.Clone(clients), i, i+1)...)
+	grantJobsReader(ctx, t, ordered, "library")
+	if _, err := clients[i].WriteReadings(ctx, "", "library", ulbReadings(t, 100)); err != nil {
+		t.Fatalf("WriteReadings: %v", err)
+	}
+	n.self.Addr = netip.AddrPortFrom(netip.IPv6Unspecified(), n.self.Addr.Port())
+
+	req := api.JobRequest{Aggregates: []string{"count"}, SegmentsPerUnit: 1, Reader: "jobs"}
+	failed := false
+	for range 50 {
+		info, err := clients[i].SubmitJob(ctx, "", "library", req)
+		if err != nil {
+			if !strings.Contains(err.Error(), "to manager") {
+				t.Fatalf("submission failed for another reason: %v", err)
+			}
+			failed = true
+			break
+		}
+		if _, err := clients[i].CancelJob(ctx, info.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !failed {
+		t.Fatal("no submission made the submitter the backup in 50 tries")
+	}
+
+	// A backup takes over after jobTakeOver missed pings; give it one more.
+	time.Sleep((jobTakeOver + 1) * jobPingEvery)
+	n.jobs.mu.Lock()
+	defer n.jobs.mu.Unlock()
+	for id, mj := range n.jobs.managed {
+		if n.jobs.submitted[id] != nil {
+			continue
+		}
+		mj.mu.Lock()
+		canceled, role := mj.canceled, mj.role
+		mj.mu.Unlock()
+		if !canceled {
+			t.Errorf("job %s of the failed submission is not canceled on the submitter", id)
+		}
+		if role == wire.JobManager {
+			t.Errorf("job %s of the failed submission was taken over by the submitter", id)
+		}
+	}
+}
+
+// submitterThatCanBeBackup returns the index of a node whose ID shares
+// its longest prefix with another node's rather than with the third.
+func submitterThatCanBeBackup(nodes []*Node) int {
+	best, at := -1, 0
+	for i := range nodes {
+		for j := i + 1; j < len(nodes); j++ {
+			if l := identity.CommonPrefixLen(nodes[i].ID(), nodes[j].ID()); l > best {
+				best, at = l, i
+			}
+		}
+	}
+	return at
 }
