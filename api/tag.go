@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/yuinet/yui/tag"
@@ -15,7 +17,8 @@ import (
 // A report is stored in the namespace SightingsNamespace(N) as the user
 // of X-Yui-User. A location request runs as X-Yui-User, who must be able
 // to read the tag's secret: its owner, or a user the owner shared it
-// with.
+// with. {owner} is a user of the node, or the fingerprint of an owner's
+// keys (User.Fingerprint), which names an owner on another node.
 const (
 	PathSightings = "/v1/sightings"
 	PathTags      = "/v1/tags/"
@@ -29,12 +32,39 @@ const DefaultTagNetwork = "default"
 // relay network network.
 func SightingsNamespace(network string) string { return "sightings." + network }
 
-// TagNamespace returns the namespace that holds the secrets of owner's
-// tags, one record per tag named after it.
-func TagNamespace(owner string) string { return "tags." + owner }
+// TagNamespace returns the namespace that holds the secrets of a user's
+// tags, one record per tag named after it. fingerprint is the user's
+// User.Fingerprint, and the namespace carries its first 24 hex digits,
+// as the namespace of the user's job records does. A name would not do,
+// because every node has a user "default".
+func TagNamespace(fingerprint string) string {
+	return "tags-" + fingerprint[:min(len(fingerprint), tagFingerprintDigits)]
+}
 
-// MaxTagOwner is the longest owner name a tag namespace can carry.
-const MaxTagOwner = 64 - len("tags.")
+// tagFingerprintDigits is how many hex digits of the owner's fingerprint
+// a tag namespace carries: 96 bits.
+const tagFingerprintDigits = 24
+
+// IsFingerprint reports whether s has the form of User.Fingerprint: 64
+// lowercase hex digits.
+func IsFingerprint(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// KeyFingerprint returns User.Fingerprint of public keys: their hex
+// SHA-256.
+func KeyFingerprint(publicKeys []byte) string {
+	sum := sha256.Sum256(publicKeys)
+	return hex.EncodeToString(sum[:])
+}
 
 // TagSecret is the value of a tag's record in TagNamespace.
 type TagSecret struct {

@@ -131,9 +131,10 @@ func loadFigureTags(t *testing.T, c *api.Client) {
 	sim := &tag.Simulation{Model: tag.ULBModel, Range: tag.DefaultRange, Relays: relays,
 		Beacon: 5 * time.Second, Speed: tag.WalkingSpeed, Seed: 3}
 	tags := tag.NewSimTags("tag", figureTags, 4, relays, rand.New(rand.NewPCG(3, 3)))
+	ns := api.TagNamespace(userFingerprint(t, c, figureUser))
 	for _, tg := range tags {
 		value, _ := json.Marshal(api.TagSecret{Secret: tg.Secret.String(), Created: time.Now().UTC()})
-		if _, err := c.PutRecord(ctx, figureUser, api.TagNamespace(figureUser), tg.Name, bytes.NewReader(value), int64(len(value)), "application/json"); err != nil {
+		if _, err := c.PutRecord(ctx, figureUser, ns, tg.Name, bytes.NewReader(value), int64(len(value)), "application/json"); err != nil {
 			t.Fatal(err)
 		}
 	}

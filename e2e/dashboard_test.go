@@ -346,7 +346,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Alice signs in and watches her tag move.
 	secret := tag.NewSecret()
 	value, _ := json.Marshal(api.TagSecret{Secret: secret.String(), Created: time.Now().UTC()})
-	if _, err := a.client.PutRecord(ctx, "alice", api.TagNamespace("alice"), "amy", bytes.NewReader(value), int64(len(value)), "application/json"); err != nil {
+	if _, err := a.client.PutRecord(ctx, "alice", api.TagNamespace(userFingerprint(t, a.client, "alice")), "amy", bytes.NewReader(value), int64(len(value)), "application/json"); err != nil {
 		t.Fatal(err)
 	}
 	first, second := tagReports(t, secret)

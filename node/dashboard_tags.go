@@ -25,7 +25,11 @@ const maxDashboardTags = 200
 // store offers no listing of the namespaces a user was granted.
 func (n *Node) userTags(ctx context.Context, user, network string) ([]api.DashboardTag, error) {
 	out := []api.DashboardTag{}
-	infos, err := n.storage.store.List(ctx, user, api.TagNamespace(user), "")
+	ns, err := n.tagNamespace(user)
+	if err != nil {
+		return out, err
+	}
+	infos, err := n.storage.store.List(ctx, user, ns, "")
 	if errors.Is(err, store.ErrNotFound) {
 		return out, nil
 	}

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -368,8 +366,7 @@ func (n *Node) serveUsers(w http.ResponseWriter, r *http.Request) {
 // apiUser returns the API view of a user: its name, public keys and
 // their fingerprint.
 func apiUser(p store.PublicUser) api.User {
-	sum := sha256.Sum256(p.Keys)
-	return api.User{Name: p.Name, PublicKeys: p.Keys, Fingerprint: hex.EncodeToString(sum[:])}
+	return api.User{Name: p.Name, PublicKeys: p.Keys, Fingerprint: api.KeyFingerprint(p.Keys)}
 }
 
 func (n *Node) serveStorageStats(w http.ResponseWriter, r *http.Request) {

@@ -230,12 +230,33 @@ func parseSightingKey(key string) ([]tag.Sighting, error) {
 	return out, nil
 }
 
+// tagNamespace returns the namespace of owner's tags. owner is a user of
+// this node, or the fingerprint of a user's keys, which names an owner on
+// another node. A local user of that name comes first.
+func (n *Node) tagNamespace(owner string) (string, error) {
+	pu, err := n.storage.store.PublicUser(owner)
+	switch {
+	case err == nil:
+		return api.TagNamespace(api.KeyFingerprint(pu.Keys)), nil
+	case errors.Is(err, store.ErrUnknownUser) && api.IsFingerprint(owner):
+		return api.TagNamespace(owner), nil
+	case errors.Is(err, store.ErrUnknownUser):
+		return "", fmt.Errorf("%w: tag owner %q is not a user of this node; name an owner on another node by the fingerprint from 'yui user show' there",
+			store.ErrNotFound, owner)
+	}
+	return "", err
+}
+
 // readTagSecret reads a tag's secret as user: the step that keeps anyone
 // but the tag's owner and the users it shared the tag with from
 // locating it.
 func (n *Node) readTagSecret(ctx context.Context, user, owner, name string) (tag.Secret, error) {
+	ns, err := n.tagNamespace(owner)
+	if err != nil {
+		return tag.Secret{}, err
+	}
 	var buf bytes.Buffer
-	if _, err := n.storage.store.Get(ctx, user, api.TagNamespace(owner), name, &buf, store.GetOptions{}); err != nil {
+	if _, err := n.storage.store.Get(ctx, user, ns, name, &buf, store.GetOptions{}); err != nil {
 		return tag.Secret{}, fmt.Errorf("tag %s of %s: %w", name, owner, err)
 	}
 	var rec api.TagSecret

@@ -50,10 +50,28 @@ func simulatedReports(t *testing.T, secret tag.Secret) ([]*tag.Report, tag.Point
 	return reps, last
 }
 
+// userFingerprint returns the fingerprint of the keys of the node's user
+// name.
+func userFingerprint(t *testing.T, c *api.Client, name string) string {
+	t.Helper()
+	users, err := c.Users(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if u.Name == name {
+			return u.Fingerprint
+		}
+	}
+	t.Fatalf("user %s not found", name)
+	return ""
+}
+
 func addTag(t *testing.T, c *api.Client, owner, name string, secret tag.Secret) {
 	t.Helper()
 	value, _ := json.Marshal(api.TagSecret{Secret: secret.String(), Created: time.Now().UTC()})
-	_, err := c.PutRecord(context.Background(), owner, api.TagNamespace(owner), name, bytes.NewReader(value), int64(len(value)), "application/json")
+	ns := api.TagNamespace(userFingerprint(t, c, owner))
+	_, err := c.PutRecord(context.Background(), owner, ns, name, bytes.NewReader(value), int64(len(value)), "application/json")
 	if err != nil {
 		t.Fatalf("store tag %s of %s: %v", name, owner, err)
 	}
@@ -107,7 +125,8 @@ func TestTagLocateAndAuthorise(t *testing.T) {
 		}
 	}
 	grant := api.Grant{KeyOrPrefix: "amy", User: "carol", PublicKeys: carol.PublicKeys, Right: api.RightRead}
-	if err := c.Grant(ctx, "alice", api.TagNamespace("alice"), grant); err != nil {
+	aliceKeys := userFingerprint(t, c, "alice")
+	if err := c.Grant(ctx, "alice", api.TagNamespace(aliceKeys), grant); err != nil {
 		t.Fatal(err)
 	}
 	loc, err = c.TagLocation(ctx, "carol", "alice", "amy", api.TagQuery{})
@@ -116,6 +135,19 @@ func TestTagLocateAndAuthorise(t *testing.T) {
 	}
 	if loc.Sightings != posted {
 		t.Errorf("carol sees %d sightings, want %d", loc.Sightings, posted)
+	}
+
+	// An owner on another node is named by the fingerprint of its keys.
+	loc, err = c.TagLocation(ctx, "carol", aliceKeys, "amy", api.TagQuery{})
+	if err != nil {
+		t.Fatalf("carol naming the owner by fingerprint: %v", err)
+	}
+	if loc.Sightings != posted {
+		t.Errorf("carol naming the owner by fingerprint sees %d sightings, want %d", loc.Sightings, posted)
+	}
+	_, err = c.TagLocation(ctx, "carol", "dave", "amy", api.TagQuery{})
+	if !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("owner dave, who is not a user: %v, want ErrNotFound", err)
 	}
 }
 

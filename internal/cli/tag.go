@@ -32,15 +32,14 @@ the sightings of simulated tags to the local node.`,
 	return cmd
 }
 
-// checkTagOwner rejects a user whose name does not fit a tag namespace.
-func checkTagOwner(user string) error {
-	if err := api.ValidateUserName(user); err != nil {
-		return err
+// tagNamespace returns the namespace of the tags of owner, a user of the
+// node that client talks to.
+func tagNamespace(ctx context.Context, client *api.Client, owner string) (string, error) {
+	u, err := findLocalUser(ctx, client, owner)
+	if err != nil {
+		return "", err
 	}
-	if len(user) > api.MaxTagOwner {
-		return fmt.Errorf("user name %q is %d bytes; a tag owner's name may have at most %d", user, len(user), api.MaxTagOwner)
-	}
-	return nil
+	return api.TagNamespace(u.Fingerprint), nil
 }
 
 func newTagAddCommand(g *globalFlags) *cobra.Command {
@@ -49,13 +48,14 @@ func newTagAddCommand(g *globalFlags) *cobra.Command {
 		Use:   "add NAME",
 		Short: "Create a tag and its secret",
 		Long: `Create a tag named NAME owned by --user, with a new 32-byte secret,
-stored encrypted in the namespace tags.USER so that only the owner and
-the users it shares the tag with can read it. The command prints the
-secret once, in hex, to program into the tag: anyone who has it can
-follow the tag.`,
+stored encrypted in the namespace tags-FINGERPRINT, named after the
+first 24 hex digits of the user's key fingerprint, so that only the
+owner and the users it shares the tag with can read it. The command
+prints the secret once, in hex, to program into the tag: anyone who has
+it can follow the tag.`,
 		Args: func(cmd *cobra.Command, args []string) error { return rangeArgs("tag add", "NAME", 1, 1, args) },
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkTagOwner(sf.user); err != nil {
+			if err := api.ValidateUserName(sf.user); err != nil {
 				return err
 			}
 			client, ctx, cancel, err := connect(cmd.Context(), g)
@@ -82,10 +82,14 @@ var errTagExists = errors.New("tag exists")
 // addTag stores a new tag with a fresh secret, unless owner has a tag of
 // that name already.
 func addTag(ctx context.Context, client *api.Client, owner, name string) (tag.Secret, error) {
-	if err := checkRecordName(api.TagNamespace(owner), name); err != nil {
+	ns, err := tagNamespace(ctx, client, owner)
+	if err != nil {
 		return tag.Secret{}, err
 	}
-	_, err := client.GetRecord(ctx, owner, api.TagNamespace(owner), name, io.Discard)
+	if err := checkRecordName(ns, name); err != nil {
+		return tag.Secret{}, err
+	}
+	_, err = client.GetRecord(ctx, owner, ns, name, io.Discard)
 	switch {
 	case err == nil:
 		return tag.Secret{}, fmt.Errorf("%w: %s already has a tag %q; pick another name", errTagExists, owner, name)
@@ -95,19 +99,23 @@ func addTag(ctx context.Context, client *api.Client, owner, name string) (tag.Se
 
 	secret := tag.NewSecret()
 	value, _ := json.Marshal(api.TagSecret{Secret: secret.String(), Created: time.Now().UTC()})
-	_, err = client.PutRecord(ctx, owner, api.TagNamespace(owner), name, bytes.NewReader(value), int64(len(value)), "application/json")
+	_, err = client.PutRecord(ctx, owner, ns, name, bytes.NewReader(value), int64(len(value)), "application/json")
 	return secret, err
 }
 
 // readTagSecret reads one of owner's tags as owner.
 func readTagSecret(ctx context.Context, client *api.Client, owner, name string) (tag.Secret, error) {
+	ns, err := tagNamespace(ctx, client, owner)
+	if err != nil {
+		return tag.Secret{}, err
+	}
 	var buf bytes.Buffer
-	if _, err := client.GetRecord(ctx, owner, api.TagNamespace(owner), name, &buf); err != nil {
+	if _, err := client.GetRecord(ctx, owner, ns, name, &buf); err != nil {
 		return tag.Secret{}, err
 	}
 	var rec api.TagSecret
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
-		return tag.Secret{}, fmt.Errorf("record %s/%s is not a tag secret: %v", api.TagNamespace(owner), name, err)
+		return tag.Secret{}, fmt.Errorf("record %s/%s is not a tag secret: %v", ns, name, err)
 	}
 	return tag.ParseSecret(rec.Secret)
 }
@@ -121,13 +129,15 @@ func newTagShareCommand(g *globalFlags) *cobra.Command {
 		Use:   "share NAME USER",
 		Short: "Let another user locate a tag",
 		Long: `Give USER read access to the secret of tag NAME owned by --user, so that
-USER can locate it with 'yui tag where NAME --owner OWNER'. --keys names
+USER can locate it with 'yui tag where NAME --owner OWNER', where OWNER
+is the owner's name on the owner's node, or its fingerprint from 'yui
+user show' on any other node. --keys names
 the file with USER's public keys from 'yui user show USER'; for a user
 of this same node it may be left out. Revoke with 'yui revoke'.`,
 		Args: func(cmd *cobra.Command, args []string) error { return rangeArgs("tag share", "NAME USER", 2, 2, args) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, grantee := args[0], args[1]
-			if err := checkTagOwner(sf.user); err != nil {
+			if err := api.ValidateUserName(sf.user); err != nil {
 				return err
 			}
 			client, ctx, cancel, err := connect(cmd.Context(), g)
@@ -139,8 +149,12 @@ of this same node it may be left out. Revoke with 'yui revoke'.`,
 			if err != nil {
 				return err
 			}
+			ns, err := tagNamespace(ctx, client, sf.user)
+			if err != nil {
+				return err
+			}
 			grant := api.Grant{KeyOrPrefix: name, User: grantee, PublicKeys: keys, Right: api.RightRead}
-			if err := client.Grant(ctx, sf.user, api.TagNamespace(sf.user), grant); err != nil {
+			if err := client.Grant(ctx, sf.user, ns, grant); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "shared tag %s of %s with %s\n", name, sf.user, grantee)
@@ -199,7 +213,7 @@ or was not heard for that long.`,
 	}
 	sf.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&owner, "owner", "", "user who owns the tag (default --user)")
+	f.StringVar(&owner, "owner", "", "user of this node who owns the tag, or for an owner on another node the fingerprint from 'yui user show' there (default --user)")
 	f.StringVar(&q.Network, "network", api.DefaultTagNetwork, "relay network whose sightings to search")
 	f.DurationVar(&q.Since, "since", time.Hour, "how far back to search, up to 168h")
 	f.BoolVar(&q.History, "history", false, "print every position fix, newest first")

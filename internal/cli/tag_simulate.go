@@ -68,7 +68,7 @@ func runTagSimulate(cmd *cobra.Command, g *globalFlags, f *simulateFlags) error 
 	if f.duration <= 0 || f.duration > tag.MaxAge-time.Hour {
 		return fmt.Errorf("invalid --duration %v: want up to %v, because the node rejects older sightings", f.duration, tag.MaxAge-time.Hour)
 	}
-	if err := checkTagOwner(f.store.user); err != nil {
+	if err := api.ValidateUserName(f.store.user); err != nil {
 		return err
 	}
 	relays, err := simRelays(f.relays)

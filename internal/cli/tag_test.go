@@ -3,7 +3,6 @@ package cli
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/yuinet/yui/tag"
@@ -34,15 +33,5 @@ func TestSimRelaysNamed(t *testing.T) {
 	}
 	if _, err := simRelays(filepath.Join(t.TempDir(), "missing.txt")); err == nil {
 		t.Errorf("a missing relay file gave no error")
-	}
-}
-
-func TestTagOwnerTooLong(t *testing.T) {
-	if err := checkTagOwner("alice"); err != nil {
-		t.Errorf("alice: %v", err)
-	}
-	err := checkTagOwner(strings.Repeat("a", 62))
-	if err == nil || !strings.Contains(err.Error(), "at most 59") {
-		t.Errorf("62-byte owner: %v, want an error naming the 59-byte limit", err)
 	}
 }
