@@ -65,6 +65,7 @@ type peerConn struct {
 	active   int       // streams in progress, in either direction
 	lastUsed time.Time // when active last fell to zero
 	closing  bool      // set once the connection takes no new streams
+	silent   bool      // close once the last stream ends (see closeIfSilent)
 }
 
 // addConn registers a connection and starts serving the streams the peer
@@ -153,10 +154,15 @@ func (t *Transport) acquire(pc *peerConn) bool {
 // release ends a stream counted by acquire.
 func (t *Transport) release(pc *peerConn) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	pc.active--
 	if pc.active == 0 {
 		pc.lastUsed = time.Now()
+	}
+	closeSilent := pc.silent && pc.active == 0
+	t.mu.Unlock()
+
+	if closeSilent {
+		pc.qc.CloseWithError(codeSilent, "no packet received during a request")
 	}
 }
 

@@ -149,9 +149,14 @@ func (t *Transport) closeIfSilent(ctx context.Context, err error, pc *peerConn, 
 		return // too short a wait for an acknowledgement to come back
 	}
 
+	// New requests go on another connection at once, while the streams
+	// still open on this one may finish: a peer starved of CPU can be
+	// silent for a while and still answer them. release closes the
+	// connection when its last stream ends, the caller's among them.
 	t.mu.Lock()
 	closing := pc.closing || t.closed
 	t.markClosing(pc)
+	pc.silent = true
 	t.mu.Unlock()
 	if closing {
 		return
@@ -159,7 +164,6 @@ func (t *Transport) closeIfSilent(ctx context.Context, err error, pc *peerConn, 
 	t.stats.silentConns.Add(1)
 	t.log.Info("closing connection that received nothing during a request; the next request dials a new one",
 		"peer", pc.peer.ID.Short(), "remote", pc.peer.Addr, "waited", time.Since(start).Round(time.Millisecond))
-	pc.qc.CloseWithError(codeSilent, "no packet received during a request")
 }
 
 // maxAckDelay is the longest a peer delays an acknowledgement: the

@@ -116,6 +116,46 @@ func TestRequestAfterOutageDialsAnew(t *testing.T) {
 	}
 }
 
+// TestSilentConnectionDrains cuts the path while two requests are in
+// flight. The short one times out and marks the connection silent, but
+// the long one, still waiting when the path comes back, must complete on
+// it: a peer starved of CPU is silent too, and its connection carries
+// other requests that it still answers.
+func TestSilentConnectionDrains(t *testing.T) {
+	server := newNode(t, nil)
+	client := newNode(t, nil)
+	r := newRelay(t, server.LocalAddr())
+	to := wire.Contact{ID: server.id.ID, Addr: r.addr()}
+	ping(t, client, to)
+
+	r.cut.Store(true)
+	long := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		_, err := client.Request(ctx, to, &wire.FindNode{Target: server.id.ID})
+		long <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the long request goes out first
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	_, err := client.Request(ctx, to, &wire.Ping{})
+	cancel()
+	if err == nil {
+		t.Fatal("ping through the cut relay succeeded")
+	}
+	if got := client.Stats().SilentConns; got != 1 {
+		t.Errorf("client marked %d connections silent, want 1", got)
+	}
+	r.cut.Store(false)
+
+	if err := <-long; err != nil {
+		t.Errorf("request in flight on the silent connection: %v, want its response", err)
+	}
+	if got := client.Stats().Dials; got != 1 {
+		t.Errorf("client dialed %d times, want 1: nothing new was sent", got)
+	}
+}
+
 // TestSlowHandlerKeepsConnection times out a request whose handler is
 // slow. The peer acknowledges the request, so the connection is not
 // silent and stays open for the next request.
