@@ -127,9 +127,10 @@ func (t *Transport) exchange(ctx context.Context, to wire.Contact, request uint6
 	return resp, nil
 }
 
-// closeIfSilent closes pc after a request on it failed with err for lack
-// of time, if no packet came from the peer since the request started at
-// start, when pc had received received packets. A peer that gets a
+// closeIfSilent closes pc, once its last stream ends, after a request on
+// it failed with err for lack of time, if no packet came from the peer
+// since the request started at start, when pc had received received
+// packets. A peer that gets a
 // request acknowledges it within its maximum ACK delay, however busy its
 // handler is, so such silence means that the peer or the path is gone, or
 // that QUIC holds the request back. The last happens after an outage,
