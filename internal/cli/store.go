@@ -121,18 +121,11 @@ func runPut(ctx context.Context, cmd *cobra.Command, g *globalFlags, user string
 
 func runPutBatch(ctx context.Context, cmd *cobra.Command, g *globalFlags, user string, args []string, asJSON bool) error {
 	namespace := args[0]
-	if err := seal.ValidateNamespace(namespace); err != nil {
-		return err
-	}
-	in, _, err := openInput(cmd, args[1:])
+	in, client, err := openBatch(cmd, g, namespace, args[1:])
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	client, err := api.FindNode(g.dataDir)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
 
@@ -150,6 +143,24 @@ func runPutBatch(ctx context.Context, cmd *cobra.Command, g *globalFlags, user s
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "stored %d records in %s\n", len(stored), namespace)
 	return nil
+}
+
+// openBatch checks the namespace of a batch command, opens its input
+// (a file, or standard input for "-" or none) and finds the running node.
+func openBatch(cmd *cobra.Command, g *globalFlags, namespace string, args []string) (io.ReadCloser, *api.Client, error) {
+	if err := seal.ValidateNamespace(namespace); err != nil {
+		return nil, nil, err
+	}
+	in, _, err := openInput(cmd, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := api.FindNode(g.dataDir)
+	if err != nil {
+		in.Close()
+		return nil, nil, err
+	}
+	return in, client, nil
 }
 
 // readBatches reads JSON lines of api.BatchLine from r and calls send
@@ -251,18 +262,11 @@ const batchReadKeys = 512
 
 func runGetBatch(ctx context.Context, cmd *cobra.Command, g *globalFlags, user string, args []string) error {
 	namespace := args[0]
-	if err := seal.ValidateNamespace(namespace); err != nil {
-		return err
-	}
-	in, _, err := openInput(cmd, args[1:])
+	in, client, err := openBatch(cmd, g, namespace, args[1:])
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	client, err := api.FindNode(g.dataDir)
-	if err != nil {
-		return err
-	}
 
 	out := json.NewEncoder(cmd.OutOrStdout())
 	read, failed := 0, 0
