@@ -61,7 +61,7 @@ type jobService struct {
 	// managed are the jobs this node manages or backs up, by ID.
 	managed map[string]*managedJob
 	// fences keep each job's newest manager epoch this worker has seen.
-	fences map[string]*sched.Fence
+	fences map[string]*workerFence
 	// place is the node's compute tier and cluster; set at start.
 	place *nodePlace
 
@@ -78,6 +78,9 @@ type jobService struct {
 
 	// keyMu serializes the creation of users' BGV key files.
 	keyMu sync.Mutex
+	// inputsGrace is how long after an encrypted job ends its submit-time
+	// ciphertexts stay; jobUnitTimeout, set once at start.
+	inputsGrace time.Duration
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -104,15 +107,17 @@ type submittedJob struct {
 func (n *Node) startJobs() {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.jobs = &jobService{
-		n:         n,
-		submitted: make(map[string]*submittedJob),
-		managed:   make(map[string]*managedJob),
-		fences:    make(map[string]*sched.Fence),
-		modules:   make(map[string]*sandbox.Module),
-		ctx:       ctx,
-		cancel:    cancel,
+		n:           n,
+		submitted:   make(map[string]*submittedJob),
+		managed:     make(map[string]*managedJob),
+		fences:      make(map[string]*workerFence),
+		modules:     make(map[string]*sandbox.Module),
+		inputsGrace: jobUnitTimeout,
+		ctx:         ctx,
+		cancel:      cancel,
 	}
 	n.jobs.startPlace()
+	n.jobs.goJob(n.jobs.sweepLoop)
 }
 
 func (n *Node) closeJobs() {

@@ -55,6 +55,8 @@ type managedJob struct {
 	done, canceled, deposed bool
 	// watching is set once the backup loop runs.
 	watching bool
+	// ended is when a sweep first found the job over (job_sweep.go).
+	ended time.Time
 	// sensors maps a sensor to the units that read it, to spread the
 	// cluster a worker finds; built on first use.
 	sensors *sensorUnits

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/yuinet/yui/job"
@@ -73,10 +74,66 @@ func (s *jobService) watchJob(sj *submittedJob) {
 				return
 			}
 			s.n.log.Info("stored job result", "job", sj.id, "user", sj.user)
+			s.dropSealedInputsLater(sj)
 			return
 		}
 	}
 	s.n.log.Warn("job status unreachable; stopped watching it", "job", sj.id, "failures", failures)
+}
+
+// dropSealedInputsLater deletes the job's ciphertext records after
+// s.inputsGrace, so that a straggler copy of a unit, still running when
+// the job ended, can finish reading them.
+func (s *jobService) dropSealedInputsLater(sj *submittedJob) {
+	if sj.sealed == nil || len(sj.sealed.inputs) == 0 {
+		return
+	}
+	select {
+	case <-s.ctx.Done():
+		return
+	case <-time.After(s.inputsGrace):
+	}
+	s.dropSealedInputs(sj)
+}
+
+// dropSealedInputs deletes the ciphertext records an encrypted job was
+// given at submit. The stored job record keeps the result, so they are
+// no longer read; left in place they would cost 262 KB each, in every
+// namespace where encrypted jobs run.
+//
+// NOTE: a node that restarts between storing the result and deleting
+// the records leaves them; the owner removes them with 'yui rm'.
+func (s *jobService) dropSealedInputs(sj *submittedJob) {
+	if sj.sealed == nil || len(sj.sealed.inputs) == 0 {
+		return
+	}
+	var (
+		mu     sync.Mutex
+		failed []error
+		wg     sync.WaitGroup
+	)
+	slots := make(chan struct{}, sealedPutParallelism)
+	for _, key := range sj.sealed.inputs {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			ctx, cancel := context.WithTimeout(s.ctx, jobRecordTimeout)
+			defer cancel()
+			err := s.n.storage.store.Delete(ctx, sj.user, sj.namespace, key)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				mu.Lock()
+				failed = append(failed, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		s.n.log.Warn("job ciphertexts not all deleted; remove the rest with 'yui rm'", "job", sj.id,
+			"namespace", sj.namespace, "prefix", sealedPrefix+"jobs/"+sj.id+"/", "failed", len(failed), "err", failed[0])
+		return
+	}
+	s.n.log.Info("deleted job ciphertexts", "job", sj.id, "records", len(sj.sealed.inputs))
 }
 
 // saveRecord writes the job's record as its submitting user.

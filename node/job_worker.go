@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/yuinet/yui/job"
-	"github.com/yuinet/yui/job/sched"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
 )
@@ -24,9 +23,10 @@ func (s *jobService) handleAssign(from transport.Peer, m *wire.JobAssign) wire.M
 	s.mu.Lock()
 	f := s.fences[m.JobID]
 	if f == nil {
-		f = &sched.Fence{}
+		f = &workerFence{}
 		s.fences[m.JobID] = f
 	}
+	f.used = time.Now()
 	err = f.Admit(m.Epoch)
 	s.mu.Unlock()
 	if err != nil {

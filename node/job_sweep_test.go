@@ -1,0 +1,117 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/api"
+)
+
+func TestSweepDropsEndedJobs(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	s := &jobService{managed: make(map[string]*managedJob), fences: make(map[string]*workerFence)}
+	s.managed["running"] = &managedJob{id: "running"}
+	s.managed["done"] = &managedJob{id: "done", done: true}
+	s.managed["canceled"] = &managedJob{id: "canceled", canceled: true}
+	s.managed["deposed"] = &managedJob{id: "deposed", deposed: true}
+	s.fences["old"] = &workerFence{used: now.Add(-jobKeepEnded)}
+	s.fences["fresh"] = &workerFence{used: now.Add(-time.Minute)}
+
+	if n := s.sweep(now); n != 0 {
+		t.Fatalf("first sweep dropped %d jobs, want 0: an ended job stays jobKeepEnded", n)
+	}
+	if len(s.managed) != 4 {
+		t.Fatalf("after the first sweep %d jobs, want 4", len(s.managed))
+	}
+	if s.fences["old"] != nil || s.fences["fresh"] == nil {
+		t.Errorf("fences after the sweep: old kept %v, fresh kept %v; want only fresh", s.fences["old"] != nil, s.fences["fresh"] != nil)
+	}
+
+	if n := s.sweep(now.Add(jobKeepEnded - time.Second)); n != 0 {
+		t.Fatalf("sweep before jobKeepEnded dropped %d jobs", n)
+	}
+	if n := s.sweep(now.Add(jobKeepEnded)); n != 3 {
+		t.Fatalf("sweep after jobKeepEnded dropped %d jobs, want the 3 ended", n)
+	}
+	if len(s.managed) != 1 || s.managed["running"] == nil {
+		t.Errorf("jobs left %v, want only the running one", keysOf(s.managed))
+	}
+}
+
+func TestSweepBoundsEndedJobs(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	s := &jobService{managed: make(map[string]*managedJob), fences: make(map[string]*workerFence)}
+	extra := 5
+	for i := range jobMaxEnded + extra {
+		id := fmt.Sprintf("job%04d", i)
+		// The first sweeps see the jobs end one second apart, oldest first.
+		s.managed[id] = &managedJob{id: id, done: true, ended: now.Add(time.Duration(i) * time.Second)}
+	}
+	s.managed["running"] = &managedJob{id: "running"}
+
+	if n := s.sweep(now.Add(time.Hour - time.Minute)); n != extra {
+		t.Fatalf("sweep dropped %d jobs, want the %d beyond jobMaxEnded", n, extra)
+	}
+	for i := range extra {
+		if id := fmt.Sprintf("job%04d", i); s.managed[id] != nil {
+			t.Errorf("job %s, among the oldest, was kept", id)
+		}
+	}
+	if s.managed["running"] == nil || len(s.managed) != jobMaxEnded+1 {
+		t.Errorf("%d jobs left, want %d ended and the running one", len(s.managed), jobMaxEnded)
+	}
+}
+
+func keysOf[V any](m map[string]V) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// TestEncryptedJobDeletesInputs checks that the submitter deletes an
+// encrypted job's ciphertext records once its result is stored, and that
+// the result still reads from the job's record.
+func TestEncryptedJobDeletesInputs(t *testing.T) {
+	nodes, clients := startTrio(t)
+	nodes[0].jobs.inputsGrace = 0
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	encryptedReaders(ctx, t, clients, "library")
+	all := ulbReadings(t, 300)
+	if _, err := clients[0].WriteReadings(ctx, "", "library", all); err != nil {
+		t.Fatal(err)
+	}
+	req := api.JobRequest{Aggregates: []string{"count", "sum", "mean"}, By: "sensor,hour", Reader: "hejobs", Encrypted: true}
+	info, err := clients[0].SubmitJob(ctx, "", "library", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := sealedPrefix + "jobs/" + info.ID + "/"
+	stored, err := nodes[0].storage.store.List(ctx, "", "library", prefix)
+	if err != nil || len(stored) == 0 {
+		t.Fatalf("list %s after submit: %d records, %v; want the job's ciphertexts", prefix, len(stored), err)
+	}
+	done := waitJobDone(ctx, t, clients[0], info.ID)
+
+	var left int
+	waitFor(t, "the job's ciphertexts to be deleted", func() bool {
+		infos, err := nodes[0].storage.store.List(ctx, "", "library", prefix)
+		left = len(infos)
+		return err == nil && left == 0
+	})
+	again, err := clients[0].Job(ctx, info.ID)
+	if err != nil {
+		t.Fatalf("status after the ciphertexts were deleted: %v", err)
+	}
+	if len(again.Groups) != len(done.Groups) || len(again.Groups) == 0 {
+		t.Errorf("status after the ciphertexts were deleted has %d groups, want %d", len(again.Groups), len(done.Groups))
+	}
+	segs, err := nodes[0].storage.store.List(ctx, "", "library", "readings/")
+	if err != nil || len(segs) == 0 {
+		t.Errorf("readings after the job: %d segments, %v; the plaintext must stay", len(segs), err)
+	}
+}
