@@ -76,6 +76,9 @@ func readIngestBody(body io.Reader, arrived time.Time, maxReadings int) (*ingest
 		MaxLineBytes:  api.MaxIngestLine,
 		MaxBodyBytes:  api.MaxIngestBody,
 		RequireFields: true,
+		// Epoch seconds sent as milliseconds would be stored as
+		// January 1970, so they are rejected with a hint.
+		RejectEpochSeconds: true,
 	})
 	b := &ingestBatch{}
 	for {

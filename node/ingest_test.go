@@ -168,7 +168,7 @@ func TestIngestRejectsBadRequests(t *testing.T) {
 	sink := &recordingSink{}
 	n.readings = sink
 	ctx := context.Background()
-	one := []byte(`{"source":"s","time":0,"fields":{"t":1}}`)
+	one := []byte(`{"source":"s","time":1299232800000,"fields":{"t":1}}`)
 
 	if _, err := client.PostReadings(ctx, "", "Bad Name", one); !errors.Is(err, api.ErrInvalid) {
 		t.Errorf("namespace \"Bad Name\": %v, want ErrInvalid", err)
@@ -228,7 +228,7 @@ func TestIngestSinkFailureIsNotAcknowledged(t *testing.T) {
 	n, client := ingestNode(t)
 	n.readings = &recordingSink{err: errors.New("disk on fire")}
 
-	res, err := client.PostReadings(context.Background(), "", "lab", []byte(`{"source":"s","time":0,"fields":{"t":1}}`))
+	res, err := client.PostReadings(context.Background(), "", "lab", []byte(`{"source":"s","time":1299232800000,"fields":{"t":1}}`))
 	if err == nil {
 		t.Fatalf("sink failure acknowledged: %+v", res)
 	}
@@ -239,7 +239,7 @@ func TestIngestSinkFailureIsNotAcknowledged(t *testing.T) {
 }
 
 func TestReadIngestBodyLimits(t *testing.T) {
-	line := `{"source":"s","time":0,"fields":{"t":1}}` + "\n"
+	line := `{"source":"s","time":1299232800000,"fields":{"t":1}}` + "\n"
 	_, err := readIngestBody(strings.NewReader(strings.Repeat(line, 11)), time.Now(), 10)
 	if !errors.Is(err, api.ErrTooLarge) || !strings.Contains(err.Error(), "10 readings") {
 		t.Errorf("11 readings with a limit of 10: %v, want ErrTooLarge naming the limit", err)

@@ -154,7 +154,7 @@ func readingOf(m mqtt.Message, arrived time.Time) (string, sensor.Reading, error
 	if err := sensor.ValidateSource(source); err != nil {
 		return "", sensor.Reading{}, fmt.Errorf("%w: %q: %w", mqtt.ErrTopicRejected, m.Topic, err)
 	}
-	r, err := sensor.DecodeJSON(m.Payload, sensor.JSONOptions{Source: source, Time: arrived, RequireFields: true})
+	r, err := sensor.DecodeJSON(m.Payload, sensor.JSONOptions{Source: source, Time: arrived, RequireFields: true, RejectEpochSeconds: true})
 	if err != nil {
 		return "", sensor.Reading{}, fmt.Errorf("payload on topic %q: %w", m.Topic, err)
 	}

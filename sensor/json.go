@@ -58,7 +58,17 @@ type JSONOptions struct {
 	// value. Ingest sets it. Readers of stored readings leave it off, so
 	// that readings stored without fields still decode.
 	RequireFields bool
+	// RejectEpochSeconds rejects a numeric time within secondsAsMillis of
+	// the epoch, which is almost always epoch seconds sent as
+	// milliseconds: today's time in seconds, read as milliseconds, falls
+	// in January 1970. Ingest sets it.
+	RejectEpochSeconds bool
 }
+
+// secondsAsMillis bounds the numeric times RejectEpochSeconds rejects:
+// 10^11 ms is March 1973, and epoch seconds stay below 10^11 until the
+// year 5138.
+const secondsAsMillis = 100_000_000_000
 
 func (o *JSONOptions) maxLine() int {
 	if o.MaxLineBytes <= 0 {
@@ -111,9 +121,12 @@ func (r *Reading) UnmarshalJSON(data []byte) error {
 // order and nested values are rejected before they are read.
 type jsonDecoder struct {
 	dec *json.Decoder
+	// rejectSeconds is JSONOptions.RejectEpochSeconds.
+	rejectSeconds bool
 }
 
 func (d *jsonDecoder) reading(opts JSONOptions) (Reading, error) {
+	d.rejectSeconds = opts.RejectEpochSeconds
 	if err := d.expectDelim('{', "a reading"); err != nil {
 		return Reading{}, err
 	}
@@ -236,7 +249,12 @@ func (d *jsonDecoder) time() (time.Time, error) {
 		}
 		return t.UTC(), nil
 	case json.Number:
-		return parseEpochMillis(string(v))
+		t, err := parseEpochMillis(string(v))
+		if err == nil && d.rejectSeconds && max(t.UnixMilli(), -t.UnixMilli()) < secondsAsMillis {
+			return time.Time{}, fmt.Errorf("%w: time %s ms is %s, which looks like epoch seconds: send epoch milliseconds (seconds × 1000) or an RFC 3339 string",
+				ErrInvalid, v, t.Format(time.RFC3339Nano))
+		}
+		return t, err
 	}
 	return time.Time{}, fmt.Errorf("%w: time is %s, want an RFC 3339 string or epoch milliseconds", ErrMalformed, describeToken(tok))
 }

@@ -43,6 +43,13 @@ func FuzzDecodeJSON(f *testing.F) {
 		if err == nil && !ingested.Equal(&r) {
 			t.Fatalf("RequireFields decoded %+v, want %+v", ingested, r)
 		}
+		strict, err := DecodeJSON(data, JSONOptions{Source: opts.Source, Time: opts.Time, RejectEpochSeconds: true})
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("RejectEpochSeconds failed with %v, want ErrInvalid", err)
+		}
+		if err == nil && !strict.Equal(&r) {
+			t.Fatalf("RejectEpochSeconds decoded %+v, want %+v", strict, r)
+		}
 		b, err := AppendJSON(nil, &r)
 		if err != nil {
 			t.Fatalf("AppendJSON of an accepted reading: %v", err)

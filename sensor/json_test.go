@@ -365,3 +365,38 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += n
 	return n, err
 }
+
+func TestDecodeJSONRejectEpochSeconds(t *testing.T) {
+	opts := JSONOptions{RejectEpochSeconds: true}
+	for _, in := range []string{
+		`{"source":"s","time":1733390000,"fields":{"t":1}}`,
+		`{"source":"s","time":0,"fields":{"t":1}}`,
+		`{"source":"s","time":-1733390000,"fields":{"t":1}}`,
+		`{"source":"s","time":99999999999.5,"fields":{"t":1}}`,
+	} {
+		_, err := DecodeJSON([]byte(in), opts)
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: error = %v, want ErrInvalid", in, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "looks like epoch seconds") {
+			t.Errorf("%s: error %q does not say the time looks like seconds", in, err)
+		}
+	}
+
+	for _, in := range []string{
+		`{"source":"s","time":100000000000,"fields":{"t":1}}`,
+		`{"source":"s","time":1733390000000,"fields":{"t":1}}`,
+		`{"source":"s","time":"1970-01-21T01:29:50Z","fields":{"t":1}}`,
+		`{"source":"s","fields":{"t":1}}`,
+	} {
+		opts := opts
+		opts.Time = time.Unix(0, 0)
+		if _, err := DecodeJSON([]byte(in), opts); err != nil {
+			t.Errorf("%s: %v, want it accepted", in, err)
+		}
+	}
+	if _, err := DecodeJSON([]byte(`{"source":"s","time":1733390000}`), JSONOptions{}); err != nil {
+		t.Errorf("small time with RejectEpochSeconds off: %v, want it accepted", err)
+	}
+}
