@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -34,6 +35,16 @@ type BuildOptions struct {
 	// Timeout is how long after the last join the scenario waits for
 	// convergence. Default 2 minutes.
 	Timeout time.Duration
+	// DecideEarly decides a check as soon as the lookups still running
+	// cannot change whether it reaches the target, instead of when the
+	// last one ends (see judgeCheck). The verdicts and the convergence
+	// time are the same either way. The run ends sooner, because the
+	// slowest lookups of a check take seconds longer than the rest.
+	DecideEarly bool
+	// CheckDecided, if set, is called when a check's verdict is known,
+	// with the check and the virtual time then, for progress reports.
+	// Checks are decided in any order.
+	CheckDecided func(c Check, now time.Duration)
 }
 
 func (o BuildOptions) withDefaults() (BuildOptions, error) {
@@ -68,7 +79,55 @@ func (o BuildOptions) withDefaults() (BuildOptions, error) {
 type Check struct {
 	// At is when the lookups started, since the start of the run.
 	At time.Duration
+	// ProbeSummary counts the lookups as they stood when the check's
+	// verdict was known, a lookup still running as not correct.
 	ProbeSummary
+	// Ended is how many of the lookups had ended then.
+	Ended int
+}
+
+// checkRun is a check in progress.
+type checkRun struct {
+	Check
+	verdict checkVerdict
+	// probes are the lookups, set once the verdict is known. Those
+	// still running are zero.
+	probes []Probe
+}
+
+type checkVerdict uint8
+
+const (
+	checkOpen checkVerdict = iota
+	checkPassed
+	checkFailed
+)
+
+// judgeCheck returns the verdict of a check whose lookups, ended of them
+// so far, add up to s. Once every lookup has ended, the check passes if
+// their success reaches the target. With DecideEarly it is decided as soon
+// as the lookups still running cannot change that outcome. It then passes
+// when the success reaches the target even if they all fail, and fails
+// when it stays below the target even if they all succeed.
+func judgeCheck(s ProbeSummary, ended int, opts BuildOptions) checkVerdict {
+	running := s.Lookups - ended
+	switch {
+	case running > 0 && !opts.DecideEarly:
+		return checkOpen
+	case s.Success() >= opts.Target:
+		// A running lookup counts as not correct, and the success only
+		// grows as running lookups succeed or their target turns out
+		// to have left, which takes them out of the count.
+		return checkPassed
+	case running == 0:
+		return checkFailed
+	}
+	// The best case: every running lookup finds the true closest node.
+	judged := s.Lookups - s.TargetLeft
+	if float64(s.Correct+running) < opts.Target*float64(judged) {
+		return checkFailed
+	}
+	return checkOpen
 }
 
 // BuildResult is the outcome of the build scenario.
@@ -85,6 +144,10 @@ type BuildResult struct {
 	// End is the virtual time when the scenario stopped.
 	End    time.Duration
 	Checks []Check
+	// ConvergedProbes are the lookups of the check that reached the
+	// target: lookups on the converged network, for their hops and
+	// latency.
+	ConvergedProbes []Probe
 	// Contacts is the total number of contacts the nodes hold at the end,
 	// and Participants the number of nodes in the global DHT.
 	Contacts, Participants int
@@ -114,18 +177,19 @@ func Build(n *Network, opts BuildOptions) (BuildResult, error) {
 
 	rng := NewStream(n.cfg.Seed, StreamScenario)
 	deadline := res.LastJoin + opts.Timeout
-	// checks[k] is the k-th check started, nil while it runs. Checks end
-	// in any order, and the network converged at the first check to
-	// reach the target among those started before it, so a check decides
-	// only once every earlier one has ended.
-	var checks []*Check
+	// checks[k] is the k-th check started. Checks end in any order, and
+	// the network converged at the first check to reach the target among
+	// those started before it, so a check counts only once every earlier
+	// one has a verdict.
+	var checks []*checkRun
 	decide := func() {
 		for _, c := range checks {
-			if c == nil {
+			switch c.verdict {
+			case checkOpen:
 				return
-			}
-			if c.Success() >= opts.Target {
+			case checkPassed:
 				res.Converged, res.ConvergedAt = true, c.At
+				res.ConvergedProbes = c.probes
 				return
 			}
 		}
@@ -135,14 +199,28 @@ func Build(n *Network, opts BuildOptions) (BuildResult, error) {
 		if res.Converged || n.Now() > deadline {
 			return
 		}
-		k := len(checks)
-		checks = append(checks, nil)
-		n.startProbes(opts.Probes, rng, func(b *probeBatch) {
-			checks[k] = &Check{At: b.started, ProbeSummary: summarize(b.probes)}
+		c := &checkRun{}
+		checks = append(checks, c)
+		update := func(b *probeBatch) {
+			if c.verdict != checkOpen {
+				return
+			}
+			c.Check = Check{At: b.started, ProbeSummary: summarize(b.probes), Ended: len(b.probes) - b.pending}
+			c.verdict = judgeCheck(c.ProbeSummary, c.Ended, opts)
+			if c.verdict == checkOpen {
+				return
+			}
+			// The lookups still running go on after the verdict, so
+			// the copy keeps them as they stood.
+			c.probes = slices.Clone(b.probes)
+			if opts.CheckDecided != nil {
+				opts.CheckDecided(c.Check, n.Now())
+			}
 			if !res.Converged {
 				decide()
 			}
-		})
+		}
+		n.startProbesEach(opts.Probes, rng, update, update)
 		n.At(n.Now()+opts.ProbeInterval, launch)
 	}
 	launch()
@@ -153,8 +231,8 @@ func Build(n *Network, opts BuildOptions) (BuildResult, error) {
 	}
 
 	for _, c := range checks {
-		if c != nil {
-			res.Checks = append(res.Checks, *c)
+		if c.verdict != checkOpen {
+			res.Checks = append(res.Checks, c.Check)
 		}
 	}
 	res.End = n.Now()

@@ -5,8 +5,10 @@ import "time"
 // latencyBin is the width of one bar of the latency histogram.
 const latencyBin = 50 * time.Millisecond
 
-// LookupReport turns a lookup run into tables and plots.
-func LookupReport(r LookupResultSet, perf *Perf) Report {
+// LookupReport turns a lookup run into tables and plots. They include the
+// tables and plot of the build (see BuildReport), so that one run at a
+// large size gives both the build's convergence and the lookups.
+func LookupReport(r LookupResultSet, kademliaK int, perf *Perf) Report {
 	summary := NewTable("lookup", "Lookups: "+fmtInt(r.Options.Build.Nodes)+" nodes, "+r.Build.Mode.String(), "metric", "value")
 	summary.Add("nodes", fmtInt(r.Options.Build.Nodes))
 	summary.Add("converged after last join (s)", fmtSeconds(r.Build.ConvergedAt-r.Build.LastJoin))
@@ -31,9 +33,10 @@ func LookupReport(r LookupResultSet, perf *Perf) Report {
 		}
 	}
 
+	build := BuildReport(r.Build, kademliaK, nil)
 	rep := Report{
-		Tables: []*Table{summary, hopCounts, latency},
-		Plots:  []Plot{hopsPlot(h), latencyPlot(lat)},
+		Tables: append([]*Table{summary, hopCounts, latency}, build.Tables...),
+		Plots:  append([]Plot{hopsPlot(h), latencyPlot(lat)}, build.Plots...),
 	}
 	if perf != nil {
 		rep.Perf = perfTable("lookup-perf", perf, &r.Stats, r.Options.Build.Nodes, r.Build.Contacts)

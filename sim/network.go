@@ -205,6 +205,9 @@ func (n *Network) Config() Config { return n.cfg }
 // Live returns the number of nodes alive.
 func (n *Network) Live() int { return len(n.live) }
 
+// Queued returns the number of events waiting in the queue.
+func (n *Network) Queued() int { return n.queue.len() }
+
 // Nodes returns the number of nodes ever started.
 func (n *Network) Nodes() int { return len(n.nodes) }
 

@@ -68,13 +68,20 @@ type probeBatch struct {
 	truth   *Truth
 	probes  []Probe
 	pending int
+	each    func(*probeBatch) // may be nil
 	done    func(*probeBatch)
 }
 
 // startProbes starts count lookups now, drawing sources and keys from
 // rng, and calls done when all have ended.
 func (n *Network) startProbes(count int, rng *rand.Rand, done func(*probeBatch)) {
-	b := &probeBatch{started: n.Now(), truth: n.Truth(), probes: make([]Probe, count), pending: count, done: done}
+	n.startProbesEach(count, rng, nil, done)
+}
+
+// startProbesEach is startProbes that also calls each after every lookup
+// that ends, the last one included, before done.
+func (n *Network) startProbesEach(count int, rng *rand.Rand, each, done func(*probeBatch)) {
+	b := &probeBatch{started: n.Now(), truth: n.Truth(), probes: make([]Probe, count), pending: count, each: each, done: done}
 	if count == 0 {
 		done(b)
 		return
@@ -120,6 +127,9 @@ func (n *Network) aliveID(id identity.NodeID) bool {
 
 func (b *probeBatch) finish() {
 	b.pending--
+	if b.each != nil {
+		b.each(b)
+	}
 	if b.pending == 0 {
 		b.done(b)
 	}

@@ -1,6 +1,10 @@
 package sim
 
-import "time"
+import (
+	"math"
+	"slices"
+	"time"
+)
 
 // Report holds the tables and plots of one scenario run. Tables other
 // than Perf depend only on the options and the seed.
@@ -44,19 +48,69 @@ func BuildReport(r BuildResult, kademliaK int, perf *Perf) Report {
 	summary.Add("nodes in the global DHT", fmtInt(r.Participants))
 	addStatsRows(summary, &r.Stats, nodes)
 
-	checks := NewTable("build-checks", "Convergence checks", "at (s)", "after last join (s)", "lookups", "correct", "success (%)")
+	checks := NewTable("build-checks", "Convergence checks", "at (s)", "after last join (s)", "lookups", "ended", "correct", "success (%)")
 	for _, c := range r.Checks {
-		checks.Add(fmtSeconds(c.At), fmtSeconds(c.At-r.LastJoin), fmtInt(c.Lookups), fmtInt(c.Correct), fmtPercent(c.Success()))
+		checks.Add(fmtSeconds(c.At), fmtSeconds(c.At-r.LastJoin), fmtInt(c.Lookups), fmtInt(c.Ended), fmtInt(c.Correct), fmtPercent(c.Success()))
 	}
 
+	tables := []*Table{summary, checks}
+	if r.Converged {
+		tables = append(tables, convergedLookupsTable(r))
+	}
 	rep := Report{
-		Tables: []*Table{summary, checks, trafficTable("build-traffic", "Traffic of the whole run", &r.Stats.Traffic, nil)},
+		Tables: append(tables, trafficTable("build-traffic", "Traffic of the whole run", &r.Stats.Traffic, nil)),
 		Plots:  []Plot{convergencePlot(r)},
 	}
 	if perf != nil {
 		rep.Perf = perfTable("build-perf", perf, &r.Stats, nodes, r.Contacts)
 	}
 	return rep
+}
+
+// convergedLookupsTable describes the lookups of the check that reached
+// the target: lookups on the converged network. A check decided early has
+// lookups still running. All started at one moment, so those are slower
+// than every one that ended, and a latency percentile is exact as long as
+// its rank falls on an ended lookup. Hop counts are those of the ended
+// lookups.
+func convergedLookupsTable(r BuildResult) *Table {
+	t := NewTable("build-lookups", "Lookups of the check that converged", "metric", "value")
+	var ended []Probe
+	for _, p := range r.ConvergedProbes {
+		if p.Done {
+			ended = append(ended, p)
+		}
+	}
+	total := len(r.ConvergedProbes)
+	t.Add("lookups", fmtInt(total))
+	t.Add("ended when decided", fmtInt(len(ended)))
+	t.Add("correct", fmtInt(summarize(ended).Correct))
+
+	lat := latencies(ended)
+	slices.Sort(lat)
+	for _, pc := range []float64{50, 90, 99, 100} {
+		name := "latency p" + fmtFloat(pc, 0) + " (ms)"
+		if pc == 100 {
+			name = "latency max (ms)"
+		}
+		rank := min(max(int(math.Ceil(pc/100*float64(total))), 1), total)
+		if rank <= len(lat) {
+			t.Add(name, fmtMillis(lat[rank-1]))
+		} else {
+			t.Add(name, "still running")
+		}
+	}
+
+	t.Add("hops mean (ended)", fmtFloat(meanHops(ended), 2))
+	for _, pc := range []float64{50, 90, 99, 100} {
+		name := "hops p" + fmtFloat(pc, 0) + " (ended)"
+		if pc == 100 {
+			name = "hops max (ended)"
+		}
+		t.Add(name, fmtInt(Percentiles(hops(ended), pc)[0]))
+	}
+	t.Add("requests per lookup (ended)", fmtFloat(meanQueried(ended), 1))
+	return t
 }
 
 // addStatsRows adds the network counters to a metric/value table.
