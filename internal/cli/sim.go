@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/yuinet/yui/network/kademlia"
 	"github.com/yuinet/yui/sim"
@@ -34,6 +37,7 @@ type simFlags struct {
 	codec        bool
 	cpuProfile   string
 	memProfile   string
+	decideEarly  bool
 }
 
 func newSimCommand() *cobra.Command {
@@ -63,7 +67,7 @@ runs. The simulated addresses (127.x.y.z) are never used on a socket.`,
 	pf.Float64Var(&f.joinRate, "join-rate", 10_000, "nodes that start per simulated second while the network is built")
 	pf.Float64Var(&f.loss, "loss", 0, "probability that a message is lost, at least 0 and below 1")
 	pf.BoolVar(&f.codec, "codec", false, "encode and decode every message (exact bytes, several times slower)")
-	pf.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	pf.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file, and of a long run one more every 15 minutes to FILE.2, FILE.3 and so on")
 	pf.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")
 
 	cmd.AddCommand(newSimBuildCommand(f), newSimMaintenanceCommand(f), newSimLookupCommand(f),
@@ -94,12 +98,14 @@ found by brute force over the nodes in the global DHT.`,
 			if err != nil {
 				return err
 			}
+			planned := time.Duration(float64(nodes)/f.joinRate*float64(time.Second)) + 2*time.Second
+			bar := newSimProgress(planned)
 			opts := sim.BuildOptions{
 				Nodes: nodes, LANSize: f.lanSize, JoinRate: f.joinRate,
 				Probes: probes, ProbeInterval: interval, Timeout: timeout,
+				CheckDecided: bar.checkDecided, DecideEarly: f.decideEarly,
 			}
-			planned := time.Duration(float64(nodes)/f.joinRate*float64(time.Second)) + 2*time.Second
-			return f.run(cmd, planned, func(progress func(*sim.Network)) (sim.Report, error) {
+			return f.run(cmd, bar, func(progress func(*sim.Network)) (sim.Report, error) {
 				n, err := f.network(m)
 				if err != nil {
 					return sim.Report{}, err
@@ -122,6 +128,7 @@ found by brute force over the nodes in the global DHT.`,
 	fl.IntVar(&probes, "probes", 1000, "lookups per convergence check")
 	fl.DurationVar(&interval, "probe-interval", 250*time.Millisecond, "simulated time between convergence checks")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "simulated time after the last join to wait for convergence")
+	addDecideEarlyFlag(fl, f)
 	return cmd
 }
 
@@ -159,7 +166,7 @@ seed and churn, side by side.`,
 				Churn: churn, Graceful: graceful, Warmup: warmup, Window: window, Probes: probes,
 			}
 			planned := time.Duration(len(modes)) * (time.Duration(float64(nodes)/f.joinRate*float64(time.Second)) + warmup + window)
-			return f.run(cmd, planned, func(progress func(*sim.Network)) (sim.Report, error) {
+			return f.run(cmd, newSimProgress(planned), func(progress func(*sim.Network)) (sim.Report, error) {
 				var (
 					runs  []sim.MaintenanceResult
 					perfs []*sim.Perf
@@ -213,13 +220,17 @@ and latencies.`,
 			if err != nil {
 				return err
 			}
-			opts := sim.LookupOptions{
-				Build:   sim.BuildOptions{Nodes: nodes, LANSize: f.lanSize, JoinRate: f.joinRate},
-				Lookups: lookups,
-			}
 			planned := time.Duration(float64(nodes)/f.joinRate*float64(time.Second)) +
 				time.Duration(lookups/100)*100*time.Millisecond + 5*time.Second
-			return f.run(cmd, planned, func(progress func(*sim.Network)) (sim.Report, error) {
+			bar := newSimProgress(planned)
+			opts := sim.LookupOptions{
+				Build: sim.BuildOptions{
+					Nodes: nodes, LANSize: f.lanSize, JoinRate: f.joinRate,
+					CheckDecided: bar.checkDecided, DecideEarly: f.decideEarly,
+				},
+				Lookups: lookups,
+			}
+			return f.run(cmd, bar, func(progress func(*sim.Network)) (sim.Report, error) {
 				n, err := f.network(m)
 				if err != nil {
 					return sim.Report{}, err
@@ -232,7 +243,7 @@ and latencies.`,
 				if err != nil {
 					return sim.Report{}, err
 				}
-				return sim.LookupReport(res, perf), nil
+				return sim.LookupReport(res, n.Config().Kademlia.K, perf), nil
 			})
 		},
 	}
@@ -240,7 +251,15 @@ and latencies.`,
 	fl.IntVar(&nodes, "nodes", 1000, "number of nodes")
 	fl.IntVar(&lookups, "lookups", 10_000, "number of lookups measured")
 	fl.StringVar(&mode, "mode", "flat", "protocol: flat or hier")
+	addDecideEarlyFlag(fl, f)
 	return cmd
+}
+
+// addDecideEarlyFlag adds --decide-early to a command that builds a
+// network and waits for it to converge.
+func addDecideEarlyFlag(fl *pflag.FlagSet, f *simFlags) {
+	fl.BoolVar(&f.decideEarly, "decide-early", true,
+		"decide a convergence check once its running lookups cannot change the outcome, instead of waiting for the slowest")
 }
 
 // parseModes parses flat, hier or both.
@@ -291,10 +310,9 @@ func (f *simFlags) rttPath() (string, error) {
 	return path, nil
 }
 
-// run runs a scenario with profiling, a progress bar on a terminal and the
-// memory limit set, then writes its report. planned is the simulated time
-// the progress bar counts up to.
-func (f *simFlags) run(cmd *cobra.Command, planned time.Duration, scenario func(progress func(*sim.Network)) (sim.Report, error)) error {
+// run runs a scenario with profiling, progress reports on stderr and the
+// memory limit set, then writes its report.
+func (f *simFlags) run(cmd *cobra.Command, bar *simProgress, scenario func(progress func(*sim.Network)) (sim.Report, error)) error {
 	format, err := sim.ParseFormat(f.format)
 	if err != nil {
 		return err
@@ -305,7 +323,6 @@ func (f *simFlags) run(cmd *cobra.Command, planned time.Duration, scenario func(
 		return err
 	}
 
-	bar := newSimProgress(planned)
 	rep, err := scenario(bar.attach)
 	bar.finish()
 	stopProfile()
@@ -339,21 +356,66 @@ func setMemoryLimit() {
 	}
 }
 
+// cpuProfileSegment is the wall time one CPU profile file covers. A run
+// of hours writes its profile in parts, FILE, FILE.2, FILE.3 and so on,
+// so that a run stopped before its end still leaves a profile of most of
+// it. `go tool pprof FILE FILE.2 …` merges them.
+const cpuProfileSegment = 15 * time.Minute
+
 func (f *simFlags) startCPUProfile() (stop func(), err error) {
 	if f.cpuProfile == "" {
 		return func() {}, nil
 	}
-	file, err := os.Create(f.cpuProfile)
-	if err != nil {
-		return nil, fmt.Errorf("create CPU profile: %w", err)
+	var file *os.File
+	start := func(part int) error {
+		name := f.cpuProfile
+		if part > 1 {
+			name = fmt.Sprintf("%s.%d", f.cpuProfile, part)
+		}
+		var err error
+		if file, err = os.Create(name); err != nil {
+			return fmt.Errorf("create CPU profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(file); err != nil {
+			file.Close()
+			return fmt.Errorf("start CPU profile: %w", err)
+		}
+		return nil
 	}
-	if err := pprof.StartCPUProfile(file); err != nil {
-		file.Close()
-		return nil, fmt.Errorf("start CPU profile: %w", err)
+	if err := start(1); err != nil {
+		return nil, err
 	}
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		ticker := time.NewTicker(cpuProfileSegment)
+		defer ticker.Stop()
+		for part := 2; ; part++ {
+			select {
+			case <-done:
+				return
+			case <-ticker.C:
+			}
+			mu.Lock()
+			pprof.StopCPUProfile()
+			file.Close()
+			if err := start(part); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				file = nil
+				mu.Unlock()
+				return
+			}
+			mu.Unlock()
+		}
+	}()
 	return func() {
-		pprof.StopCPUProfile()
-		file.Close()
+		close(done)
+		mu.Lock()
+		defer mu.Unlock()
+		if file != nil {
+			pprof.StopCPUProfile()
+			file.Close()
+		}
 	}, nil
 }
 
@@ -372,17 +434,26 @@ func (f *simFlags) writeHeapProfile() error {
 	return nil
 }
 
-// simProgress shows the simulated time of a run on stderr while it is a
-// terminal.
+// simProgress shows the simulated time of a run on stderr: as a bar
+// while stderr is a terminal, and otherwise as a line every
+// progressLogEvery of wall time, for runs whose stderr goes to a file.
 type simProgress struct {
 	bar     *progressbar.ProgressBar // nil when stderr is no terminal
 	planned int64                    // milliseconds
 	offset  int64                    // milliseconds done by earlier networks of the run
 	last    int64
+	started time.Time
+	logged  time.Time
+	stats   *sim.Stats
 }
 
+// progressLogEvery is the wall time between two progress lines when
+// stderr is no terminal.
+const progressLogEvery = time.Minute
+
 func newSimProgress(planned time.Duration) *simProgress {
-	p := &simProgress{planned: max(planned.Milliseconds(), 1)}
+	p := &simProgress{planned: max(planned.Milliseconds(), 1), started: time.Now()}
+	p.logged = p.started
 	if !isTerminal(os.Stderr) {
 		return p
 	}
@@ -401,14 +472,35 @@ func newSimProgress(planned time.Duration) *simProgress {
 // attached before it.
 func (p *simProgress) attach(n *sim.Network) {
 	p.offset = p.last
+	p.stats = n.Stats()
 	n.Progress = func(now time.Duration) {
 		p.last = p.offset + now.Milliseconds()
 		if p.bar != nil {
 			// The planned time is an estimate, so the bar stays short of
 			// the end until the run really ends.
 			_ = p.bar.Set64(min(p.last, p.planned-1))
+			return
+		}
+		if t := time.Now(); t.Sub(p.logged) >= progressLogEvery {
+			p.logged = t
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(os.Stderr, "%s wall %v: simulated %.3f s, %d events, %d queued, heap %d MiB\n",
+				t.UTC().Format(time.TimeOnly), t.Sub(p.started).Round(time.Second), float64(p.last)/1000,
+				p.stats.Events, n.Queued(), ms.HeapAlloc>>20)
 		}
 	}
+}
+
+// checkDecided reports a convergence check whose verdict is known.
+func (p *simProgress) checkDecided(c sim.Check, now time.Duration) {
+	if p.bar != nil {
+		_ = p.bar.Clear()
+	}
+	t := time.Now()
+	fmt.Fprintf(os.Stderr, "%s wall %v: check at %.3f s decided at %.3f s: %d of %d lookups correct (%.2f%%), %d ended\n",
+		t.UTC().Format(time.TimeOnly), t.Sub(p.started).Round(time.Second), c.At.Seconds(), now.Seconds(),
+		c.Correct, c.Lookups, 100*c.Success(), c.Ended)
 }
 
 func (p *simProgress) finish() {
