@@ -42,7 +42,10 @@ type Config struct {
 	Parallelism int
 	// RequestTimeout bounds each request to an index holder; default 10s.
 	RequestTimeout time.Duration
-	Logger         *slog.Logger
+	// Sealer, if set, adds records of its own beside each Write's
+	// segments, such as their ciphertexts.
+	Sealer Sealer
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() error {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/yuinet/yui/network/wire"
@@ -181,7 +182,13 @@ type Querier struct {
 	cfg     Config
 	post    *postings
 	numbers map[string]bool
+	// segmentsRead counts the segments fetched since the querier started.
+	segmentsRead atomic.Int64
 }
+
+// SegmentsRead returns how many segments the querier has read since it
+// started, for every query, aggregate and job unit together.
+func (s *Querier) SegmentsRead() int64 { return s.segmentsRead.Load() }
 
 // NewQuerier returns a Querier.
 func NewQuerier(cfg Config) (*Querier, error) {
@@ -346,6 +353,7 @@ func dropDuplicates(rs []sensor.Reading) []sensor.Reading {
 // fetch reads and decodes one segment.
 func (s *Querier) fetch(ctx context.Context, user, ns, key string) ([]sensor.Reading, error) {
 	var b bytes.Buffer
+	s.segmentsRead.Add(1)
 	if _, err := s.cfg.Store.Get(ctx, user, ns, key, &b, store.GetOptions{}); err != nil {
 		return nil, fmt.Errorf("search: read segment %q: %w", key, err)
 	}

@@ -86,7 +86,18 @@ func (w *Writer) Write(ctx context.Context, user, namespace string, readings []s
 	if err != nil {
 		return err
 	}
+	var extra []Record
+	if w.cfg.Sealer != nil {
+		// The sealer runs before anything is stored, so that readings it
+		// rejects are stored neither in plaintext nor sealed.
+		if extra, err = w.cfg.Sealer.Seal(ctx, user, namespace, publicSegments(segs)); err != nil {
+			return err
+		}
+	}
 	if err := w.storeSegments(ctx, user, namespace, segs); err != nil {
+		return err
+	}
+	if err := w.storeRecords(ctx, user, namespace, extra); err != nil {
 		return err
 	}
 	k, err := w.cfg.keys(ctx, user, namespace)
@@ -94,6 +105,77 @@ func (w *Writer) Write(ctx context.Context, user, namespace string, readings []s
 		return err
 	}
 	return w.post.add(ctx, namespace, w.postingsOf(k, segs))
+}
+
+// Sealer adds records to a Write, derived from its segments.
+type Sealer interface {
+	// Seal returns the records to store beside segs, which user writes
+	// to namespace, or none. An error fails the Write before any segment
+	// is stored.
+	Seal(ctx context.Context, user, namespace string, segs []Segment) ([]Record, error)
+}
+
+// Segment is one segment a Write stores, as a Sealer sees it.
+type Segment struct {
+	// Key is the segment's record key, readings/HOUR/SOURCEHASH-CONTENTHASH.
+	Key    string
+	Source string
+	// Hour is the segment's UTC hour, in hours since the Unix epoch.
+	Hour     int64
+	Readings []sensor.Reading
+}
+
+// Record is a record a Sealer adds.
+type Record struct {
+	Key, ContentType string
+	Data             []byte
+}
+
+func publicSegments(segs []*segment) []Segment {
+	out := make([]Segment, len(segs))
+	for i, s := range segs {
+		out[i] = Segment{Key: s.key, Source: s.source, Hour: s.hour, Readings: s.readings}
+	}
+	return out
+}
+
+// storeRecords stores a Sealer's records, as many at once as segments.
+func (w *Writer) storeRecords(ctx context.Context, user, ns string, recs []Record) error {
+	return forEach(recs, w.cfg.Parallelism, func(r Record) error {
+		opts := store.PutOptions{ContentType: r.ContentType, Size: int64(len(r.Data))}
+		if _, err := w.cfg.Store.Put(ctx, user, ns, r.Key, bytes.NewReader(r.Data), opts); err != nil {
+			return fmt.Errorf("search: store %q: %w", r.Key, err)
+		}
+		return nil
+	})
+}
+
+// SegmentKeySuffix returns the part of a segment key after its prefix,
+// HOUR/SOURCEHASH-CONTENTHASH, and false for a key that is not a segment's.
+func SegmentKeySuffix(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, segmentPrefix)
+	return rest, ok && rest != ""
+}
+
+// ParseSegmentKey returns the hour and source hash a segment key names,
+// and false for a key that is not a segment's.
+func ParseSegmentKey(key string) (hour int64, sourceHash string, ok bool) {
+	hour, ok = hourOfKey(key)
+	if !ok {
+		return 0, "", false
+	}
+	rest := key[len(segmentPrefix)+len(keyHourLayout):]
+	if len(rest) != 1+16+1+16 || rest[0] != '/' || rest[17] != '-' {
+		return 0, "", false
+	}
+	return hour, rest[1:17], true
+}
+
+// SourceHash returns the source hash that segment keys of source name, 16
+// hex digits.
+func SourceHash(source string) string {
+	s := sha256.Sum256([]byte(source))
+	return hex.EncodeToString(s[:8])
 }
 
 // buildSegments groups readings by source and hour, in time order within
@@ -160,10 +242,9 @@ func appendSegments(segs []*segment, source string, hour int64, rs []sensor.Read
 // the store, so the key may name the hour, which lets a scan without
 // index skip segments by key.
 func segmentKey(source string, hour int64, data []byte) string {
-	s := sha256.Sum256([]byte(source))
 	c := sha256.Sum256(data)
 	start := time.Unix(hour*hourSeconds, 0).UTC()
-	return segmentPrefix + start.Format(keyHourLayout) + "/" + hex.EncodeToString(s[:8]) + "-" + hex.EncodeToString(c[:8])
+	return segmentPrefix + start.Format(keyHourLayout) + "/" + SourceHash(source) + "-" + hex.EncodeToString(c[:8])
 }
 
 // keyHourLayout formats the hour of a segment key.
