@@ -190,3 +190,48 @@ func (c *Client) CancelJob(ctx context.Context, id string) (*JobStatus, error) {
 	var st JobStatus
 	return &st, c.doStoreJSON(req, &st)
 }
+
+// SealPath returns the endpoint that seals a namespace:
+//
+//	POST /v1/ns/{ns}/seal   store numeric fields also as BGV ciphertexts at ingest (SealRequest; SealInfo)
+func SealPath(namespace string) string {
+	return PathNamespaces + url.PathEscape(namespace) + "/seal"
+}
+
+// SealRequest sets a namespace up so that every later write also stores
+// the numeric fields of each segment as one BGV ciphertext under the
+// calling user's public key, for encrypted jobs that never read the
+// plaintext.
+type SealRequest struct {
+	// Scale is the fixed-point scale: a value v is stored as round(v ×
+	// Scale), and a value with more decimals is rejected. 0 means 100.
+	Scale int64 `json:"scale,omitempty"`
+	// Max is the largest magnitude a value may have; larger ones are
+	// rejected. 0 means 10,000.
+	Max int64 `json:"max,omitempty"`
+}
+
+// SealInfo is a sealed namespace's setting.
+type SealInfo struct {
+	Namespace string `json:"namespace"`
+	// Owner is the user whose BGV key encrypts the values and who alone
+	// can decrypt job results.
+	Owner string `json:"owner"`
+	Scale int64  `json:"scale"`
+	Max   int64  `json:"max"`
+}
+
+// SealNamespace seals a namespace on behalf of user.
+func (c *Client) SealNamespace(ctx context.Context, user, namespace string, s SealRequest) (*SealInfo, error) {
+	body, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("api: encode seal request: %w", err)
+	}
+	req, err := c.newStoreRequest(ctx, http.MethodPost, SealPath(namespace), user, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var info SealInfo
+	return &info, c.doStoreJSON(req, &info)
+}

@@ -78,6 +78,12 @@ type Spec struct {
 	// degrees for Geo locations, metres for Plane ones; 0 means
 	// DefaultGeoCell and DefaultPlaneCell.
 	CellSize float64 `cbor:"17,keyasint,omitempty"`
+	// Sealed marks an encrypted job over a sealed namespace: its units
+	// name the ciphertext records stored at ingest, and Bound is the
+	// largest magnitude of a value there (docs/jobs.md, "Sealed
+	// namespaces").
+	Sealed bool  `cbor:"18,keyasint,omitempty"`
+	Bound  int64 `cbor:"19,keyasint,omitempty"`
 }
 
 // Condition is a search.Condition in a form CBOR carries: exactly one of

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/yuinet/yui/sensor"
@@ -115,6 +116,15 @@ func (g *groupCommit) commit(batch []*commitRequest) {
 		// The requests wait for this result, and closing the node
 		// stops them first, so the write needs no context of its own.
 		err := g.sink().Write(context.Background(), t.user, t.namespace, readings)
+		if errors.Is(err, sensor.ErrInvalid) && len(groups[t]) > 1 {
+			// A sealed namespace rejects a whole write for one value its
+			// scale or bound cannot hold; write each request alone, so
+			// that only the request with that value fails.
+			for _, req := range groups[t] {
+				req.result <- g.sink().Write(context.Background(), t.user, t.namespace, req.readings)
+			}
+			continue
+		}
 		for _, req := range groups[t] {
 			req.result <- err
 		}

@@ -102,3 +102,47 @@ func TestGroupCommitStopsWaitingOnCancel(t *testing.T) {
 		g.close() // a second close returns too
 	})
 }
+
+// pickySink rejects, after the gate, every write with a reading of
+// source "bad", as a sealed namespace rejects a value it cannot hold.
+type pickySink struct{ gateSink }
+
+func (s *pickySink) Write(ctx context.Context, user, namespace string, readings []sensor.Reading) error {
+	<-s.gate
+	for _, r := range readings {
+		if r.Source == "bad" {
+			return fmt.Errorf("%w: reading of bad", sensor.ErrInvalid)
+		}
+	}
+	return s.recordingSink.Write(ctx, user, namespace, readings)
+}
+
+func TestGroupCommitIsolatesInvalidRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := &pickySink{gateSink{gate: make(chan struct{})}}
+		g := newGroupCommit(func() sensor.Sink { return sink })
+		defer g.close()
+		ctx := context.Background()
+		target := sinkTarget{"default", "lab"}
+
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		wg.Go(func() { errs[0] = g.write(ctx, target, reading("first")) })
+		synctest.Wait()
+		for i, source := range []string{"good", "bad", "fine"} {
+			wg.Go(func() { errs[i+1] = g.write(ctx, target, reading(source)) })
+		}
+		synctest.Wait()
+		close(sink.gate)
+		wg.Wait()
+
+		for i, source := range []string{"first", "good", "bad", "fine"} {
+			if wantErr := source == "bad"; (errs[i] != nil) != wantErr || (wantErr && !errors.Is(errs[i], sensor.ErrInvalid)) {
+				t.Errorf("write of %s: error %v, want an error only for bad", source, errs[i])
+			}
+		}
+		if n := len(sink.all()); n != 3 {
+			t.Errorf("sink stored %d writes, want first, good and fine", n)
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/yuinet/yui/job"
+	"github.com/yuinet/yui/job/he"
 	"github.com/yuinet/yui/job/sandbox"
 	"github.com/yuinet/yui/job/sched"
 	"github.com/yuinet/yui/network/identity"
@@ -197,6 +198,9 @@ type SubmitOptions struct {
 	// means 4. The segments of one source and hour stay together, so a
 	// unit may read more.
 	SegmentsPerUnit int
+	// ScaleGiven is set when the request named the spec's Scale, which
+	// must then match a sealed namespace's scale.
+	ScaleGiven bool
 }
 
 // SubmitJob computes the job's units from the search index on behalf of
@@ -235,7 +239,15 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	}
 	var sealed *sealedJob
 	if spec.Encrypted {
-		keys, sealed, err = n.sealSegments(ctx, user, &spec, q, keys)
+		var cfg *he.SealConfig
+		if cfg, err = n.sealedNamespace(ctx, user, &spec, opts); err != nil {
+			return "", err
+		}
+		if cfg != nil {
+			keys, err = n.pagedKeys(ctx, user, &spec, cfg, keys)
+		} else {
+			keys, sealed, err = n.sealSegments(ctx, user, &spec, q, keys)
+		}
 	}
 	if err != nil {
 		return "", err
@@ -471,6 +483,9 @@ func (n *Node) Jobs() []jobSummary {
 // runUnit reads a unit's segments as the job's reader and aggregates
 // the readings that match the job's query.
 func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []string, stats *unitStats) ([]byte, error) {
+	if spec.Encrypted && spec.Sealed {
+		return s.runPagedUnit(ctx, spec, segments)
+	}
 	if spec.Encrypted {
 		return s.runSealedUnit(ctx, spec, segments)
 	}

@@ -15,6 +15,7 @@ import (
 // jobRoutes adds the job endpoints to mux.
 func (n *Node) jobRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/jobs", n.serveJobSubmit)
+	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/seal", n.serveSeal)
 	mux.HandleFunc("GET "+api.PathJobs, n.serveJobList)
 	mux.HandleFunc("GET "+api.PathJobs+"/{id}", n.serveJobStatus)
 	mux.HandleFunc("DELETE "+api.PathJobs+"/{id}", n.serveJobStatus)
@@ -35,7 +36,7 @@ func (n *Node) serveJobSubmit(w http.ResponseWriter, r *http.Request) {
 		n.writeJobError(w, r, err)
 		return
 	}
-	id, err := n.SubmitJob(r.Context(), c.user, spec, SubmitOptions{SegmentsPerUnit: req.SegmentsPerUnit})
+	id, err := n.SubmitJob(r.Context(), c.user, spec, SubmitOptions{SegmentsPerUnit: req.SegmentsPerUnit, ScaleGiven: req.Scale != 0})
 	if err != nil {
 		n.writeJobError(w, r, err)
 		return
@@ -47,6 +48,30 @@ func (n *Node) serveJobSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, api.JobInfo{ID: id})
+}
+
+func (n *Node) serveSeal(w http.ResponseWriter, r *http.Request) {
+	c, ok := n.startCall(w, r)
+	if !ok {
+		return
+	}
+	var req api.SealRequest
+	if err := decodeJSONBody(w, r, &req); err != nil {
+		n.writeJobError(w, r, err)
+		return
+	}
+	if req.Scale == 0 {
+		req.Scale = defaultScale
+	}
+	if req.Max == 0 {
+		req.Max = defaultSealBound
+	}
+	cfg, err := n.SealNamespace(r.Context(), c.user, c.namespace, req.Scale, req.Max)
+	if err != nil {
+		n.writeJobError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.SealInfo{Namespace: c.namespace, Owner: cfg.Owner, Scale: cfg.Scale, Max: cfg.Bound})
 }
 
 // jobSpec turns a request into a job spec; SubmitJob checks it.
@@ -148,7 +173,7 @@ func apiJobStatus(st *wire.JobStatus, spec *job.Spec) (api.JobStatus, error) {
 // writeSearchError.
 func (n *Node) writeJobError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, job.ErrInvalid), errors.Is(err, ErrReader):
+	case errors.Is(err, job.ErrInvalid), errors.Is(err, ErrReader), errors.Is(err, ErrSealChange):
 		err = fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	case errors.Is(err, ErrUnknownJob):
 		err = fmt.Errorf("%w: %w", store.ErrNotFound, err)

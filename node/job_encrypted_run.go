@@ -76,14 +76,26 @@ func checkUnitResult(spec *job.Spec, b []byte) error {
 	if err != nil {
 		return err
 	}
+	if spec.Sealed {
+		_, err = params.DecodePageSums(b)
+		return err
+	}
 	_, err = params.DecodeCiphertext(b)
 	return err
+}
+
+// sealedSum is the aggregate of an encrypted job: one ciphertext for a
+// job encrypted at submit, or page sums for a job over a sealed
+// namespace.
+type sealedSum struct {
+	one   *he.Aggregator
+	pages *he.PageAggregator
 }
 
 // decodeAggregate returns a replicated aggregate: a Partial for a plain
 // job, or the sum of the committed ciphertexts for an encrypted one.
 // Empty bytes mean nothing committed yet.
-func decodeAggregate(spec *job.Spec, b []byte) (*job.Partial, *he.Aggregator, error) {
+func decodeAggregate(spec *job.Spec, b []byte) (*job.Partial, *sealedSum, error) {
 	if !spec.Encrypted {
 		if len(b) == 0 {
 			return job.NewPartial(), nil, nil
@@ -95,15 +107,26 @@ func decodeAggregate(spec *job.Spec, b []byte) (*job.Partial, *he.Aggregator, er
 	if err != nil {
 		return nil, nil, err
 	}
-	agg := he.NewAggregator(params)
+	if spec.Sealed {
+		sum := &sealedSum{pages: he.NewPageAggregator(params)}
+		if len(b) == 0 {
+			return job.NewPartial(), sum, nil
+		}
+		sums, err := params.DecodePageSums(b)
+		if err != nil {
+			return nil, nil, err
+		}
+		return job.NewPartial(), sum, sum.pages.AddSums(sums)
+	}
+	sum := &sealedSum{one: he.NewAggregator(params)}
 	if len(b) == 0 {
-		return job.NewPartial(), agg, nil
+		return job.NewPartial(), sum, nil
 	}
 	ct, err := params.DecodeCiphertext(b)
 	if err != nil {
 		return nil, nil, err
 	}
-	return job.NewPartial(), agg, agg.Add(ct)
+	return job.NewPartial(), sum, sum.one.Add(ct)
 }
 
 // foldCommit adds a committed unit's result to the job's aggregate.
@@ -121,11 +144,20 @@ func (mj *managedJob) foldCommit(b []byte) error {
 	if err != nil {
 		return err
 	}
+	if mj.sealed.pages != nil {
+		// The submitter counted the job's page keys, so a sum of more than
+		// he.MaxPageSums keys means a worker returned keys it was not given.
+		sums, err := params.DecodePageSums(b)
+		if err != nil {
+			return err
+		}
+		return mj.sealed.pages.AddSums(sums)
+	}
 	ct, err := params.DecodeCiphertext(b)
 	if err != nil {
 		return err
 	}
-	return mj.sealed.Add(ct)
+	return mj.sealed.one.Add(ct)
 }
 
 // encodeAggregate returns the job's aggregate for the backup and the
@@ -134,7 +166,14 @@ func (mj *managedJob) encodeAggregate() ([]byte, error) {
 	if mj.sealed == nil {
 		return mj.partial.Encode()
 	}
-	sum := mj.sealed.Sum()
+	if mj.sealed.pages != nil {
+		sums := mj.sealed.pages.Sums()
+		if len(sums) == 0 {
+			return nil, nil
+		}
+		return he.EncodePageSums(sums)
+	}
+	sum := mj.sealed.one.Sum()
 	if sum == nil {
 		return nil, nil
 	}
@@ -148,6 +187,9 @@ func (n *Node) jobStatusResult(id string, st *wire.JobStatus) (api.JobStatus, er
 	n.jobs.mu.Lock()
 	sj := n.jobs.submitted[id]
 	n.jobs.mu.Unlock()
+	if sj != nil && sj.spec.Encrypted && sj.spec.Sealed {
+		return n.pagedStatus(sj, st)
+	}
 	if sj != nil && sj.spec.Encrypted && sj.sealed == nil {
 		// Records stored before the layout was kept have none.
 		return api.JobStatus{}, fmt.Errorf("node: the slot layout of encrypted job %s was not stored, so its result cannot be decrypted; submit the job again", id)

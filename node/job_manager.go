@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/yuinet/yui/job"
-	"github.com/yuinet/yui/job/he"
 	"github.com/yuinet/yui/job/sched"
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/transport"
@@ -43,7 +42,7 @@ type managedJob struct {
 	partial *job.Partial
 	// sealed replaces partial in an encrypted job: the sum of the
 	// committed units' ciphertexts.
-	sealed  *he.Aggregator
+	sealed  *sealedSum
 	machine *sched.Machine
 	workers map[sched.WorkerID]*jobWorker
 	// forgotten holds, until when, the workers removed lately: a dead node

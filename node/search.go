@@ -16,6 +16,8 @@ type searchLayer struct {
 	index   *search.Index
 	writer  *search.Writer
 	querier *search.Querier
+	// sealer adds ciphertexts to the writes of sealed namespaces.
+	sealer *ingestSealer
 }
 
 // openSearch opens the index holder on the store's engine before the
@@ -47,6 +49,8 @@ func (n *Node) startSearch() error {
 		Index:   n.search.index,
 		Logger:  n.cfg.Logger,
 	}
+	n.search.sealer = newIngestSealer(n)
+	cfg.Sealer = n.search.sealer
 	var err error
 	if n.search.writer, err = search.NewWriter(cfg); err != nil {
 		return err

@@ -37,9 +37,12 @@ user read access on every worker node: 'yui grant NS "" USER read --keys FILE'.
 
 With --encrypted, the node you submit to encrypts the segments' sums under
 your BGV key and workers read only those ciphertexts, so their users need
-read access to the prefix "he/" alone: 'yui grant NS he/ USER read --keys FILE'.`,
+read access to the prefix "he/" alone: 'yui grant NS he/ USER read --keys FILE'.
+After 'yui job seal NS', every later write to NS also stores each segment's
+sums as a ciphertext, and encrypted jobs add those without reading any
+plaintext, not even on the node you submit to.`,
 	}
-	cmd.AddCommand(newJobRunCommand(g), newJobStatusCommand(g), newJobLsCommand(g), newJobCancelCommand(g))
+	cmd.AddCommand(newJobRunCommand(g), newJobStatusCommand(g), newJobLsCommand(g), newJobCancelCommand(g), newJobSealCommand(g))
 	return cmd
 }
 
@@ -334,4 +337,55 @@ func newJobCancelCommand(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newJobSealCommand(g *globalFlags) *cobra.Command {
+	var (
+		sf     storeFlags
+		req    api.SealRequest
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "seal NAMESPACE",
+		Short: "Store numeric fields also as BGV ciphertexts at ingest, for encrypted jobs",
+		Long: `Seal a namespace: from now on, every write to it also stores each segment's
+reading count and per-field sums as one BGV ciphertext under your BGV public
+key (created and published at he/keys/USER if missing). 'yui job run NS
+--encrypted' then adds those ciphertexts on workers and never reads a
+plaintext segment; only the node holding your BGV key decrypts the result.
+
+Values are stored in fixed point, round(value × scale). A write with a value
+that the scale does not hold exactly, or whose magnitude exceeds --max, is
+rejected as a whole and nothing of it is stored. Readings written before
+sealing have no ciphertexts, and an encrypted job that selects them fails.
+Scale and max cannot change later; seal another namespace for other values.`,
+		Example: `  yui job seal lab
+  yui job seal lab --scale 1000 --max 100000`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			return rangeArgs("job seal", "NAMESPACE", 1, 1, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := seal.ValidateNamespace(args[0]); err != nil {
+				return err
+			}
+			client, err := api.FindNode(g.dataDir)
+			if err != nil {
+				return err
+			}
+			info, err := client.SealNamespace(contextOrBackground(cmd.Context()), sf.user, args[0], req)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), info)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sealed %s for %s: scale %d, values up to ±%d\n", info.Namespace, info.Owner, info.Scale, info.Max)
+			return nil
+		},
+	}
+	sf.register(cmd)
+	cmd.Flags().Int64Var(&req.Scale, "scale", 100, "fixed-point scale: values are stored as round(value × scale), so 100 keeps two decimals")
+	cmd.Flags().Int64Var(&req.Max, "max", 10000, "largest magnitude a value may have, in the values' unit; larger ones are rejected at ingest")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

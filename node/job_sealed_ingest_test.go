@@ -1,0 +1,158 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/job/he"
+	"github.com/yuinet/yui/search"
+	"github.com/yuinet/yui/sensor"
+	"github.com/yuinet/yui/storage/store"
+)
+
+// sealedSums is the expected content of sealed records: per source hash,
+// hour and field, the fixed-point sum and value count, and per source
+// hash and hour the reading count (under field "").
+type sealedSums map[string]*[2]int64
+
+func (s sealedSums) add(source string, hour int64, field string, sum, count int64) {
+	key := search.SourceHash(source) + "/" + time.Unix(hour*3600, 0).UTC().Format(time.RFC3339) + "/" + field
+	if s[key] == nil {
+		s[key] = new([2]int64)
+	}
+	s[key][0] += sum
+	s[key][1] += count
+}
+
+// TestIngestSealsSegments seals a namespace, writes ULB readings to it
+// through the HTTP API of a three-node cluster, and checks that every
+// stored segment has a ciphertext record with the same key suffix whose
+// decrypted block holds that segment's exact fixed-point sums. It also
+// checks that a write with a value the scale cannot hold is rejected
+// whole, and that an unsealed namespace gets no ciphertexts.
+func TestIngestSealsSegments(t *testing.T) {
+	nodes, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	info, err := clients[0].SealNamespace(ctx, "", "library", api.SealRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Owner != store.DefaultUser || info.Scale != 100 || info.Max != 10000 {
+		t.Errorf("seal info %+v, want owner default, scale 100, max 10000", info)
+	}
+	if _, err := clients[0].SealNamespace(ctx, "", "library", api.SealRequest{Scale: 1000}); err == nil ||
+		!strings.Contains(err.Error(), "sealed by default with scale 100") {
+		t.Errorf("sealing again with another scale: error %v, want one naming the sealed scale", err)
+	}
+	readings := ulbReadings(t, 300)
+	if _, err := clients[0].WriteReadings(ctx, "", "library", readings); err != nil {
+		t.Fatal(err)
+	}
+
+	owner := nodes[0]
+	segs, err := owner.storage.store.List(ctx, "", "library", "readings/")
+	if err != nil || len(segs) < 10 {
+		t.Fatalf("list segments: %d, %v; want at least 10", len(segs), err)
+	}
+	sealed, err := owner.storage.store.List(ctx, "", "library", sealedSegmentPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sealed) != len(segs) {
+		t.Fatalf("%d ciphertext records for %d segments, want one each", len(sealed), len(segs))
+	}
+	key, err := owner.loadOwnerKey(store.DefaultUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := heParams()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(sealedSums)
+	for i, s := range segs {
+		suffix, _ := search.SegmentKeySuffix(s.Key)
+		if sealed[i].Key != sealedSegmentPrefix+suffix {
+			t.Fatalf("ciphertext record %d is %s, want %s", i, sealed[i].Key, sealedSegmentPrefix+suffix)
+		}
+		var b bytes.Buffer
+		if _, err := owner.storage.store.Get(ctx, "", "library", sealed[i].Key, &b, store.GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		h, ct, err := params.DecodeSegmentRecord(b.Bytes())
+		if err != nil {
+			t.Fatalf("record %s: %v", sealed[i].Key, err)
+		}
+		hour, source, _ := search.ParseSegmentKey(s.Key)
+		if h.Source != source || h.Hour != hour || h.Scale != 100 || h.Bound != 10000 {
+			t.Fatalf("record %s: header %+v, want source %s hour %d", sealed[i].Key, h, source, hour)
+		}
+		slots, err := key.DecryptSlots(ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hours, err := he.PageHours(slots, h.Page, len(h.Fields))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hours) != 1 || hours[0].Hour != hour {
+			t.Fatalf("record %s decrypts to hours %+v, want %d alone", sealed[i].Key, hours, hour)
+		}
+		k := h.Source + "/" + time.Unix(hour*3600, 0).UTC().Format(time.RFC3339) + "/"
+		if got[k] == nil {
+			got[k] = new([2]int64)
+		}
+		got[k][1] += hours[0].Readings
+		for j, f := range h.Fields {
+			if got[k+f] == nil {
+				got[k+f] = new([2]int64)
+			}
+			got[k+f][0] += hours[0].Sums[j]
+			got[k+f][1] += hours[0].Counts[j]
+		}
+	}
+	want := make(sealedSums)
+	for _, r := range readings {
+		hour := r.Time.Unix() / 3600
+		want.add(r.Source, hour, "", 0, 1)
+		for _, f := range r.Fields {
+			if v, ok := f.Value.Number(); ok {
+				want.add(r.Source, hour, f.Name, int64(math.Round(v*100)), 1)
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("decrypted %d source-hour fields, want %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if g := got[k]; g == nil || *g != *w {
+			t.Errorf("%s: decrypted sum and count %v, want %v", k, g, *w)
+		}
+	}
+
+	bad := []sensor.Reading{{Source: "mote-x", Time: readings[0].Time, Fields: []sensor.Field{{Name: "temperature", Value: sensor.Number(21.125)}}}}
+	if _, err := clients[0].WriteReadings(ctx, "", "library", bad); err == nil ||
+		!strings.Contains(err.Error(), `"temperature"`) || !strings.Contains(err.Error(), "21.125") {
+		t.Errorf("write of 21.125 at scale 100: error %v, want one naming the field and value", err)
+	}
+	bad[0].Fields[0].Value = sensor.Number(20000)
+	if _, err := clients[0].WriteReadings(ctx, "", "library", bad); err == nil || !strings.Contains(err.Error(), "20000") {
+		t.Errorf("write of 20000 with max 10000: error %v, want one naming the value", err)
+	}
+	if after, err := owner.storage.store.List(ctx, "", "library", "readings/"); err != nil || len(after) != len(segs) {
+		t.Errorf("after the rejected writes: %d segments, %v; want %d", len(after), err, len(segs))
+	}
+
+	if _, err := clients[0].WriteReadings(ctx, "", "plain", readings[:50]); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := owner.storage.store.List(ctx, "", "plain", sealedPrefix); err != nil || len(recs) != 0 {
+		t.Errorf("unsealed namespace holds %d records under he/, %v; want none", len(recs), err)
+	}
+}
