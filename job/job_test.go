@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,4 +226,32 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("re-encoded record: %v", err)
 		}
 	})
+}
+
+func TestSealedSpecChecks(t *testing.T) {
+	x := 20.0
+	hour := int64(time.Hour)
+	good := Spec{ID: "j", Namespace: "lab", Aggs: []string{"mean"}, Encrypted: true, Scale: 100, Sealed: true, Bound: 10000,
+		From: 491_000 * hour, To: 491_002 * hour}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("sealed spec on whole hours: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(*Spec)
+		want string
+	}{
+		{"condition", func(s *Spec) { s.Where = []Condition{{Field: "t", Op: ">", Number: &x}} }, `condition on "t"`},
+		{"from off the hour", func(s *Spec) { s.From += int64(time.Minute) }, "not on the hour"},
+		{"to off the hour", func(s *Spec) { s.To-- }, "not on the hour"},
+		{"no bound", func(s *Spec) { s.Bound = 0 }, "bound 0"},
+		{"bound without seal", func(s *Spec) { s.Sealed = false }, "bound 10000 given"},
+		{"not encrypted", func(s *Spec) { s.Encrypted, s.Scale = false, 0 }, "sealed true"},
+	} {
+		s := good
+		c.edit(&s)
+		if err := s.Validate(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Validate = %v, want ErrInvalid naming %q", c.name, err, c.want)
+		}
+	}
 }

@@ -45,8 +45,8 @@ func BenchmarkEncryptedJob(b *testing.B) {
 	var plainRun, sealedRun jobCost
 	b.ResetTimer()
 	for range b.N {
-		plainRun.add(runJobMeasured(ctx, b, nodes, clients[0], plain))
-		sealedRun.add(runJobMeasured(ctx, b, nodes, clients[0], sealed))
+		plainRun.add(runJobMeasured(ctx, b, nodes, clients[0], "library", plain))
+		sealedRun.add(runJobMeasured(ctx, b, nodes, clients[0], "library", sealed))
 	}
 	readings := float64(len(all) * b.N)
 	jobs := float64(b.N)
@@ -75,12 +75,13 @@ func (c *jobCost) add(o jobCost) {
 
 func (c *jobCost) total() time.Duration { return c.submit + c.run }
 
-// runJobMeasured submits a job, waits for it, and returns its cost.
-func runJobMeasured(ctx context.Context, b *testing.B, nodes []*Node, c *api.Client, req api.JobRequest) jobCost {
+// runJobMeasured submits a job over ns, waits for it, and returns its
+// cost.
+func runJobMeasured(ctx context.Context, b *testing.B, nodes []*Node, c *api.Client, ns string, req api.JobRequest) jobCost {
 	b.Helper()
 	before := sentBytes(nodes)
 	began := time.Now()
-	info, err := c.SubmitJob(ctx, "", "library", req)
+	info, err := c.SubmitJob(ctx, "", ns, req)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,9 +3,11 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -224,6 +226,9 @@ func checkSealedRecords(ctx context.Context, t *testing.T, owner, worker *Node, 
 		if h.Source != source || h.Hour != hour || h.Scale != 100 || h.Bound != defaultSealBound {
 			t.Errorf("record %s: header %+v, want source %s hour %d scale 100 bound %d", keys[i], h, source, hour, defaultSealBound)
 		}
+		if i == 0 {
+			t.Logf("record %s: header fields %v, page %d", keys[i], h.Fields, h.Page)
+		}
 		names := strings.Join(h.Fields, "\x00")
 		header := len(b) - params.CiphertextSize()
 		if want := 1 + 8 + 4*8 + 2 + len(h.Fields) + len(names) - max(len(h.Fields)-1, 0); header != want {
@@ -315,4 +320,68 @@ func decimalMeansBy(t *testing.T, readings []sensor.Reading, by string) map[stri
 		s.Quo(s, new(big.Rat).SetInt64(counts[key]))
 	}
 	return sums
+}
+
+// TestSealedJobSurvivesRestart runs an encrypted job over a sealed
+// namespace, restarts all three nodes, and checks that the submitting
+// node decrypts the job's stored result to the same groups, with no
+// layout in the record.
+func TestSealedJobSurvivesRestart(t *testing.T) {
+	base := t.TempDir()
+	dirs := []string{filepath.Join(base, "a"), filepath.Join(base, "b"), filepath.Join(base, "c")}
+	nodes, clients := startTrioIn(t, dirs)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := clients[0].SealNamespace(ctx, "", "library", api.SealRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	encryptedReaders(ctx, t, clients, "library")
+	all := ulbReadings(t, 300)
+	if _, err := clients[0].WriteReadings(ctx, "", "library", all); err != nil {
+		t.Fatal(err)
+	}
+	req := api.JobRequest{Aggregates: []string{"count", "sum", "mean"}, By: "hour", Reader: "hejobs", Encrypted: true}
+	info, err := clients[0].SubmitJob(ctx, "", "library", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := waitJobDone(ctx, t, clients[0], info.ID)
+	if len(before.Groups) == 0 {
+		t.Fatal("encrypted job returned no groups")
+	}
+	ns, err := nodes[0].jobRecordsNamespace("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the job's result in its record", func() bool {
+		var b bytes.Buffer
+		if _, err := nodes[0].storage.store.Get(ctx, "", ns, jobRecordPrefix+info.ID, &b, store.GetOptions{}); err != nil {
+			return false
+		}
+		rec, _, err := job.DecodeRecord(b.Bytes())
+		return err == nil && rec.Final != nil && rec.Final.Done && len(rec.Final.Partial) > 0 && len(rec.Layout) == 0
+	})
+
+	for _, n := range nodes {
+		n.Close()
+	}
+	_, clients = startTrioIn(t, dirs)
+	var after *api.JobStatus
+	waitFor(t, "the restarted node to return the job's status", func() bool {
+		after, err = clients[0].Job(ctx, info.ID)
+		return err == nil
+	})
+	wantJSON, _ := json.Marshal(before)
+	gotJSON, _ := json.Marshal(after)
+	if !bytes.Equal(gotJSON, wantJSON) {
+		t.Errorf("status after restart:\n%s\nwant the status before:\n%s", gotJSON, wantJSON)
+	}
+	decimal := decimalMeansBy(t, all, "hour")
+	for _, g := range after.Groups {
+		for name, f := range g.Fields {
+			if want, _ := decimal[groupName(g)+"/"+name].Float64(); f.Mean == nil || *f.Mean != want {
+				t.Errorf("after restart group %s field %s: mean %v, exact decimal mean %v", groupName(g), name, f.Mean, want)
+			}
+		}
+	}
 }
