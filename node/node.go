@@ -335,10 +335,21 @@ func (n *Node) dispatch(ctx context.Context, from transport.Peer, msg wire.Messa
 // join adds the bootstrap contacts and starts the join lookup. Bootstrap
 // addresses carry no node ID, so the node first asks each who it is.
 func (n *Node) join(ctx context.Context) {
+	known := n.loadKnownPeers()
+	for _, c := range known {
+		n.router.addContact(c)
+	}
+	if len(known) > 0 {
+		n.log.Info("contacting peers known from the last run", "peers", len(known))
+	}
+	if len(known) == 0 && len(n.cfg.Bootstrap) == 0 && n.cfg.DiscoveryPort == -1 {
+		n.log.Warn("no way to find peers: no --bootstrap, LAN discovery off and no peers known from a last run; this node is alone until another contacts it")
+	}
 	for _, addr := range n.cfg.Bootstrap {
 		go n.contactBootstrap(ctx, addr)
 	}
 	n.router.bootstrap()
+	go n.keepKnownPeers()
 }
 
 func (n *Node) contactBootstrap(ctx context.Context, addr string) {
@@ -451,6 +462,13 @@ func (n *Node) shutdown(grace time.Duration) error {
 	n.closeMsgs()
 	n.closeJobs()
 	if n.router != nil {
+		// A crash writes nothing, so Kill, which stands for one, does not
+		// either; the file of the last minute remains.
+		if grace > 0 {
+			if err := n.saveKnownPeers(); err != nil {
+				n.log.Warn("known peers not saved", "err", err)
+			}
+		}
 		n.router.close(grace)
 		<-n.rescored
 	}
