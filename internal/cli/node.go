@@ -51,6 +51,10 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 			if err != nil {
 				return fmt.Errorf("--mode: %w", err)
 			}
+			// An empty name would quietly join the default network.
+			if cmd.Flags().Changed("network") && network == "" {
+				return fmt.Errorf("--network is empty: give a network name, or leave the flag out for %q", node.DefaultNetwork)
+			}
 			cfg := node.Config{
 				Mode:          m,
 				DataDir:       g.dataDir,

@@ -366,5 +366,28 @@ func (t *Transport) dialError(to wire.Contact, err error, check *dialCheck) erro
 		t.stats.handshakeFailures.Add(1)
 		t.log.Debug("TLS handshake failed", "peer", to, "err", err)
 	}
+	if otherNetwork(err) {
+		return t.otherNetworkError("dial "+to.String(), err)
+	}
 	return fmt.Errorf("%w: dial %s: %v", transport.ErrUnreachable, to, err)
+}
+
+// noApplicationProtocol is the QUIC error code of the TLS alert
+// no_application_protocol (120): a crypto error is 0x100 plus the alert
+// (RFC 9001, section 4.8).
+const noApplicationProtocol = quic.TransportErrorCode(0x100 + 120)
+
+// otherNetwork reports whether a handshake failed because the peer
+// offered no TLS application protocol in common. The network name is
+// part of that protocol, so the peer belongs to another network.
+func otherNetwork(err error) bool {
+	var transportErr *quic.TransportError
+	return errors.As(err, &transportErr) && transportErr.ErrorCode == noApplicationProtocol
+}
+
+// otherNetworkError says that the node reached by what belongs to
+// another network, with the fix, instead of the bare TLS alert.
+func (t *Transport) otherNetworkError(what string, err error) error {
+	return fmt.Errorf("%w: %s: the node there belongs to another network than %q, so it rejected the handshake; give both nodes the same --network (%v)",
+		transport.ErrUnreachable, what, t.cfg.Network, err)
 }

@@ -44,6 +44,9 @@ func (t *Transport) Identify(ctx context.Context, addr netip.AddrPort) (identity
 			t.stats.handshakeFailures.Add(1)
 			return identity.NodeID{}, fmt.Errorf("%w: identify %s: %w", transport.ErrUnreachable, addr, certErr)
 		}
+		if otherNetwork(err) {
+			return identity.NodeID{}, t.otherNetworkError("identify "+addr.String(), err)
+		}
 		return identity.NodeID{}, fmt.Errorf("%w: identify %s: %v", transport.ErrUnreachable, addr, err)
 	}
 

@@ -178,6 +178,16 @@ func TestNetworkNamesMismatch(t *testing.T) {
 	if got := b.requests.Load(); got != 0 {
 		t.Errorf("b handled %d requests, want 0", got)
 	}
+	for _, want := range []string{`another network than "alpha"`, "--network"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Request error %q does not contain %q", err, want)
+		}
+	}
+
+	_, err = a.Identify(context.Background(), b.LocalAddr())
+	if !errors.Is(err, transport.ErrUnreachable) || !strings.Contains(err.Error(), "another network") {
+		t.Errorf("Identify error = %v, want ErrUnreachable naming another network", err)
+	}
 }
 
 func TestPortFallback(t *testing.T) {
