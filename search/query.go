@@ -77,7 +77,7 @@ func (q *Query) Validate() error {
 		}
 	}
 	if !q.From.IsZero() && !q.To.IsZero() && !q.To.After(q.From) {
-		return fmt.Errorf("%w: time range from %s to %s is empty; To must be after From",
+		return fmt.Errorf("%w: time range from %s to %s is empty; the end (--to) must be after the start (--from)",
 			ErrInvalidQuery, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
 	}
 	for _, c := range q.Where {

@@ -39,6 +39,7 @@ func newImportCommand(g *globalFlags) *cobra.Command {
 		mapSpec   string
 		strict    bool
 		locations string
+		layout    layoutFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE... --ns NAMESPACE",
@@ -55,7 +56,16 @@ reports them. A row that does not give a valid reading is printed with
 its file, line number and reason, counted and skipped, and a file that
 cannot be read as a table is reported and skipped. With --strict the
 first of either ends the import, and the batches sent before it stay
-stored. On a terminal a progress bar shows each file's progress.`,
+stored. On a terminal a progress bar shows each file's progress.
+
+--map takes comma-separated ROLE=COLUMN items. A column is a 0-based
+index, a range A-B (field and ignore only) or a header cell. Roles: time,
+date, source (or source=@NAME for one fixed source id), lat, lon, x, y,
+field, ignore; any other key names a field. time and date take a format
+after a colon: unix_s, unix_ms, unix_us, unix_ns, iso, dmy or mdy.
+
+Times without an offset are read in --time-zone, UTC unless given; epoch
+numbers are always UTC.`,
 		Example: `  yui import R1.txt R2.txt R3.txt --ns library --map ulb
   yui import AirQualityUCI.csv --ns air --map 'date=Date,time=Time,source=@turin'
   yui import readings.txt --ns lab --map 'time=0:unix_ms,source=1,ignore=2,temperature=3'
@@ -71,6 +81,9 @@ stored. On a terminal a progress bar shows each file's progress.`,
 			if err != nil {
 				return err
 			}
+			if err := layout.apply(&run.opts); err != nil {
+				return err
+			}
 			return run.files(ctx, args)
 		},
 	}
@@ -80,7 +93,31 @@ stored. On a terminal a progress bar shows each file's progress.`,
 	f.StringVar(&mapSpec, "map", "", "column map overriding detection, such as 'time=0:unix_ms,source=1,ignore=2,temperature=3', or a known dataset: ulb (ULB library readings), ulb-links (ULB neighbour files) (env YUI_MAP)")
 	f.BoolVar(&strict, "strict", false, "stop at the first rejected row (env YUI_STRICT)")
 	f.StringVar(&locations, "locations", "", "file of source positions, one row per source such as 'moteid x y', for readings without location columns (env YUI_LOCATIONS)")
+	f.StringVar(&layout.delimiter, "delimiter", "auto", "cell delimiter: auto, comma, semicolon, tab, pipe or whitespace (env YUI_DELIMITER)")
+	f.StringVar(&layout.timeZone, "time-zone", "UTC", "zone of times written without an offset, such as Europe/Rome (env YUI_TIME_ZONE)")
+	f.BoolVar(&layout.keepSentinels, "keep-sentinels", false, "keep numbers such as -200 or -9999 that detection would read as missing values (env YUI_KEEP_SENTINELS)")
 	return cmd
+}
+
+// layoutFlags are the flags that fix parts of a file's layout in place of
+// detection.
+type layoutFlags struct {
+	delimiter     string
+	timeZone      string
+	keepSentinels bool
+}
+
+func (l layoutFlags) apply(opts *importer.Options) error {
+	d, err := importer.ParseDelimiter(l.delimiter)
+	if err != nil {
+		return fmt.Errorf("--delimiter: %w", err)
+	}
+	zone, err := time.LoadLocation(l.timeZone)
+	if err != nil {
+		return fmt.Errorf("--time-zone %q: want an IANA zone name such as Europe/Rome, or UTC: %w", l.timeZone, err)
+	}
+	opts.Delimiter, opts.TimeZone, opts.KeepSentinels = d, zone, l.keepSentinels
+	return nil
 }
 
 // knownMaps are the column maps of public datasets, by the name --map

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -301,3 +302,47 @@ func TestImportIntoNode(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestImportLayoutFlags(t *testing.T) {
+	var opts importer.Options
+	flags := layoutFlags{delimiter: "semicolon", timeZone: "Europe/Rome", keepSentinels: true}
+	if err := flags.apply(&opts); err != nil {
+		t.Fatal(err)
+	}
+	if opts.Delimiter != importer.Semicolon || opts.TimeZone.String() != "Europe/Rome" || !opts.KeepSentinels {
+		t.Errorf("options %v %v %v, want semicolon, Europe/Rome and kept sentinels", opts.Delimiter, opts.TimeZone, opts.KeepSentinels)
+	}
+
+	for _, tc := range []struct {
+		flags layoutFlags
+		want  string
+	}{
+		{layoutFlags{delimiter: "colon", timeZone: "UTC"}, `--delimiter: unknown delimiter "colon"`},
+		{layoutFlags{delimiter: "auto", timeZone: "Mars/Olympus"}, `--time-zone "Mars/Olympus"`},
+	} {
+		err := tc.flags.apply(&importer.Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one containing %q", tc.flags, err, tc.want)
+		}
+	}
+}
+
+func TestImportTimeZone(t *testing.T) {
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, rn, _, _ := newTestImport(t, importer.Options{TimeZone: rome})
+	path := writeTemp(t, "rome.csv", smallTable)
+	if err := run.files(context.Background(), []string{path}); err != nil {
+		t.Fatal(err)
+	}
+	// 18:00 in Rome in March is 17:00 UTC.
+	want := time.Date(2004, 3, 10, 17, 0, 0, 0, time.UTC)
+	if len(rn.readings) == 0 {
+		t.Fatal("no reading imported")
+	}
+	if got := rn.readings[0].Time; !got.Equal(want) {
+		t.Errorf("first reading at %v, want %v", got, want)
+	}
+}

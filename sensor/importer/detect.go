@@ -233,7 +233,7 @@ func (d *detection) finish() {
 	if !d.opts.KeepSentinels {
 		found := detectSentinels(d.stats, numeric)
 		for _, s := range found {
-			d.note(fmt.Sprintf("%v is read as a missing value: it appears in numeric columns far below their other values; set KeepSentinels to keep it", s))
+			d.note(fmt.Sprintf("%v is read as a missing value: it appears in numeric columns far below their other values; keep it as a number with yui import --keep-sentinels", s))
 		}
 		l.Sentinels = append(l.Sentinels, found...)
 	}

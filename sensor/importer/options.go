@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -121,6 +122,17 @@ func (d Delimiter) String() string {
 		return "whitespace"
 	}
 	return "auto"
+}
+
+// ParseDelimiter returns the Delimiter that String names: auto, comma,
+// semicolon, tab, pipe or whitespace.
+func ParseDelimiter(name string) (Delimiter, error) {
+	for d := Auto; d <= Whitespace; d++ {
+		if d.String() == name {
+			return d, nil
+		}
+	}
+	return Auto, fmt.Errorf("unknown delimiter %q: want auto, comma, semicolon, tab, pipe or whitespace", name)
 }
 
 // char returns the delimiter byte, or 0 for Whitespace and Auto.

@@ -76,7 +76,7 @@ func detectDelimiter(lines [][]byte, maxColumns int) (Delimiter, error) {
 	case space:
 		return Whitespace, nil
 	}
-	return Auto, fmt.Errorf("%w: no delimiter (tab, semicolon, comma, pipe or whitespace) splits 90%% of the first %d lines into the same number of cells, at least two: set Options.Delimiter", ErrLayout, len(lines))
+	return Auto, fmt.Errorf("%w: no delimiter (tab, semicolon, comma, pipe or whitespace) splits 90%% of the first %d lines into the same number of cells, at least two: name the delimiter (yui import --delimiter); a file of JSON lines goes to the ingest API instead (POST /v1/ns/NAMESPACE/readings)", ErrLayout, len(lines))
 }
 
 // commasAreDecimal reports whether every comma in lines has a digit on
