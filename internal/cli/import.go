@@ -210,6 +210,9 @@ func (run *importRun) files(ctx context.Context, paths []string) error {
 		}
 		if err != nil {
 			run.printTotal(paths)
+			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+				return fmt.Errorf("import interrupted in %s after %d readings stored; run the same command again to finish: queries count a reading stored twice once", path, run.totals.stored)
+			}
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -344,5 +345,31 @@ func TestImportTimeZone(t *testing.T) {
 	}
 	if got := rn.readings[0].Time; !got.Equal(want) {
 		t.Errorf("first reading at %v, want %v", got, want)
+	}
+}
+
+func TestImportInterruptedSaysHowToFinish(t *testing.T) {
+	run, rn, _, _ := newTestImport(t, importer.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first batch is stored, then the user presses Ctrl-C.
+	run.send = func(ctx context.Context, body []byte) (*api.IngestResult, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("api: POST readings: %w", err)
+		}
+		res, err := rn.send(ctx, body)
+		cancel()
+		return res, err
+	}
+	path := sensorData(t, "ulb-library1/R1.txt")
+
+	err := run.files(ctx, []string{path})
+	if err == nil {
+		t.Fatal("interrupted import returned no error")
+	}
+	for _, want := range []string{"interrupted", "R1.txt", fmt.Sprintf("%d readings stored", len(rn.readings)), "run the same command again"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
 	}
 }
