@@ -106,6 +106,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("node: --position: %w", err)
 		}
 	}
+	if q := c.MsgQuota; q.Items < 0 || q.SenderItems < 0 || q.Bytes < 0 || q.SenderBytes < 0 {
+		return fmt.Errorf("node: invalid message quota %+v: limits must be positive, or 0 for the default (--msg-hold, --msg-hold-per-sender)", q)
+	}
 	if c.DiscoveryPort < -1 || c.DiscoveryPort > 65535 {
 		return fmt.Errorf("node: invalid discovery port %d: want 1-65535, or -1 to turn discovery off (--discovery-port)", c.DiscoveryPort)
 	}

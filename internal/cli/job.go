@@ -146,8 +146,9 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(contextOrBackground(cmd.Context()), f.deadline)
-	defer cancel()
+	// --timeout bounds the wait for the result, not the submission: a
+	// job submitted keeps running whatever the client does.
+	ctx := contextOrBackground(cmd.Context())
 	if f.wasm != "" {
 		if req.Module, err = uploadModule(ctx, client, f.q.sf.user, namespace, f.wasm); err != nil {
 			return err
@@ -166,7 +167,9 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 		return nil
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "job %s: manager %s, backup %s\n", info.ID, info.Manager, info.Backup)
-	st, err := waitJob(ctx, client, info.ID, cmd.ErrOrStderr())
+	waitCtx, cancel := context.WithTimeout(ctx, f.deadline)
+	defer cancel()
+	st, err := waitJob(waitCtx, client, info.ID, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -332,6 +335,9 @@ func newJobCancelCommand(g *globalFlags) *cobra.Command {
 			st, err := client.CancelJob(contextOrBackground(cmd.Context()), args[0])
 			if err != nil {
 				return err
+			}
+			if st.Done && !st.Canceled {
+				fmt.Fprintf(cmd.OutOrStdout(), "job %s had already finished, so nothing was canceled; 'yui job status %s' shows its result\n", args[0], args[0])
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), progressLine(st))
 			return nil
