@@ -115,15 +115,20 @@ type JobStatus struct {
 	ID string `json:"id"`
 	// Epoch is the manager's epoch: it rises each time a backup takes
 	// over.
-	Epoch     uint64           `json:"epoch"`
-	Units     int              `json:"units"`
-	Committed int              `json:"committed"`
-	Failed    int              `json:"failed"`
-	Workers   int              `json:"workers"`
-	Done      bool             `json:"done"`
-	Canceled  bool             `json:"canceled,omitempty"`
-	Error     string           `json:"error,omitempty"`
-	Groups    []AggregateGroup `json:"groups,omitempty"`
+	Epoch     uint64 `json:"epoch"`
+	Units     int    `json:"units"`
+	Committed int    `json:"committed"`
+	Failed    int    `json:"failed"`
+	Workers   int    `json:"workers"`
+	Done      bool   `json:"done"`
+	Canceled  bool   `json:"canceled,omitempty"`
+	Error     string `json:"error,omitempty"`
+	// LeftOut counts the workers left out of the job for a while after
+	// failing units in a row, such as nodes whose reader lacks a grant,
+	// and LeftOutError is the last one's error.
+	LeftOut      int              `json:"left_out,omitempty"`
+	LeftOutError string           `json:"left_out_error,omitempty"`
+	Groups       []AggregateGroup `json:"groups,omitempty"`
 	// Locality counts the committed units' input bytes by place.
 	Locality *JobLocality `json:"locality,omitempty"`
 }

@@ -56,6 +56,10 @@ type managedJob struct {
 	watching bool
 	// ended is when a sweep first found the job over (job_sweep.go).
 	ended time.Time
+	// leftOut are the workers left out after failing units in a row, and
+	// leftOutErr the last one's error, for the job's status.
+	leftOut    map[sched.WorkerID]bool
+	leftOutErr string
 	// sensors maps a sensor to the units that read it, to spread the
 	// cluster a worker finds; built on first use.
 	sensors *sensorUnits
@@ -517,6 +521,10 @@ func (s *jobService) handleReport(from transport.Peer, m *wire.JobReport) wire.M
 			s.n.log.Warn("job worker fails units in a row; leaving it out for a while", "job", mj.id,
 				"worker", w.contact.ID.Short(), "for", jobBench, "err", r.Err)
 			mj.dropWorkerLocked(now, r.Worker, now.Add(jobBench))
+			if mj.leftOut == nil {
+				mj.leftOut = make(map[sched.WorkerID]bool)
+			}
+			mj.leftOut[r.Worker], mj.leftOutErr = true, r.Err
 		}
 	}
 	mj.poke()
@@ -543,7 +551,8 @@ func (s *jobService) handleStatus(m *wire.JobStatusRequest) wire.Message {
 	}
 	st := &wire.JobStatus{JobID: mj.id, Epoch: mj.epoch, Manager: mj.role == wire.JobManager && !mj.deposed,
 		Units: uint32(len(snap.Units)), Committed: uint32(len(snap.Committed)), Failed: uint32(len(snap.Failed)),
-		Workers: uint32(len(mj.workers)), Done: mj.done, Canceled: mj.canceled}
+		Workers: uint32(len(mj.workers)), Done: mj.done, Canceled: mj.canceled,
+		LeftOut: uint32(len(mj.leftOut)), LeftOutErr: mj.leftOutErr}
 	fillLocality(st, snap.Locality)
 	if mj.done || mj.canceled {
 		b, err := mj.encodeAggregate()

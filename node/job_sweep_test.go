@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +114,48 @@ func TestEncryptedJobDeletesInputs(t *testing.T) {
 	segs, err := nodes[0].storage.store.List(ctx, "", "library", "readings/")
 	if err != nil || len(segs) == 0 {
 		t.Errorf("readings after the job: %d segments, %v; the plaintext must stay", len(segs), err)
+	}
+}
+
+// TestJobStatusNamesLeftOutWorkers runs a job whose reader has no grant
+// on one of the three nodes, and checks that the status counts that
+// worker as left out, with its error, and that the others finish the
+// job.
+func TestJobStatusNamesLeftOutWorkers(t *testing.T) {
+	_, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for i, c := range clients {
+		u, err := c.CreateUser(ctx, "jobs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			continue
+		}
+		g := api.Grant{User: "jobs", PublicKeys: u.PublicKeys, Right: api.RightRead}
+		if err := clients[0].Grant(ctx, "", "library", g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := ulbReadings(t, 1500)
+	if _, err := clients[0].WriteReadings(ctx, "", "library", all); err != nil {
+		t.Fatal(err)
+	}
+
+	req := api.JobRequest{Aggregates: []string{"count"}, SegmentsPerUnit: 1, Reader: "jobs"}
+	info, err := clients[0].SubmitJob(ctx, "", "library", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitJobDone(ctx, t, clients[0], info.ID)
+	if st.Failed != 0 {
+		t.Errorf("%d units failed, want the granted workers to run them all", st.Failed)
+	}
+	if st.LeftOut != 1 {
+		t.Errorf("status counts %d workers left out, want the one without a grant", st.LeftOut)
+	}
+	if !strings.Contains(st.LeftOutError, "permission denied") {
+		t.Errorf("left-out error %q, want the worker's permission error", st.LeftOutError)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -242,6 +243,9 @@ func progressLine(st *api.JobStatus) string {
 	if st.Failed > 0 {
 		line += fmt.Sprintf(", %d failed", st.Failed)
 	}
+	if st.LeftOut > 0 {
+		line += fmt.Sprintf(", %s left out", counted(st.LeftOut, "node"))
+	}
 	return line
 }
 
@@ -254,6 +258,12 @@ func printJobResult(w io.Writer, st *api.JobStatus, aggs []string, asJSON, asCSV
 	}
 	if st.Error != "" {
 		fmt.Fprintf(w, "warning: %s\n", st.Error)
+	}
+	if st.LeftOut > 0 {
+		fmt.Fprintf(w, "warning: %s left out of the job for failing units in a row; the last error: %s\n", counted(st.LeftOut, "worker"), st.LeftOutError)
+		if strings.Contains(st.LeftOutError, "permission denied") {
+			fmt.Fprintln(w, "  the job's reader needs read access on every worker node: yui grant NS \"\" USER read --keys FILE (see yui job --help)")
+		}
 	}
 	return printGroups(w, st.Groups, aggs, asCSV)
 }

@@ -152,6 +152,11 @@ type JobStatus struct {
 	BytesCluster uint64 `cbor:"21,keyasint,omitempty"`
 	BytesRemote  uint64 `cbor:"22,keyasint,omitempty"`
 	BytesUnknown uint64 `cbor:"23,keyasint,omitempty"`
+	// LeftOut counts the workers this manager left out of the job for a
+	// while after they failed units in a row, and LeftOutErr is the error
+	// of the last one, at most MaxJobText bytes.
+	LeftOut    uint32 `cbor:"24,keyasint,omitempty"`
+	LeftOutErr string `cbor:"25,keyasint,omitempty"`
 }
 
 // JobAck accepts a job message. Epoch is the receiver's newest epoch of
