@@ -194,6 +194,11 @@ func parseCondition(s string) (api.Condition, error) {
 			continue
 		}
 		field, text := strings.TrimSpace(s[:at]), strings.TrimSpace(s[at+len(op):])
+		// An unquoted value that starts with an operator is a mistyped
+		// operator, such as temp=>20, which would match the text ">20".
+		if strings.IndexAny(text, "=!<>") == 0 {
+			return api.Condition{}, fmt.Errorf("invalid --where %q: the value %q starts with an operator; write one of !=, <, <=, > or >= (such as %s>=20), or quote a text value (%s=\"%s\")", s, text, field, field, text)
+		}
 		value, err := conditionValue(text)
 		if err != nil {
 			return api.Condition{}, fmt.Errorf("invalid --where %q: %v", s, err)

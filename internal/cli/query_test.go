@@ -20,6 +20,7 @@ func TestParseCondition(t *testing.T) {
 		{"temp < -3", "temp", "<", "-3"},
 		{"seq!=7", "seq", "!=", "7"},
 		{"light>2", "light", ">", "2"},
+		{`note="<20"`, "note", "=", `"\u003c20"`},
 	}
 	for _, tt := range tests {
 		c, err := parseCondition(tt.in)
@@ -31,7 +32,7 @@ func TestParseCondition(t *testing.T) {
 			t.Errorf("parseCondition(%q) = %s %s %s, want %s %s %s", tt.in, c.Field, c.Op, c.Value, tt.field, tt.op, tt.value)
 		}
 	}
-	for _, bad := range []string{"", "=open", "status"} {
+	for _, bad := range []string{"", "=open", "status", "temp=>20", "temp=<3", "temp>>3"} {
 		if c, err := parseCondition(bad); err == nil {
 			t.Errorf("parseCondition(%q) = %+v, want an error", bad, c)
 		}
