@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -208,33 +209,97 @@ func newAlertWatchCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Print alerts as the node accepts them, until interrupted",
-		Args:  cobra.NoArgs,
+		Long: `Print alerts as the node accepts them, until interrupted. When the
+node stops or restarts, watch says so on standard error and connects again,
+waiting up to 30 s between attempts; it then prints the alerts the node
+accepted meanwhile, and none twice.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			client, _, cancel, err := connect(cmd.Context(), g)
-			if err != nil {
-				return err
-			}
-			cancel()
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			out := cmd.OutOrStdout()
-			err = client.WatchAlerts(ctx, held, func(a api.Alert) error {
-				return printAlert(out, a, asJSON)
-			})
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			if err == nil {
-				return errors.New("the node closed the alert stream; it may have stopped")
-			}
-			return err
+			ctx := contextOrBackground(cmd.Context())
+			w := &alertWatch{g: g, out: cmd.OutOrStdout(), errOut: cmd.ErrOrStderr(), asJSON: asJSON,
+				printed: make(map[alertID]bool), retryMax: alertWatchRetryMax}
+			return w.run(ctx, held)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line")
 	cmd.Flags().BoolVar(&held, "held", false, "print the alerts the node holds first")
 	return cmd
+}
+
+// alertWatchRetryMax is the longest wait between two attempts of
+// 'yui alert watch' to reach its node again.
+const alertWatchRetryMax = 30 * time.Second
+
+// maxPrintedAlerts bounds the alerts watch remembers to skip repeats;
+// past it the set starts over, so a repeat older than that may print again.
+const maxPrintedAlerts = 100_000
+
+// alertID names an alert: its authority and that authority's sequence.
+type alertID struct {
+	authority string
+	sequence  uint64
+}
+
+// alertWatch prints a node's alert stream and follows the node across
+// restarts.
+type alertWatch struct {
+	g           *globalFlags
+	out, errOut io.Writer
+	asJSON      bool
+	printed     map[alertID]bool
+	retryMax    time.Duration
+	// streams counts the streams opened, for tests.
+	streams atomic.Int64
+}
+
+// run watches until ctx ends. The first stream starts with the held
+// alerts only when held is set. Every later stream starts with them, so
+// alerts accepted while the node was out of reach are printed too.
+func (w *alertWatch) run(ctx context.Context, held bool) error {
+	wait := time.Second
+	for attempt := 0; ; attempt++ {
+		err := w.stream(ctx, held || attempt > 0)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if attempt == 0 && errors.Is(err, api.ErrNoNode) {
+			// The first connection fails as every command's does.
+			return err
+		}
+		reason := "the node closed the alert stream"
+		if err != nil {
+			reason = err.Error()
+		}
+		fmt.Fprintf(w.errOut, "alert watch: %s; connecting again in %v\n", reason, wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, w.retryMax)
+	}
+}
+
+// stream connects to the node and prints its alerts until the stream
+// ends, skipping alerts printed before.
+func (w *alertWatch) stream(ctx context.Context, held bool) error {
+	client, _, cancel, err := connect(ctx, w.g)
+	if err != nil {
+		return err
+	}
+	cancel()
+	w.streams.Add(1)
+	return client.WatchAlerts(ctx, held, func(a api.Alert) error {
+		id := alertID{a.Authority, a.Sequence}
+		if w.printed[id] {
+			return nil
+		}
+		if len(w.printed) >= maxPrintedAlerts {
+			clear(w.printed)
+		}
+		w.printed[id] = true
+		return printAlert(w.out, a, w.asJSON)
+	})
 }
 
 func printAlert(w io.Writer, a api.Alert, asJSON bool) error {

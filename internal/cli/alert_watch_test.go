@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/node"
+)
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startWatchedNode(t *testing.T, dir string) *node.Node {
+	t.Helper()
+	n, err := node.Start(context.Background(), node.Config{
+		DataDir: dir, Listen: "127.0.0.1:0", API: "127.0.0.1:0",
+		DiscoveryPort: -1, MQTT: node.MQTTOff, Logger: discardLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAlertWatchFollowsRestart stops the watched node and starts it
+// again, on a new API port, and checks that watch says so and opens a
+// new stream to the restarted node.
+func TestAlertWatchFollowsRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "node")
+	n := startWatchedNode(t, dir)
+	var errOut syncBuffer
+	w := &alertWatch{g: &globalFlags{dataDir: dir}, out: &bytes.Buffer{}, errOut: &errOut,
+		printed: make(map[alertID]bool), retryMax: 200 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.run(ctx, false) }()
+	waitUntil(t, "the first stream", func() bool { return w.streams.Load() == 1 })
+
+	n.Close()
+	waitUntil(t, "watch to report the lost node", func() bool {
+		return strings.Contains(errOut.String(), "connecting again")
+	})
+	n = startWatchedNode(t, dir)
+	defer n.Close()
+	waitUntil(t, "a stream to the restarted node", func() bool { return w.streams.Load() >= 2 })
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("watch ended with %v after the interrupt, want nil", err)
+	}
+}
+
+func TestAlertWatchNeedsNodeAtStart(t *testing.T) {
+	w := &alertWatch{g: &globalFlags{dataDir: t.TempDir()}, out: &bytes.Buffer{}, errOut: &bytes.Buffer{},
+		printed: make(map[alertID]bool), retryMax: time.Second}
+	if err := w.run(context.Background(), false); err == nil {
+		t.Fatal("watch with no node running returned no error")
+	}
+}
