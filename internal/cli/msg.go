@@ -131,7 +131,7 @@ func describeSent(m *api.SentMessage) string {
 	case m.Receipt != nil:
 		return "delivered, receipt signed at " + m.Receipt.Delivered.Local().Format(time.DateTime)
 	case m.State == "held":
-		return fmt.Sprintf("held by %d nodes until the recipient's node returns", m.Custodians)
+		return fmt.Sprintf("held by %d nodes, which deliver it as soon as they reach the recipient's node; 'yui msg sent' shows the receipt", m.Custodians)
 	case m.State == "rejected":
 		return "rejected: " + m.Error
 	case m.State == "pending":
