@@ -104,7 +104,7 @@ func (s *ingestSealer) forget(ns string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id := range s.configs {
-		if _, after, _ := bytes.Cut([]byte(id), []byte{0}); string(after) == ns {
+		if _, after, _ := strings.Cut(id, "\x00"); after == ns {
 			delete(s.configs, id)
 		}
 	}
@@ -113,23 +113,15 @@ func (s *ingestSealer) forget(ns string) {
 // readSealConfig reads namespace's seal config and the public key it
 // names, or returns a nil config when there is none.
 func (n *Node) readSealConfig(ctx context.Context, user, ns string) (*he.SealConfig, *he.PublicKey, error) {
-	var b bytes.Buffer
-	_, err := n.storage.store.Get(ctx, user, ns, sealConfigKey, &b, store.GetOptions{})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("node: read seal config of %q: %w", ns, err)
-	}
-	cfg, err := he.DecodeSealConfig(b.Bytes(), sensor.MaxSegmentReadings)
-	if err != nil {
-		return nil, nil, fmt.Errorf("node: seal config of %q: %w", ns, err)
+	cfg, err := n.readSealConfigOnly(ctx, user, ns)
+	if err != nil || cfg == nil {
+		return nil, nil, err
 	}
 	params, err := heParams()
 	if err != nil {
 		return nil, nil, err
 	}
-	b.Reset()
+	var b bytes.Buffer
 	keyName := sealedPrefix + "keys/" + cfg.Owner
 	if _, err := n.storage.store.Get(ctx, user, ns, keyName, &b, store.GetOptions{}); err != nil {
 		return nil, nil, fmt.Errorf("node: read BGV public key %q of sealed namespace %q: %w", keyName, ns, err)
@@ -138,7 +130,25 @@ func (n *Node) readSealConfig(ctx context.Context, user, ns string) (*he.SealCon
 	if err != nil {
 		return nil, nil, fmt.Errorf("node: BGV public key %q of %q: %w", keyName, ns, err)
 	}
-	return &cfg, pk, nil
+	return cfg, pk, nil
+}
+
+// readSealConfigOnly reads namespace's seal config, or returns nil when
+// there is none.
+func (n *Node) readSealConfigOnly(ctx context.Context, user, ns string) (*he.SealConfig, error) {
+	var b bytes.Buffer
+	_, err := n.storage.store.Get(ctx, user, ns, sealConfigKey, &b, store.GetOptions{})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node: read seal config of %q: %w", ns, err)
+	}
+	cfg, err := he.DecodeSealConfig(b.Bytes(), sensor.MaxSegmentReadings)
+	if err != nil {
+		return nil, fmt.Errorf("node: seal config of %q: %w", ns, err)
+	}
+	return &cfg, nil
 }
 
 // Seal returns a ciphertext record per segment of a sealed namespace,
@@ -310,8 +320,8 @@ func (n *Node) SealNamespace(ctx context.Context, user, ns string, scale, bound 
 	if err := cfg.Check(sensor.MaxSegmentReadings); err != nil {
 		return cfg, fmt.Errorf("%w: %w", job.ErrInvalid, err)
 	}
-	old, _, err := n.readSealConfig(ctx, user, ns)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	old, err := n.readSealConfigOnly(ctx, user, ns)
+	if err != nil {
 		return cfg, err
 	}
 	if old != nil && *old != cfg {

@@ -252,8 +252,8 @@ func (a *PageAggregator) Add(key PageKey, ct *Ciphertext) error {
 	e := a.sums[s]
 	if e == nil {
 		if len(a.sums) >= MaxPageSums {
-			return fmt.Errorf("%w: page %d of %d fields adds a ciphertext to %d; select fewer sensors or less time, or do not group by sensor",
-				ErrTooManyPages, key.Page, len(key.Fields), len(a.sums))
+			return fmt.Errorf("%w: page %d of %d fields would be sum %d; select fewer sensors or less time, or do not group by sensor",
+				ErrTooManyPages, key.Page, len(key.Fields), len(a.sums)+1)
 		}
 		e = &pageEntry{key: PageKey{Source: key.Source, Page: key.Page, Fields: slices.Clone(key.Fields)}, agg: NewAggregator(a.params)}
 		a.sums[s] = e
