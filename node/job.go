@@ -252,7 +252,14 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if err != nil {
 		return "", err
 	}
-	if err := n.checkReader(ctx, spec.Reader, q, keys); err != nil {
+	if spec.Sealed {
+		// A sealed job's reader needs the he/ grant alone, which the error
+		// names.
+		err = n.checkSealedReader(ctx, &spec, keys)
+	} else {
+		err = n.checkReader(ctx, spec.Reader, q, keys)
+	}
+	if err != nil {
 		return "", err
 	}
 	units, err := jobUnits(keys, per)

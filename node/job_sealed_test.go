@@ -107,6 +107,10 @@ func TestSealedJobMatchesPlain(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("one job message carries %d", he.MaxPageSums)) {
 		t.Errorf("encrypted job by sensor over 19 sensors: error %v, want one about the ciphertexts a message carries", err)
 	}
+	_, err = clients[0].SubmitJob(ctx, "", "library", api.JobRequest{Aggregates: aggs, By: "hour", Encrypted: true, Reader: "nobody"})
+	if err == nil || !strings.Contains(err.Error(), "yui user create nobody") {
+		t.Errorf("encrypted job with an unknown reader: error %v, want one naming the fix", err)
+	}
 	from := all[0].Time.Add(time.Minute)
 	_, err = clients[0].SubmitJob(ctx, "", "library", api.JobRequest{Aggregates: aggs, Encrypted: true, Query: api.QueryRequest{From: &from}})
 	if err == nil || !strings.Contains(err.Error(), "not on the hour") {
