@@ -227,10 +227,12 @@ func parseSegmentContentType(ct string) (fields int, list string, ok bool) {
 	}
 	count, list, ok := strings.Cut(rest, "; list=")
 	n, err := strconv.Atoi(count)
-	if !ok || err != nil || n < 0 || n > he.MaxHeaderFields || len(list) != 16 {
+	// Only the canonical form is accepted, so one field list has one
+	// content type: no sign, no leading zero, lowercase hex.
+	if !ok || err != nil || strconv.Itoa(n) != count || n < 0 || n > he.MaxHeaderFields || len(list) != 16 {
 		return 0, "", false
 	}
-	if _, err := hex.DecodeString(list); err != nil {
+	if _, err := hex.DecodeString(list); err != nil || strings.ToLower(list) != list {
 		return 0, "", false
 	}
 	return n, list, true

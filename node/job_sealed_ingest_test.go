@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -155,4 +156,25 @@ func TestIngestSealsSegments(t *testing.T) {
 	if recs, err := owner.storage.store.List(ctx, "", "plain", sealedPrefix); err != nil || len(recs) != 0 {
 		t.Errorf("unsealed namespace holds %d records under he/, %v; want none", len(recs), err)
 	}
+}
+
+// FuzzParseSegmentContentType checks that the parser of a ciphertext
+// record's content type, which comes from a listing, accepts only what
+// segmentContentTypeOf writes: whatever it accepts prints back the same.
+func FuzzParseSegmentContentType(f *testing.F) {
+	f.Add(segmentContentTypeOf([]string{"humidity", "temperature"}))
+	f.Add(segmentContentTypeOf(nil))
+	f.Add(sealedSegmentContentType + "; fields=-1; list=0123456789abcdef")
+	f.Fuzz(func(t *testing.T, ct string) {
+		n, list, ok := parseSegmentContentType(ct)
+		if !ok {
+			return
+		}
+		if n < 0 || n > he.MaxHeaderFields {
+			t.Fatalf("accepted %d fields", n)
+		}
+		if again := fmt.Sprintf("%s; fields=%d; list=%s", sealedSegmentContentType, n, list); again != ct {
+			t.Fatalf("accepted %q, which prints back as %q", ct, again)
+		}
+	})
 }
