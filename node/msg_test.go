@@ -41,8 +41,10 @@ func TestMsgBetweenNodes(t *testing.T) {
 	})
 	// A receipt that failed to reach the sender, as a request can time out
 	// on a loaded machine, waits until the sender's node is no longer
-	// skipped as down (DownFor, 30 s by default) and then the next retry.
-	waitWithin(t, "the receipt at the sender", 45*time.Second, func() bool {
+	// skipped as down (DownFor, 30 s by default), or is held by custodians
+	// until the sender's node announces its users again (AnnounceInterval,
+	// 1 min). Under load both can happen, hence the 100 s.
+	waitWithin(t, "the receipt at the sender", 100*time.Second, func() bool {
 		list, err := clientA.SentMessages(ctx, "default")
 		return err == nil && len(list) == 1 && list[0].Receipt != nil && list[0].State == "delivered"
 	})
