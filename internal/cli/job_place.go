@@ -14,7 +14,7 @@ func localityLine(l *api.JobLocality) string {
 	}
 	total := l.Cluster + l.Remote + l.Unknown
 	percent := func(n uint64) float64 { return 100 * float64(n) / float64(total) }
-	return fmt.Sprintf("input: %d bytes, %.1f%% inside their cluster, %.1f%% outside, %.1f%% of unknown place; %.1f%% read on a node holding them",
+	return fmt.Sprintf("input: %d bytes; read in the data's own area (0.5° cell): %.1f%%, in another area: %.1f%%, area unknown: %.1f%%; read on a node storing them: %.1f%%",
 		total, 100*l.InClusterShare, percent(l.Remote), percent(l.Unknown), percent(l.Held))
 }
 

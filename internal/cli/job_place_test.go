@@ -15,7 +15,7 @@ func TestLocalityLine(t *testing.T) {
 	}
 	l := &api.JobLocality{Cluster: 600, Remote: 300, Unknown: 100, Held: 250, InClusterShare: 0.6}
 	got := localityLine(l)
-	for _, want := range []string{"1000 bytes", "60.0% inside their cluster", "30.0% outside", "10.0% of unknown place", "25.0% read on a node holding them"} {
+	for _, want := range []string{"1000 bytes", "own area (0.5° cell): 60.0%", "another area: 30.0%", "area unknown: 10.0%", "storing them: 25.0%"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("line %q lacks %q", got, want)
 		}
