@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -178,12 +179,31 @@ func (c *Client) Job(ctx context.Context, id string) (*JobStatus, error) {
 
 // Jobs lists the jobs submitted through the node.
 func (c *Client) Jobs(ctx context.Context) ([]JobInfo, error) {
+	jobs, _, err := c.JobList(ctx)
+	return jobs, err
+}
+
+// HeaderIncomplete, on a job list, says why the list may leave jobs out.
+const HeaderIncomplete = "X-Yui-Incomplete"
+
+// JobList lists the jobs submitted through the node, and a reason when
+// the list may be incomplete, such as job records the node could not
+// read yet; the reason is empty otherwise.
+func (c *Client) JobList(ctx context.Context) ([]JobInfo, string, error) {
 	req, err := c.newStoreRequest(ctx, http.MethodGet, PathJobs, "", nil)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	resp, err := c.sendStore(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
 	var out []JobInfo
-	return out, c.doStoreJSON(req, &out)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(&out); err != nil {
+		return nil, "", fmt.Errorf("api: decode %s %s response: %w", req.Method, req.URL.Path, err)
+	}
+	return out, resp.Header.Get(HeaderIncomplete), nil
 }
 
 // CancelJob stops a job.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/job"
@@ -111,6 +112,9 @@ func jobSpec(ns string, req *api.JobRequest) (job.Spec, error) {
 func (n *Node) serveJobList(w http.ResponseWriter, r *http.Request) {
 	if err := n.loadRecords(r.Context()); err != nil {
 		n.log.Warn("job records not read; listing the jobs in memory", "err", err)
+		// Header values end at a line break.
+		reason := strings.ReplaceAll(err.Error(), "\n", "; ")
+		w.Header().Set(api.HeaderIncomplete, "job records not read, so jobs submitted before the last restart may be missing: "+reason)
 	}
 	out := []api.JobInfo{}
 	for _, j := range n.Jobs() {

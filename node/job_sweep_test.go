@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +159,35 @@ func TestJobStatusNamesLeftOutWorkers(t *testing.T) {
 	}
 	if !strings.Contains(st.LeftOutError, "permission denied") {
 		t.Errorf("left-out error %q, want the worker's permission error", st.LeftOutError)
+	}
+}
+
+// TestJobListSaysWhenIncomplete gives a node a user whose key file is
+// damaged, so the job records of that user cannot be read, and checks
+// that the job list says it may be incomplete and why.
+func TestJobListSaysWhenIncomplete(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "n")
+	n := startLocal(t, dir)
+	client := api.NewClient(n.APIAddr())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, incomplete, err := client.JobList(ctx)
+	if err != nil || incomplete != "" {
+		t.Fatalf("job list of a healthy node: incomplete %q, %v; want a complete list", incomplete, err)
+	}
+
+	n.Close()
+	if err := os.WriteFile(filepath.Join(dir, "users", "damaged.pem"), []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n = startLocal(t, dir)
+	jobs, incomplete, err := api.NewClient(n.APIAddr()).JobList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"may be missing", "damaged.pem"} {
+		if !strings.Contains(incomplete, want) {
+			t.Errorf("job list with a damaged user file: %d jobs, incomplete %q; want it to contain %q", len(jobs), incomplete, want)
+		}
 	}
 }

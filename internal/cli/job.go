@@ -315,9 +315,12 @@ func newJobLsCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			jobs, err := client.Jobs(contextOrBackground(cmd.Context()))
+			jobs, incomplete, err := client.JobList(contextOrBackground(cmd.Context()))
 			if err != nil {
 				return err
+			}
+			if incomplete != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s; run 'yui job ls' again once 'yui status' shows peers\n", incomplete)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAMESPACE\tUSER\tCREATED\tMANAGER\tBACKUP")
