@@ -46,8 +46,9 @@ func newQueryCommand(g *globalFlags) *cobra.Command {
 blind-index tokens with your keys, so the nodes that hold the index and
 the data never see the values searched for.
 
-Every condition given must hold. Times are RFC 3339 (2006-11-13T17:00:00Z)
-or dates (2006-11-13, midnight UTC); --from is inclusive and --to is not.
+Every condition given must hold. Times are RFC 3339 (2006-11-13T17:00:00Z),
+dates (2006-11-13, midnight UTC) or epoch milliseconds (1163437200000);
+--from is inclusive and --to is not.
 --where takes FIELD=VALUE, FIELD!=VALUE or a numeric comparison such as
 temperature>21.5; a VALUE in double quotes is text, one that reads as a
 number is a number. With --agg the command prints aggregates of the
@@ -65,8 +66,8 @@ matching readings instead of the readings, grouped with --by.`,
 	f.sf.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.sensor, "sensor", "", "keep readings of this source id")
-	fl.StringVar(&f.from, "from", "", "keep readings at or after this time (RFC 3339 or date)")
-	fl.StringVar(&f.to, "to", "", "keep readings before this time (RFC 3339 or date)")
+	fl.StringVar(&f.from, "from", "", "keep readings at or after this time (RFC 3339, date or epoch milliseconds)")
+	fl.StringVar(&f.to, "to", "", "keep readings before this time (RFC 3339, date or epoch milliseconds)")
 	fl.StringArrayVar(&f.where, "where", nil, "keep readings whose field matches, such as status=open or temp>=20 (repeatable)")
 	fl.StringVar(&f.near, "near", "", "keep readings within RADIUS metres of a point: LAT,LON,RADIUS")
 	fl.StringVar(&f.nearXY, "near-xy", "", "keep readings within RADIUS metres of a point on the site's plan: X,Y,RADIUS")
@@ -175,7 +176,12 @@ func parseQueryTime(flag, s string) (*time.Time, error) {
 			return &t, nil
 		}
 	}
-	return nil, fmt.Errorf("invalid %s %q: want RFC 3339 such as 2006-11-13T17:00:00Z, or a date such as 2006-11-13", flag, s)
+	// Epoch milliseconds, as readings may carry them.
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms >= sensor.MinTime.UnixMilli() && ms < sensor.MaxTime.UnixMilli() {
+		t := time.UnixMilli(ms).UTC()
+		return &t, nil
+	}
+	return nil, fmt.Errorf("invalid %s %q: want RFC 3339 such as 2006-11-13T17:00:00Z, a date such as 2006-11-13, or epoch milliseconds such as 1163437200000", flag, s)
 }
 
 // conditionOps are the operators of --where, two-character ones first

@@ -128,3 +128,18 @@ func TestQueryOutputWording(t *testing.T) {
 		}
 	}
 }
+
+func TestParseQueryTimeEpochMillis(t *testing.T) {
+	got, err := parseQueryTime("--from", "1163437200000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2006, 11, 13, 17, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("--from 1163437200000 = %v, want %v", got, want)
+	}
+	for _, bad := range []string{"99999999999999999999", "1e12", "-99999999999999"} {
+		if _, err := parseQueryTime("--from", bad); err == nil || !strings.Contains(err.Error(), "epoch milliseconds") {
+			t.Errorf("--from %s: error %v, want one naming the accepted forms", bad, err)
+		}
+	}
+}
