@@ -307,7 +307,7 @@ func nameRecords(segs []search.Segment) []search.Record {
 
 // ErrSealChange reports a request to seal a namespace again with another
 // scale or bound, which would make its ciphertexts disagree.
-var ErrSealChange = errors.New("node: namespace is sealed with another scale or bound")
+var ErrSealChange = errors.New("node: namespace is sealed already with other settings")
 
 // SealNamespace sets namespace up so that every later Write to it also
 // stores ciphertexts of its numeric fields under user's BGV public key,
@@ -321,6 +321,11 @@ func (n *Node) SealNamespace(ctx context.Context, user, ns string, scale, bound 
 	cfg := he.SealConfig{Owner: user, Scale: scale, Bound: bound}
 	if err := cfg.Check(sensor.MaxSegmentReadings); err != nil {
 		return cfg, fmt.Errorf("%w: %w", job.ErrInvalid, err)
+	}
+	// A writer who is not an owner could otherwise seal the namespace
+	// for good, with its own key and bound, locking the owner out.
+	if err := n.storage.store.CheckOwner(ctx, user, ns, "seal it"); err != nil {
+		return cfg, err
 	}
 	old, err := n.readSealConfigOnly(ctx, user, ns)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -273,4 +274,22 @@ func (s *Store) grantWrap(v *nsView, rec *wire.Record, env *seal.Envelope, g rea
 	}
 	w.Group = ""
 	return w, true
+}
+
+// CheckOwner returns nil when user is an owner of namespace, or when the
+// namespace does not exist yet, since user's first write would create it
+// as its owner. Otherwise it fails with ErrForbidden, naming what, the
+// action that needs an owner.
+func (s *Store) CheckOwner(ctx context.Context, user, namespace, what string) error {
+	v, err := s.resolve(ctx, user, namespace, Write, false)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !v.owner {
+		return fmt.Errorf("%w: only an owner of %q may %s", ErrForbidden, namespace, what)
+	}
+	return nil
 }
