@@ -347,6 +347,19 @@ func (n *Node) SealNamespace(ctx context.Context, user, ns string, scale, bound 
 		if _, err := n.storage.store.Put(ctx, user, ns, sealConfigKey, bytes.NewReader(b), opts); err != nil {
 			return cfg, fmt.Errorf("node: store seal config of %q: %w", ns, err)
 		}
+		// Two seals at once both write, and the newer version wins, so
+		// the one that lost says so rather than report settings that do
+		// not hold.
+		// NOTE: a seal whose write lands after this read still wins; the
+		// store has no conditional write to rule that out.
+		now, err := n.readSealConfigOnly(ctx, user, ns)
+		if err != nil {
+			return cfg, err
+		}
+		if now != nil && *now != cfg {
+			return *now, fmt.Errorf("%w: %q was sealed at the same time by %s with scale %d and max %d, which holds",
+				ErrSealChange, ns, now.Owner, now.Scale, now.Bound)
+		}
 		n.log.Info("sealed namespace: ingest stores ciphertexts of numeric fields", "namespace", ns, "owner", user,
 			"scale", scale, "max", bound)
 	}
