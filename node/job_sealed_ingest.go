@@ -188,7 +188,11 @@ func sealSegment(params he.Params, enc *he.Encryptor, cfg *he.SealConfig, plan h
 	if !ok || !okKey {
 		return search.Record{}, fmt.Errorf("node: segment key %q has no source and hour", seg.Key)
 	}
-	fields, sums, err := fixedSums(seg.Readings, plan)
+	// A segment may hold one reading twice, as when group commit merges
+	// a request with its retry. Queries count such a reading once, and so
+	// must its ciphertext.
+	rs := search.DropDuplicates(slices.Clone(seg.Readings))
+	fields, sums, err := fixedSums(rs, plan)
 	if err != nil {
 		return search.Record{}, err
 	}

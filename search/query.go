@@ -254,7 +254,7 @@ func (s *Querier) scan(ctx context.Context, user string, q Query, emit func([]se
 			rs = append(rs, got...)
 		}
 		if len(group) > 1 {
-			rs = dropDuplicates(rs)
+			rs = DropDuplicates(rs)
 		}
 		kept := rs[:0]
 		for i := range rs {
@@ -328,11 +328,11 @@ func keyStem(key string) string {
 	return key
 }
 
-// dropDuplicates returns rs sorted by time without readings equal to an
+// DropDuplicates returns rs sorted by time without readings equal to an
 // earlier one: same source, time, fields and location. Two such readings
 // carry nothing one of them does not, so counting both would only skew
 // the aggregates.
-func dropDuplicates(rs []sensor.Reading) []sensor.Reading {
+func DropDuplicates(rs []sensor.Reading) []sensor.Reading {
 	slices.SortStableFunc(rs, func(a, b sensor.Reading) int { return a.Time.Compare(b.Time) })
 	out := rs[:0]
 	for i := range rs {

@@ -65,7 +65,7 @@ func (s *Querier) Segments(ctx context.Context, user string, q Query, keys []str
 			rs = append(rs, got...)
 		}
 		if len(group) > 1 {
-			rs = dropDuplicates(rs)
+			rs = DropDuplicates(rs)
 		}
 		for i := range rs {
 			if q.Matches(&rs[i]) {
