@@ -99,6 +99,9 @@ type submittedJob struct {
 	backup    *wire.Contact
 	// sealed is the slot layout of an encrypted job, nil for others.
 	sealed *sealedJob
+	// warning is a caveat on the job's result that the status repeats,
+	// known at submit; it is not stored in the job's record.
+	warning string
 	// final is the job's status once it ended, guarded by jobService.mu;
 	// restored is set for a job read back from its stored record.
 	final    *wire.JobStatus
@@ -238,12 +241,14 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 		return "", err
 	}
 	var sealed *sealedJob
+	var warning string
 	if spec.Encrypted {
 		var cfg *he.SealConfig
 		if cfg, err = n.sealedNamespace(ctx, user, &spec, opts); err != nil {
 			return "", err
 		}
 		if cfg != nil {
+			warning = sharedHoursWarning(keys)
 			keys, err = n.pagedKeys(ctx, user, &spec, cfg, keys)
 		} else {
 			keys, sealed, err = n.sealSegments(ctx, user, &spec, q, keys)
@@ -285,7 +290,7 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 		return "", err
 	}
 	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: &spec, created: time.Now(), manager: manager, backup: backup,
-		sealed: sealed}
+		sealed: sealed, warning: warning}
 	start := func(to wire.Contact, role uint8, peer *wire.Contact) error {
 		ctx, cancel := context.WithTimeout(ctx, jobSendTimeout)
 		defer cancel()
