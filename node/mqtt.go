@@ -88,6 +88,8 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 
 	rejected := make([]error, len(msgs))
 	batches := map[sinkTarget][]sensor.Reading{}
+	// from holds, per target, the index in msgs of each reading.
+	from := map[sinkTarget][]int{}
 	var order []sinkTarget
 	arrived := time.Now()
 	for i, m := range msgs {
@@ -105,6 +107,7 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 			order = append(order, t)
 		}
 		batches[t] = append(batches[t], r)
+		from[t] = append(from[t], i)
 	}
 
 	for i, t := range order {
@@ -118,6 +121,16 @@ func (h mqttHandler) Store(ctx context.Context, c mqtt.Client, msgs []mqtt.Messa
 				}
 			}
 			continue
+		}
+		if errors.Is(err, sensor.ErrInvalid) {
+			// One reading the namespace cannot take, such as a value that
+			// a sealed namespace's scale does not hold, fails the batch.
+			// Resending it cannot help, so each reading is written alone
+			// and only those that fail so are rejected.
+			err = h.writeEach(ctx, t, batches[t], from[t], rejected)
+			if err == nil {
+				continue
+			}
 		}
 		if err != nil {
 			h.n.log.Warn("MQTT readings not stored, client will resend", "client", c.ID,
@@ -169,4 +182,23 @@ func countErrors(errs []error) int {
 		}
 	}
 	return n
+}
+
+// writeEach writes the readings of t one by one, and marks in rejected,
+// at the message index from gives, each one the namespace rejects as
+// invalid; Store counts those. Any other failure ends it, and the client
+// resends.
+func (h mqttHandler) writeEach(ctx context.Context, t sinkTarget, readings []sensor.Reading, from []int, rejected []error) error {
+	for k, r := range readings {
+		err := h.n.commit.write(ctx, t, []sensor.Reading{r})
+		switch {
+		case errors.Is(err, sensor.ErrInvalid):
+			rejected[from[k]] = err
+		case err != nil:
+			return err
+		default:
+			h.n.ingest.add("mqtt", "stored", 1)
+		}
+	}
+	return nil
 }

@@ -283,3 +283,30 @@ func TestMQTTUnauthorizedWriterRejected(t *testing.T) {
 		t.Errorf("rejected readings counter = %v, want 1", got)
 	}
 }
+
+// TestMQTTSealedRejectionAcknowledged publishes a value that a sealed
+// namespace's scale does not hold. Resending it cannot help, so the node
+// must acknowledge it with a reason rather than leave it for the client
+// to send forever, and keep the valid reading.
+func TestMQTTSealedRejectionAcknowledged(t *testing.T) {
+	n := startMQTTNode(t, "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := n.SealNamespace(ctx, "", "mq", 100, 10000); err != nil {
+		t.Fatal(err)
+	}
+	out, err := mosquittoPub(t, n, "-V", "mqttv5", "-q", "1", "-t", "yui/mq/m1", "-m", `{"time":1163438041250,"fields":{"t":21.555}}`)
+	if err != nil {
+		t.Fatalf("mosquitto_pub of a value the scale does not hold: %v\n%s", err, out)
+	}
+	if got := ingestCount(n, "mqtt", "rejected"); got != 1 {
+		t.Errorf("rejected readings counter = %v, want 1", got)
+	}
+	out, err = mosquittoPub(t, n, "-V", "mqttv5", "-q", "1", "-t", "yui/mq/m1", "-m", `{"time":1163438041250,"fields":{"t":21.55}}`)
+	if err != nil {
+		t.Fatalf("mosquitto_pub of a valid value: %v\n%s", err, out)
+	}
+	if got := ingestCount(n, "mqtt", "stored"); got != 1 {
+		t.Errorf("stored readings counter = %v, want 1", got)
+	}
+}
