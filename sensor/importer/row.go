@@ -195,7 +195,13 @@ func (p *rowParser) time(cells [][]byte) (time.Time, error) {
 
 func (p *rowParser) timeCell(c []byte, k timeKind) (time.Time, error) {
 	if k.epoch() {
-		if t, ok := epochTime(c, k); ok {
+		t, ok := epochTime(c, k)
+		// Today's epoch seconds read as milliseconds fall in 1970, a
+		// date that passes every other check.
+		if ok && k == timeUnixMS && max(t.UnixMilli(), -t.UnixMilli()) < 100_000_000_000 {
+			return time.Time{}, rowError(ReasonTime, p.timeCol, "%q as milliseconds is %s, which looks like epoch seconds: map the column as unix_s", c, t.Format(time.RFC3339))
+		}
+		if ok {
 			return t, nil
 		}
 		return time.Time{}, rowError(ReasonTime, p.timeCol, "%q is not a time in %s", c, k)

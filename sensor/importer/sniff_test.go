@@ -701,3 +701,25 @@ func TestSampleBounded(t *testing.T) {
 		t.Fatalf("with a larger sample: %d readings, %v", got, err)
 	}
 }
+
+func TestMappedMillisRejectsSeconds(t *testing.T) {
+	m, err := ParseMap("time=0:unix_ms,source=1,t=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "1163438041 20 21.5\n1163438101 20 21.6\n1163438161000 20 21.7\n"
+	var got []sensor.Reading
+	s, err := Import(strings.NewReader(text), "secs.txt", Options{Logger: quiet, Map: m}, func(r sensor.Reading) error {
+		got = append(got, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || s.Rejected != 2 {
+		t.Fatalf("imported %d readings and rejected %d, want the millisecond row alone and 2 rejected", len(got), s.Rejected)
+	}
+	if d := s.Rejections[0].Detail; !strings.Contains(d, "looks like epoch seconds") || !strings.Contains(d, "unix_s") {
+		t.Errorf("rejection %q, want one saying the values look like seconds and naming unix_s", d)
+	}
+}
