@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ const (
 	// knownPeersEvery is how often a running node rewrites the file, so a
 	// node that crashes still leaves a recent one.
 	knownPeersEvery = time.Minute
+	// knownPeersPatience is how long after the start a node that reached
+	// none of its known peers says so.
+	knownPeersPatience = 30 * time.Second
 )
 
 // encodeKnownPeers writes the header, then one "ID ADDR" line per contact.
@@ -49,51 +53,68 @@ func encodeKnownPeers(peers []wire.Contact) []byte {
 	return b.Bytes()
 }
 
-// decodeKnownPeers reads a file written by encodeKnownPeers. It rejects
-// the whole file on the first bad line, naming it, since a file this node
-// wrote has none.
+// decodeKnownPeers reads a file written by encodeKnownPeers. It returns
+// the peers of the good lines, and an error naming the first bad line,
+// if any, so that one damaged line does not cost the others. A file
+// without the header, or larger than any this node writes, gives no
+// peers.
 func decodeKnownPeers(data []byte) ([]wire.Contact, error) {
 	if len(data) > maxKnownPeersBytes {
-		return nil, fmt.Errorf("node: %s is %d bytes, more than %d", knownPeersFile, len(data), maxKnownPeersBytes)
+		return nil, fmt.Errorf("node: %s is larger than %d bytes, so this node did not write it", knownPeersFile, maxKnownPeersBytes)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 256), maxKnownPeersBytes)
 	if !sc.Scan() || sc.Text() != knownPeersHeader {
 		return nil, fmt.Errorf("node: %s does not start with %q", knownPeersFile, knownPeersHeader)
 	}
-	var peers []wire.Contact
+	var (
+		peers []wire.Contact
+		bad   error
+	)
 	for line := 2; sc.Scan(); line++ {
 		text := sc.Text()
 		if text == "" {
 			continue
 		}
 		if len(peers) == maxKnownPeers {
-			return nil, fmt.Errorf("node: %s has more than %d peers", knownPeersFile, maxKnownPeers)
+			return peers, fmt.Errorf("node: %s has more than %d peers; using the first %d", knownPeersFile, maxKnownPeers, maxKnownPeers)
 		}
 		c, err := parseKnownPeer(text)
 		if err != nil {
-			return nil, fmt.Errorf("node: %s line %d: %w", knownPeersFile, line, err)
+			if bad == nil {
+				bad = fmt.Errorf("node: %s line %d: %w", knownPeersFile, line, err)
+			}
+			continue
 		}
 		peers = append(peers, c)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("node: read %s: %w", knownPeersFile, err)
+		return peers, fmt.Errorf("node: read %s: %w", knownPeersFile, err)
 	}
-	return peers, nil
+	return peers, bad
+}
+
+// quoteShort quotes text for an error, cut to 80 bytes, since a damaged
+// file can hold a line of any length.
+func quoteShort(text string) string {
+	if len(text) > 80 {
+		return strconv.Quote(text[:80]) + "..."
+	}
+	return strconv.Quote(text)
 }
 
 func parseKnownPeer(text string) (wire.Contact, error) {
 	idText, addrText, ok := strings.Cut(text, " ")
 	if !ok {
-		return wire.Contact{}, fmt.Errorf("%q is not \"ID ADDRESS\"", text)
+		return wire.Contact{}, fmt.Errorf("%s is not \"ID ADDRESS\"", quoteShort(text))
 	}
 	id, err := identity.ParseID(idText)
 	if err != nil {
-		return wire.Contact{}, err
+		return wire.Contact{}, fmt.Errorf("node ID %s is not %d hex digits", quoteShort(idText), 2*identity.IDLen)
 	}
 	addr, err := netip.ParseAddrPort(addrText)
 	if err != nil || !addr.IsValid() || addr.Port() == 0 {
-		return wire.Contact{}, fmt.Errorf("address %q is not IP:port", addrText)
+		return wire.Contact{}, fmt.Errorf("address %s is not IP:port", quoteShort(addrText))
 	}
 	return wire.Contact{ID: id, Addr: addr}, nil
 }
@@ -142,8 +163,8 @@ func (n *Node) loadKnownPeers() []wire.Contact {
 		peers, err = decodeKnownPeers(data)
 	}
 	if err != nil {
-		n.log.Warn("known peers file ignored; it is rewritten within a minute", "file", path, "err", err)
-		return nil
+		n.log.Warn("known peers file damaged; using its good lines, and rewriting it within a minute", "file", path,
+			"peers", len(peers), "err", err)
 	}
 	return peers
 }
@@ -162,5 +183,20 @@ func (n *Node) keepKnownPeers() {
 		if err := n.saveKnownPeers(); err != nil {
 			n.log.Warn("known peers not saved", "err", err)
 		}
+	}
+}
+
+// checkKnownPeers warns when, knownPeersPatience after the start, the
+// node has reached none of the known peers it contacted nor any other:
+// they all left or moved, and the node needs another way in.
+func (n *Node) checkKnownPeers(known int) {
+	select {
+	case <-n.router.stop:
+		return
+	case <-time.After(knownPeersPatience):
+	}
+	if len(n.Peers()) == 0 {
+		n.log.Warn("none of the peers known from the last run answered; pass --bootstrap HOST:PORT of a running node, or check that LAN discovery reaches one",
+			"known", known, "file", filepath.Join(n.cfg.DataDir, knownPeersFile))
 	}
 }

@@ -140,3 +140,18 @@ func TestRestartedNodeFindsKnownPeers(t *testing.T) {
 		return false
 	})
 }
+
+func TestKnownPeersKeepsGoodLines(t *testing.T) {
+	good := knownPeer(1, "127.0.0.1:4717")
+	file := knownPeersHeader + "\n" + good.ID.String() + " " + good.Addr.String() + "\nzz 127.0.0.1:1\n" + strings.Repeat("x", 5000) + "\n"
+	peers, err := decodeKnownPeers([]byte(file))
+	if len(peers) != 1 || peers[0] != good {
+		t.Errorf("decoded %v, want the good line's peer alone", peers)
+	}
+	if err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("error %v, want one naming line 3", err)
+	}
+	if err != nil && len(err.Error()) > 300 {
+		t.Errorf("error is %d bytes long; a long bad line must be cut", len(err.Error()))
+	}
+}

@@ -344,6 +344,7 @@ func (n *Node) join(ctx context.Context) {
 	}
 	if len(known) > 0 {
 		n.log.Info("contacting peers known from the last run", "peers", len(known))
+		go n.checkKnownPeers(len(known))
 	}
 	if len(known) == 0 && len(n.cfg.Bootstrap) == 0 && n.cfg.DiscoveryPort == -1 {
 		n.log.Warn("no way to find peers: no --bootstrap, LAN discovery off and no peers known from a last run; this node is alone until another contacts it")
