@@ -222,6 +222,14 @@ func waitJob(ctx context.Context, client *api.Client, id string, w io.Writer) (*
 			if st.Done || st.Canceled {
 				return st, nil
 			}
+		} else if ctx.Err() == nil {
+			// Say once why no progress comes, such as a node that stopped;
+			// the job itself runs on without it.
+			line := fmt.Sprintf("status not available, retrying: %v", err)
+			if line != last {
+				fmt.Fprintln(w, line)
+				last = line
+			}
 		}
 		select {
 		case <-ctx.Done():
