@@ -278,9 +278,9 @@ func (s *Store) grantWrap(v *nsView, rec *wire.Record, env *seal.Envelope, g rea
 
 // CheckOwner returns nil when user is an owner of namespace, or when the
 // namespace does not exist yet, since user's first write would create it
-// as its owner. Otherwise it fails with ErrForbidden, naming what, the
-// action that needs an owner.
-func (s *Store) CheckOwner(ctx context.Context, user, namespace, what string) error {
+// as its owner. Otherwise it fails with ErrForbidden, naming action,
+// what only an owner may do.
+func (s *Store) CheckOwner(ctx context.Context, user, namespace, action string) error {
 	v, err := s.resolve(ctx, user, namespace, Write, false)
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -289,7 +289,7 @@ func (s *Store) CheckOwner(ctx context.Context, user, namespace, what string) er
 		return err
 	}
 	if !v.owner {
-		return fmt.Errorf("%w: only an owner of %q may %s", ErrForbidden, namespace, what)
+		return fmt.Errorf("%w: only an owner of %q may %s", ErrForbidden, namespace, action)
 	}
 	return nil
 }
