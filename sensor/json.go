@@ -251,12 +251,24 @@ func (d *jsonDecoder) time() (time.Time, error) {
 	case json.Number:
 		t, err := parseEpochMillis(string(v))
 		if err == nil && d.rejectSeconds && max(t.UnixMilli(), -t.UnixMilli()) < secondsAsMillis {
-			return time.Time{}, fmt.Errorf("%w: time %s ms is %s, which looks like epoch seconds: send epoch milliseconds (seconds × 1000) or an RFC 3339 string",
-				ErrInvalid, v, t.Format(time.RFC3339Nano))
+			return time.Time{}, earlyTimeError(v, t)
 		}
 		return t, err
 	}
 	return time.Time{}, fmt.Errorf("%w: time is %s, want an RFC 3339 string or epoch milliseconds", ErrMalformed, describeToken(tok))
+}
+
+// earlyTimeError returns the error for a numeric time within
+// secondsAsMillis of the epoch. It calls the time epoch seconds only when,
+// read as seconds, it is after 1973, because a small or negative number
+// is more likely a counter or an offset.
+func earlyTimeError(v json.Number, t time.Time) error {
+	if ms := t.UnixMilli(); ms >= secondsAsMillis/1000 {
+		return fmt.Errorf("%w: time %s ms is %s, which looks like epoch seconds: send epoch milliseconds (seconds × 1000) or an RFC 3339 string",
+			ErrInvalid, v, t.Format(time.RFC3339Nano))
+	}
+	return fmt.Errorf("%w: time %s ms is %s, within three years of 1970: send epoch milliseconds or an RFC 3339 string",
+		ErrInvalid, v, t.Format(time.RFC3339Nano))
 }
 
 // parseEpochMillis reads milliseconds since the Unix epoch, with up to six

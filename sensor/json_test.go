@@ -368,19 +368,20 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 func TestDecodeJSONRejectEpochSeconds(t *testing.T) {
 	opts := JSONOptions{RejectEpochSeconds: true}
-	for _, in := range []string{
-		`{"source":"s","time":1733390000,"fields":{"t":1}}`,
-		`{"source":"s","time":0,"fields":{"t":1}}`,
-		`{"source":"s","time":-1733390000,"fields":{"t":1}}`,
-		`{"source":"s","time":99999999999.5,"fields":{"t":1}}`,
+	for _, c := range []struct{ in, want string }{
+		{`{"source":"s","time":1733390000,"fields":{"t":1}}`, "looks like epoch seconds"},
+		{`{"source":"s","time":99999999999.5,"fields":{"t":1}}`, "looks like epoch seconds"},
+		{`{"source":"s","time":0,"fields":{"t":1}}`, "within three years of 1970"},
+		{`{"source":"s","time":-5,"fields":{"t":1}}`, "within three years of 1970"},
+		{`{"source":"s","time":-1733390000,"fields":{"t":1}}`, "within three years of 1970"},
 	} {
-		_, err := DecodeJSON([]byte(in), opts)
+		_, err := DecodeJSON([]byte(c.in), opts)
 		if !errors.Is(err, ErrInvalid) {
-			t.Errorf("%s: error = %v, want ErrInvalid", in, err)
+			t.Errorf("%s: error = %v, want ErrInvalid", c.in, err)
 			continue
 		}
-		if !strings.Contains(err.Error(), "looks like epoch seconds") {
-			t.Errorf("%s: error %q does not say the time looks like seconds", in, err)
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %q does not say %q", c.in, err, c.want)
 		}
 	}
 
