@@ -60,7 +60,8 @@ func (k fieldKind) String() string {
 	return [...]string{fieldAny: "any", fieldNumber: "number", fieldText: "text"}[k]
 }
 
-// String describes the layout on a few lines, for logs and the CLI.
+// String describes the layout on one line, since log handlers quote a
+// value that spans lines.
 func (l *Layout) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "delimiter %s, ", l.Delimiter)
@@ -76,12 +77,12 @@ func (l *Layout) String() string {
 	if l.Source != "" {
 		fmt.Fprintf(&b, ", source %q", l.Source)
 	}
-	b.WriteString("\ncolumns:")
+	b.WriteString("; columns:")
 	for _, c := range l.Columns {
 		fmt.Fprintf(&b, " %s", c.String())
 	}
 	for _, n := range l.Notes {
-		b.WriteString("\nnote: " + n)
+		b.WriteString("; note: " + n)
 	}
 	return b.String()
 }
