@@ -51,8 +51,9 @@ type QueryRequest struct {
 	// Aggregates names the aggregates to return instead of readings, of
 	// count, min, max and mean.
 	Aggregates []string `json:"aggregates,omitempty"`
-	// By groups aggregates by "sensor", "hour" or "day"; empty means one
-	// group of every match.
+	// By groups aggregates by "sensor", "hour" or "day", or by sensor and
+	// a span of time, such as "sensor,hour". Empty means one group of
+	// every match.
 	By string `json:"by,omitempty"`
 }
 

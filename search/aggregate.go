@@ -11,7 +11,8 @@ import (
 	"github.com/yuinet/yui/sensor"
 )
 
-// GroupBy selects how Aggregate groups readings.
+// GroupBy selects how Aggregate groups readings: by sensor, by a span
+// of time, or by both, written "sensor,hour" or "sensor,day".
 type GroupBy string
 
 // Groupings.
@@ -26,24 +27,63 @@ const (
 	ByDay  GroupBy = "day"
 )
 
-// ParseGroupBy returns the grouping named s: "", "all", "sensor", "hour"
-// or "day".
+// ParseGroupBy returns the grouping named s: "", "all", or a
+// comma-separated list of "sensor" and one of "hour" or "day", in any
+// order. The result lists sensor first.
 func ParseGroupBy(s string) (GroupBy, error) {
-	switch g := GroupBy(s); g {
-	case All, BySensor, ByHour, ByDay:
-		return g, nil
-	case "all":
+	if s == "" || s == "all" {
 		return All, nil
 	}
-	return "", fmt.Errorf("%w: grouping %q is unknown; use sensor, hour or day", ErrInvalidQuery, s)
+	var bySensor bool
+	var span GroupBy
+	for _, part := range strings.Split(s, ",") {
+		switch g := GroupBy(strings.TrimSpace(part)); g {
+		case BySensor:
+			if bySensor {
+				return "", fmt.Errorf("%w: grouping %q names sensor twice", ErrInvalidQuery, s)
+			}
+			bySensor = true
+		case ByHour, ByDay:
+			if span != "" {
+				return "", fmt.Errorf("%w: grouping %q names two spans of time; use one of hour and day", ErrInvalidQuery, s)
+			}
+			span = g
+		default:
+			return "", fmt.Errorf("%w: grouping %q: %q is unknown; use sensor, hour or day, or sensor with one of hour and day", ErrInvalidQuery, s, part)
+		}
+	}
+	switch {
+	case bySensor && span != "":
+		return BySensor + "," + span, nil
+	case bySensor:
+		return BySensor, nil
+	}
+	return span, nil
+}
+
+// sensor reports whether g groups by sensor.
+func (g GroupBy) sensor() bool {
+	return g == BySensor || strings.HasPrefix(string(g), string(BySensor)+",")
+}
+
+// span returns the span of time g groups by, or "" for none.
+func (g GroupBy) span() GroupBy {
+	_, span, found := strings.Cut(string(g), ",")
+	if found {
+		return GroupBy(span)
+	}
+	if g == ByHour || g == ByDay {
+		return g
+	}
+	return ""
 }
 
 // Group is the aggregates of one group of readings.
 type Group struct {
-	// Sensor is the group's source, for BySensor.
+	// Sensor is the group's source, when grouped by sensor.
 	Sensor string
-	// Start is the first instant of the group's hour or day, for ByHour
-	// and ByDay.
+	// Start is the first instant of the group's hour or day, when
+	// grouped by one.
 	Start time.Time
 	// Count is the number of readings in the group.
 	Count int
@@ -95,12 +135,13 @@ func (s *Stats) finish() {
 // q.Limit is ignored. A user who may not read the namespace gets an error
 // wrapping store.ErrForbidden.
 func (s *Querier) Aggregate(ctx context.Context, user string, q Query, by GroupBy) ([]Group, error) {
-	if _, err := ParseGroupBy(string(by)); err != nil {
+	by, err := ParseGroupBy(string(by))
+	if err != nil {
 		return nil, err
 	}
 	agg := newAggregator(by)
 	q.Limit = 0
-	err := s.scan(ctx, user, q, func(rs []sensor.Reading) {
+	err = s.scan(ctx, user, q, func(rs []sensor.Reading) {
 		for i := range rs {
 			agg.add(&rs[i])
 		}
@@ -138,21 +179,23 @@ func (a *aggregator) add(r *sensor.Reading) {
 	}
 }
 
-// group returns the group of r, creating it on first use. Time groups
-// are keyed by their start in RFC 3339, which sorts in time order for
-// the years readings may have.
+// group returns the group of r, creating it on first use. Groups are
+// keyed by source, then by their start in RFC 3339, which sorts in time
+// order for the years readings may have.
 func (a *aggregator) group(r *sensor.Reading) *Group {
-	var key string
 	g := Group{}
-	switch a.by {
-	case BySensor:
-		key, g.Sensor = r.Source, r.Source
+	if a.by.sensor() {
+		g.Sensor = r.Source
+	}
+	switch a.by.span() {
 	case ByHour:
 		g.Start = time.Unix(hourOf(r.Time)*hourSeconds, 0).UTC()
-		key = g.Start.Format(time.RFC3339)
 	case ByDay:
 		g.Start = time.Unix(floorDiv(r.Time.Unix(), daySeconds)*daySeconds, 0).UTC()
-		key = g.Start.Format(time.RFC3339)
+	}
+	key := g.Sensor
+	if !g.Start.IsZero() {
+		key += "\x00" + g.Start.Format(time.RFC3339)
 	}
 	if found := a.byKey[key]; found != nil {
 		return found

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -17,15 +18,17 @@ func bruteAggregate(all []sensor.Reading, q Query, by GroupBy) map[string]*Group
 	q.Limit = 0
 	groups := make(map[string]*Group)
 	for _, r := range bruteQuery(all, q) {
-		key := ""
-		switch by {
-		case BySensor:
-			key = r.Source
-		case ByHour:
-			key = r.Time.Truncate(time.Hour).Format(time.RFC3339)
-		case ByDay:
-			key = time.Date(r.Time.Year(), r.Time.Month(), r.Time.Day(), 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
+		var parts []string
+		if strings.Contains(string(by), "sensor") {
+			parts = append(parts, r.Source)
 		}
+		if strings.Contains(string(by), "hour") {
+			parts = append(parts, r.Time.Truncate(time.Hour).Format(time.RFC3339))
+		}
+		if strings.Contains(string(by), "day") {
+			parts = append(parts, time.Date(r.Time.Year(), r.Time.Month(), r.Time.Day(), 0, 0, 0, 0, time.UTC).Format(time.RFC3339))
+		}
+		key := strings.Join(parts, "/")
 		g := groups[key]
 		if g == nil {
 			g = &Group{Fields: make(map[string]*Stats)}
@@ -51,14 +54,15 @@ func bruteAggregate(all []sensor.Reading, q Query, by GroupBy) map[string]*Group
 	return groups
 }
 
-func groupKey(g Group, by GroupBy) string {
-	switch by {
-	case BySensor:
-		return g.Sensor
-	case ByHour, ByDay:
-		return g.Start.Format(time.RFC3339)
+func groupKey(g Group) string {
+	var parts []string
+	if g.Sensor != "" {
+		parts = append(parts, g.Sensor)
 	}
-	return ""
+	if !g.Start.IsZero() {
+		parts = append(parts, g.Start.Format(time.RFC3339))
+	}
+	return strings.Join(parts, "/")
 }
 
 func TestAggregateMatchesBruteForce(t *testing.T) {
@@ -77,6 +81,8 @@ func TestAggregateMatchesBruteForce(t *testing.T) {
 		{"by day", Query{Where: []Condition{{Field: "status", Op: Equal, Value: sensor.Text("open")}}}, ByDay},
 		{"near by sensor", Query{Near: &Near{Center: *sensor.PlanePoint(15, 15), Radius: 10}}, BySensor},
 		{"time range by hour", Query{From: gates.Add(22 * time.Hour), To: gates.Add(27 * time.Hour)}, ByHour},
+		{"by sensor and hour", Query{From: d.start, To: d.start.Add(5 * time.Hour)}, "sensor,hour"},
+		{"by day and sensor", Query{}, "day,sensor"},
 	}
 	ctx := context.Background()
 	for _, tt := range tests {
@@ -88,12 +94,15 @@ func TestAggregateMatchesBruteForce(t *testing.T) {
 				t.Fatalf("Aggregate: %v", err)
 			}
 			want := bruteAggregate(d.all, q, tt.by)
+			if len(want) == 0 {
+				t.Fatal("the query matches no reading, so it tests nothing")
+			}
 			if len(got) != len(want) {
 				t.Fatalf("%d groups, brute force has %d", len(got), len(want))
 			}
 			keys := make([]string, len(got))
 			for i, g := range got {
-				keys[i] = groupKey(g, tt.by)
+				keys[i] = groupKey(g)
 				w := want[keys[i]]
 				if w == nil {
 					t.Fatalf("group %q is not in the brute force result", keys[i])
@@ -127,6 +136,33 @@ func assertSameGroup(t *testing.T, key string, got Group, want *Group) {
 		}
 		if wm := w.Sum / float64(w.Count); math.Abs(g.Mean()-wm) > 1e-9*math.Max(1, math.Abs(wm)) {
 			t.Errorf("group %q field %s: mean %v, brute force %v", key, name, g.Mean(), wm)
+		}
+	}
+}
+
+func TestParseGroupBy(t *testing.T) {
+	for in, want := range map[string]GroupBy{
+		"":            All,
+		"all":         All,
+		"sensor":      BySensor,
+		"day":         ByDay,
+		"hour,sensor": "sensor,hour",
+		"sensor, day": "sensor,day",
+		"sensor,hour": "sensor,hour",
+	} {
+		got, err := ParseGroupBy(in)
+		if err != nil {
+			t.Errorf("ParseGroupBy(%q): %v", in, err)
+			continue
+		}
+		if got != want {
+			t.Errorf("ParseGroupBy(%q) = %q, want %q", in, got, want)
+		}
+	}
+
+	for _, in := range []string{"week", "hour,day", "sensor,sensor", "sensor,", "cell"} {
+		if _, err := ParseGroupBy(in); !errors.Is(err, ErrInvalidQuery) {
+			t.Errorf("ParseGroupBy(%q) error = %v, want ErrInvalidQuery", in, err)
 		}
 	}
 }

@@ -73,7 +73,7 @@ matching readings instead of the readings, grouped with --by.`,
 	fl.StringVar(&f.nearXY, "near-xy", "", "keep readings within RADIUS metres of a point on the site's plan: X,Y,RADIUS")
 	fl.IntVar(&f.limit, "limit", 0, fmt.Sprintf("print at most this many readings, the earliest (0 means %d)", api.MaxQueryReadings))
 	fl.StringVar(&f.agg, "agg", "", "print aggregates instead of readings: a list of count, min, max and mean")
-	fl.StringVar(&f.by, "by", "", "group aggregates by sensor, hour or day (default: one group)")
+	fl.StringVar(&f.by, "by", "", "group aggregates by sensor, hour or day, or by sensor and hour or day, such as sensor,hour (default: one group)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the node's JSON result")
 	fl.BoolVar(&f.asCSV, "csv", false, "print comma-separated values with a header line")
 	return cmd

@@ -110,6 +110,18 @@ func TestQueryCommandOnNode(t *testing.T) {
 		t.Errorf("aggregate query printed\n%s\nwant\n%s", out, want)
 	}
 
+	out, err = run(t, "query", "lab", "--data-dir", dir, "--agg", "count", "--by", "hour,sensor", "--csv")
+	if err != nil {
+		t.Fatalf("query by sensor and hour: %v\n%s", err, out)
+	}
+	want = "group,readings,field,count\n" +
+		"1@2004-03-10T18:00:00Z,4,temperature,4\n" +
+		"2@2004-03-10T18:00:00Z,4,temperature,4\n" +
+		"3@2004-03-10T18:00:00Z,3,temperature,3\n"
+	if out != want {
+		t.Errorf("query by sensor and hour printed\n%s\nwant\n%s", out, want)
+	}
+
 	if _, err := run(t, "query", "lab", "--data-dir", dir, "--user", "nobody"); err == nil {
 		t.Error("query as an unknown user succeeded")
 	}
