@@ -35,6 +35,11 @@ const (
 	jobWatchFailures = 120
 	// jobRecordTimeout bounds one read or write of a record.
 	jobRecordTimeout = 30 * time.Second
+	// jobResultTries and jobResultRetryEvery bound the writes of a job's
+	// result while too few holders take it: long enough for the
+	// overlay to drop a dead holder.
+	jobResultTries      = 4
+	jobResultRetryEvery = 10 * time.Second
 )
 
 // jobRecordsNamespace returns the namespace that keeps user's job
@@ -69,8 +74,8 @@ func (s *jobService) watchJob(sj *submittedJob) {
 		}
 		failures = 0
 		if st.Done || st.Canceled {
-			if err := s.saveRecord(sj); err != nil {
-				s.n.log.Warn("job result not stored; it is lost on restart", "job", sj.id, "err", err)
+			if err := s.saveResult(sj); err != nil {
+				s.n.log.Warn("job result not fully stored; it may be lost on restart", "job", sj.id, "err", err)
 				return
 			}
 			s.n.log.Info("stored job result", "job", sj.id, "user", sj.user)
@@ -79,6 +84,28 @@ func (s *jobService) watchJob(sj *submittedJob) {
 		}
 	}
 	s.n.log.Warn("job status unreachable; stopped watching it", "job", sj.id, "failures", failures)
+}
+
+// saveResult stores the record of an ended job, trying again while too
+// few holders take it. A put that stored some copies but not all fails
+// with store.ErrUnavailable, and a holder that just died is replaced by
+// the next closest only once the overlay notices it is gone.
+func (s *jobService) saveResult(sj *submittedJob) error {
+	var err error
+	for try := range jobResultTries {
+		if try > 0 {
+			select {
+			case <-s.ctx.Done():
+				return err
+			case <-time.After(jobResultRetryEvery):
+			}
+		}
+		err = s.saveRecord(sj)
+		if !errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+	}
+	return err
 }
 
 // dropSealedInputsLater deletes the job's ciphertext records after
