@@ -23,8 +23,12 @@ import (
 //   - Bodies are maps with small integer keys (1 byte each); fields
 //     tagged omitempty are left out when empty.
 //
-// Other message types, such as the hierarchy's, are encoded for real.
-// TestWireSizeMatchesEncode checks these rules against wire.Encode.
+//   - A hierarchy member record is an array of its 8 fields: contact,
+//     the unsigned version, uptime, capacity and link, a 1-byte bool and
+//     the seeds. A nil slice encodes as null, 1 byte, as an empty one.
+//
+// Other message types are encoded for real. TestWireSizeMatchesEncode
+// checks these rules against wire.Encode.
 
 // cborHead returns the size of a CBOR head carrying the argument n.
 func cborHead(n uint64) int {
@@ -89,6 +93,21 @@ func bodySize(msg wire.Message) (int, bool) {
 			return 1, true
 		}
 		return 1 + 1 + contactsSize(m.Contacts), true
+	case *wire.GroupSync:
+		return membersBodySize(m.Members), true
+	case *wire.GroupState:
+		return membersBodySize(m.Members), true
+	case *wire.Forward:
+		return 1 + 1 + cborHead(m.Token) + 1 + cborBytes(len(m.Target)) + 1 + contactsSize(m.Path), true
+	case *wire.ForwardAck:
+		return 1, true
+	case *wire.LookupAnswer:
+		return lookupAnswerSize(m), true
+	case *wire.Referral:
+		if len(m.Contacts) == 0 {
+			return 1, true
+		}
+		return 1 + 1 + contactsSize(m.Contacts), true
 	case *wire.Error:
 		n := 1 + 1 + cborHead(uint64(m.Code))
 		if m.Message != "" {
@@ -112,4 +131,35 @@ func wireSize(request uint64, msg wire.Message) (int, bool) {
 		return 0, false
 	}
 	return len(b), true
+}
+
+func memberSize(m *wire.Member) int {
+	return 1 + contactSize(&m.Contact) + cborHead(m.Version) + cborHead(m.Uptime) +
+		cborHead(uint64(m.Capacity)) + cborHead(uint64(m.Link)) + 1 + contactsSize(m.Seeds)
+}
+
+// membersBodySize returns the size of a body that is a map with the
+// member records under key 1, left out when there are none.
+func membersBodySize(members []wire.Member) int {
+	if len(members) == 0 {
+		return 1
+	}
+	n := 1 + 1 + cborHead(uint64(len(members)))
+	for i := range members {
+		n += memberSize(&members[i])
+	}
+	return n
+}
+
+func lookupAnswerSize(m *wire.LookupAnswer) int {
+	n := 1 + 1 + cborHead(m.Token)
+	if len(m.Closest) > 0 {
+		n += 1 + contactsSize(m.Closest)
+	}
+	for _, v := range []uint64{uint64(m.Hops), uint64(m.Queried), uint64(m.Failed)} {
+		if v != 0 {
+			n += 1 + cborHead(v)
+		}
+	}
+	return n
 }

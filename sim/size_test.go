@@ -35,10 +35,50 @@ func randomContacts(rng *rand.Rand, n int) []wire.Contact {
 	return cs
 }
 
+// randomMembers draws up to 40 member records, some with a zero address
+// and no seeds, as a node's own record may have.
+func randomMembers(rng *rand.Rand) []wire.Member {
+	ms := make([]wire.Member, rng.IntN(41))
+	for i := range ms {
+		m := &ms[i]
+		m.Contact = randomContact(rng)
+		if rng.IntN(4) == 0 {
+			m.Contact.Addr = netip.AddrPort{}
+		}
+		m.Version = rng.Uint64() >> rng.IntN(64)
+		m.Uptime = rng.Uint64() >> rng.IntN(64)
+		m.Capacity = rng.Uint32() >> rng.IntN(32)
+		m.Link = rng.Uint32() >> rng.IntN(32)
+		m.Representative = rng.IntN(2) == 0
+		if n := rng.IntN(wire.MaxSeeds + 2); n <= wire.MaxSeeds {
+			m.Seeds = randomContacts(rng, n)
+		}
+	}
+	return ms
+}
+
 // randomMessage draws an overlay message of any type, with field sizes
 // from empty to the wire limits.
 func randomMessage(rng *rand.Rand) wire.Message {
-	switch rng.IntN(6) {
+	switch rng.IntN(12) {
+	case 6:
+		return &wire.GroupSync{Members: randomMembers(rng)}
+	case 7:
+		return &wire.GroupState{Members: randomMembers(rng)}
+	case 8:
+		return &wire.Forward{Token: rng.Uint64() >> rng.IntN(64), Target: randomContact(rng).ID, Path: randomContacts(rng, 1+rng.IntN(wire.MaxPath))}
+	case 9:
+		return &wire.ForwardAck{}
+	case 10:
+		return &wire.LookupAnswer{
+			Token:   rng.Uint64() >> rng.IntN(64),
+			Closest: randomContacts(rng, rng.IntN(wire.MaxContacts+1)),
+			Hops:    uint8(rng.IntN(3) * rng.IntN(256)),
+			Queried: uint16(rng.IntN(3) * rng.IntN(65536)),
+			Failed:  uint16(rng.IntN(3) * rng.IntN(300)),
+		}
+	case 11:
+		return &wire.Referral{Contacts: randomContacts(rng, rng.IntN(wire.MaxContacts+1))}
 	case 0:
 		return &wire.Ping{}
 	case 1:
@@ -77,12 +117,15 @@ func TestWireSizeMatchesEncode(t *testing.T) {
 }
 
 func TestWireSizeEncodesOtherTypes(t *testing.T) {
-	msg := &wire.Referral{}
+	msg := &wire.Ack{}
 	b, err := wire.Encode(7, msg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := bodySize(msg); ok {
+		t.Fatalf("bodySize computes %T, which this test needs encoded", msg)
+	}
 	if got, ok := wireSize(7, msg); !ok || got != len(b) {
-		t.Errorf("wireSize(7, Referral) = %d, %v; want %d, true", got, ok, len(b))
+		t.Errorf("wireSize(7, %T) = %d, %v; want %d, true", msg, got, ok, len(b))
 	}
 }
