@@ -215,7 +215,11 @@ waiting up to 30 s between attempts; it then prints the alerts the node
 accepted meanwhile, and none twice.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := contextOrBackground(cmd.Context())
+			// A handler of its own, because a shell script starts a
+			// background command with SIGINT ignored, and the watch would
+			// then ignore Ctrl-C for good once brought to the foreground.
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
 			w := &alertWatch{g: g, out: cmd.OutOrStdout(), errOut: cmd.ErrOrStderr(), asJSON: asJSON,
 				printed: make(map[alertID]bool), retryMax: alertWatchRetryMax}
 			return w.run(ctx, held)

@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -86,5 +89,53 @@ func TestAlertWatchNeedsNodeAtStart(t *testing.T) {
 		printed: make(map[alertID]bool), retryMax: time.Second}
 	if err := w.run(context.Background(), false); err == nil {
 		t.Fatal("watch with no node running returned no error")
+	}
+}
+
+// TestAlertWatchStopsOnInterrupt runs watch in a child process started
+// with SIGINT ignored, as a shell script starts a background command,
+// and checks that SIGINT still ends it.
+func TestAlertWatchStopsOnInterrupt(t *testing.T) {
+	if dir := os.Getenv("YUI_TEST_WATCH_DIR"); dir != "" {
+		root := newRootCommand()
+		root.SetArgs([]string{"alert", "watch", "--data-dir", dir})
+		if err := root.Execute(); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+
+	dir := filepath.Join(t.TempDir(), "node")
+	n := startWatchedNode(t, dir)
+	defer n.Close()
+	child := exec.Command(os.Args[0], "-test.run=^TestAlertWatchStopsOnInterrupt$")
+	child.Env = append(os.Environ(), "YUI_TEST_WATCH_DIR="+dir)
+	// A child inherits ignored signals, so the test ignores SIGINT while
+	// it starts the child.
+	signal.Ignore(os.Interrupt)
+	err := child.Start()
+	signal.Reset(os.Interrupt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- child.Wait() }()
+
+	// The child ignores a SIGINT that arrives before watch installs its
+	// handler, so the signal is sent again until the child ends.
+	deadline := time.After(20 * time.Second)
+	for {
+		child.Process.Signal(os.Interrupt)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("watch ended with %v after SIGINT, want exit status 0", err)
+			}
+			return
+		case <-deadline:
+			child.Process.Kill()
+			t.Fatal("watch started with SIGINT ignored still runs 20 s after the first SIGINT")
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
