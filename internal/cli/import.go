@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -150,7 +151,15 @@ type importRun struct {
 	opts   importer.Options
 	send   sendFunc
 	totals importCounts
+	// seen contains a hash of every reading sent, up to maxTrackedReadings,
+	// to count the readings that repeat an earlier one exactly.
+	seen map[[16]byte]struct{}
 }
+
+// maxTrackedReadings bounds the hashes an import keeps to find repeated
+// readings, an estimated 60 MB at the bound. Repeats of readings past
+// it are not counted.
+const maxTrackedReadings = 1_000_000
 
 // sendFunc stores a batch of readings, encoded as JSON lines.
 type sendFunc func(ctx context.Context, body []byte) (*api.IngestResult, error)
@@ -158,6 +167,9 @@ type sendFunc func(ctx context.Context, body []byte) (*api.IngestResult, error)
 // importCounts are the counts the summary reports for a file or all.
 type importCounts struct {
 	rows, stored, rejected int
+	// repeated counts the readings equal to one sent earlier in the
+	// run, which the node stores but queries count once.
+	repeated int
 }
 
 func newImportRun(cmd *cobra.Command, g *globalFlags, user, namespace, mapSpec, locations string, strict bool) (*importRun, error) {
@@ -271,6 +283,7 @@ func (run *importRun) file(ctx context.Context, path string) error {
 	run.totals.rows += fi.counts.rows
 	run.totals.stored += fi.counts.stored
 	run.totals.rejected += fi.counts.rejected
+	run.totals.repeated += fi.counts.repeated
 	run.printCounts(path, fi.counts)
 	if fi.unprinted > 0 {
 		fmt.Fprintf(run.cmd.ErrOrStderr(), "%s: %d more rejected rows not shown\n", path, fi.unprinted)
@@ -295,6 +308,13 @@ func (run *importRun) newBar(f *os.File, path string) *progressbar.ProgressBar {
 
 func (run *importRun) printCounts(what string, c importCounts) {
 	fmt.Fprintf(run.cmd.OutOrStdout(), "%s: %d rows read, %d stored, %d rejected\n", what, c.rows, c.stored, c.rejected)
+	if c.repeated > 0 {
+		verb := "repeat"
+		if c.repeated == 1 {
+			verb = "repeats"
+		}
+		fmt.Fprintf(run.cmd.OutOrStdout(), "%s: %s %s an earlier one exactly; queries and jobs count each once\n", what, counted(c.repeated, "reading"), verb)
+	}
 }
 
 // fileImport is the state of one file's import.
@@ -355,16 +375,37 @@ func (fi *fileImport) countRows(rd *importer.Reader) {
 // add appends a reading to the batch and sends the batch when full.
 func (fi *fileImport) add(ctx context.Context, r *sensor.Reading, line int) error {
 	var err error
+	start := len(fi.body)
 	fi.body, err = sensor.AppendJSON(fi.body, r)
 	if err != nil {
 		return fmt.Errorf("import: %s:%d: %w", fi.path, line, err)
 	}
+	fi.countRepeat(fi.body[start:])
 	fi.body = append(fi.body, '\n')
 	fi.lines = append(fi.lines, line)
 	if len(fi.lines) < importBatchReadings && len(fi.body) < importBatchBytes {
 		return nil
 	}
 	return fi.flush(ctx)
+}
+
+// countRepeat counts line, one reading in JSON, if an equal line was
+// sent before in the run. Readings that differ only in the order of
+// their fields are not caught, which only lowers the count.
+func (fi *fileImport) countRepeat(line []byte) {
+	run := fi.run
+	if run.seen == nil {
+		run.seen = make(map[[16]byte]struct{})
+	}
+	sum := sha256.Sum256(line)
+	key := [16]byte(sum[:16])
+	if _, ok := run.seen[key]; ok {
+		fi.counts.repeated++
+		return
+	}
+	if len(run.seen) < maxTrackedReadings {
+		run.seen[key] = struct{}{}
+	}
 }
 
 // flush sends the batch and counts what the node stored and rejected.

@@ -373,3 +373,36 @@ func TestImportInterruptedSaysHowToFinish(t *testing.T) {
 		}
 	}
 }
+
+// TestImportCountsRepeatedReadings imports a file, then one that repeats
+// two of its rows and one of its own, and checks that the summary counts
+// the three repeats per file and in the total.
+func TestImportCountsRepeatedReadings(t *testing.T) {
+	run, rn, out, _ := newTestImport(t, importer.Options{})
+	first := writeTemp(t, "first.csv", smallTable)
+	second := writeTemp(t, "second.csv", "time,node,temperature\n"+
+		"2004-03-10 18:00:00,1,21.5\n"+
+		"2004-03-10 18:01:00,2,21.7\n"+
+		"2004-03-10 19:00:00,1,20.0\n"+
+		"2004-03-10 19:00:00,1,20.0\n"+
+		"2004-03-10 18:03:00,1,21.8\n")
+	if err := run.files(context.Background(), []string{first, second}); err != nil {
+		t.Fatal(err)
+	}
+
+	if len(rn.readings) != 16 {
+		t.Errorf("node got %d readings, want all 16, repeats included", len(rn.readings))
+	}
+	for _, want := range []string{
+		"second.csv: 5 rows read, 5 stored, 0 rejected\n",
+		"second.csv: 3 readings repeat an earlier one exactly",
+		"total: 3 readings repeat an earlier one exactly",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary %q lacks %q", out.String(), want)
+		}
+	}
+	if n := strings.Count(out.String(), "an earlier one"); n != 2 {
+		t.Errorf("summary %q counts repeats in first.csv, which has none", out.String())
+	}
+}
