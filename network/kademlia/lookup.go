@@ -25,6 +25,10 @@ const (
 	// lookupJoinRefresh refreshes one of the far buckets of a join and
 	// reports nothing. When it ends, the next far bucket's refresh starts.
 	lookupJoinRefresh
+	// lookupRejoin repeats a join lookup that found fewer than K nodes
+	// (see retryShortJoin). It acts as lookupJoin but reports nothing,
+	// because no caller asked for it.
+	lookupRejoin
 )
 
 // nodeState is the progress of a lookup's request to one node.
@@ -125,8 +129,9 @@ func (m *Machine) Lookup(now time.Time, target identity.NodeID) LookupID {
 // refreshes every bucket farther away than the closest neighbour. The
 // first contacts come from AddContact, which may be called just before;
 // lookups also ask the Alpha closest contacts that are still being
-// verified. Its LookupDone
-// event reports the lookup for the node's own ID.
+// verified. Its LookupDone event reports the lookup for the node's own ID.
+// If that lookup found fewer than K nodes, the Machine repeats it when the
+// next contact enters the table (see retryShortJoin), without an event.
 func (m *Machine) Bootstrap(now time.Time) LookupID {
 	return m.startLookup(now, m.self.ID, lookupJoin)
 }
@@ -474,9 +479,40 @@ func (m *Machine) finishLookup(now time.Time, l *lookup) {
 		m.startFarRefreshes(now)
 		return
 	}
-	m.events = append(m.events, Event{Kind: LookupDone, Lookup: res})
-	if l.kind == lookupJoin {
+	if l.kind != lookupRejoin {
+		m.events = append(m.events, Event{Kind: LookupDone, Lookup: res})
+	}
+	if l.kind == lookupJoin || l.kind == lookupRejoin {
+		m.joinShort = len(res.Closest) < m.cfg.K
 		m.refreshFarBuckets(now)
+	}
+}
+
+// retryShortJoin makes Tick run the join again when a contact enters the
+// table after a join lookup that found fewer than K nodes.
+//
+// Such a join lookup ended before it reached the node's neighbourhood, in a
+// network of more than K nodes. That happens when the first nodes it asked
+// knew only one another, such as the representatives of one group that
+// take their seats together, and the contacts from AddContact were still
+// being verified or referred the lookup elsewhere. Nothing else would look
+// up the node's own ID again for RefreshInterval, so its closest nodes
+// would not know it, and lookups for keys near it would miss it. In a
+// network of at most K nodes every join lookup is short, and each contact
+// that enters the table starts one more. That stops when no new node
+// joins.
+func (m *Machine) retryShortJoin(t int64) {
+	if m.joinShort {
+		m.joinShort = false
+		m.joinDue = t
+	}
+}
+
+// joinAgain runs the join retryShortJoin asked for once it is due.
+func (m *Machine) joinAgain(now time.Time, t int64) {
+	if t >= m.joinDue {
+		m.joinDue = noDeadline
+		m.startLookup(now, m.self.ID, lookupRejoin)
 	}
 }
 

@@ -508,3 +508,145 @@ func TestExtremeTimesDoNotStall(t *testing.T) {
 		}
 	}
 }
+
+// selfLookups returns the FindNode requests in out for the node's own ID.
+func selfLookups(out []Outgoing) []Outgoing {
+	var reqs []Outgoing
+	for _, o := range findNodes(out) {
+		if o.Msg.(*wire.FindNode).Target == selfID {
+			reqs = append(reqs, o)
+		}
+	}
+	return reqs
+}
+
+// joinAmongFew runs a join whose lookup reaches only two nodes that know
+// each other and nothing else, as the representatives of one group do
+// when they take their seats together. It returns at the time the join
+// lookup ended, with fewer than K nodes found.
+func joinAmongFew(t *testing.T, m *Machine) time.Time {
+	t.Helper()
+	a, b := contactAt(1, 1), contactAt(1, 2)
+	hear(t, m, t0, a)
+	hear(t, m, t0, b)
+	m.Outbox()
+	m.Events()
+
+	id := m.Bootstrap(t0)
+	now := t0
+	for _, r := range selfLookups(m.Outbox()) {
+		other := b
+		if r.To.ID == b.ID {
+			other = a
+		}
+		now = now.Add(time.Millisecond)
+		m.HandleResponse(now, r.To, r.Request, &wire.Nodes{Contacts: []wire.Contact{other}})
+	}
+	if res := lookupDone(t, m.Events(), id); len(res.Closest) != 2 {
+		t.Fatalf("join lookup found %d nodes, want the 2 that know each other", len(res.Closest))
+	}
+	return now
+}
+
+// verify makes m verify c as it does a contact from AddContact.
+func verify(t *testing.T, m *Machine, now time.Time, c wire.Contact) {
+	t.Helper()
+	m.AddContact(now, c)
+	pings := pingsTo(m.Outbox(), c.ID)
+	if len(pings) != 1 {
+		t.Fatalf("AddContact sent %d pings to %s, want 1", len(pings), c.ID.Short())
+	}
+	m.HandleResponse(now.Add(time.Millisecond), c, pings[0].Request, &wire.Pong{})
+	if !hasPeer(m, c.ID) {
+		t.Fatalf("verified contact %s is not in the table", c.ID.Short())
+	}
+}
+
+func TestShortJoinRetriedOnNewContact(t *testing.T) {
+	m := newTestMachine(Config{})
+	now := joinAmongFew(t, m)
+
+	// The join's far-bucket refreshes go to the two nodes, and learn
+	// nothing new.
+	for reqs := findNodes(m.Outbox()); len(reqs) > 0; reqs = findNodes(m.Outbox()) {
+		for _, r := range reqs {
+			m.HandleResponse(now, r.To, r.Request, &wire.Nodes{})
+		}
+	}
+
+	// A contact verified later leads into the rest of the network.
+	entry := contactAt(3, 7)
+	now = now.Add(100 * time.Millisecond)
+	verify(t, m, now, entry)
+	now = now.Add(time.Millisecond)
+	if d := m.NextDeadline(); d.IsZero() || d.After(now) {
+		t.Fatalf("NextDeadline = %v after a contact joined a short join's table, want at most %v", d, now)
+	}
+	m.Tick(now)
+	reqs := selfLookups(m.Outbox())
+	i := slices.IndexFunc(reqs, func(o Outgoing) bool { return o.To.ID == entry.ID })
+	if i < 0 {
+		t.Fatalf("no FindNode for the node's own ID to the new contact; sent %v", reqs)
+	}
+
+	// The new contact names the node's neighbours, and the repeated join
+	// queries them, which introduces the node to them.
+	var neighbours []wire.Contact
+	for n := range 20 {
+		neighbours = append(neighbours, contactAt(200, uint16(n)))
+	}
+	m.HandleResponse(now.Add(time.Millisecond), entry, reqs[i].Request, &wire.Nodes{Contacts: neighbours})
+	asked := 0
+	for _, r := range selfLookups(m.Outbox()) {
+		if slices.ContainsFunc(neighbours, func(c wire.Contact) bool { return c.ID == r.To.ID }) {
+			asked++
+		}
+	}
+	if asked == 0 {
+		t.Error("the repeated join asked none of the neighbours the new contact named")
+	}
+}
+
+func TestRepeatedJoinReportsNothing(t *testing.T) {
+	m := newTestMachine(Config{K: 4})
+	now := joinAmongFew(t, m)
+
+	// Every responder names the same three nodes, so the repeated join
+	// finds K = 4 nodes and the table grows to contain them.
+	names := []wire.Contact{contactAt(5, 1), contactAt(6, 1), contactAt(7, 1)}
+	now = now.Add(time.Millisecond)
+	verify(t, m, now, names[0])
+	rejoins := 0
+	for range 100 {
+		now = now.Add(time.Millisecond)
+		m.Tick(now)
+		out := m.Outbox()
+		if len(out) == 0 {
+			break
+		}
+		rejoins += len(selfLookups(out))
+		for _, o := range out {
+			switch o.Msg.(type) {
+			case *wire.FindNode:
+				m.HandleResponse(now, o.To, o.Request, &wire.Nodes{Contacts: names})
+			case *wire.Ping:
+				m.HandleResponse(now, o.To, o.Request, &wire.Pong{})
+			}
+		}
+	}
+	if rejoins == 0 {
+		t.Fatal("no repeated join after a contact entered the table")
+	}
+	for _, ev := range m.Events() {
+		if ev.Kind == LookupDone {
+			t.Errorf("repeated join reported lookup %d, which no caller started", ev.Lookup.ID)
+		}
+	}
+
+	// The last join found K nodes, so a further contact starts no join.
+	verify(t, m, now.Add(time.Millisecond), contactAt(8, 1))
+	m.Tick(now.Add(2 * time.Millisecond))
+	if reqs := selfLookups(m.Outbox()); len(reqs) > 0 {
+		t.Errorf("a contact after a full join started %d requests for the node's own ID", len(reqs))
+	}
+}

@@ -209,6 +209,11 @@ type Machine struct {
 	// farNext and farEnd are the range of far buckets whose join refresh
 	// has not started yet (see refreshFarBuckets).
 	farNext, farEnd int
+	// joinShort is set while the last join lookup found fewer than K
+	// nodes, and joinDue is when Tick runs the join again, or noDeadline
+	// (see retryShortJoin).
+	joinShort bool
+	joinDue   int64
 	// contactQueue holds up to K contacts from AddContact that wait for a
 	// ping; droppedContacts counts those that found it full.
 	contactQueue    []wire.Contact
@@ -239,6 +244,7 @@ func New(self wire.Contact, cfg Config, seed uint64, now time.Time) *Machine {
 		rng:        *rand.NewPCG(seed, seed^0x9e3779b97f4a7c15),
 		refreshDue: noDeadline,
 		pingDue:    noDeadline,
+		joinDue:    noDeadline,
 	}
 }
 

@@ -7,8 +7,10 @@ import (
 )
 
 // Tick runs the Machine's timers. It fails requests whose timeout (see
-// Outgoing.Timeout) has passed, finishes lookups that ran out of time, and
-// refreshes buckets that no lookup entered for RefreshInterval. It pings
+// Outgoing.Timeout) has passed, finishes lookups that ran out of time,
+// repeats a join lookup that found fewer than K nodes once a contact has
+// entered the table since, and refreshes buckets that no lookup entered
+// for RefreshInterval. It pings
 // contacts whose last request failed or that were silent for PingInterval,
 // while fewer than LivenessPings liveness and eviction pings are in
 // flight. Calling it early is harmless.
@@ -16,6 +18,7 @@ func (m *Machine) Tick(now time.Time) {
 	t := m.clock(now)
 	m.expireRequests(now, t)
 	m.expireLookups(now, t)
+	m.joinAgain(now, t)
 	m.refreshBuckets(now, t)
 	m.pingSilent(t)
 }
@@ -24,7 +27,7 @@ func (m *Machine) Tick(now time.Time) {
 // timer is pending. It may be in the past, and it can move earlier after
 // any other call, so a caller checks it again after each call.
 func (m *Machine) NextDeadline() time.Time {
-	due := m.refreshDue
+	due := min(m.refreshDue, m.joinDue)
 	if m.maintenancePings() < m.cfg.LivenessPings {
 		due = min(due, m.pingDue)
 	}

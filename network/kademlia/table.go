@@ -114,6 +114,7 @@ func (m *Machine) observe(t int64, c wire.Contact, rtt time.Duration) {
 		b.holdSocket(&e)
 		m.pingDue = min(m.pingDue, t+int64(m.cfg.PingInterval))
 		m.emit(PeerAdded, c)
+		m.retryShortJoin(t)
 		return
 	}
 	m.addReplacement(t, idx, e)
@@ -326,6 +327,7 @@ func (m *Machine) promote(t int64, idx int) {
 			m.pingDue = min(m.pingDue, t)
 		}
 		m.emit(PeerAdded, m.contactOf(&e))
+		m.retryShortJoin(t)
 	}
 }
 
