@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/job"
 	"github.com/yuinet/yui/job/he"
 	"github.com/yuinet/yui/job/sandbox"
@@ -106,6 +107,9 @@ type submittedJob struct {
 	// restored is set for a job read back from its stored record.
 	final    *wire.JobStatus
 	restored bool
+	// opened is the decrypted result of a sealed job whose page sums were
+	// stored as records, once read; guarded by jobService.mu.
+	opened []api.AggregateGroup
 }
 
 func (n *Node) startJobs() {
@@ -179,6 +183,8 @@ func (s *jobService) handle(ctx context.Context, from transport.Peer, msg wire.M
 		return s.handlePing(m)
 	case *wire.JobStatusRequest:
 		return s.handleStatus(m)
+	case *wire.JobSum:
+		return s.handleSum(ctx, from, m)
 	}
 	return &wire.Error{Code: wire.CodeUnsupported, Message: "unsupported job message " + msg.Type().String()}
 }
@@ -242,6 +248,7 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	}
 	var sealed *sealedJob
 	var warning string
+	var storeSums bool
 	if spec.Encrypted {
 		var cfg *he.SealConfig
 		if cfg, err = n.sealedNamespace(ctx, user, &spec, opts); err != nil {
@@ -249,7 +256,7 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 		}
 		if cfg != nil {
 			warning = sharedHoursWarning(keys)
-			keys, err = n.pagedKeys(ctx, user, &spec, cfg, keys)
+			keys, storeSums, err = n.pagedKeys(ctx, user, &spec, cfg, keys)
 		} else {
 			keys, sealed, err = n.sealSegments(ctx, user, &spec, q, keys)
 		}
@@ -271,6 +278,10 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if err != nil {
 		return "", err
 	}
+	if storeSums && len(units) > he.MaxSumRefs {
+		return "", fmt.Errorf("%w: %w: %d units, but a job whose page sums are stored takes at most %d, one reference each in the result; raise the segments per unit or select less",
+			job.ErrInvalid, ErrSealedLayout, len(units), he.MaxSumRefs)
+	}
 	n.setUnitHolders(ctx, user, spec.Namespace, units)
 	m, err := sched.New(jobConfig(spec.Verify), 1, units)
 	if err != nil {
@@ -291,11 +302,16 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	}
 	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: &spec, created: time.Now(), manager: manager, backup: backup,
 		sealed: sealed, warning: warning}
+	var sumStore *wire.Contact
+	if storeSums {
+		self := s.self()
+		sumStore = &self
+	}
 	start := func(to wire.Contact, role uint8, peer *wire.Contact) error {
 		ctx, cancel := context.WithTimeout(ctx, jobSendTimeout)
 		defer cancel()
 		_, err := s.request(ctx, to, &wire.JobState{JobID: spec.ID, Role: role, Peer: peer, Spec: specBytes,
-			Snapshot: snap, Submitter: n.id.ID.Short()})
+			Snapshot: snap, Submitter: n.id.ID.Short(), SumStore: sumStore})
 		return err
 	}
 	if backup != nil {
@@ -494,9 +510,10 @@ func (n *Node) Jobs() []jobSummary {
 
 // runUnit reads a unit's segments as the job's reader and aggregates
 // the readings that match the job's query.
-func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, segments []string, stats *unitStats) ([]byte, error) {
+func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, m *wire.JobAssign, stats *unitStats) ([]byte, error) {
+	segments := m.Segments
 	if spec.Encrypted && spec.Sealed {
-		return s.runPagedUnit(ctx, spec, segments)
+		return s.runPagedUnit(ctx, spec, m)
 	}
 	if spec.Encrypted {
 		return s.runSealedUnit(ctx, spec, segments)

@@ -167,6 +167,17 @@ func (n *Node) loadOwnerKey(user string) (*he.OwnerKey, error) {
 	return key, nil
 }
 
+// openingKey returns user's BGV key pair and the parameters, what every
+// decryption of a job's result needs.
+func (n *Node) openingKey(user string) (*he.OwnerKey, he.Params, error) {
+	params, err := heParams()
+	if err != nil {
+		return nil, he.Params{}, err
+	}
+	key, err := n.loadOwnerKey(user)
+	return key, params, err
+}
+
 // publishPublicKey stores pk at he/keys/USER in namespace unless it is
 // there already, so that writers and workers can fetch it.
 func (n *Node) publishPublicKey(ctx context.Context, user, namespace string, pk *he.PublicKey) error {
@@ -262,22 +273,36 @@ func (n *Node) checkSealedReader(ctx context.Context, spec *job.Spec, keys []str
 // keys in order.
 func (n *Node) putSealed(ctx context.Context, user string, spec *job.Spec, records [][]byte) ([]string, error) {
 	keys := make([]string, len(records))
-	errs := make([]error, len(records))
-	slots := make(chan struct{}, sealedPutParallelism)
-	var wg sync.WaitGroup
-	for i, b := range records {
+	for i := range records {
 		keys[i] = fmt.Sprintf("%sjobs/%s/%06d", sealedPrefix, spec.ID, i)
+	}
+	failed := forEachLimit(len(records), sealedPutParallelism, func(i int) error {
+		opts := store.PutOptions{ContentType: sealedContentType, Size: int64(len(records[i]))}
+		if _, err := n.storage.store.Put(ctx, user, spec.Namespace, keys[i], bytes.NewReader(records[i]), opts); err != nil {
+			return fmt.Errorf("node: store ciphertext %q: %w", keys[i], err)
+		}
+		return nil
+	})
+	return keys, errors.Join(failed...)
+}
+
+// forEachLimit calls fn for every index below n, at most limit calls at
+// once, and returns the errors of the calls that failed, in index order.
+// Ciphertext records are 262 KB each, so the limit bounds the memory and
+// the streams in flight.
+func forEachLimit(n, limit int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	slots := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			opts := store.PutOptions{ContentType: sealedContentType, Size: int64(len(b))}
-			if _, err := n.storage.store.Put(ctx, user, spec.Namespace, keys[i], bytes.NewReader(b), opts); err != nil {
-				errs[i] = fmt.Errorf("node: store ciphertext %q: %w", keys[i], err)
-			}
+			errs[i] = fn(i)
 		})
 	}
 	wg.Wait()
-	return keys, errors.Join(errs...)
+	return slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 }
 
 // newSealedJob bounds the job's values with a plan and gives every group

@@ -3,11 +3,15 @@ package node
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/yuinet/yui/job"
 	"github.com/yuinet/yui/job/he"
+	"github.com/yuinet/yui/job/sched"
+	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/sensor"
 )
 
@@ -37,31 +41,31 @@ func TestSealedAggregateReplicates(t *testing.T) {
 	spec := &job.Spec{ID: "j", Namespace: "library", Aggs: []string{"mean"}, Encrypted: true, Scale: 100}
 
 	for i, b := range units {
-		if err := checkUnitResult(spec, b); err != nil {
+		if err := checkUnitResult(spec, false, identity.NodeID{}, &wire.JobReport{Result: b}); err != nil {
 			t.Fatalf("unit %d: %v", i, err)
 		}
 	}
-	if err := checkUnitResult(spec, units[0][:len(units[0])-1]); err == nil {
+	if err := checkUnitResult(spec, false, identity.NodeID{}, &wire.JobReport{Result: units[0][:len(units[0])-1]}); err == nil {
 		t.Error("a truncated ciphertext passed the result check")
 	}
 	plain, err := job.NewPartial().Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkUnitResult(spec, plain); err == nil {
+	if err := checkUnitResult(spec, false, identity.NodeID{}, &wire.JobReport{Result: plain}); err == nil {
 		t.Error("a plain job's partial passed as an encrypted unit's result")
 	}
 
-	manager := newSealedManager(t, spec, nil)
-	if err := manager.foldCommit(units[0]); err != nil {
+	manager := newSealedManager(t, spec, false, nil)
+	if err := manager.foldCommit(sched.Commit{Result: units[0]}); err != nil {
 		t.Fatal(err)
 	}
 	replica, err := manager.encodeAggregate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	backup := newSealedManager(t, spec, replica)
-	if err := backup.foldCommit(units[1]); err != nil {
+	backup := newSealedManager(t, spec, false, replica)
+	if err := backup.foldCommit(sched.Commit{Result: units[1]}); err != nil {
 		t.Fatal(err)
 	}
 	final, err := backup.encodeAggregate()
@@ -87,19 +91,84 @@ func TestSealedAggregateReplicates(t *testing.T) {
 // decode to an empty sum.
 func TestSealedAggregateEmpty(t *testing.T) {
 	spec := &job.Spec{ID: "j", Namespace: "library", Aggs: []string{"mean"}, Encrypted: true, Scale: 100}
-	mj := newSealedManager(t, spec, nil)
+	mj := newSealedManager(t, spec, false, nil)
 	b, err := mj.encodeAggregate()
 	if err != nil || len(b) != 0 {
 		t.Fatalf("empty aggregate encodes to %d bytes, %v; want none", len(b), err)
 	}
-	if _, sealed, err := decodeAggregate(spec, []byte{1, 2, 3}); err == nil || sealed != nil {
+	if _, sealed, err := decodeAggregate(spec, false, []byte{1, 2, 3}); err == nil || sealed != nil {
 		t.Errorf("three bytes decoded as an encrypted aggregate: %v", err)
 	}
 }
 
-func newSealedManager(t *testing.T, spec *job.Spec, replica []byte) *managedJob {
+// A sealed job whose page sums are stored keeps one reference per
+// committed unit. A backup that takes over from the replicated
+// references and commits the next unit holds both, a second commit of a
+// unit is rejected, and a worker's result must reference its own
+// attempt.
+func TestSumRefsAggregateReplicates(t *testing.T) {
+	spec := &job.Spec{ID: "j", Namespace: "library", Aggs: []string{"mean"}, By: "sensor", Encrypted: true, Sealed: true, Scale: 100}
+	worker := identity.NodeID{7}
+	report := func(unit uint32, lease uint64, sums uint32) *wire.JobReport {
+		b, err := he.EncodeSumRefs([]he.SumRef{{Node: worker, Unit: unit, Epoch: 1, Lease: lease, Sums: sums}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &wire.JobReport{JobID: "j", Epoch: 1, Lease: lease, Unit: unit, Result: b}
+	}
+	first, second := report(1, 10, 8), report(2, 11, 3)
+	for _, m := range []*wire.JobReport{first, second} {
+		if err := checkUnitResult(spec, true, worker, m); err != nil {
+			t.Fatalf("unit %d: %v", m.Unit, err)
+		}
+	}
+	if err := checkUnitResult(spec, true, identity.NodeID{8}, first); err == nil {
+		t.Error("a reference to another node's sums passed the result check")
+	}
+	other := report(1, 12, 8)
+	other.Lease = 10
+	if err := checkUnitResult(spec, true, worker, other); err == nil {
+		t.Error("a reference to another lease's sums passed the result check")
+	}
+	if err := checkUnitResult(spec, false, worker, first); err == nil {
+		t.Error("a reference passed as page sums")
+	}
+
+	manager := newSealedManager(t, spec, true, nil)
+	if err := manager.foldCommit(sched.Commit{Unit: 1, Result: first.Result}); err != nil {
+		t.Fatal(err)
+	}
+	replica, err := manager.encodeAggregate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup := newSealedManager(t, spec, true, replica)
+	if err := backup.foldCommit(sched.Commit{Unit: 2, Result: second.Result}); err != nil {
+		t.Fatal(err)
+	}
+	if err := backup.foldCommit(sched.Commit{Unit: 1, Result: report(1, 13, 8).Result}); err == nil {
+		t.Error("a second commit of unit 1 was counted")
+	}
+	if err := backup.foldCommit(sched.Commit{Unit: 3, Result: second.Result}); err == nil {
+		t.Error("a commit of unit 3 holding unit 2's reference was counted")
+	}
+	final, err := backup.encodeAggregate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := he.DecodeSumRefs(final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []he.SumRef{{Node: worker, Unit: 1, Epoch: 1, Lease: 10, Sums: 8}, {Node: worker, Unit: 2, Epoch: 1, Lease: 11, Sums: 3}}
+	if !slices.Equal(refs, want) {
+		t.Errorf("references after takeover %+v, want %+v", refs, want)
+	}
+}
+
+func newSealedManager(t *testing.T, spec *job.Spec, storeSums bool, replica []byte) *managedJob {
 	t.Helper()
-	partial, sealed, err := decodeAggregate(spec, replica)
+	partial, sealed, err := decodeAggregate(spec, storeSums, replica)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/job"
 	"github.com/yuinet/yui/job/he"
+	"github.com/yuinet/yui/job/sched"
+	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/search"
 	"github.com/yuinet/yui/storage/store"
@@ -66,36 +70,56 @@ func (s *jobService) readSealedUnit(ctx context.Context, spec *job.Spec, keys []
 }
 
 // checkUnitResult checks that a worker's result decodes as the job's
-// kind of aggregate, before the scheduler may commit it.
-func checkUnitResult(spec *job.Spec, b []byte) error {
+// kind of aggregate, before the scheduler may commit it. References to
+// stored page sums must name exactly the report's attempt, by the node
+// that sent it, so that a worker cannot pass off another's sums.
+func checkUnitResult(spec *job.Spec, storeSums bool, from identity.NodeID, m *wire.JobReport) error {
 	if !spec.Encrypted {
-		_, err := job.DecodePartial(b)
+		_, err := job.DecodePartial(m.Result)
 		return err
 	}
 	params, err := heParams()
 	if err != nil {
 		return err
 	}
-	if spec.Sealed {
-		_, err = params.DecodePageSums(b)
+	switch {
+	case spec.Sealed && storeSums:
+		refs, err := he.DecodeSumRefs(m.Result)
+		if err != nil {
+			return err
+		}
+		want := he.SumRef{Node: [he.NodeIDSize]byte(from), Unit: m.Unit, Epoch: m.Epoch, Lease: m.Lease}
+		if len(refs) != 1 {
+			return fmt.Errorf("node: unit result has %d sum references, want 1", len(refs))
+		}
+		if got := refs[0]; got.Node != want.Node || got.Unit != want.Unit || got.Epoch != want.Epoch || got.Lease != want.Lease {
+			return fmt.Errorf("node: unit %d result references the sums of unit %d, epoch %d, lease %d, not its own",
+				m.Unit, got.Unit, got.Epoch, got.Lease)
+		}
+		return nil
+	case spec.Sealed:
+		_, err = params.DecodePageSums(m.Result)
 		return err
 	}
-	_, err = params.DecodeCiphertext(b)
+	_, err = params.DecodeCiphertext(m.Result)
 	return err
 }
 
 // sealedSum is the aggregate of an encrypted job: one ciphertext for a
-// job encrypted at submit, or page sums for a job over a sealed
-// namespace.
+// job encrypted at submit, page sums for a job over a sealed namespace,
+// or, when those do not fit a job message, one reference per committed
+// unit to the page sums it stored (by unit).
 type sealedSum struct {
 	one   *he.Aggregator
 	pages *he.PageAggregator
+	refs  map[uint32]he.SumRef
 }
 
 // decodeAggregate returns a replicated aggregate: a Partial for a plain
-// job, or the sum of the committed ciphertexts for an encrypted one.
-// Empty bytes mean nothing committed yet.
-func decodeAggregate(spec *job.Spec, b []byte) (*job.Partial, *sealedSum, error) {
+// job, or the sum of the committed ciphertexts for an encrypted one, or
+// the references to them when storeSums is set. Empty bytes mean nothing
+// committed yet.
+func decodeAggregate(spec *job.Spec, storeSums bool, b []byte) (*job.Partial, *sealedSum, error) {
 	if !spec.Encrypted {
 		if len(b) == 0 {
 			return job.NewPartial(), nil, nil
@@ -107,8 +131,19 @@ func decodeAggregate(spec *job.Spec, b []byte) (*job.Partial, *sealedSum, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	if spec.Sealed && storeSums {
+		sum := &sealedSum{refs: make(map[uint32]he.SumRef)}
+		if len(b) == 0 {
+			return job.NewPartial(), sum, nil
+		}
+		refs, err := he.DecodeSumRefs(b)
+		for _, r := range refs {
+			sum.refs[r.Unit] = r
+		}
+		return job.NewPartial(), sum, err
+	}
 	if spec.Sealed {
-		sum := &sealedSum{pages: he.NewPageAggregator(params)}
+		sum := &sealedSum{pages: he.NewPageAggregator(params, he.MaxPageSums)}
 		if len(b) == 0 {
 			return job.NewPartial(), sum, nil
 		}
@@ -131,14 +166,17 @@ func decodeAggregate(spec *job.Spec, b []byte) (*job.Partial, *sealedSum, error)
 
 // foldCommit adds a committed unit's result to the job's aggregate.
 // mj.mu must be held.
-func (mj *managedJob) foldCommit(b []byte) error {
+func (mj *managedJob) foldCommit(c sched.Commit) error {
 	if mj.sealed == nil {
-		p, err := job.DecodePartial(b)
+		p, err := job.DecodePartial(c.Result)
 		if err != nil {
 			return err
 		}
 		mj.partial.Merge(p)
 		return nil
+	}
+	if mj.sealed.refs != nil {
+		return mj.sealed.addRef(c)
 	}
 	params, err := heParams()
 	if err != nil {
@@ -147,17 +185,36 @@ func (mj *managedJob) foldCommit(b []byte) error {
 	if mj.sealed.pages != nil {
 		// The submitter counted the job's page keys, so a sum of more than
 		// he.MaxPageSums keys means a worker returned keys it was not given.
-		sums, err := params.DecodePageSums(b)
+		sums, err := params.DecodePageSums(c.Result)
 		if err != nil {
 			return err
 		}
 		return mj.sealed.pages.AddSums(sums)
 	}
-	ct, err := params.DecodeCiphertext(b)
+	ct, err := params.DecodeCiphertext(c.Result)
 	if err != nil {
 		return err
 	}
 	return mj.sealed.one.Add(ct)
+}
+
+// addRef keeps the reference of a committed unit. The scheduler commits
+// each unit once per job, and a takeover restores the references of
+// exactly the commits it restores, so a second reference to one unit
+// means a bug, and is rejected rather than counted.
+func (s *sealedSum) addRef(c sched.Commit) error {
+	refs, err := he.DecodeSumRefs(c.Result)
+	if err != nil {
+		return err
+	}
+	if len(refs) != 1 || refs[0].Unit != uint32(c.Unit) {
+		return fmt.Errorf("node: commit of unit %d holds %d sum references, want one to that unit", c.Unit, len(refs))
+	}
+	if _, ok := s.refs[refs[0].Unit]; ok {
+		return fmt.Errorf("node: unit %d committed twice; its second page sums are left out", c.Unit)
+	}
+	s.refs[refs[0].Unit] = refs[0]
+	return nil
 }
 
 // encodeAggregate returns the job's aggregate for the backup and the
@@ -165,6 +222,16 @@ func (mj *managedJob) foldCommit(b []byte) error {
 func (mj *managedJob) encodeAggregate() ([]byte, error) {
 	if mj.sealed == nil {
 		return mj.partial.Encode()
+	}
+	if mj.sealed.refs != nil {
+		if len(mj.sealed.refs) == 0 {
+			return nil, nil
+		}
+		refs := make([]he.SumRef, 0, len(mj.sealed.refs))
+		for _, unit := range slices.Sorted(maps.Keys(mj.sealed.refs)) {
+			refs = append(refs, mj.sealed.refs[unit])
+		}
+		return he.EncodeSumRefs(refs)
 	}
 	if mj.sealed.pages != nil {
 		sums := mj.sealed.pages.Sums()
@@ -219,11 +286,7 @@ func (n *Node) jobStatusResult(id string, st *wire.JobStatus) (api.JobStatus, er
 // fails with he.ErrCorrupt, which is how a unit counted twice, a wrapped
 // sum or a tampered ciphertext shows.
 func (n *Node) openSealed(sj *sealedJob, b []byte) ([]api.AggregateGroup, error) {
-	key, err := n.loadOwnerKey(sj.user)
-	if err != nil {
-		return nil, err
-	}
-	params, err := heParams()
+	key, params, err := n.openingKey(sj.user)
 	if err != nil {
 		return nil, err
 	}

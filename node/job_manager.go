@@ -24,7 +24,10 @@ type managedJob struct {
 	spec      *job.Spec
 	specBytes []byte
 	submitter string
-	wake      chan struct{}
+	// sumStore is the submitting node when workers store the job's page
+	// sums through it, nil otherwise; set once, when the job arrives.
+	sumStore *wire.Contact
+	wake     chan struct{}
 
 	mu sync.Mutex
 	// role is wire.JobManager or wire.JobBackup.
@@ -100,7 +103,7 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 	if err != nil {
 		return &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
 	}
-	partial, sealed, err := decodeAggregate(spec, m.Partial)
+	partial, sealed, err := decodeAggregate(spec, m.SumStore != nil, m.Partial)
 	if err != nil {
 		return &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
 	}
@@ -109,7 +112,7 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 	mj := s.managed[m.JobID]
 	if mj == nil {
 		mj = &managedJob{s: s, id: m.JobID, spec: spec, specBytes: m.Spec, submitter: m.Submitter,
-			wake: make(chan struct{}, 1), role: wire.JobBackup,
+			sumStore: m.SumStore, wake: make(chan struct{}, 1), role: wire.JobBackup,
 			workers: make(map[sched.WorkerID]*jobWorker), forgotten: make(map[sched.WorkerID]time.Time)}
 		s.managed[m.JobID] = mj
 	}
@@ -117,6 +120,9 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 
 	mj.mu.Lock()
 	defer mj.mu.Unlock()
+	if (mj.sumStore == nil) != (m.SumStore == nil) {
+		return &wire.Error{Code: wire.CodeBadRequest, Message: "job state changes where the job's page sums are stored"}
+	}
 	if mj.role == wire.JobManager && mj.machine != nil {
 		// This node manages the job already, at a newer epoch than any
 		// sender of a replica: the ack tells the sender it is deposed.
@@ -278,14 +284,15 @@ func (mj *managedJob) step(now time.Time) bool {
 		if w == nil {
 			continue
 		}
-		msg := &wire.JobAssign{JobID: mj.id, Epoch: a.Epoch, Lease: a.Lease, Unit: uint32(a.Unit.ID), Spec: mj.specBytes}
+		msg := &wire.JobAssign{JobID: mj.id, Epoch: a.Epoch, Lease: a.Lease, Unit: uint32(a.Unit.ID), Spec: mj.specBytes,
+			SumStore: mj.sumStore}
 		for _, seg := range a.Unit.Segments {
 			msg.Segments = append(msg.Segments, seg.Key)
 		}
 		mj.s.goJob(func() { mj.assign(a.Worker, w.contact, msg) })
 	}
 	for _, c := range mj.machine.Commits() {
-		if err := mj.foldCommit(c.Result); err != nil {
+		if err := mj.foldCommit(c); err != nil {
 			// handleReport decoded it before the Machine saw it.
 			mj.s.n.log.Error("committed job result does not decode", "job", mj.id, "unit", c.Unit, "err", err)
 			continue
@@ -391,7 +398,8 @@ func (mj *managedJob) replicate() {
 		partial, err = mj.encodeAggregate()
 	}
 	msg := &wire.JobState{JobID: mj.id, Epoch: mj.epoch, Role: wire.JobBackup, Spec: mj.specBytes,
-		Snapshot: snap, Partial: partial, Done: mj.done, Canceled: mj.canceled, Submitter: mj.submitter}
+		Snapshot: snap, Partial: partial, Done: mj.done, Canceled: mj.canceled, Submitter: mj.submitter,
+		SumStore: mj.sumStore}
 	self := mj.s.self()
 	msg.Peer = &self
 	mj.dirty = false
@@ -497,7 +505,7 @@ func (s *jobService) handleReport(from transport.Peer, m *wire.JobReport) wire.M
 		Unit: sched.UnitID(m.Unit), Result: m.Result, Err: m.Err,
 		Bytes: int64(min(m.Bytes, math.MaxInt64)), DataCluster: m.DataCluster}
 	if m.Err == "" {
-		if err := checkUnitResult(mj.spec, m.Result); err != nil {
+		if err := checkUnitResult(mj.spec, mj.sumStore != nil, from.ID, m); err != nil {
 			r.Result, r.Err = nil, err.Error()
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/yuinet/yui/job"
@@ -80,6 +79,7 @@ func (s *jobService) watchJob(sj *submittedJob) {
 			}
 			s.n.log.Info("stored job result", "job", sj.id, "user", sj.user)
 			s.dropSealedInputsLater(sj)
+			s.dropStoredSums(sj)
 			return
 		}
 	}
@@ -134,33 +134,28 @@ func (s *jobService) dropSealedInputs(sj *submittedJob) {
 	if sj.sealed == nil || len(sj.sealed.inputs) == 0 {
 		return
 	}
-	var (
-		mu     sync.Mutex
-		failed []error
-		wg     sync.WaitGroup
-	)
-	slots := make(chan struct{}, sealedPutParallelism)
-	for _, key := range sj.sealed.inputs {
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			ctx, cancel := context.WithTimeout(s.ctx, jobRecordTimeout)
-			defer cancel()
-			err := s.n.storage.store.Delete(ctx, sj.user, sj.namespace, key)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				mu.Lock()
-				failed = append(failed, err)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	failed := s.deleteRecords(sj.user, sj.namespace, sj.sealed.inputs)
 	if len(failed) > 0 {
 		s.n.log.Warn("job ciphertexts not all deleted; remove the rest with 'yui rm'", "job", sj.id,
 			"namespace", sj.namespace, "prefix", sealedPrefix+"jobs/"+sj.id+"/", "failed", len(failed), "err", failed[0])
 		return
 	}
 	s.n.log.Info("deleted job ciphertexts", "job", sj.id, "records", len(sj.sealed.inputs))
+}
+
+// deleteRecords deletes keys in namespace as user, a few at once, and
+// returns the errors of those that failed. A record already gone counts
+// as deleted.
+func (s *jobService) deleteRecords(user, namespace string, keys []string) []error {
+	return forEachLimit(len(keys), sealedPutParallelism, func(i int) error {
+		ctx, cancel := context.WithTimeout(s.ctx, jobRecordTimeout)
+		defer cancel()
+		err := s.n.storage.store.Delete(ctx, user, namespace, keys[i])
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
 }
 
 // saveRecord writes the job's record as its submitting user.

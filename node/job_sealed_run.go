@@ -52,13 +52,14 @@ func (n *Node) sealedNamespace(ctx context.Context, user string, spec *job.Spec,
 }
 
 // pagedKeys returns the ciphertext records of the segments keys, in the
-// same order. It rejects the job when a segment has no ciphertext, when
-// the page sums would not fit one job message, or when a slot's sum could
-// reach T/2.
-func (n *Node) pagedKeys(ctx context.Context, user string, spec *job.Spec, cfg *he.SealConfig, keys []string) ([]string, error) {
+// same order, and whether the job's page sums must be stored as records
+// because more than he.MaxPageSums would not fit one job message. It
+// rejects the job when a segment has no ciphertext or when a slot's sum
+// could reach T/2.
+func (n *Node) pagedKeys(ctx context.Context, user string, spec *job.Spec, cfg *he.SealConfig, keys []string) ([]string, bool, error) {
 	infos, err := n.storage.store.List(ctx, user, spec.Namespace, sealedSegmentPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("node: list the ciphertexts of %q: %w", spec.Namespace, err)
+		return nil, false, fmt.Errorf("node: list the ciphertexts of %q: %w", spec.Namespace, err)
 	}
 	types := make(map[string]string, len(infos))
 	for _, info := range infos {
@@ -66,7 +67,7 @@ func (n *Node) pagedKeys(ctx context.Context, user string, spec *job.Spec, cfg *
 	}
 	params, err := heParams()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	perSensor := spec.Grouping().PerSensor
 	out := make([]string, 0, len(keys))
@@ -77,7 +78,7 @@ func (n *Node) pagedKeys(ctx context.Context, user string, spec *job.Spec, cfg *
 		hour, source, ok := search.ParseSegmentKey(key)
 		suffix, _ := search.SegmentKeySuffix(key)
 		if !ok {
-			return nil, fmt.Errorf("node: segment key %q names no source and hour", key)
+			return nil, false, fmt.Errorf("node: segment key %q names no source and hour", key)
 		}
 		sealed := sealedSegmentPrefix + suffix
 		fields, list, ok := parseSegmentContentType(types[sealed])
@@ -94,32 +95,35 @@ func (n *Node) pagedKeys(ctx context.Context, user string, spec *job.Spec, cfg *
 		pages[fmt.Sprint(source, "/", page, "/", list)] = true
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: %d of the %d segments selected have no ciphertext record, such as %s: they were written before %q was sealed, or by a user who may not read %s; select a time range written after sealing",
+		return nil, false, fmt.Errorf("%w: %d of the %d segments selected have no ciphertext record, such as %s: they were written before %q was sealed, or by a user who may not read %s; select a time range written after sealing",
 			job.ErrInvalid, len(missing), len(keys), missing[0], spec.Namespace, sealConfigKey)
 	}
-	if len(pages) > he.MaxPageSums {
-		return nil, fmt.Errorf("%w: %w: the result needs %d ciphertexts, one per page of hours, field list and, when grouped by sensor, sensor; one job message carries %d; select fewer sensors or less time, or do not group by sensor",
-			job.ErrInvalid, ErrSealedLayout, len(pages), he.MaxPageSums)
+	storeSums := len(pages) > he.MaxPageSums
+	if storeSums && spec.Verify > 1 {
+		return nil, false, fmt.Errorf("%w: --verify %d compares the workers' results byte for byte, but a job that needs %d page sums, more than the %d a job message carries, gets references to stored sums, which differ per worker; leave --verify out, select fewer sensors or less time, or do not group by sensor",
+			job.ErrInvalid, spec.Verify, len(pages), he.MaxPageSums)
 	}
 	var maxPerSlot int64
 	for _, c := range perSlot {
 		maxPerSlot = max(maxPerSlot, c)
 	}
 	if err := cfg.CheckSum(maxPerSlot, sensor.MaxSegmentReadings); err != nil {
-		return nil, fmt.Errorf("%w: %d segments add into one hour's slots: %w; group by sensor or select fewer sensors",
+		return nil, false, fmt.Errorf("%w: %d segments add into one hour's slots: %w; group by sensor or select fewer sensors",
 			job.ErrInvalid, maxPerSlot, err)
 	}
-	return out, nil
+	return out, storeSums, nil
 }
 
 // runPagedUnit adds a unit's ciphertext records by page key and returns
-// the encoded page sums. It checks each header against its record key and
-// the job's scale and bound, and holds no key.
-func (s *jobService) runPagedUnit(ctx context.Context, spec *job.Spec, keys []string) ([]byte, error) {
+// the encoded page sums, or, when the assignment names a sum store, stores
+// them there and returns a reference to them. It checks each header
+// against its record key and the job's scale and bound, and holds no key.
+func (s *jobService) runPagedUnit(ctx context.Context, spec *job.Spec, m *wire.JobAssign) ([]byte, error) {
 	params, err := heParams()
 	if err != nil {
 		return nil, err
 	}
+	keys := m.Segments
 	for _, key := range keys {
 		if !strings.HasPrefix(key, sealedSegmentPrefix) {
 			return nil, fmt.Errorf("node: encrypted job %s names record %q outside %s", spec.ID, key, sealedSegmentPrefix)
@@ -130,7 +134,11 @@ func (s *jobService) runPagedUnit(ctx context.Context, spec *job.Spec, keys []st
 		return nil, err
 	}
 	perSensor := spec.Grouping().PerSensor
-	agg := he.NewPageAggregator(params)
+	maxKeys := he.MaxPageSums
+	if m.SumStore != nil {
+		maxKeys = he.MaxUnitSums
+	}
+	agg := he.NewPageAggregator(params, maxKeys)
 	for i, b := range records {
 		h, ct, err := params.DecodeSegmentRecord(b)
 		if err != nil {
@@ -157,6 +165,9 @@ func (s *jobService) runPagedUnit(ctx context.Context, spec *job.Spec, keys []st
 	if len(sums) == 0 {
 		return nil, fmt.Errorf("node: encrypted unit of job %s names no record", spec.ID)
 	}
+	if m.SumStore != nil {
+		return s.storeUnitSums(ctx, m, sums)
+	}
 	return he.EncodePageSums(sums)
 }
 
@@ -176,6 +187,12 @@ func (n *Node) pagedStatus(sj *submittedJob, st *wire.JobStatus) (api.JobStatus,
 	res.Groups = []api.AggregateGroup{}
 	if len(st.Partial) == 0 {
 		return res, nil
+	}
+	if he.IsSumRefs(st.Partial) {
+		ctx, cancel := context.WithTimeout(n.jobs.ctx, openSumsTimeout)
+		defer cancel()
+		res.Groups, err = n.openStoredSums(ctx, sj, st.Partial)
+		return res, err
 	}
 	user := sj.user
 	if user == "" {
@@ -203,71 +220,110 @@ type pagedField struct {
 }
 
 // openPaged decrypts a sealed job's page sums with user's key and adds
-// their hours up to the job's groups, in the plain job's order. Sensor
-// names come from the name records under sources/, which the owner can
-// read and workers cannot.
+// their hours up to the job's groups, in the plain job's order.
 func (n *Node) openPaged(ctx context.Context, user string, spec *job.Spec, b []byte) ([]api.AggregateGroup, error) {
-	key, err := n.loadOwnerKey(user)
+	groups, err := n.newPagedGroups(user, spec)
 	if err != nil {
 		return nil, err
 	}
-	params, err := heParams()
+	sums, err := groups.params.DecodePageSums(b)
 	if err != nil {
 		return nil, err
 	}
-	sums, err := params.DecodePageSums(b)
-	if err != nil {
-		return nil, err
-	}
-	by := spec.Grouping()
-	names := make(map[string]string)
-	groups := make(map[string]*pagedGroup)
 	for _, ps := range sums {
-		slots, err := key.DecryptSlots(ps.Sum)
+		hours, err := groups.decrypt(ps)
 		if err != nil {
 			return nil, err
 		}
-		hours, err := he.PageHours(slots, ps.Key.Page, len(ps.Key.Fields))
-		if err != nil {
+		if err := groups.add(ctx, ps.Key, hours); err != nil {
 			return nil, err
-		}
-		name := ""
-		if by.PerSensor {
-			if name, err = n.sourceName(ctx, user, spec.Namespace, ps.Key.Source, names); err != nil {
-				return nil, err
-			}
-		}
-		for _, h := range hours {
-			k, source, start := job.GroupOf(&sensor.Reading{Source: name, Time: time.Unix(h.Hour*3600, 0)}, by)
-			g := groups[k]
-			if g == nil {
-				g = &pagedGroup{sensor: source, start: start, fields: make(map[string]*pagedField)}
-				groups[k] = g
-			}
-			g.readings += h.Readings
-			for i, f := range ps.Key.Fields {
-				if h.Counts[i] == 0 {
-					continue
-				}
-				pf := g.fields[f]
-				if pf == nil {
-					pf = &pagedField{}
-					g.fields[f] = pf
-				}
-				pf.sum.Add(&pf.sum, big.NewInt(h.Sums[i]))
-				pf.values += h.Counts[i]
-			}
 		}
 	}
+	return groups.result()
+}
+
+// pagedGroups adds the decrypted page sums of a sealed job up to its
+// groups. Sensor names come from the name records under sources/, which
+// the owner can read and workers cannot. decrypt is safe for concurrent
+// use, add and result are not.
+type pagedGroups struct {
+	n      *Node
+	user   string
+	spec   *job.Spec
+	by     job.Grouping
+	key    *he.OwnerKey
+	params he.Params
+	names  map[string]string
+	groups map[string]*pagedGroup
+}
+
+func (n *Node) newPagedGroups(user string, spec *job.Spec) (*pagedGroups, error) {
+	key, params, err := n.openingKey(user)
+	if err != nil {
+		return nil, err
+	}
+	return &pagedGroups{n: n, user: user, spec: spec, by: spec.Grouping(), key: key, params: params,
+		names: make(map[string]string), groups: make(map[string]*pagedGroup)}, nil
+}
+
+// decrypt returns the hours of one page sum.
+func (pg *pagedGroups) decrypt(ps he.PageSum) ([]he.HourSums, error) {
+	slots, err := pg.key.DecryptSlots(ps.Sum)
+	if err != nil {
+		return nil, err
+	}
+	return he.PageHours(slots, ps.Key.Page, len(ps.Key.Fields))
+}
+
+// add adds the hours of one page sum to their groups. Adding the
+// decrypted hours of several sums of one page key gives what decrypting
+// their ciphertext sum gives, since the submitter checked that no slot's
+// total reaches T/2.
+func (pg *pagedGroups) add(ctx context.Context, key he.PageKey, hours []he.HourSums) error {
+	name := ""
+	if pg.by.PerSensor {
+		var err error
+		if name, err = pg.n.sourceName(ctx, pg.user, pg.spec.Namespace, key.Source, pg.names); err != nil {
+			return err
+		}
+	}
+	for _, h := range hours {
+		k, source, start := job.GroupOf(&sensor.Reading{Source: name, Time: time.Unix(h.Hour*3600, 0)}, pg.by)
+		g := pg.groups[k]
+		if g == nil {
+			g = &pagedGroup{sensor: source, start: start, fields: make(map[string]*pagedField)}
+			pg.groups[k] = g
+		}
+		g.readings += h.Readings
+		for i, f := range key.Fields {
+			if h.Counts[i] == 0 {
+				continue
+			}
+			pf := g.fields[f]
+			if pf == nil {
+				pf = &pagedField{}
+				g.fields[f] = pf
+			}
+			pf.sum.Add(&pf.sum, big.NewInt(h.Sums[i]))
+			pf.values += h.Counts[i]
+		}
+	}
+	return nil
+}
+
+// result returns the groups in the plain job's order, with the
+// aggregates the job asked for.
+func (pg *pagedGroups) result() ([]api.AggregateGroup, error) {
+	spec := pg.spec
 	aggs := make(map[string]bool)
 	for _, a := range spec.Aggs {
 		aggs[a] = true
 	}
-	out := make([]api.AggregateGroup, 0, len(groups))
-	for _, k := range slices.Sorted(maps.Keys(groups)) {
-		g := groups[k]
+	out := make([]api.AggregateGroup, 0, len(pg.groups))
+	for _, k := range slices.Sorted(maps.Keys(pg.groups)) {
+		g := pg.groups[k]
 		ag := api.AggregateGroup{Sensor: g.sensor, Count: int(g.readings), Fields: make(map[string]api.FieldStats)}
-		if by.Time != search.All {
+		if pg.by.Time != search.All {
 			start := time.Unix(g.start, 0).UTC()
 			ag.Start = &start
 		}

@@ -45,7 +45,7 @@ func (s *jobService) work(manager wire.Contact, spec *job.Spec, m *wire.JobAssig
 	defer cancel()
 	report := &wire.JobReport{JobID: m.JobID, Epoch: m.Epoch, Lease: m.Lease, Unit: m.Unit}
 	var stats unitStats
-	result, err := s.runUnit(ctx, spec, m.Segments, &stats)
+	result, err := s.runUnit(ctx, spec, m, &stats)
 	report.Bytes, report.DataCluster = stats.bytes, stats.cells.Top()
 	if err != nil {
 		report.Err = truncate(err.Error(), wire.MaxJobText)

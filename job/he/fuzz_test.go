@@ -175,3 +175,29 @@ func FuzzDecodeSealConfig(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeSumRefs checks the sum references decoder the same way.
+func FuzzDecodeSumRefs(f *testing.F) {
+	good, err := EncodeSumRefs([]SumRef{{Node: [NodeIDSize]byte{1}, Unit: 2, Epoch: 3, Lease: 4, Sums: 5},
+		{Unit: 9, Sums: MaxUnitSums}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte{sumRefsVersion, 0, 0, 0, 0})
+	f.Add([]byte{sumRefsVersion, 0xff, 0xff, 0xff, 0xff})
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		refs, err := DecodeSumRefs(b)
+		if err != nil {
+			return
+		}
+		again, err := EncodeSumRefs(refs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatal("accepted sum references do not encode back to their bytes")
+		}
+	})
+}

@@ -217,7 +217,7 @@ func TestPageSumsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agg := NewPageAggregator(p)
+	agg := NewPageAggregator(p, MaxPageSums)
 	keys := []PageKey{
 		{Source: "0123456789abcdef", Page: -1, Fields: []string{"a"}},
 		{Page: 3, Fields: []string{"a", "b"}},
@@ -249,7 +249,7 @@ func TestPageSumsRoundTrip(t *testing.T) {
 	if !bytes.Equal(again, enc) {
 		t.Error("decoded sums do not encode back to their bytes")
 	}
-	merged := NewPageAggregator(p)
+	merged := NewPageAggregator(p, MaxPageSums)
 	if err := merged.AddSums(sums); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package he
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,10 +31,12 @@ const (
 	// SourceHashSize is the length of a source hash in bytes; segment
 	// keys write it as 16 hex digits.
 	SourceHashSize = 8
-	// MaxPageSums is the most page sums one job result carries. A
-	// result travels in messages whose partial aggregate is at most 1 MiB
-	// (wire.MaxJobResult), and three ciphertexts of 262,145 bytes with
-	// their headers fit that, four do not.
+	// MaxPageSums is the maximum number of page sums one job result
+	// carries inline. A result travels in messages whose partial
+	// aggregate is at most 1 MiB (wire.MaxJobResult), and three
+	// ciphertexts of 262,145 bytes with their headers fit that, four do
+	// not. A job that needs more stores its page sums as records and
+	// passes SumRefs instead.
 	MaxPageSums = 3
 )
 
@@ -224,11 +227,13 @@ type PageSum struct {
 	Sum *Ciphertext
 }
 
-// PageAggregator adds ciphertexts by page key, at most MaxPageSums keys.
-// Like Aggregator it holds no key. It is not safe for concurrent use.
+// PageAggregator adds ciphertexts by page key, up to a maximum number of
+// keys. Like Aggregator it holds no key. It is not safe for concurrent
+// use.
 type PageAggregator struct {
-	params Params
-	sums   map[string]*pageEntry
+	params  Params
+	maxKeys int
+	sums    map[string]*pageEntry
 }
 
 type pageEntry struct {
@@ -236,24 +241,26 @@ type pageEntry struct {
 	agg *Aggregator
 }
 
-// NewPageAggregator returns an empty PageAggregator.
-func NewPageAggregator(p Params) *PageAggregator {
-	return &PageAggregator{params: p, sums: make(map[string]*pageEntry)}
+// NewPageAggregator returns an empty PageAggregator that takes at most
+// maxKeys page keys: MaxPageSums for sums that travel in a job message.
+// Each key holds one ciphertext of 262,145 bytes in memory.
+func NewPageAggregator(p Params, maxKeys int) *PageAggregator {
+	return &PageAggregator{params: p, maxKeys: maxKeys, sums: make(map[string]*pageEntry)}
 }
 
-// ErrTooManyPages reports a result that needs more than MaxPageSums
-// ciphertexts.
-var ErrTooManyPages = fmt.Errorf("he: result needs more than %d ciphertexts, the most one job message carries", MaxPageSums)
+// ErrTooManyPages reports a result that needs more page sums than its
+// aggregator or encoding takes.
+var ErrTooManyPages = errors.New("he: result needs too many page sums")
 
-// Add adds ct to the sum of key. A key beyond the first MaxPageSums
+// Add adds ct to the sum of key. A key beyond the aggregator's maximum
 // fails with ErrTooManyPages.
 func (a *PageAggregator) Add(key PageKey, ct *Ciphertext) error {
 	s := key.String()
 	e := a.sums[s]
 	if e == nil {
-		if len(a.sums) >= MaxPageSums {
-			return fmt.Errorf("%w: page %d of %d fields would be sum %d; select fewer sensors or less time, or do not group by sensor",
-				ErrTooManyPages, key.Page, len(key.Fields), len(a.sums)+1)
+		if len(a.sums) >= a.maxKeys {
+			return fmt.Errorf("%w: page %d of %d fields would be sum %d, limit %d",
+				ErrTooManyPages, key.Page, len(key.Fields), len(a.sums)+1, a.maxKeys)
 		}
 		e = &pageEntry{key: PageKey{Source: key.Source, Page: key.Page, Fields: slices.Clone(key.Fields)}, agg: NewAggregator(a.params)}
 		a.sums[s] = e
@@ -290,7 +297,7 @@ func (a *PageAggregator) Sums() []PageSum {
 // version byte, the count, then per sum its key and its ciphertext.
 func EncodePageSums(sums []PageSum) ([]byte, error) {
 	if len(sums) > MaxPageSums {
-		return nil, fmt.Errorf("%w: %d sums", ErrTooManyPages, len(sums))
+		return nil, fmt.Errorf("%w: %d sums, limit %d", ErrTooManyPages, len(sums), MaxPageSums)
 	}
 	b := []byte{pageSumsVersion, byte(len(sums))}
 	for _, s := range sums {

@@ -7,7 +7,9 @@ import "fmt"
 // workers, which respond later with JobReport; the manager replicates
 // every commit to the backup with JobState; JobPing checks that a worker
 // or a manager is alive; JobStatusRequest asks for progress and the
-// result. Codes are part of the protocol: never reuse or renumber one.
+// result. A worker of a sealed job whose page sums are stored as records
+// sends each one to the submitter with JobSum. Codes are part of the
+// protocol: never reuse or renumber one.
 const (
 	TypeJobState         Type = 110
 	TypeJobAssign        Type = 111
@@ -16,6 +18,7 @@ const (
 	TypeJobStatusRequest Type = 114
 	TypeJobStatus        Type = 115
 	TypeJobAck           Type = 116
+	TypeJobSum           Type = 117
 )
 
 // Limits of the job messages, far above what an honest peer sends.
@@ -51,6 +54,7 @@ func init() {
 		TypeJobStatusRequest: "JOB_STATUS_REQUEST",
 		TypeJobStatus:        "JOB_STATUS",
 		TypeJobAck:           "JOB_ACK",
+		TypeJobSum:           "JOB_SUM",
 	} {
 		typeNames[t] = name
 	}
@@ -72,6 +76,8 @@ func newJobMessage(t Type) Message {
 		return new(JobStatus)
 	case TypeJobAck:
 		return new(JobAck)
+	case TypeJobSum:
+		return new(JobSum)
 	}
 	return nil
 }
@@ -91,6 +97,9 @@ type JobState struct {
 	Canceled bool     `cbor:"9,keyasint,omitempty"`
 	// Submitter is the node that submitted the job, for the status line.
 	Submitter string `cbor:"10,keyasint,omitempty"`
+	// SumStore is the submitting node when workers store the job's page
+	// sums through it (JobSum), and nil otherwise.
+	SumStore *Contact `cbor:"11,keyasint,omitempty"`
 }
 
 // JobAssign gives a worker one unit under a lease.
@@ -101,6 +110,8 @@ type JobAssign struct {
 	Unit     uint32   `cbor:"4,keyasint"`
 	Segments []string `cbor:"5,keyasint"`
 	Spec     []byte   `cbor:"6,keyasint"`
+	// SumStore is JobState's: where the worker sends its page sums.
+	SumStore *Contact `cbor:"7,keyasint,omitempty"`
 }
 
 // JobReport returns a unit's result, or the error that failed it.
@@ -176,10 +187,25 @@ func (*JobReport) Type() Type        { return TypeJobReport }
 func (*JobPing) Type() Type          { return TypeJobPing }
 func (*JobStatusRequest) Type() Type { return TypeJobStatusRequest }
 func (*JobStatus) Type() Type        { return TypeJobStatus }
-func (*JobAck) Type() Type           { return TypeJobAck }
+
+// JobSum carries one page sum of a sealed job's unit (job/he encoding of
+// one page sum) to the submitting node, which stores it as a record
+// under a key made of the job, the sender's node ID, the assignment's
+// unit, epoch and lease, and Index. The submitter answers with JobAck.
+type JobSum struct {
+	JobID string `cbor:"1,keyasint"`
+	Epoch uint64 `cbor:"2,keyasint"`
+	Lease uint64 `cbor:"3,keyasint"`
+	Unit  uint32 `cbor:"4,keyasint"`
+	Index uint32 `cbor:"5,keyasint"`
+	Sum   []byte `cbor:"6,keyasint"`
+}
+
+func (*JobAck) Type() Type { return TypeJobAck }
+func (*JobSum) Type() Type { return TypeJobSum }
 
 // IsJobType reports whether t is a job message type.
-func IsJobType(t Type) bool { return t >= TypeJobState && t <= TypeJobAck }
+func IsJobType(t Type) bool { return t >= TypeJobState && t <= TypeJobSum }
 
 func validJobID(id string) error {
 	if id == "" || len(id) > MaxJobID {
@@ -212,6 +238,16 @@ func (m *JobState) Validate() error {
 	if len(m.Submitter) > MaxJobID*2 {
 		return fmt.Errorf("job submitter is %d bytes, limit %d", len(m.Submitter), MaxJobID*2)
 	}
+	return validSumStore(m.SumStore)
+}
+
+func validSumStore(c *Contact) error {
+	if c == nil {
+		return nil
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("job sum store: %w", err)
+	}
 	return nil
 }
 
@@ -229,6 +265,19 @@ func (m *JobAssign) Validate() error {
 	}
 	if len(m.Spec) == 0 || len(m.Spec) > MaxJobSpec {
 		return fmt.Errorf("job spec is %d bytes, want 1 to %d", len(m.Spec), MaxJobSpec)
+	}
+	return validSumStore(m.SumStore)
+}
+
+func (m *JobSum) Validate() error {
+	if err := validJobID(m.JobID); err != nil {
+		return err
+	}
+	if m.Index >= MaxJobSegments {
+		return fmt.Errorf("job sum index %d, want below %d: a unit adds at most one sum per segment", m.Index, MaxJobSegments)
+	}
+	if len(m.Sum) == 0 || len(m.Sum) > MaxJobResult {
+		return fmt.Errorf("job sum is %d bytes, want 1 to %d", len(m.Sum), MaxJobResult)
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ func sampleJobMessages() []Message {
 		&JobAck{Epoch: 3, ComputeTier: 2, Cluster: "50.5,4.0"},
 		&JobReport{JobID: "j1", Epoch: 2, Lease: 9, Unit: 3, Result: []byte("p"), Bytes: 4096, DataCluster: "50.5,4.0"},
 		&JobStatus{JobID: "j1", Units: 1, Committed: 1, BytesHeld: 1, BytesCluster: 2, BytesRemote: 3, BytesUnknown: 4},
+		&JobState{JobID: "j1", Role: JobManager, Spec: []byte("spec"), Snapshot: []byte("snap"), SumStore: peer},
+		&JobAssign{JobID: "j1", Unit: 3, Segments: []string{"he/seg/a"}, Spec: []byte("spec"), SumStore: peer},
+		&JobSum{JobID: "j1", Epoch: 2, Lease: 9, Unit: 3, Index: 7, Sum: []byte("sum")},
 	}
 }
 
@@ -63,6 +66,10 @@ func TestJobDecodeRejects(t *testing.T) {
 		{"ack of unknown tier", &JobAck{ComputeTier: 4}},
 		{"ack cluster too long", &JobAck{Cluster: strings.Repeat("c", MaxJobCluster+1)}},
 		{"report cluster too long", &JobReport{JobID: "j", DataCluster: strings.Repeat("c", MaxJobCluster+1)}},
+		{"sum without bytes", &JobSum{JobID: "j"}},
+		{"sum index too large", &JobSum{JobID: "j", Index: MaxJobSegments, Sum: []byte("s")}},
+		{"sum too large", &JobSum{JobID: "j", Sum: make([]byte, MaxJobResult+1)}},
+		{"sum store without address", &JobAssign{JobID: "j", Segments: []string{"k"}, Spec: []byte("s"), SumStore: &Contact{ID: [32]byte{1}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,282 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/job/he"
+	"github.com/yuinet/yui/network/transport"
+	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/storage/store"
+)
+
+// Stored page sums. A sealed job grouped by sensor needs one page sum of
+// 262,145 bytes per sensor and page, and a job message carries at most
+// he.MaxPageSums of them. When the submitter counts more, it names itself
+// the job's sum store (wire.JobState.SumStore). Each worker then sends
+// every page sum of its unit to the submitter (wire.JobSum), which
+// stores it as the owner under he/jobs/ID/sums/, and the worker reports
+// one he.SumRef in place of the sums. The manager keeps one reference
+// per committed unit, 56 bytes each. Once the job ends, the owner's node
+// reads the referenced records, decrypts and adds them, stores the
+// groups in its job records namespace, and deletes the records.
+
+const (
+	// pageSumContentType is the content type of a stored page sum.
+	pageSumContentType = "application/vnd.yui.bgv-page-sum"
+	// openedResultPrefix starts the key of a decrypted result in the
+	// owner's job records namespace.
+	openedResultPrefix = "results/"
+	// maxOpenedResult bounds a stored decrypted result, in bytes. By
+	// estimate a group of seven fields takes 400 to 500 bytes of JSON, so
+	// this takes over 100,000 groups, such as 100 sensors by hour over
+	// six weeks.
+	maxOpenedResult = 64 << 20
+	// openSumsTimeout bounds reading and decrypting a job's stored sums.
+	openSumsTimeout = 2 * time.Minute
+)
+
+// jobRecordsPrefix returns the prefix of every record a job stores in
+// its namespace: its submit-time ciphertexts and its stored page sums.
+func jobRecordsPrefix(id string) string { return sealedPrefix + "jobs/" + id + "/" }
+
+// sumRecordKey returns the key of one page sum stored for the attempt
+// of ref. The node ID comes from the sender's connection, so a node
+// cannot write under another's attempt.
+func sumRecordKey(id string, ref he.SumRef, index uint32) string {
+	return fmt.Sprintf("%ssums/%x/%d-%d-%d/%04d", jobRecordsPrefix(id), ref.Node, ref.Unit, ref.Epoch, ref.Lease, index)
+}
+
+// storeUnitSums sends a unit's page sums to the job's sum store, and
+// returns the reference to them that the worker reports.
+func (s *jobService) storeUnitSums(ctx context.Context, m *wire.JobAssign, sums []he.PageSum) ([]byte, error) {
+	if len(sums) > he.MaxUnitSums {
+		return nil, fmt.Errorf("node: unit %d of job %s has %d page sums, limit %d", m.Unit, m.JobID, len(sums), he.MaxUnitSums)
+	}
+	failed := forEachLimit(len(sums), sealedPutParallelism, func(i int) error {
+		b, err := he.EncodePageSums(sums[i : i+1])
+		if err != nil {
+			return err
+		}
+		rctx, cancel := context.WithTimeout(ctx, jobRecordTimeout)
+		defer cancel()
+		msg := &wire.JobSum{JobID: m.JobID, Epoch: m.Epoch, Lease: m.Lease, Unit: m.Unit, Index: uint32(i), Sum: b}
+		_, err = s.request(rctx, *m.SumStore, msg)
+		return err
+	})
+	if len(failed) > 0 {
+		return nil, fmt.Errorf("node: %d of the %d page sums of unit %d not stored on %s: %w",
+			len(failed), len(sums), m.Unit, m.SumStore.ID.Short(), failed[0])
+	}
+	ref := he.SumRef{Node: s.n.id.ID, Unit: m.Unit, Epoch: m.Epoch, Lease: m.Lease, Sums: uint32(len(sums))}
+	return he.EncodeSumRefs([]he.SumRef{ref})
+}
+
+// handleSum stores one page sum that a worker sends for a sealed job
+// submitted through this node, as the job's owner. It takes none once the
+// job has ended, since the owner deletes the job's records then.
+func (s *jobService) handleSum(ctx context.Context, from transport.Peer, m *wire.JobSum) wire.Message {
+	sj := s.submittedJob(ctx, m.JobID)
+	if sj == nil || !sj.spec.Sealed {
+		return &wire.Error{Code: wire.CodeNotFound, Message: fmt.Sprintf("no sealed job %s was submitted through this node", m.JobID)}
+	}
+	if s.finalStatus(sj) != nil {
+		return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("job %s has ended; its page sums are no longer stored", m.JobID)}
+	}
+	params, err := heParams()
+	if err != nil {
+		return &wire.Error{Code: wire.CodeInternal, Message: err.Error()}
+	}
+	if sums, err := params.DecodePageSums(m.Sum); err != nil || len(sums) != 1 {
+		return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("job sum of unit %d is not one page sum: %v", m.Unit, err)}
+	}
+	key := sumRecordKey(m.JobID, he.SumRef{Node: from.ID, Unit: m.Unit, Epoch: m.Epoch, Lease: m.Lease}, m.Index)
+	ctx, cancel := context.WithTimeout(ctx, jobRecordTimeout)
+	defer cancel()
+	opts := store.PutOptions{ContentType: pageSumContentType, Size: int64(len(m.Sum))}
+	if _, err := s.n.storage.store.Put(ctx, sj.user, sj.namespace, key, bytes.NewReader(m.Sum), opts); err != nil {
+		s.n.log.Warn("page sum not stored", "job", m.JobID, "unit", m.Unit, "worker", from.ID.Short(), "err", err)
+		return &wire.Error{Code: wire.CodeInternal, Message: fmt.Sprintf("store page sum %q: %v", key, err)}
+	}
+	return &wire.JobAck{}
+}
+
+// openStoredSums returns the groups of a sealed job whose result
+// references stored page sums: the ones opened before, else the stored
+// decrypted result, else those it reads, decrypts and adds from the
+// records, and then stores. The records are deleted only after that.
+func (n *Node) openStoredSums(ctx context.Context, sj *submittedJob, b []byte) ([]api.AggregateGroup, error) {
+	s := n.jobs
+	s.mu.Lock()
+	opened := sj.opened
+	s.mu.Unlock()
+	if opened != nil {
+		return opened, nil
+	}
+	groups, err := n.readOpenedResult(ctx, sj)
+	if errors.Is(err, store.ErrNotFound) {
+		if groups, err = n.addStoredSums(ctx, sj, b); err == nil {
+			err = n.saveOpenedResult(ctx, sj, groups)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	sj.opened = groups
+	s.mu.Unlock()
+	return groups, nil
+}
+
+// addStoredSums reads the page sums that refs name, a few at once, and
+// decrypts and adds each.
+func (n *Node) addStoredSums(ctx context.Context, sj *submittedJob, b []byte) ([]api.AggregateGroup, error) {
+	refs, err := he.DecodeSumRefs(b)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, ref := range refs {
+		for i := range ref.Sums {
+			keys = append(keys, sumRecordKey(sj.id, ref, i))
+		}
+	}
+
+	user := sj.user
+	if user == "" {
+		user = store.DefaultUser
+	}
+	groups, err := n.newPagedGroups(user, sj.spec)
+	if err != nil {
+		return nil, err
+	}
+
+	var mu sync.Mutex
+	failed := forEachLimit(len(keys), sealedPutParallelism, func(i int) error {
+		var buf bytes.Buffer
+		if _, err := n.storage.store.Get(ctx, sj.user, sj.namespace, keys[i], &buf, store.GetOptions{}); err != nil {
+			return fmt.Errorf("node: read page sum %q: %w", keys[i], err)
+		}
+		sums, err := groups.params.DecodePageSums(buf.Bytes())
+		if err != nil || len(sums) != 1 {
+			return fmt.Errorf("%w: page sum %q holds %d sums: %v", he.ErrCorrupt, keys[i], len(sums), err)
+		}
+		hours, err := groups.decrypt(sums[0])
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return groups.add(ctx, sums[0].Key, hours)
+	})
+	if len(failed) > 0 {
+		return nil, fmt.Errorf("node: %d of the %d page sums of job %s not read: %w", len(failed), len(keys), sj.id, failed[0])
+	}
+	return groups.result()
+}
+
+// saveOpenedResult stores a decrypted result in the owner's job records
+// namespace, which only the owner can read, as plain jobs' results are.
+func (n *Node) saveOpenedResult(ctx context.Context, sj *submittedJob, groups []api.AggregateGroup) error {
+	b, err := json.Marshal(groups)
+	if err != nil {
+		return err
+	}
+	if len(b) > maxOpenedResult {
+		return fmt.Errorf("node: result of job %s is %d bytes of JSON, limit %d; group more coarsely or select less", sj.id, len(b), maxOpenedResult)
+	}
+	ns, err := n.jobRecordsNamespace(sj.user)
+	if err != nil {
+		return err
+	}
+	opts := store.PutOptions{ContentType: "application/json", Size: int64(len(b))}
+	if _, err := n.storage.store.Put(ctx, sj.user, ns, openedResultPrefix+sj.id, bytes.NewReader(b), opts); err != nil {
+		return fmt.Errorf("node: store the decrypted result of job %s: %w", sj.id, err)
+	}
+	return nil
+}
+
+// readOpenedResult returns a decrypted result saveOpenedResult stored.
+// A result not stored fails with an error wrapping store.ErrNotFound.
+func (n *Node) readOpenedResult(ctx context.Context, sj *submittedJob) ([]api.AggregateGroup, error) {
+	ns, err := n.jobRecordsNamespace(sj.user)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := n.storage.store.Get(ctx, sj.user, ns, openedResultPrefix+sj.id, &buf, store.GetOptions{}); err != nil {
+		return nil, err
+	}
+	return decodeOpenedResult(buf.Bytes())
+}
+
+// decodeOpenedResult parses a stored decrypted result. Empty is an empty
+// list, not nil, so that a job without groups counts as opened.
+func decodeOpenedResult(b []byte) ([]api.AggregateGroup, error) {
+	if len(b) > maxOpenedResult {
+		return nil, fmt.Errorf("%w: decrypted job result is %d bytes, limit %d", he.ErrCorrupt, len(b), maxOpenedResult)
+	}
+	groups := []api.AggregateGroup{}
+	if err := json.Unmarshal(b, &groups); err != nil {
+		return nil, fmt.Errorf("%w: decrypted job result: %v", he.ErrCorrupt, err)
+	}
+	if groups == nil {
+		groups = []api.AggregateGroup{}
+	}
+	return groups, nil
+}
+
+// dropStoredSums opens a sealed job's stored page sums, so that their
+// result is stored, waits s.inputsGrace for straggler copies of units,
+// and deletes every record under he/jobs/ID/, those of attempts that
+// did not commit too. It keeps the records when the result could not be
+// stored.
+//
+// NOTE: a node that restarts before the records are deleted leaves them,
+// as it leaves submit-time ciphertexts; the owner removes them with
+// 'yui rm'.
+func (s *jobService) dropStoredSums(sj *submittedJob) {
+	st := s.finalStatus(sj)
+	if st == nil || !sj.spec.Sealed || !he.IsSumRefs(st.Partial) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, openSumsTimeout)
+	_, err := s.n.openStoredSums(ctx, sj, st.Partial)
+	cancel()
+	if err != nil {
+		s.n.log.Warn("stored page sums kept: the job's result was not stored", "job", sj.id,
+			"namespace", sj.namespace, "prefix", jobRecordsPrefix(sj.id), "err", err)
+		return
+	}
+
+	select {
+	case <-s.ctx.Done():
+		return
+	case <-time.After(s.inputsGrace):
+	}
+	ctx, cancel = context.WithTimeout(s.ctx, jobRecordTimeout)
+	infos, err := s.n.storage.store.List(ctx, sj.user, sj.namespace, jobRecordsPrefix(sj.id))
+	cancel()
+	if err != nil {
+		s.n.log.Warn("stored page sums not listed, so not deleted; remove them with 'yui rm'", "job", sj.id,
+			"namespace", sj.namespace, "prefix", jobRecordsPrefix(sj.id), "err", err)
+		return
+	}
+
+	keys := make([]string, len(infos))
+	for i, info := range infos {
+		keys[i] = info.Key
+	}
+	if failed := s.deleteRecords(sj.user, sj.namespace, keys); len(failed) > 0 {
+		s.n.log.Warn("stored page sums not all deleted; remove the rest with 'yui rm'", "job", sj.id,
+			"namespace", sj.namespace, "prefix", jobRecordsPrefix(sj.id), "failed", len(failed), "err", failed[0])
+		return
+	}
+	s.n.log.Info("deleted stored page sums", "job", sj.id, "records", len(keys))
+}
