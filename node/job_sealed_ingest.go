@@ -372,3 +372,30 @@ func (n *Node) SealNamespace(ctx context.Context, user, ns string, scale, bound 
 	}
 	return cfg, nil
 }
+
+// deleteRecord deletes a record through gw, and with a segment of
+// readings the ciphertext record that a sealed namespace stores beside it
+// at ingest (he/seg/SUFFIX), 262 KB that would otherwise stay behind. The
+// segment goes first: a failure then leaves a ciphertext without its
+// segment, which the error names, and never a segment without its
+// ciphertext, which would fail every sealed job that selects it.
+//
+// The sensor's name record (sources/HASH) stays. Other segments of the
+// sensor, at any hour, still need it, and since segment keys start with
+// the hour, finding them would take a listing of the whole namespace.
+// It holds only the name.
+func deleteRecord(ctx context.Context, gw store.Gateway, user, namespace, key string) error {
+	if err := gw.Delete(ctx, user, namespace, key); err != nil {
+		return err
+	}
+	suffix, ok := search.SegmentKeySuffix(key)
+	if !ok {
+		return nil
+	}
+	sealed := sealedSegmentPrefix + suffix
+	if err := gw.Delete(ctx, user, namespace, sealed); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("node: segment %q deleted, but not its ciphertext record; delete it with 'yui rm %s %s': %w",
+			key, namespace, sealed, err)
+	}
+	return nil
+}

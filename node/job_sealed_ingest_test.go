@@ -182,3 +182,64 @@ func FuzzParseSegmentContentType(f *testing.F) {
 		}
 	})
 }
+
+// TestDeleteSegmentDeletesCiphertext deletes a segment of a sealed
+// namespace through the HTTP API and checks that its ciphertext record
+// goes with it, that the other segments keep theirs, and that deleting a
+// segment of an unsealed namespace, which has no ciphertext, succeeds.
+func TestDeleteSegmentDeletesCiphertext(t *testing.T) {
+	nodes, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := clients[0].SealNamespace(ctx, "", "library", api.SealRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	readings := ulbReadings(t, 100)
+	for _, ns := range []string{"library", "plain"} {
+		if _, err := clients[0].WriteReadings(ctx, "", ns, readings); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(ns, prefix string) []string {
+		t.Helper()
+		infos, err := nodes[0].storage.store.List(ctx, "", ns, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, info := range infos {
+			keys = append(keys, info.Key)
+		}
+		return keys
+	}
+	segments, sealed := list("library", "readings/"), list("library", sealedSegmentPrefix)
+	if len(segments) < 2 || len(sealed) != len(segments) {
+		t.Fatalf("%d segments and %d ciphertext records, want two or more of each, as many", len(segments), len(sealed))
+	}
+	gone := segments[0]
+	suffix, _ := search.SegmentKeySuffix(gone)
+	if err := clients[0].DeleteRecord(ctx, "", "library", gone); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(list("library", "readings/"), gone) {
+		t.Errorf("segment %s still listed after its deletion", gone)
+	}
+	left := list("library", sealedSegmentPrefix)
+	if slices.Contains(left, sealedSegmentPrefix+suffix) {
+		t.Errorf("ciphertext record %s%s still listed after its segment was deleted", sealedSegmentPrefix, suffix)
+	}
+	if len(left) != len(sealed)-1 {
+		t.Errorf("%d ciphertext records left of %d, want one fewer", len(left), len(sealed))
+	}
+	if names := list("library", sourceNamePrefix); len(names) == 0 {
+		t.Error("the sensors' name records were deleted with a segment")
+	}
+
+	plain := list("plain", "readings/")
+	if err := clients[0].DeleteRecord(ctx, "", "plain", plain[0]); err != nil {
+		t.Errorf("delete a segment of an unsealed namespace: %v", err)
+	}
+	if err := clients[0].DeleteRecord(ctx, "", "library", "notes/absent"); err == nil {
+		t.Error("deleting a record that does not exist succeeded")
+	}
+}

@@ -178,7 +178,7 @@ func (n *Node) serveDelete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := c.gw.Delete(r.Context(), c.user, c.namespace, c.key); err != nil {
+	if err := deleteRecord(r.Context(), c.gw, c.user, c.namespace, c.key); err != nil {
 		n.writeStoreError(w, r, err)
 		return
 	}
