@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -99,6 +100,9 @@ func (n *Node) pagedKeys(ctx context.Context, user string, spec *job.Spec, cfg *
 			job.ErrInvalid, len(missing), len(keys), missing[0], spec.Namespace, sealConfigKey)
 	}
 	storeSums := len(pages) > he.MaxPageSums
+	if storeSums && perSensor {
+		sortBySource(out)
+	}
 	if storeSums && spec.Verify > 1 {
 		return nil, false, fmt.Errorf("%w: --verify %d compares the workers' results byte for byte, but a job that needs %d page sums, more than the %d a job message carries, gets references to stored sums, which differ per worker; leave --verify out, select fewer sensors or less time, or do not group by sensor",
 			job.ErrInvalid, spec.Verify, len(pages), he.MaxPageSums)
@@ -112,6 +116,22 @@ func (n *Node) pagedKeys(ctx context.Context, user string, spec *job.Spec, cfg *
 			job.ErrInvalid, maxPerSlot, err)
 	}
 	return out, storeSums, nil
+}
+
+// sortBySource orders ciphertext record keys by source, then by key, so
+// by hour. Units are cut from consecutive keys, so a unit of a job by
+// sensor then stores one page sum per sensor and page it reads, most
+// often one or two, where hour order would give it one per segment.
+// Segments of one source and hour stay next to each other, as jobUnits
+// needs.
+func sortBySource(keys []string) {
+	source := func(key string) string {
+		name := key[strings.LastIndexByte(key, '/')+1:]
+		return name[:min(len(name), 2*he.SourceHashSize)]
+	}
+	slices.SortStableFunc(keys, func(a, b string) int {
+		return cmp.Or(strings.Compare(source(a), source(b)), strings.Compare(a, b))
+	})
 }
 
 // runPagedUnit adds a unit's ciphertext records by page key and returns

@@ -137,3 +137,27 @@ func FuzzDecodeOpenedResult(f *testing.F) {
 		}
 	})
 }
+
+func TestSortBySource(t *testing.T) {
+	a, b := "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"
+	keys := []string{
+		sealedSegmentPrefix + "2006-11-13T17/" + b + "-01",
+		sealedSegmentPrefix + "2006-11-13T17/" + a + "-02",
+		sealedSegmentPrefix + "2006-11-13T17/" + a + "-01",
+		sealedSegmentPrefix + "2006-11-13T18/" + b + "-01",
+		sealedSegmentPrefix + "2006-11-13T18/" + a + "-01",
+	}
+	sortBySource(keys)
+	want := []string{
+		sealedSegmentPrefix + "2006-11-13T17/" + a + "-01",
+		sealedSegmentPrefix + "2006-11-13T17/" + a + "-02",
+		sealedSegmentPrefix + "2006-11-13T18/" + a + "-01",
+		sealedSegmentPrefix + "2006-11-13T17/" + b + "-01",
+		sealedSegmentPrefix + "2006-11-13T18/" + b + "-01",
+	}
+	for i := range want {
+		if keys[i] != want[i] {
+			t.Errorf("key %d is %s, want %s", i, keys[i], want[i])
+		}
+	}
+}
