@@ -15,9 +15,11 @@ import (
 // a plain namespace and to a sealed one, then runs the mean of every
 // field per hour three ways: as a plain job, as an encrypted job that
 // the submitting node encrypts at submit, and as an encrypted job over
-// the ciphertexts stored at ingest. It reports ingest readings per
-// second and the bytes stored and sent for each namespace, and each
-// job's readings per second and bytes sent, submission included.
+// the ciphertexts stored at ingest. It also runs the mean per sensor
+// over the sealed namespace, whose 19 page sums workers store as
+// records. It reports ingest readings per second and the bytes stored
+// and sent for each namespace, and each job's readings per second and
+// bytes sent, submission included.
 //
 //	go test -run XXX -bench SealedJob -benchtime 3x ./node
 func BenchmarkSealedJob(b *testing.B) {
@@ -40,10 +42,12 @@ func BenchmarkSealedJob(b *testing.B) {
 
 	var plainIngest, sealedIngest time.Duration
 	var plainSent, sealedSent uint64
-	var plainJob, submitJob, sealedJob jobCost
+	var plainJob, submitJob, sealedJob, sensorJob jobCost
 	plainReq := api.JobRequest{Aggregates: []string{"count", "sum", "mean"}, By: "hour", Reader: "jobs"}
 	encReq := plainReq
 	encReq.Encrypted, encReq.Reader = true, "hejobs"
+	sensorReq := encReq
+	sensorReq.By = "sensor"
 	var plainStored, sealedStored [2]uint64
 	b.ResetTimer()
 	for i := range b.N {
@@ -69,6 +73,7 @@ func BenchmarkSealedJob(b *testing.B) {
 		plainJob.add(runJobMeasured(ctx, b, nodes, clients[0], plainNS, plainReq))
 		submitJob.add(runJobMeasured(ctx, b, nodes, clients[0], plainNS, encReq))
 		sealedJob.add(runJobMeasured(ctx, b, nodes, clients[0], sealedNS, encReq))
+		sensorJob.add(runJobMeasured(ctx, b, nodes, clients[0], sealedNS, sensorReq))
 	}
 	readings := float64(len(all) * b.N)
 	runs := float64(b.N)
@@ -85,6 +90,8 @@ func BenchmarkSealedJob(b *testing.B) {
 	b.ReportMetric(float64(submitJob.submitBytes+submitJob.runBytes)/runs/1e6, "submit-encrypted-MB/job")
 	b.ReportMetric(float64(sealedJob.submitBytes+sealedJob.runBytes)/runs/1e6, "sealed-MB/job")
 	b.ReportMetric(sealedJob.submit.Seconds()/runs, "sealed-submit-s/job")
+	b.ReportMetric(readings/sensorJob.total().Seconds(), "sealed-by-sensor-readings/s")
+	b.ReportMetric(float64(sensorJob.submitBytes+sensorJob.runBytes)/runs/1e6, "sealed-by-sensor-MB/job")
 }
 
 // grantAll grants user u, called name, read access to prefix in each
