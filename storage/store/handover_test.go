@@ -129,3 +129,66 @@ func seq(n int) []int {
 	}
 	return s
 }
+
+// TestRepairDropsSecondCloseCopy gives a close holder of a chunk a
+// second copy of the index a closer holder has, as a write that backed
+// up a slow holder leaves. Repair must drop that copy once the closer
+// holder lists it, and leave one shard on each of the closest nodes.
+func TestRepairDropsSecondCloseCopy(t *testing.T) {
+	p := erasure.Params{Data: 3, Parity: 3}
+	c := newCluster(t, 6, smallParams(p.Data, p.Parity, 3))
+	ctx := context.Background()
+	gw := c.node(0)
+	value := testValue(20<<10, 9)
+	if _, err := gw.store.Put(ctx, "", "dup", "file", bytes.NewReader(value), PutOptions{}); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	checkPlacement(t, c, p)
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// The chunk's closest holder keeps its shard, and the farthest one
+	// receives a copy of it besides its own.
+	var id engine.ChunkID
+	err := gw.shards.ScanShards(func(cid engine.ChunkID, _ int) error {
+		id = cid
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closest := sortByDistance(identity.NodeID(id), contactsOf(c.live()))
+	keeper, spare := nodeByID(c, closest[0]), nodeByID(c, closest[len(closest)-1])
+	indexes, err := keeper.shards.List(id)
+	if err != nil || len(indexes) != 1 {
+		t.Fatalf("closest holder lists shards %v, %v; want one", indexes, err)
+	}
+	sh, err := keeper.shards.Get(id, indexes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spare.shards.Put(id, sh); err != nil {
+		t.Fatal(err)
+	}
+
+	rep := repairAll(t, c)
+	if rep.ShardsDropped != 1 {
+		t.Errorf("repair dropped %d shards, want the one second copy", rep.ShardsDropped)
+	}
+	if rep.ShardsRebuilt != 0 || rep.ShardsMoved != 0 {
+		t.Errorf("repair rebuilt %d and moved %d shards, want none", rep.ShardsRebuilt, rep.ShardsMoved)
+	}
+	if held, err := keeper.shards.List(id); err != nil || !slices.Equal(held, indexes) {
+		t.Errorf("closest holder lists shards %v, %v after repair; want %v", held, err, indexes)
+	}
+	checkPlacement(t, c, p)
+
+	var got bytes.Buffer
+	if _, err := gw.store.Get(ctx, "", "dup", "file", &got, GetOptions{}); err != nil {
+		t.Fatalf("Get after repair: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), value) {
+		t.Fatalf("Get after repair returned %d bytes that differ from the %d written", got.Len(), len(value))
+	}
+}

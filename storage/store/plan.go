@@ -102,8 +102,10 @@ type chunkPlan struct {
 	// held outside the chunk's Total closest candidates, and the extra
 	// shards of a close holder that has several.
 	Moves []shardMove
-	// Drops are copies held outside the Total closest candidates of an
-	// index that one of those candidates also holds.
+	// Drops are surplus copies of an index that a closer candidate among
+	// the Total closest also holds: copies outside the Total closest, and
+	// second copies within them, which a write that backed up a slow
+	// holder, or a rebuild for a holder whose list failed, leaves.
 	Drops []shardCopy
 }
 
@@ -154,13 +156,20 @@ func planChunk(self identity.NodeID, cands []wire.Contact, held map[identity.Nod
 
 // planHandover lists the shards to hand over to the empty holders among
 // the closest total candidates that a has not given to missing shards,
-// and the copies that are surplus because a close holder has the index.
+// and the copies that are surplus because a closer close holder has the
+// index. Every drop keeps the copy of a holder closer in XOR order, the
+// same order in every holder's view, so the closest holder of an index
+// never drops it and two holders never drop each other's copies.
 func planHandover(cands []wire.Contact, held map[identity.NodeID][]uint16, total int, a *assigner) ([]shardMove, []shardCopy) {
 	closest := cands[:min(total, len(cands))]
-	heldClose := make(map[int]bool)
-	for _, c := range closest {
+	// firstClose is the position of the closest holder of each index
+	// among the closest.
+	firstClose := make(map[int]int)
+	for pos, c := range closest {
 		for _, x := range held[c.ID] {
-			heldClose[int(x)] = true
+			if _, ok := firstClose[int(x)]; !ok {
+				firstClose[int(x)] = pos
+			}
 		}
 	}
 	var moves []shardMove
@@ -172,7 +181,7 @@ func planHandover(cands []wire.Contact, held map[identity.NodeID][]uint16, total
 	}
 	for _, c := range cands[len(closest):] {
 		for _, x := range held[c.ID] {
-			if heldClose[int(x)] {
+			if _, ok := firstClose[int(x)]; ok {
 				drops = append(drops, shardCopy{Index: int(x), Holder: c})
 			} else {
 				move(c, int(x))
@@ -180,7 +189,15 @@ func planHandover(cands []wire.Contact, held map[identity.NodeID][]uint16, total
 		}
 	}
 	for pos, c := range closest {
-		for _, x := range extraShards(held[c.ID], pos) {
+		var kept []uint16
+		for _, x := range held[c.ID] {
+			if firstClose[int(x)] < pos {
+				drops = append(drops, shardCopy{Index: int(x), Holder: c})
+			} else {
+				kept = append(kept, x)
+			}
+		}
+		for _, x := range extraShards(kept, pos) {
 			move(c, x)
 		}
 	}

@@ -266,10 +266,28 @@ func TestPlanChunkHandover(t *testing.T) {
 			wantMoves: []shardMove{{Index: 3, From: cs[1], To: cs[3]}},
 		},
 		{
+			// cs[3] drops its second copy of 1 in this pass, and takes
+			// shard 3 in the next, once it is empty.
 			name: "no empty close holder keeps the shard where it is",
 			held: map[identity.NodeID][]uint16{
 				cs[0].ID: {0}, cs[1].ID: {1}, cs[2].ID: {2}, cs[3].ID: {1}, cs[6].ID: {3},
 			},
+			wantDrops: []shardCopy{{Index: 1, Holder: cs[3]}},
+		},
+		{
+			name: "second copy on a farther close holder is dropped",
+			held: map[identity.NodeID][]uint16{
+				cs[0].ID: {0}, cs[1].ID: {1}, cs[2].ID: {2}, cs[3].ID: {3, 1},
+			},
+			wantDrops: []shardCopy{{Index: 1, Holder: cs[3]}},
+		},
+		{
+			name: "close holder keeps its own index and drops the copy before handing over",
+			held: map[identity.NodeID][]uint16{
+				cs[0].ID: {0, 2}, cs[1].ID: {1, 0}, cs[2].ID: {3},
+			},
+			wantMoves: []shardMove{{Index: 2, From: cs[0], To: cs[3]}},
+			wantDrops: []shardCopy{{Index: 0, Holder: cs[1]}},
 		},
 	}
 	for _, tt := range tests {
