@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -28,8 +29,9 @@ func FuzzParseDescriptor(f *testing.F) {
 	})
 }
 
-// FuzzRecordHead decodes arbitrary bytes as a stored record head, as a
-// holder reads its own possibly damaged store.
+// FuzzRecordHead decodes arbitrary bytes as a stored record head, in the
+// compact or the CBOR form, as a holder reads its own possibly damaged
+// store.
 func FuzzRecordHead(f *testing.F) {
 	good, err := marshal("head", &storedHead{Version: 3, Writer: make([]byte, 32), Blob: &blobRef{Inline: []byte("r")}})
 	if err != nil {
@@ -42,7 +44,14 @@ func FuzzRecordHead(f *testing.F) {
 	}
 	f.Add(packed)
 	f.Add([]byte{0x85})
+	f.Add(encodeCompactHead(&storedHead{Version: 3, Table: []byte("S1234567"), Index: 9}))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if h, ok := parseCompactHead(b); ok {
+			if again := encodeCompactHead(&h); !bytes.Equal(again, b) {
+				t.Fatalf("compact head %x encodes again as %x", b, again)
+			}
+			return
+		}
 		var h storedHead
 		if err := unmarshal("record head", b, engine.MaxMetaValueSize, &h); err != nil {
 			return

@@ -130,8 +130,9 @@ type metaStore struct {
 // storedHead is the encoding of a recordHead. A packed head keeps its
 // writer and version segment in a segment table entry, which every record
 // of the segment by that writer shares, and only the entry's 8-byte key
-// itself. So a packed head costs about 28 bytes, not the 100 that the
-// writer key and segment ID would add, on each of its R holders.
+// itself. So a packed head costs 19 bytes in the compact form below, not
+// the 100 more that the writer key and segment ID would add, on each of
+// its R holders.
 type storedHead struct {
 	_         struct{} `cbor:",toarray"`
 	Version   uint64
@@ -142,6 +143,45 @@ type storedHead struct {
 	Table     []byte // the segment table entry's key; nil in a full head
 	Index     uint16
 	Wraps     []wire.Wrap
+}
+
+// A packed head with no wrapped keys of its own, the head of every record
+// written in a batch until a grant reaches it, is stored as compactHeadLen
+// bytes: compactHeadTag, the version (8 bytes, big-endian), the segment
+// table key without its keyspace byte (8) and the index (2, big-endian).
+// Its storedHead encoding takes about 28 bytes, and the head is kept on
+// each of a record's R directory holders. The tag cannot start a
+// storedHead, whose encoding starts with the CBOR array header 0x88.
+const (
+	compactHeadTag = 0x01
+	compactHeadLen = 1 + 8 + 8 + 2
+)
+
+// encodeCompactHead returns the compact form of a packed head, or nil
+// when sh has fields the form does not keep.
+func encodeCompactHead(sh *storedHead) []byte {
+	if sh.Writer != nil || sh.Tombstone || sh.Expiry != 0 || sh.Blob != nil || len(sh.Wraps) != 0 ||
+		len(sh.Table) != 1+8 || sh.Table[0] != metaTable {
+		return nil
+	}
+	b := make([]byte, 0, compactHeadLen)
+	b = append(b, compactHeadTag)
+	b = binary.BigEndian.AppendUint64(b, sh.Version)
+	b = append(b, sh.Table[1:]...)
+	return binary.BigEndian.AppendUint16(b, sh.Index)
+}
+
+// parseCompactHead decodes the compact form of a packed head. It reports
+// false for bytes of another length or tag, which are a storedHead.
+func parseCompactHead(b []byte) (storedHead, bool) {
+	if len(b) != compactHeadLen || b[0] != compactHeadTag {
+		return storedHead{}, false
+	}
+	return storedHead{
+		Version: binary.BigEndian.Uint64(b[1:9]),
+		Table:   append([]byte{metaTable}, b[9:17]...),
+		Index:   binary.BigEndian.Uint16(b[17:19]),
+	}, true
 }
 
 // tableEntry is a segment table entry: a version segment and the writer
@@ -229,9 +269,11 @@ func (m metaStore) getHead(key []byte) (*recordHead, error) {
 // decodeHead decodes a stored head and, for a packed one, fills in its
 // writer and version segment from the segment table.
 func (m metaStore) decodeHead(b []byte) (*recordHead, error) {
-	var sh storedHead
-	if err := unmarshal("record head", b, engine.MaxMetaValueSize, &sh); err != nil {
-		return nil, fmt.Errorf("%w: %w", engine.ErrCorrupt, err)
+	sh, compact := parseCompactHead(b)
+	if !compact {
+		if err := unmarshal("record head", b, engine.MaxMetaValueSize, &sh); err != nil {
+			return nil, fmt.Errorf("%w: %w", engine.ErrCorrupt, err)
+		}
 	}
 	h := &recordHead{Version: sh.Version, Writer: sh.Writer, Tombstone: sh.Tombstone, Expiry: sh.Expiry, Blob: sh.Blob, Wraps: sh.Wraps}
 	if sh.Table == nil {
@@ -263,8 +305,8 @@ func (m metaStore) getTable(key []byte) (*tableEntry, error) {
 }
 
 // putHead stores h. A packed head's writer and segment go to the segment
-// table, unless the table's entry under the same 8-byte key names another
-// segment or writer, in which case the head keeps them itself.
+// table, and the head takes the compact form unless it has wrapped keys
+// of its own.
 func (m metaStore) putHead(key []byte, h *recordHead) error {
 	sh := storedHead{Version: h.Version, Writer: h.Writer, Tombstone: h.Tombstone, Expiry: h.Expiry, Blob: h.Blob, Wraps: h.Wraps}
 	if h.Packed != nil {
@@ -273,6 +315,9 @@ func (m metaStore) putHead(key []byte, h *recordHead) error {
 			return err
 		}
 		sh.Writer, sh.Table, sh.Index = nil, tk, h.Packed.Index
+		if b := encodeCompactHead(&sh); b != nil {
+			return m.s.PutMeta(engine.MetaHeader, key, b)
+		}
 	}
 	b, err := marshal("record head", &sh)
 	if err != nil {
