@@ -218,3 +218,59 @@ func TestSealedLayout(t *testing.T) {
 		t.Errorf("8,200 slots: error %v, want ErrSealedLayout and job.ErrInvalid", err)
 	}
 }
+
+// The Machine marks a unit committed as soon as its report arrives, and
+// the manager folds the result a step later. A replica taken in between
+// must fold it first, or a backup taking over from it would hold the
+// unit as committed without its result.
+func TestReplicaFoldsPendingCommits(t *testing.T) {
+	spec := &job.Spec{ID: "j", Namespace: "library", Aggs: []string{"mean"}, By: "sensor", Encrypted: true, Sealed: true, Scale: 100}
+	mj := newSealedManager(t, spec, true, nil)
+	units := []sched.Unit{
+		{ID: 0, Segments: []sched.Segment{{Key: "he/seg/a", Readings: 1}}, Readings: 1},
+		{ID: 1, Segments: []sched.Segment{{Key: "he/seg/b", Readings: 1}}, Readings: 1},
+	}
+	m, err := sched.New(jobConfig(0), 1, units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mj.machine, mj.epoch = m, 1
+	now := time.Now()
+	if err := m.AddWorker(now, "w", sched.TierUpper); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Tick(now); err != nil {
+		t.Fatal(err)
+	}
+	assigns, _ := m.Outbox()
+	if len(assigns) == 0 {
+		t.Fatal("the Machine assigned no unit")
+	}
+	a := assigns[0]
+	result, err := he.EncodeSumRefs([]he.SumRef{{Node: [he.NodeIDSize]byte{7}, Unit: uint32(a.Unit.ID), Epoch: a.Epoch, Lease: a.Lease, Sums: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.HandleReport(now, sched.Report{Worker: "w", Epoch: a.Epoch, Lease: a.Lease, Unit: a.Unit.ID, Result: result}); err != nil {
+		t.Fatal(err)
+	}
+
+	msg, err := mj.replicaLocked()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := sched.DecodeSnapshot(msg.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := he.DecodeSumRefs(msg.Partial)
+	if err != nil {
+		t.Fatalf("replica aggregate: %v", err)
+	}
+	if len(snap.Committed) != 1 || snap.Committed[0] != a.Unit.ID {
+		t.Fatalf("replica snapshot commits %v, want unit %d", snap.Committed, a.Unit.ID)
+	}
+	if len(refs) != 1 || refs[0].Unit != uint32(a.Unit.ID) {
+		t.Errorf("replica aggregate references %+v, want unit %d, the one its snapshot commits", refs, a.Unit.ID)
+	}
+}

@@ -291,6 +291,17 @@ func (mj *managedJob) step(now time.Time) bool {
 		}
 		mj.s.goJob(func() { mj.assign(a.Worker, w.contact, msg) })
 	}
+	mj.foldCommitsLocked()
+	if mj.machine.Done() && !mj.done {
+		mj.done, mj.dirty = true, true
+		mj.s.n.log.Info("job done", "job", mj.id, "epoch", mj.epoch, "failed", len(mj.machine.Failed()))
+	}
+	return mj.done
+}
+
+// foldCommitsLocked adds the results the Machine committed since the
+// last call to the job's aggregate. mj.mu must be held.
+func (mj *managedJob) foldCommitsLocked() {
 	for _, c := range mj.machine.Commits() {
 		if err := mj.foldCommit(c); err != nil {
 			// handleReport decoded it before the Machine saw it.
@@ -299,11 +310,6 @@ func (mj *managedJob) step(now time.Time) bool {
 		}
 		mj.dirty = true
 	}
-	if mj.machine.Done() && !mj.done {
-		mj.done, mj.dirty = true, true
-		mj.s.n.log.Info("job done", "job", mj.id, "epoch", mj.epoch, "failed", len(mj.machine.Failed()))
-	}
-	return mj.done
 }
 
 // assign sends an assignment; a worker that cannot be reached leaves.
@@ -392,14 +398,7 @@ func (mj *managedJob) replicate() {
 		return
 	}
 	peer := *mj.peer
-	snap, err := mj.machine.Snapshot().Encode()
-	var partial []byte
-	if err == nil {
-		partial, err = mj.encodeAggregate()
-	}
-	msg := &wire.JobState{JobID: mj.id, Epoch: mj.epoch, Role: wire.JobBackup, Spec: mj.specBytes,
-		Snapshot: snap, Partial: partial, Done: mj.done, Canceled: mj.canceled, Submitter: mj.submitter,
-		SumStore: mj.sumStore}
+	msg, err := mj.replicaLocked()
 	self := mj.s.self()
 	msg.Peer = &self
 	mj.dirty = false
@@ -426,6 +425,24 @@ func (mj *managedJob) replicate() {
 		mj.deposed = true
 		mj.machine.ObserveEpoch(ack.Epoch)
 	}
+}
+
+// replicaLocked returns the job's state for its backup: the snapshot and
+// the aggregate of exactly its commits. mj.mu must be held.
+func (mj *managedJob) replicaLocked() (*wire.JobState, error) {
+	// The Machine marks a unit committed when its report arrives, before
+	// step folds the result, so the snapshot and the aggregate match only
+	// once pending commits are folded. Otherwise a backup that takes over
+	// would count such a unit as done without its result.
+	mj.foldCommitsLocked()
+	snap, err := mj.machine.Snapshot().Encode()
+	var partial []byte
+	if err == nil {
+		partial, err = mj.encodeAggregate()
+	}
+	return &wire.JobState{JobID: mj.id, Epoch: mj.epoch, Role: wire.JobBackup, Spec: mj.specBytes,
+		Snapshot: snap, Partial: partial, Done: mj.done, Canceled: mj.canceled, Submitter: mj.submitter,
+		SumStore: mj.sumStore}, err
 }
 
 // runBackup pings the manager and takes the job over when it misses
