@@ -4,21 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/job/he"
+	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/sensor"
 )
 
 // TestSealedJobStoresSums runs a sealed job by sensor over eight
 // sensors. Its eight page sums do not fit one job message, so workers
 // store them through the submitter and report references. The means
-// must equal the exact decimal means and the plain job's, the job's
-// records under he/jobs/ID/ must be deleted once its result is stored,
-// and the status must still return the same groups, also once the
+// must equal the exact decimal means and the plain job's. The job's
+// records under he/jobs/ID/ must be deleted once its result is stored.
+// The status must then still return the same groups, also once the
 // submitter reads them back from the stored result.
 func TestSealedJobStoresSums(t *testing.T) {
 	nodes, clients := startTrio(t)
@@ -102,6 +104,151 @@ func TestSealedJobStoresSums(t *testing.T) {
 	if _, err := clients[0].SubmitJob(ctx, "", "eight", req); err == nil || !strings.Contains(err.Error(), "--verify 2") {
 		t.Errorf("sealed job by sensor over eight sensors with --verify 2: error %v, want one naming --verify", err)
 	}
+}
+
+// TestStoredSumsSurviveManagerLoss runs a sealed job by sensor, whose
+// page sums are stored, on four nodes. It kills the manager, never the
+// submitter, once the backup holds a few commits. The backup takes over,
+// and units whose commits it never saw run again and store their sums a
+// second time under other keys. Every mean must still equal the exact
+// decimal mean, so no sum counted twice or went missing.
+func TestStoredSumsSurviveManagerLoss(t *testing.T) {
+	base := t.TempDir()
+	first := startLocal(t, filepath.Join(base, "a"))
+	nodes := []*Node{first}
+	for _, dir := range []string{"b", "c", "d"} {
+		nodes = append(nodes, startLocal(t, filepath.Join(base, dir), first.Addr().String()))
+	}
+	var clients []*api.Client
+	for _, n := range nodes {
+		waitFor(t, n.ID().Short()+" to know the 3 others", func() bool { return len(n.Peers()) == 3 })
+		clients = append(clients, api.NewClient(n.APIAddr()))
+	}
+	nodes[0].jobs.inputsGrace = 5 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var eight []sensor.Reading
+	chosen := map[string]bool{}
+	for _, r := range ulbReadings(t, 2000) {
+		if len(chosen) < 8 {
+			chosen[r.Source] = true
+		}
+		if chosen[r.Source] {
+			eight = append(eight, r)
+		}
+	}
+	if _, err := clients[0].SealNamespace(ctx, "", "eight", api.SealRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clients[0].WriteReadings(ctx, "", "eight", eight); err != nil {
+		t.Fatal(err)
+	}
+	encryptedReaders(ctx, t, clients, "eight")
+	aggs := []string{"count", "sum", "mean"}
+	info, err := clients[0].SubmitJob(ctx, "", "eight", api.JobRequest{Aggregates: aggs, By: "sensor", Reader: "jobs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := waitJobDone(ctx, t, clients[0], info.ID)
+
+	// The manager is picked by the job's ID, so a job whose manager is
+	// the submitter, which must stay up to store the sums, is canceled
+	// and submitted again.
+	req := api.JobRequest{Aggregates: aggs, By: "sensor", Reader: "hejobs", Encrypted: true, SegmentsPerUnit: 1}
+	var manager *Node
+	for try := 0; manager == nil; try++ {
+		if try == 8 {
+			t.Fatal("eight jobs in a row were managed by the submitting node")
+		}
+		if info, err = clients[0].SubmitJob(ctx, "", "eight", req); err != nil {
+			t.Fatal(err)
+		}
+		id := nodes[0].jobs.submittedJob(ctx, info.ID).manager.ID
+		for _, n := range nodes[1:] {
+			if n.ID() == id {
+				manager = n
+			}
+		}
+		if manager == nil {
+			if _, err := clients[0].CancelJob(ctx, info.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The kill comes once the backup holds a replica with a few commits,
+	// while the manager has likely committed more that it has not sent.
+	sj := nodes[0].jobs.submittedJob(ctx, info.ID)
+	var backup *Node
+	for _, n := range nodes {
+		if sj.backup != nil && n.ID() == sj.backup.ID {
+			backup = n
+		}
+	}
+	if backup == nil {
+		t.Fatal("the job has no backup")
+	}
+	var replicated int
+	var killedEpoch uint64
+	for deadline := time.Now().Add(time.Minute); replicated < 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the backup holds %d commits after a minute, want 3", replicated)
+		}
+		replicated, killedEpoch = backupCommits(backup, info.ID)
+	}
+	manager.Kill()
+	t.Logf("killed manager %s of job %s at epoch %d, its backup holding %d commits", manager.ID().Short(), info.ID, killedEpoch, replicated)
+
+	sealed := waitJobDone(ctx, t, clients[0], info.ID)
+	if sealed.Failed != 0 || sealed.Committed != sealed.Units {
+		t.Fatalf("after the manager's loss %d of %d units committed, %d failed; want all committed", sealed.Committed, sealed.Units, sealed.Failed)
+	}
+	checkSealedResult(t, "eight by sensor after manager loss", eight, "sensor", plain, sealed)
+	final := nodes[0].jobs.finalStatus(nodes[0].jobs.submittedJob(ctx, info.ID))
+	refs, err := he.DecodeSumRefs(final.Partial)
+	if err != nil {
+		t.Fatalf("the job's result is not references to stored sums: %v", err)
+	}
+	epochs := map[uint64]int{}
+	for _, r := range refs {
+		epochs[r.Epoch]++
+	}
+	stored := 0
+	for _, r := range refs {
+		stored += int(r.Sums)
+	}
+	infos, err := nodes[0].storage.store.List(ctx, "", "eight", jobRecordsPrefix(info.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d units, references by manager epoch %v, %d sums referenced of %d stored", sealed.Units, epochs, stored, len(infos))
+	if epochs[killedEpoch] < replicated {
+		t.Errorf("%d references from epoch %d, want the %d commits the backup held", epochs[killedEpoch], killedEpoch, replicated)
+	}
+	if epochs[killedEpoch+1] == 0 {
+		t.Errorf("no unit committed after the takeover from epoch %d, so the test did not kill the manager mid-job", killedEpoch)
+	}
+	waitWithin(t, "the job's stored sums to be deleted", time.Minute, func() bool {
+		infos, err := nodes[0].storage.store.List(ctx, "", "eight", jobRecordsPrefix(info.ID))
+		return err == nil && len(infos) == 0
+	})
+}
+
+// backupCommits returns how many committed units the backup of job id on
+// n holds in its last replica, and that replica's epoch, or zeros when n
+// does not back the job up.
+func backupCommits(n *Node, id string) (int, uint64) {
+	n.jobs.mu.Lock()
+	mj := n.jobs.managed[id]
+	n.jobs.mu.Unlock()
+	if mj == nil {
+		return 0, 0
+	}
+	mj.mu.Lock()
+	defer mj.mu.Unlock()
+	if mj.role != wire.JobBackup || mj.snap == nil {
+		return 0, 0
+	}
+	return len(mj.snap.Committed), mj.epoch
 }
 
 // FuzzDecodeOpenedResult checks that no input crashes the decoder of a
