@@ -77,6 +77,12 @@ func (h *Hash) UnmarshalBinary(b []byte) error {
 type PutShard struct {
 	Chunk Hash   `cbor:"1,keyasint"`
 	Shard []byte `cbor:"2,keyasint"`
+	// Cell names the geographic cluster the chunk is placed in, such as
+	// "50.5,4.0", for a namespace placed by cluster; empty when the
+	// chunk is placed on the closest holders of the whole network. The
+	// holder keeps it, so that repair finds the chunk's holders without
+	// the namespace's keys.
+	Cell string `cbor:"3,keyasint,omitempty"`
 }
 
 // Ack answers a write that the node stored durably.
@@ -219,7 +225,12 @@ func (*Namespace) Type() Type    { return TypeNamespace }
 func (*Ack) Validate() error      { return nil }
 func (*GetShard) Validate() error { return nil }
 
-func (m *PutShard) Validate() error  { return nonEmpty("shard", m.Shard) }
+func (m *PutShard) Validate() error {
+	if err := validateCell(m.Cell, false); err != nil {
+		return err
+	}
+	return nonEmpty("shard", m.Shard)
+}
 func (m *ShardData) Validate() error { return nonEmpty("shard", m.Shard) }
 
 func (m *ListShards) Validate() error {

@@ -173,5 +173,5 @@ func newStorageBatchMessage(t Type) Message {
 	case TypePutRecords:
 		return new(PutRecords)
 	}
-	return nil
+	return newClusterMessage(t)
 }

@@ -65,6 +65,10 @@ type PutOptions struct {
 	// listed here is readable by everyone granted read access to the
 	// key.
 	GroupReaders map[string][]PublicUser
+	// Cell, in a namespace placed by cluster, names the cell the data
+	// comes from, such as the cell of the sensors whose readings the
+	// value holds; empty means the gateway's own cell.
+	Cell string
 }
 
 // GetOptions tunes a read.

@@ -48,11 +48,12 @@ func (s *Store) PutBatch(ctx context.Context, user, namespace string, records []
 	if err != nil {
 		return nil, err
 	}
-	ids, err := s.writeSegments(ctx, v, segments)
+	cell := s.writeCell(ctx, v, "")
+	ids, err := s.writeSegments(ctx, cell, v, segments)
 	if err != nil {
 		return nil, err
 	}
-	return s.commitBatch(ctx, v, records, refs, ids)
+	return s.commitBatch(ctx, v, cell, records, refs, ids)
 }
 
 func validateBatch(records []BatchRecord) error {
@@ -99,8 +100,9 @@ func packValues(ks *seal.KeySet, records []BatchRecord) ([]*packed, [][]byte, er
 	return refs, segments, nil
 }
 
-// writeSegments stores each segment as a chunk named by its SHA-256.
-func (s *Store) writeSegments(ctx context.Context, v *nsView, segments [][]byte) ([]chunk.ID, error) {
+// writeSegments stores each segment as a chunk named by its SHA-256, on
+// the holders of cell when it is set.
+func (s *Store) writeSegments(ctx context.Context, cell string, v *nsView, segments [][]byte) ([]chunk.ID, error) {
 	ids := make([]chunk.ID, len(segments))
 	errs := make([]error, len(segments))
 	slots := make(chan struct{}, s.cfg.Parallelism)
@@ -110,7 +112,7 @@ func (s *Store) writeSegments(ctx context.Context, v *nsView, segments [][]byte)
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			errs[i] = s.writeChunk(ctx, ids[i], seg, v.d.Params().Code())
+			errs[i] = s.writeChunk(ctx, cell, ids[i], seg, v.d.Params().Code())
 		})
 	}
 	wg.Wait()
@@ -127,7 +129,10 @@ func (s *Store) writeSegments(ctx context.Context, v *nsView, segments [][]byte)
 // directory holder only a packed entry per record, with one PutRecords
 // per holder and part of the batch. The creation times of the versions
 // replaced are read first, with one GetRecords per holder.
-func (s *Store) commitBatch(ctx context.Context, v *nsView, records []BatchRecord, refs []*packed, ids []chunk.ID) ([]RecordInfo, error) {
+//
+// The value segments lie in cell; the version segments are placed
+// globally like the directory that refers to them.
+func (s *Store) commitBatch(ctx context.Context, v *nsView, cell string, records []BatchRecord, refs []*packed, ids []chunk.ID) ([]RecordInfo, error) {
 	keys := make([]string, len(records))
 	for i, r := range records {
 		keys[i] = r.Key
@@ -139,6 +144,9 @@ func (s *Store) commitBatch(ctx context.Context, v *nsView, records []BatchRecor
 	envs := make([]*seal.Envelope, len(records))
 	for i, r := range records {
 		dr := batchDraft(r, refs[i], ids)
+		if dr.segment != nil {
+			dr.cell = cell
+		}
 		version := s.clock.next()
 		dr.created, dr.priorRead = created[r.Key], true
 		if dr.created.IsZero() {
@@ -158,7 +166,7 @@ func (s *Store) commitBatch(ctx context.Context, v *nsView, records []BatchRecor
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.writeSegments(ctx, v, segments); err != nil {
+	if _, err := s.writeSegments(ctx, "", v, segments); err != nil {
 		return nil, err
 	}
 	if err := s.publishPacked(ctx, v.d, sealed, envs, at); err != nil {

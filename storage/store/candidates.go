@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/yuinet/yui/network/identity"
@@ -42,6 +43,9 @@ type resolver struct {
 	peers peers
 	rep   *RepairReport
 	views []nearby
+	// cells are the registered holders of each cell read in this pass,
+	// nil for a cell whose directory did not answer.
+	cells map[string][]wire.Contact
 }
 
 // nearby is the result of one wide lookup or routing table read: the
@@ -162,4 +166,28 @@ func addIDs(a, b identity.NodeID) (identity.NodeID, bool) {
 		carry = v >> 8
 	}
 	return sum, carry > 0
+}
+
+// closestIn returns up to n candidates for target among the registered
+// holders of cell, in XOR order, as Store.closestIn does for writers.
+// This node is a candidate only when registered in the cell. Each cell's
+// members are read once per pass.
+func (r *resolver) closestIn(ctx context.Context, cell string, target identity.NodeID, n int) ([]wire.Contact, error) {
+	members, ok := r.cells[cell]
+	if !ok {
+		var err error
+		r.rep.Lookups++
+		if members, err = r.peers.clusterMembers(ctx, cell); err != nil {
+			r.rep.Errors++
+		}
+		if r.cells == nil {
+			r.cells = make(map[string][]wire.Contact)
+		}
+		r.cells[cell] = members
+	}
+	if members == nil {
+		return nil, fmt.Errorf("%w: members of cell %s unknown", ErrUnavailable, cell)
+	}
+	cands := sortByDistance(target, slices.Clone(members))
+	return cands[:min(len(cands), n)], nil
 }

@@ -35,6 +35,9 @@ type testNode struct {
 	// intercept, if set, serves requests to this node in place of its
 	// holder when it returns a message, to make the node misbehave.
 	intercept atomic.Pointer[func(ctx context.Context, msg wire.Message) wire.Message]
+	// cell is the node's geographic cluster, which its store places
+	// chunks of namespaces placed by cluster in; "" when unknown.
+	cell atomic.Pointer[string]
 }
 
 // setIntercept makes f serve the node's requests when it returns a
@@ -160,7 +163,13 @@ func (c *testCluster) addWith(i int, params NamespaceParams, id *identity.Identi
 	if n.tr, err = c.mem.Listen(id, addr, handler); err != nil {
 		t.Fatal(err)
 	}
-	n.store, err = New(Config{DataDir: t.TempDir(), Network: n, Holder: holder, Namespace: params, Logger: quietLogger()})
+	cell := func() string {
+		if c := n.cell.Load(); c != nil {
+			return *c
+		}
+		return ""
+	}
+	n.store, err = New(Config{DataDir: t.TempDir(), Network: n, Holder: holder, Namespace: params, Cell: cell, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,8 @@ import (
 
 // metaGroup is the reserved field group that carries a record version's
 // store metadata: "created", the time of the key's first write as 8
-// big-endian bytes of Unix milliseconds. It is sealed under the header
+// big-endian bytes of Unix milliseconds, and "cell", the cluster whose
+// holders store the value's chunks, absent for a value placed globally. It is sealed under the header
 // key, so every reader of the header can open it and it needs no wrapped
 // key of its own. The envelope's signature covers it like any group.
 //
@@ -25,11 +26,17 @@ const metaGroup = "yui.meta"
 // reservedGroupPrefix starts the group names users may not choose.
 const reservedGroupPrefix = "yui."
 
-const createdField = "created"
+const (
+	createdField = "created"
+	cellField    = "cell"
+)
 
 // sealMeta seals the metadata group of version id under the header key.
-func sealMeta(headerKey seal.DataKey, id seal.RecordID, created time.Time) ([]byte, error) {
+func sealMeta(headerKey seal.DataKey, id seal.RecordID, created time.Time, cell string) ([]byte, error) {
 	fields := map[string][]byte{createdField: binary.BigEndian.AppendUint64(nil, uint64(created.UnixMilli()))}
+	if cell != "" {
+		fields[cellField] = []byte(cell)
+	}
 	sealed, err := seal.SealGroup(headerKey, id, metaGroup, fields)
 	if err != nil {
 		return nil, fmt.Errorf("store: seal record metadata: %w", err)
@@ -51,6 +58,21 @@ func createdOf(rec *wire.Record, env *seal.Envelope, headerKey seal.DataKey) tim
 		return fallback
 	}
 	return time.UnixMilli(int64(binary.BigEndian.Uint64(fields[createdField]))).UTC()
+}
+
+// cellOf returns the cell whose holders store the chunks of a record
+// version, or "" for a version placed globally, as every version written
+// before placement by cluster existed is.
+func cellOf(rec *wire.Record, env *seal.Envelope, headerKey seal.DataKey) string {
+	sealed, ok := rec.Groups[metaGroup]
+	if !ok {
+		return ""
+	}
+	fields, err := seal.OpenGroup(headerKey, env.Record, metaGroup, sealed)
+	if err != nil || checkCell(string(fields[cellField])) != nil {
+		return ""
+	}
+	return string(fields[cellField])
 }
 
 // priorCreated returns the creation time of the newest live version of a

@@ -32,6 +32,12 @@ type NamespaceParams struct {
 	// DirBits is the number of key-hash bits that pick a record's
 	// directory shard; 0 keeps the whole directory in one shard.
 	DirBits uint8
+	// Placement is where chunks go: on the closest holders of the whole
+	// network (PlaceGlobal, the zero value) or on the holders of the
+	// writer's geographic cluster (PlaceCluster). See cluster.go. A
+	// descriptor without it encodes as before, so its signature and its
+	// readers are unchanged.
+	Placement Placement
 }
 
 // DefaultNamespaceParams are the parameters of a namespace created without
@@ -72,6 +78,9 @@ func (p NamespaceParams) Validate() error {
 	}
 	if p.DirBits > maxDirBits {
 		return fmt.Errorf("%w: DirBits is %d, limit %d", ErrInvalid, p.DirBits, maxDirBits)
+	}
+	if p.Placement > PlaceCluster {
+		return fmt.Errorf("%w: placement %d is unknown; use global or cluster", ErrInvalid, p.Placement)
 	}
 	return nil
 }

@@ -88,8 +88,10 @@ func (ss *shardSet) needed() int {
 // fetches from them. When the decoded chunk does not match its ID, it
 // fetches every shard listed and tries other subsets. Holders found
 // missing their shard, or serving a wrong one, are repaired.
-func (s *Store) readChunk(ctx context.Context, id chunk.ID, nominal erasure.Params) ([]byte, error) {
-	cands, err := s.closest(ctx, ChunkKey(id), nominal.Total()+lateSpare(nominal.Total()))
+//
+// A chunk placed in a cell is read from the cell's registered holders.
+func (s *Store) readChunk(ctx context.Context, cell string, id chunk.ID, nominal erasure.Params) ([]byte, error) {
+	cands, err := s.closestIn(ctx, cell, ChunkKey(id), nominal.Total()+lateSpare(nominal.Total()))
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +103,7 @@ func (s *Store) readChunk(ctx context.Context, id chunk.ID, nominal erasure.Para
 		s.fetchListed(ctx, id, cands, listed, ss, false)
 	}
 	if ss.needed() > 0 && listed != nil {
-		s.fetchPatiently(ctx, id, cands, listed, ss)
+		s.fetchPatiently(ctx, cell, id, cands, listed, ss)
 	}
 	res, err := s.decodeSet(id, ss)
 	if errors.Is(err, ErrCorrupt) {
@@ -115,8 +117,8 @@ func (s *Store) readChunk(ctx context.Context, id chunk.ID, nominal erasure.Para
 	if err != nil {
 		return nil, err
 	}
-	s.repairMissing(ctx, id, ss, res)
-	s.repairLiars(ctx, id, ss, res)
+	s.repairMissing(ctx, cell, id, ss, res)
+	s.repairLiars(ctx, cell, id, ss, res)
 	return res.data, nil
 }
 
@@ -223,9 +225,9 @@ func (s *Store) fetchListed(ctx context.Context, id chunk.ID, cands []wire.Conta
 //
 // It runs under WithDownProbe, so holders the Network took for down are
 // asked too, and a lookup adds the candidates such holders left out.
-func (s *Store) fetchPatiently(ctx context.Context, id chunk.ID, cands []wire.Contact, held [][]uint16, ss *shardSet) {
+func (s *Store) fetchPatiently(ctx context.Context, cell string, id chunk.ID, cands []wire.Contact, held [][]uint16, ss *shardSet) {
 	ctx = WithDownProbe(ctx)
-	if more, err := s.closest(ctx, ChunkKey(id), len(cands)); err == nil {
+	if more, err := s.closestIn(ctx, cell, ChunkKey(id), len(cands)); err == nil {
 		for _, c := range more {
 			if !slices.ContainsFunc(cands, func(x wire.Contact) bool { return x.ID == c.ID }) {
 				cands = append(cands, c)
@@ -309,7 +311,7 @@ func (s *Store) decodeSet(id chunk.ID, ss *shardSet) (*decoded, error) {
 
 // repairMissing rebuilds the shards first-choice holders lacked and
 // stores them there. Failures are logged, since the read succeeded.
-func (s *Store) repairMissing(ctx context.Context, id chunk.ID, ss *shardSet, res *decoded) {
+func (s *Store) repairMissing(ctx context.Context, cell string, id chunk.ID, ss *shardSet, res *decoded) {
 	if res.used[0].Params != ss.guess {
 		// The network changed since the write, so the first-choice
 		// holders are not where the writer placed the shards. Repair
@@ -324,7 +326,7 @@ func (s *Store) repairMissing(ctx context.Context, id chunk.ID, ss *shardSet, re
 		if index >= ss.guess.Total() || ss.has(index) {
 			continue
 		}
-		s.storeRebuilt(ctx, id, res, index, c, "read repair")
+		s.storeRebuilt(ctx, cell, id, res, index, c, "read repair")
 	}
 }
 
@@ -332,7 +334,7 @@ func (s *Store) repairMissing(ctx context.Context, id chunk.ID, ss *shardSet, re
 // with a valid hash but the wrong contents. A holder that stored a shard
 // under the wrong chunk ID is fixed by this; one that lies on purpose is
 // only logged.
-func (s *Store) repairLiars(ctx context.Context, id chunk.ID, ss *shardSet, res *decoded) {
+func (s *Store) repairLiars(ctx context.Context, cell string, id chunk.ID, ss *shardSet, res *decoded) {
 	if len(res.liars) == 0 {
 		return
 	}
@@ -340,13 +342,13 @@ func (s *Store) repairLiars(ctx context.Context, id chunk.ID, ss *shardSet, res 
 	for _, j := range res.liars {
 		s.log.Warn("holder served a shard that does not belong to its chunk", "chunk", id,
 			"index", shards[j].Index, "peer", from[j].ID.Short())
-		s.storeRebuilt(ctx, id, res, shards[j].Index, from[j], "replace wrong shard")
+		s.storeRebuilt(ctx, cell, id, res, shards[j].Index, from[j], "replace wrong shard")
 	}
 }
 
 // storeRebuilt rebuilds shard index from res and stores it on c. Failures
 // are logged.
-func (s *Store) storeRebuilt(ctx context.Context, id chunk.ID, res *decoded, index int, c wire.Contact, why string) {
+func (s *Store) storeRebuilt(ctx context.Context, cell string, id chunk.ID, res *decoded, index int, c wire.Contact, why string) {
 	rebuilt, _, err := erasure.Reconstruct(res.used, []int{index})
 	if err != nil {
 		s.log.Debug(why+": rebuild failed", "chunk", id, "index", index, "err", err)
@@ -354,7 +356,7 @@ func (s *Store) storeRebuilt(ctx context.Context, id chunk.ID, res *decoded, ind
 	}
 	b, err := erasure.MarshalShard(rebuilt[0])
 	if err == nil {
-		_, err = s.request(ctx, c, &wire.PutShard{Chunk: wire.Hash(id), Shard: b})
+		_, err = s.request(ctx, c, &wire.PutShard{Chunk: wire.Hash(id), Shard: b, Cell: cell})
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Debug(why+": store shard failed", "chunk", id, "peer", c.ID.Short(), "err", err)

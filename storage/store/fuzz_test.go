@@ -16,6 +16,14 @@ func FuzzParseDescriptor(f *testing.F) {
 	c := newCluster(f, 1, smallParams(1, 0, 1))
 	_, d := sealedRecord(f, c.node(0), "fuzz", "k", "v")
 	f.Add(d.Bytes())
+	if err := c.node(0).store.SetPlacement(context.Background(), "", "fuzz", PlaceCluster); err != nil {
+		f.Fatal(err)
+	}
+	placed, err := c.node(0).store.descriptor(context.Background(), "fuzz", false)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(placed.Bytes())
 	f.Add([]byte{})
 	f.Add([]byte{0x82, 0x40, 0x40})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -71,7 +71,7 @@ func (s *Store) Get(ctx context.Context, user, namespace, key string, w io.Write
 	info := s.recordInfo(v, env, header.Key, header.ContentType, header.Size, storedChunks(rec, len(header.Chunks)))
 	info.Created = createdOf(rec, env, dk)
 	s.openGroups(v, rec, env, info)
-	if err := s.readValue(ctx, v, rec, header, w, opts.Progress); err != nil {
+	if err := s.readValue(ctx, v, rec, header, cellOf(rec, env, dk), w, opts.Progress); err != nil {
 		return nil, err
 	}
 	return info, nil
@@ -136,13 +136,14 @@ func (s *Store) openGroups(v *nsView, rec *wire.Record, env *seal.Envelope, info
 }
 
 // readValue writes the value the header describes to w, fetching up to
-// Parallelism chunks ahead of the one being written.
-func (s *Store) readValue(ctx context.Context, v *nsView, rec *wire.Record, h *seal.Header, w io.Writer, progress func(int64)) error {
+// Parallelism chunks ahead of the one being written, from the holders of
+// cell when the version was placed in one.
+func (s *Store) readValue(ctx context.Context, v *nsView, rec *wire.Record, h *seal.Header, cell string, w io.Writer, progress func(int64)) error {
 	if len(h.Chunks) == 0 {
 		return nil
 	}
 	if len(rec.Inline) > 0 || rec.Segment != nil {
-		data, err := s.smallValue(ctx, v, rec, h.Chunks[0])
+		data, err := s.smallValue(ctx, v, rec, cell, h.Chunks[0])
 		if err != nil {
 			return err
 		}
@@ -156,7 +157,7 @@ func (s *Store) readValue(ctx context.Context, v *nsView, rec *wire.Record, h *s
 	start := func(i int) {
 		results[i] = make(chan chunkResult, 1)
 		go func() {
-			sealed, err := s.readChunk(ctx, h.Chunks[i].ID, code)
+			sealed, err := s.readChunk(ctx, cell, h.Chunks[i].ID, code)
 			var data []byte
 			if err == nil {
 				data, err = chunk.Open(h.Chunks[i], sealed)
@@ -214,9 +215,9 @@ func writeOut(w io.Writer, data []byte, done int64, progress func(int64)) error 
 }
 
 // smallValue opens a value stored inline or packed into a segment.
-func (s *Store) smallValue(ctx context.Context, v *nsView, rec *wire.Record, ref chunk.Ref) ([]byte, error) {
+func (s *Store) smallValue(ctx context.Context, v *nsView, rec *wire.Record, cell string, ref chunk.Ref) ([]byte, error) {
 	if seg := rec.Segment; seg != nil {
-		segment, err := s.readChunk(ctx, chunk.ID(seg.Chunk), v.d.Params().Code())
+		segment, err := s.readChunk(ctx, cell, chunk.ID(seg.Chunk), v.d.Params().Code())
 		if err != nil {
 			return nil, err
 		}

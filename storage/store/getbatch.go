@@ -44,10 +44,11 @@ func (s *Store) GetBatch(ctx context.Context, user, namespace string, keys []str
 	out := make([]BatchValue, len(keys))
 	headers := make([]*seal.Header, len(keys))
 	segments := make(map[chunk.ID]*segmentRead)
+	cells := make([]string, len(keys))
 	for i, k := range keys {
-		out[i], headers[i] = s.openBatchRecord(v, k, versions[hashes[i]])
+		out[i], headers[i], cells[i] = s.openBatchRecord(v, k, versions[hashes[i]])
 		if rec := versions[hashes[i]].rec; out[i].Err == nil && rec.Segment != nil {
-			segments[chunk.ID(rec.Segment.Chunk)] = &segmentRead{}
+			segments[chunk.ID(rec.Segment.Chunk)] = &segmentRead{cell: cells[i]}
 		}
 	}
 	s.readSegments(ctx, v, segments)
@@ -55,7 +56,7 @@ func (s *Store) GetBatch(ctx context.Context, user, namespace string, keys []str
 		if out[i].Err != nil {
 			continue
 		}
-		value, err := s.batchValue(ctx, v, versions[hashes[i]].rec, headers[i], segments)
+		value, err := s.batchValue(ctx, v, versions[hashes[i]].rec, headers[i], cells[i], segments)
 		if err != nil {
 			out[i] = BatchValue{Err: fmt.Errorf("get %q in %q: %w", keys[i], v.name(), err)}
 			continue
@@ -92,30 +93,31 @@ func (s *Store) readNewest(ctx context.Context, user, namespace string, keys []s
 
 // openBatchRecord opens the header of one record found by a batched read
 // and describes it. The value is read later, with the other records of
-// its segment.
-func (s *Store) openBatchRecord(v *nsView, key string, bv batchVersion) (BatchValue, *seal.Header) {
+// its segment. It also returns the cell the value is placed in.
+func (s *Store) openBatchRecord(v *nsView, key string, bv batchVersion) (BatchValue, *seal.Header, string) {
 	if bv.err != nil {
-		return BatchValue{Err: fmt.Errorf("get %q in %q: %w", key, v.name(), bv.err)}, nil
+		return BatchValue{Err: fmt.Errorf("get %q in %q: %w", key, v.name(), bv.err)}, nil, ""
 	}
 	header, dk, err := s.openHeader(v, bv.rec, bv.env)
 	if err != nil {
-		return BatchValue{Err: err}, nil
+		return BatchValue{Err: err}, nil, ""
 	}
 	if header.Key != key {
-		return BatchValue{Err: fmt.Errorf("%w: record for %q carries the header of %q", ErrCorrupt, key, header.Key)}, nil
+		return BatchValue{Err: fmt.Errorf("%w: record for %q carries the header of %q", ErrCorrupt, key, header.Key)}, nil, ""
 	}
 	if header.Size > MaxBatchValue {
 		return BatchValue{Err: fmt.Errorf("%w: value of %q is %d bytes, a batch read returns at most %d; read it with Get",
-			ErrInvalid, key, header.Size, MaxBatchValue)}, nil
+			ErrInvalid, key, header.Size, MaxBatchValue)}, nil, ""
 	}
 	info := s.recordInfo(v, bv.env, header.Key, header.ContentType, header.Size, storedChunks(bv.rec, len(header.Chunks)))
 	info.Created = createdOf(bv.rec, bv.env, dk)
 	s.openGroups(v, bv.rec, bv.env, info)
-	return BatchValue{Info: info}, header
+	return BatchValue{Info: info}, header, cellOf(bv.rec, bv.env, dk)
 }
 
 // segmentRead is one segment fetched for a batched read.
 type segmentRead struct {
+	cell string // where the segment is placed; "" globally
 	data []byte
 	err  error
 }
@@ -129,7 +131,7 @@ func (s *Store) readSegments(ctx context.Context, v *nsView, segments map[chunk.
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			seg.data, seg.err = s.readChunk(ctx, id, v.d.Params().Code())
+			seg.data, seg.err = s.readChunk(ctx, seg.cell, id, v.d.Params().Code())
 		})
 	}
 	wg.Wait()
@@ -137,7 +139,7 @@ func (s *Store) readSegments(ctx context.Context, v *nsView, segments map[chunk.
 
 // batchValue returns the value of a record whose header opened: from
 // its segment, inline, or read from its chunks.
-func (s *Store) batchValue(ctx context.Context, v *nsView, rec *wire.Record, h *seal.Header, segments map[chunk.ID]*segmentRead) ([]byte, error) {
+func (s *Store) batchValue(ctx context.Context, v *nsView, rec *wire.Record, h *seal.Header, cell string, segments map[chunk.ID]*segmentRead) ([]byte, error) {
 	if len(h.Chunks) == 0 {
 		return []byte{}, nil
 	}
@@ -149,7 +151,7 @@ func (s *Store) batchValue(ctx context.Context, v *nsView, rec *wire.Record, h *
 		return openPacked(read.data, seg, h.Chunks[0])
 	}
 	var buf bytes.Buffer
-	if err := s.readValue(ctx, v, rec, h, &buf, nil); err != nil {
+	if err := s.readValue(ctx, v, rec, h, cell, &buf, nil); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

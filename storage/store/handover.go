@@ -72,6 +72,7 @@ func (r *Repairer) handOver(ctx context.Context, rep *RepairReport, h *handover)
 			rep.Errors++
 			continue
 		}
+		r.h.dropCell(s.chunk)
 		if moved[s] {
 			rep.ShardsMoved++
 		} else {
@@ -90,7 +91,7 @@ func (r *Repairer) sendShard(ctx context.Context, rep *RepairReport, m shardAt) 
 	if err != nil {
 		return false
 	}
-	if _, err := r.send(ctx, rep, m.peer, &wire.PutShard{Chunk: m.chunk, Shard: b}); err != nil {
+	if _, err := r.send(ctx, rep, m.peer, &wire.PutShard{Chunk: m.chunk, Shard: b, Cell: r.h.chunkCell(m.chunk)}); err != nil {
 		return false
 	}
 	rep.BytesSent += int64(len(b))

@@ -70,6 +70,10 @@ type Holder struct {
 	mu          sync.Mutex
 	descriptors map[string]*Descriptor
 	lost        map[wire.Hash][]int
+
+	// members are the cluster registrations this holder keeps as one of
+	// a cell's directory holders.
+	members memberBook
 }
 
 // NewHolder returns a holder on cfg.Shards.
@@ -175,6 +179,10 @@ func (h *Holder) HandleMessage(ctx context.Context, from transport.Peer, msg wir
 		return h.putNamespace(m)
 	case *wire.GetNamespace:
 		return h.getNamespace(m)
+	case *wire.JoinCluster:
+		return h.joinCluster(from, m)
+	case *wire.GetCluster:
+		return h.getCluster(m)
 	}
 	return nil
 }
@@ -232,13 +240,27 @@ func (h *Holder) putShard(m *wire.PutShard) wire.Message {
 	// catch it, since the decoded chunk fails its ID check.
 	id := engine.ChunkID(m.Chunk)
 
+	if m.Cell != "" {
+		if err := checkCell(m.Cell); err != nil {
+			return h.reject(RejectInvalid, wire.CodeBadRequest, "shard of chunk %x: %v", m.Chunk[:8], err)
+		}
+	}
+
 	// A shard already held with the same hash is acknowledged without a
 	// write, which makes retries and deduplicated chunks cheap.
 	if held, err := h.cfg.Shards.Get(id, shard.Index); err == nil && held.Hash == shard.Hash {
+		if err := h.keepCell(m.Chunk, m.Cell); err != nil {
+			return h.internalError("put chunk cell", err)
+		}
 		return &wire.Ack{}
 	}
 	if e := h.checkSpace(len(m.Shard)); e != nil {
 		return e
+	}
+	// The cell goes first, so that a shard is never held without the cell
+	// that repair must place it in.
+	if err := h.keepCell(m.Chunk, m.Cell); err != nil {
+		return h.internalError("put chunk cell", err)
 	}
 	if err := h.cfg.Shards.Put(id, shard); err != nil {
 		return h.internalError("put shard", err)

@@ -7,14 +7,16 @@ import (
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/chunk"
+	"github.com/yuinet/yui/storage/seal"
 )
 
 // Holders returns, for each key, the nodes that the placement rule puts
 // the bytes of its newest version on, closest first. For a value stored
 // inline in its record they are the directory holders of the key's
 // shard. For a value packed into a segment or cut into chunks they are
-// the shard holders of those chunks. Holders reads the records but no
-// value, and it changes nothing.
+// the shard holders of those chunks: among the registered holders of the
+// cell the version names, when it was placed by cluster. Holders reads
+// the records but no value, and it changes nothing.
 //
 // The nodes come from the routing table when the Network can answer from
 // it without traffic (ClosestKnower), and from a lookup otherwise. They
@@ -32,13 +34,17 @@ func (s *Store) Holders(ctx context.Context, user, namespace string, keys []stri
 
 	p := v.d.Params()
 	shards := p.Code().Total()
-	found := make(map[identity.NodeID][]identity.NodeID)
-	placed := func(target identity.NodeID, n int) []identity.NodeID {
-		if ids, ok := found[target]; ok {
+	type place struct {
+		cell   string
+		target identity.NodeID
+	}
+	found := make(map[place][]identity.NodeID)
+	placed := func(cell string, target identity.NodeID, n int) []identity.NodeID {
+		if ids, ok := found[place{cell, target}]; ok {
 			return ids
 		}
-		ids := s.placedOn(ctx, target, n)
-		found[target] = ids
+		ids := s.placedOn(ctx, cell, target, n)
+		found[place{cell, target}] = ids
 		return ids
 	}
 	out := make([][]identity.NodeID, len(keys))
@@ -49,24 +55,45 @@ func (s *Store) Holders(ctx context.Context, user, namespace string, keys []stri
 		}
 		switch {
 		case len(bv.rec.Inline) > 0:
-			out[i] = placed(DirectoryID(namespace, DirectoryOf(h, p.DirBits)), int(p.Replicas))
+			out[i] = placed("", DirectoryID(namespace, DirectoryOf(h, p.DirBits)), int(p.Replicas))
 		case bv.rec.Segment != nil:
-			out[i] = placed(ChunkKey(chunk.ID(bv.rec.Segment.Chunk)), shards)
+			out[i] = placed(versionCell(v, bv), ChunkKey(chunk.ID(bv.rec.Segment.Chunk)), shards)
 		default:
+			cell := versionCell(v, bv)
 			for _, id := range bv.env.Chunks {
-				out[i] = appendNew(out[i], placed(ChunkKey(id), shards))
+				out[i] = appendNew(out[i], placed(cell, ChunkKey(id), shards))
 			}
 		}
 	}
 	return out, nil
 }
 
+// versionCell returns the cell a version's chunks are placed in, or ""
+// when they are placed globally or the user cannot open the version.
+func versionCell(v *nsView, bv batchVersion) string {
+	if _, ok := bv.rec.Groups[metaGroup]; !ok {
+		return ""
+	}
+	dk, ok := unwrapFor(v, bv.env.Record, bv.rec.Wraps, seal.RoleHeader)
+	if !ok {
+		return ""
+	}
+	return cellOf(bv.rec, bv.env, dk)
+}
+
 // placedOn returns the up to n nodes closest to target, where a writer
-// places it. This node is included when its holder takes data, as in
-// peers.closest. placedOn returns nothing when the lookup fails.
-func (s *Store) placedOn(ctx context.Context, target identity.NodeID, n int) []identity.NodeID {
+// places it: among the registered holders of cell when it is set. This
+// node is included when its holder takes data, as in peers.closest.
+// placedOn returns nothing when the lookup fails.
+func (s *Store) placedOn(ctx context.Context, cell string, target identity.NodeID, n int) []identity.NodeID {
 	var contacts []wire.Contact
-	if k, ok := s.peers.net.(ClosestKnower); ok {
+	if cell != "" {
+		var err error
+		if contacts, err = s.closestIn(ctx, cell, target, n); err != nil {
+			s.log.Debug("reading the holders of a cell failed; the key gets none", "cell", cell, "err", err)
+			return nil
+		}
+	} else if k, ok := s.peers.net.(ClosestKnower); ok {
 		self := s.peers.net.Self()
 		contacts = withoutNode(k.ClosestKnown(target, n), self.ID)
 		if s.selfHolds() {

@@ -19,6 +19,7 @@ import (
 //	'R' len(name) name dir(4) keyhash(32)     newest record version (recordHead)
 //	'P' sha256(32) part(2)                    a part of a blob too large to inline
 //	'S' tablekey(8)                           a version segment and writer (tableEntry)
+//	'C' chunk(32)                             the cell a chunk is placed in (cell name)
 //
 // engine.MetaTombstone holds one empty entry per stored tombstone, keyed
 // by expiry(8, Unix ms) and the record's 'R' key, so a sweep finds the
@@ -28,6 +29,7 @@ const (
 	metaRecord     = 'R'
 	metaPart       = 'P'
 	metaTable      = 'S'
+	metaChunkCell  = 'C'
 )
 
 // Blob parts. engine.MaxMetaValueSize (64 KiB) bounds every metadata
@@ -38,6 +40,8 @@ const (
 	blobInlineMax = 48 << 10
 	blobPartSize  = 60 << 10
 )
+
+func chunkCellKey(id wire.Hash) []byte { return append([]byte{metaChunkCell}, id[:]...) }
 
 func descriptorKey(ns string) []byte { return append([]byte{metaDescriptor}, ns...) }
 

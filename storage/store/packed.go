@@ -242,6 +242,6 @@ func (c *segmentCache) open(ctx context.Context, e *wire.PackedEntry) (*wire.Rec
 func (s *Store) storeSegments(d *Descriptor) *segmentCache {
 	code := d.Params().Code()
 	return newSegmentCache(d, func(ctx context.Context, id chunk.ID) ([]byte, error) {
-		return s.readChunk(ctx, id, code)
+		return s.readChunk(ctx, "", id, code) // version segments are placed globally
 	})
 }

@@ -34,6 +34,9 @@ type draft struct {
 	created time.Time
 	// priorRead is set once created was read from the directory.
 	priorRead bool
+	// cell is the cluster the value's chunks are placed in; "" places
+	// them globally.
+	cell string
 }
 
 // Put writes a value under key, creating the namespace with the user as
@@ -48,6 +51,7 @@ func (s *Store) Put(ctx context.Context, user, namespace, key string, value io.R
 		return nil, err
 	}
 	dr := &draft{key: key, contentType: opts.ContentType, groups: opts.Groups, readers: opts.GroupReaders}
+	dr.cell = s.writeCell(ctx, v, opts.Cell)
 
 	// The creation time of the version being replaced is read while the
 	// value is written.
@@ -111,14 +115,16 @@ func (s *Store) commit(ctx context.Context, v *nsView, dr *draft) (*RecordInfo, 
 }
 
 // writeValue streams value into dr: inline if it is at most InlineMax
-// bytes, otherwise chunk by chunk with Parallelism chunks in flight.
+// bytes, otherwise chunk by chunk with Parallelism chunks in flight. A
+// value placed in a cell is never inline, since an inline value lives on
+// the directory holders, which are placed globally.
 func (s *Store) writeValue(ctx context.Context, v *nsView, value io.Reader, dr *draft, progress func(int64)) error {
 	head := make([]byte, InlineMax+1)
 	n, err := io.ReadFull(value, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("store: read value: %w", err)
 	}
-	if n <= InlineMax {
+	if n <= InlineMax && dr.cell == "" {
 		if progress != nil {
 			progress(int64(n))
 		}
@@ -186,7 +192,7 @@ func (s *Store) chunkValue(ctx context.Context, v *nsView, r io.Reader, dr *draf
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			if err := s.writeChunk(ctx, ref.ID, sealed, code); err != nil {
+			if err := s.writeChunk(ctx, dr.cell, ref.ID, sealed, code); err != nil {
 				cancel(err)
 			}
 		})
@@ -213,7 +219,7 @@ func (s *Store) sealRecord(v *nsView, version uint64, dr *draft) (*wire.Record, 
 	}
 	rec := &wire.Record{Header: sealedHeader, Inline: dr.inline, Segment: dr.segment}
 	rec.Groups = make(map[string][]byte, len(dr.groups)+1)
-	if rec.Groups[metaGroup], err = sealMeta(headerKey, id, dr.created); err != nil {
+	if rec.Groups[metaGroup], err = sealMeta(headerKey, id, dr.created, dr.cell); err != nil {
 		return nil, nil, err
 	}
 	groupKeys := make(map[string]seal.DataKey, len(dr.groups))

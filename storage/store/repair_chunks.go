@@ -56,7 +56,11 @@ func (r *Repairer) heldChunks() (map[wire.Hash][]int, error) {
 
 // chunkState is the state of one chunk that a repair batch collects.
 type chunkState struct {
-	id     wire.Hash
+	id wire.Hash
+	// cell is the cluster the chunk is placed in, as this holder keeps
+	// it; "" for a chunk placed globally. Candidates are then the cell's
+	// registered holders.
+	cell   string
 	params erasure.Params
 	cands  []wire.Contact
 	held   map[identity.NodeID][]uint16
@@ -126,6 +130,9 @@ func (r *Repairer) recheck(ctx context.Context, rep *RepairReport, states []*chu
 	slots := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	for _, st := range states {
+		if st.cell != "" {
+			continue // its candidates are every registered holder already
+		}
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
@@ -165,7 +172,12 @@ func (r *Repairer) chunkCandidates(ctx context.Context, res *resolver, id wire.H
 		total = st.params.Total()
 	}
 	var err error
-	st.cands, err = res.closest(ctx, ChunkKey([32]byte(id)), total+lateSpare(total), Middle)
+	st.cell = r.h.chunkCell(id)
+	if st.cell != "" {
+		st.cands, err = res.closestIn(ctx, st.cell, ChunkKey([32]byte(id)), total+lateSpare(total))
+	} else {
+		st.cands, err = res.closest(ctx, ChunkKey([32]byte(id)), total+lateSpare(total), Middle)
+	}
 	self := r.peers.net.Self()
 	if err == nil && st.params != (erasure.Params{}) && !slices.ContainsFunc(st.cands, func(c wire.Contact) bool { return c.ID == self.ID }) {
 		st.cands = append(st.cands, self)
@@ -273,7 +285,7 @@ func (r *Repairer) putAllRebuilt(ctx context.Context, rep *RepairReport, id wire
 				reports[i].Errors++
 				return
 			}
-			if _, err := r.send(ctx, &reports[i], plan.Targets[i], &wire.PutShard{Chunk: id, Shard: b}); err != nil {
+			if _, err := r.send(ctx, &reports[i], plan.Targets[i], &wire.PutShard{Chunk: id, Shard: b, Cell: r.h.chunkCell(id)}); err != nil {
 				return
 			}
 			reports[i].ShardsRebuilt++
@@ -298,7 +310,7 @@ func (r *Repairer) putRebuilt(ctx context.Context, rep *RepairReport, id wire.Ha
 		rep.Errors++
 		return false
 	}
-	if _, err := r.send(ctx, rep, c, &wire.PutShard{Chunk: id, Shard: b}); err != nil {
+	if _, err := r.send(ctx, rep, c, &wire.PutShard{Chunk: id, Shard: b, Cell: r.h.chunkCell(id)}); err != nil {
 		return false
 	}
 	rep.BytesSent += int64(len(b))

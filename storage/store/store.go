@@ -54,6 +54,10 @@ type Config struct {
 	// DescriptorTTL is how long a fetched namespace descriptor is reused
 	// before it is fetched again; default 10s.
 	DescriptorTTL time.Duration
+	// Cell, if set, returns this node's geographic cluster (a cell of
+	// package geo), or "" while it is unknown. Namespaces placed by
+	// cluster store the chunks written here in that cell.
+	Cell func() string
 	// Now defaults to time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -73,10 +77,11 @@ type Store struct {
 	usersMu sync.Mutex // guards users
 	users   map[string]*seal.User
 
-	// mu guards descriptors, views and notHolders.
+	// mu guards descriptors, views, members and notHolders.
 	mu          sync.Mutex
 	descriptors map[string]cachedDescriptor
 	views       map[viewKey]*nsView
+	members     map[string]cachedMembers // by cell
 	// notHolders maps nodes that responded with CodeNotHolder to the
 	// time until which placement skips them.
 	notHolders map[identity.NodeID]time.Time
@@ -130,6 +135,7 @@ func New(cfg Config) (*Store, error) {
 		users:       make(map[string]*seal.User),
 		descriptors: make(map[string]cachedDescriptor),
 		views:       make(map[viewKey]*nsView),
+		members:     make(map[string]cachedMembers),
 		notHolders:  make(map[identity.NodeID]time.Time),
 	}, nil
 }

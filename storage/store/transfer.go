@@ -185,10 +185,10 @@ func countTrue(b []bool) int {
 }
 
 // writeChunk codes a sealed chunk and stores shard i on the i-th closest
-// holder, substituting the next closest for failures. It returns once
-// every shard is stored durably.
-func (s *Store) writeChunk(ctx context.Context, id chunk.ID, sealed []byte, nominal erasure.Params) error {
-	cands, err := s.closest(ctx, ChunkKey(id), nominal.Total()+spareCandidates)
+// holder, among the holders of cell when it is set, substituting the next
+// closest for failures. It returns once every shard is stored durably.
+func (s *Store) writeChunk(ctx context.Context, cell string, id chunk.ID, sealed []byte, nominal erasure.Params) error {
+	cands, err := s.closestIn(ctx, cell, ChunkKey(id), nominal.Total()+spareCandidates)
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (s *Store) writeChunk(ctx context.Context, id chunk.ID, sealed []byte, nomi
 	}
 	attempt := s.rtt.attemptTimeout(wire.TypePutShard, s.cfg.RequestTimeout)
 	_, err = placeEach(ctx, cands, len(shards), attempt, func(ctx context.Context, slot int, c wire.Contact) error {
-		_, err := s.request(ctx, c, &wire.PutShard{Chunk: wire.Hash(id), Shard: encoded[slot]})
+		_, err := s.request(ctx, c, &wire.PutShard{Chunk: wire.Hash(id), Shard: encoded[slot], Cell: cell})
 		return err
 	})
 	if err != nil {
