@@ -179,6 +179,19 @@ type Grant struct {
 	Right      Right  `json:"right"`
 }
 
+// Placement is the request to set where a namespace's chunks are stored:
+// PlacementGlobal (the closest holders of the whole network) or
+// PlacementCluster (the holders of the writer's geographic cluster).
+type Placement struct {
+	Placement string `json:"placement"`
+}
+
+// Placements a namespace can have.
+const (
+	PlacementGlobal  = "global"
+	PlacementCluster = "cluster"
+)
+
 // CreateUser is the request to create a local user.
 type CreateUser struct {
 	Name string `json:"name"`

@@ -170,6 +170,22 @@ func (c *Client) sendGrant(ctx context.Context, method, owner, namespace string,
 	return c.doStoreJSON(req, nil)
 }
 
+// SetPlacement sets where a namespace's chunks are stored from now on,
+// creating the namespace with owner as its owner if it does not exist.
+func (c *Client) SetPlacement(ctx context.Context, owner, namespace, placement string) error {
+	body, err := json.Marshal(Placement{Placement: placement})
+	if err != nil {
+		return fmt.Errorf("api: encode placement: %w", err)
+	}
+	path := PathNamespaces + url.PathEscape(namespace) + "/placement"
+	req, err := c.newStoreRequest(ctx, http.MethodPut, path, owner, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.doStoreJSON(req, nil)
+}
+
 // CreateUser creates a local user with new keys on the node.
 func (c *Client) CreateUser(ctx context.Context, name string) (*User, error) {
 	body, err := json.Marshal(CreateUser{Name: name})

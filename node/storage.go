@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yuinet/yui/network/geo"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/engine"
@@ -77,6 +78,11 @@ type storage struct {
 	repairer *store.Repairer
 	scrubber *store.Repairer // a Repairer that also scrubs
 
+	// cell is the geographic cluster of the node's configured position,
+	// which it registers its holder in and places the chunks of
+	// namespaces placed by cluster in; "" without a position.
+	cell string
+
 	stop chan struct{}
 	done sync.WaitGroup
 }
@@ -134,10 +140,12 @@ func (n *Node) initialTier(tier string) (store.Tier, error) {
 func (n *Node) startStorage() error {
 	s := n.storage
 	s.net = newStoreNetwork(n.self, n.router, n.tr)
+	s.cell = positionCell(n.cfg.Position)
 	st, err := store.New(store.Config{
 		DataDir: n.cfg.DataDir,
 		Network: s.net,
 		Holder:  s.holder,
+		Cell:    func() string { return s.cell },
 		Logger:  n.cfg.Logger,
 	})
 	if err != nil {
@@ -155,6 +163,10 @@ func (n *Node) startStorage() error {
 	}
 	s.done.Add(1)
 	go n.repairPeriodically()
+	if s.cell != "" {
+		s.done.Add(1)
+		go n.joinClusterPeriodically()
+	}
 
 	n.log.Info("store started", "tier", s.holder.Tier(), "tier_mode", tierMode(s.tier))
 	if s.tier == TierAuto {
@@ -212,6 +224,51 @@ func (n *Node) repairPeriodically() {
 	}
 }
 
+// positionCell returns the cell of a "LAT,LON" position, or "" for an
+// empty or invalid one. Config.validate has checked the position.
+func positionCell(position string) string {
+	lat, lon, err := geo.ParsePosition(position)
+	if err != nil {
+		return ""
+	}
+	cell, _ := geo.Cell(lat, lon)
+	return cell
+}
+
+// clusterFirstJoin is the wait before a node first registers in its
+// cell's directory; the wait doubles after each registration up to
+// store.ClusterRefresh. A node that has just started knows few peers, so
+// its first registrations may reach other holders than the cell's
+// directory holders, and the early repeats correct that.
+const clusterFirstJoin = 10 * time.Second
+
+// joinClusterPeriodically registers the holder in its cell's directory
+// until the store stops.
+func (n *Node) joinClusterPeriodically() {
+	s := n.storage
+	defer s.done.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+
+	wait := clusterFirstJoin
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(wait):
+		}
+		if err := s.store.JoinCluster(ctx, s.cell); err != nil && ctx.Err() == nil {
+			n.log.Warn("registering in the cluster directory failed; retrying", "cell", s.cell, "err", err)
+			continue
+		}
+		wait = min(2*wait, store.ClusterRefresh)
+	}
+}
+
 // repair runs one repair pass, after any pass in progress.
 func (n *Node) repair(ctx context.Context, scrub bool) (store.RepairReport, error) {
 	s := n.storage
@@ -241,7 +298,8 @@ func (n *Node) closeStorage() {
 
 // isStorageType reports whether t is a message of the storage protocol.
 func isStorageType(t wire.Type) bool {
-	return t >= wire.TypePutShard && t <= wire.TypePutRecords
+	return (t >= wire.TypePutShard && t <= wire.TypePutRecords) ||
+		(t >= wire.TypeJoinCluster && t <= wire.TypeClusterMembers)
 }
 
 // handleStorage serves a storage message from a peer with the local

@@ -37,6 +37,7 @@ func (n *Node) storageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/read", n.serveReadBatch)
 	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/grants", n.serveGrant)
 	mux.HandleFunc("DELETE "+api.PathNamespaces+"{ns}/grants", n.serveGrant)
+	mux.HandleFunc("PUT "+api.PathNamespaces+"{ns}/placement", n.servePlacement)
 	mux.HandleFunc("POST "+api.PathUsers, n.serveCreateUser)
 	mux.HandleFunc("GET "+api.PathUsers, n.serveUsers)
 	mux.HandleFunc("GET "+api.PathStorage, n.serveStorageStats)
@@ -303,6 +304,30 @@ func (n *Node) serveGrant(w http.ResponseWriter, r *http.Request) {
 		err = c.gw.Grant(r.Context(), c.user, c.namespace, g.KeyOrPrefix, grantee, right)
 	}
 	if err != nil {
+		n.writeStoreError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// servePlacement sets where a namespace's chunks are stored, creating the
+// namespace if it does not exist.
+func (n *Node) servePlacement(w http.ResponseWriter, r *http.Request) {
+	c, ok := n.startCall(w, r)
+	if !ok {
+		return
+	}
+	var req api.Placement
+	if err := decodeJSONBody(w, r, &req); err != nil {
+		n.writeStoreError(w, r, err)
+		return
+	}
+	p, err := store.ParsePlacement(req.Placement)
+	if err != nil {
+		n.writeStoreError(w, r, err)
+		return
+	}
+	if err := n.storage.store.SetPlacement(r.Context(), c.user, c.namespace, p); err != nil {
 		n.writeStoreError(w, r, err)
 		return
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/yuinet/yui/network/identity"
@@ -255,5 +257,85 @@ func checkGlobal(t *testing.T, c *testCluster, before map[engine.ChunkID]bool, i
 		if !slices.ContainsFunc(p.holders, func(h *testNode) bool { return !inA[h.id.ID] }) {
 			t.Errorf("%s: chunk %x lies only in cell A", stage, id[:8])
 		}
+	}
+}
+
+// BenchmarkClusterReadShare writes 1 MiB values from a gateway in cell A
+// of a 24-node network (12 nodes in cell A, 6 in cell B, 6 without a
+// cell) and reads them back there. It reports the share of the shards
+// fetched, and of the shards stored, that lie on cell A's holders, with
+// placement by cluster and without. Shards of one chunk have one size,
+// so the shares are shares of bytes too.
+func BenchmarkClusterReadShare(b *testing.B) {
+	for _, pl := range []Placement{PlaceGlobal, PlaceCluster} {
+		b.Run(pl.String(), func(b *testing.B) {
+			ctx := context.Background()
+			c := newCluster(b, 24, smallParams(31, 17, 17))
+			nodes := c.live()
+			inA := make(map[identity.NodeID]bool)
+			var fetchedA, fetched atomic.Int64
+			for i, n := range nodes {
+				cell := ""
+				switch {
+				case i < 12:
+					cell = cellA
+					inA[n.id.ID] = true
+				case i < 18:
+					cell = cellB
+				}
+				if cell != "" {
+					n.cell.Store(&cell)
+					if err := n.store.JoinCluster(ctx, cell); err != nil {
+						b.Fatal(err)
+					}
+				}
+				n.setIntercept(func(_ context.Context, msg wire.Message) wire.Message {
+					if _, ok := msg.(*wire.GetShard); ok {
+						fetched.Add(1)
+						if inA[n.id.ID] {
+							fetchedA.Add(1)
+						}
+					}
+					return nil
+				})
+			}
+			gw := nodes[0]
+			if err := gw.store.SetPlacement(ctx, "", "bench", pl); err != nil {
+				b.Fatal(err)
+			}
+			before := heldChunks(b, c)
+			value := testValue(1<<20, 3)
+			for i := range 4 {
+				if _, err := gw.store.Put(ctx, "", "bench", fmt.Sprint("v", i), bytes.NewReader(value), PutOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for range b.N {
+				for i := range 4 {
+					if _, err := gw.store.Get(ctx, "", "bench", fmt.Sprint("v", i), io.Discard, GetOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			var stored, storedA int64
+			for _, n := range c.live() {
+				err := n.shards.ScanShards(func(id engine.ChunkID, _ int) error {
+					if !before[id] {
+						stored++
+						if inA[n.id.ID] {
+							storedA++
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(100*float64(fetchedA.Load())/float64(fetched.Load()), "%fetched-in-cell")
+			b.ReportMetric(100*float64(storedA)/float64(stored), "%stored-in-cell")
+		})
 	}
 }

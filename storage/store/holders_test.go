@@ -119,7 +119,7 @@ func dirHolders(t *testing.T, c *testCluster, ns string) []identity.NodeID {
 }
 
 // heldChunks returns the chunks any node holds a shard of.
-func heldChunks(t *testing.T, c *testCluster) map[engine.ChunkID]bool {
+func heldChunks(t testing.TB, c *testCluster) map[engine.ChunkID]bool {
 	t.Helper()
 	held := make(map[engine.ChunkID]bool)
 	for _, n := range c.live() {
