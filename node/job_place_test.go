@@ -140,3 +140,75 @@ func TestSensorUnitsGroupsBySensor(t *testing.T) {
 		t.Errorf("sensor cc is read by units %v, want [2]", got)
 	}
 }
+
+// TestJobReadsDataInItsCell runs a job over readings located in Brussels
+// on 8 nodes in Brussels and 2 in Turin, written in Brussels to a
+// namespace placed by cluster and to one placed globally. With placement
+// by cluster every node storing the readings is in Brussels, so every
+// byte read on a node storing it is read inside the data's cluster. The
+// locality of both jobs is logged for BENCHMARKS.md.
+func TestJobReadsDataInItsCell(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 nodes")
+	}
+	positions := make([]string, 10)
+	for i := range positions {
+		positions[i] = "50.81,4.38"
+		if i >= 8 {
+			positions[i] = "45.07,7.69"
+		}
+	}
+	_, clients := startCells(t, positions)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	readings := ulbReadings(t, 300)
+	for i := range readings {
+		readings[i].Location = sensor.GeoPoint(50.85, 4.35)
+	}
+
+	var jobsKeys [][]byte
+	for _, c := range clients {
+		u, err := c.CreateUser(ctx, "jobs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobsKeys = append(jobsKeys, u.PublicKeys)
+	}
+	writer := clients[1]
+
+	locality := make(map[string]*api.JobLocality)
+	for _, ns := range []string{"local", "spread"} {
+		if ns == "local" {
+			if err := writer.SetPlacement(ctx, "", ns, api.PlacementCluster); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := writer.WriteReadings(ctx, "", ns, readings); err != nil {
+			t.Fatalf("WriteReadings %s: %v", ns, err)
+		}
+		for _, keys := range jobsKeys {
+			if err := writer.Grant(ctx, "", ns, api.Grant{User: "jobs", PublicKeys: keys, Right: api.RightRead}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		info, err := writer.SubmitJob(ctx, "", ns, api.JobRequest{Aggregates: []string{"count"},
+			By: "sensor", SegmentsPerUnit: 1, Reader: "jobs"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := waitJob(t, ctx, writer, info.ID)
+		if st.Failed != 0 || st.Committed != st.Units || st.Units == 0 || st.Locality == nil {
+			t.Fatalf("%s: job status %+v, want every unit committed", ns, st)
+		}
+		locality[ns] = st.Locality
+		t.Logf("%s: %d units, locality %+v", ns, st.Units, *st.Locality)
+	}
+
+	l := locality["local"]
+	if l.Held == 0 || l.Unknown != 0 {
+		t.Errorf("cluster placement: locality %+v; want bytes read on holders and none of unknown place", *l)
+	}
+	if l.Held > l.Cluster {
+		t.Errorf("cluster placement: %d bytes read on holders, more than the %d read in the data's cluster", l.Held, l.Cluster)
+	}
+}

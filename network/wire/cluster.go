@@ -45,14 +45,14 @@ type JoinCluster struct {
 	TTLSeconds uint32 `cbor:"2,keyasint"`
 }
 
-// GetCluster asks a directory holder for the registered holders of a
-// cell.
+// GetCluster requests the registered holders of a cell from one of the
+// cell's directory holders.
 type GetCluster struct {
 	Cell string `cbor:"1,keyasint"`
 }
 
-// ClusterMembers answers a GetCluster with the holders registered and not
-// expired, in no particular order.
+// ClusterMembers is the response to a GetCluster: the holders registered
+// and not expired, in no particular order.
 type ClusterMembers struct {
 	Members []Contact `cbor:"1,keyasint,omitempty"`
 }

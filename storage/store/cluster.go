@@ -20,7 +20,7 @@ import (
 // and value segments of batches) on the holders of one geographic cluster,
 // a cell of package geo, instead of the closest holders of the whole
 // network. The cell's holders are found in a membership directory: each
-// holder that knows its cell registers itself with the directory holders
+// holder with a configured cell registers itself with the directory holders
 // of ClusterID(cell), the Replicas upper-tier holders closest to it, as a
 // descriptor is placed. Registrations expire unless refreshed.
 //
@@ -47,7 +47,7 @@ const minClusterHolders = 8
 const clusterReplicas = 17
 
 // clusterReaders is how many directory holders a reader of a cell's
-// members asks at once; their lists are joined.
+// members requests the list from at once. Their lists are joined.
 const clusterReaders = 3
 
 // Registration lifetimes. A holder refreshes its registration every
@@ -192,7 +192,7 @@ func (h *Holder) getCluster(m *wire.GetCluster) wire.Message {
 
 // clusterMembers reads a cell's registered holders from its directory
 // holders: the first clusterReaders at once, the rest when none of them
-// answers, and joins their lists.
+// responds, and joins their lists.
 func (p peers) clusterMembers(ctx context.Context, cell string) ([]wire.Contact, error) {
 	cands, err := p.closest(ctx, ClusterID(cell), clusterReplicas, Upper)
 	if err != nil {
@@ -228,7 +228,7 @@ func (p peers) clusterMembers(ctx context.Context, cell string) ([]wire.Contact,
 		ask(cands[len(first):])
 	}
 	if answered == 0 {
-		return nil, fmt.Errorf("%w: no directory holder of cell %s answered: %v", ErrUnavailable, cell, lastErr)
+		return nil, fmt.Errorf("%w: no directory holder of cell %s responded: %v", ErrUnavailable, cell, lastErr)
 	}
 	slices.SortFunc(members, func(a, b wire.Contact) int { return identity.Compare(a.ID, b.ID) })
 	return slices.CompactFunc(members, func(a, b wire.Contact) bool { return a.ID == b.ID }), nil
@@ -354,13 +354,14 @@ func (h *Holder) chunkCell(id wire.Hash) string {
 	return string(b)
 }
 
-// dropCell forgets a chunk's cell once no shard of it is held here.
+// dropCell deletes the record of a chunk's cell once no shard of it is
+// held here.
 func (h *Holder) dropCell(id wire.Hash) {
 	if held, err := h.cfg.Shards.List(engine.ChunkID(id)); err != nil || len(held) > 0 {
 		return
 	}
 	if err := h.cfg.Shards.DeleteMeta(engine.MetaHeader, chunkCellKey(id)); err != nil && !isNotFound(err) {
-		h.log.Warn("forgetting the cell of a chunk no longer held failed", "chunk", fmt.Sprintf("%x", id[:8]), "err", err)
+		h.log.Warn("deleting the cell of a chunk no longer held failed", "chunk", fmt.Sprintf("%x", id[:8]), "err", err)
 	}
 }
 
@@ -375,6 +376,7 @@ func (s *Store) SetPlacement(ctx context.Context, owner, namespace string, p Pla
 	if _, err := s.resolve(ctx, owner, namespace, Write, true); err != nil {
 		return err
 	}
+
 	u, err := s.LoadUser(owner)
 	if err != nil {
 		return err
@@ -393,6 +395,7 @@ func (s *Store) SetPlacement(ctx context.Context, owner, namespace string, p Pla
 	if d.Params().Placement == p {
 		return nil
 	}
+
 	body := d.body
 	body.Params.Placement = p
 	acl := *d.acl

@@ -6,7 +6,7 @@ import (
 	"github.com/yuinet/yui/storage/chunk"
 )
 
-// Placement is where a namespace's chunks are stored.
+// Placement is the choice of holders a namespace's chunks are stored on.
 type Placement uint8
 
 // Placements.

@@ -1,0 +1,120 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/api"
+)
+
+// startCells starts nodes over QUIC on loopback at the given positions,
+// waits until each lists all others as peers, and registers every node in its
+// cell's directory at once instead of after the first wait.
+func startCells(t *testing.T, positions []string) ([]*Node, []*api.Client) {
+	t.Helper()
+	base := t.TempDir()
+	first := startAt(t, filepath.Join(base, "0"), positions[0])
+	nodes := []*Node{first}
+	for i, pos := range positions[1:] {
+		nodes = append(nodes, startAt(t, filepath.Join(base, fmt.Sprint(i+1)), pos, first.Addr().String()))
+	}
+	var clients []*api.Client
+	for _, n := range nodes {
+		waitFor(t, n.ID().Short()+" to know every other node", func() bool { return len(n.Peers()) == len(nodes)-1 })
+		clients = append(clients, api.NewClient(n.APIAddr()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, n := range nodes {
+		if err := n.storage.store.JoinCluster(ctx, n.storage.cell); err != nil {
+			t.Fatalf("node %s joining cell %s: %v", n.ID().Short(), n.storage.cell, err)
+		}
+	}
+	return nodes, clients
+}
+
+// TestNamespacePlacedInCell runs 8 nodes in Brussels and 2 in Turin over
+// QUIC. A value of a namespace placed by cluster, written in Brussels,
+// is stored only on the Brussels nodes and read back in Turin. A value of
+// a namespace without the setting is stored on nodes of both cities.
+func TestNamespacePlacedInCell(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 nodes")
+	}
+	positions := make([]string, 10)
+	for i := range positions {
+		positions[i] = "50.81,4.38"
+		if i >= 8 {
+			positions[i] = "45.07,7.69"
+		}
+	}
+	nodes, clients := startCells(t, positions)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if nodes[0].storage.cell != "50.5,4.0" || nodes[9].storage.cell != "45.0,7.5" {
+		t.Fatalf("cells %q and %q, want 50.5,4.0 and 45.0,7.5", nodes[0].storage.cell, nodes[9].storage.cell)
+	}
+
+	if err := clients[0].SetPlacement(ctx, "", "local", api.PlacementCluster); err != nil {
+		t.Fatalf("SetPlacement: %v", err)
+	}
+	turin, err := clients[9].CreateUser(ctx, "turin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := api.Grant{User: "turin", PublicKeys: turin.PublicKeys, Right: api.RightRead}
+	if err := clients[0].Grant(ctx, "", "local", grant); err != nil {
+		t.Fatal(err)
+	}
+	value := make([]byte, 300<<10)
+	rand.Read(value)
+	if _, err := clients[0].PutRecord(ctx, "", "local", "v", bytes.NewReader(value), int64(len(value)), ""); err != nil {
+		t.Fatalf("PutRecord: %v", err)
+	}
+	var got bytes.Buffer
+	if _, err := clients[9].GetRecord(ctx, "turin", "local", "v", &got); err != nil {
+		t.Fatalf("GetRecord in Turin: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), value) {
+		t.Fatalf("Turin read %d bytes that differ from the %d written", got.Len(), len(value))
+	}
+	// 8 holders in the cell code the chunk as 4+4, one shard each.
+	brussels, others := shardsHeld(ctx, t, clients)
+	if brussels != 8 || others != 0 {
+		t.Errorf("shards held: %d in Brussels and %d in Turin; want 8 and 0", brussels, others)
+	}
+
+	// Without the setting, 10 holders code the chunk as 5+5 over both
+	// cities.
+	if _, err := clients[0].PutRecord(ctx, "", "spread", "v", bytes.NewReader(value), int64(len(value)), ""); err != nil {
+		t.Fatalf("PutRecord: %v", err)
+	}
+	brussels2, others2 := shardsHeld(ctx, t, clients)
+	if brussels2-brussels != 8 || others2-others != 2 {
+		t.Errorf("the namespace without placement added %d shards in Brussels and %d in Turin; want 8 and 2",
+			brussels2-brussels, others2-others)
+	}
+}
+
+// shardsHeld returns the shards held by the first 8 nodes and by the
+// others.
+func shardsHeld(ctx context.Context, t *testing.T, clients []*api.Client) (first8, rest int64) {
+	t.Helper()
+	for i, c := range clients {
+		st, err := c.StorageStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 8 {
+			first8 += st.ShardsHeld
+		} else {
+			rest += st.ShardsHeld
+		}
+	}
+	return first8, rest
+}
