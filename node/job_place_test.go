@@ -148,9 +148,7 @@ func TestSensorUnitsGroupsBySensor(t *testing.T) {
 // byte read on a node storing it is read inside the data's cluster. The
 // locality of both jobs is logged for BENCHMARKS.md.
 func TestJobReadsDataInItsCell(t *testing.T) {
-	if testing.Short() {
-		t.Skip("10 nodes")
-	}
+	skipTenNodes(t)
 	positions := make([]string, 10)
 	for i := range positions {
 		positions[i] = "50.81,4.38"

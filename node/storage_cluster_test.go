@@ -12,6 +12,17 @@ import (
 	"github.com/yuinet/yui/api"
 )
 
+// skipTenNodes skips a test of 10 nodes in short mode and under the race
+// detector, where 10 nodes on 2 cores take longer than the test allows to
+// find each other. storage/store runs the placement code under the race
+// detector.
+func skipTenNodes(t *testing.T) {
+	t.Helper()
+	if testing.Short() || raceEnabled {
+		t.Skip("10 nodes")
+	}
+}
+
 // startCells starts nodes over QUIC on loopback at the given positions,
 // waits until each lists all others as peers, and registers every node in its
 // cell's directory at once instead of after the first wait.
@@ -43,9 +54,7 @@ func startCells(t *testing.T, positions []string) ([]*Node, []*api.Client) {
 // is stored only on the Brussels nodes and read back in Turin. A value of
 // a namespace without the setting is stored on nodes of both cities.
 func TestNamespacePlacedInCell(t *testing.T) {
-	if testing.Short() {
-		t.Skip("10 nodes")
-	}
+	skipTenNodes(t)
 	positions := make([]string, 10)
 	for i := range positions {
 		positions[i] = "50.81,4.38"

@@ -185,8 +185,11 @@ func (r *resolver) closestIn(ctx context.Context, cell string, target identity.N
 		}
 		r.cells[cell] = members
 	}
-	if members == nil {
-		return nil, fmt.Errorf("%w: members of cell %s unknown", ErrUnavailable, cell)
+	// Without members the chunk's other holders are unknown, and
+	// planning over this node alone would call the chunk lost, so the
+	// chunk waits for a pass that reads them.
+	if len(members) == 0 {
+		return nil, fmt.Errorf("%w: no holder of cell %s found", ErrUnavailable, cell)
 	}
 	cands := sortByDistance(target, slices.Clone(members))
 	return cands[:min(len(cands), n)], nil

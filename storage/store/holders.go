@@ -70,7 +70,16 @@ func (s *Store) Holders(ctx context.Context, user, namespace string, keys []stri
 
 // versionCell returns the cell a version's chunks are placed in, or ""
 // when they are placed globally or the user cannot open the version.
+//
+// NOTE: only versions of a namespace placed by cluster are opened, since
+// unwrapping the header key costs an HPKE decapsulation per record. A
+// version written in a cell before the namespace went back to global
+// placement is listed with global holders, which only misleads the
+// scheduler's preference.
 func versionCell(v *nsView, bv batchVersion) string {
+	if v.d.Params().Placement != PlaceCluster {
+		return ""
+	}
 	if _, ok := bv.rec.Groups[metaGroup]; !ok {
 		return ""
 	}
