@@ -175,11 +175,8 @@ func addIDs(a, b identity.NodeID) (identity.NodeID, bool) {
 func (r *resolver) closestIn(ctx context.Context, cell string, target identity.NodeID, n int) ([]wire.Contact, error) {
 	members, ok := r.cells[cell]
 	if !ok {
-		var err error
 		r.rep.Lookups++
-		if members, err = r.peers.clusterMembers(ctx, cell); err != nil {
-			r.rep.Errors++
-		}
+		members, _ = r.peers.clusterMembers(ctx, cell)
 		if r.cells == nil {
 			r.cells = make(map[string][]wire.Contact)
 		}
@@ -189,6 +186,7 @@ func (r *resolver) closestIn(ctx context.Context, cell string, target identity.N
 	// planning over this node alone would call the chunk lost, so the
 	// chunk waits for a pass that reads them.
 	if len(members) == 0 {
+		r.rep.Errors++
 		return nil, fmt.Errorf("%w: no holder of cell %s found", ErrUnavailable, cell)
 	}
 	cands := sortByDistance(target, slices.Clone(members))

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -337,5 +338,49 @@ func BenchmarkClusterReadShare(b *testing.B) {
 			b.ReportMetric(100*float64(fetchedA.Load())/float64(fetched.Load()), "%fetched-in-cell")
 			b.ReportMetric(100*float64(storedA)/float64(stored), "%stored-in-cell")
 		})
+	}
+}
+
+// TestClusterRepairWaitsForMembers checks that repair leaves a chunk
+// placed in a cell alone while the cell's directory lists no holder,
+// rather than planning over the holder alone and calling the chunk lost.
+func TestClusterRepairWaitsForMembers(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, 10, smallParams(31, 17, 17))
+	nodes := c.live()
+	cells := make(map[*testNode]string)
+	for _, n := range nodes[:8] {
+		cells[n] = cellA
+	}
+	joinCells(t, cells)
+	gw := nodes[0]
+	if err := gw.store.SetPlacement(ctx, "", "local", PlaceCluster); err != nil {
+		t.Fatal(err)
+	}
+	value := testValue(100<<10, 1)
+	if _, err := gw.store.Put(ctx, "", "local", "v", bytes.NewReader(value), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		n.holder.members.mu.Lock()
+		n.holder.members.cells = nil
+		n.holder.members.mu.Unlock()
+	}
+	rep := repairAll(t, c)
+	if rep.ChunksLost != 0 || rep.ShardsMoved != 0 || rep.ShardsRebuilt != 0 {
+		t.Errorf("repair without the cell's members: %+v; want nothing lost, moved or rebuilt", rep)
+	}
+	if rep.Errors == 0 {
+		t.Errorf("repair without the cell's members counted no error: %+v", rep)
+	}
+
+	// Once the members register again, the value reads back from them.
+	joinCells(t, cells)
+	var got bytes.Buffer
+	if _, err := gw.store.Get(ctx, "", "local", "v", &got, GetOptions{}); err != nil || !bytes.Equal(got.Bytes(), value) {
+		t.Fatalf("Get after registering again: %v, %d bytes", err, got.Len())
+	}
+	if _, err := nodes[9].store.Get(ctx, "", "local", "v", io.Discard, GetOptions{}); !errors.Is(err, ErrForbidden) {
+		t.Errorf("Get by a user without a grant: %v, want ErrForbidden", err)
 	}
 }
