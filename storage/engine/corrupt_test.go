@@ -54,7 +54,7 @@ func TestShardStoreDetectsCorruptValue(t *testing.T) {
 			if err := s.Put(id, shards[2]); err != nil {
 				t.Fatal(err)
 			}
-			rawSet(t, db, shardKey(id, 2), tt.value)
+			rawSet(t, db, shardKey(id, 2, shards[2].Params), tt.value)
 
 			_, err := s.Get(id, 2)
 			if !errors.Is(err, ErrCorrupt) {

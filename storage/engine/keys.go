@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/yuinet/yui/storage/erasure"
 )
 
 // Key layout of a ShardStore. Every key starts with one byte that names its
@@ -12,7 +14,12 @@ import (
 //	'f'                           store format version (8-byte big-endian)
 //	'c' name                      usage counter, an int64 kept by AddInt64
 //	's' chunk ID (32) index (2)   encoded erasure.Shard; index big-endian,
-//	                              so a chunk's shards sort by index
+//	    data (2) parity (2)       so a chunk's shards sort by index, then
+//	                              the shard's code, so that listing a
+//	                              chunk's shards gives their codes without
+//	                              reading them. Format 1 wrote the key
+//	                              without the code; such keys are still
+//	                              read, and listed with an unknown code.
 //	'h' key                       record's signed header (MetaHeader)
 //	't' key                       tombstone of a deleted record (MetaTombstone)
 //
@@ -27,8 +34,12 @@ const (
 )
 
 // storeFormat is the version of the key layout above. NewShardStore
-// rejects a store written with another version.
-const storeFormat = 1
+// rejects a store written with another version, except format 1, whose
+// keys this layout still reads: it marks such a store format 2.
+const (
+	storeFormat    = 2
+	oldStoreFormat = 1
+)
 
 var (
 	formatKey           = []byte{prefixFormat}
@@ -49,9 +60,21 @@ type ChunkID [ChunkIDLen]byte
 // String returns the ID as 64 hexadecimal digits.
 func (id ChunkID) String() string { return hex.EncodeToString(id[:]) }
 
-const shardKeyLen = 1 + ChunkIDLen + 2
+const (
+	oldShardKeyLen = 1 + ChunkIDLen + 2 // format 1, without the code
+	shardKeyLen    = oldShardKeyLen + 4
+)
 
-func shardKey(id ChunkID, index int) []byte {
+// shardKey returns the key of shard index of chunk id coded with p.
+func shardKey(id ChunkID, index int, p erasure.Params) []byte {
+	key := indexPrefix(id, index)
+	key = binary.BigEndian.AppendUint16(key, uint16(p.Data))
+	return binary.BigEndian.AppendUint16(key, uint16(p.Parity))
+}
+
+// indexPrefix returns the prefix of the keys of shard index of chunk id,
+// whatever its code, which is also the whole key of format 1.
+func indexPrefix(id ChunkID, index int) []byte {
 	key := make([]byte, 0, shardKeyLen)
 	key = append(key, prefixShard)
 	key = append(key, id[:]...)
@@ -62,14 +85,28 @@ func chunkPrefix(id ChunkID) []byte {
 	return append([]byte{prefixShard}, id[:]...)
 }
 
-// parseShardKey splits a key from the shard keyspace.
-func parseShardKey(key []byte) (ChunkID, int, error) {
+// parseShardKey splits a key from the shard keyspace. The code of a
+// format 1 key is the zero Params.
+func parseShardKey(key []byte) (ChunkID, ShardRef, error) {
 	var id ChunkID
-	if len(key) != shardKeyLen || key[0] != prefixShard {
-		return id, 0, fmt.Errorf("%w: %x is not a shard key", ErrCorrupt, key)
+	if (len(key) != shardKeyLen && len(key) != oldShardKeyLen) || key[0] != prefixShard {
+		return id, ShardRef{}, fmt.Errorf("%w: %x is not a shard key", ErrCorrupt, key)
 	}
 	copy(id[:], key[1:1+ChunkIDLen])
-	return id, int(binary.BigEndian.Uint16(key[1+ChunkIDLen:])), nil
+	ref := ShardRef{Index: int(binary.BigEndian.Uint16(key[1+ChunkIDLen:]))}
+	if len(key) == shardKeyLen {
+		ref.Params.Data = int(binary.BigEndian.Uint16(key[oldShardKeyLen:]))
+		ref.Params.Parity = int(binary.BigEndian.Uint16(key[oldShardKeyLen+2:]))
+	}
+	return id, ref, nil
+}
+
+// ShardRef names one shard of a chunk held in a ShardStore: its index and
+// its code. Params is zero for a shard stored by format 1, whose code is
+// known only from the shard itself.
+type ShardRef struct {
+	Index  int
+	Params erasure.Params
 }
 
 // MetaKind selects a metadata keyspace. Its value is the keyspace's prefix

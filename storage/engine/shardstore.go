@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -93,9 +94,22 @@ func (s *ShardStore) checkFormat() error {
 	if len(value) != 8 {
 		return fmt.Errorf("%w: store format value is %d bytes, want 8", ErrCorrupt, len(value))
 	}
-	if v := binary.BigEndian.Uint64(value); v != storeFormat {
-		return fmt.Errorf("engine: store has format %d, this build of yui reads format %d; "+
-			"open it with the build that wrote it", v, storeFormat)
+	v := binary.BigEndian.Uint64(value)
+	if v == oldStoreFormat {
+		// Format 1 keys stay readable, so marking the store is all the
+		// upgrade takes. A build that reads only format 1 then refuses it,
+		// since it could not parse the new keys.
+		b := s.eng.NewBatch()
+		defer b.Close()
+		b.Set(formatKey, binary.BigEndian.AppendUint64(nil, storeFormat))
+		if err := b.Commit(Sync); err != nil {
+			return fmt.Errorf("engine: upgrade store format: %w", err)
+		}
+		return nil
+	}
+	if v != storeFormat {
+		return fmt.Errorf("engine: store has format %d, this build of yui reads formats %d and %d; "+
+			"open it with the build that wrote it", v, oldStoreFormat, storeFormat)
 	}
 	return nil
 }
@@ -226,8 +240,9 @@ func (s *ShardStore) write(key, value []byte, c counted) error {
 }
 
 // Put stores shard as shard shard.Index of chunk id, replacing any shard
-// stored there. It rejects a shard that fails erasure.Shard.Verify, so a
-// damaged shard received from a peer is never stored.
+// stored at that index, whatever its code: a holder keeps one shard per
+// index of a chunk. It rejects a shard that fails erasure.Shard.Verify,
+// so a damaged shard received from a peer is never stored.
 func (s *ShardStore) Put(id ChunkID, shard erasure.Shard) error {
 	if err := shard.Verify(); err != nil {
 		return fmt.Errorf("%w: put shard %d of chunk %v: %w", ErrInvalid, shard.Index, id, err)
@@ -236,25 +251,86 @@ func (s *ShardStore) Put(id ChunkID, shard erasure.Shard) error {
 	if err != nil {
 		return fmt.Errorf("%w: put shard %d of chunk %v: %w", ErrInvalid, shard.Index, id, err)
 	}
-	if err := s.write(shardKey(id, shard.Index), value, s.shardCounters()); err != nil {
+	if err := s.replaceShard(id, shard.Index, shardKey(id, shard.Index, shard.Params), value); err != nil {
 		return fmt.Errorf("engine: put shard %d of chunk %v: %w", shard.Index, id, err)
 	}
 	return nil
 }
 
+// replaceShard stores value at key, or nothing when key is nil, and
+// deletes every other key of shard index of chunk id, the counters
+// updated in the same batch.
+func (s *ShardStore) replaceShard(id ChunkID, index int, key, value []byte) error {
+	prefix := indexPrefix(id, index)
+	unlock := s.lockKey(prefix)
+	defer unlock()
+
+	type entry struct {
+		key  []byte
+		size int64
+	}
+	var old []entry
+	err := ScanPrefix(s.eng, prefix, func(k, v []byte) error {
+		old = append(old, entry{append([]byte(nil), k...), int64(len(v))})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if key == nil && len(old) == 0 {
+		return nil
+	}
+
+	var entryDelta, byteDelta int64
+	b := s.eng.NewBatch()
+	defer b.Close()
+	for _, e := range old {
+		entryDelta--
+		byteDelta -= e.size
+		if !bytes.Equal(e.key, key) {
+			b.Delete(e.key)
+		}
+	}
+	if key != nil {
+		b.Set(key, value)
+		entryDelta++
+		byteDelta += int64(len(value))
+	}
+	if entryDelta != 0 {
+		b.AddInt64(counterShards, entryDelta)
+	}
+	if byteDelta != 0 {
+		b.AddInt64(counterShardBytes, byteDelta)
+	}
+	if err := b.Commit(Sync); err != nil {
+		return err
+	}
+	s.shards.Add(entryDelta)
+	s.shardBytes.Add(byteDelta)
+	return nil
+}
+
 // Get returns shard index of chunk id. A missing shard gives an error
 // wrapping ErrNotFound. A stored shard that fails to decode, fails its
-// hash, or carries another index gives an error wrapping ErrCorrupt. In
-// both cases the caller should fetch the shard from another node and Put
-// it here again.
+// hash, or carries another index or code than its key gives an error
+// wrapping ErrCorrupt. In both cases the caller should fetch the shard
+// from another node and Put it here again.
 func (s *ShardStore) Get(id ChunkID, index int) (erasure.Shard, error) {
 	if err := checkIndex(index); err != nil {
 		return erasure.Shard{}, err
 	}
-	value, err := s.eng.Get(shardKey(id, index))
-	if errors.Is(err, ErrNotFound) {
+	var key, value []byte
+	err := ScanPrefix(s.eng, indexPrefix(id, index), func(k, v []byte) error {
+		key, value = append([]byte(nil), k...), append([]byte(nil), v...)
+		return StopScan
+	})
+	if err == nil && key == nil {
 		return erasure.Shard{}, fmt.Errorf("%w: shard %d of chunk %v", ErrNotFound, index, id)
 	}
+	if err != nil {
+		return erasure.Shard{}, fmt.Errorf("engine: get shard %d of chunk %v: %w", index, id, err)
+	}
+	_, ref, err := parseShardKey(key)
 	if err != nil {
 		return erasure.Shard{}, fmt.Errorf("engine: get shard %d of chunk %v: %w", index, id, err)
 	}
@@ -265,6 +341,9 @@ func (s *ShardStore) Get(id ChunkID, index int) (erasure.Shard, error) {
 	}
 	if err == nil && shard.Index != index {
 		err = fmt.Errorf("stored under index %d, but its header has index %d", index, shard.Index)
+	}
+	if err == nil && ref.Params != (erasure.Params{}) && shard.Params != ref.Params {
+		err = fmt.Errorf("stored under code %v, but its header has code %v", ref.Params, shard.Params)
 	}
 	if err != nil {
 		return erasure.Shard{}, fmt.Errorf("%w: shard %d of chunk %v: %v", ErrCorrupt, index, id, err)
@@ -278,7 +357,7 @@ func (s *ShardStore) Delete(id ChunkID, index int) error {
 	if err := checkIndex(index); err != nil {
 		return err
 	}
-	if err := s.write(shardKey(id, index), nil, s.shardCounters()); err != nil {
+	if err := s.replaceShard(id, index, nil, nil); err != nil {
 		return fmt.Errorf("engine: delete shard %d of chunk %v: %w", index, id, err)
 	}
 	return nil
@@ -294,30 +373,51 @@ func checkIndex(index int) error {
 // List returns the indexes of the shards of chunk id held here, in
 // ascending order. It does not check the shards.
 func (s *ShardStore) List(id ChunkID) ([]int, error) {
-	var indexes []int
+	refs, err := s.ListCodes(id)
+	if err != nil {
+		return nil, err
+	}
+	indexes := make([]int, 0, len(refs))
+	for _, r := range refs {
+		if len(indexes) == 0 || indexes[len(indexes)-1] != r.Index {
+			indexes = append(indexes, r.Index)
+		}
+	}
+	return indexes, nil
+}
+
+// ListCodes returns the index and code of each shard of chunk id held
+// here, by ascending index, read from the keys alone. A shard stored by
+// format 1 has the zero Params; a caller that needs its code reads the
+// shard.
+func (s *ShardStore) ListCodes(id ChunkID) ([]ShardRef, error) {
+	var refs []ShardRef
 	err := ScanPrefix(s.eng, chunkPrefix(id), func(key, _ []byte) error {
-		_, index, err := parseShardKey(key)
+		_, ref, err := parseShardKey(key)
 		if err != nil {
 			return err
 		}
-		indexes = append(indexes, index)
+		if n := len(refs); n > 0 && refs[n-1].Index == ref.Index {
+			return nil // Put keeps one key an index; Get reads the first
+		}
+		refs = append(refs, ref)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: list shards of chunk %v: %w", id, err)
 	}
-	return indexes, nil
+	return refs, nil
 }
 
 // ScanShards calls fn for every shard held here, ordered by chunk ID and
 // index, without checking the shards. fn may return StopScan to stop early.
 func (s *ShardStore) ScanShards(fn func(id ChunkID, index int) error) error {
 	return ScanPrefix(s.eng, shardKeyspacePrefix, func(key, _ []byte) error {
-		id, index, err := parseShardKey(key)
+		id, ref, err := parseShardKey(key)
 		if err != nil {
 			return err
 		}
-		return fn(id, index)
+		return fn(id, ref.Index)
 	})
 }
 

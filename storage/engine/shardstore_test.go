@@ -363,12 +363,81 @@ func TestShardStoreFormat(t *testing.T) {
 
 	db = openMemory(t)
 	newStore(t, db)
-	commit(t, db, Sync, func(b Batch) { b.Set(formatKey, encodeInt64(2)) })
+	commit(t, db, Sync, func(b Batch) { b.Set(formatKey, encodeInt64(3)) })
 	_, err = NewShardStore(db)
 	if err == nil {
-		t.Fatal("NewShardStore accepted store format 2")
+		t.Fatal("NewShardStore accepted store format 3")
 	}
-	if !strings.Contains(err.Error(), "format 2") {
-		t.Errorf("NewShardStore on format 2 = %v, want it to name the format", err)
+	if !strings.Contains(err.Error(), "format 3") {
+		t.Errorf("NewShardStore on format 3 = %v, want it to name the format", err)
+	}
+}
+
+// TestShardStoreAnotherCode puts shard 1 of a chunk coded two ways: the
+// second replaces the first, and the listing names its code.
+func TestShardStoreAnotherCode(t *testing.T) {
+	db := openMemory(t)
+	s := newStore(t, db)
+	id := chunkID("c")
+	data := bytes.Repeat([]byte("two codes"), 100)
+	a := encodeChunk(t, erasure.Params{Data: 4, Parity: 2}, data)
+	b := encodeChunk(t, erasure.Params{Data: 3, Parity: 2}, data)
+	for _, sh := range []erasure.Shard{a[0], a[1], b[1]} {
+		if err := s.Put(id, sh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkUsage(t, s, db, Usage{Shards: 2, ShardBytes: encodedSize(t, a[0]) + encodedSize(t, b[1])})
+	refs, err := s.ListCodes(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ShardRef{{0, a[0].Params}, {1, b[1].Params}}
+	if !slices.Equal(refs, want) {
+		t.Errorf("ListCodes = %v, want %v", refs, want)
+	}
+	got, err := s.Get(id, 1)
+	if err != nil || got.Hash != b[1].Hash {
+		t.Errorf("Get(1) = shard of %v, %v; want the second put, of %v", got.Params, err, b[1].Params)
+	}
+}
+
+// TestShardStoreReadsFormat1 opens a store that format 1 wrote, with a
+// shard key without its code: the store is marked format 2, the shard
+// reads and lists with an unknown code, and a Put at its index replaces
+// it with the counters kept exact.
+func TestShardStoreReadsFormat1(t *testing.T) {
+	db := openMemory(t)
+	id := chunkID("old")
+	data := []byte("written by format 1")
+	a := encodeChunk(t, erasure.Params{Data: 2, Parity: 1}, data)
+	b := encodeChunk(t, erasure.Params{Data: 1, Parity: 1}, data)
+	value, err := erasure.MarshalShard(a[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, db, Sync, func(bt Batch) {
+		bt.Set(formatKey, encodeInt64(1))
+		bt.Set(indexPrefix(id, 0), value)
+		bt.AddInt64(counterShards, 1)
+		bt.AddInt64(counterShardBytes, int64(len(value)))
+	})
+	s := newStore(t, db)
+	if v, err := db.Get(formatKey); err != nil || !bytes.Equal(v, encodeInt64(2)) {
+		t.Errorf("format after open = %x, %v; want 2", v, err)
+	}
+	if got, err := s.Get(id, 0); err != nil || got.Hash != a[0].Hash {
+		t.Fatalf("Get of a format 1 shard = %v", err)
+	}
+	refs, err := s.ListCodes(id)
+	if err != nil || !slices.Equal(refs, []ShardRef{{Index: 0}}) {
+		t.Errorf("ListCodes = %v, %v; want index 0 with an unknown code", refs, err)
+	}
+	if err := s.Put(id, b[0]); err != nil {
+		t.Fatal(err)
+	}
+	checkUsage(t, s, db, Usage{Shards: 1, ShardBytes: encodedSize(t, b[0])})
+	if got, err := s.Get(id, 0); err != nil || got.Params != b[0].Params {
+		t.Errorf("Get after Put = %v, %v; want code %v", got.Params, err, b[0].Params)
 	}
 }
