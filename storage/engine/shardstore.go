@@ -251,16 +251,16 @@ func (s *ShardStore) Put(id ChunkID, shard erasure.Shard) error {
 	if err != nil {
 		return fmt.Errorf("%w: put shard %d of chunk %v: %w", ErrInvalid, shard.Index, id, err)
 	}
-	if err := s.replaceShard(id, shard.Index, shardKey(id, shard.Index, shard.Params), value); err != nil {
+	if err := s.replaceShard(id, shard.Index, shardKey(id, shard.Index, shard.Params), value, erasure.Params{}); err != nil {
 		return fmt.Errorf("engine: put shard %d of chunk %v: %w", shard.Index, id, err)
 	}
 	return nil
 }
 
 // replaceShard stores value at key, or nothing when key is nil, and
-// deletes every other key of shard index of chunk id, the counters
-// updated in the same batch.
-func (s *ShardStore) replaceShard(id ChunkID, index int, key, value []byte) error {
+// deletes every other key of shard index of chunk id, or only that of
+// code only when it is set, the counters updated in the same batch.
+func (s *ShardStore) replaceShard(id ChunkID, index int, key, value []byte, only erasure.Params) error {
 	prefix := indexPrefix(id, index)
 	unlock := s.lockKey(prefix)
 	defer unlock()
@@ -271,6 +271,11 @@ func (s *ShardStore) replaceShard(id ChunkID, index int, key, value []byte) erro
 	}
 	var old []entry
 	err := ScanPrefix(s.eng, prefix, func(k, v []byte) error {
+		if only != (erasure.Params{}) && !bytes.Equal(k, shardKey(id, index, only)) {
+			if sh, err := erasure.UnmarshalShard(v); len(k) != oldShardKeyLen || err != nil || sh.Params != only {
+				return nil
+			}
+		}
 		old = append(old, entry{append([]byte(nil), k...), int64(len(v))})
 		return nil
 	})
@@ -357,7 +362,7 @@ func (s *ShardStore) Delete(id ChunkID, index int) error {
 	if err := checkIndex(index); err != nil {
 		return err
 	}
-	if err := s.replaceShard(id, index, nil, nil); err != nil {
+	if err := s.replaceShard(id, index, nil, nil, erasure.Params{}); err != nil {
 		return fmt.Errorf("engine: delete shard %d of chunk %v: %w", index, id, err)
 	}
 	return nil
@@ -387,9 +392,10 @@ func (s *ShardStore) List(id ChunkID) ([]int, error) {
 }
 
 // ListCodes returns the index and code of each shard of chunk id held
-// here, by ascending index, read from the keys alone. A shard stored by
-// format 1 has the zero Params; a caller that needs its code reads the
-// shard.
+// here, by ascending index, read from the keys. A shard that format 1
+// stored, under a key without its code, is read once to learn the code
+// and stored again under a key with it; when it does not read, it is
+// listed with the zero Params, and Get reports it corrupt.
 func (s *ShardStore) ListCodes(id ChunkID) ([]ShardRef, error) {
 	var refs []ShardRef
 	err := ScanPrefix(s.eng, chunkPrefix(id), func(key, _ []byte) error {
@@ -398,7 +404,7 @@ func (s *ShardStore) ListCodes(id ChunkID) ([]ShardRef, error) {
 			return err
 		}
 		if n := len(refs); n > 0 && refs[n-1].Index == ref.Index {
-			return nil // Put keeps one key an index; Get reads the first
+			return nil // Put keeps one key per index; Get reads the first
 		}
 		refs = append(refs, ref)
 		return nil
@@ -406,7 +412,56 @@ func (s *ShardStore) ListCodes(id ChunkID) ([]ShardRef, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: list shards of chunk %v: %w", id, err)
 	}
+	for i := range refs {
+		if refs[i].Params == (erasure.Params{}) {
+			refs[i].Params, err = s.upgradeKey(id, refs[i].Index)
+			if err != nil {
+				return nil, fmt.Errorf("engine: list shards of chunk %v: %w", id, err)
+			}
+		}
+	}
 	return refs, nil
+}
+
+// upgradeKey moves shard index of chunk id from its format 1 key to a key
+// with its code, and returns the code. A shard that does not read stays
+// where it is, and the zero Params is returned.
+func (s *ShardStore) upgradeKey(id ChunkID, index int) (erasure.Params, error) {
+	unlock := s.lockKey(indexPrefix(id, index))
+	defer unlock()
+	old := indexPrefix(id, index)
+	value, err := s.eng.Get(old)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
+		return erasure.Params{}, nil // replaced meanwhile, or the scrub's to find
+	}
+	if err != nil {
+		return erasure.Params{}, err
+	}
+	shard, err := erasure.UnmarshalShard(value)
+	if err != nil || shard.Index != index {
+		return erasure.Params{}, nil
+	}
+	b := s.eng.NewBatch()
+	defer b.Close()
+	b.Delete(old)
+	b.Set(shardKey(id, index, shard.Params), value)
+	if err := b.Commit(Sync); err != nil {
+		return erasure.Params{}, err
+	}
+	return shard.Params, nil
+}
+
+// DeleteCode removes shard index of chunk id if it is coded with p, and
+// leaves a shard of another code that replaced it. Deleting a missing
+// shard is not an error.
+func (s *ShardStore) DeleteCode(id ChunkID, index int, p erasure.Params) error {
+	if err := checkIndex(index); err != nil {
+		return err
+	}
+	if err := s.replaceShard(id, index, nil, nil, p); err != nil {
+		return fmt.Errorf("engine: delete shard %d of chunk %v: %w", index, id, err)
+	}
+	return nil
 }
 
 // ScanShards calls fn for every shard held here, ordered by chunk ID and

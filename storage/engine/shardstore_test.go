@@ -400,6 +400,18 @@ func TestShardStoreAnotherCode(t *testing.T) {
 	if err != nil || got.Hash != b[1].Hash {
 		t.Errorf("Get(1) = shard of %v, %v; want the second put, of %v", got.Params, err, b[1].Params)
 	}
+
+	// Deleting by code leaves a shard of another code.
+	if err := s.DeleteCode(id, 1, a[1].Params); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(id, 1); err != nil {
+		t.Errorf("DeleteCode of code %v removed the shard of code %v: %v", a[1].Params, b[1].Params, err)
+	}
+	if err := s.DeleteCode(id, 1, b[1].Params); err != nil {
+		t.Fatal(err)
+	}
+	checkUsage(t, s, db, Usage{Shards: 1, ShardBytes: encodedSize(t, a[0])})
 }
 
 // TestShardStoreReadsFormat1 opens a store that format 1 wrote, with a
@@ -429,10 +441,17 @@ func TestShardStoreReadsFormat1(t *testing.T) {
 	if got, err := s.Get(id, 0); err != nil || got.Hash != a[0].Hash {
 		t.Fatalf("Get of a format 1 shard = %v", err)
 	}
-	refs, err := s.ListCodes(id)
-	if err != nil || !slices.Equal(refs, []ShardRef{{Index: 0}}) {
-		t.Errorf("ListCodes = %v, %v; want index 0 with an unknown code", refs, err)
+	if refs, err := s.List(id); err != nil || !slices.Equal(refs, []int{0}) {
+		t.Errorf("List = %v, %v; want index 0", refs, err)
 	}
+	refs, err := s.ListCodes(id)
+	if err != nil || !slices.Equal(refs, []ShardRef{{0, a[0].Params}}) {
+		t.Errorf("ListCodes = %v, %v; want index 0 coded %v", refs, err, a[0].Params)
+	}
+	if _, err := db.Get(shardKey(id, 0, a[0].Params)); err != nil {
+		t.Errorf("the listed shard is not stored again under a key with its code: %v", err)
+	}
+	checkUsage(t, s, db, Usage{Shards: 1, ShardBytes: int64(len(value))})
 	if err := s.Put(id, b[0]); err != nil {
 		t.Fatal(err)
 	}
