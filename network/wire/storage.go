@@ -105,9 +105,22 @@ type ListShards struct {
 }
 
 // ShardIndexes answers a ListShards: Held[i] lists the shard indexes held
-// of Chunks[i].
+// of Chunks[i], and Codes[i][j] is the erasure code of shard Held[i][j].
+// A chunk written twice may be coded two ways under one ID, and the code
+// tells its shards apart. A zero ShardCode is a shard whose code the
+// holder does not know without reading it; Codes is absent from a holder
+// that lists indexes only.
 type ShardIndexes struct {
-	Held [][]uint16 `cbor:"1,keyasint"`
+	Held  [][]uint16    `cbor:"1,keyasint"`
+	Codes [][]ShardCode `cbor:"2,keyasint,omitempty"`
+}
+
+// ShardCode is the erasure code of one shard: Data data shards and Parity
+// parity shards.
+type ShardCode struct {
+	_      struct{} `cbor:",toarray"`
+	Data   uint16
+	Parity uint16
 }
 
 // Record is one signed record version as storage nodes keep it: nothing
@@ -243,6 +256,18 @@ func (m *ListShards) Validate() error {
 func (m *ShardIndexes) Validate() error {
 	if len(m.Held) > MaxShardBatch {
 		return fmt.Errorf("answer covers %d chunks, limit %d", len(m.Held), MaxShardBatch)
+	}
+	if m.Codes == nil {
+		return nil
+	}
+	// An empty Codes is rejected too, since it would encode as absent.
+	if len(m.Codes) != len(m.Held) || len(m.Held) == 0 {
+		return fmt.Errorf("answer has codes for %d chunks and indexes for %d", len(m.Codes), len(m.Held))
+	}
+	for i := range m.Held {
+		if len(m.Codes[i]) != len(m.Held[i]) {
+			return fmt.Errorf("chunk %d has %d codes for %d indexes", i, len(m.Codes[i]), len(m.Held[i]))
+		}
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ func sampleMessages() []Message {
 		&ShardData{Shard: []byte{1}},
 		&ListShards{Chunks: []Hash{{3}, {4}}},
 		&ShardIndexes{Held: [][]uint16{{0, 1}, {}}},
+		&ShardIndexes{Held: [][]uint16{{0, 1}, {}}, Codes: [][]ShardCode{{{Data: 31, Parity: 17}, {}}, {}}},
 		&PutRecord{Namespace: "ns", Dir: 1, Record: sampleRecord()},
 		&GetRecord{Namespace: "ns", KeyHash: Hash{5}},
 		&RecordData{Record: sampleRecord()},
@@ -114,6 +115,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"segment and inline", encodeEnv(envelope{Version: Version, Type: TypeRecordData, Body: body(RecordData{Record: Record{
 			Envelope: []byte("e"), Inline: []byte("v"), Segment: &SegmentRef{Length: 1}}})}), ErrInvalid},
 		{"record without envelope", encodeEnv(envelope{Version: Version, Type: TypeRecordData, Body: body(RecordData{})}), ErrInvalid},
+		{"codes for fewer indexes", encodeEnv(envelope{Version: Version, Type: TypeShardIndexes, Body: body(ShardIndexes{
+			Held: [][]uint16{{0, 1}}, Codes: [][]ShardCode{{{Data: 2, Parity: 1}}}})}), ErrInvalid},
+		{"codes for fewer chunks", encodeEnv(envelope{Version: Version, Type: TypeShardIndexes, Body: body(ShardIndexes{
+			Held: [][]uint16{{0}, {1}}, Codes: [][]ShardCode{{{Data: 2, Parity: 1}}}})}), ErrInvalid},
 		{"long error text", encodeEnv(envelope{Version: Version, Type: TypeError, Body: body(Error{Message: string(make([]byte, MaxErrorMessage+1))})}), ErrInvalid},
 	}
 	for _, tt := range tests {

@@ -331,17 +331,19 @@ func (h *Holder) lostChunks() []wire.Hash {
 }
 
 func (h *Holder) listShards(m *wire.ListShards) wire.Message {
-	resp := &wire.ShardIndexes{Held: make([][]uint16, len(m.Chunks))}
+	resp := &wire.ShardIndexes{Held: make([][]uint16, len(m.Chunks)), Codes: make([][]wire.ShardCode, len(m.Chunks))}
 	for i, c := range m.Chunks {
-		indexes, err := h.cfg.Shards.List(engine.ChunkID(c))
+		refs, err := h.cfg.Shards.ListCodes(engine.ChunkID(c))
 		if err != nil {
 			return h.internalError("list shards", err)
 		}
-		held := make([]uint16, len(indexes))
-		for j, x := range indexes {
-			held[j] = uint16(x)
+		held := make([]uint16, len(refs))
+		codes := make([]wire.ShardCode, len(refs))
+		for j, r := range refs {
+			held[j] = uint16(r.Index)
+			codes[j] = wire.ShardCode{Data: uint16(r.Params.Data), Parity: uint16(r.Params.Parity)}
 		}
-		resp.Held[i] = held
+		resp.Held[i], resp.Codes[i] = held, codes
 	}
 	return resp
 }
