@@ -4,24 +4,36 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"slices"
 	"testing"
 
 	"github.com/yuinet/yui/storage/engine"
 	"github.com/yuinet/yui/storage/erasure"
 )
 
-// rawShardKey is the engine key of a shard, as package engine lays it
-// out: 's', the chunk ID, the index as 2 big-endian bytes.
-func rawShardKey(id engine.ChunkID, index int) []byte {
+// rawShardKey is the engine key of a shard coded p, as package engine
+// lays it out: 's', the chunk ID, then the index, Data and Parity as 2
+// big-endian bytes each.
+func rawShardKey(id engine.ChunkID, index int, p erasure.Params) []byte {
 	k := append([]byte{'s'}, id[:]...)
-	return binary.BigEndian.AppendUint16(k, uint16(index))
+	k = binary.BigEndian.AppendUint16(k, uint16(index))
+	k = binary.BigEndian.AppendUint16(k, uint16(p.Data))
+	return binary.BigEndian.AppendUint16(k, uint16(p.Parity))
 }
 
 // flipShard damages one byte of a stored shard's payload in the engine,
 // below the shard store's checks, as a bad disk would.
 func flipShard(t *testing.T, n *testNode, id engine.ChunkID, index int) {
 	t.Helper()
-	key := rawShardKey(id, index)
+	refs, err := n.shards.ListCodes(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(refs, func(r engine.ShardRef) bool { return r.Index == index })
+	if i < 0 {
+		t.Fatalf("node holds no shard %d", index)
+	}
+	key := rawShardKey(id, index, refs[i].Params)
 	value, err := n.eng.Get(key)
 	if err != nil {
 		t.Fatalf("read raw shard: %v", err)

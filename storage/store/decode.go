@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -37,65 +38,88 @@ type decoded struct {
 	liars []int
 }
 
-// decodeVerified decodes a chunk from shards, which carry distinct
-// indexes and valid hashes, and checks the result against the chunk's ID. When the first
+// decodeVerified decodes a chunk from shards, which carry valid hashes
+// and distinct indexes within each code, and checks the result against
+// the chunk's ID. A chunk written twice may be coded two ways under one
+// ID, so it decodes from the shards of each code that has Data of them,
+// the code with the most shards first. Within a code, when the first
 // Data shards decode to something else, it tries other subsets, up to
-// maxDecodeAttempts, and reports the shards that disagree with the chunk
-// it then finds. It fails with a *erasure.TooFewShardsError when shards
-// are too few, and with errIDMismatch when no subset tried matches.
+// maxDecodeAttempts, and reports the shards of that code that disagree
+// with the chunk it then finds. It fails with a *erasure.TooFewShardsError
+// for the code closest to Data shards when no code has enough, and with
+// errIDMismatch when no subset tried matches.
 func decodeVerified(id chunk.ID, shards []erasure.Shard) (*decoded, error) {
-	pool := consistentShards(shards)
-	if len(pool) == 0 {
+	groups := codeGroups(shards)
+	if len(groups) == 0 {
 		return nil, &erasure.TooFewShardsError{}
 	}
-	p := shards[pool[0]].Params
-	if len(pool) < p.Data {
-		return nil, &erasure.TooFewShardsError{Params: p, Have: len(pool)}
+	tried := 0
+	for _, pool := range groups {
+		p := shards[pool[0]].Params
+		if len(pool) < p.Data {
+			break // groups with enough shards come first
+		}
+		subsets := decodeSubsets(id, len(pool), p.Data)
+		tried += len(subsets)
+		for attempt, subset := range subsets {
+			picked := make([]erasure.Shard, len(subset))
+			for i, j := range subset {
+				picked[i] = shards[pool[j]]
+			}
+			data, _, err := erasure.Decode(picked)
+			if err != nil || chunk.VerifyID(id, data) != nil {
+				continue
+			}
+			d := &decoded{data: data, used: picked}
+			if attempt > 0 {
+				d.liars = disagreeing(p, data, shards)
+			}
+			return d, nil
+		}
 	}
-	subsets := decodeSubsets(id, len(pool), p.Data)
-	for attempt, subset := range subsets {
-		picked := make([]erasure.Shard, len(subset))
-		for i, j := range subset {
-			picked[i] = shards[pool[j]]
-		}
-		data, _, err := erasure.Decode(picked)
-		if err != nil || chunk.VerifyID(id, data) != nil {
-			continue
-		}
-		d := &decoded{data: data, used: picked}
-		if attempt > 0 {
-			d.liars = disagreeing(p, data, shards)
-		}
-		return d, nil
+	if tried == 0 {
+		p := shards[groups[0][0]].Params
+		return nil, &erasure.TooFewShardsError{Params: p, Have: len(groups[0])}
 	}
-	return nil, fmt.Errorf("%w: tried %d subsets of %d shards", errIDMismatch, len(subsets), len(pool))
+	return nil, fmt.Errorf("%w: tried %d subsets of %d shards", errIDMismatch, tried, len(shards))
 }
 
-// consistentShards returns the positions of the shards that share the
-// code and chunk size most shards carry, so that a shard claiming another
-// code does not enter a subset. The caller has verified every shard's
-// hash.
-func consistentShards(shards []erasure.Shard) []int {
-	type header struct {
-		params erasure.Params
-		size   int
-	}
-	counts := make(map[header]int)
-	var best header
+// shardHeader is what the shards of one code of a chunk share.
+type shardHeader struct {
+	params erasure.Params
+	size   int
+}
+
+// codeGroups returns the positions of the shards grouped by code and
+// chunk size, so that no subset mixes codes: first the groups with at
+// least Data shards, then the others, each by how many shards it has
+// beyond its Data, most first, ties by code. The caller has verified
+// every shard's hash.
+func codeGroups(shards []erasure.Shard) [][]int {
+	byHeader := make(map[shardHeader][]int)
+	var headers []shardHeader
 	for i := range shards {
-		h := header{shards[i].Params, shards[i].Size}
-		counts[h]++
-		if counts[h] > counts[best] {
-			best = h
+		h := shardHeader{shards[i].Params, shards[i].Size}
+		if _, ok := byHeader[h]; !ok {
+			headers = append(headers, h)
 		}
+		byHeader[h] = append(byHeader[h], i)
 	}
-	var pool []int
-	for i := range shards {
-		if (header{shards[i].Params, shards[i].Size}) == best {
-			pool = append(pool, i)
+	surplus := func(h shardHeader) int { return len(byHeader[h]) - h.params.Data }
+	slices.SortStableFunc(headers, func(a, b shardHeader) int {
+		if c := cmp.Compare(surplus(b), surplus(a)); c != 0 {
+			return c
 		}
+		if c := cmp.Compare(b.params.Data, a.params.Data); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.params.Parity, a.params.Parity)
+	})
+	groups := make([][]int, len(headers))
+	for i, h := range headers {
+		groups[i] = byHeader[h]
 	}
-	return pool
+	return groups
 }
 
 // decodeSubsets returns the subsets of k of n shards to try, as positions:
@@ -130,8 +154,9 @@ func decodeSubsets(id chunk.ID, n, k int) [][]int {
 	return subsets
 }
 
-// disagreeing returns the positions of the shards whose contents differ
-// from those the chunk data encodes to with code p.
+// disagreeing returns the positions of the shards of code p whose
+// contents differ from those the chunk data encodes to with p. Shards of
+// another code are left out: the chunk may be coded two ways.
 func disagreeing(p erasure.Params, data []byte, shards []erasure.Shard) []int {
 	good, err := erasure.Encode(p, data)
 	if err != nil {
@@ -139,7 +164,10 @@ func disagreeing(p erasure.Params, data []byte, shards []erasure.Shard) []int {
 	}
 	var liars []int
 	for i, sh := range shards {
-		if sh.Index >= len(good) || sh.Params != p || sh.Hash != good[sh.Index].Hash {
+		if sh.Params != p {
+			continue
+		}
+		if sh.Index >= len(good) || sh.Hash != good[sh.Index].Hash {
 			liars = append(liars, i)
 		}
 	}

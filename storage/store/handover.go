@@ -17,12 +17,17 @@ import (
 type handover struct {
 	moves []shardAt // the shard and the holder to hand it to
 	drops []shardAt // the shard and the closer holder that keeps it
+	// stale are shards of a code other than the one repair converges
+	// the chunk to, dropped once every shard of that code is listed.
+	stale []shardAt
 }
 
-// shardAt is shard index of a chunk and another holder involved in it.
+// shardAt is shard index of a chunk coded with code, and another holder
+// involved in it.
 type shardAt struct {
 	chunk wire.Hash
 	index int
+	code  erasure.Params
 	peer  wire.Contact
 }
 
@@ -30,7 +35,14 @@ type shardAt struct {
 func (h *handover) add(self identity.NodeID, st *chunkState, plan chunkPlan) {
 	for _, m := range plan.Moves {
 		if m.From.ID == self {
-			h.moves = append(h.moves, shardAt{st.id, m.Index, m.To})
+			h.moves = append(h.moves, shardAt{st.id, m.Index, st.params, m.To})
+		}
+	}
+	// A shard of another code goes only once the chunk's code is
+	// complete, so that it never costs the only code that decodes.
+	if !plan.Lost && len(plan.Missing) == 0 {
+		for _, l := range st.otherCode(self) {
+			h.stale = append(h.stale, shardAt{chunk: st.id, index: int(l.index), code: l.code})
 		}
 	}
 	closest := st.cands[:min(st.params.Total(), len(st.cands))]
@@ -42,16 +54,26 @@ func (h *handover) add(self identity.NodeID, st *chunkState, plan chunkPlan) {
 			return slices.Contains(st.held[c.ID], uint16(d.Index))
 		})
 		if keeper >= 0 {
-			h.drops = append(h.drops, shardAt{st.id, d.Index, closest[keeper]})
+			h.drops = append(h.drops, shardAt{st.id, d.Index, st.params, closest[keeper]})
 		}
 	}
 }
 
 // handOver stores each shard to move on its new holder, then requests
 // from every new holder and keeper the list of those shards it holds, and deletes the
-// local copy of each one listed. A shard is thus deleted only while
-// another holder has it, so no index loses its last copy.
+// local copy of each one listed with the same code. A shard is thus
+// deleted only while another holder has it, so no index of a code loses
+// its last copy. It also deletes the stale shards of another code.
 func (r *Repairer) handOver(ctx context.Context, rep *RepairReport, h *handover) {
+	for _, s := range h.stale {
+		if err := r.h.cfg.Shards.DeleteCode(engine.ChunkID(s.chunk), s.index, s.code); err != nil {
+			r.log.Error("delete shard of a stale code failed", "chunk", fmt.Sprintf("%x", s.chunk[:8]), "index", s.index, "err", err)
+			rep.Errors++
+			continue
+		}
+		r.h.dropCell(s.chunk)
+		rep.ShardsDropped++
+	}
 	var confirm []shardAt
 	for _, m := range h.moves {
 		if r.sendShard(ctx, rep, m) {
@@ -67,7 +89,7 @@ func (r *Repairer) handOver(ctx context.Context, rep *RepairReport, h *handover)
 		moved[m] = true
 	}
 	for _, s := range r.confirmHeld(ctx, rep, confirm) {
-		if err := r.h.cfg.Shards.Delete(engine.ChunkID(s.chunk), s.index); err != nil {
+		if err := r.h.cfg.Shards.DeleteCode(engine.ChunkID(s.chunk), s.index, s.code); err != nil {
 			r.log.Error("delete shard handed over failed", "chunk", fmt.Sprintf("%x", s.chunk[:8]), "index", s.index, "err", err)
 			rep.Errors++
 			continue
@@ -119,7 +141,8 @@ func (r *Repairer) confirmHeld(ctx context.Context, rep *RepairReport, list []sh
 }
 
 // confirmPeer returns the entries, at most wire.MaxShardBatch, that one
-// peer lists as held.
+// peer lists as held with the same code, or at the same index when it
+// does not name codes.
 func (r *Repairer) confirmPeer(ctx context.Context, rep *RepairReport, entries []shardAt) []shardAt {
 	ids := make([]wire.Hash, len(entries))
 	for i, s := range entries {
@@ -132,7 +155,9 @@ func (r *Repairer) confirmPeer(ctx context.Context, rep *RepairReport, entries [
 	}
 	var held []shardAt
 	for i, s := range entries {
-		if slices.Contains(indexes[i], uint16(s.index)) {
+		if slices.ContainsFunc(indexes[i], func(l listedShard) bool {
+			return int(l.index) == s.index && (l.code == (erasure.Params{}) || l.code == s.code)
+		}) {
 			held = append(held, s)
 		}
 	}

@@ -60,9 +60,13 @@ type chunkState struct {
 	// cell is the cluster the chunk is placed in, as this holder keeps
 	// it; "" for a chunk placed globally. Candidates are then the cell's
 	// registered holders.
-	cell   string
+	cell string
+	// params is the code repair converges the chunk to; see settle.
 	params erasure.Params
 	cands  []wire.Contact
+	// listed are the shards each candidate listed, of every code, and
+	// held the indexes of those coded with params.
+	listed map[identity.NodeID][]listedShard
 	held   map[identity.NodeID][]uint16
 	// silent are the candidates whose ListShards failed. What they hold
 	// is unknown, so repair hands them nothing: one that holds a shard
@@ -71,7 +75,71 @@ type chunkState struct {
 }
 
 func newChunkState(id wire.Hash) *chunkState {
-	return &chunkState{id: id, held: make(map[identity.NodeID][]uint16), silent: make(map[identity.NodeID]bool)}
+	return &chunkState{id: id, listed: make(map[identity.NodeID][]listedShard),
+		held: make(map[identity.NodeID][]uint16), silent: make(map[identity.NodeID]bool)}
+}
+
+// settle picks the code repair converges the chunk to and keeps in held
+// the indexes of that code. A chunk written twice may be coded two ways
+// under one ID, its holders keeping shards of both. The code picked is
+// the one whose listed shards exceed its Data the most, ties broken by
+// the larger code, so that every holder with the same listings picks the
+// same, and it is decodable whenever any code is. A shard listed without
+// its code counts as params, the code read from a shard held here.
+func (st *chunkState) settle() {
+	avail := make(map[erasure.Params]map[int]bool)
+	for _, list := range st.listed {
+		for _, l := range list {
+			code := st.codeOf(l)
+			if code == (erasure.Params{}) {
+				continue
+			}
+			if avail[code] == nil {
+				avail[code] = make(map[int]bool)
+			}
+			avail[code][int(l.index)] = true
+		}
+	}
+	var best erasure.Params
+	for code, indexes := range avail {
+		if best == (erasure.Params{}) || betterCode(code, len(indexes), best, len(avail[best])) {
+			best = code
+		}
+	}
+	if best != (erasure.Params{}) {
+		st.params = best
+	}
+	st.held = make(map[identity.NodeID][]uint16, len(st.listed))
+	for id, list := range st.listed {
+		var indexes []uint16
+		for _, l := range list {
+			if st.codeOf(l) == st.params {
+				indexes = append(indexes, l.index)
+			}
+		}
+		st.held[id] = indexes
+	}
+}
+
+// codeOf returns the code of a listed shard: the one listed, or params
+// when the listing did not name it.
+func (st *chunkState) codeOf(l listedShard) erasure.Params {
+	if l.code != (erasure.Params{}) {
+		return l.code
+	}
+	return st.params
+}
+
+// otherCode returns the shards a holder listed of codes other than
+// params.
+func (st *chunkState) otherCode(id identity.NodeID) []listedShard {
+	var out []listedShard
+	for _, l := range st.listed[id] {
+		if code := st.codeOf(l); code != st.params {
+			out = append(out, listedShard{l.index, code})
+		}
+	}
+	return out
 }
 
 func (r *Repairer) repairBatch(ctx context.Context, rep *RepairReport, res *resolver, batch []wire.Hash, lost map[wire.Hash]bool) {
@@ -215,16 +283,19 @@ func (r *Repairer) listHeld(ctx context.Context, rep *RepairReport, states []*ch
 				return
 			}
 			for i, st := range list {
-				st.held[id] = held[i]
+				st.listed[id] = held[i]
 				delete(st.silent, id)
 			}
 		})
 	}
 	wg.Wait()
+	for _, st := range states {
+		st.settle()
+	}
 }
 
-// listShards requests the shard indexes a peer holds of each chunk.
-func (r *Repairer) listShards(ctx context.Context, c wire.Contact, ids []wire.Hash) ([][]uint16, error) {
+// listShards requests the shards a peer holds of each chunk.
+func (r *Repairer) listShards(ctx context.Context, c wire.Contact, ids []wire.Hash) ([][]listedShard, error) {
 	resp, err := r.peers.request(ctx, c, &wire.ListShards{Chunks: ids})
 	if err != nil {
 		return nil, err
@@ -233,7 +304,11 @@ func (r *Repairer) listShards(ctx context.Context, c wire.Contact, ids []wire.Ha
 	if !ok || len(m.Held) != len(ids) {
 		return nil, fmt.Errorf("store: holder %s responded to ListShards of %d chunks with %v", c.ID.Short(), len(ids), resp.Type())
 	}
-	return m.Held, nil
+	out := make([][]listedShard, len(ids))
+	for i := range out {
+		out[i] = listedOf(m, i)
+	}
+	return out, nil
 }
 
 // rebuild fetches Data shards of a chunk, decodes them and checks the
@@ -321,14 +396,15 @@ func (r *Repairer) putRebuilt(ctx context.Context, rep *RepairReport, id wire.Ha
 // chunk whose only local shard was deleted as corrupt.
 func (r *Repairer) learnParams(ctx context.Context, rep *RepairReport, st *chunkState) bool {
 	for _, c := range st.cands {
-		for _, x := range st.held[c.ID] {
-			resp, err := r.send(ctx, rep, c, &wire.GetShard{Chunk: st.id, Index: x})
+		for _, l := range st.listed[c.ID] {
+			resp, err := r.send(ctx, rep, c, &wire.GetShard{Chunk: st.id, Index: l.index})
 			m, ok := resp.(*wire.ShardData)
 			if err != nil || !ok {
 				continue
 			}
 			if sh, err := erasure.UnmarshalShard(m.Shard); err == nil && sh.Verify() == nil {
 				st.params = sh.Params
+				st.settle()
 				return true
 			}
 		}

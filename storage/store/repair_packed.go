@@ -39,7 +39,7 @@ func (r *Repairer) readSegment(ctx context.Context, id chunk.ID, code erasure.Pa
 	st := newChunkState(wire.Hash(id))
 	st.cands = cands
 	r.listHeld(ctx, &rep, []*chunkState{st})
-	if !r.learnParams(ctx, &rep, st) {
+	if st.params == (erasure.Params{}) && !r.learnParams(ctx, &rep, st) {
 		return nil, fmt.Errorf("%w: no holder of segment %s serves a valid shard", ErrUnavailable, id)
 	}
 	f := &fetched{have: make(map[int]bool)}
@@ -90,14 +90,14 @@ func (r *Repairer) fetchParallel(ctx context.Context, st *chunkState, f *fetched
 		for _, x := range st.held[c.ID] {
 			if !seen[x] && !f.have[int(x)] {
 				seen[x] = true
-				picks = append(picks, shardPick{c, x})
+				picks = append(picks, shardPick{c, listedShard{x, st.params}})
 			}
 		}
 	}
 	var mu sync.Mutex
 	fo := fanout{n: len(picks), want: max(0, st.params.Data-len(f.shards)), delay: repairHedgeDelay, timeout: r.cfg.RequestTimeout}
 	hedge(ctx, fo, func(ctx context.Context, i int) bool {
-		resp, err := r.peers.request(ctx, picks[i].c, &wire.GetShard{Chunk: st.id, Index: picks[i].index})
+		resp, err := r.peers.request(ctx, picks[i].c, &wire.GetShard{Chunk: st.id, Index: picks[i].listed.index})
 		m, ok := resp.(*wire.ShardData)
 		if err != nil || !ok {
 			return false
@@ -106,7 +106,7 @@ func (r *Repairer) fetchParallel(ctx context.Context, st *chunkState, f *fetched
 		if err == nil {
 			err = sh.Verify()
 		}
-		if err != nil || sh.Params != st.params || sh.Index != int(picks[i].index) {
+		if err != nil || sh.Params != st.params || sh.Index != int(picks[i].listed.index) {
 			return false
 		}
 		mu.Lock()
