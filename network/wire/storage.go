@@ -106,10 +106,10 @@ type ListShards struct {
 
 // ShardIndexes answers a ListShards: Held[i] lists the shard indexes held
 // of Chunks[i], and Codes[i][j] is the erasure code of shard Held[i][j].
-// A chunk written twice may be coded two ways under one ID, and the code
-// tells its shards apart. A zero ShardCode is a shard whose code the
-// holder does not know without reading it; Codes is absent from a holder
-// that lists indexes only.
+// A chunk written twice may be coded two ways under one ID, and only the
+// code distinguishes its shards at one index. A zero ShardCode marks a
+// shard whose code the holder could not read. Holders that list indexes
+// only leave Codes out.
 type ShardIndexes struct {
 	Held  [][]uint16    `cbor:"1,keyasint"`
 	Codes [][]ShardCode `cbor:"2,keyasint,omitempty"`
@@ -262,7 +262,7 @@ func (m *ShardIndexes) Validate() error {
 	}
 	// An empty Codes is rejected too, since it would encode as absent.
 	if len(m.Codes) != len(m.Held) || len(m.Held) == 0 {
-		return fmt.Errorf("answer has codes for %d chunks and indexes for %d", len(m.Codes), len(m.Held))
+		return fmt.Errorf("response has codes for %d chunks and indexes for %d", len(m.Codes), len(m.Held))
 	}
 	for i := range m.Held {
 		if len(m.Codes[i]) != len(m.Held[i]) {

@@ -393,8 +393,8 @@ func (s *ShardStore) List(id ChunkID) ([]int, error) {
 
 // ListCodes returns the index and code of each shard of chunk id held
 // here, by ascending index, read from the keys. A shard that format 1
-// stored, under a key without its code, is read once to learn the code
-// and stored again under a key with it; when it does not read, it is
+// stored under a key without its code is read once to learn the code,
+// and stored again under a key with it. A shard that does not read is
 // listed with the zero Params, and Get reports it corrupt.
 func (s *ShardStore) ListCodes(id ChunkID) ([]ShardRef, error) {
 	var refs []ShardRef

@@ -84,16 +84,17 @@ func decodeVerified(id chunk.ID, shards []erasure.Shard) (*decoded, error) {
 	return nil, fmt.Errorf("%w: tried %d subsets of %d shards", errIDMismatch, tried, len(shards))
 }
 
-// shardHeader is what the shards of one code of a chunk share.
+// shardHeader is the code and chunk size that the shards of one code of a
+// chunk share.
 type shardHeader struct {
 	params erasure.Params
 	size   int
 }
 
 // codeGroups returns the positions of the shards grouped by code and
-// chunk size, so that no subset mixes codes: first the groups with at
-// least Data shards, then the others, each by how many shards it has
-// beyond its Data, most first, ties by code. The caller has verified
+// chunk size, so that no subset mixes codes. Groups with at least Data
+// shards come first, each ordered by how many shards it has beyond its
+// Data, most first, and ties by the larger code. The caller has verified
 // every shard's hash.
 func codeGroups(shards []erasure.Shard) [][]int {
 	byHeader := make(map[shardHeader][]int)
