@@ -287,9 +287,20 @@ func (w *alertWatch) run(ctx context.Context, held bool) error {
 // stream connects to the node and prints its alerts until the stream
 // ends, skipping alerts printed before.
 func (w *alertWatch) stream(ctx context.Context, held bool) error {
-	client, _, cancel, err := connect(ctx, w.g)
+	client, callCtx, cancel, err := connect(ctx, w.g)
 	if err != nil {
 		return err
+	}
+	if !held {
+		// The alerts the node holds now are not printed. Remember them,
+		// so that the stream after a restart, which starts with every
+		// held alert, does not print them either.
+		heldNow, err := client.Alerts(callCtx)
+		if err != nil {
+			cancel()
+			return err
+		}
+		w.remember(heldNow)
 	}
 	cancel()
 	w.streams.Add(1)
@@ -304,6 +315,16 @@ func (w *alertWatch) stream(ctx context.Context, held bool) error {
 		w.printed[id] = true
 		return printAlert(w.out, a, w.asJSON)
 	})
+}
+
+// remember marks alerts as printed.
+func (w *alertWatch) remember(alerts []api.Alert) {
+	for _, a := range alerts {
+		if len(w.printed) >= maxPrintedAlerts {
+			clear(w.printed)
+		}
+		w.printed[alertID{a.Authority, a.Sequence}] = true
+	}
 }
 
 func printAlert(w io.Writer, a api.Alert, asJSON bool) error {

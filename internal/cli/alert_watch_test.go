@@ -84,6 +84,40 @@ func TestAlertWatchFollowsRestart(t *testing.T) {
 	}
 }
 
+// TestAlertWatchSkipsAlertsHeldAtStart checks that watch never prints an
+// alert the node held when watch started, even on a later stream that
+// starts with every held alert, as the stream after a node restart does.
+func TestAlertWatchSkipsAlertsHeldAtStart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "node")
+	runCLI(t, "authority", "create", "city", "--data-dir", dir)
+	n := startWatchedNode(t, dir)
+	defer n.Close()
+	runCLI(t, "alert", "send", "--data-dir", dir, "Before the watch")
+
+	var out syncBuffer
+	w := &alertWatch{g: &globalFlags{dataDir: dir}, out: &out, errOut: &bytes.Buffer{},
+		printed: make(map[alertID]bool), retryMax: time.Second}
+	first, stopFirst := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.stream(first, false) }()
+	waitUntil(t, "the first stream", func() bool { return w.streams.Load() == 1 })
+	stopFirst()
+	<-done
+
+	runCLI(t, "alert", "send", "--data-dir", dir, "Between the streams")
+	second, stopSecond := context.WithCancel(context.Background())
+	go func() { done <- w.stream(second, true) }()
+	waitUntil(t, "the alert sent between the streams", func() bool {
+		return strings.Contains(out.String(), "Between the streams")
+	})
+	stopSecond()
+	<-done
+
+	if strings.Contains(out.String(), "Before the watch") {
+		t.Errorf("watch printed an alert the node held before it started:\n%s", out.String())
+	}
+}
+
 func TestAlertWatchNeedsNodeAtStart(t *testing.T) {
 	w := &alertWatch{g: &globalFlags{dataDir: t.TempDir()}, out: &bytes.Buffer{}, errOut: &bytes.Buffer{},
 		printed: make(map[alertID]bool), retryMax: time.Second}
