@@ -179,7 +179,7 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 	if line := localityLine(st.Locality); line != "" {
 		fmt.Fprintln(cmd.ErrOrStderr(), line)
 	}
-	return printJobResult(w, st, req.Aggregates, f.asJSON, f.asCSV)
+	return printJobResult(w, cmd.ErrOrStderr(), st, namespace, req.Aggregates, f.asJSON, f.asCSV)
 }
 
 // uploadModule stores a job's WebAssembly step in the namespace, where
@@ -257,23 +257,42 @@ func progressLine(st *api.JobStatus) string {
 	return line
 }
 
-func printJobResult(w io.Writer, st *api.JobStatus, aggs []string, asJSON, asCSV bool) error {
+// printJobResult prints a job's result on out and its warnings on
+// errOut, so that --csv output stays a table. namespace names the job's
+// namespace in the grant hint, or is empty when unknown.
+func printJobResult(out, errOut io.Writer, st *api.JobStatus, namespace string, aggs []string, asJSON, asCSV bool) error {
 	if asJSON {
-		return printJSON(w, st)
+		return printJSON(out, st)
 	}
 	if st.Failed > 0 {
-		fmt.Fprintf(w, "warning: %d of %d units failed; the result leaves their readings out\n", st.Failed, st.Units)
+		fmt.Fprintf(errOut, "warning: %d of %d units failed; the result leaves their readings out\n", st.Failed, st.Units)
 	}
 	if st.Error != "" {
-		fmt.Fprintf(w, "warning: %s\n", st.Error)
+		fmt.Fprintf(errOut, "warning: %s\n", st.Error)
 	}
 	if st.LeftOut > 0 {
-		fmt.Fprintf(w, "warning: %s left out of the job for failing units in a row; the last error: %s\n", counted(st.LeftOut, "worker"), st.LeftOutError)
+		fmt.Fprintf(errOut, "warning: %s left out of the job for failing units in a row; the last error: %s\n", counted(st.LeftOut, "worker"), st.LeftOutError)
 		if strings.Contains(st.LeftOutError, "permission denied") {
-			fmt.Fprintln(w, "  the job's reader needs read access on every worker node: yui grant NS \"\" USER read --keys FILE (see yui job --help)")
+			fmt.Fprintf(errOut, "  the job's reader needs read access on every worker node: %s (see yui job --help)\n",
+				grantHint(namespace, st.LeftOutError))
 		}
 	}
-	return printGroups(w, st.Groups, aggs, asCSV)
+	return printGroups(out, st.Groups, aggs, asCSV)
+}
+
+// grantHint returns the grant command that gives a job's reader access,
+// for the namespace or "NS" when it is unknown. A worker that failed to
+// read a ciphertext under "he/" runs an encrypted job, whose reader needs
+// that prefix alone.
+func grantHint(namespace, workerErr string) string {
+	if namespace == "" {
+		namespace = "NS"
+	}
+	prefix := `""`
+	if strings.Contains(workerErr, `read ciphertext "he/`) {
+		prefix = "he/"
+	}
+	return fmt.Sprintf("yui grant %s %s USER read --keys FILE", namespace, prefix)
 }
 
 func newJobStatusCommand(g *globalFlags) *cobra.Command {
@@ -302,7 +321,7 @@ func newJobStatusCommand(g *globalFlags) *cobra.Command {
 				fmt.Fprintln(w, line)
 			}
 			if st.Done {
-				return printJobResult(w, st, resultAggregates(st.Groups), false, false)
+				return printJobResult(w, cmd.ErrOrStderr(), st, "", resultAggregates(st.Groups), false, false)
 			}
 			return nil
 		},

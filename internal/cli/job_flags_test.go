@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/csv"
 	"slices"
 	"strings"
 	"testing"
@@ -78,6 +79,47 @@ func TestProgressLine(t *testing.T) {
 	} {
 		if got := progressLine(&c.st); got != c.want {
 			t.Errorf("progressLine(%+v) = %q, want %q", c.st, got, c.want)
+		}
+	}
+}
+
+// TestJobResultWarningsOnStderr checks that a job's warnings go to
+// standard error, so that --csv output parses as CSV, and that the grant
+// hint names the job's namespace and, for a worker that failed to read a
+// ciphertext, the "he/" prefix that an encrypted job's reader needs.
+func TestJobResultWarningsOnStderr(t *testing.T) {
+	mean := 21.5
+	st := &api.JobStatus{Units: 4, Committed: 4, Done: true, Failed: 1, LeftOut: 2,
+		Error:        "3 sensor-hours of the input were written in more than one request",
+		LeftOutError: `node: read ciphertext "he/seg/2006-11-13T21/ab": store: permission denied: user has no access to namespace "lab"`,
+		Groups: []api.AggregateGroup{{Sensor: "12", Count: 3,
+			Fields: map[string]api.FieldStats{"temperature": {Count: 3, Mean: &mean}}}}}
+	var out, errOut strings.Builder
+	if err := printJobResult(&out, &errOut, st, "lab", []string{"count", "mean"}, false, true); err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
+	if err != nil {
+		t.Fatalf("--csv output does not parse: %v\n%s", err, out.String())
+	}
+	if len(records) != 2 || records[0][0] != "group" || records[1][0] != "12" {
+		t.Errorf("--csv output = %q, want a header and one row for sensor 12", records)
+	}
+	for _, want := range []string{"1 of 4 units failed", "sensor-hours", "2 workers left out", "yui grant lab he/ USER read"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("standard error lacks %q:\n%s", want, errOut.String())
+		}
+	}
+}
+
+func TestGrantHint(t *testing.T) {
+	for _, c := range []struct{ namespace, err, want string }{
+		{"lab", `node: read ciphertext "he/seg/x": store: permission denied`, "yui grant lab he/ USER read --keys FILE"},
+		{"lab", `node: read segment "seg/x": store: permission denied`, `yui grant lab "" USER read --keys FILE`},
+		{"", `store: permission denied`, `yui grant NS "" USER read --keys FILE`},
+	} {
+		if got := grantHint(c.namespace, c.err); got != c.want {
+			t.Errorf("grantHint(%q, %q) = %q, want %q", c.namespace, c.err, got, c.want)
 		}
 	}
 }
