@@ -473,7 +473,7 @@ var storeErrorClasses = []storeErrorClass{
 	{io.ErrUnexpectedEOF, http.StatusBadRequest, api.CodeInvalid,
 		"the request body ended before its Content-Length; send the whole value"},
 	{store.ErrUnknownUser, http.StatusBadRequest, api.CodeInvalid,
-		"create the user with 'yui user create NAME', or pick another with --user"},
+		"run 'yui user create NAME', or pick another user with --user"},
 	{fs.ErrExist, http.StatusConflict, api.CodeExists, "pick another name"},
 	{store.ErrUnavailable, http.StatusServiceUnavailable, api.CodeUnavailable,
 		"too few nodes answered to keep the namespace's redundancy; start more nodes or retry later"},

@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -227,5 +228,29 @@ func TestFormatBytes(t *testing.T) {
 		if got := formatBytes(tt.n); got != tt.want {
 			t.Errorf("formatBytes(%d) = %q, want %q", tt.n, got, tt.want)
 		}
+	}
+}
+
+// TestUnknownUserErrorSaysFixOnce checks that the error for a user the
+// node does not have says how to create one once, not once from the
+// store and again from the API.
+func TestUnknownUserErrorSaysFixOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "node")
+	n := startWatchedNode(t, dir)
+	defer n.Close()
+	root := newRootCommand()
+	var out strings.Builder
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"ls", "sensors", "--user", "nobody", "--data-dir", dir})
+	err := root.Execute()
+	if err == nil {
+		t.Fatal("ls as a user the node does not have succeeded")
+	}
+	if got := strings.Count(err.Error(), "create the user"); got > 1 {
+		t.Errorf("error says %q %d times: %v", "create the user", got, err)
+	}
+	if !strings.Contains(err.Error(), "yui user create") {
+		t.Errorf("error %q does not name 'yui user create'", err)
 	}
 }
