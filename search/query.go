@@ -253,9 +253,7 @@ func (s *Querier) scan(ctx context.Context, user string, q Query, emit func([]se
 			}
 			rs = append(rs, got...)
 		}
-		if len(group) > 1 {
-			rs = DropDuplicates(rs)
-		}
+		rs = DropDuplicates(rs)
 		kept := rs[:0]
 		for i := range rs {
 			if q.Matches(&rs[i]) {

@@ -297,3 +297,45 @@ func TestRewrittenReadingsCountOnce(t *testing.T) {
 		t.Errorf("aggregate counts %v, want one group of %d readings", groups, len(all))
 	}
 }
+
+// TestRepeatsInOneSegmentCountOnce writes one batch that holds
+// some readings twice, as a file with repeated rows does, so the
+// repeats share a segment. Queries, aggregates and Segments, which jobs
+// read, must count each reading once, as sealed page sums do.
+func TestRepeatsInOneSegmentCountOnce(t *testing.T) {
+	c := newCluster(t, 3)
+	all := loadULB(t, 200)
+	batch := append(slices.Clone(all), all[:50]...)
+	ctx := context.Background()
+	if err := c.node(0).writer.Write(ctx, "", "repeats", batch); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+
+	q := Query{Namespace: "repeats", Sensor: all[0].Source}
+	got, err := c.node(0).querier.Query(ctx, "", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameReadings(t, got, bruteQuery(all, q))
+
+	groups, err := c.node(0).querier.Aggregate(ctx, "", Query{Namespace: "repeats"}, All)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 1 || groups[0].Count != len(all) {
+		t.Errorf("aggregate counts %v, want one group of %d readings", groups, len(all))
+	}
+
+	whole := Query{Namespace: "repeats"}
+	keys, err := c.node(0).querier.SegmentKeys(ctx, "", whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := c.node(0).querier.Segments(ctx, "", whole, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != len(all) {
+		t.Errorf("Segments returned %d readings, want %d", len(rs), len(all))
+	}
+}

@@ -64,9 +64,7 @@ func (s *Querier) Segments(ctx context.Context, user string, q Query, keys []str
 			}
 			rs = append(rs, got...)
 		}
-		if len(group) > 1 {
-			rs = DropDuplicates(rs)
-		}
+		rs = DropDuplicates(rs)
 		for i := range rs {
 			if q.Matches(&rs[i]) {
 				out = append(out, rs[i])
