@@ -223,7 +223,9 @@ func (run *importRun) files(ctx context.Context, paths []string) error {
 		if err != nil {
 			run.printTotal(paths)
 			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-				return fmt.Errorf("import interrupted in %s after %d readings stored; run the same command again to finish: queries count a reading stored twice once", path, run.totals.stored)
+				return fmt.Errorf("import interrupted in %s after %d readings stored, and the node may still store the last batch sent; "+
+					"run the same command again to finish: queries count a reading stored twice once, but an encrypted job over a sealed namespace counts it twice",
+					path, run.totals.stored)
 			}
 			return err
 		}

@@ -367,7 +367,7 @@ func TestImportInterruptedSaysHowToFinish(t *testing.T) {
 	if err == nil {
 		t.Fatal("interrupted import returned no error")
 	}
-	for _, want := range []string{"interrupted", "R1.txt", fmt.Sprintf("%d readings stored", len(rn.readings)), "run the same command again"} {
+	for _, want := range []string{"interrupted", "R1.txt", fmt.Sprintf("%d readings stored", len(rn.readings)), "may still store the last batch", "run the same command again", "sealed namespace counts it twice"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
