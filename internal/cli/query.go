@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -350,6 +351,7 @@ func counted(n int, noun string) string {
 // printGroups prints one line per group and numeric field with the
 // requested aggregates.
 func printGroups(w io.Writer, groups []api.AggregateGroup, aggs []string, asCSV bool) error {
+	groups = sortedBySensor(groups)
 	header := []string{"group", "readings", "field"}
 	header = append(header, aggs...)
 	var rows [][]string
@@ -380,6 +382,38 @@ func printGroups(w io.Writer, groups []api.AggregateGroup, aggs []string, asCSV 
 	tw.Flush()
 	fmt.Fprintln(w, counted(len(groups), "group"))
 	return nil
+}
+
+// sortedBySensor returns groups in the order of their sensors, numeric
+// ids by value, so that sensor 2 comes before sensor 10, and groups of one
+// sensor in their order. Groups by cell keep the node's order.
+func sortedBySensor(groups []api.AggregateGroup) []api.AggregateGroup {
+	for _, g := range groups {
+		if g.Cell != nil {
+			return groups
+		}
+	}
+	sorted := slices.Clone(groups)
+	slices.SortStableFunc(sorted, func(a, b api.AggregateGroup) int {
+		return compareSensors(a.Sensor, b.Sensor)
+	})
+	return sorted
+}
+
+// compareSensors orders two source ids: integers by value and before
+// other ids, which compare as text.
+func compareSensors(a, b string) int {
+	x, errA := strconv.ParseInt(a, 10, 64)
+	y, errB := strconv.ParseInt(b, 10, 64)
+	switch {
+	case errA == nil && errB == nil:
+		return cmp.Compare(x, y)
+	case errA == nil:
+		return -1
+	case errB == nil:
+		return 1
+	}
+	return strings.Compare(a, b)
 }
 
 func groupName(g api.AggregateGroup) string {

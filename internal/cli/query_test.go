@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/node"
 )
 
@@ -153,5 +155,36 @@ func TestParseQueryTimeEpochMillis(t *testing.T) {
 		if _, err := parseQueryTime("--from", bad); err == nil || !strings.Contains(err.Error(), "epoch milliseconds") {
 			t.Errorf("--from %s: error %v, want one naming the accepted forms", bad, err)
 		}
+	}
+}
+
+// TestPrintGroupsSortsSensorsByValue checks that groups by sensor and day
+// print with numeric sensor ids in numeric order, each sensor's days in
+// the node's order, and other ids after the numbers.
+func TestPrintGroupsSortsSensorsByValue(t *testing.T) {
+	day1 := time.Date(2006, 11, 13, 0, 0, 0, 0, time.UTC)
+	day2 := day1.AddDate(0, 0, 1)
+	var groups []api.AggregateGroup
+	for _, sensor := range []string{"1", "10", "2", "hall"} {
+		for _, day := range []time.Time{day1, day2} {
+			groups = append(groups, api.AggregateGroup{Sensor: sensor, Start: &day, Count: 1})
+		}
+	}
+	var out strings.Builder
+	if err := printGroups(&out, groups, []string{"count"}, true); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n")[1:] {
+		got = append(got, strings.Split(line, ",")[0])
+	}
+	want := []string{
+		"1@2006-11-13T00:00:00Z", "1@2006-11-14T00:00:00Z",
+		"2@2006-11-13T00:00:00Z", "2@2006-11-14T00:00:00Z",
+		"10@2006-11-13T00:00:00Z", "10@2006-11-14T00:00:00Z",
+		"hall@2006-11-13T00:00:00Z", "hall@2006-11-14T00:00:00Z",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("groups printed in order %q, want %q", got, want)
 	}
 }
