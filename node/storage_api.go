@@ -328,6 +328,12 @@ func (n *Node) servePlacement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := n.storage.store.SetPlacement(r.Context(), c.user, c.namespace, p); err != nil {
+		if errors.Is(err, store.ErrForbidden) {
+			// No grant makes a user an owner, so the usual fix does not apply.
+			writeJSON(w, http.StatusForbidden, api.StoreError{Error: err.Error(), Code: api.CodeForbidden,
+				Fix: "run the command as an owner of the namespace with --user"})
+			return
+		}
 		n.writeStoreError(w, r, err)
 		return
 	}
