@@ -113,8 +113,9 @@ func (c *cluster) deliver() {
 }
 
 // checkNoIdleWhileWaiting fails if a live worker of the current manager
-// has a free slot while a unit that it may run waits for a lease: the
-// index of pending units and the heaps of idle workers must miss none.
+// has a free slot while a unit that it may take waits for a lease: one
+// released to any worker, or one of its own place. The index of pending
+// units and the heaps of idle workers must miss none.
 func (c *cluster) checkNoIdleWhileWaiting() {
 	m := c.mgr
 	if m.deposed {
@@ -125,7 +126,7 @@ func (c *cluster) checkNoIdleWhileWaiting() {
 			continue
 		}
 		for _, id := range m.open {
-			if u := &m.units[id]; m.pending(id) && m.eligible(w, u) {
+			if u := &m.units[id]; m.pending(id) && m.mayTake(w, u) {
 				c.t.Fatalf("worker %s has %d of %d slots taken while unit %d waits",
 					w.id, len(w.leases), m.cfg.SlotsPerWorker, id)
 			}

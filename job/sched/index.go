@@ -1,6 +1,9 @@
 package sched
 
-import "container/heap"
+import (
+	"container/heap"
+	"slices"
+)
 
 // Keys of the pending-unit heaps. A unit sits in the heap of every
 // worker that holds one of its segments, in the heap of its cluster and
@@ -20,40 +23,57 @@ const (
 // reach the top, and a unit whose lease ends is pushed again. So a heap
 // may hold one unit twice, which is harmless because a unit is returned
 // only while it is pending.
+//
+// The heaps of holders and clusters list a unit as soon as it is
+// pending; the heaps of all units list it only once it is released to
+// any worker (see Config.LocalityWait).
 type pendingIndex struct {
 	heaps map[string]*unitHeap
-	// keys lists, by unit, the heaps the unit belongs to.
-	keys [][]string
+	// local lists, by unit, the heaps of its holders and cluster; all
+	// the heaps of all units it belongs to.
+	local, all [][]string
 }
 
-func newPendingIndex(units []unitState, small func(*Unit) bool) *pendingIndex {
-	x := &pendingIndex{heaps: map[string]*unitHeap{}, keys: make([][]string, len(units))}
+// newPendingIndex files every unit under its holders and cluster, and
+// under the heaps of all units those that released takes.
+func newPendingIndex(units []unitState, small func(*Unit) bool, released func(UnitID) bool) *pendingIndex {
+	x := &pendingIndex{heaps: map[string]*unitHeap{}, local: make([][]string, len(units)),
+		all: make([][]string, len(units))}
 	for i := range units {
 		u := &units[i].unit
-		keys := unitKeys(u)
+		local := localKeys(u)
+		all := []string{keyAll}
 		if small(u) {
-			for _, k := range unitKeys(u) {
-				keys = append(keys, prefixSmall+k)
+			for _, k := range local {
+				local = append(local, prefixSmall+k)
 			}
+			all = append(all, smallAllKey)
 		}
-		x.keys[i] = keys
+		x.local[i], x.all[i] = local, all
+		keys := local
+		if released(u.ID) {
+			keys = slices.Concat(local, all)
+		}
 		for _, k := range keys {
-			h := x.heaps[k]
-			if h == nil {
-				h = &unitHeap{}
-				x.heaps[k] = h
-			}
 			// IDs arrive ascending, so appending keeps the heap order.
-			*h = append(*h, u.ID)
+			*x.heap(k) = append(*x.heap(k), u.ID)
 		}
 	}
 	return x
 }
 
-// unitKeys returns the heaps a unit belongs to: its holders', its
-// cluster's and the heap of all units.
-func unitKeys(u *Unit) []string {
-	keys := []string{keyAll}
+func (x *pendingIndex) heap(key string) *unitHeap {
+	h := x.heaps[key]
+	if h == nil {
+		h = &unitHeap{}
+		x.heaps[key] = h
+	}
+	return h
+}
+
+// localKeys returns the heaps of a unit's holders and cluster.
+func localKeys(u *Unit) []string {
+	var keys []string
 	if u.Cluster != "" {
 		keys = append(keys, prefixCluster+u.Cluster)
 	}
@@ -69,10 +89,21 @@ func unitKeys(u *Unit) []string {
 	return keys
 }
 
-// requeue pushes a unit that may have become pending again.
-func (x *pendingIndex) requeue(id UnitID) {
-	for _, k := range x.keys[id] {
-		heap.Push(x.heaps[k], id)
+// requeue pushes a unit that may have become pending again to the heaps
+// of its holders and cluster, and to those of all units if released.
+func (x *pendingIndex) requeue(id UnitID, released bool) {
+	for _, k := range x.local[id] {
+		heap.Push(x.heap(k), id)
+	}
+	if released {
+		x.release(id)
+	}
+}
+
+// release pushes a unit to the heaps of all units.
+func (x *pendingIndex) release(id UnitID) {
+	for _, k := range x.all[id] {
+		heap.Push(x.heap(k), id)
 	}
 }
 
@@ -142,12 +173,7 @@ func (x *pendingIndex) addCluster(id UnitID, cluster string, small bool) {
 		keys = append(keys, prefixSmall+prefixCluster+cluster)
 	}
 	for _, k := range keys {
-		x.keys[id] = append(x.keys[id], k)
-		h := x.heaps[k]
-		if h == nil {
-			h = &unitHeap{}
-			x.heaps[k] = h
-		}
-		heap.Push(h, id)
+		x.local[id] = append(x.local[id], k)
+		heap.Push(x.heap(k), id)
 	}
 }

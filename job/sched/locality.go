@@ -93,5 +93,9 @@ func (m *Machine) SetUnitCluster(id UnitID, cluster string) error {
 	}
 	u.unit.Cluster = cluster
 	m.index.addCluster(id, cluster, m.small(&u.unit))
+	if !u.released {
+		// Idle workers of the cluster may take it at the next event.
+		m.fresh = append(m.fresh, id)
+	}
 	return nil
 }

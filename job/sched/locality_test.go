@@ -28,7 +28,7 @@ func TestPendingPrefersHolderThenCluster(t *testing.T) {
 	units := clusteredUnits(
 		[]string{"a", "b", "a", "b", "c"},
 		[][]WorkerID{nil, nil, nil, {"holder"}, nil})
-	c := newCluster(t, Config{}, units)
+	c := newCluster(t, Config{LocalityWait: -1}, units)
 
 	join(t, c, "in-b", TierUpper, "b")
 	join(t, c, "holder", TierUpper, "a")
@@ -100,7 +100,7 @@ func TestLocalityCountsCommittedBytes(t *testing.T) {
 	units := clusteredUnits(
 		[]string{"b", "b", "c", "a", "c"},
 		[][]WorkerID{{"h"}, nil, nil, nil, nil})
-	c := newCluster(t, Config{}, units)
+	c := newCluster(t, Config{LocalityWait: -1}, units)
 	join(t, c, "h", TierUpper, "b") // holds unit 0 of its cluster
 	join(t, c, "x", TierUpper, "b") // takes unit 1 of its cluster
 	join(t, c, "y", TierUpper, "a") // takes unit 3 of its cluster
@@ -147,7 +147,7 @@ func TestLocalityTakesWorkerDataCluster(t *testing.T) {
 }
 
 func TestLocalityVerifyCountsAgreeingRuns(t *testing.T) {
-	c := newCluster(t, Config{Verify: 2}, clusteredUnits([]string{"a"}, [][]WorkerID{nil}))
+	c := newCluster(t, Config{Verify: 2, LocalityWait: -1}, clusteredUnits([]string{"a"}, [][]WorkerID{nil}))
 	join(t, c, "p", TierUpper, "a")
 	join(t, c, "q", TierUpper, "b")
 	report(t, c, "p", 10, "")

@@ -64,7 +64,21 @@ type Config struct {
 	// in readings, while a worker of another tier is in the job. 0 gives
 	// such workers no units then.
 	LowerTierMaxReadings int
+	// LocalityWait is how long a unit whose place is known, by its
+	// holders or its Cluster, waits after it becomes pending (the job
+	// starts, or a lease is lost, expires or fails) before a worker that
+	// neither holds its data nor is in its cluster may take it. A unit
+	// goes to such a worker at once when no worker in the job holds its
+	// data or is in its cluster. Default 3s, a few runs of a typical
+	// unit: with L busy workers in a cluster each finishing a unit every
+	// T, one frees up about every T/L, so a short wait keeps most units
+	// local, and a unit waits at most that much longer than it would
+	// without it. A negative value turns the wait off.
+	LocalityWait time.Duration
 }
+
+// DefaultLocalityWait is Config.LocalityWait when it is left 0.
+const DefaultLocalityWait = 3 * time.Second
 
 func (c Config) withDefaults() Config {
 	if c.LeaseDuration <= 0 {
@@ -81,6 +95,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SlotsPerWorker <= 0 {
 		c.SlotsPerWorker = 1
+	}
+	if c.LocalityWait == 0 {
+		c.LocalityWait = DefaultLocalityWait
 	}
 	return c
 }
@@ -170,6 +187,19 @@ type Machine struct {
 
 	locality Locality
 
+	// waiting holds the units that wait for a worker of their place, in
+	// the order they began to wait, from waitingHead on; fresh those that
+	// began since the last schedule, for the idle workers of their place.
+	// inCluster counts the workers in the job by cluster, all and
+	// capable ones; idleIn holds the idle workers of each cluster.
+	waiting     []waitEntry
+	waitingHead int
+	fresh       []UnitID
+	freed       []*workerState
+	inCluster   map[string]*[2]int
+	idleIn      map[string]*workerHeap
+	start       time.Time // first time given to any call
+
 	// issued holds every lease of this epoch, active or not, so that a
 	// late result from an expired lease can still count.
 	issued    map[uint64]*lease
@@ -188,6 +218,15 @@ type unitState struct {
 	attempts  int
 	active    []*lease // ascending by start
 	results   []result // at most one per worker
+	// released reports that any worker may take the unit; waitSince is
+	// when it last became pending, the zero Time for the first time.
+	released  bool
+	waitSince time.Time
+}
+
+type waitEntry struct {
+	unit  UnitID
+	since time.Time
 }
 
 type result struct {
@@ -218,9 +257,11 @@ type workerState struct {
 	leases   []*lease
 	// seq orders workers by when they joined.
 	seq int
-	// queuedIn is the class of the idle heap that holds w, or noClass.
-	queuedIn int
-	removed  bool
+	// queuedIn is the class of the idle heap that holds w, or noClass;
+	// idleCluster the cluster whose idle heap holds w, or "".
+	queuedIn    int
+	idleCluster string
+	removed     bool
 }
 
 const noClass = -1
@@ -238,6 +279,8 @@ func New(cfg Config, epoch uint64, units []Unit) (*Machine, error) {
 		byID:      map[WorkerID]*workerState{},
 		issued:    map[uint64]*lease{},
 		nextLease: 1,
+		inCluster: map[string]*[2]int{},
+		idleIn:    map[string]*workerHeap{},
 	}
 	for i, u := range units {
 		if u.ID != UnitID(i) {
@@ -245,8 +288,13 @@ func New(cfg Config, epoch uint64, units []Unit) (*Machine, error) {
 		}
 		m.units[i].unit = u
 		m.open = append(m.open, u.ID)
+		if m.cfg.LocalityWait < 0 || !u.placed() {
+			m.units[i].released = true
+		} else {
+			m.waiting = append(m.waiting, waitEntry{unit: u.ID})
+		}
 	}
-	m.index = newPendingIndex(m.units, m.small)
+	m.index = newPendingIndex(m.units, m.small, func(id UnitID) bool { return m.units[id].released })
 	return m, nil
 }
 
@@ -317,7 +365,27 @@ func (m *Machine) addWorker(info WorkerInfo, now time.Time) *workerState {
 	m.workers = append(m.workers, w)
 	m.byID[info.ID] = w
 	m.countCapable(w, 1)
+	m.countCluster(w, 1)
 	return w
+}
+
+// countCluster adds delta to the counts of w's cluster.
+func (m *Machine) countCluster(w *workerState, delta int) {
+	if w.cluster == "" {
+		return
+	}
+	n := m.inCluster[w.cluster]
+	if n == nil {
+		n = &[2]int{}
+		m.inCluster[w.cluster] = n
+	}
+	n[0] += delta
+	if w.tier != TierLower {
+		n[1] += delta
+	}
+	if n[0] == 0 {
+		delete(m.inCluster, w.cluster)
+	}
 }
 
 // countCapable adds delta to the count of capable workers if w is one.
@@ -341,10 +409,16 @@ func (m *Machine) UpdateWorker(now time.Time, info WorkerInfo) error {
 	if info.Tier > TierLower {
 		return fmt.Errorf("%w: worker %s has unknown tier %d", ErrInvalid, info.ID, info.Tier)
 	}
+	m.advance(now)
+	old := *w
 	m.countCapable(w, -1)
+	m.countCluster(w, -1)
 	w.tier, w.cluster = info.Tier, info.Cluster
 	m.countCapable(w, 1)
+	m.countCluster(w, 1)
+	m.releaseStranded(&old)
 	m.queueIfIdle(w)
+	m.fill(now, w)
 	// A change of tier may let lower-tier workers take any unit, or w
 	// move to the other idle heap, so every idle worker is looked at.
 	m.schedule(now)
@@ -360,13 +434,19 @@ func (m *Machine) RemoveWorker(now time.Time, id WorkerID) error {
 	if !ok {
 		return nil
 	}
+	m.advance(now)
 	w.removed = true
 	m.countCapable(w, -1)
+	m.countCluster(w, -1)
+	// w leaves the job before its units become pending, so that they do
+	// not wait for it.
+	delete(m.byID, id)
+	m.workers = slices.DeleteFunc(m.workers, func(x *workerState) bool { return x == w })
 	for _, l := range slices.Clone(w.leases) {
 		m.endLease(l)
 	}
-	delete(m.byID, id)
-	m.workers = slices.DeleteFunc(m.workers, func(x *workerState) bool { return x == w })
+	w.leases = nil
+	m.releaseStranded(w)
 	m.schedule(now)
 	return nil
 }
@@ -394,6 +474,7 @@ func (m *Machine) Tick(now time.Time) error {
 	if m.deposed {
 		return ErrDeposed
 	}
+	m.advance(now)
 	for _, w := range m.workers {
 		for _, l := range slices.Clone(w.leases) {
 			if !now.Before(l.deadline) {
@@ -407,14 +488,19 @@ func (m *Machine) Tick(now time.Time) error {
 }
 
 // NextDeadline returns when Tick is next due: the earliest lease
-// deadline, or the time a running unit becomes a straggler if that is
-// still ahead of the latest time the Machine was given. It is the zero
-// Time when nothing is due.
+// deadline, the time a running unit becomes a straggler, or the time a
+// unit's LocalityWait ends, if that is still ahead of the latest time the
+// Machine was given. It is the zero Time when nothing is due.
 func (m *Machine) NextDeadline() time.Time {
 	var next time.Time
 	earlier := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
 			next = t
+		}
+	}
+	if e, ok := m.nextWaiting(); ok && !m.start.IsZero() {
+		if t := m.releaseAt(e); t.After(m.now) {
+			earlier(t)
 		}
 	}
 	for _, id := range m.open {
@@ -439,6 +525,7 @@ func (m *Machine) HandleReport(now time.Time, r Report) error {
 	if m.deposed {
 		return ErrDeposed
 	}
+	m.advance(now)
 	if r.Epoch != m.epoch {
 		if r.Epoch > m.epoch {
 			m.ObserveEpoch(r.Epoch)
@@ -457,6 +544,8 @@ func (m *Machine) HandleReport(now time.Time, r Report) error {
 	if w, ok := m.byID[r.Worker]; ok {
 		w.lastSeen = now
 		cluster = w.cluster
+		// Heard from, w may take a unit waiting for its place.
+		m.freed = append(m.freed, w)
 	}
 	m.endLease(l)
 
@@ -549,12 +638,18 @@ func (m *Machine) endLease(l *lease) {
 	}
 	l.active = false
 	u := &m.units[l.unit]
+	was := m.pending(u.unit.ID)
 	u.active = slices.DeleteFunc(u.active, func(x *lease) bool { return x == l })
-	if m.pending(u.unit.ID) {
-		m.index.requeue(u.unit.ID)
+	switch {
+	case !m.pending(u.unit.ID):
+	case was:
+		m.index.requeue(u.unit.ID, u.released)
+	default:
+		m.startWait(u)
 	}
 	if w, ok := m.byID[l.worker]; ok {
 		w.leases = slices.DeleteFunc(w.leases, func(x *lease) bool { return x == l })
 		m.queueIfIdle(w)
+		m.freed = append(m.freed, w)
 	}
 }

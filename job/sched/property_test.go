@@ -27,6 +27,8 @@ func drawConfig(t *rapid.T) Config {
 		StragglerAfter:       time.Duration(rapid.IntRange(5, 40).Draw(t, "stragglerSeconds")) * time.Second,
 		SlotsPerWorker:       rapid.IntRange(1, 3).Draw(t, "slots"),
 		LowerTierMaxReadings: rapid.SampledFrom([]int{0, 50, 1000}).Draw(t, "lowerMax"),
+		LocalityWait: time.Duration(rapid.SampledFrom([]int{-1, 0, 1, 5, 20}).Draw(t, "waitSeconds")) *
+			time.Second,
 	}
 }
 

@@ -22,12 +22,16 @@ func classOf(t Tier) int {
 	return classAny
 }
 
-// schedule fills the free slots of the idle workers, in the order the
-// workers joined: first with units that need more runs, then with copies
-// of stragglers. It stops as soon as no unit a class may run is waiting,
-// so an event costs little however many workers sit idle.
+// schedule fills the free slots of the idle workers: first those that
+// an event freed and those of the places of units that began to wait,
+// then the rest in the order the workers joined, first with units that
+// need more runs, then with copies of stragglers. It stops as soon as no
+// unit a class may run is released, so an event costs little however
+// many workers sit idle.
 func (m *Machine) schedule(now time.Time) {
 	m.advance(now)
+	m.fillPlaces(now)
+	m.releaseDue(m.now)
 	for class := range classes {
 		m.scheduleClass(now, class)
 	}
@@ -68,7 +72,7 @@ func (m *Machine) hasWork(now time.Time, class int) bool {
 		key = smallAllKey
 		accept = func(id UnitID) bool { return m.small(&m.units[id].unit) }
 	}
-	if _, ok := m.index.first(key, m.pending, accept); ok {
+	if _, ok := m.index.first(key, m.released, accept); ok {
 		return true
 	}
 	return m.findStraggler(now, func(u *unitState) bool { return accept(u.unit.ID) }) != nil
@@ -78,11 +82,15 @@ func (m *Machine) hasWork(now time.Time, class int) bool {
 // event that changes only w, such as its heartbeat or its joining.
 func (m *Machine) scheduleWorker(now time.Time, w *workerState) {
 	m.advance(now)
+	m.releaseDue(m.now)
 	m.fill(now, w)
 	m.queueIfIdle(w)
 }
 
 func (m *Machine) advance(now time.Time) {
+	if m.start.IsZero() {
+		m.start = now
+	}
 	if now.After(m.now) {
 		m.now = now
 	}
@@ -108,6 +116,7 @@ func (m *Machine) free(w *workerState) bool { return len(w.leases) < m.cfg.Slots
 // queueIfIdle puts w in its class's idle heap if it has a free slot and
 // is not there yet.
 func (m *Machine) queueIfIdle(w *workerState) {
+	m.queueInCluster(w)
 	class := classOf(w.tier)
 	if w.removed || !m.free(w) || w.queuedIn == class {
 		return
@@ -135,6 +144,9 @@ func (m *Machine) pending(id UnitID) bool {
 	return !u.committed && !u.failed && m.gap(u) > 0
 }
 
+// released reports whether a unit is pending and any worker may take it.
+func (m *Machine) released(id UnitID) bool { return m.units[id].released && m.pending(id) }
+
 // small reports whether a unit is small enough for a TierLower worker.
 func (m *Machine) small(u *Unit) bool { return u.Readings <= m.cfg.LowerTierMaxReadings }
 
@@ -158,7 +170,7 @@ func (m *Machine) eligible(w *workerState, u *unitState) bool {
 
 // pickPending returns the lowest unit that needs a lease and that w may
 // run, looking first at the units whose data w holds, then at those of
-// w's cluster, then at all.
+// w's cluster, then at all those released to any worker.
 func (m *Machine) pickPending(w *workerState) *unitState {
 	prefix := ""
 	if w.tier == TierLower && m.lowerTierLimited() {
@@ -168,12 +180,14 @@ func (m *Machine) pickPending(w *workerState) *unitState {
 	if w.cluster != "" {
 		keys = append(keys, prefix+prefixCluster+w.cluster)
 	}
-	keys = append(keys, prefix+keyAll)
 	accept := func(id UnitID) bool { return m.eligible(w, &m.units[id]) }
 	for _, k := range keys {
 		if id, ok := m.index.first(k, m.pending, accept); ok {
 			return &m.units[id]
 		}
+	}
+	if id, ok := m.index.first(prefix+keyAll, m.released, accept); ok {
+		return &m.units[id]
 	}
 	return nil
 }

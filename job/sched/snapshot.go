@@ -104,7 +104,9 @@ func Restore(cfg Config, s *Snapshot, epoch uint64, now time.Time) (*Machine, er
 	}
 	m.locality = s.Locality
 	for _, w := range s.Workers {
-		m.queueIfIdle(m.addWorker(WorkerInfo{ID: w.ID, Tier: w.Tier, Cluster: w.Cluster}, now))
+		w := m.addWorker(WorkerInfo{ID: w.ID, Tier: w.Tier, Cluster: w.Cluster}, now)
+		m.queueIfIdle(w)
+		m.freed = append(m.freed, w)
 	}
 	m.schedule(now)
 	return m, nil
