@@ -34,6 +34,10 @@ const (
 	jobSendTimeout  = 5 * time.Second
 	jobUnitTimeout  = 2 * time.Minute
 	jobForgetWorker = 10 * time.Second
+	// jobLocalityWait is how long a unit waits for a worker that stores
+	// its data or is in its cluster (sched.Config.LocalityWait). The
+	// manager's tick of jobTick ends a wait on time.
+	jobLocalityWait = sched.DefaultLocalityWait
 	// jobReplicateEvery is the minimum time between two replicas of a
 	// job's state sent to its backup.
 	jobReplicateEvery = 250 * time.Millisecond
@@ -377,7 +381,7 @@ func newJobID() string {
 // one segment while a stronger node is in the job.
 func jobConfig(verify int) sched.Config {
 	return sched.Config{LeaseDuration: jobLease, Verify: verify, StragglerAfter: 2 * jobLease, MaxAttempts: jobMaxAttempts,
-		LowerTierMaxReadings: 1}
+		LowerTierMaxReadings: 1, LocalityWait: jobLocalityWait}
 }
 
 // pickManagers returns the two upper-tier nodes closest to the hash of

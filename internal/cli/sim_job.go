@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/yuinet/yui/job/jobsim"
+	"github.com/yuinet/yui/job/sched"
 	"github.com/yuinet/yui/sim"
 )
 
@@ -23,6 +24,7 @@ type simJobFlags struct {
 	addPct    float64
 	verify    int
 	unitTime  time.Duration
+	wait      time.Duration
 }
 
 func newSimJobCommand(f *simFlags) *cobra.Command {
@@ -40,7 +42,9 @@ measured into its tier as the daemon measures it; a unit takes about
 one and five times that on a lower-tier one, which gets no unit while a
 stronger worker is in the job. Workers and data sit in location
 clusters of about --nodes-per-cluster workers, and each unit's data is
-held by three workers chosen by --placement. Workers leave at --churn
+held by three workers chosen by --placement. A unit waits up to
+--locality-wait for a worker that holds its data or is in its cluster
+before any worker may take it. Workers leave at --churn
 per minute (each replaced by a new worker), and --add workers join at
 --add-at or once the share --add-when of the units has committed. A departure is noticed after two seconds, as the daemon's
 missed pings notice it.
@@ -69,6 +73,10 @@ and job.svg. A seed gives the same table every time.`,
 			}
 			cfg.Seed, cfg.Verify, cfg.UnitTime = f.seed, jf.verify, jf.unitTime
 			cfg.Placement = jobsim.Placement(jf.placement)
+			cfg.LocalityWait = jf.wait
+			if jf.wait <= 0 {
+				cfg.LocalityWait = -1
+			}
 			points, err := runJobSims(cfg, jf, counts)
 			if err != nil {
 				return err
@@ -92,6 +100,8 @@ and job.svg. A seed gives the same table every time.`,
 	fl.IntVar(&cfg.NodesPerCluster, "nodes-per-cluster", 50, "mean workers per location cluster")
 	fl.StringVar(&jf.placement, "placement", string(jobsim.PlaceAnywhere),
 		"where the three replicas of a unit's data live: anywhere (as XOR placement puts them) or cluster (in the data's cluster)")
+	fl.DurationVar(&jf.wait, "locality-wait", sched.DefaultLocalityWait,
+		"how long a unit waits for a worker holding its data or in its cluster before any worker may take it; 0 turns the wait off")
 	return cmd
 }
 

@@ -73,6 +73,9 @@ type Config struct {
 	Replicas int
 	// Placement places the replicas; default PlaceAnywhere.
 	Placement Placement
+	// LocalityWait is sched.Config.LocalityWait: 0 takes the scheduler's
+	// default, a negative value turns the wait off.
+	LocalityWait time.Duration
 	// Seed makes the run reproducible.
 	Seed uint64
 }
@@ -230,7 +233,7 @@ func Run(cfg Config) (Result, error) {
 	}
 	var err error
 	s.m, err = sched.New(sched.Config{LeaseDuration: 20 * time.Second, StragglerAfter: 40 * time.Second,
-		Verify: cfg.Verify, MaxAttempts: 5}, 1, s.units())
+		Verify: cfg.Verify, MaxAttempts: 5, LocalityWait: cfg.LocalityWait}, 1, s.units())
 	if err != nil {
 		return Result{}, err
 	}
