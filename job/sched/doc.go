@@ -24,7 +24,10 @@
 //     other workers; a result it sends later still counts if the unit is
 //     not committed yet.
 //   - A joining or idle worker gets a unit at once: a pending one, or a
-//     copy of a straggler that has run longer than StragglerAfter.
+//     copy of a straggler that has run longer than StragglerAfter. A
+//     pending unit whose holders or cluster are known goes only to a
+//     worker of that place until it has waited LocalityWait, unless no
+//     worker of that place is in the job.
 //   - Every message carries the manager's epoch. A backup that takes over
 //     from a Snapshot runs at a higher epoch; workers fence older epochs
 //     with a Fence, and the Machine rejects reports from other epochs.

@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-func expectRuns(t *testing.T, c *cluster, id WorkerID, want []UnitID, why string) {
+func expectRuns(t *testing.T, c *cluster, id WorkerID, want []UnitID, reason string) {
 	t.Helper()
 	if got := runningUnits(c.workers[id]); !slices.Equal(got, want) {
-		t.Fatalf("worker %s runs %v, want %v: %s", id, got, want, why)
+		t.Fatalf("worker %s runs %v, want %v: %s", id, got, want, reason)
 	}
 }
 
