@@ -416,7 +416,11 @@ func (m *Machine) UpdateWorker(now time.Time, info WorkerInfo) error {
 	w.tier, w.cluster = info.Tier, info.Cluster
 	m.countCapable(w, 1)
 	m.countCluster(w, 1)
-	m.releaseStranded(&old)
+	// The daemon updates every worker at each ping, so units are looked
+	// at only when the tier or cluster changed.
+	if old.tier != w.tier || old.cluster != w.cluster {
+		m.releaseStranded(&old)
+	}
 	m.queueIfIdle(w)
 	m.fill(now, w)
 	// A change of tier may let lower-tier workers take any unit, or w

@@ -63,6 +63,17 @@ func TestNoLocalWorkerReleasesAtOnce(t *testing.T) {
 		report(t, c, "far", 10, "")
 		expectRuns(t, c, "far", []UnitID{1}, "no worker of a is left in the job")
 	})
+	t.Run("moved", func(t *testing.T) {
+		units := clusteredUnits([]string{"a", "a"}, [][]WorkerID{nil, nil})
+		c := newCluster(t, Config{LocalityWait: time.Minute}, units)
+		join(t, c, "in-a", TierUpper, "a") // takes unit 0; unit 1 waits
+		join(t, c, "far", TierUpper, "b")
+		if err := c.mgr.UpdateWorker(c.now, WorkerInfo{ID: "in-a", Tier: TierUpper, Cluster: "b"}); err != nil {
+			t.Fatal(err)
+		}
+		c.deliver()
+		expectRuns(t, c, "far", []UnitID{1}, "a's only worker moved to b")
+	})
 	t.Run("lost lease", func(t *testing.T) {
 		// A unit whose lease is lost when its place has no other worker
 		// goes to any worker at once.
