@@ -236,11 +236,13 @@ func positionCell(position string) string {
 }
 
 // clusterFirstJoin is the wait before a node first registers in its
-// cell's directory; the wait doubles after each registration up to
+// cell's directory; the wait doubles after each attempt up to
 // store.ClusterRefresh. A node that has just started knows few peers, so
 // its first registrations may reach other holders than the cell's
-// directory holders, and the early repeats correct that.
-const clusterFirstJoin = 10 * time.Second
+// directory holders, and the early repeats correct that. It is short
+// because readers of the cell's data find no holder of a restarted cell
+// until its nodes register again.
+const clusterFirstJoin = 2 * time.Second
 
 // joinClusterPeriodically registers the holder in its cell's directory
 // until the store stops.
@@ -261,11 +263,13 @@ func (n *Node) joinClusterPeriodically() {
 			return
 		case <-time.After(wait):
 		}
-		if err := s.store.JoinCluster(ctx, s.cell); err != nil && ctx.Err() == nil {
-			n.log.Warn("registering in the cluster directory failed; retrying", "cell", s.cell, "err", err)
-			continue
-		}
+		// A failed registration waits as long as a successful one, since
+		// it usually reached all but a directory holder that is down.
+		err := s.store.JoinCluster(ctx, s.cell)
 		wait = min(2*wait, store.ClusterRefresh)
+		if err != nil && ctx.Err() == nil {
+			n.log.Warn("registering in the cluster directory failed; retrying", "cell", s.cell, "err", err, "retry_in", wait)
+		}
 	}
 }
 

@@ -226,6 +226,15 @@ func (sn *storeNetwork) lookup(ctx context.Context, target identity.NodeID, n in
 	return slices.DeleteFunc(contacts, func(c wire.Contact) bool { return c.ID == sn.self.ID }), nil
 }
 
+// WithoutDown returns contacts without the peers that are down, so that
+// placement by cluster skips registered holders that stopped answering.
+func (sn *storeNetwork) WithoutDown(contacts []wire.Contact) []wire.Contact {
+	live, _ := sn.withoutDown(contacts, len(contacts))
+	return live
+}
+
+var _ store.DownKnower = (*storeNetwork)(nil)
+
 // withoutDown returns the first n contacts that are not down, and whether
 // none of the first n contacts was down.
 func (sn *storeNetwork) withoutDown(contacts []wire.Contact, n int) ([]wire.Contact, bool) {

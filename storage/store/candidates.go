@@ -24,6 +24,16 @@ type ClosestKnower interface {
 	ClosestKnown(target identity.NodeID, n int) []wire.Contact
 }
 
+// DownKnower is a Network that can also tell which nodes it took for
+// down after failed requests. Placement by cluster uses it to leave such
+// nodes out of a cell's registered holders, which name them until their
+// registrations expire.
+type DownKnower interface {
+	// WithoutDown returns contacts, in order, without the nodes whose
+	// requests failed recently enough that the Network skips them.
+	WithoutDown(contacts []wire.Contact) []wire.Contact
+}
+
 // lookupWidth is how many times the candidates a target needs one lookup
 // of repair requests. The targets a holder repairs lie near it in the key
 // space, because it is among their closest nodes, so one wide lookup

@@ -93,8 +93,12 @@ func checkCell(cell string) error {
 // memory only: after a restart the members register again within
 // ClusterRefresh.
 type memberBook struct {
-	mu    sync.Mutex // guards cells
+	mu    sync.Mutex // guards cells and cellOf
 	cells map[string]map[identity.NodeID]memberEntry
+	// cellOf is the cell each member is registered in. A node has one
+	// position, so a registration in another cell replaces the old one,
+	// and one node cannot fill the book with cells.
+	cellOf map[identity.NodeID]string
 }
 
 type memberEntry struct {
@@ -109,6 +113,10 @@ func (b *memberBook) join(cell string, c wire.Contact, until, now time.Time) boo
 	defer b.mu.Unlock()
 	if b.cells == nil {
 		b.cells = make(map[string]map[identity.NodeID]memberEntry)
+		b.cellOf = make(map[identity.NodeID]string)
+	}
+	if old, ok := b.cellOf[c.ID]; ok && old != cell {
+		b.leave(old, c.ID)
 	}
 	members, ok := b.cells[cell]
 	if !ok {
@@ -122,13 +130,24 @@ func (b *memberBook) join(cell string, c wire.Contact, until, now time.Time) boo
 		b.cells[cell] = members
 	}
 	if _, ok := members[c.ID]; !ok && len(members) >= wire.MaxClusterMembers {
-		prune(members, now)
+		b.prune(members, now)
 		if len(members) >= wire.MaxClusterMembers {
 			return false
 		}
 	}
 	members[c.ID] = memberEntry{c: c, until: until}
+	b.cellOf[c.ID] = cell
 	return true
+}
+
+// leave drops id's registration in cell, and the cell once it is empty.
+func (b *memberBook) leave(cell string, id identity.NodeID) {
+	delete(b.cellOf, id)
+	members := b.cells[cell]
+	delete(members, id)
+	if len(members) == 0 {
+		delete(b.cells, cell)
+	}
 }
 
 // list returns the members of cell whose registration has not expired.
@@ -136,7 +155,7 @@ func (b *memberBook) list(cell string, now time.Time) []wire.Contact {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	members := b.cells[cell]
-	prune(members, now)
+	b.prune(members, now)
 	if len(members) == 0 {
 		delete(b.cells, cell)
 		return nil
@@ -150,16 +169,18 @@ func (b *memberBook) list(cell string, now time.Time) []wire.Contact {
 
 func (b *memberBook) pruneAll(now time.Time) {
 	for cell, members := range b.cells {
-		if prune(members, now); len(members) == 0 {
+		if b.prune(members, now); len(members) == 0 {
 			delete(b.cells, cell)
 		}
 	}
 }
 
-func prune(members map[identity.NodeID]memberEntry, now time.Time) {
+// prune drops the expired registrations of one cell's members.
+func (b *memberBook) prune(members map[identity.NodeID]memberEntry, now time.Time) {
 	for id, m := range members {
 		if !now.Before(m.until) {
 			delete(members, id)
+			delete(b.cellOf, id)
 		}
 	}
 }
@@ -275,6 +296,12 @@ func (s *Store) ClusterMembers(ctx context.Context, cell string) ([]wire.Contact
 	if err != nil {
 		return nil, err
 	}
+	if len(members) < minClusterHolders {
+		// A cell whose holders have just restarted lists few of them
+		// until they register again, seconds later; a cached short list
+		// would fail reads for memberCacheTTL.
+		return members, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.members) >= maxBookCells {
@@ -321,6 +348,9 @@ func (s *Store) closestIn(ctx context.Context, cell string, target identity.Node
 	}
 	now := s.cfg.Now()
 	kept := slices.DeleteFunc(slices.Clone(members), func(c wire.Contact) bool { return s.isNotHolder(c.ID, now) })
+	if down, ok := s.peers.net.(DownKnower); ok && !ProbesDown(ctx) {
+		kept = down.WithoutDown(kept)
+	}
 	kept = sortByDistance(target, kept)
 	return kept[:min(len(kept), n)], nil
 }

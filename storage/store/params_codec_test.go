@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -102,6 +103,36 @@ func TestMemberBook(t *testing.T) {
 	}
 	if !b.join(cellB, contact(5000), now.Add(2*time.Minute), now.Add(time.Minute)) {
 		t.Error("join refused after the others expired")
+	}
+}
+
+// TestMemberBookOneCellPerNode checks that a node registering in a new
+// cell leaves its old one, so that one node cannot fill a directory
+// holder's book with cells and lock others out.
+func TestMemberBookOneCellPerNode(t *testing.T) {
+	var b memberBook
+	now := time.Unix(1000, 0)
+	liar := wire.Contact{ID: identity.NodeID{1}, Addr: netip.MustParseAddrPort("10.0.0.1:4717")}
+	honest := wire.Contact{ID: identity.NodeID{2}, Addr: netip.MustParseAddrPort("10.0.0.2:4717")}
+	for i := range maxBookCells + 10 {
+		cell := fmt.Sprintf("%d.0,%d.0", i/360-80, i%360-180)
+		if !b.join(cell, liar, now.Add(time.Hour), now) {
+			t.Fatalf("join %d in cell %s refused", i, cell)
+		}
+	}
+	if len(b.cells) != 1 {
+		t.Errorf("book keeps %d cells of one node, want 1", len(b.cells))
+	}
+	if !b.join(cellA, honest, now.Add(time.Hour), now) {
+		t.Fatal("another node's join refused after one node registered in many cells")
+	}
+
+	b.join(cellA, liar, now.Add(time.Hour), now)
+	if got := b.list(cellA, now); len(got) != 2 {
+		t.Errorf("cell A lists %d members, want 2", len(got))
+	}
+	if len(b.cells) != 1 {
+		t.Errorf("book keeps %d cells after the node moved to cell A, want 1", len(b.cells))
 	}
 }
 
