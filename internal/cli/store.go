@@ -136,7 +136,7 @@ func runPutBatch(ctx context.Context, cmd *cobra.Command, g *globalFlags, user s
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("%w (%d records stored before the failure)", err, len(stored))
+		return fmt.Errorf("%w (%d records stored before the failed request, whose records may be stored too, with fewer copies; run the same command again to store them fully)", err, len(stored))
 	}
 	if asJSON {
 		return printJSON(cmd.OutOrStdout(), stored)
