@@ -171,6 +171,20 @@ func ParseSegmentKey(key string) (hour int64, sourceHash string, ok bool) {
 	return hour, rest[1:17], true
 }
 
+// SegmentKey returns the key under which a Write of readings stores
+// them, for readings that form one segment: one source and hour, few
+// and small enough not to be split.
+func SegmentKey(readings []sensor.Reading) (string, error) {
+	segs, err := buildSegments(slices.Clone(readings))
+	if err != nil {
+		return "", err
+	}
+	if len(segs) != 1 {
+		return "", fmt.Errorf("search: readings form %d segments, not one", len(segs))
+	}
+	return segs[0].key, nil
+}
+
 // SourceHash returns the source hash that segment keys of source name, 16
 // hex digits.
 func SourceHash(source string) string {
