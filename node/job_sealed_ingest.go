@@ -55,6 +55,10 @@ type ingestSealer struct {
 
 	mu      sync.Mutex
 	configs map[string]sealEntry // by user and namespace
+
+	// overlaps holds the reading digests of recent segments, so that
+	// counting each reading once reads few stored segments.
+	overlaps overlapCache
 }
 
 // sealEntry is a cached seal config; cfg is nil for a namespace that is
@@ -152,7 +156,11 @@ func (n *Node) readSealConfigOnly(ctx context.Context, user, ns string) (*he.Sea
 }
 
 // Seal returns a ciphertext record per segment of a sealed namespace,
-// and a name record per source.
+// and a name record per source. A reading that a stored segment of its
+// sensor-hour with a lower key also holds counts in that segment's
+// ciphertext, not in the new one's, and a stored segment with a higher
+// key that shares readings with a new one gets its ciphertext record
+// again, without them (see the "Readings written twice" comment).
 // A value the scale does not hold exactly, or beyond the bound, fails
 // the whole Write before anything is stored, with an error that names
 // the sensor, field and value.
@@ -170,42 +178,61 @@ func (s *ingestSealer) Seal(ctx context.Context, user, ns string, segs []search.
 	if err != nil {
 		return nil, fmt.Errorf("node: seal config of %q: %w", ns, err)
 	}
-	out := make([]search.Record, 0, len(segs))
+	sl := &segmentSealer{params: params, enc: enc, cfg: cfg, plan: plan}
+	var stems []string
+	hours := make(map[string][]search.Segment)
 	for _, seg := range segs {
-		rec, err := sealSegment(params, enc, cfg, plan, seg)
+		if _, _, ok := search.ParseSegmentKey(seg.Key); !ok {
+			return nil, fmt.Errorf("node: segment key %q has no source and hour", seg.Key)
+		}
+		stem := keyStem(seg.Key)
+		if hours[stem] == nil {
+			stems = append(stems, stem)
+		}
+		hours[stem] = append(hours[stem], seg)
+	}
+	out := make([]search.Record, 0, len(segs))
+	for _, stem := range stems {
+		recs, err := s.sealHour(ctx, user, ns, sl, hours[stem])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rec)
+		out = append(out, recs...)
 	}
 	return append(out, nameRecords(segs)...), nil
 }
 
-// sealSegment encrypts one segment's sums into its ciphertext record.
-func sealSegment(params he.Params, enc *he.Encryptor, cfg *he.SealConfig, plan he.Plan, seg search.Segment) (search.Record, error) {
+// segmentSealer encrypts segment sums under one sealed namespace's
+// config and owner's public key.
+type segmentSealer struct {
+	params he.Params
+	enc    *he.Encryptor
+	cfg    *he.SealConfig
+	plan   he.Plan
+}
+
+// seal encrypts the sums of rs, the distinct readings that seg's
+// ciphertext counts, into seg's ciphertext record.
+func (sl *segmentSealer) seal(seg search.Segment, rs []sensor.Reading) (search.Record, error) {
 	suffix, ok := search.SegmentKeySuffix(seg.Key)
 	_, source, okKey := search.ParseSegmentKey(seg.Key)
 	if !ok || !okKey {
 		return search.Record{}, fmt.Errorf("node: segment key %q has no source and hour", seg.Key)
 	}
-	// A segment may hold one reading twice, as when group commit merges
-	// a request with its retry. Queries count such a reading once, and so
-	// must its ciphertext.
-	rs := search.DropDuplicates(slices.Clone(seg.Readings))
-	fields, sums, err := fixedSums(rs, plan)
+	fields, sums, err := fixedSums(rs, sl.plan)
 	if err != nil {
 		return search.Record{}, err
 	}
-	slots, err := params.SegmentSlots(seg.Hour, sums)
+	slots, err := sl.params.SegmentSlots(seg.Hour, sums)
 	if err != nil {
 		return search.Record{}, fmt.Errorf("%w: sensor %s: %w", sensor.ErrInvalid, seg.Source, err)
 	}
-	ct, err := enc.EncryptSlots(slots)
+	ct, err := sl.enc.EncryptSlots(slots)
 	if err != nil {
 		return search.Record{}, err
 	}
-	h := &he.SegmentHeader{Source: source, Hour: seg.Hour, Fields: fields, Scale: cfg.Scale, Bound: cfg.Bound}
-	h.Page, _ = he.PageOf(seg.Hour, he.HoursPerPage(params.Slots(), len(fields)), he.BlockWidth(len(fields)))
+	h := &he.SegmentHeader{Source: source, Hour: seg.Hour, Fields: fields, Scale: sl.cfg.Scale, Bound: sl.cfg.Bound}
+	h.Page, _ = he.PageOf(seg.Hour, he.HoursPerPage(sl.params.Slots(), len(fields)), he.BlockWidth(len(fields)))
 	data, err := he.EncodeSegmentRecord(h, ct)
 	if err != nil {
 		return search.Record{}, err
