@@ -104,9 +104,6 @@ type submittedJob struct {
 	backup    *wire.Contact
 	// sealed is the slot layout of an encrypted job, nil for others.
 	sealed *sealedJob
-	// warning is a caveat on the job's result that the status repeats,
-	// known at submit; it is not stored in the job's record.
-	warning string
 	// final is the job's status once it ended, guarded by jobService.mu;
 	// restored is set for a job read back from its stored record.
 	final    *wire.JobStatus
@@ -251,7 +248,6 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 		return "", err
 	}
 	var sealed *sealedJob
-	var warning string
 	var storeSums bool
 	if spec.Encrypted {
 		var cfg *he.SealConfig
@@ -259,7 +255,6 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 			return "", err
 		}
 		if cfg != nil {
-			warning = sharedHoursWarning(keys)
 			keys, storeSums, err = n.pagedKeys(ctx, user, &spec, cfg, keys)
 		} else {
 			keys, sealed, err = n.sealSegments(ctx, user, &spec, q, keys)
@@ -305,7 +300,7 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 		return "", err
 	}
 	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: &spec, created: time.Now(), manager: manager, backup: backup,
-		sealed: sealed, warning: warning}
+		sealed: sealed}
 	var sumStore *wire.Contact
 	if storeSums {
 		self := s.self()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/yuinet/yui/api"
-	"github.com/yuinet/yui/sensor"
 	"github.com/yuinet/yui/storage/store"
 )
 
@@ -42,46 +41,5 @@ func TestSealNeedsOwner(t *testing.T) {
 	}
 	if _, err := n.SealNamespace(ctx, "", "fresh", 100, 10000); err != nil {
 		t.Fatalf("seal of a namespace not created yet: %v", err)
-	}
-}
-
-// TestSealedJobWarnsOfSharedHours writes overlapping readings in two
-// requests, so some sensor-hours have two segments, and checks that the
-// encrypted job's status warns that readings in both count twice, while
-// a job over one request's readings carries no warning.
-func TestSealedJobWarnsOfSharedHours(t *testing.T) {
-	_, clients := startTrio(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	for _, ns := range []string{"once", "twice"} {
-		if _, err := clients[0].SealNamespace(ctx, "", ns, api.SealRequest{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	encryptedReaders(ctx, t, clients, "once")
-	grantReaders(ctx, t, clients, "twice")
-	all := ulbReadings(t, 200)
-	if _, err := clients[0].WriteReadings(ctx, "", "once", all); err != nil {
-		t.Fatal(err)
-	}
-	for _, part := range [][]sensor.Reading{all[:120], all[80:]} {
-		if _, err := clients[0].WriteReadings(ctx, "", "twice", part); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	req := api.JobRequest{Aggregates: []string{"count", "mean"}, By: "hour", Reader: "hejobs", Encrypted: true}
-	for ns, want := range map[string]string{"once": "", "twice": "counts twice"} {
-		info, err := clients[0].SubmitJob(ctx, "", ns, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := waitJobDone(ctx, t, clients[0], info.ID)
-		if want == "" && st.Error != "" {
-			t.Errorf("job over %s: warning %q, want none", ns, st.Error)
-		}
-		if want != "" && !strings.Contains(st.Error, want) {
-			t.Errorf("job over %s: warning %q, want one saying a reading %s", ns, st.Error, want)
-		}
 	}
 }

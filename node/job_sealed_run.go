@@ -198,9 +198,6 @@ func (n *Node) pagedStatus(sj *submittedJob, st *wire.JobStatus) (api.JobStatus,
 	res, err := apiJobStatus(&wire.JobStatus{JobID: st.JobID, Epoch: st.Epoch, Units: st.Units, Committed: st.Committed,
 		Failed: st.Failed, Workers: st.Workers, Done: st.Done, Canceled: st.Canceled, Err: st.Err,
 		LeftOut: st.LeftOut, LeftOutErr: st.LeftOutErr}, sj.spec)
-	if res.Error == "" {
-		res.Error = sj.warning
-	}
 	if err != nil || (!st.Done && !st.Canceled) {
 		return res, err
 	}
@@ -397,23 +394,4 @@ func (n *Node) sourceName(ctx context.Context, user, ns, hash string, names map[
 	}
 	names[hash] = name
 	return name, nil
-}
-
-// sharedHoursWarning returns a caveat when some source and hour of keys
-// has more than one segment, and "" otherwise. A reading written in two
-// requests, as a retry or an overlapping import writes it, can then sit
-// in two segments. A plain job reads both and counts it once, but
-// workers cannot compare encrypted readings, so a sealed job counts it
-// twice.
-func sharedHoursWarning(keys []string) string {
-	shared := 0
-	for _, group := range search.SourceHours(slices.Sorted(slices.Values(keys))) {
-		if len(group) > 1 {
-			shared++
-		}
-	}
-	if shared == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%d sensor-hours of the input were written in more than one request; a reading written in two of them counts twice here, where a plain job counts it once", shared)
 }
