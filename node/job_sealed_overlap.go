@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/yuinet/yui/search"
 	"github.com/yuinet/yui/sensor"
-	"github.com/yuinet/yui/storage/store"
 )
 
 // Readings written twice. A reading written in two requests, as an
@@ -177,24 +175,57 @@ func keyStem(key string) string {
 	return key
 }
 
+// storedKeys returns the keys of the stored segments of the sources and
+// hours of segs, by key stem, from one index lookup per source over the
+// hours that segs span. A user who may not read the namespace gets an
+// error wrapping store.ErrForbidden.
+func (s *ingestSealer) storedKeys(ctx context.Context, user, ns string, segs []search.Segment) (map[string][]string, error) {
+	type span struct{ first, last int64 }
+	spans := make(map[string]*span)
+	var sources []string
+	for _, seg := range segs {
+		sp := spans[seg.Source]
+		if sp == nil {
+			spans[seg.Source] = &span{seg.Hour, seg.Hour}
+			sources = append(sources, seg.Source)
+			continue
+		}
+		sp.first, sp.last = min(sp.first, seg.Hour), max(sp.last, seg.Hour)
+	}
+	listed := make([][]string, len(sources))
+	failed := forEachLimit(len(sources), sealedPutParallelism, func(i int) error {
+		sp := spans[sources[i]]
+		from, to := time.Unix(sp.first*3600, 0).UTC(), time.Unix((sp.last+1)*3600, 0).UTC()
+		q := search.Query{Namespace: ns, Sensor: sources[i], From: from, To: to}
+		var err error
+		if listed[i], err = s.n.search.querier.SegmentKeys(ctx, user, q); err != nil {
+			return fmt.Errorf("node: list the stored segments of sensor %s from %s to %s: %w",
+				sources[i], from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+		}
+		return nil
+	})
+	if len(failed) > 0 {
+		return nil, failed[0]
+	}
+	out := make(map[string][]string)
+	for _, keys := range listed {
+		for _, key := range keys {
+			stem := keyStem(key)
+			out[stem] = append(out[stem], key)
+		}
+	}
+	return out, nil
+}
+
 // hourSegments returns the segments of the sensor-hour of news, which
-// are new segments of one source and hour: the stored ones by key, from
-// the index and then from the cache or a read, with the new ones added.
-// The second result lists the keys of the stored ones.
-func (s *ingestSealer) hourSegments(ctx context.Context, user, ns string, news []search.Segment) (map[string]*hourSegment, []string, error) {
+// are new segments of one source and hour, by key: the stored ones,
+// whose keys are stored, from the cache or a read, and the new ones.
+// A source whose name has the same 16-digit hash shares the stem, so the
+// reads keep the readings of this source alone.
+func (s *ingestSealer) hourSegments(ctx context.Context, user, ns string, news []search.Segment, stored []string) (map[string]*hourSegment, error) {
 	first := news[0]
 	stem := keyStem(first.Key)
-	start := time.Unix(first.Hour*3600, 0).UTC()
-	q := search.Query{Namespace: ns, Sensor: first.Source, From: start, To: start.Add(time.Hour)}
 	querier := s.n.search.querier
-	listed, err := querier.SegmentKeys(ctx, user, q)
-	if err != nil {
-		return nil, nil, fmt.Errorf("node: list the stored segments of sensor %s at %s: %w", first.Source, start.Format(time.RFC3339), err)
-	}
-	// A source whose name has the same 16-digit hash shares the stem, so
-	// the reads below keep the readings of this source alone.
-	stored := slices.DeleteFunc(listed, func(k string) bool { return keyStem(k) != stem })
-
 	id := user + "\x00" + ns + "\x00" + stem
 	cached := s.overlaps.get(id, stored)
 	segs := make(map[string]*hourSegment, len(stored)+len(news))
@@ -209,7 +240,7 @@ func (s *ingestSealer) hourSegments(ctx context.Context, user, ns string, news [
 		}
 		rs, err := querier.Segment(ctx, user, search.Query{Namespace: ns, Sensor: first.Source}, key)
 		if err != nil {
-			return nil, nil, fmt.Errorf("node: read stored segment %q to count its shared readings once: %w", key, err)
+			return nil, fmt.Errorf("node: read stored segment %q to count its shared readings once: %w", key, err)
 		}
 		rs, ds := distinctReadings(rs)
 		segs[key] = &hourSegment{digests: ds, readings: rs}
@@ -221,7 +252,7 @@ func (s *ingestSealer) hourSegments(ctx context.Context, user, ns string, news [
 		fresh[seg.Key] = ds
 	}
 	s.overlaps.put(id, fresh)
-	return segs, stored, nil
+	return segs, nil
 }
 
 // lowestKeys returns, for every digest of the segments of keys, the
@@ -241,8 +272,9 @@ func lowestKeys(segs map[string]*hourSegment, keys []string) map[readingDigest]s
 // sealHour returns the ciphertext records of news, new segments of one
 // source and hour, each with the readings that no lower-keyed segment of
 // the hour contains. It also returns new records for the stored segments
-// that lose readings to one of news.
-func (s *ingestSealer) sealHour(ctx context.Context, user, ns string, sl *segmentSealer, news []search.Segment) ([]search.Record, error) {
+// that lose readings to one of news. stored lists the keys of the stored
+// segments of the hour.
+func (s *ingestSealer) sealHour(ctx context.Context, user, ns string, sl *segmentSealer, news []search.Segment, stored []string) ([]search.Record, error) {
 	// Every reading of a new segment must pass the value checks, also
 	// those that another segment counts.
 	for _, seg := range news {
@@ -251,18 +283,8 @@ func (s *ingestSealer) sealHour(ctx context.Context, user, ns string, sl *segmen
 			return nil, err
 		}
 	}
-	segs, stored, err := s.hourSegments(ctx, user, ns, news)
-	if errors.Is(err, store.ErrForbidden) {
-		// NOTE: a user who may write but not read the namespace cannot
-		// see its other segments, so readings it writes twice count twice.
-		s.n.log.Warn("user may not read the namespace's segments; readings written twice count twice in sealed jobs",
-			"user", user, "namespace", ns, "err", err)
-		segs, stored = make(map[string]*hourSegment), nil
-		for _, seg := range news {
-			rs, ds := distinctReadings(seg.Readings)
-			segs[seg.Key] = &hourSegment{digests: ds, readings: rs, isNew: true}
-		}
-	} else if err != nil {
+	segs, err := s.hourSegments(ctx, user, ns, news, stored)
+	if err != nil {
 		return nil, err
 	}
 	before := lowestKeys(segs, stored)
