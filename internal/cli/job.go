@@ -254,6 +254,11 @@ func progressLine(st *api.JobStatus) string {
 	if st.LeftOut > 0 {
 		line += fmt.Sprintf(", %s left out", counted(st.LeftOut, "node"))
 	}
+	if st.LeftOut > 0 && st.Workers == 0 && !st.Done && !st.Canceled && st.LeftOutError != "" {
+		// The job waits for a worker that can read its data, such as
+		// one that restarts or gets a grant; say what failed meanwhile.
+		line += "; no node can run units, the last error: " + st.LeftOutError
+	}
 	return line
 }
 

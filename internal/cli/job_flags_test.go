@@ -76,6 +76,10 @@ func TestProgressLine(t *testing.T) {
 		{api.JobStatus{Units: 160, Committed: 41, Workers: 1, Epoch: 2}, "running: 41/160 units done, 1 node working, epoch 2"},
 		{api.JobStatus{Units: 160, Committed: 0, Workers: 3, Epoch: 2}, "running: 0/160 units done, 3 nodes working, epoch 2"},
 		{api.JobStatus{Units: 4, Committed: 4, Workers: 0, Epoch: 3, Done: true, Failed: 1}, "done: 4/4 units done, 0 nodes working, epoch 3, 1 failed"},
+		{api.JobStatus{Units: 173, Workers: 0, Epoch: 2, Failed: 4, LeftOut: 1, LeftOutError: "store: not enough holders reachable"},
+			"running: 0/173 units done, 0 nodes working, epoch 2, 4 failed, 1 node left out; no node can run units, the last error: store: not enough holders reachable"},
+		{api.JobStatus{Units: 173, Workers: 2, Epoch: 2, LeftOut: 1, LeftOutError: "store: not enough holders reachable"},
+			"running: 0/173 units done, 2 nodes working, epoch 2, 1 node left out"},
 	} {
 		if got := progressLine(&c.st); got != c.want {
 			t.Errorf("progressLine(%+v) = %q, want %q", c.st, got, c.want)
