@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -324,6 +325,14 @@ func (s *ingestSealer) sealHour(ctx context.Context, user, ns string, sl *segmen
 			hs.readings, _ = distinctReadings(rs)
 		}
 		rec, err := sl.seal(search.Segment{Key: key, Source: news[0].Source, Hour: news[0].Hour}, counted(hs, key, after))
+		if errors.Is(err, sensor.ErrInvalid) {
+			// A segment stored before the namespace was sealed may hold a
+			// value the seal rejects. It has no ciphertext, and a sealed
+			// job over it fails, so this write need not fail too.
+			s.n.log.Warn("stored segment not sealed again: it holds a value the seal rejects", "namespace", ns,
+				"segment", key, "err", err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
