@@ -19,6 +19,9 @@ import (
 var (
 	// ErrNotFound reports a record that does not exist or was deleted.
 	ErrNotFound = errors.New("store: record not found")
+	// ErrDeleted reports a record whose newest version is a deletion.
+	// errors.Is matches it with ErrNotFound too.
+	ErrDeleted error = deletedError{}
 	// ErrForbidden reports a user without the right to read or write.
 	ErrForbidden = errors.New("store: permission denied")
 	// ErrInvalid reports an invalid namespace, key, value or option.
@@ -29,6 +32,13 @@ var (
 	// ErrCorrupt reports data that failed verification on every copy.
 	ErrCorrupt = errors.New("store: data failed verification")
 )
+
+// deletedError is ErrDeleted.
+type deletedError struct{}
+
+func (deletedError) Error() string { return "store: record deleted" }
+
+func (deletedError) Is(target error) bool { return target == ErrNotFound }
 
 // RecordInfo describes one record version as its reader sees it.
 type RecordInfo struct {

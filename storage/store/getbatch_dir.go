@@ -130,7 +130,7 @@ func (s *Store) newestOfGroup(ctx context.Context, d *Descriptor, group []seal.H
 			}
 		}
 		if best.env.Tombstone {
-			out[k] = batchVersion{err: fmt.Errorf("%w: record %s of %q was deleted", ErrNotFound, k, d.Namespace())}
+			out[k] = batchVersion{err: fmt.Errorf("%w: record %s of %q", ErrDeleted, k, d.Namespace())}
 			continue
 		}
 		out[k] = batchVersion{rec: best.rec, env: best.env}

@@ -75,6 +75,9 @@ func checkBatchValue(t *testing.T, stage, key string, got BatchValue, want []byt
 		if !errors.Is(got.Err, ErrNotFound) {
 			t.Errorf("%s: %s: error %v, want ErrNotFound", stage, key, got.Err)
 		}
+		if deleted := errors.Is(got.Err, ErrDeleted); deleted != (key == "deleted") {
+			t.Errorf("%s: %s: error %v is ErrDeleted: %v", stage, key, got.Err, deleted)
+		}
 	case "large":
 		if !errors.Is(got.Err, ErrInvalid) {
 			t.Errorf("%s: %s: error %v, want ErrInvalid for a value over MaxBatchValue", stage, key, got.Err)

@@ -71,8 +71,8 @@ func TestOverwriteDeleteList(t *testing.T) {
 	if err := s.Delete(ctx, "", "docs", "a/1"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	if _, err := get("a/1"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get after delete = %v, want ErrNotFound", err)
+	if _, err := get("a/1"); !errors.Is(err, ErrNotFound) || !errors.Is(err, ErrDeleted) {
+		t.Fatalf("Get after delete = %v, want ErrDeleted, which is also ErrNotFound", err)
 	}
 	if err := s.Delete(ctx, "", "docs", "a/1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second Delete = %v, want ErrNotFound", err)
