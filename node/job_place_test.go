@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"github.com/yuinet/yui/network/wire"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -65,6 +66,13 @@ func TestJobReportsInClusterBytes(t *testing.T) {
 			t.Errorf("node %d reports no compute tier", i)
 		}
 	}
+
+	// The first node has no position, so it registers as a holder of
+	// its sensors' cell once it has ingested their readings.
+	waitFor(t, "the node placed by its sensors to register in their cell", func() bool {
+		members, err := nodes[2].storage.store.ClusterMembers(ctx, "50.5,4.0")
+		return err == nil && slices.ContainsFunc(members, func(c wire.Contact) bool { return c.ID == first.ID() })
+	})
 
 	info, err := clients[0].SubmitJob(ctx, "", "library", api.JobRequest{Aggregates: []string{"count"},
 		By: "sensor", SegmentsPerUnit: 1, Reader: "jobs"})

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/yuinet/yui/network/geo"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/engine"
@@ -78,11 +77,6 @@ type storage struct {
 	repairer *store.Repairer
 	scrubber *store.Repairer // a Repairer that also scrubs
 
-	// cell is the geographic cluster of the node's configured position,
-	// which it registers its holder in and places the chunks of
-	// namespaces placed by cluster in; "" without a position.
-	cell string
-
 	stop chan struct{}
 	done sync.WaitGroup
 }
@@ -140,12 +134,11 @@ func (n *Node) initialTier(tier string) (store.Tier, error) {
 func (n *Node) startStorage() error {
 	s := n.storage
 	s.net = newStoreNetwork(n.self, n.router, n.tr)
-	s.cell = positionCell(n.cfg.Position)
 	st, err := store.New(store.Config{
 		DataDir: n.cfg.DataDir,
 		Network: s.net,
 		Holder:  s.holder,
-		Cell:    func() string { return s.cell },
+		Cell:    n.jobs.place.cluster,
 		Logger:  n.cfg.Logger,
 	})
 	if err != nil {
@@ -163,10 +156,8 @@ func (n *Node) startStorage() error {
 	}
 	s.done.Add(1)
 	go n.repairPeriodically()
-	if s.cell != "" {
-		s.done.Add(1)
-		go n.joinClusterPeriodically()
-	}
+	s.done.Add(1)
+	go n.joinClusterPeriodically()
 
 	n.log.Info("store started", "tier", s.holder.Tier(), "tier_mode", tierMode(s.tier))
 	if s.tier == TierAuto {
@@ -224,17 +215,6 @@ func (n *Node) repairPeriodically() {
 	}
 }
 
-// positionCell returns the cell of a "LAT,LON" position, or "" for an
-// empty or invalid one. Config.validate has checked the position.
-func positionCell(position string) string {
-	lat, lon, err := geo.ParsePosition(position)
-	if err != nil {
-		return ""
-	}
-	cell, _ := geo.Cell(lat, lon)
-	return cell
-}
-
 // clusterFirstJoin is the wait before a node first registers in its
 // cell's directory; the wait doubles after each attempt up to
 // store.ClusterRefresh. A node that has just started knows few peers, so
@@ -256,19 +236,30 @@ func (n *Node) joinClusterPeriodically() {
 		cancel()
 	}()
 
-	wait := clusterFirstJoin
+	// The cell is the configured position's, else that of the sensors
+	// whose readings the node ingested, so it may be unknown at first and
+	// change later. A new cell is registered at once.
+	wait, joined := clusterFirstJoin, ""
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-time.After(wait):
 		}
+		cell := n.jobs.place.cluster()
+		if cell == "" {
+			continue
+		}
+		if cell != joined {
+			wait = clusterFirstJoin
+		}
 		// A failed registration waits as long as a successful one, since
 		// it usually reached all but a directory holder that is down.
-		err := s.store.JoinCluster(ctx, s.cell)
+		err := s.store.JoinCluster(ctx, cell)
+		joined = cell
 		wait = min(2*wait, store.ClusterRefresh)
 		if err != nil && ctx.Err() == nil {
-			n.log.Warn("registering in the cluster directory failed; retrying", "cell", s.cell, "err", err, "retry_in", wait)
+			n.log.Warn("registering in the cluster directory failed; retrying", "cell", cell, "err", err, "retry_in", wait)
 		}
 	}
 }

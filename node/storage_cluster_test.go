@@ -42,8 +42,8 @@ func startCells(t *testing.T, positions []string) ([]*Node, []*api.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, n := range nodes {
-		if err := n.storage.store.JoinCluster(ctx, n.storage.cell); err != nil {
-			t.Fatalf("node %s joining cell %s: %v", n.ID().Short(), n.storage.cell, err)
+		if err := n.storage.store.JoinCluster(ctx, n.jobs.place.cluster()); err != nil {
+			t.Fatalf("node %s joining cell %s: %v", n.ID().Short(), n.jobs.place.cluster(), err)
 		}
 	}
 	return nodes, clients
@@ -65,8 +65,8 @@ func TestNamespacePlacedInCell(t *testing.T) {
 	nodes, clients := startCells(t, positions)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if nodes[0].storage.cell != "50.5,4.0" || nodes[9].storage.cell != "45.0,7.5" {
-		t.Fatalf("cells %q and %q, want 50.5,4.0 and 45.0,7.5", nodes[0].storage.cell, nodes[9].storage.cell)
+	if a, b := nodes[0].jobs.place.cluster(), nodes[9].jobs.place.cluster(); a != "50.5,4.0" || b != "45.0,7.5" {
+		t.Fatalf("cells %q and %q, want 50.5,4.0 and 45.0,7.5", a, b)
 	}
 
 	if err := clients[0].SetPlacement(ctx, "", "local", api.PlacementCluster); err != nil {
