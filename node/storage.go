@@ -217,8 +217,8 @@ func (n *Node) repairPeriodically() {
 
 // clusterFirstJoin is the wait before a node first registers in its
 // cell's directory; the wait doubles after each attempt up to
-// store.ClusterRefresh. A node that has just started knows few peers, so
-// its first registrations may reach other holders than the cell's
+// store.ClusterRefresh. A node that has just started has few peers in
+// its routing table, so its first registrations may reach other holders than the cell's
 // directory holders, and the early repeats correct that. It is short
 // because readers of the cell's data find no holder of a restarted cell
 // until its nodes register again.

@@ -227,7 +227,7 @@ func (sn *storeNetwork) lookup(ctx context.Context, target identity.NodeID, n in
 }
 
 // WithoutDown returns contacts without the peers that are down, so that
-// placement by cluster skips registered holders that stopped answering.
+// placement by cluster skips registered holders whose requests fail.
 func (sn *storeNetwork) WithoutDown(contacts []wire.Contact) []wire.Contact {
 	live, _ := sn.withoutDown(contacts, len(contacts))
 	return live

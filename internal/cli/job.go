@@ -256,7 +256,8 @@ func progressLine(st *api.JobStatus) string {
 	}
 	if st.LeftOut > 0 && st.Workers == 0 && !st.Done && !st.Canceled && st.LeftOutError != "" {
 		// The job waits for a worker that can read its data, such as
-		// one that restarts or gets a grant; say what failed meanwhile.
+		// one that restarts or gets a grant, so the line shows the
+		// last error meanwhile.
 		line += "; no node can run units, the last error: " + st.LeftOutError
 	}
 	return line

@@ -298,8 +298,8 @@ func (s *Store) ClusterMembers(ctx context.Context, cell string) ([]wire.Contact
 	}
 	if len(members) < minClusterHolders {
 		// A cell whose holders have just restarted lists few of them
-		// until they register again, seconds later; a cached short list
-		// would fail reads for memberCacheTTL.
+		// until they register again, seconds later. A cached short list
+		// would fail reads for memberCacheTTL, so it is not cached.
 		return members, nil
 	}
 	s.mu.Lock()
