@@ -208,7 +208,7 @@ func (s *sealedSum) addRef(c sched.Commit) error {
 		return err
 	}
 	if len(refs) != 1 || refs[0].Unit != uint32(c.Unit) {
-		return fmt.Errorf("node: commit of unit %d holds %d sum references, want one to that unit", c.Unit, len(refs))
+		return fmt.Errorf("node: commit of unit %d contains %d sum references, expected one to that unit", c.Unit, len(refs))
 	}
 	if _, ok := s.refs[refs[0].Unit]; ok {
 		return fmt.Errorf("node: unit %d committed twice; its second page sums are left out", c.Unit)

@@ -329,7 +329,7 @@ func (s *ingestSealer) sealHour(ctx context.Context, user, ns string, sl *segmen
 			// A segment stored before the namespace was sealed may hold a
 			// value the seal rejects. It has no ciphertext, and a sealed
 			// job over it fails, so this write need not fail too.
-			s.n.log.Warn("stored segment not sealed again: it holds a value the seal rejects", "namespace", ns,
+			s.n.log.Warn("stored segment not sealed again: it contains a value the seal rejects", "namespace", ns,
 				"segment", key, "err", err)
 			continue
 		}

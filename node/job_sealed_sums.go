@@ -165,7 +165,7 @@ func (n *Node) addStoredSums(ctx context.Context, sj *submittedJob, b []byte) ([
 		}
 		sums, err := groups.params.DecodePageSums(buf.Bytes())
 		if err != nil || len(sums) != 1 {
-			return fmt.Errorf("%w: page sum %q holds %d sums: %v", he.ErrCorrupt, keys[i], len(sums), err)
+			return fmt.Errorf("%w: page sum %q contains %d sums: %v", he.ErrCorrupt, keys[i], len(sums), err)
 		}
 		hours, err := groups.decrypt(sums[0])
 		if err != nil {
