@@ -112,7 +112,7 @@ func (t *Transport) exchange(ctx context.Context, to wire.Contact, request uint6
 
 	s, err := pc.qc.OpenStreamSync(ctx)
 	if err != nil {
-		return nil, t.openError(ctx, to, typ, err)
+		return nil, t.retireIfRetryable(pc, t.openError(ctx, to, typ, err))
 	}
 	stop := context.AfterFunc(ctx, func() { cancelStream(s, streamCancelled) })
 	defer stop()
@@ -122,7 +122,7 @@ func (t *Transport) exchange(ctx context.Context, to wire.Contact, request uint6
 	if err != nil {
 		cancelStream(s, streamCancelled)
 		t.closeIfSilent(ctx, err, pc, start, received)
-		return nil, t.requestError(ctx, to, typ, err)
+		return nil, t.retireIfRetryable(pc, t.requestError(ctx, to, typ, err))
 	}
 	return resp, nil
 }
@@ -223,17 +223,30 @@ func (t *Transport) sendOneWay(ctx context.Context, to wire.Contact, typ wire.Ty
 
 	s, err := pc.qc.OpenUniStreamSync(ctx)
 	if err != nil {
-		return t.openError(ctx, to, typ, err)
+		return t.retireIfRetryable(pc, t.openError(ctx, to, typ, err))
 	}
 	deadline, _ := ctx.Deadline()
 	s.SetWriteDeadline(deadline)
 	if _, err := s.Write(frame); err != nil {
 		s.CancelWrite(streamCancelled)
-		return t.requestError(ctx, to, typ, err)
+		return t.retireIfRetryable(pc, t.requestError(ctx, to, typ, err))
 	}
 	s.Close()
 	t.stats.sent(typ, len(frame))
 	return nil
+}
+
+// retireIfRetryable stops new streams going to pc if err lets the request
+// go out again, and returns err. Such a failure means that pc is closing,
+// but the goroutine that removes a closed connection from the transport
+// may not have run yet. Without this, every retry could take pc again.
+func (t *Transport) retireIfRetryable(pc *peerConn, err error) error {
+	if retryable(err) {
+		t.mu.Lock()
+		t.markClosing(pc)
+		t.mu.Unlock()
+	}
+	return err
 }
 
 // openError wraps a failure to open a stream.
