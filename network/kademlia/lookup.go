@@ -265,7 +265,12 @@ func (l *lookup) shortlist(k int) (candidates []int32, size int, inFlight bool) 
 // stepLookup sends the next requests of l, or finishes it. The lookup is
 // done when each of the K closest nodes not known to have failed has
 // responded, so no closer node remains unqueried or in flight. Until then it
-// keeps Alpha requests in flight to unqueried nodes among those K.
+// keeps Alpha requests in flight to unqueried nodes among those K. Once
+// the closest node has responded without naming a closer one, the lookup
+// has reached the target's neighbourhood, and it queries the rest of the K
+// at once, as Kademlia's lookup does when a round finds no closer node
+// (Maymounkov and Mazières, 2002, section 2.3). Queried Alpha at a time,
+// they would take about K/Alpha round trips, most of a lookup's time.
 //
 // Responders keep naming their dead contacts among their K closest until
 // they evict them, so after silent failures a lookup can run out of nodes
@@ -283,11 +288,30 @@ func (m *Machine) stepLookup(now time.Time, l *lookup) {
 		candidates, size, inFlight = l.shortlist(m.cfg.K)
 	}
 
-	for l.inFlight < m.cfg.Alpha && len(candidates) > 0 {
+	parallel := m.cfg.Alpha
+	if l.closestAnswered() {
+		parallel = m.cfg.K
+	}
+	for l.inFlight < parallel && len(candidates) > 0 {
 		j := m.pickNext(l, candidates)
 		m.query(now, l, candidates[j])
 		candidates = slices.Delete(candidates, j, j+1)
 	}
+}
+
+// closestAnswered reports whether the closest node of l not known to have
+// failed has responded.
+func (l *lookup) closestAnswered() bool {
+	for _, i := range l.order {
+		switch l.nodes[i].state {
+		case nodeFailed:
+			continue
+		case nodeAnswered:
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 // pickNext returns the position in candidates (unqueried nodes, closest

@@ -38,9 +38,13 @@ func TestLookupKeepsAlphaInFlight(t *testing.T) {
 			t.Fatal("FindNode carries request ID 0")
 		}
 	}
+	if want := idAt(0, 1); reqs[0].To.ID != want {
+		t.Fatalf("first request went to %v, want the closest contact %v", reqs[0].To.ID, want)
+	}
 
-	// Each response frees a slot for the next unqueried node among the K
-	// closest.
+	// While the closest node has not responded, each response frees a slot
+	// for the next unqueried node among the K closest.
+	closest, reqs := reqs[0], reqs[1:]
 	queried := 2
 	for len(reqs) > 0 {
 		r := reqs[0]
@@ -49,10 +53,15 @@ func TestLookupKeepsAlphaInFlight(t *testing.T) {
 		next := findNodes(m.Outbox())
 		queried += len(next)
 		reqs = append(reqs, next...)
-		if len(reqs) > 2 {
-			t.Fatalf("%d requests in flight, want at most Alpha = 2", len(reqs))
+		if len(reqs)+1 > 2 {
+			t.Fatalf("%d requests in flight, want at most Alpha = 2", len(reqs)+1)
 		}
 	}
+	m.HandleResponse(t0.Add(time.Millisecond), closest.To, closest.Request, &wire.Nodes{})
+	if next := findNodes(m.Outbox()); len(next) != 0 {
+		t.Errorf("lookup sent %d requests after the last of the K closest responded, want 0", len(next))
+	}
+
 	res := lookupDone(t, m.Events(), id)
 	if queried != 4 || res.Queried != 4 {
 		t.Errorf("lookup queried %d nodes (result says %d), want exactly K = 4", queried, res.Queried)
@@ -64,6 +73,48 @@ func TestLookupKeepsAlphaInFlight(t *testing.T) {
 		if i > 0 && compareDistance(res.Target, res.Closest[i-1].ID, c.ID) >= 0 {
 			t.Errorf("result is not ordered by distance at %d", i)
 		}
+	}
+}
+
+// TestLookupQueriesRestNearTarget checks that a lookup queries the rest of
+// the K closest nodes at once when the closest node has responded without
+// naming a closer one, and Alpha at a time before.
+func TestLookupQueriesRestNearTarget(t *testing.T) {
+	m := newTestMachine(Config{K: 4, Alpha: 1})
+	for i := range 8 {
+		hear(t, m, t0, contactAt(i, 1))
+	}
+	m.Outbox()
+	target := idAt(0, 0)
+	closer := wire.Contact{ID: target, Addr: addrN(900)}
+
+	id := m.Lookup(t0, target)
+	reqs := findNodes(m.Outbox())
+	if len(reqs) != 1 {
+		t.Fatalf("lookup started with %d requests, want Alpha = 1", len(reqs))
+	}
+
+	m.HandleResponse(t0.Add(time.Millisecond), reqs[0].To, reqs[0].Request, &wire.Nodes{Contacts: []wire.Contact{closer}})
+	reqs = findNodes(m.Outbox())
+	if len(reqs) != 1 || reqs[0].To.ID != closer.ID {
+		t.Fatalf("after a response naming a closer node the lookup sent %v, want one request to %v", reqs, closer.ID)
+	}
+
+	m.HandleResponse(t0.Add(2*time.Millisecond), reqs[0].To, reqs[0].Request, &wire.Nodes{})
+	reqs = findNodes(m.Outbox())
+	if len(reqs) != 2 {
+		t.Fatalf("after the closest node responded the lookup sent %d requests, want the 2 unqueried of the K closest", len(reqs))
+	}
+
+	for _, r := range reqs {
+		m.HandleResponse(t0.Add(3*time.Millisecond), r.To, r.Request, &wire.Nodes{})
+	}
+	res := lookupDone(t, m.Events(), id)
+	if res.Queried != 4 {
+		t.Errorf("lookup queried %d nodes, want K = 4", res.Queried)
+	}
+	if len(res.Closest) == 0 || res.Closest[0].ID != target {
+		t.Errorf("closest result %v, want %v", res.Closest, target)
 	}
 }
 
