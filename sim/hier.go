@@ -21,3 +21,7 @@ func newHierMember(self wire.Contact, cfg *Config, traits Traits, seed uint64, n
 
 // InDHT reports whether the node represents its group in the DHT.
 func (h hierMember) InDHT() bool { return h.IsRepresentative() }
+
+// Joined reports whether the node represents its group and its join of
+// the DHT has ended.
+func (h hierMember) Joined() bool { return h.JoinedDHT() }

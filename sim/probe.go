@@ -25,12 +25,41 @@ func (n *Network) inDHT(i int32) bool {
 	return true
 }
 
-// Truth returns the truth over the live nodes taking part in the global
-// DHT now.
+// joiner is a Member that reports whether it has joined the global DHT.
+type joiner interface {
+	Joined() bool
+}
+
+// joinedDHT reports whether node i takes part in the global DHT and its
+// join lookup has ended.
+func (n *Network) joinedDHT(i int32) bool {
+	if !n.inDHT(i) {
+		return false
+	}
+	if j, ok := n.nodes[i].member.(joiner); ok {
+		return j.Joined()
+	}
+	return true
+}
+
+// Truth returns the truth over the live nodes that take part in the
+// global DHT and have joined it: their join lookup has ended, so it has
+// reached their closest nodes. A node that is still joining is not yet
+// one that lookups must find (see TruthWithJoining).
 func (n *Network) Truth() *Truth {
+	return n.truthOf(n.joinedDHT)
+}
+
+// TruthWithJoining returns the truth over the live nodes that take part
+// in the global DHT, those still joining included.
+func (n *Network) TruthWithJoining() *Truth {
+	return n.truthOf(n.inDHT)
+}
+
+func (n *Network) truthOf(counts func(int32) bool) *Truth {
 	ids := make([]identity.NodeID, 0, len(n.live))
 	for _, i := range n.live {
-		if n.inDHT(i) {
+		if counts(i) {
 			ids = append(ids, n.nodes[i].id)
 		}
 	}
@@ -51,8 +80,11 @@ type Probe struct {
 	// Done is false if the node running the lookup left before it ended.
 	Done bool
 	// Correct reports whether the closest node found is the true closest
-	// live participant when the lookup started.
+	// live participant that had joined when the lookup started.
 	Correct bool
+	// CorrectWithJoining reports whether it is the true closest live
+	// participant when the lookup started, counting those still joining.
+	CorrectWithJoining bool
 	// TargetLeft reports that the true closest node left during the
 	// lookup, so that no result could be correct.
 	TargetLeft bool
@@ -65,11 +97,12 @@ type Probe struct {
 // started at one moment and judged against the truth of that moment.
 type probeBatch struct {
 	started time.Duration
-	truth   *Truth
-	probes  []Probe
-	pending int
-	each    func(*probeBatch) // may be nil
-	done    func(*probeBatch)
+	// truth counts the nodes that had joined, withJoining all of them.
+	truth, withJoining *Truth
+	probes             []Probe
+	pending            int
+	each               func(*probeBatch) // may be nil
+	done               func(*probeBatch)
 }
 
 // startProbes starts count lookups now, drawing sources and keys from
@@ -81,7 +114,10 @@ func (n *Network) startProbes(count int, rng *rand.Rand, done func(*probeBatch))
 // startProbesEach is startProbes that also calls each after every lookup
 // that ends, the last one included, before done.
 func (n *Network) startProbesEach(count int, rng *rand.Rand, each, done func(*probeBatch)) {
-	b := &probeBatch{started: n.Now(), truth: n.Truth(), probes: make([]Probe, count), pending: count, each: each, done: done}
+	b := &probeBatch{
+		started: n.Now(), truth: n.Truth(), withJoining: n.TruthWithJoining(),
+		probes: make([]Probe, count), pending: count, each: each, done: done,
+	}
 	if count == 0 {
 		done(b)
 		return
@@ -93,16 +129,18 @@ func (n *Network) startProbesEach(count int, rng *rand.Rand, each, done func(*pr
 			b.finish()
 			continue
 		}
-		want, _ := b.truth.Closest(key)
 		n.Lookup(src, key, func(r *kademlia.LookupResult) {
-			b.probes[k] = n.judge(r, want)
+			b.probes[k] = n.judge(r, b.truth, b.withJoining)
 			b.finish()
 		})
 	}
 }
 
-// judge turns a lookup result into a Probe, given the true closest node.
-func (n *Network) judge(r *kademlia.LookupResult, want identity.NodeID) Probe {
+// judge turns a lookup result into a Probe, given the truth over the
+// nodes that had joined and the one counting nodes still joining. A
+// lookup is correct if it returns the true closest node that had joined,
+// or a participant still joining that is closer still.
+func (n *Network) judge(r *kademlia.LookupResult, truth, withJoining *Truth) Probe {
 	if r == nil {
 		return Probe{}
 	}
@@ -112,7 +150,14 @@ func (n *Network) judge(r *kademlia.LookupResult, want identity.NodeID) Probe {
 		Queried: r.Queried,
 		Latency: r.Finished.Sub(r.Started),
 	}
-	p.Correct = len(r.Closest) > 0 && r.Closest[0].ID == want
+	want, _ := truth.Closest(r.Target)
+	wantWithJoining, _ := withJoining.Closest(r.Target)
+	if len(r.Closest) > 0 {
+		got := r.Closest[0].ID
+		p.CorrectWithJoining = got == wantWithJoining
+		p.Correct = got == want ||
+			withJoining.Contains(got) && identity.CloserTo(r.Target, got, want)
+	}
 	if !p.Correct {
 		p.TargetLeft = !n.aliveID(want)
 	}
@@ -138,6 +183,9 @@ func (b *probeBatch) finish() {
 // ProbeSummary aggregates probes.
 type ProbeSummary struct {
 	Lookups, Done, Correct, TargetLeft int
+	// CorrectWithJoining counts the lookups that found the true closest
+	// node when nodes still joining count too.
+	CorrectWithJoining int
 }
 
 // Success returns the share of lookups that found the true closest node,
@@ -158,6 +206,9 @@ func summarize(probes []Probe) ProbeSummary {
 		}
 		if p.Correct {
 			s.Correct++
+		}
+		if p.CorrectWithJoining {
+			s.CorrectWithJoining++
 		}
 		if p.TargetLeft {
 			s.TargetLeft++

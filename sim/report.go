@@ -48,9 +48,9 @@ func BuildReport(r BuildResult, kademliaK int, perf *Perf) Report {
 	summary.Add("nodes in the global DHT", fmtInt(r.Participants))
 	addStatsRows(summary, &r.Stats, nodes)
 
-	checks := NewTable("build-checks", "Convergence checks", "at (s)", "after last join (s)", "lookups", "ended", "correct", "success (%)")
+	checks := NewTable("build-checks", "Convergence checks", "at (s)", "after last join (s)", "lookups", "ended", "correct", "success (%)", "correct counting joining nodes")
 	for _, c := range r.Checks {
-		checks.Add(fmtSeconds(c.At), fmtSeconds(c.At-r.LastJoin), fmtInt(c.Lookups), fmtInt(c.Ended), fmtInt(c.Correct), fmtPercent(c.Success()))
+		checks.Add(fmtSeconds(c.At), fmtSeconds(c.At-r.LastJoin), fmtInt(c.Lookups), fmtInt(c.Ended), fmtInt(c.Correct), fmtPercent(c.Success()), fmtInt(c.CorrectWithJoining))
 	}
 
 	tables := []*Table{summary, checks}

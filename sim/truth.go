@@ -31,6 +31,12 @@ func NewTruth(ids []identity.NodeID) *Truth {
 // Len returns the number of participants.
 func (t *Truth) Len() int { return len(t.ids) }
 
+// Contains reports whether id is a participant.
+func (t *Truth) Contains(id identity.NodeID) bool {
+	_, found := slices.BinarySearchFunc(t.ids, id, identity.Compare)
+	return found
+}
+
 // Closest returns the participant closest to key by the XOR metric, or
 // false if there are none.
 func (t *Truth) Closest(key identity.NodeID) (identity.NodeID, bool) {

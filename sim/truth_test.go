@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/yuinet/yui/network/identity"
+	"github.com/yuinet/yui/network/kademlia"
+	"github.com/yuinet/yui/network/wire"
 )
 
 // scanClosest finds the ID closest to key by comparing it with every one.
@@ -51,5 +53,37 @@ func TestTruthMatchesScan(t *testing.T) {
 func TestTruthEmpty(t *testing.T) {
 	if _, ok := NewTruth(nil).Closest(identity.NodeID{1}); ok {
 		t.Error("Closest on no participants returned ok")
+	}
+}
+
+// TestJudgeCountsJoinedNodes checks that a lookup must find the closest
+// node that has joined, and may instead return a closer one still joining.
+func TestJudgeCountsJoinedNodes(t *testing.T) {
+	n := newTestNetwork(t, Config{Seed: 1, Mode: Flat})
+	var key, joined, joining, stranger identity.NodeID
+	joined[0] = 0x80
+	joining[0] = 0x10
+	stranger[0] = 0x01
+	truth := NewTruth([]identity.NodeID{joined})
+	withJoining := NewTruth([]identity.NodeID{joined, joining})
+
+	tests := []struct {
+		name                        string
+		got                         identity.NodeID
+		correct, correctWithJoining bool
+	}{
+		{"joined node", joined, true, false},
+		{"closer node still joining", joining, true, true},
+		{"closer node not in the DHT", stranger, false, false},
+	}
+	for _, tt := range tests {
+		r := &kademlia.LookupResult{Target: key, Closest: []wire.Contact{{ID: tt.got}}}
+		p := n.judge(r, truth, withJoining)
+		if p.Correct != tt.correct {
+			t.Errorf("%s: Correct = %v, want %v", tt.name, p.Correct, tt.correct)
+		}
+		if p.CorrectWithJoining != tt.correctWithJoining {
+			t.Errorf("%s: CorrectWithJoining = %v, want %v", tt.name, p.CorrectWithJoining, tt.correctWithJoining)
+		}
 	}
 }

@@ -142,6 +142,12 @@ func (m *Machine) Role() Role {
 // DHT. It is false in Flat mode, where there are no groups.
 func (m *Machine) IsRepresentative() bool { return m.cfg.Mode == Hierarchical && m.rep }
 
+// JoinedDHT reports whether the node is a representative whose routing
+// table has ended a join lookup (see kademlia.Machine.Joined).
+func (m *Machine) JoinedDHT() bool {
+	return m.IsRepresentative() && m.routing != nil && m.routing.Joined()
+}
+
 // Routing returns the node's DHT routing table, or nil while the node takes
 // no part in the DHT. It is never nil in Flat mode. The caller may read it
 // but must make every change through the hierarchy Machine.

@@ -136,6 +136,12 @@ func (m *Machine) Bootstrap(now time.Time) LookupID {
 	return m.startLookup(now, m.self.ID, lookupJoin)
 }
 
+// Joined reports whether a join lookup of Bootstrap has ended. By then
+// this node has sent a request to each of the closest nodes the lookup
+// found, and a request puts its sender in the receiver's table when the
+// bucket has room.
+func (m *Machine) Joined() bool { return m.joined }
+
 func (m *Machine) startLookup(now time.Time, target identity.NodeID, kind lookupKind) LookupID {
 	t := m.clock(now)
 	m.nextLookup++
@@ -507,6 +513,7 @@ func (m *Machine) finishLookup(now time.Time, l *lookup) {
 		m.events = append(m.events, Event{Kind: LookupDone, Lookup: res})
 	}
 	if l.kind == lookupJoin || l.kind == lookupRejoin {
+		m.joined = true
 		m.joinShort = len(res.Closest) < m.cfg.K
 		m.refreshFarBuckets(now)
 	}

@@ -393,8 +393,14 @@ func TestBootstrapRefreshesFarBuckets(t *testing.T) {
 
 	m.HandleResponse(t0.Add(time.Millisecond), seed, reqs[0].Request, &wire.Nodes{Contacts: []wire.Contact{neighbour}})
 	reqs = findNodes(m.Outbox())
+	if m.Joined() {
+		t.Error("Joined() = true while the join lookup runs")
+	}
 	m.HandleResponse(t0.Add(2*time.Millisecond), neighbour, reqs[0].Request, &wire.Nodes{})
 	lookupDone(t, m.Events(), id)
+	if !m.Joined() {
+		t.Error("Joined() = false after the join lookup ended")
+	}
 
 	// The closest neighbour is in bucket 3: buckets 0, 1 and 2 are
 	// refreshed, farthest first and two at a time.

@@ -214,6 +214,8 @@ type Machine struct {
 	// (see retryShortJoin).
 	joinShort bool
 	joinDue   int64
+	// joined is set once a join lookup has ended (see Joined).
+	joined bool
 	// contactQueue holds up to K contacts from AddContact that wait for a
 	// ping; droppedContacts counts those that found it full.
 	contactQueue    []wire.Contact
