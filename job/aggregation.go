@@ -230,7 +230,7 @@ type Grouping struct {
 // Grouping returns the spec's grouping; a spec that failed Validate
 // groups everything together.
 func (s *Spec) Grouping() Grouping {
-	g, err := parseBy(s.By)
+	g, err := ParseBy(s.By)
 	if err != nil {
 		return Grouping{}
 	}
@@ -238,9 +238,9 @@ func (s *Spec) Grouping() Grouping {
 	return g
 }
 
-// parseBy reads a grouping: a comma-separated set of sensor, cell, and
+// ParseBy reads a grouping: a comma-separated set of sensor, cell, and
 // one of hour and day, or "" for one group.
-func parseBy(s string) (Grouping, error) {
+func ParseBy(s string) (Grouping, error) {
 	var g Grouping
 	if s == "" {
 		return g, nil

@@ -157,7 +157,7 @@ func (s *Spec) Validate() error {
 	if err := s.validateAggregates(); err != nil {
 		return err
 	}
-	g, err := parseBy(s.By)
+	g, err := ParseBy(s.By)
 	if err != nil {
 		return err
 	}

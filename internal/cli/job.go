@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/job"
 	"github.com/yuinet/yui/storage/seal"
 )
 
@@ -124,6 +125,9 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 	}
 	if err := checkJobNumbers(f.verify, f.per); err != nil {
 		return err
+	}
+	if _, err := job.ParseBy(f.by); err != nil {
+		return fmt.Errorf("invalid --by: %w", err)
 	}
 	req := api.JobRequest{Query: q, By: f.by, Verify: f.verify, SegmentsPerUnit: f.per, Reader: f.reader,
 		Encrypted: f.sealed, Scale: f.scale, CellSize: f.cellSize}

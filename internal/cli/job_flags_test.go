@@ -22,6 +22,7 @@ func TestJobRunRejectsBadNumbers(t *testing.T) {
 		{[]string{"--verify", "6"}, "invalid --verify 6"},
 		{[]string{"--segments-per-unit", "-5"}, "invalid --segments-per-unit -5"},
 		{[]string{"--agg", "count,median"}, `"median" is not one of`},
+		{[]string{"--by", "week"}, `invalid --by: job: invalid: grouping "week" is unknown`},
 		{[]string{"--histogram", "0,10,5"}, "edges must increase, but 5 follows 10"},
 		{[]string{"--histogram", "=1,2"}, "no field name before '='"},
 		{[]string{"--histogram", "T=1,x"}, `edge "x" is not a finite number`},

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/search"
 	"github.com/yuinet/yui/sensor"
 	"github.com/yuinet/yui/storage/seal"
 )
@@ -159,6 +160,9 @@ func (f *queryFlags) request() (api.QueryRequest, error) {
 	}
 	if f.by != "" && f.agg == "" {
 		return req, fmt.Errorf("--by groups aggregates; name them with --agg, such as --agg count,mean")
+	}
+	if _, err := search.ParseGroupBy(f.by); err != nil {
+		return req, fmt.Errorf("invalid --by: %w", err)
 	}
 	return req, nil
 }

@@ -64,6 +64,7 @@ func TestQueryFlagsRequest(t *testing.T) {
 		{near: "1,2,3", nearXY: "1,2,3"},
 		{agg: "count,median"},
 		{by: "sensor"},
+		{agg: "count", by: "week"},
 		{limit: -1},
 	} {
 		if _, err := bad.request(); err == nil {
