@@ -303,7 +303,11 @@ func (w *alertWatch) stream(ctx context.Context, held bool) error {
 		w.remember(heldNow)
 	}
 	cancel()
-	w.streams.Add(1)
+	if w.streams.Add(1) == 1 {
+		fmt.Fprintln(w.errOut, "alert watch: waiting for alerts; press Ctrl-C to stop")
+	} else {
+		fmt.Fprintln(w.errOut, "alert watch: connected again")
+	}
 	return client.WatchAlerts(ctx, held, func(a api.Alert) error {
 		id := alertID{a.Authority, a.Sequence}
 		if w.printed[id] {

@@ -77,6 +77,11 @@ func TestAlertWatchFollowsRestart(t *testing.T) {
 	n = startWatchedNode(t, dir)
 	defer n.Close()
 	waitUntil(t, "a stream to the restarted node", func() bool { return w.streams.Load() >= 2 })
+	for _, line := range []string{"waiting for alerts; press Ctrl-C to stop", "connected again"} {
+		if !strings.Contains(errOut.String(), line) {
+			t.Errorf("watch wrote %q to stderr, want a line %q", errOut.String(), line)
+		}
+	}
 
 	cancel()
 	if err := <-done; err != nil {
