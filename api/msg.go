@@ -2,9 +2,13 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Paths of the message endpoints. POST to PathMsgSend sends a message
@@ -28,6 +32,25 @@ type SendMessageRequest struct {
 	// TTLSeconds is how long the message may wait for its recipient; 0
 	// means 7 days, and 30 days is the limit.
 	TTLSeconds int64 `json:"ttl_seconds,omitempty"`
+	// ToName is the name the sender knows the recipient by, such as the
+	// Name of a keys file, at most MaxToName bytes. The node keeps it
+	// for SentMessage; it does not travel with the message.
+	ToName string `json:"to_name,omitempty"`
+}
+
+// MaxToName is the longest SendMessageRequest.ToName, in bytes.
+const MaxToName = 64
+
+// ValidateToName checks the recipient's name of a send: printable UTF-8
+// text of at most MaxToName bytes.
+func ValidateToName(name string) error {
+	if len(name) > MaxToName {
+		return fmt.Errorf("%w: to_name of %d bytes is too long; use at most %d", ErrInvalid, len(name), MaxToName)
+	}
+	if !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return fmt.Errorf("%w: to_name %q is invalid; use printable UTF-8 text", ErrInvalid, name)
+	}
+	return nil
 }
 
 // SentMessage is a message a local user sent, with its delivery state.
@@ -37,8 +60,10 @@ type SentMessage struct {
 	From string `json:"from"`
 	// To is the first 8 bytes of the recipient's signing key in hex, and
 	// ToUser the recipient's name when it is a user of this node.
-	To      string    `json:"to"`
-	ToUser  string    `json:"to_user,omitempty"`
+	To     string `json:"to"`
+	ToUser string `json:"to_user,omitempty"`
+	// ToName is the name the request gave the recipient, if any.
+	ToName  string    `json:"to_name,omitempty"`
 	Text    string    `json:"text,omitempty"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`

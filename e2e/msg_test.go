@@ -191,16 +191,20 @@ func TestMsgReachesRestartedNode(t *testing.T) {
 	}
 
 	var receipt *api.MsgReceipt
+	var toName string
 	for receipt == nil && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 		for _, s := range sentMessages(t, lab.alice) {
 			if s.ID == m.ID && s.Receipt != nil {
-				receipt = s.Receipt
+				receipt, toName = s.Receipt, s.ToName
 			}
 		}
 	}
 	if receipt == nil {
 		t.Fatal("alice has no receipt for the message")
+	}
+	if toName != "bob" {
+		t.Errorf("alice's sent message names its recipient %q, want bob, the name in the keys file", toName)
 	}
 	if _, err := message.Decode(receipt.Signed); err != nil {
 		t.Errorf("receipt does not verify: %v", err)

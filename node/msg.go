@@ -186,8 +186,9 @@ func (s *msgService) refreshUsers() {
 }
 
 // send signs and encrypts text from the local user named from to the
-// user with keys to, and starts routing it.
-func (s *msgService) send(from string, to seal.PublicKeys, text []byte, ttl time.Duration) (*message.Item, error) {
+// user with keys to, and starts routing it. toName, if not empty, is kept
+// to show the recipient by name among the sent messages.
+func (s *msgService) send(from string, to seal.PublicKeys, text []byte, ttl time.Duration, toName string) (*message.Item, error) {
 	u, err := s.users.LoadUser(from)
 	if err != nil {
 		return nil, err
@@ -204,6 +205,11 @@ func (s *msgService) send(from string, to seal.PublicKeys, text []byte, ttl time
 	}
 	if err := s.files.saveText(it.ID, text); err != nil {
 		return nil, err
+	}
+	if toName != "" {
+		if err := s.files.saveRecipientName(it.ID, toName); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.Lock()
 	err = s.machine.Send(now, it)

@@ -50,7 +50,7 @@ func (n *Node) serveSendMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	it, err := s.send(req.User, to, []byte(req.Text), ttl)
+	it, err := s.send(req.User, to, []byte(req.Text), ttl, req.ToName)
 	switch {
 	case errors.Is(err, store.ErrUnknownUser):
 		writeError(w, http.StatusNotFound, err)
@@ -78,6 +78,9 @@ func checkSendRequest(req api.SendMessageRequest) (seal.PublicKeys, time.Duratio
 		if err := api.ValidateUserName(req.User); err != nil {
 			return seal.PublicKeys{}, 0, err
 		}
+	}
+	if err := api.ValidateToName(req.ToName); err != nil {
+		return seal.PublicKeys{}, 0, err
 	}
 	to, err := seal.ParsePublicKeys(req.To)
 	if err != nil {
@@ -169,6 +172,7 @@ func (s *msgService) apiSent(st message.Status) api.SentMessage {
 		From:       s.userName(it.From),
 		To:         message.Fingerprint(it.To),
 		ToUser:     s.userName(it.To),
+		ToName:     string(s.files.recipientName(it.ID)),
 		Text:       string(s.files.text(it.ID)),
 		Created:    it.Created,
 		Expires:    it.Expires,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/message"
 	"github.com/yuinet/yui/network/wire"
 )
@@ -65,6 +66,25 @@ func (f *msgFiles) remove(dir string, key message.Key) error {
 
 func (f *msgFiles) saveText(id message.ID, text []byte) error {
 	return writeFileAtomic(f.path(msgTextDir, message.Key{Kind: message.KindMessage, ID: id}), text)
+}
+
+// saveRecipientName keeps the name the sender gave the recipient of a
+// message sent from here, beside its text.
+func (f *msgFiles) saveRecipientName(id message.ID, name string) error {
+	return writeFileAtomic(f.recipientNamePath(id), []byte(name))
+}
+
+// recipientName returns the name saved by saveRecipientName, or nil.
+func (f *msgFiles) recipientName(id message.ID) []byte {
+	b, err := readLimited(f.recipientNamePath(id), api.MaxToName)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func (f *msgFiles) recipientNamePath(id message.ID) string {
+	return f.path(msgTextDir, message.Key{Kind: message.KindMessage, ID: id}) + ".to"
 }
 
 // text returns the plain text of a message sent from here, or nil.

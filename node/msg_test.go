@@ -28,12 +28,15 @@ func TestMsgBetweenNodes(t *testing.T) {
 	// Until bob's node has announced bob, a send may be held instead of
 	// delivered; either way it must reach bob.
 	waitFor(t, "bob's node to know bob", func() bool { return b.msgs.Load().userName(signingKey(t, bob.Keys)) == "bob" })
-	m, err := clientA.SendMessage(ctx, api.SendMessageRequest{To: bob.Keys, Text: "hello bob"})
+	m, err := clientA.SendMessage(ctx, api.SendMessageRequest{To: bob.Keys, Text: "hello bob", ToName: "Bob at the farm"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m.State == "rejected" || m.From != "default" || m.ToUser != "" {
 		t.Fatalf("send returned %+v, want a message from default to a user of another node", m)
+	}
+	if m.ToName != "Bob at the farm" {
+		t.Errorf("send returned to_name %q, want the name given", m.ToName)
 	}
 	waitFor(t, "the message in bob's inbox", func() bool {
 		list, err := clientB.Inbox(ctx, "bob")
@@ -62,6 +65,9 @@ func TestMsgBetweenNodes(t *testing.T) {
 	if err != nil || len(sent) != 1 || sent[0].Receipt == nil || sent[0].Text != "hello bob" {
 		t.Errorf("sent messages after a restart: %+v, %v; want the message with its receipt", sent, err)
 	}
+	if len(sent) == 1 && sent[0].ToName != "Bob at the farm" {
+		t.Errorf("sent message after a restart has to_name %q, want the name given", sent[0].ToName)
+	}
 }
 
 func TestMsgSendRejectsBadRequests(t *testing.T) {
@@ -85,6 +91,8 @@ func TestMsgSendRejectsBadRequests(t *testing.T) {
 		{"negative ttl", api.SendMessageRequest{To: keys.Keys, Text: "x", TTLSeconds: -1}, "ttl_seconds"},
 		{"ttl overflowing a duration", api.SendMessageRequest{To: keys.Keys, Text: "x", TTLSeconds: 1 << 62}, "ttl_seconds"},
 		{"text too large", api.SendMessageRequest{To: keys.Keys, Text: strings.Repeat("x", 17<<10)}, "limit 16384"},
+		{"recipient name too long", api.SendMessageRequest{To: keys.Keys, Text: "x", ToName: strings.Repeat("b", 65)}, "to_name of 65 bytes"},
+		{"recipient name with a newline", api.SendMessageRequest{To: keys.Keys, Text: "x", ToName: "bob\n"}, "printable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

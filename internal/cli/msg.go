@@ -60,8 +60,14 @@ that could hold the message rejected it, such as for its quota.`,
 			if err != nil {
 				return err
 			}
+			// A keys file may name its user in any way; a name the node
+			// would reject is left out rather than failing the send.
+			toName := name
+			if api.ValidateToName(toName) != nil {
+				toName = ""
+			}
 			m, err := client.SendMessage(ctx, api.SendMessageRequest{
-				User: sf.user, To: keys, Text: text, TTLSeconds: int64(ttl / time.Second),
+				User: sf.user, To: keys, Text: text, TTLSeconds: int64(ttl / time.Second), ToName: toName,
 			})
 			if err != nil {
 				return err
@@ -206,8 +212,11 @@ func newMsgSentCommand(g *globalFlags) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tFROM\tTO\tSTATE\tRECEIPT\tTEXT")
 			for _, m := range list {
 				to, receipt := m.To, "-"
-				if m.ToUser != "" {
+				switch {
+				case m.ToUser != "":
 					to = m.ToUser
+				case m.ToName != "":
+					to = m.ToName
 				}
 				if m.Receipt != nil {
 					receipt = m.Receipt.Delivered.Local().Format(time.DateTime)
