@@ -32,9 +32,9 @@ type SendMessageRequest struct {
 	// TTLSeconds is how long the message may wait for its recipient; 0
 	// means 7 days, and 30 days is the limit.
 	TTLSeconds int64 `json:"ttl_seconds,omitempty"`
-	// ToName is the name the sender knows the recipient by, such as the
-	// Name of a keys file, at most MaxToName bytes. The node keeps it
-	// for SentMessage; it does not travel with the message.
+	// ToName is the sender's name for the recipient, such as the Name
+	// header of a keys file, at most MaxToName bytes. The node stores it
+	// for SentMessage and does not send it with the message.
 	ToName string `json:"to_name,omitempty"`
 }
 

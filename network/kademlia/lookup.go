@@ -271,12 +271,13 @@ func (l *lookup) shortlist(k int) (candidates []int32, size int, inFlight bool) 
 // stepLookup sends the next requests of l, or finishes it. The lookup is
 // done when each of the K closest nodes not known to have failed has
 // responded, so no closer node remains unqueried or in flight. Until then it
-// keeps Alpha requests in flight to unqueried nodes among those K. Once
-// the closest node has responded without naming a closer one, the lookup
-// has reached the target's neighbourhood, and it queries the rest of the K
-// at once, as Kademlia's lookup does when a round finds no closer node
-// (Maymounkov and Mazières, 2002, section 2.3). Queried Alpha at a time,
-// they would take about K/Alpha round trips, most of a lookup's time.
+// keeps Alpha requests in flight to unqueried nodes among those K.
+//
+// A closest node that responded without naming a closer one shows that the
+// lookup has reached the target's neighbourhood. The lookup then queries
+// the rest of the K at once, as Kademlia's lookup does when a round finds
+// no closer node (Maymounkov and Mazières, 2002, section 2.3). Alpha at a
+// time, they would take about K/Alpha round trips, most of a lookup's time.
 //
 // Responders keep naming their dead contacts among their K closest until
 // they evict them, so after silent failures a lookup can run out of nodes
