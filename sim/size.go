@@ -23,9 +23,10 @@ import (
 //   - Bodies are maps with small integer keys (1 byte each); fields
 //     tagged omitempty are left out when empty.
 //
-//   - A hierarchy member record is an array of its 8 fields: contact,
-//     the unsigned version, uptime, capacity and link, a 1-byte bool and
-//     the seeds. A nil slice encodes as null, 1 byte, as an empty one.
+//   - A hierarchy member record is an array of its 9 fields: contact,
+//     the unsigned version, beat, uptime, capacity and link, a 1-byte bool
+//     and the seeds. A nil slice encodes as null, 1 byte, as an empty one.
+//     A heartbeat is an array of 3 unsigned integers.
 //
 // Other message types are encoded for real. TestWireSizeMatchesEncode
 // checks these rules against wire.Encode.
@@ -94,9 +95,9 @@ func bodySize(msg wire.Message) (int, bool) {
 		}
 		return 1 + 1 + contactsSize(m.Contacts), true
 	case *wire.GroupSync:
-		return membersBodySize(m.Members), true
+		return groupBodySize(m.Members, m.Digest), true
 	case *wire.GroupState:
-		return membersBodySize(m.Members), true
+		return groupBodySize(m.Members, m.Digest), true
 	case *wire.Forward:
 		return 1 + 1 + cborHead(m.Token) + 1 + cborBytes(len(m.Target)) + 1 + contactsSize(m.Path), true
 	case *wire.ForwardAck:
@@ -134,19 +135,26 @@ func wireSize(request uint64, msg wire.Message) (int, bool) {
 }
 
 func memberSize(m *wire.Member) int {
-	return 1 + contactSize(&m.Contact) + cborHead(m.Version) + cborHead(m.Uptime) +
+	return 1 + contactSize(&m.Contact) + cborHead(m.Version) + cborHead(m.Beat) + cborHead(m.Uptime) +
 		cborHead(uint64(m.Capacity)) + cborHead(uint64(m.Link)) + 1 + contactsSize(m.Seeds)
 }
 
-// membersBodySize returns the size of a body that is a map with the
-// member records under key 1, left out when there are none.
-func membersBodySize(members []wire.Member) int {
-	if len(members) == 0 {
-		return 1
+// groupBodySize returns the size of a body that is a map with the member
+// records under key 1 and the digest under key 2, each left out when
+// empty.
+func groupBodySize(members []wire.Member, digest []wire.Heartbeat) int {
+	n := 1
+	if len(members) > 0 {
+		n += 1 + cborHead(uint64(len(members)))
+		for i := range members {
+			n += memberSize(&members[i])
+		}
 	}
-	n := 1 + 1 + cborHead(uint64(len(members)))
-	for i := range members {
-		n += memberSize(&members[i])
+	if len(digest) > 0 {
+		n += 1 + cborHead(uint64(len(digest)))
+		for _, h := range digest {
+			n += 1 + cborHead(h.Prefix) + cborHead(h.Version) + cborHead(h.Beat)
+		}
 	}
 	return n
 }

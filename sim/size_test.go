@@ -46,6 +46,7 @@ func randomMembers(rng *rand.Rand) []wire.Member {
 			m.Contact.Addr = netip.AddrPort{}
 		}
 		m.Version = rng.Uint64() >> rng.IntN(64)
+		m.Beat = rng.Uint64() >> rng.IntN(64)
 		m.Uptime = rng.Uint64() >> rng.IntN(64)
 		m.Capacity = rng.Uint32() >> rng.IntN(32)
 		m.Link = rng.Uint32() >> rng.IntN(32)
@@ -57,14 +58,27 @@ func randomMembers(rng *rand.Rand) []wire.Member {
 	return ms
 }
 
+// randomDigest draws up to 40 heartbeats, or none.
+func randomDigest(rng *rand.Rand) []wire.Heartbeat {
+	d := make([]wire.Heartbeat, rng.IntN(41))
+	for i := range d {
+		d[i] = wire.Heartbeat{
+			Prefix:  rng.Uint64() >> rng.IntN(64),
+			Version: rng.Uint64() >> rng.IntN(64),
+			Beat:    rng.Uint64() >> rng.IntN(64),
+		}
+	}
+	return d
+}
+
 // randomMessage draws an overlay message of any type, with field sizes
 // from empty to the wire limits.
 func randomMessage(rng *rand.Rand) wire.Message {
 	switch rng.IntN(12) {
 	case 6:
-		return &wire.GroupSync{Members: randomMembers(rng)}
+		return &wire.GroupSync{Members: randomMembers(rng), Digest: randomDigest(rng)}
 	case 7:
-		return &wire.GroupState{Members: randomMembers(rng)}
+		return &wire.GroupState{Members: randomMembers(rng), Digest: randomDigest(rng)}
 	case 8:
 		return &wire.Forward{Token: rng.Uint64() >> rng.IntN(64), Target: randomContact(rng).ID, Path: randomContacts(rng, 1+rng.IntN(wire.MaxPath))}
 	case 9:

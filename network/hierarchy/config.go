@@ -86,10 +86,11 @@ type Config struct {
 	// Reps is the number of representatives per group. Default 3.
 	Reps int
 	// GossipInterval is the mean time between two GroupSync requests of a
-	// node, each to one random group member. Default 10s.
+	// node, each to one group member, and so between two heartbeats.
+	// Default 10s.
 	GossipInterval time.Duration
-	// SuspectTimeout is how long a member's record may go without a new
-	// version before the node checks the member directly. One failed
+	// SuspectTimeout is how long a member's heartbeat may go without
+	// rising before the node checks the member directly. One failed
 	// check then counts it dead. Default 6 GossipIntervals, because
 	// push-pull gossip reaches every member of a 20-node group in about
 	// three rounds.

@@ -22,23 +22,36 @@
 //
 // Every node keeps a record of itself: its contact, its Score, whether it
 // is a representative, a few DHT contacts it knows (seeds), and a version
-// that rises with every write. Once per GossipInterval (10 s by default)
-// a node writes a new version, which is its heartbeat, and sends a
-// GroupSync with every record it holds to one random live member; the
-// member merges them, keeping the higher version of each, and returns a
-// GroupState with its own record and those it holds newer. This push-pull
-// gossip carries a record to every member of a group of n in about log3(n)
-// rounds, at a cost per member of one request and one response per round
-// whatever the group's size; only the messages grow, by one record
-// (about 80 bytes) per member.
+// that rises when any of these changes. Beside the version runs a
+// heartbeat, the milliseconds from the version to the node's latest
+// gossip round, so that the record need not change to show the node is
+// alive. Once per GossipInterval (10 s by default) a node's heartbeat
+// rises, and it sends a GroupSync to one live member. The GroupSync holds
+// a digest of every record the node holds, each named by version and
+// heartbeat in about 24 bytes. It carries in full only the records whose
+// version the node took in during the last two rounds. The member merges them, keeping the higher version and
+// then the higher heartbeat of each, and returns a GroupState with the
+// records it holds at a higher version than the digest names, and the
+// heartbeats it holds higher. A record the push missed is pulled later
+// by each member whose digest names the older version, and the first
+// member to see such a digest gossips next with its sender. This push-pull
+// gossip carries a record to every member of a group of n in about
+// log3(n) rounds, at a cost per member of one request and one response
+// per round whatever the group's size; only the digest grows, by one
+// entry per member. A score that changes no term of the merit is
+// published with the next version, not at once, because the daemon
+// measures its score every minute; a representative replaces its seeds
+// every five minutes, or sooner if one left its routing table.
 //
-// A member whose record has not reached a new version for SuspectTimeout
-// (six rounds by default) gets a GroupSync of its own; if that fails too,
-// it is dead. Two failed requests in a row, such as a forwarded lookup and
-// the check that follows it, also make a member dead, and a Leave makes it
-// dead at once. Dead records stay as tombstones for ten minutes so that
-// stale gossip cannot revive them; a restarted node writes versions from
-// its wall clock in milliseconds and so supersedes its old records.
+// A member whose heartbeat has not risen for SuspectTimeout (six rounds by
+// default) gets a GroupSync of its own; if that fails too, it is dead. Two
+// failed requests in a row, such as a forwarded lookup and the check that
+// follows it, also make a member dead, and a Leave makes it dead at once.
+// Dead records stay as tombstones for ten minutes so that stale gossip
+// cannot revive them; a restarted node writes versions from its wall
+// clock in milliseconds and so supersedes its old records. A GroupSync to
+// a member not yet verified, such as a new one, carries every record in
+// full.
 //
 // Names learned by gossip, beacons or forwarded paths are verified with a
 // GroupSync of their own before they count as members. Any node that
@@ -109,7 +122,7 @@
 //
 // # Costs
 //
-// Per member a Machine holds one record per group member (about 110
+// Per member a Machine holds one record per group member (about 130
 // bytes, plus seeds) and a handful of requests in flight; a representative
 // adds its kademlia.Machine. The package's tests measure both, and the
 // maintenance traffic of both modes on the same network.

@@ -112,13 +112,12 @@ func indexOfCandidate(cands []candidate, id identity.NodeID) int {
 }
 
 // candidates returns this node and its live group members as candidates.
-// This node's merit is taken from its record as of its current version,
+// This node's merit is taken from its record as of its current heartbeat,
 // the same the others compute from that record.
 func (m *Machine) candidates() []candidate {
-	rec := m.ownRecord()
 	self := candidate{id: m.self.ID, claim: m.rep, merit: Score{
-		Uptime:   time.Duration(rec.Uptime) * time.Second,
-		Capacity: rec.Capacity, Link: rec.Link,
+		Uptime:   uptimeAt(uint64(max(m.published.Uptime, 0)/time.Second), m.beat),
+		Capacity: m.published.Capacity, Link: m.published.Link,
 	}.Merit()}
 	cands := []candidate{self}
 	for i := range m.group {
@@ -336,7 +335,7 @@ func (m *Machine) retire(now time.Time) {
 		return
 	}
 	m.queueRouting(m.routing.Outbox())
-	m.refreshExternals(now)
+	m.refreshExternals(now, true)
 	for _, o := range m.routing.Leave() {
 		if i := m.findMember(o.To.ID); i < 0 {
 			m.outbox = append(m.outbox, o)

@@ -19,3 +19,16 @@ func (m *Machine) ForwardVia(now time.Time, via wire.Contact, target identity.No
 	m.pump(now)
 	return f.id
 }
+
+// RecordOf returns this node's copy of member id's record, or false if it
+// holds none. For id itself it returns the node's own record.
+func (m *Machine) RecordOf(id identity.NodeID) (wire.Member, bool) {
+	if id == m.self.ID {
+		return m.ownRecord(), true
+	}
+	i := m.findMember(id)
+	if i < 0 {
+		return wire.Member{}, false
+	}
+	return m.record(&m.group[i]), true
+}

@@ -50,6 +50,12 @@ func FuzzHandleMessage(f *testing.F) {
 	seeds := []wire.Message{
 		&wire.GroupSync{Members: []wire.Member{{Contact: fuzzContact(5), Version: 9, Representative: true}}},
 		&wire.GroupState{Members: []wire.Member{{Contact: fuzzContact(2), Version: 99}}},
+		&wire.GroupSync{Digest: []wire.Heartbeat{
+			{Prefix: wire.IDPrefix(fuzzContact(2).ID), Version: 5, Beat: 1 << 40},
+			{Prefix: wire.IDPrefix(fuzzContact(3).ID), Version: 6},
+			{Prefix: wire.IDPrefix(fuzzContact(1).ID), Version: 1 << 62},
+		}},
+		&wire.GroupState{Digest: []wire.Heartbeat{{Prefix: wire.IDPrefix(fuzzContact(4).ID), Version: 5, Beat: ^uint64(0)}}},
 		&wire.Forward{Token: 4, Target: fuzzContact(6).ID, Path: []wire.Contact{fuzzContact(4), {ID: fuzzContact(3).ID}}},
 		&wire.ForwardAck{},
 		&wire.LookupAnswer{Token: 1, Closest: []wire.Contact{fuzzContact(6)}, Hops: 2},

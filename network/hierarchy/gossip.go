@@ -49,24 +49,66 @@ func (m *Machine) sync(t int64, i int) {
 	m.syncNow(t, i)
 }
 
+// syncNow sends member i a GroupSync: the digest of every live record,
+// and in full the records changed lately, or all of them if member i has
+// not been verified, since it may be new to the group.
 func (m *Machine) syncNow(t int64, i int) {
 	e := &m.group[i]
-	m.send(t, m.contactOf(e), &wire.GroupSync{Members: m.records(t)}, request{kind: reqSync})
+	msg := &wire.GroupSync{Members: m.pushed(t, e.state != alive), Digest: m.digest()}
+	m.send(t, m.contactOf(e), msg, request{kind: reqSync})
 }
 
-// gossip runs one round of group upkeep when it is due: the node's record
-// gets a new version, which is its heartbeat, and goes with every record
-// the node holds to one random live member, which responds with the records
-// it holds newer. That is one request and one response per member and
-// round however large the group, and push-pull spreads a record to all
-// members of a group of n in about log3(n) rounds.
+// hotRounds is how many gossip rounds a node pushes a record in full after
+// it took in the record's version. Pushing a change lets it spread as fast
+// as push-pull gossip does. Members that missed it pull it later, because
+// their digests name the older version.
+const hotRounds = 2
+
+// pushed returns the records a GroupSync carries in full: this node's and
+// the live ones whose version it took in within hotRounds, or all of them.
+func (m *Machine) pushed(t int64, all bool) []wire.Member {
+	hot := t - hotRounds*int64(m.cfg.GossipInterval)
+	var recs []wire.Member
+	if all || m.versionAt > hot {
+		recs = append(recs, m.ownRecord())
+	}
+	for i := range m.group {
+		e := &m.group[i]
+		if e.live() && (all || e.changed > hot) && len(recs) < wire.MaxGroupMembers {
+			recs = append(recs, m.record(e))
+		}
+	}
+	return recs
+}
+
+// digest returns the heartbeat of this node's record and of every live
+// record it holds, at most wire.MaxGroupMembers.
+func (m *Machine) digest() []wire.Heartbeat {
+	d := make([]wire.Heartbeat, 0, 1+len(m.group))
+	d = append(d, wire.Heartbeat{Prefix: wire.IDPrefix(m.self.ID), Version: m.version, Beat: m.beat})
+	for i := range m.group {
+		e := &m.group[i]
+		if e.live() && len(d) < wire.MaxGroupMembers {
+			d = append(d, wire.Heartbeat{Prefix: wire.IDPrefix(e.id), Version: e.version, Beat: e.beat})
+		}
+	}
+	return d
+}
+
+// gossip runs one round of group upkeep when it is due: the node's
+// heartbeat rises, and its digest goes to one live member, which responds
+// with the records and heartbeats it holds newer. The round goes to a
+// member whose digest named records this node lacks, if there is one, and
+// otherwise to a random one. That is one request and one response per
+// member and round however large the group, and push-pull spreads a
+// record to all members of a group of n in about log3(n) rounds.
 func (m *Machine) gossip(now time.Time, t int64) {
 	if t < m.nextGossip {
 		return
 	}
 	m.nextGossip = t + m.jitter(int64(m.cfg.GossipInterval))
-	m.nextVersion(now)
-	m.refreshExternals(now)
+	m.refreshExternals(now, false)
+	m.heartbeat(now)
 
 	var live []int
 	for i := range m.group {
@@ -74,9 +116,12 @@ func (m *Machine) gossip(now time.Time, t int64) {
 			live = append(live, i)
 		}
 	}
-	if len(live) > 0 {
+	if i := m.findMember(m.pullFrom); i >= 0 && m.group[i].live() && !m.requestTo(m.group[i].id) {
+		m.sync(t, i)
+	} else if len(live) > 0 {
 		m.sync(t, live[m.rng.Uint64()%uint64(len(live))])
 	}
+	m.pullFrom = identity.NodeID{}
 	m.collectTombstones(t, false)
 }
 
@@ -127,65 +172,113 @@ func (m *Machine) checkDue() int64 {
 // time in the past means "now".
 func (m *Machine) clockFloor() int64 { return 0 }
 
-// handleGroupSync merges the records of a GroupSync from member from and
-// returns the records the sender lacks.
+// handleGroupSync takes in the records and heartbeats of a GroupSync from
+// member from and returns those the sender lacks.
 func (m *Machine) handleGroupSync(t int64, from wire.Contact, msg *wire.GroupSync) wire.Message {
 	if from.ID == m.self.ID {
 		return badRequest("hierarchy: group sync from this node itself")
 	}
-	known := make(map[identity.NodeID]uint64, len(msg.Members))
+	m.mergeFrom(t, from, msg.Members)
+	if m.applyDigest(t, msg.Digest) {
+		m.pullFrom = from.ID
+	}
+	m.heardGroup()
+	m.verify(t)
+	return m.groupState(from.ID, msg)
+}
+
+// mergeFrom merges the records that member from sent. Its own record, if
+// there, is direct evidence; without it the message alone proves the
+// sender alive.
+func (m *Machine) mergeFrom(t int64, from wire.Contact, recs []wire.Member) {
 	sawSender := false
-	for i := range msg.Members {
-		rec := &msg.Members[i]
-		known[rec.Contact.ID] = max(known[rec.Contact.ID], rec.Version)
+	for i := range recs {
+		rec := &recs[i]
 		direct := rec.Contact.ID == from.ID
 		if direct {
-			// The address the request came from is the one that works.
+			// The address the message came from is the one that works.
 			rec.Contact.Addr = from.Addr
 		}
 		sawSender = sawSender || direct
 		m.merge(t, rec, direct)
 	}
 	if !sawSender {
-		// A request proves its sender alive even without its record.
 		m.merge(t, &wire.Member{Contact: from}, true)
 	}
-	m.heardGroup()
-	m.verify(t)
-	return &wire.GroupState{Members: m.newerThan(t, known, from.ID)}
 }
 
-// newerThan returns this node's record and the live records newer than
-// the versions in known, leaving out the requester's own.
-func (m *Machine) newerThan(t int64, known map[identity.NodeID]uint64, requester identity.NodeID) []wire.Member {
-	recs := []wire.Member{m.ownRecord()}
-	for i := range m.group {
-		e := &m.group[i]
-		if !e.live() || e.id == requester || len(recs) >= wire.MaxGroupMembers {
+// applyDigest takes in the heartbeats of a digest that name the versions
+// this node holds. It reports whether the digest named a version newer
+// than this node holds, or a member it does not know, which this node can
+// then pull.
+func (m *Machine) applyDigest(t int64, digest []wire.Heartbeat) (behind bool) {
+	self := wire.IDPrefix(m.self.ID)
+	for _, h := range digest {
+		if h.Prefix == self {
+			m.ownVersionSeen(h.Version)
 			continue
 		}
-		if v, ok := known[e.id]; !ok || e.version > v {
-			recs = append(recs, m.record(e))
+		i := m.findPrefix(h.Prefix)
+		if i < 0 {
+			behind = true
+			continue
+		}
+		e := &m.group[i]
+		switch {
+		case h.Version > e.version:
+			behind = true
+		case h.Version == e.version && h.Beat > e.beat:
+			m.beatRose(t, e, h.Beat)
 		}
 	}
-	return recs
+	return behind
 }
 
-// groupStateArrived merges the response of member to to a GroupSync.
-func (m *Machine) groupStateArrived(t int64, to wire.Contact, msg *wire.GroupState) {
-	sawSender := false
+// groupState returns the response to a GroupSync from requester: in full
+// the records the request named at a lower version or not at all, this
+// node's own included, and the heartbeats it holds newer for the others.
+func (m *Machine) groupState(requester identity.NodeID, msg *wire.GroupSync) *wire.GroupState {
+	known := make(map[uint64]wire.Heartbeat, len(msg.Digest)+len(msg.Members))
+	note := func(h wire.Heartbeat) {
+		k, ok := known[h.Prefix]
+		if !ok || h.Version > k.Version || (h.Version == k.Version && h.Beat > k.Beat) {
+			known[h.Prefix] = h
+		}
+	}
+	for _, h := range msg.Digest {
+		note(h)
+	}
 	for i := range msg.Members {
 		rec := &msg.Members[i]
-		direct := rec.Contact.ID == to.ID
-		if direct {
-			rec.Contact.Addr = to.Addr
+		note(wire.Heartbeat{Prefix: wire.IDPrefix(rec.Contact.ID), Version: rec.Version, Beat: rec.Beat})
+	}
+
+	state := &wire.GroupState{}
+	offer := func(id identity.NodeID, version, beat uint64, record func() wire.Member) {
+		k, ok := known[wire.IDPrefix(id)]
+		switch {
+		case !ok || version > k.Version:
+			if len(state.Members) < wire.MaxGroupMembers {
+				state.Members = append(state.Members, record())
+			}
+		case version == k.Version && beat > k.Beat:
+			state.Digest = append(state.Digest, wire.Heartbeat{Prefix: wire.IDPrefix(id), Version: version, Beat: beat})
 		}
-		sawSender = sawSender || direct
-		m.merge(t, rec, direct)
 	}
-	if !sawSender {
-		m.merge(t, &wire.Member{Contact: to}, true)
+	offer(m.self.ID, m.version, m.beat, m.ownRecord)
+	for i := range m.group {
+		e := &m.group[i]
+		if e.live() && e.id != requester {
+			offer(e.id, e.version, e.beat, func() wire.Member { return m.record(e) })
+		}
 	}
+	return state
+}
+
+// groupStateArrived takes in the response of member to to a GroupSync.
+func (m *Machine) groupStateArrived(t int64, to wire.Contact, msg *wire.GroupState) {
+	m.mergeFrom(t, to, msg.Members)
+	m.applyDigest(t, msg.Digest)
 	m.heardGroup()
 }
 
@@ -205,13 +298,24 @@ func (m *Machine) announce(now time.Time) {
 	}
 }
 
+// seedRefresh is how often a representative replaces the seeds it
+// publishes while they all stay in its routing table. A new set is a new
+// version of its record, which every member then fetches.
+const seedRefresh = 5 * time.Minute
+
 // refreshExternals replaces the seeds a representative publishes with a
 // few contacts of its routing table outside its group, so that the group
-// keeps fresh ways into the DHT.
-func (m *Machine) refreshExternals(now time.Time) {
+// keeps fresh ways into the DHT. Unless forced, it does so only when one
+// of them has left the table or seedRefresh has passed.
+func (m *Machine) refreshExternals(now time.Time, force bool) {
 	if m.routing == nil {
 		return
 	}
+	t := m.clock(now)
+	if !force && t < m.nextSeedRefresh && len(m.externals) == wire.MaxSeeds && m.externalsInTable() {
+		return
+	}
+	m.nextSeedRefresh = t + int64(seedRefresh)
 	var target identity.NodeID
 	for i := range target {
 		target[i] = byte(m.rng.Uint64())
@@ -228,9 +332,33 @@ func (m *Machine) refreshExternals(now time.Time) {
 			fresh = append(fresh, s)
 		}
 	}
-	if len(fresh) > 0 {
+	if len(fresh) > 0 && !sameSeeds(fresh, m.externals) {
 		m.externals = fresh
+		m.recordChanged = true
 	}
+}
+
+// externalsInTable reports whether every published seed is still in the
+// routing table.
+func (m *Machine) externalsInTable() bool {
+	for _, s := range m.externals {
+		if !m.routing.Contains(s.id) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameSeeds(a, b []seed) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // addExternal records a DHT contact learned outside the group, newest
@@ -243,12 +371,16 @@ func (m *Machine) addExternal(c wire.Contact) {
 	if !ok {
 		return
 	}
+	known := false
 	for i := range m.externals {
 		if m.externals[i].id == c.ID {
+			known = m.externals[i] == s
 			m.externals = append(m.externals[:i], m.externals[i+1:]...)
 			break
 		}
 	}
+	// Only a new seed changes the record; the order is a local matter.
+	m.recordChanged = m.recordChanged || !known
 	m.externals = append([]seed{s}, m.externals...)
 	if len(m.externals) > wire.MaxSeeds {
 		m.externals = m.externals[:wire.MaxSeeds]

@@ -43,16 +43,29 @@ func (m *Machine) Bootstrap(now time.Time) {
 	m.pump(now)
 }
 
-// SetScore replaces the node's score, which its next records carry. The
-// Machine keeps adding the time that passes to s.Uptime.
+// SetScore replaces the node's score. The Machine keeps adding the time
+// that passes to s.Uptime. The node's record carries the new score at once
+// if it changes the merit, and otherwise from its next version.
 func (m *Machine) SetScore(now time.Time, s Score) {
+	before := m.Score(now)
 	m.score, m.scoreAt = s, m.clock(now)
-	if m.cfg.Mode == Flat {
+	if m.cfg.Mode == Flat || !meritTermsDiffer(before, s) {
 		return
 	}
 	m.nextVersion(now)
 	m.dirty = true
 	m.pump(now)
+}
+
+// meritTermsDiffer reports whether a new score b changes a term of the
+// merit that score a gives, or its uptime by more than a second. A score
+// that changes none need not be published: a new version would send the
+// record to every member, and a daemon measures its score every minute.
+func meritTermsDiffer(a, b Score) bool {
+	drift := a.Uptime - b.Uptime
+	return drift >= time.Second || drift <= -time.Second ||
+		lg16(uint64(a.Capacity)) != lg16(uint64(b.Capacity)) ||
+		lg16(uint64(a.Link)) != lg16(uint64(b.Link))
 }
 
 // Score returns the node's score as of now.

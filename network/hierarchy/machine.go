@@ -34,9 +34,21 @@ type Machine struct {
 	score   Score
 	scoreAt int64
 	// version is the version of the node's own record, written at
-	// versionAt.
-	version   uint64
-	versionAt int64
+	// versionAt, and published the score it states. beat is the node's
+	// heartbeat, in milliseconds after version. recordChanged is set when
+	// the record's seeds changed or the group holds a later version of
+	// it, so that the next heartbeat writes a new version instead.
+	version       uint64
+	versionAt     int64
+	published     Score
+	beat          uint64
+	recordChanged bool
+	// nextSeedRefresh is when a representative next replaces the seeds
+	// it publishes (see refreshExternals).
+	nextSeedRefresh int64
+	// pullFrom is a member whose GroupSync named records newer than this
+	// node holds; the next gossip round goes to it to fetch them.
+	pullFrom identity.NodeID
 	// rep is set while the node claims a seat as representative;
 	// draining while it still serves forwarded lookups after giving it up.
 	rep, draining bool
@@ -110,7 +122,7 @@ func New(self wire.Contact, score Score, cfg Config, seed uint64, now time.Time)
 	// Only kademlia.Machine fills in kademlia's defaults, which bound the
 	// hierarchy's requests too, so an empty one is made to read them.
 	m.cfg.Kademlia = kademlia.New(self, m.cfg.Kademlia, seed, now).Config()
-	m.version = wallVersion(now)
+	m.nextVersion(now)
 	m.nextGossip = m.jitter(int64(m.cfg.GossipInterval))
 	// A node that hears no group within a gossip interval is alone, and
 	// so its own group's representative.
@@ -214,10 +226,31 @@ func (m *Machine) jitter(d int64) int64 {
 // previous run unless its clock went back.
 func wallVersion(now time.Time) uint64 { return uint64(max(now.UnixMilli(), 0)) }
 
-// nextVersion advances the node's own record version.
+// nextVersion advances the node's own record version, which publishes its
+// current score and seeds and starts its heartbeat again.
 func (m *Machine) nextVersion(now time.Time) {
 	m.version = max(m.version+1, wallVersion(now))
 	m.versionAt = m.clock(now)
+	m.published = m.Score(now)
+	m.beat = 0
+	m.recordChanged = false
+}
+
+// heartbeat advances the node's heartbeat, once per gossip round. If the
+// record changed since its version was written, it writes a new version
+// instead, which carries the change and restarts the heartbeat.
+func (m *Machine) heartbeat(now time.Time) {
+	if m.recordChanged {
+		m.nextVersion(now)
+		return
+	}
+	beat := m.beat + 1
+	if wall := wallVersion(now); wall > m.version {
+		// The heartbeat measures milliseconds since the version, so
+		// that receivers can add them to the stated uptime.
+		beat = max(beat, wall-m.version)
+	}
+	m.beat = beat
 }
 
 const (

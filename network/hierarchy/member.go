@@ -107,7 +107,9 @@ type member struct {
 	id       identity.NodeID
 	addr     addr
 	version  uint64
-	heard    int64  // when the record last reached a new version, or the member was heard directly
+	beat     uint64 // the member's heartbeat, in milliseconds after version
+	heard    int64  // when the heartbeat last rose, or the member was heard directly
+	changed  int64  // when this node took in the record's version
 	uptime   uint32 // seconds, as of version
 	capacity uint32
 	link     uint32
@@ -120,7 +122,34 @@ type member struct {
 func (e *member) live() bool { return e.state == alive }
 
 func (e *member) merit() uint32 {
-	return Score{Uptime: time.Duration(e.uptime) * time.Second, Capacity: e.capacity, Link: e.link}.Merit()
+	return Score{Uptime: uptimeAt(uint64(e.uptime), e.beat), Capacity: e.capacity, Link: e.link}.Merit()
+}
+
+// maxUptime bounds the uptime a record can state, in seconds, about 136
+// years, so that sums of peer-supplied values cannot overflow.
+const maxUptime = 1 << 32
+
+// uptimeAt returns the uptime a record states as of its heartbeat: its
+// uptime in seconds as of its version plus its beat in milliseconds.
+// Every node computes it from the same two numbers, so all agree on it.
+func uptimeAt(uptime, beat uint64) time.Duration {
+	s := min(min(uptime, maxUptime)+min(beat/1000, maxUptime), maxUptime)
+	return time.Duration(s) * time.Second
+}
+
+// findPrefix returns the index of the only member whose ID starts with
+// the Heartbeat prefix p, or -1 if none or several do.
+func (m *Machine) findPrefix(p uint64) int {
+	found := -1
+	for i := range m.group {
+		if wire.IDPrefix(m.group[i].id) == p {
+			if found >= 0 {
+				return -1
+			}
+			found = i
+		}
+	}
+	return found
 }
 
 // findMember returns the index of id in the group, or -1.
@@ -137,15 +166,15 @@ func (m *Machine) contactOf(e *member) wire.Contact {
 	return wire.Contact{ID: e.id, Addr: m.unpack(e.addr)}
 }
 
-// ownRecord returns this node's record as of its current version.
+// ownRecord returns this node's record as of its current heartbeat.
 func (m *Machine) ownRecord() wire.Member {
-	uptime := m.score.Uptime + time.Duration(max(m.versionAt-m.scoreAt, 0))
 	rec := wire.Member{
 		Contact:        m.wireSelf(),
 		Version:        m.version,
-		Uptime:         uint64(max(uptime, 0) / time.Second),
-		Capacity:       m.score.Capacity,
-		Link:           m.score.Link,
+		Beat:           m.beat,
+		Uptime:         uint64(max(m.published.Uptime, 0) / time.Second),
+		Capacity:       m.published.Capacity,
+		Link:           m.published.Link,
 		Representative: m.rep,
 	}
 	for _, s := range m.ownSeeds() {
@@ -157,7 +186,7 @@ func (m *Machine) ownRecord() wire.Member {
 // record returns e as a wire record.
 func (m *Machine) record(e *member) wire.Member {
 	rec := wire.Member{
-		Contact: m.contactOf(e), Version: e.version,
+		Contact: m.contactOf(e), Version: e.version, Beat: e.beat,
 		Uptime: uint64(e.uptime), Capacity: e.capacity, Link: e.link,
 		Representative: e.rep,
 	}
@@ -167,26 +196,12 @@ func (m *Machine) record(e *member) wire.Member {
 	return rec
 }
 
-// records returns this node's record and those of the members it can vouch
-// for, at most wire.MaxGroupMembers.
-func (m *Machine) records(t int64) []wire.Member {
-	recs := []wire.Member{m.ownRecord()}
-	for i := range m.group {
-		if e := &m.group[i]; e.live() && len(recs) < wire.MaxGroupMembers {
-			recs = append(recs, m.record(e))
-		}
-	}
-	return recs
-}
-
 // merge takes in a member record. direct is set when the record's own node
 // sent it, which proves the node alive and its record authentic. It
 // returns the member's index, or -1 if the record was ignored.
 func (m *Machine) merge(t int64, rec *wire.Member, direct bool) int {
 	if rec.Contact.ID == m.self.ID {
-		// Others hold a version of this node from a previous run with a
-		// faster clock: jump past it so this run's records win.
-		m.version = max(m.version, rec.Version)
+		m.ownVersionSeen(rec.Version)
 		return -1
 	}
 	if rec.Contact.Validate() != nil {
@@ -198,12 +213,15 @@ func (m *Machine) merge(t int64, rec *wire.Member, direct bool) int {
 	}
 
 	e := &m.group[i]
-	if rec.Version > e.version {
+	switch {
+	case rec.Version > e.version:
 		m.update(t, e, rec)
 		if e.state == dead {
 			// A higher version after death means the node restarted.
 			e.state = unverified
 		}
+	case rec.Version == e.version && rec.Beat > e.beat:
+		m.beatRose(t, e, rec.Beat)
 	}
 	if direct {
 		m.heardFrom(t, i)
@@ -248,8 +266,9 @@ func (m *Machine) update(t int64, e *member, rec *wire.Member) bool {
 		return false
 	}
 	e.addr = p
-	e.version = rec.Version
+	e.version, e.beat = rec.Version, rec.Beat
 	e.heard = max(e.heard, t)
+	e.changed = t
 	e.uptime = uint32(min(rec.Uptime, 1<<32-1))
 	e.capacity, e.link = rec.Capacity, rec.Link
 	if e.rep != rec.Representative {
@@ -272,6 +291,31 @@ func (m *Machine) update(t int64, e *member, rec *wire.Member) bool {
 		m.dirty = true // the merit may have changed
 	}
 	return true
+}
+
+// ownVersionSeen takes in a version of this node's own record that the
+// group holds. One above this node's own comes from a previous run with a
+// faster clock: the node jumps past it at its next heartbeat, so that
+// this run's record wins.
+func (m *Machine) ownVersionSeen(v uint64) {
+	if v > m.version {
+		m.version = v
+		m.recordChanged = true
+	}
+}
+
+// beatRose takes in a later heartbeat of e's current version: evidence
+// that the member is alive, and a longer uptime.
+func (m *Machine) beatRose(t int64, e *member, beat uint64) {
+	e.beat = beat
+	e.heard = max(e.heard, t)
+	switch e.state {
+	case alive:
+		m.dirty = true // the merit may have changed
+	case dead:
+		// Its heartbeat goes on, so check it directly.
+		e.state = unverified
+	}
 }
 
 // representativeChanged keeps this node's routing table in step with the

@@ -19,7 +19,12 @@ func sampleHierarchyMessages() []Message {
 	member := Member{Contact: testContact(5, "[fe80::5%eth0]:4717"), Version: 7}
 	return []Message{
 		&GroupSync{Members: []Member{member, rep}},
+		&GroupSync{Digest: []Heartbeat{
+			{Prefix: IDPrefix(rep.Contact.ID), Version: rep.Version, Beat: 61_000},
+			{Prefix: IDPrefix(member.Contact.ID), Version: 7},
+		}},
 		&GroupState{Members: []Member{rep}},
+		&GroupState{Members: []Member{member}, Digest: []Heartbeat{{Prefix: 1, Version: 2, Beat: 3}}},
 		&GroupState{},
 		&Forward{Token: 99, Target: identity.KeyID([]byte("k")), Path: []Contact{member.Contact}},
 		&Forward{Token: 98, Path: []Contact{member.Contact, {ID: rep.Contact.ID}}},
@@ -60,6 +65,7 @@ func TestHierarchyDecodeRejects(t *testing.T) {
 		msg  Message
 	}{
 		{"too many members", &GroupSync{Members: tooManyMembers}},
+		{"too many heartbeats", &GroupState{Digest: make([]Heartbeat, MaxGroupMembers+1)}},
 		{"member without ID", &GroupState{Members: []Member{{Contact: Contact{Addr: valid.Addr}}}}},
 		{"too many seeds", &GroupSync{Members: []Member{{Contact: valid, Seeds: make([]Contact, MaxSeeds+1)}}}},
 		{"forward without path", &Forward{Token: 1}},
