@@ -58,7 +58,7 @@ func (n *Network) process(ev event) {
 	if !to.alive {
 		return
 	}
-	now := n.Now()
+	now := n.clockOf(to)
 	switch ev.kind {
 	case deliverRequest:
 		from := n.nodes[ev.from]
@@ -116,6 +116,9 @@ func (n *Network) transmit(from, to *Node, request uint64, msg wire.Message, kin
 			return
 		}
 	}
+	if n.split && from.side != to.side {
+		return
+	}
 	if n.opts.Loss > 0 && n.rng.Float64() < n.opts.Loss {
 		return
 	}
@@ -153,7 +156,7 @@ func (n *Network) flush(node *Node) {
 	}
 	// A deadline in the past runs on the next millisecond, so a Machine
 	// that keeps one cannot stall virtual time.
-	at := max(d.Sub(n.start), n.now)
+	at := max(d.Sub(n.start)-node.skew, n.now)
 	if at == n.now {
 		at += time.Millisecond
 	}

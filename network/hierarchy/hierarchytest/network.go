@@ -52,6 +52,8 @@ type Node struct {
 	Machine *hierarchy.Machine
 
 	alive   bool
+	side    bool          // the node is on the cut-off side of a Split
+	skew    time.Duration // how far the node's wall clock runs ahead
 	tickAt  time.Duration
 	tickSet bool
 	results map[kademlia.LookupID]*kademlia.LookupResult
@@ -103,6 +105,7 @@ type Network struct {
 	queue  eventQueue
 	nodes  []*Node
 	byAddr map[netip.AddrPort]*Node
+	split  bool // a Split is in force
 	stats  Stats
 }
 
@@ -127,6 +130,24 @@ func (n *Network) SetLoss(p float64) { n.opts.Loss = p }
 
 // Now returns the current virtual time.
 func (n *Network) Now() time.Time { return n.start.Add(n.now) }
+
+// clockOf returns the time node's wall clock shows.
+func (n *Network) clockOf(node *Node) time.Time { return n.Now().Add(node.skew) }
+
+// Split cuts the given nodes off the others until Heal, so that every
+// message between a node of side and one outside it is lost.
+func (n *Network) Split(side ...*Node) {
+	for _, node := range n.nodes {
+		node.side = false
+	}
+	for _, node := range side {
+		node.side = true
+	}
+	n.split = true
+}
+
+// Heal ends a Split.
+func (n *Network) Heal() { n.split = false }
 
 // Stats returns the counters so far.
 func (n *Network) Stats() *Stats { return &n.stats }
@@ -212,10 +233,10 @@ func (n *Network) Beacon(node *Node) {
 	}
 }
 
-// Call runs f on node's Machine at the current virtual time and sends what
-// it queued.
+// Call runs f on node's Machine at the current time of node's clock and
+// sends what it queued.
 func (n *Network) Call(node *Node, f func(now time.Time, m *hierarchy.Machine)) {
-	f(n.Now(), node.Machine)
+	f(n.clockOf(node), node.Machine)
 	n.flush(node)
 }
 
@@ -256,7 +277,15 @@ func (n *Network) LookupWait(node *Node, target identity.NodeID, limit time.Dura
 // given score, as a process that crashed and restarted would, and
 // exchanges beacons with its group.
 func (n *Network) Restart(node *Node, score hierarchy.Score) {
-	node.Machine = hierarchy.New(node.Contact, score, n.opts.Config, n.rng.Uint64(), n.Now())
+	n.RestartSkewed(node, score, 0)
+}
+
+// RestartSkewed is Restart with node's wall clock set skew ahead of the
+// network's time, or behind it if skew is negative, as after a clock
+// correction.
+func (n *Network) RestartSkewed(node *Node, score hierarchy.Score, skew time.Duration) {
+	node.skew = skew
+	node.Machine = hierarchy.New(node.Contact, score, n.opts.Config, n.rng.Uint64(), n.clockOf(node))
 	node.alive, node.tickSet, node.results = true, false, nil
 	n.flush(node)
 	n.Beacon(node)

@@ -1,0 +1,116 @@
+package hierarchy_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/network/hierarchy"
+	"github.com/yuinet/yui/network/hierarchy/hierarchytest"
+)
+
+// recordsCurrent returns an error naming the first node of group g that
+// lacks a live node's record or holds it at another version than the
+// node's own.
+func recordsCurrent(net *hierarchytest.Network, g int) error {
+	nodes := net.GroupNodes(g)
+	for _, n := range nodes {
+		for _, other := range nodes {
+			own, _ := other.Machine.RecordOf(other.Contact.ID)
+			rec, ok := n.Machine.RecordOf(other.Contact.ID)
+			switch {
+			case !ok:
+				return fmt.Errorf("node %d holds no record of node %d", n.Index, other.Index)
+			case rec.Version != own.Version:
+				return fmt.Errorf("node %d holds version %d of node %d, which is at %d", n.Index, rec.Version, other.Index, own.Version)
+			}
+		}
+	}
+	return nil
+}
+
+// TestGroupHealsAfterSplit cuts a group in halves that lose every message
+// between them. The cut lasts long enough for each half to count the other
+// dead and elect its own representatives, and in the long case to drop
+// the tombstones too. After the cut heals, one beacon between the halves
+// and then gossip under 30% loss must bring the group back to one view.
+// Every node then lists every other at its current version, and all agree
+// on 3 representatives.
+func TestGroupHealsAfterSplit(t *testing.T) {
+	for _, split := range []time.Duration{3 * time.Minute, 12 * time.Minute} {
+		t.Run(split.String(), func(t *testing.T) {
+			net := oneGroup(t, 12, hierarchytest.Options{Seed: 21})
+			net.RunFor(time.Minute)
+			nodes := net.GroupNodes(0)
+			net.Split(nodes[:6]...)
+			net.RunFor(split)
+			for _, half := range [][]*hierarchytest.Node{nodes[:6], nodes[6:]} {
+				for _, n := range half {
+					if got := len(n.Machine.Group()); got != 5 {
+						t.Fatalf("node %d lists %d members during the split, want the 5 of its half", n.Index, got)
+					}
+				}
+			}
+
+			net.Heal()
+			net.Call(nodes[0], func(now time.Time, m *hierarchy.Machine) { m.AddNeighbour(now, nodes[6].Contact) })
+			net.RunFor(time.Second)
+			net.SetLoss(0.3)
+			net.RunFor(2 * time.Minute)
+			net.SetLoss(0)
+			limit := time.Minute
+			if !net.RunUntil(limit, func() bool { return settled(net, 0, 3) && recordsCurrent(net, 0) == nil }) {
+				t.Fatalf("group not whole 3 minutes after a split of %v: %d representatives, %v",
+					split, len(representatives(net, 0)), recordsCurrent(net, 0))
+			}
+		})
+	}
+}
+
+// TestRestartWithEarlierClock restarts a node with its wall clock an hour
+// behind its previous run, so that its new versions start below the one
+// the group holds of it. The node must jump past that version, and the
+// group must take in its new record.
+func TestRestartWithEarlierClock(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		down time.Duration
+		rep  bool
+	}{
+		{"member at once", 0, false},
+		{"member after death", 2 * time.Minute, false},
+		{"representative at once", 0, true},
+		{"representative after death", 2 * time.Minute, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			net := oneGroup(t, 8, hierarchytest.Options{Seed: 22})
+			net.RunFor(time.Minute)
+			node := members(net, 0)[0]
+			if tc.rep {
+				node = representatives(net, 0)[0]
+			}
+			old, _ := node.Machine.RecordOf(node.Contact.ID)
+			net.Kill(node)
+			net.RunFor(tc.down)
+			score := hierarchy.Score{Capacity: 77, Link: 77}
+			net.RestartSkewed(node, score, -time.Hour)
+
+			recordTaken := func() bool {
+				for _, n := range net.GroupNodes(0) {
+					if rec, _ := n.Machine.RecordOf(node.Contact.ID); rec.Capacity != score.Capacity {
+						return false
+					}
+				}
+				return settled(net, 0, 3) && recordsCurrent(net, 0) == nil
+			}
+			limit := 2 * time.Minute
+			if !net.RunUntil(limit, recordTaken) {
+				t.Fatalf("group has not taken in the restarted node's record after %v: %d representatives, %v",
+					limit, len(representatives(net, 0)), recordsCurrent(net, 0))
+			}
+			if rec, _ := node.Machine.RecordOf(node.Contact.ID); rec.Version <= old.Version {
+				t.Errorf("restarted node writes version %d, not above %d of its previous run", rec.Version, old.Version)
+			}
+		})
+	}
+}
