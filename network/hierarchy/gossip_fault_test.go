@@ -114,3 +114,24 @@ func TestRestartWithEarlierClock(t *testing.T) {
 		})
 	}
 }
+
+// TestUptimeGrowsAfterClockWentBack restarts a node with its clock an
+// hour behind, so that its record's version runs ahead of its wall clock.
+// Its heartbeat must still count the milliseconds since the version was
+// written, so that the group adds them to the uptime the record states.
+func TestUptimeGrowsAfterClockWentBack(t *testing.T) {
+	net := oneGroup(t, 6, hierarchytest.Options{Seed: 23})
+	net.RunFor(time.Minute)
+	node := members(net, 0)[0]
+	net.Kill(node)
+	net.RestartSkewed(node, hierarchy.Score{Capacity: 77, Link: 77}, -time.Hour)
+	net.RunFor(10 * time.Minute)
+
+	for _, n := range net.GroupNodes(0) {
+		rec, _ := n.Machine.RecordOf(node.Contact.ID)
+		uptime := time.Duration(rec.Uptime)*time.Second + time.Duration(rec.Beat)*time.Millisecond
+		if uptime < 9*time.Minute {
+			t.Errorf("node %d computes an uptime of %v for node %d, restarted 10 minutes ago", n.Index, uptime, node.Index)
+		}
+	}
+}

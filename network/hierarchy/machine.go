@@ -245,10 +245,12 @@ func (m *Machine) heartbeat(now time.Time) {
 		return
 	}
 	beat := m.beat + 1
-	if wall := wallVersion(now); wall > m.version {
-		// The heartbeat measures milliseconds since the version, so
-		// that receivers can add them to the stated uptime.
-		beat = max(beat, wall-m.version)
+	if since := m.clock(now) - m.versionAt; since > 0 {
+		// The heartbeat counts milliseconds since the version was
+		// written, which receivers add to the stated uptime. They run
+		// from versionAt, not from the version's value, because that
+		// runs ahead of the wall clock after the clock went back.
+		beat = max(beat, uint64(since/int64(time.Millisecond)))
 	}
 	m.beat = beat
 }

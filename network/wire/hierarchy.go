@@ -61,8 +61,8 @@ type Member struct {
 	// its address, score, role or seeds. It is taken from the node's
 	// wall clock in milliseconds.
 	Version uint64
-	// Beat is the node's heartbeat: milliseconds from Version to the
-	// node's latest gossip round. It rises every round while Version
+	// Beat is the node's heartbeat: milliseconds from when the node
+	// wrote Version to its latest gossip round. It rises every round while Version
 	// stays, so a heartbeat travels in a Heartbeat without the record.
 	Beat uint64
 	// Uptime is in seconds as of Version, so the uptime as of Beat is
