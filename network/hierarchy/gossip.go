@@ -214,6 +214,9 @@ func (m *Machine) mergeFrom(t int64, from wire.Contact, recs []wire.Member) {
 func (m *Machine) applyDigest(t int64, digest []wire.Heartbeat) (behind bool) {
 	self := wire.IDPrefix(m.self.ID)
 	for _, h := range digest {
+		if h.Version > maxVersion {
+			continue
+		}
 		if h.Prefix == self {
 			m.ownVersionSeen(h.Version)
 			continue

@@ -2,11 +2,13 @@ package hierarchy_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/yuinet/yui/network/hierarchy"
 	"github.com/yuinet/yui/network/hierarchy/hierarchytest"
+	"github.com/yuinet/yui/network/wire"
 )
 
 // recordsCurrent returns an error naming the first node of group g that
@@ -133,5 +135,46 @@ func TestUptimeGrowsAfterClockWentBack(t *testing.T) {
 		if uptime < 9*time.Minute {
 			t.Errorf("node %d computes an uptime of %v for node %d, restarted 10 minutes ago", n.Index, uptime, node.Index)
 		}
+	}
+}
+
+// forge sends node a GroupSync from a node outside the simulation, as a
+// hostile or broken host on the LAN would.
+func forge(net *hierarchytest.Network, node *hierarchytest.Node, msg *wire.GroupSync) wire.Message {
+	from := wire.Contact{ID: randomID(rand.New(rand.NewPCG(99, 99))), Addr: hierarchytest.Addr(900)}
+	var resp wire.Message
+	net.Call(node, func(now time.Time, m *hierarchy.Machine) {
+		resp = m.HandleRequest(now, from, 1, msg)
+	})
+	return resp
+}
+
+// TestForgedVersionOfRecord gives one member a forged copy of another's
+// record at a huge version. A version the owner can jump past must be
+// superseded by its next change; one it cannot, because the version after
+// it would overflow, must be ignored.
+func TestForgedVersionOfRecord(t *testing.T) {
+	for _, version := range []uint64{1 << 61, 1<<62 + 1, ^uint64(0)} {
+		t.Run(fmt.Sprint(version), func(t *testing.T) {
+			net := oneGroup(t, 6, hierarchytest.Options{Seed: 24})
+			net.RunFor(time.Minute)
+			node := members(net, 0)[0]
+			rec, _ := node.Machine.RecordOf(node.Contact.ID)
+			rec.Version = version
+			forge(net, net.GroupNodes(0)[0], &wire.GroupSync{Members: []wire.Member{rec}})
+			net.RunFor(time.Minute)
+
+			score := hierarchy.Score{Uptime: time.Hour, Capacity: 1 << 20, Link: 5000}
+			net.Call(node, func(now time.Time, m *hierarchy.Machine) { m.SetScore(now, score) })
+			net.RunFor(time.Minute)
+			if err := recordsCurrent(net, 0); err != nil {
+				t.Error(err)
+			}
+			for _, n := range net.GroupNodes(0) {
+				if rec, _ := n.Machine.RecordOf(node.Contact.ID); rec.Capacity != score.Capacity {
+					t.Errorf("node %d holds capacity %d of node %d, want %d", n.Index, rec.Capacity, node.Index, score.Capacity)
+				}
+			}
+		})
 	}
 }

@@ -226,6 +226,12 @@ func (m *Machine) jitter(d int64) int64 {
 // previous run unless its clock went back.
 func wallVersion(now time.Time) uint64 { return uint64(max(now.UnixMilli(), 0)) }
 
+// maxVersion bounds the record versions a node takes in, about 146
+// million years of milliseconds, so that a node that jumps past a version
+// the group holds cannot overflow. Records and heartbeats above it are
+// ignored.
+const maxVersion = 1 << 62
+
 // nextVersion advances the node's own record version, which publishes its
 // current score and seeds and starts its heartbeat again.
 func (m *Machine) nextVersion(now time.Time) {

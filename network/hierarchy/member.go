@@ -204,7 +204,7 @@ func (m *Machine) merge(t int64, rec *wire.Member, direct bool) int {
 		m.ownVersionSeen(rec.Version)
 		return -1
 	}
-	if rec.Contact.Validate() != nil {
+	if rec.Contact.Validate() != nil || rec.Version > maxVersion {
 		return -1
 	}
 	i := m.findMember(rec.Contact.ID)
@@ -298,7 +298,7 @@ func (m *Machine) update(t int64, e *member, rec *wire.Member) bool {
 // faster clock: the node jumps past it at its next heartbeat, so that
 // this run's record wins.
 func (m *Machine) ownVersionSeen(v uint64) {
-	if v > m.version {
+	if v > m.version && v <= maxVersion {
 		m.version = v
 		m.recordChanged = true
 	}
