@@ -217,12 +217,18 @@ func (m *Machine) applyDigest(t int64, digest []wire.Heartbeat) (behind bool) {
 		if h.Version > maxVersion {
 			continue
 		}
-		if h.Prefix == self {
-			m.ownVersionSeen(h.Version)
+		i, shared := m.findPrefix(h.Prefix)
+		switch {
+		case h.Prefix == self:
+			if i < 0 && !shared {
+				m.ownVersionSeen(h.Version)
+			}
 			continue
-		}
-		i := m.findPrefix(h.Prefix)
-		if i < 0 {
+		case shared:
+			// Members whose IDs share a prefix cannot be distinguished by
+			// heartbeat, so groupState sends their records in full.
+			continue
+		case i < 0:
 			behind = true
 			continue
 		}
@@ -241,24 +247,40 @@ func (m *Machine) applyDigest(t int64, digest []wire.Heartbeat) (behind bool) {
 // the records the request named at a lower version or not at all, this
 // node's own included, and the heartbeats it holds newer for the others.
 func (m *Machine) groupState(requester identity.NodeID, msg *wire.GroupSync) *wire.GroupState {
-	known := make(map[uint64]wire.Heartbeat, len(msg.Digest)+len(msg.Members))
-	note := func(h wire.Heartbeat) {
-		k, ok := known[h.Prefix]
-		if !ok || h.Version > k.Version || (h.Version == k.Version && h.Beat > k.Beat) {
-			known[h.Prefix] = h
+	// A digest names records by ID prefix. A prefix that the request names
+	// twice, or that two records here share, is ambiguous, so only the
+	// request's full records show what the requester holds under it.
+	prefixes := make(map[uint64]prefixUse, len(msg.Digest)+len(m.group)+1)
+	for _, h := range msg.Digest {
+		u := prefixes[h.Prefix]
+		u.named++
+		u.latest = laterHeartbeat(u.latest, h)
+		prefixes[h.Prefix] = u
+	}
+	hold := func(id identity.NodeID) {
+		u := prefixes[wire.IDPrefix(id)]
+		u.held++
+		prefixes[wire.IDPrefix(id)] = u
+	}
+	hold(m.self.ID)
+	for i := range m.group {
+		if m.group[i].live() {
+			hold(m.group[i].id)
 		}
 	}
-	for _, h := range msg.Digest {
-		note(h)
-	}
+	full := make(map[identity.NodeID]wire.Heartbeat, len(msg.Members))
 	for i := range msg.Members {
 		rec := &msg.Members[i]
-		note(wire.Heartbeat{Prefix: wire.IDPrefix(rec.Contact.ID), Version: rec.Version, Beat: rec.Beat})
+		h := wire.Heartbeat{Prefix: wire.IDPrefix(rec.Contact.ID), Version: rec.Version, Beat: rec.Beat}
+		full[rec.Contact.ID] = laterHeartbeat(full[rec.Contact.ID], h)
 	}
 
 	state := &wire.GroupState{}
 	offer := func(id identity.NodeID, version, beat uint64, record func() wire.Member) {
-		k, ok := known[wire.IDPrefix(id)]
+		k, ok := full[id]
+		if u := prefixes[wire.IDPrefix(id)]; u.named == 1 && u.held == 1 {
+			k, ok = laterHeartbeat(k, u.latest), true
+		}
 		switch {
 		case !ok || version > k.Version:
 			if len(state.Members) < wire.MaxGroupMembers {
@@ -276,6 +298,23 @@ func (m *Machine) groupState(requester identity.NodeID, msg *wire.GroupSync) *wi
 		}
 	}
 	return state
+}
+
+// prefixUse counts the uses of one ID prefix in groupState: the digest
+// entries of the request that name it, the latest of them, and the
+// records this node holds under it.
+type prefixUse struct {
+	named, held int
+	latest      wire.Heartbeat
+}
+
+// laterHeartbeat returns the later of two heartbeats of a record: the
+// higher version, then the higher beat.
+func laterHeartbeat(a, b wire.Heartbeat) wire.Heartbeat {
+	if b.Version > a.Version || (b.Version == a.Version && b.Beat > a.Beat) {
+		return b
+	}
+	return a
 }
 
 // groupStateArrived takes in the response of member to to a GroupSync.

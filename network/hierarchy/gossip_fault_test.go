@@ -178,3 +178,45 @@ func TestForgedVersionOfRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupWithSharedPrefix adds two members whose IDs share the 8 bytes
+// that name them in a digest. Such a pair takes about 2^32 keys to find.
+// The group must still hold both records at their current versions and
+// heartbeats, and take in their changes under 30% loss.
+func TestGroupWithSharedPrefix(t *testing.T) {
+	net := hierarchytest.New(hierarchytest.Options{Seed: 25, Config: hier})
+	for range 10 {
+		net.AddNode(0)
+		net.RunFor(100 * time.Millisecond)
+	}
+	rng := rand.New(rand.NewPCG(25, 25))
+	a, b := randomID(rng), randomID(rng)
+	copy(b[:8], a[:8])
+	twins := []*hierarchytest.Node{net.AddNodeWithID(0, a), net.AddNodeWithID(0, b)}
+	if !net.RunUntil(settleLimit, func() bool { return settled(net, 0, 3) }) {
+		t.Fatalf("group of 12 did not settle on 3 representatives within %v", settleLimit)
+	}
+	net.RunFor(5 * time.Minute)
+	if err := recordsCurrent(net, 0); err != nil {
+		t.Error(err)
+	}
+	lag := uint64(4 * hier.WithDefaults().GossipInterval / time.Millisecond)
+	for _, n := range net.GroupNodes(0) {
+		for _, twin := range twins {
+			own, _ := twin.Machine.RecordOf(twin.Contact.ID)
+			if rec, _ := n.Machine.RecordOf(twin.Contact.ID); rec.Beat+lag < own.Beat {
+				t.Errorf("node %d holds heartbeat %d of node %d, which is at %d", n.Index, rec.Beat, twin.Index, own.Beat)
+			}
+		}
+	}
+
+	net.SetLoss(0.3)
+	for i, twin := range twins {
+		score := hierarchy.Score{Uptime: time.Hour, Capacity: uint32(1000 << i), Link: 100}
+		net.Call(twin, func(now time.Time, m *hierarchy.Machine) { m.SetScore(now, score) })
+	}
+	limit := 8 * hier.WithDefaults().GossipInterval
+	if !net.RunUntil(limit, func() bool { return recordsCurrent(net, 0) == nil }) {
+		t.Errorf("new records of the pair not everywhere after %v with 30%% loss: %v", limit, recordsCurrent(net, 0))
+	}
+}

@@ -137,19 +137,30 @@ func uptimeAt(uptime, beat uint64) time.Duration {
 	return time.Duration(s) * time.Second
 }
 
-// findPrefix returns the index of the only member whose ID starts with
-// the Heartbeat prefix p, or -1 if none or several do.
-func (m *Machine) findPrefix(p uint64) int {
-	found := -1
-	for i := range m.group {
-		if wire.IDPrefix(m.group[i].id) == p {
-			if found >= 0 {
-				return -1
-			}
-			found = i
+// findPrefix returns the index of the member whose ID starts with the
+// Heartbeat prefix p: the only live one, or else the only one in any
+// state. It returns -1 if none does, and reports shared if several do, so
+// that a forged tombstone cannot hide a live member's heartbeats.
+func (m *Machine) findPrefix(p uint64) (i int, shared bool) {
+	live, other := -1, -1
+	lives, others := 0, 0
+	for j := range m.group {
+		e := &m.group[j]
+		switch {
+		case wire.IDPrefix(e.id) != p:
+		case e.live():
+			live, lives = j, lives+1
+		default:
+			other, others = j, others+1
 		}
 	}
-	return found
+	switch {
+	case lives == 1:
+		return live, false
+	case lives == 0 && others == 1:
+		return other, false
+	}
+	return -1, lives+others > 1
 }
 
 // findMember returns the index of id in the group, or -1.

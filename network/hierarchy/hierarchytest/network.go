@@ -210,6 +210,11 @@ func (n *Network) AddNode(g int) *Node {
 	for i := 0; i < len(id); i += 8 {
 		binary.BigEndian.PutUint64(id[i:], n.rng.Uint64())
 	}
+	return n.AddNodeWithID(g, id)
+}
+
+// AddNodeWithID is AddNode with the given node ID.
+func (n *Network) AddNodeWithID(g int, id identity.NodeID) *Node {
 	index := len(n.nodes)
 	c := wire.Contact{ID: id, Addr: Addr(index)}
 	node := &Node{Index: index, Group: g, Contact: c, alive: true}
