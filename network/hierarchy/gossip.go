@@ -221,7 +221,7 @@ func (m *Machine) applyDigest(t int64, digest []wire.Heartbeat) (behind bool) {
 		switch {
 		case h.Prefix == self:
 			if i < 0 && !shared {
-				m.ownVersionSeen(h.Version)
+				m.ownVersionSeen(h.Version, h.Beat)
 			}
 			continue
 		case shared:

@@ -220,3 +220,29 @@ func TestGroupWithSharedPrefix(t *testing.T) {
 		t.Errorf("new records of the pair not everywhere after %v with 30%% loss: %v", limit, recordsCurrent(net, 0))
 	}
 }
+
+// TestForgedHeartbeatSuperseded forges a member's heartbeat at 2^64-1,
+// which gives it the highest merit in the view of every node but itself.
+// The member must write a new version that supersedes it, or else no
+// member would fill a free seat: the others wait for the forged one,
+// which does not count itself among the best.
+func TestForgedHeartbeatSuperseded(t *testing.T) {
+	net := oneGroup(t, 8, hierarchytest.Options{Seed: 26})
+	net.RunFor(time.Minute)
+	node := members(net, 0)[0]
+	rec, _ := node.Machine.RecordOf(node.Contact.ID)
+	beat := wire.Heartbeat{Prefix: wire.IDPrefix(node.Contact.ID), Version: rec.Version, Beat: ^uint64(0)}
+	forge(net, members(net, 0)[1], &wire.GroupSync{Digest: []wire.Heartbeat{beat}})
+	net.RunFor(time.Minute)
+
+	own, _ := node.Machine.RecordOf(node.Contact.ID)
+	for _, n := range net.GroupNodes(0) {
+		if rec, _ := n.Machine.RecordOf(node.Contact.ID); rec.Version == own.Version && rec.Beat > own.Beat {
+			t.Errorf("node %d holds heartbeat %d of node %d, which is at %d", n.Index, rec.Beat, node.Index, own.Beat)
+		}
+	}
+	net.Leave(representatives(net, 0)[0])
+	if !net.RunUntil(settleLimit, func() bool { return settled(net, 0, 3) }) {
+		t.Fatalf("%d representatives %v after one left, want 3", len(representatives(net, 0)), settleLimit)
+	}
+}

@@ -212,7 +212,7 @@ func (m *Machine) record(e *member) wire.Member {
 // returns the member's index, or -1 if the record was ignored.
 func (m *Machine) merge(t int64, rec *wire.Member, direct bool) int {
 	if rec.Contact.ID == m.self.ID {
-		m.ownVersionSeen(rec.Version)
+		m.ownVersionSeen(rec.Version, rec.Beat)
 		return -1
 	}
 	if rec.Contact.Validate() != nil || rec.Version > maxVersion {
@@ -304,13 +304,18 @@ func (m *Machine) update(t int64, e *member, rec *wire.Member) bool {
 	return true
 }
 
-// ownVersionSeen takes in a version of this node's own record that the
-// group holds. One above this node's own comes from a previous run with a
-// faster clock: the node jumps past it at its next heartbeat, so that
-// this run's record wins.
-func (m *Machine) ownVersionSeen(v uint64) {
-	if v > m.version && v <= maxVersion {
+// ownVersionSeen takes in the version and heartbeat of this node's own
+// record that the group holds. A version above this node's own comes from
+// a previous run with a faster clock: the node jumps past it at its next
+// heartbeat, so that this run's record wins. A heartbeat above its own for
+// its current version is forged, since only this node raises it, so the
+// next heartbeat writes a new version that supersedes it as well.
+func (m *Machine) ownVersionSeen(v, beat uint64) {
+	switch {
+	case v > m.version && v <= maxVersion:
 		m.version = v
+		m.recordChanged = true
+	case v == m.version && beat > m.beat:
 		m.recordChanged = true
 	}
 }
