@@ -199,8 +199,11 @@ func (m *Machine) mergeFrom(t int64, from wire.Contact, recs []wire.Member) {
 			// The address the message came from is the one that works.
 			rec.Contact.Addr = from.Addr
 		}
-		sawSender = sawSender || direct
-		m.merge(t, rec, direct)
+		// A record ignored, such as one above maxVersion, is no evidence,
+		// but the message still is.
+		if m.merge(t, rec, direct) >= 0 {
+			sawSender = sawSender || direct
+		}
 	}
 	if !sawSender {
 		m.merge(t, &wire.Member{Contact: from}, true)

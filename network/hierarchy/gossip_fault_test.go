@@ -246,3 +246,27 @@ func TestForgedHeartbeatSuperseded(t *testing.T) {
 		t.Fatalf("%d representatives %v after one left, want 3", len(representatives(net, 0)), settleLimit)
 	}
 }
+
+// TestVersionAboveLimitStillAlive pushes a member past the highest version
+// the others take in, with a forged digest at exactly that version. Its
+// record then stays at the old version in their views. Its messages must
+// still prove it alive, or every other member would check it again as
+// soon as each check returned.
+func TestVersionAboveLimitStillAlive(t *testing.T) {
+	net := oneGroup(t, 8, hierarchytest.Options{Seed: 30})
+	net.RunFor(time.Minute)
+	node := members(net, 0)[0]
+	beat := wire.Heartbeat{Prefix: wire.IDPrefix(node.Contact.ID), Version: 1 << 62}
+	forge(net, node, &wire.GroupSync{Digest: []wire.Heartbeat{beat}})
+	net.RunFor(2 * time.Minute)
+
+	syncs := net.Stats().Messages[wire.TypeGroupSync]
+	net.RunFor(time.Minute)
+	// One round a node a GroupSync, six rounds a minute, and a few checks.
+	if got, limit := net.Stats().Messages[wire.TypeGroupSync]-syncs, 2*6*8; got > limit {
+		t.Errorf("%d GroupSyncs in a minute in a group of 8, want at most %d", got, limit)
+	}
+	if !settled(net, 0, 3) {
+		t.Errorf("group of 8 lost its view: %d representatives", len(representatives(net, 0)))
+	}
+}

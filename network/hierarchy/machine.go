@@ -230,6 +230,10 @@ func wallVersion(now time.Time) uint64 { return uint64(max(now.UnixMilli(), 0)) 
 // million years of milliseconds, so that a node that jumps past a version
 // the group holds cannot overflow. Records and heartbeats above it are
 // ignored.
+//
+// NOTE: records are not signed, so a record forged at maxVersion stays in
+// the group for as long as its owner runs, because the owner cannot write
+// a version above it that the others take in.
 const maxVersion = 1 << 62
 
 // nextVersion advances the node's own record version, which publishes its
