@@ -247,6 +247,66 @@ func TestForgedHeartbeatSuperseded(t *testing.T) {
 	}
 }
 
+// TestHostileDigests sends one member digests that no honest node sends:
+// this node's own prefix at huge numbers, 256 entries of one prefix, 256
+// unknown prefixes, and every member's heartbeat at 2^64-1. The response
+// must be valid, and within a few minutes the group must be back to one
+// view with every heartbeat at most its owner's.
+func TestHostileDigests(t *testing.T) {
+	net := oneGroup(t, 8, hierarchytest.Options{Seed: 29})
+	net.RunFor(time.Minute)
+	target := members(net, 0)[0]
+	self := wire.IDPrefix(target.Contact.ID)
+	other, _ := members(net, 0)[1].Machine.RecordOf(members(net, 0)[1].Contact.ID)
+
+	var repeated, unknown, maxed []wire.Heartbeat
+	rng := rand.New(rand.NewPCG(29, 29))
+	for i := range wire.MaxGroupMembers {
+		h := wire.Heartbeat{Prefix: wire.IDPrefix(other.Contact.ID), Version: other.Version, Beat: other.Beat + uint64(i)}
+		repeated = append(repeated, h)
+		unknown = append(unknown, wire.Heartbeat{Prefix: rng.Uint64(), Version: rng.Uint64(), Beat: rng.Uint64()})
+	}
+	for _, n := range net.GroupNodes(0) {
+		rec, _ := n.Machine.RecordOf(n.Contact.ID)
+		maxed = append(maxed, wire.Heartbeat{Prefix: wire.IDPrefix(n.Contact.ID), Version: rec.Version, Beat: ^uint64(0)})
+	}
+	digests := map[string][]wire.Heartbeat{
+		"own prefix": {
+			{Prefix: self, Version: ^uint64(0), Beat: ^uint64(0)},
+			{Prefix: self, Version: 1 << 61, Beat: 1 << 62},
+			{Prefix: self, Version: 0, Beat: ^uint64(0)},
+		},
+		"one prefix 256 times": repeated,
+		"unknown prefixes":     unknown,
+		"every beat maxed":     maxed,
+	}
+	for _, name := range []string{"own prefix", "one prefix 256 times", "unknown prefixes", "every beat maxed"} {
+		resp := forge(net, target, &wire.GroupSync{Digest: digests[name]})
+		state, ok := resp.(*wire.GroupState)
+		if !ok {
+			t.Fatalf("%s: response %T, want a GroupState", name, resp)
+		}
+		if err := state.Validate(); err != nil {
+			t.Errorf("%s: invalid response: %v", name, err)
+		}
+	}
+
+	// The forged sender counts as a member until its check fails.
+	limit := 3 * time.Minute
+	if !net.RunUntil(limit, func() bool { return settled(net, 0, 3) && recordsCurrent(net, 0) == nil }) {
+		t.Fatalf("group not back to one view %v after the forged digests: %d representatives, %v",
+			limit, len(representatives(net, 0)), recordsCurrent(net, 0))
+	}
+	for _, n := range net.GroupNodes(0) {
+		for _, owner := range net.GroupNodes(0) {
+			own, _ := owner.Machine.RecordOf(owner.Contact.ID)
+			if rec, _ := n.Machine.RecordOf(owner.Contact.ID); rec.Version == own.Version && rec.Beat > own.Beat {
+				t.Errorf("node %d holds heartbeat %d of node %d, which is at %d", n.Index, rec.Beat, owner.Index, own.Beat)
+			}
+		}
+	}
+}
+
 // TestVersionAboveLimitStillAlive pushes a member past the highest version
 // the others take in, with a forged digest at exactly that version. Its
 // record then stays at the old version in their views. Its messages must
