@@ -127,3 +127,69 @@ func shardsHeld(ctx context.Context, t *testing.T, clients []*api.Client) (first
 	}
 	return first8, rest
 }
+
+// TestCellWriteAfterHolderKilled kills one of the 8 Brussels nodes, as a
+// crash would, after the gateway read the cell's members. The cell's code
+// 4+4 has no holder to spare, so the first write used to fail until the
+// gateway took the dead node for down. It must succeed within the same
+// request, with the eighth shard outside the cell, and read back in
+// Turin.
+func TestCellWriteAfterHolderKilled(t *testing.T) {
+	skipTenNodes(t)
+	positions := make([]string, 10)
+	for i := range positions {
+		positions[i] = "50.81,4.38"
+		if i >= 8 {
+			positions[i] = "45.07,7.69"
+		}
+	}
+	nodes, clients := startCells(t, positions)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := clients[0].SetPlacement(ctx, "", "local", api.PlacementCluster); err != nil {
+		t.Fatalf("SetPlacement: %v", err)
+	}
+	turin, err := clients[9].CreateUser(ctx, "turin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := api.Grant{User: "turin", PublicKeys: turin.PublicKeys, Right: api.RightRead}
+	if err := clients[0].Grant(ctx, "", "local", grant); err != nil {
+		t.Fatal(err)
+	}
+	value := make([]byte, 100<<10)
+	rand.Read(value)
+	if _, err := clients[0].PutRecord(ctx, "", "local", "before", bytes.NewReader(value), int64(len(value)), ""); err != nil {
+		t.Fatalf("PutRecord before the kill: %v", err)
+	}
+
+	if err := nodes[3].Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	rand.Read(value)
+	start := time.Now()
+	if _, err := clients[0].PutRecord(ctx, "", "local", "after", bytes.NewReader(value), int64(len(value)), ""); err != nil {
+		t.Fatalf("first PutRecord after killing 1 of the 8 Brussels nodes: %v", err)
+	}
+	t.Logf("the first write after the kill took %v", time.Since(start).Round(time.Millisecond))
+
+	var turinShards int64
+	for _, c := range clients[8:] {
+		st, err := c.StorageStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		turinShards += st.ShardsHeld
+	}
+	if turinShards != 1 {
+		t.Errorf("Turin holds %d shards, want the 1 that replaced the dead Brussels node's", turinShards)
+	}
+
+	var got bytes.Buffer
+	if _, err := clients[9].GetRecord(ctx, "turin", "local", "after", &got); err != nil {
+		t.Fatalf("GetRecord in Turin: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), value) {
+		t.Fatalf("Turin read %d bytes that differ from the %d written", got.Len(), len(value))
+	}
+}

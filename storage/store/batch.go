@@ -105,6 +105,7 @@ func packValues(ks *seal.KeySet, records []BatchRecord) ([]*packed, [][]byte, er
 func (s *Store) writeSegments(ctx context.Context, cell string, v *nsView, segments [][]byte) ([]chunk.ID, error) {
 	ids := make([]chunk.ID, len(segments))
 	errs := make([]error, len(segments))
+	var failed failedHolders
 	slots := make(chan struct{}, s.cfg.Parallelism)
 	var wg sync.WaitGroup
 	for i, seg := range segments {
@@ -112,7 +113,7 @@ func (s *Store) writeSegments(ctx context.Context, cell string, v *nsView, segme
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			errs[i] = s.writeChunk(ctx, cell, ids[i], seg, v.d.Params().Code())
+			errs[i] = s.writeChunk(ctx, cell, ids[i], seg, v.d.Params().Code(), &failed)
 		})
 	}
 	wg.Wait()

@@ -326,22 +326,18 @@ func (s *Store) writeCell(ctx context.Context, v *nsView, want string) string {
 	if cell == "" || checkCell(cell) != nil {
 		return ""
 	}
-	members, err := s.ClusterMembers(ctx, cell)
-	if err != nil || len(members) < minClusterHolders {
-		s.log.Debug("cell has too few holders; placing globally", "namespace", v.name(), "cell", cell,
-			"holders", len(members), "need", minClusterHolders, "err", err)
+	live, err := s.liveMembers(ctx, cell)
+	if err != nil || len(live) < minClusterHolders {
+		s.log.Debug("cell has too few live holders; placing globally", "namespace", v.name(), "cell", cell,
+			"holders", len(live), "need", minClusterHolders, "err", err)
 		return ""
 	}
 	return cell
 }
 
-// closestIn returns up to n candidate holders for target among the
-// registered holders of cell, in XOR order and without nodes known to
-// hold nothing, or the global candidates when cell is "".
-func (s *Store) closestIn(ctx context.Context, cell string, target identity.NodeID, n int) ([]wire.Contact, error) {
-	if cell == "" {
-		return s.closest(ctx, target, n)
-	}
+// liveMembers returns the registered holders of cell without the nodes
+// known to hold nothing and those the Network took for down.
+func (s *Store) liveMembers(ctx context.Context, cell string) ([]wire.Contact, error) {
 	members, err := s.ClusterMembers(ctx, cell)
 	if err != nil {
 		return nil, err
@@ -350,6 +346,36 @@ func (s *Store) closestIn(ctx context.Context, cell string, target identity.Node
 	kept := slices.DeleteFunc(slices.Clone(members), func(c wire.Contact) bool { return s.isNotHolder(c.ID, now) })
 	if down, ok := s.peers.net.(DownKnower); ok && !ProbesDown(ctx) {
 		kept = down.WithoutDown(kept)
+	}
+	return kept, nil
+}
+
+// forgetMembers drops failed holders from the cached member list of cell,
+// so that writes and reads through this gateway skip them until the list
+// is read again, at most memberCacheTTL later. A write calls it for the
+// holders whose PutShard failed, which the Network may not yet take for
+// down.
+func (s *Store) forgetMembers(cell string, failed map[identity.NodeID]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cm, ok := s.members[cell]
+	if !ok {
+		return
+	}
+	cm.members = slices.DeleteFunc(slices.Clone(cm.members), func(c wire.Contact) bool { return failed[c.ID] })
+	s.members[cell] = cm
+}
+
+// closestIn returns up to n candidate holders for target among the live
+// registered holders of cell, in XOR order, or the global candidates when
+// cell is "".
+func (s *Store) closestIn(ctx context.Context, cell string, target identity.NodeID, n int) ([]wire.Contact, error) {
+	if cell == "" {
+		return s.closest(ctx, target, n)
+	}
+	kept, err := s.liveMembers(ctx, cell)
+	if err != nil {
+		return nil, err
 	}
 	kept = sortByDistance(target, kept)
 	return kept[:min(len(kept), n)], nil

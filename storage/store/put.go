@@ -158,6 +158,7 @@ func (s *Store) chunkValue(ctx context.Context, v *nsView, r io.Reader, dr *draf
 		slots   = make(chan struct{}, s.cfg.Parallelism)
 		written = make(map[chunk.ID]bool)
 		done    int64
+		failed  failedHolders
 	)
 	code := v.d.Params().Code()
 	for ctx.Err() == nil {
@@ -192,7 +193,7 @@ func (s *Store) chunkValue(ctx context.Context, v *nsView, r io.Reader, dr *draf
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			if err := s.writeChunk(ctx, dr.cell, ref.ID, sealed, code); err != nil {
+			if err := s.writeChunk(ctx, dr.cell, ref.ID, sealed, code, &failed); err != nil {
 				cancel(err)
 			}
 		})

@@ -8,8 +8,6 @@ import (
 
 	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/wire"
-	"github.com/yuinet/yui/storage/chunk"
-	"github.com/yuinet/yui/storage/erasure"
 )
 
 // spareCandidates is how many nodes beyond the ones needed a lookup
@@ -55,7 +53,10 @@ func (s *Store) replicate(ctx context.Context, target identity.NodeID, n int, t 
 // the first want, and the first to store fills the slot. A slow holder is thus backed up after one attempt
 // timeout instead of stalling the write for the whole request timeout,
 // and still fills its slot if it responds first. It returns the holder of
-// each slot, in slot order.
+// each slot, in slot order. When a slot stays empty it returns the holders
+// of the filled slots, a zero contact for the others, and an error
+// wrapping ErrUnavailable. After a refusal that every holder would repeat
+// it returns only the error.
 func placeEach(ctx context.Context, cands []wire.Contact, want int, attempt time.Duration, put func(ctx context.Context, slot int, c wire.Contact) error) ([]wire.Contact, error) {
 	p := &placement{cands: cands, want: want, attempt: attempt, put: put, next: min(want, len(cands))}
 	placed := make([]wire.Contact, want)
@@ -70,7 +71,7 @@ func placeEach(ctx context.Context, cands []wire.Contact, want int, attempt time
 	}
 	for slot := range want {
 		if !ok[slot] {
-			return nil, fmt.Errorf("%w: stored %d of %d copies; first failure: %w", ErrUnavailable, countTrue(ok), want, p.firstErr)
+			return placed, fmt.Errorf("%w: stored %d of %d copies; first failure: %w", ErrUnavailable, countTrue(ok), want, p.firstErr)
 		}
 	}
 	return placed, nil
@@ -182,37 +183,4 @@ func countTrue(b []bool) int {
 		}
 	}
 	return n
-}
-
-// writeChunk codes a sealed chunk and stores shard i on the i-th closest
-// holder, among the holders of cell when it is set, substituting the next
-// closest for failures. It returns once every shard is stored durably.
-func (s *Store) writeChunk(ctx context.Context, cell string, id chunk.ID, sealed []byte, nominal erasure.Params) error {
-	cands, err := s.closestIn(ctx, cell, ChunkKey(id), nominal.Total()+spareCandidates)
-	if err != nil {
-		return err
-	}
-	if len(cands) == 0 {
-		return fmt.Errorf("%w: no holder found for chunk %s", ErrUnavailable, id)
-	}
-	p := codeFor(nominal, len(cands), len(sealed))
-	shards, err := erasure.Encode(p, sealed)
-	if err != nil {
-		return fmt.Errorf("store: code chunk %s: %w", id, err)
-	}
-	encoded := make([][]byte, len(shards))
-	for i, sh := range shards {
-		if encoded[i], err = erasure.MarshalShard(sh); err != nil {
-			return err
-		}
-	}
-	attempt := s.rtt.attemptTimeout(wire.TypePutShard, s.cfg.RequestTimeout)
-	_, err = placeEach(ctx, cands, len(shards), attempt, func(ctx context.Context, slot int, c wire.Contact) error {
-		_, err := s.request(ctx, c, &wire.PutShard{Chunk: wire.Hash(id), Shard: encoded[slot], Cell: cell})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: write chunk %s: %w", id, err)
-	}
-	return nil
 }
