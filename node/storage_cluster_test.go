@@ -193,3 +193,43 @@ func TestCellWriteAfterHolderKilled(t *testing.T) {
 		t.Fatalf("Turin read %d bytes that differ from the %d written", got.Len(), len(value))
 	}
 }
+
+// TestGlobalWriteAfterHoldersKilled kills 2 of 10 nodes of a namespace
+// placed globally. The 10 nodes the gateway finds code a chunk 5+5 with
+// no node to spare, so the first write used to fail as in a cell. It must
+// store the value within the same request, and read back.
+func TestGlobalWriteAfterHoldersKilled(t *testing.T) {
+	skipTenNodes(t)
+	positions := make([]string, 10)
+	for i := range positions {
+		positions[i] = "50.81,4.38"
+	}
+	nodes, clients := startCells(t, positions)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	value := make([]byte, 100<<10)
+	rand.Read(value)
+	if _, err := clients[0].PutRecord(ctx, "", "spread", "before", bytes.NewReader(value), int64(len(value)), ""); err != nil {
+		t.Fatalf("PutRecord before the kill: %v", err)
+	}
+
+	for _, n := range []*Node{nodes[3], nodes[6]} {
+		if err := n.Kill(); err != nil {
+			t.Fatalf("Kill: %v", err)
+		}
+	}
+	rand.Read(value)
+	start := time.Now()
+	if _, err := clients[0].PutRecord(ctx, "", "spread", "after", bytes.NewReader(value), int64(len(value)), ""); err != nil {
+		t.Fatalf("first PutRecord after killing 2 of 10 nodes: %v", err)
+	}
+	t.Logf("the first write after the kill took %v", time.Since(start).Round(time.Millisecond))
+
+	var got bytes.Buffer
+	if _, err := clients[0].GetRecord(ctx, "", "spread", "after", &got); err != nil {
+		t.Fatalf("GetRecord: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), value) {
+		t.Fatalf("read %d bytes that differ from the %d written", got.Len(), len(value))
+	}
+}
