@@ -49,9 +49,13 @@
 // follows it, also make a member dead, and a Leave makes it dead at once.
 // Dead records stay as tombstones for ten minutes so that stale gossip
 // cannot revive them; a restarted node writes versions from its wall
-// clock in milliseconds and so supersedes its old records. A GroupSync to
-// a member not yet verified, such as a new one, carries every record in
-// full.
+// clock in milliseconds and so supersedes its old records. A node that
+// sees a version of its own record above its own, or a heartbeat above its
+// own for its current version, writes a new version above it: the first
+// comes from a run with a faster clock, the second is forged. A GroupSync
+// to a member not yet verified, such as a new one, carries every record in
+// full, and so does a GroupState for two members whose IDs share the
+// 8-byte prefix that names them in a digest.
 //
 // Names learned by gossip, beacons or forwarded paths are verified with a
 // GroupSync of their own before they count as members. Any node that
