@@ -289,7 +289,7 @@ func (m *Machine) groupState(requester identity.NodeID, msg *wire.GroupSync) *wi
 			if len(state.Members) < wire.MaxGroupMembers {
 				state.Members = append(state.Members, record())
 			}
-		case version == k.Version && beat > k.Beat:
+		case version == k.Version && beat > k.Beat && len(state.Digest) < wire.MaxGroupMembers:
 			state.Digest = append(state.Digest, wire.Heartbeat{Prefix: wire.IDPrefix(id), Version: version, Beat: beat})
 		}
 	}

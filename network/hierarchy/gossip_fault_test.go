@@ -330,3 +330,42 @@ func TestVersionAboveLimitStillAlive(t *testing.T) {
 		t.Errorf("group of 8 lost its view: %d representatives", len(representatives(net, 0)))
 	}
 }
+
+// TestFullGroupResponseValid fills a node's group to MaxGroup and sends it
+// a GroupSync from one more node, whose request names every record the
+// node holds at a lower heartbeat. The response must still fit the limits
+// of a valid message.
+func TestFullGroupResponseValid(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	self := wire.Contact{ID: randomID(rand.New(rand.NewPCG(31, 0))), Addr: hierarchytest.Addr(0)}
+	m := hierarchy.New(self, hierarchy.Score{Capacity: 100, Link: 100}, hier, 31, now)
+	rng := rand.New(rand.NewPCG(31, 31))
+	var recs []wire.Member
+	for i := range hier.WithDefaults().MaxGroup {
+		rec := wire.Member{Contact: wire.Contact{ID: randomID(rng), Addr: hierarchytest.Addr(i + 1)}, Version: 1, Beat: 5}
+		m.HandleRequest(now, rec.Contact, uint64(i+1), &wire.GroupSync{Members: []wire.Member{rec}})
+		recs = append(recs, rec)
+	}
+	// One gossip round raises the node's own heartbeat above 0.
+	now = now.Add(hier.WithDefaults().GossipInterval * 11 / 10)
+	m.Tick(now)
+	m.Outbox()
+	if got := len(m.Group()); got != hier.WithDefaults().MaxGroup {
+		t.Fatalf("node lists %d members, want %d", got, hier.WithDefaults().MaxGroup)
+	}
+
+	own, _ := m.RecordOf(self.ID)
+	msg := &wire.GroupSync{Members: []wire.Member{{Contact: self, Version: own.Version}}}
+	for _, rec := range recs {
+		msg.Digest = append(msg.Digest, wire.Heartbeat{Prefix: wire.IDPrefix(rec.Contact.ID), Version: rec.Version})
+	}
+	from := wire.Contact{ID: randomID(rng), Addr: hierarchytest.Addr(900)}
+	resp := m.HandleRequest(now, from, 1000, msg)
+	state, ok := resp.(*wire.GroupState)
+	if !ok {
+		t.Fatalf("response %T, want a GroupState", resp)
+	}
+	if err := state.Validate(); err != nil {
+		t.Errorf("invalid response: %v", err)
+	}
+}
