@@ -369,3 +369,34 @@ func TestFullGroupResponseValid(t *testing.T) {
 		t.Errorf("invalid response: %v", err)
 	}
 }
+
+// TestIsolatedNodeReturns cuts one node off its group for longer than a
+// tombstone lasts, so that it counts every other node dead and takes a
+// seat of its own. When its beacons reach the group again, the group must
+// take it back with its current record and return to 3 representatives.
+func TestIsolatedNodeReturns(t *testing.T) {
+	for _, rep := range []bool{false, true} {
+		t.Run(fmt.Sprint("representative ", rep), func(t *testing.T) {
+			net := oneGroup(t, 10, hierarchytest.Options{Seed: 32})
+			net.RunFor(time.Minute)
+			node := members(net, 0)[0]
+			if rep {
+				node = representatives(net, 0)[0]
+			}
+			net.Split(node)
+			net.RunFor(12 * time.Minute)
+			if !node.Machine.IsRepresentative() || len(node.Machine.Group()) != 0 {
+				t.Fatalf("isolated node lists %d members, representative %v; want none, true",
+					len(node.Machine.Group()), node.Machine.IsRepresentative())
+			}
+
+			net.Heal()
+			net.Beacon(node)
+			limit := time.Minute
+			if !net.RunUntil(limit, func() bool { return settled(net, 0, 3) && recordsCurrent(net, 0) == nil }) {
+				t.Fatalf("group not whole %v after the isolated node returned: %d representatives, %v",
+					limit, len(representatives(net, 0)), recordsCurrent(net, 0))
+			}
+		})
+	}
+}
