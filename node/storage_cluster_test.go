@@ -23,6 +23,23 @@ func skipTenNodes(t *testing.T) {
 	}
 }
 
+// clusterNamespaceReadInTurin places namespace "local" by cluster and
+// grants read access on it to user "turin" of node 9, in the other cell.
+func clusterNamespaceReadInTurin(ctx context.Context, t *testing.T, clients []*api.Client) {
+	t.Helper()
+	if err := clients[0].SetPlacement(ctx, "", "local", api.PlacementCluster); err != nil {
+		t.Fatalf("SetPlacement: %v", err)
+	}
+	turin, err := clients[9].CreateUser(ctx, "turin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := api.Grant{User: "turin", PublicKeys: turin.PublicKeys, Right: api.RightRead}
+	if err := clients[0].Grant(ctx, "", "local", grant); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // startCells starts nodes over QUIC on loopback at the given positions,
 // waits until each lists all others as peers, and registers every node in its
 // cell's directory at once instead of after the first wait.
@@ -69,17 +86,7 @@ func TestNamespacePlacedInCell(t *testing.T) {
 		t.Fatalf("cells %q and %q, want 50.5,4.0 and 45.0,7.5", a, b)
 	}
 
-	if err := clients[0].SetPlacement(ctx, "", "local", api.PlacementCluster); err != nil {
-		t.Fatalf("SetPlacement: %v", err)
-	}
-	turin, err := clients[9].CreateUser(ctx, "turin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	grant := api.Grant{User: "turin", PublicKeys: turin.PublicKeys, Right: api.RightRead}
-	if err := clients[0].Grant(ctx, "", "local", grant); err != nil {
-		t.Fatal(err)
-	}
+	clusterNamespaceReadInTurin(ctx, t, clients)
 	value := make([]byte, 300<<10)
 	rand.Read(value)
 	if _, err := clients[0].PutRecord(ctx, "", "local", "v", bytes.NewReader(value), int64(len(value)), ""); err != nil {
@@ -146,17 +153,7 @@ func TestCellWriteAfterHolderKilled(t *testing.T) {
 	nodes, clients := startCells(t, positions)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := clients[0].SetPlacement(ctx, "", "local", api.PlacementCluster); err != nil {
-		t.Fatalf("SetPlacement: %v", err)
-	}
-	turin, err := clients[9].CreateUser(ctx, "turin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	grant := api.Grant{User: "turin", PublicKeys: turin.PublicKeys, Right: api.RightRead}
-	if err := clients[0].Grant(ctx, "", "local", grant); err != nil {
-		t.Fatal(err)
-	}
+	clusterNamespaceReadInTurin(ctx, t, clients)
 	value := make([]byte, 100<<10)
 	rand.Read(value)
 	if _, err := clients[0].PutRecord(ctx, "", "local", "before", bytes.NewReader(value), int64(len(value)), ""); err != nil {

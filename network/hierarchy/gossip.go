@@ -1,6 +1,7 @@
 package hierarchy
 
 import (
+	"slices"
 	"time"
 
 	"github.com/yuinet/yui/network/identity"
@@ -377,7 +378,7 @@ func (m *Machine) refreshExternals(now time.Time, force bool) {
 			fresh = append(fresh, s)
 		}
 	}
-	if len(fresh) > 0 && !sameSeeds(fresh, m.externals) {
+	if len(fresh) > 0 && !slices.Equal(fresh, m.externals) {
 		m.externals = fresh
 		m.recordChanged = true
 	}
@@ -388,18 +389,6 @@ func (m *Machine) refreshExternals(now time.Time, force bool) {
 func (m *Machine) externalsInTable() bool {
 	for _, s := range m.externals {
 		if !m.routing.Contains(s.id) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameSeeds(a, b []seed) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
 			return false
 		}
 	}
