@@ -18,6 +18,13 @@ func sampleSearchMessages() []Message {
 		&IndexLookup{Namespace: "ns", Token: Hash{4}, After: []byte("cursor"), Limit: 10},
 		&IndexEntries{Entries: [][]byte{[]byte("a"), []byte("b")}, Next: []byte("next")},
 		&IndexEntries{Entries: [][]byte{}},
+		&IndexSync{Namespace: "ns", Partition: 7, Count: 12, Digest: Hash{5}},
+		&IndexBuckets{Buckets: []IndexBucket{}},
+		&IndexBuckets{Buckets: make([]IndexBucket, IndexBucketCount)},
+		&IndexList{Namespace: "ns", Partition: 7, Bucket: 200},
+		&IndexList{Namespace: "ns", Partition: 7, Bucket: 1, After: make([]byte, IndexKeySize), Limit: 10},
+		&IndexKeys{Keys: [][]byte{make([]byte, IndexKeySize)}, Next: bytes.Repeat([]byte{9}, IndexKeySize)},
+		&IndexKeys{Keys: [][]byte{}},
 	}
 }
 
@@ -47,6 +54,10 @@ func TestSearchDecodeRejects(t *testing.T) {
 	for i := range manyEntries {
 		manyEntries[i] = []byte{1}
 	}
+	manyKeys := make([][]byte, MaxIndexKeys+1)
+	for i := range manyKeys {
+		manyKeys[i] = make([]byte, IndexKeySize)
+	}
 	tests := []struct {
 		name string
 		msg  Message
@@ -61,6 +72,14 @@ func TestSearchDecodeRejects(t *testing.T) {
 		{"lookup with high limit", &IndexLookup{Namespace: "ns", Limit: MaxIndexEntries + 1}},
 		{"entries with large entry", &IndexEntries{Entries: [][]byte{big}}},
 		{"entries with too many", &IndexEntries{Entries: manyEntries}},
+		{"sync without namespace", &IndexSync{Partition: 1}},
+		{"buckets of a wrong count", &IndexBuckets{Buckets: make([]IndexBucket, 3)}},
+		{"list without namespace", &IndexList{Bucket: 1}},
+		{"list with short cursor", &IndexList{Namespace: "ns", After: make([]byte, IndexKeySize-1)}},
+		{"list with high limit", &IndexList{Namespace: "ns", Limit: MaxIndexKeys + 1}},
+		{"keys with short key", &IndexKeys{Keys: [][]byte{make([]byte, IndexKeySize-1)}}},
+		{"keys with too many", &IndexKeys{Keys: manyKeys}},
+		{"keys with long cursor", &IndexKeys{Keys: [][]byte{}, Next: make([]byte, IndexKeySize+1)}},
 	}
 	for _, tt := range tests {
 		// Encode does not validate, so it produces what a faulty or
