@@ -86,13 +86,20 @@ func newCluster(t testing.TB, n int, numbers ...string) *testCluster {
 }
 
 func (c *testCluster) add(i int, numbers []string) *testNode {
-	t := c.t
 	id, err := identity.New()
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
+	return c.addWithID(i, id, numbers)
+}
+
+// addWithID starts node number i, which sets its address, with identity
+// id.
+func (c *testCluster) addWithID(i int, id *identity.Identity, numbers []string) *testNode {
+	t := c.t
 	opts := engine.Options{Logger: quietLogger(), CacheSize: 4 << 20}
 	var eng *engine.DB
+	var err error
 	if c.disk {
 		eng, err = engine.Open(t.TempDir(), opts)
 	} else {

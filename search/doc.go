@@ -31,6 +31,21 @@
 // entries of a token when asked. It never sees a sensor id, a value or a
 // record key.
 //
+// Postings are written to a majority of a partition's holders and read
+// from the complementary number, so a lookup finds every posting while
+// fewer holders have changed than the quorums allow. Each holder runs a
+// Repairer pass on the node's repair interval to keep the holder sets
+// complete as nodes come and go. For each partition it stores, the pass
+// sends the partition's count and digest to the current closest holders.
+// Where a holder's digest differs, it lists that holder's keys in the
+// buckets (second token byte) that differ, and sends the postings the
+// holder lacks. A closer node
+// that joins gets the postings (handover), and so does the node that
+// takes the place of a failed holder (repair). Adding a posting twice
+// stores it once, and no message deletes postings, so a transfer never
+// brings back a deleted one. A posting is lost only when every node that
+// stores it fails before a pass copies it.
+//
 // # Queries
 //
 // A Querier turns a Query into sets of tokens, one set per condition; a

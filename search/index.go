@@ -70,17 +70,21 @@ func NewIndex(cfg IndexConfig) (*Index, error) {
 
 // IsSearchType reports whether t is a message of the search protocol.
 func IsSearchType(t wire.Type) bool {
-	return t >= wire.TypeIndexAdd && t <= wire.TypeIndexEntries
+	return t >= wire.TypeIndexAdd && t <= wire.TypeIndexKeys
 }
 
-// HandleMessage serves an IndexAdd or IndexLookup from a peer, and
-// returns nil for any other message.
+// HandleMessage serves an IndexAdd, IndexLookup, IndexSync or IndexList
+// from a peer, and returns nil for any other message.
 func (x *Index) HandleMessage(_ context.Context, from transport.Peer, msg wire.Message) wire.Message {
 	switch m := msg.(type) {
 	case *wire.IndexAdd:
 		return x.add(from, m)
 	case *wire.IndexLookup:
 		return x.lookup(from, m)
+	case *wire.IndexSync:
+		return x.sync(from, m)
+	case *wire.IndexList:
+		return x.list(from, m)
 	}
 	return nil
 }

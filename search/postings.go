@@ -54,12 +54,12 @@ func (p *postings) copies(cands []wire.Contact) int { return min(p.replicas, len
 // writeQuorum is how many of n holders must store a posting for an add
 // to succeed, and readQuorum how many must respond to a lookup. While the
 // holders stay the same, a lookup then reaches at least one holder of
-// every posting added.
+// every posting added. When they change, the Repairer of each holder
+// sends the postings to the partition's new holders.
 //
-// NOTE: postings are not yet handed over when closer nodes join or
-// repaired when holders fail, so a posting can be lost from view once
-// its partition's closest nodes have changed more than the quorums
-// allow.
+// NOTE: between two repair passes, a lookup can still miss a posting if
+// more of its partition's closest nodes changed than the quorums allow,
+// such as two of three replaced at once.
 func writeQuorum(n int) int { return n/2 + 1 }
 func readQuorum(n int) int  { return n - writeQuorum(n) + 1 }
 

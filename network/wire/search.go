@@ -96,9 +96,9 @@ type IndexBucket struct {
 	Digest Hash
 }
 
-// IndexList asks an index holder for the keys of the postings it holds
-// in one bucket of a partition, in key order, starting after the key
-// After (empty for the first page). Limit caps the keys returned; 0
+// IndexList requests from an index holder the keys of the postings it
+// stores in one bucket of a partition, in key order, starting after the
+// key After (empty for the first page). Limit caps the keys returned; 0
 // means MaxIndexKeys.
 type IndexList struct {
 	Namespace string `cbor:"1,keyasint"`
