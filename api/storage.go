@@ -251,6 +251,12 @@ type RepairReport struct {
 	CorruptDropped    int   `json:"corrupt_dropped"`
 	// Errors counts failed requests, which the next pass retries.
 	Errors int `json:"errors"`
+	// IndexPartitions counts the search index partitions held here and
+	// checked, IndexPostingsSent the postings sent to their holders that
+	// lacked them, and IndexErrors the transfers that failed.
+	IndexPartitions   int `json:"index_partitions"`
+	IndexPostingsSent int `json:"index_postings_sent"`
+	IndexErrors       int `json:"index_errors"`
 	// DurationMs is the pass's duration in milliseconds.
 	DurationMs float64 `json:"duration_ms"`
 }

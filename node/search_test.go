@@ -138,3 +138,51 @@ func TestQueryOverQUIC(t *testing.T) {
 		t.Errorf("query with limit -1: %v, want status 400", err)
 	}
 }
+
+// TestIndexRepairOverQUIC adds a fourth node to a trio that holds an
+// index: the repair passes of the trio send it the postings of the
+// partitions it now holds, and a later pass finds every holder in sync
+// and sends nothing.
+func TestIndexRepairOverQUIC(t *testing.T) {
+	nodes, clients := startTrio(t)
+	ctx := context.Background()
+	all := ulbReadings(t, 300)
+	if _, err := clients[0].WriteReadings(ctx, "", "library", all); err != nil {
+		t.Fatalf("WriteReadings: %v", err)
+	}
+	fourth := startLocal(t, filepath.Join(t.TempDir(), "d"), nodes[0].Addr().String())
+	nodes = append(nodes, fourth)
+	clients = append(clients, api.NewClient(fourth.APIAddr()))
+	for _, n := range nodes {
+		waitFor(t, n.ID().Short()+" to know the 3 others", func() bool { return len(n.Peers()) == 3 })
+	}
+
+	sent := 0
+	for i, c := range clients[:3] {
+		rep, err := c.Repair(ctx)
+		if err != nil {
+			t.Fatalf("repair on node %d: %v", i, err)
+		}
+		if rep.IndexPartitions == 0 {
+			t.Errorf("node %d checked no index partition", i)
+		}
+		if rep.IndexErrors != 0 {
+			t.Errorf("node %d: %d index transfers failed", i, rep.IndexErrors)
+		}
+		sent += rep.IndexPostingsSent
+	}
+	if sent == 0 {
+		t.Fatal("the trio sent the new node no postings")
+	}
+	t.Logf("the trio sent the new node %d postings", sent)
+
+	for i, c := range clients {
+		rep, err := c.Repair(ctx)
+		if err != nil {
+			t.Fatalf("second repair on node %d: %v", i, err)
+		}
+		if rep.IndexPostingsSent != 0 || rep.IndexErrors != 0 {
+			t.Errorf("second repair on node %d sent %d postings with %d errors, want none", i, rep.IndexPostingsSent, rep.IndexErrors)
+		}
+	}
+}

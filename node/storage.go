@@ -12,6 +12,7 @@ import (
 
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
+	"github.com/yuinet/yui/search"
 	"github.com/yuinet/yui/storage/engine"
 	"github.com/yuinet/yui/storage/store"
 )
@@ -76,6 +77,9 @@ type storage struct {
 	repairMu sync.Mutex
 	repairer *store.Repairer
 	scrubber *store.Repairer // a Repairer that also scrubs
+	// indexRepairer hands over and repairs the search postings held
+	// here, after each store pass.
+	indexRepairer *search.Repairer
 
 	stop chan struct{}
 	done sync.WaitGroup
@@ -154,6 +158,9 @@ func (n *Node) startStorage() error {
 	if s.scrubber, err = store.NewRepairer(store.RepairConfig{Holder: s.holder, Network: s.net, Scrub: true, Logger: n.cfg.Logger}); err != nil {
 		return err
 	}
+	if s.indexRepairer, err = search.NewRepairer(search.RepairConfig{Index: n.search.index, Network: s.net, Logger: n.cfg.Logger}); err != nil {
+		return err
+	}
 	s.done.Add(1)
 	go n.repairPeriodically()
 	s.done.Add(1)
@@ -209,7 +216,7 @@ func (n *Node) repairPeriodically() {
 			return
 		case <-time.After(wait):
 		}
-		if _, err := n.repair(ctx, pass%scrubEvery == 0); err != nil && ctx.Err() == nil {
+		if _, _, err := n.repair(ctx, pass%scrubEvery == 0); err != nil && ctx.Err() == nil {
 			n.log.Error("repair pass failed", "pass", pass, "err", err)
 		}
 	}
@@ -264,15 +271,22 @@ func (n *Node) joinClusterPeriodically() {
 	}
 }
 
-// repair runs one repair pass, after any pass in progress.
-func (n *Node) repair(ctx context.Context, scrub bool) (store.RepairReport, error) {
+// repair runs one repair pass of the store, then one of the search
+// postings held here, after any pass in progress.
+func (n *Node) repair(ctx context.Context, scrub bool) (store.RepairReport, search.RepairReport, error) {
 	s := n.storage
 	s.repairMu.Lock()
 	defer s.repairMu.Unlock()
+	r := s.repairer
 	if scrub {
-		return s.scrubber.Run(ctx)
+		r = s.scrubber
 	}
-	return s.repairer.Run(ctx)
+	rep, err := r.Run(ctx)
+	if err != nil {
+		return rep, search.RepairReport{}, err
+	}
+	indexRep, err := s.indexRepairer.Run(ctx)
+	return rep, indexRep, err
 }
 
 // closeStorage stops the store's background work and closes its

@@ -419,7 +419,7 @@ func (n *Node) serveStorageStats(w http.ResponseWriter, r *http.Request) {
 
 func (n *Node) serveRepair(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rep, err := n.repair(r.Context(), false)
+	rep, indexRep, err := n.repair(r.Context(), false)
 	if err != nil {
 		n.writeStoreError(w, r, fmt.Errorf("node: repair pass: %w", err))
 		return
@@ -441,6 +441,9 @@ func (n *Node) serveRepair(w http.ResponseWriter, r *http.Request) {
 		TombstonesDropped: rep.TombstonesDropped,
 		CorruptDropped:    rep.CorruptDropped,
 		Errors:            rep.Errors,
+		IndexPartitions:   indexRep.Partitions,
+		IndexPostingsSent: indexRep.PostingsSent,
+		IndexErrors:       indexRep.Errors,
 		DurationMs:        float64(time.Since(start)) / float64(time.Millisecond),
 	})
 }
