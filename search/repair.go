@@ -55,7 +55,7 @@ type RepairReport struct {
 // again never brings back a deleted posting.
 //
 // NOTE: a node that is no longer among a partition's holders keeps its
-// copy and keeps checking it on every pass, which costs disk and one
+// copy and keeps checking it on every pass. That costs disk and one
 // digest request per holder and partition, but no posting transfer once
 // the holders are complete.
 type Repairer struct {
@@ -122,10 +122,10 @@ func (r *Repairer) Run(ctx context.Context) (RepairReport, error) {
 	return rep, nil
 }
 
-// repairPartition brings the partition's current holders up to the
-// postings held here. It walks the candidates closest first and counts
-// this node as a holder when it is one, and takes the next candidate in
-// place of one that fails, as a write does.
+// repairPartition sends the partition's current holders the postings
+// held here that they lack. It walks the candidates closest first and
+// counts this node as a holder when it is one. As in a write, a failed
+// candidate is replaced by the next one.
 func (r *Repairer) repairPartition(ctx context.Context, rep *RepairReport, failed map[identity.NodeID]bool, ns string, part byte) error {
 	local, err := r.x.digest(ns, part)
 	if err != nil {
