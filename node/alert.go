@@ -161,8 +161,11 @@ func (s *alertService) close() {
 	})
 }
 
-// publish hands the Machine an alert signed by a local client.
+// publish hands the Machine an alert signed by a local client. It rereads
+// the authorities file first, so that an alert sent right after 'yui
+// authority create' or 'add' is not rejected before the next poll.
 func (s *alertService) publish(signed *alert.Signed) error {
+	s.reloadAuthorities()
 	s.mu.Lock()
 	err := s.machine.Publish(time.Now(), signed)
 	s.mu.Unlock()

@@ -148,3 +148,21 @@ func TestAlertsReloadAuthorities(t *testing.T) {
 		return err == nil
 	})
 }
+
+func TestAlertSendRightAfterTrust(t *testing.T) {
+	dir := t.TempDir()
+	n := startLocal(t, dir)
+	city, err := alert.CreateSigner(dir, "city")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alert.AddAuthority(dir, city.Authority()); err != nil {
+		t.Fatal(err)
+	}
+	// No wait: the send must not depend on the node's once-a-second poll of
+	// the authorities file.
+	signed := signTestAlert(t, city, 1, "Shelter open at the gym")
+	if _, err := api.NewClient(n.APIAddr()).SendAlert(context.Background(), signed.Raw); err != nil {
+		t.Fatalf("alert sent right after trusting its authority: %v", err)
+	}
+}
