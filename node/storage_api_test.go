@@ -255,3 +255,43 @@ func TestPutCutShortStoresNothing(t *testing.T) {
 		t.Errorf("get of the cut-short write: error %v, want ErrNotFound", err)
 	}
 }
+
+func TestCreateUserTwice(t *testing.T) {
+	n := startLocal(t, t.TempDir())
+	client := api.NewClient(n.APIAddr())
+	ctx := context.Background()
+	first, err := client.CreateUser(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = client.CreateUser(ctx, "bob")
+	var status *api.StatusError
+	if !errors.As(err, &status) {
+		t.Fatalf("second CreateUser = %v, want an API status error", err)
+	}
+	if status.Code != api.CodeExists {
+		t.Errorf("code = %q, want %q", status.Code, api.CodeExists)
+	}
+	if want := `user "bob" already exists`; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not contain %q", err, want)
+	}
+
+	users, err := client.Users(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, u := range users {
+		if u.Name != "bob" {
+			continue
+		}
+		found = true
+		if u.Fingerprint != first.Fingerprint {
+			t.Errorf("bob's fingerprint = %s after the second create, want %s", u.Fingerprint, first.Fingerprint)
+		}
+	}
+	if !found {
+		t.Errorf("users %+v do not list bob", users)
+	}
+}

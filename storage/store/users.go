@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,16 @@ const usersDir = "users"
 
 // ErrUnknownUser reports a user name with no key file on this node.
 var ErrUnknownUser = errors.New("store: unknown user")
+
+// userExistsError reports a user name that already has a key file on this
+// node. It matches fs.ErrExist, so the API returns status 409.
+type userExistsError struct{ name, path string }
+
+func (e *userExistsError) Error() string {
+	return fmt.Sprintf("store: user %q already exists, with key file %s; 'yui user ls' lists the users", e.name, e.path)
+}
+
+func (e *userExistsError) Is(target error) bool { return target == fs.ErrExist }
 
 // CreateUser creates a user with fresh keys in the node's data folder and
 // returns its public half. It rejects a name that already exists.
@@ -47,7 +58,11 @@ func (s *Store) createUserLocked(name string) (*seal.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := seal.SaveUser(s.userPath(name), u); err != nil {
+	err = seal.SaveUser(s.userPath(name), u)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, &userExistsError{name: name, path: s.userPath(name)}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("store: create user %q: %w", name, err)
 	}
 	s.users[name] = u
