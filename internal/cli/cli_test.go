@@ -154,3 +154,25 @@ func TestIsWasm(t *testing.T) {
 		}
 	}
 }
+
+func TestWrongArgumentCountNamesUsage(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"lookup"}, "lookup takes KEY|ID, got 0 arguments; usage: yui lookup KEY|ID"},
+		{[]string{"lookup", "a", "b"}, "lookup takes KEY|ID, got 2 arguments"},
+		{[]string{"import", "--ns", "lab"}, "usage: yui import FILE... --ns NAMESPACE"},
+		{[]string{"put", "sensors"}, "put takes NAMESPACE KEY [FILE|-], got 1 argument;"},
+	}
+	for _, c := range cases {
+		_, err := run(t, append(c.args, "--data-dir", t.TempDir())...)
+		if err == nil {
+			t.Errorf("%q succeeded, want a usage error", c.args)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %q does not contain %q", c.args, err, c.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,7 +72,9 @@ numbers are always UTC.`,
   yui import AirQualityUCI.csv --ns air --map 'date=Date,time=Time,source=@turin'
   yui import readings.txt --ns lab --map 'time=0:unix_ms,source=1,ignore=2,temperature=3'
   yui import data.txt --ns lab --locations mote_locs.txt`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			return rangeArgs("import", "FILE... --ns NAMESPACE", 1, math.MaxInt, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if namespace == "" {
 				return errors.New("import needs a namespace: pass --ns NAMESPACE")

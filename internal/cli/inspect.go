@@ -145,7 +145,9 @@ func newLookupCommand(g *globalFlags) *cobra.Command {
 		Long: `Run an iterative lookup on the node and print the closest nodes, the
 hops and the time it took. An argument of 64 hexadecimal digits is a
 node ID; anything else is a key, looked up by its SHA-256 hash.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			return rangeArgs("lookup", "KEY|ID", 1, 1, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client, ctx, cancel, err := connect(cmd.Context(), g)
 			if err != nil {

@@ -467,7 +467,11 @@ func checkRecordName(namespace, key string) error {
 // usage when it is wrong.
 func rangeArgs(command, usage string, least, most int, args []string) error {
 	if len(args) < least || len(args) > most {
-		return fmt.Errorf("%s takes %s, got %d arguments; usage: yui %s %s", command, usage, len(args), command, usage)
+		noun := "arguments"
+		if len(args) == 1 {
+			noun = "argument"
+		}
+		return fmt.Errorf("%s takes %s, got %d %s; usage: yui %s %s", command, usage, len(args), noun, command, usage)
 	}
 	return nil
 }
