@@ -198,8 +198,15 @@ or was not heard for that long.`,
 			}
 			defer cancel()
 			loc, err := client.TagLocation(ctx, sf.user, owner, args[0], q)
-			if errors.Is(err, api.ErrNotFound) && !cmd.Flags().Changed("owner") {
-				return fmt.Errorf("%w. For a tag that another user shared with %s, name that user with --owner", err, sf.user)
+			if errors.Is(err, api.ErrNotFound) {
+				// The server's message names the tag's internal namespace
+				// and record hash, which mean nothing to the user, so the
+				// error names the tag instead.
+				if cmd.Flags().Changed("owner") {
+					return fmt.Errorf("tag %q of %s: %w; 'yui tag add %s --user %s' creates it", args[0], owner, api.ErrNotFound, args[0], owner)
+				}
+				return fmt.Errorf("tag %q of %s: %w; 'yui tag add %s' creates it, and for a tag that another user shared with %s, name that user with --owner",
+					args[0], owner, api.ErrNotFound, args[0], sf.user)
 			}
 			if err != nil {
 				return err

@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/yuinet/yui/node"
 	"github.com/yuinet/yui/tag"
 )
 
@@ -33,5 +37,30 @@ func TestSimRelaysNamed(t *testing.T) {
 	}
 	if _, err := simRelays(filepath.Join(t.TempDir(), "missing.txt")); err == nil {
 		t.Errorf("a missing relay file gave no error")
+	}
+}
+
+func TestTagWhereUnknownTag(t *testing.T) {
+	dir := t.TempDir()
+	n, err := node.Start(context.Background(), node.Config{
+		DataDir: dir, Listen: "127.0.0.1:0", API: "127.0.0.1:0", DiscoveryPort: -1, MQTT: node.MQTTOff,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+
+	_, err = run(t, "tag", "where", "nosuch", "--data-dir", dir)
+	if err == nil {
+		t.Fatal("tag where of an unknown tag succeeded")
+	}
+	for _, want := range []string{`tag "nosuch" of default`, "'yui tag add nosuch'", "--owner"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "tags-") {
+		t.Errorf("error %q names the tag's internal namespace", err)
 	}
 }
