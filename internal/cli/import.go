@@ -8,9 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,7 +145,7 @@ func importMap(spec string) (importer.Map, error) {
 	}
 	m, err := importer.ParseMap(spec)
 	if err != nil {
-		return importer.Map{}, fmt.Errorf("--map: %w", err)
+		return importer.Map{}, fmt.Errorf("--map: %w; or name a known map: %s", err, strings.Join(slices.Sorted(maps.Keys(knownMaps)), ", "))
 	}
 	return m, nil
 }

@@ -134,6 +134,9 @@ func TestImportKnownMapNamesFields(t *testing.T) {
 	if _, err := importMap("time=0:nosuchformat"); err == nil || !strings.Contains(err.Error(), "--map") {
 		t.Errorf("bad map: error %v, want one naming --map", err)
 	}
+	if _, err := importMap("ulbx"); err == nil || !strings.Contains(err.Error(), "known map: ulb, ulb-links") {
+		t.Errorf("misspelt map name: error %v, want one listing the known maps", err)
+	}
 }
 
 func TestImportAirQuality(t *testing.T) {
