@@ -95,12 +95,37 @@ func checkSendRequest(req api.SendMessageRequest) (seal.PublicKeys, time.Duratio
 	return to, time.Duration(req.TTLSeconds) * time.Second, nil
 }
 
+// checkListUser writes an error and returns false when a list request
+// names a user that is not on this node, so that a misspelt user gets an
+// error instead of an empty list. An empty name lists every user.
+func (s *msgService) checkListUser(w http.ResponseWriter, user string) bool {
+	if user == "" {
+		return true
+	}
+	_, err := s.users.LoadUser(user)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, store.ErrUnknownUser):
+		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, store.ErrInvalid):
+		writeError(w, http.StatusBadRequest, err)
+	default:
+		s.log.Error("loading a user for a message list failed", "user", user, "err", err)
+		writeError(w, http.StatusInternalServerError, err)
+	}
+	return false
+}
+
 func (n *Node) serveInbox(w http.ResponseWriter, r *http.Request) {
 	s := n.msgsOrError(w)
 	if s == nil {
 		return
 	}
 	user := r.URL.Query().Get("user")
+	if !s.checkListUser(w, user) {
+		return
+	}
 	list := []api.InboxMessage{}
 	for _, it := range s.files.loadItems(msgInboxDir, s.log) {
 		m, ok := s.apiInbox(it)
@@ -118,6 +143,9 @@ func (n *Node) serveSentMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.URL.Query().Get("user")
+	if !s.checkListUser(w, user) {
+		return
+	}
 	list := []api.SentMessage{}
 	for _, st := range s.files.loadStatuses(s.log) {
 		if st.Item.Kind != message.KindMessage {

@@ -113,3 +113,38 @@ func signingKey(t *testing.T, keys []byte) []byte {
 	}
 	return p.Signing
 }
+
+func TestMsgListsRejectUnknownUser(t *testing.T) {
+	n := startLocal(t, filepath.Join(t.TempDir(), "n"))
+	client := api.NewClient(n.APIAddr())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	if _, err := client.Inbox(ctx, "carol"); err == nil || !strings.Contains(err.Error(), `unknown user "carol"`) {
+		t.Errorf("inbox of carol = %v, want an error naming the unknown user", err)
+	}
+	if _, err := client.SentMessages(ctx, "carol"); err == nil || !strings.Contains(err.Error(), `unknown user "carol"`) {
+		t.Errorf("sent of carol = %v, want an error naming the unknown user", err)
+	}
+	if _, err := client.Inbox(ctx, "Bad Name"); err == nil || !strings.Contains(err.Error(), "user name") {
+		t.Errorf("inbox of an invalid name = %v, want an error naming the user name", err)
+	}
+
+	if _, err := client.CreateUser(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := client.Inbox(ctx, "bob")
+	if err != nil {
+		t.Fatalf("inbox of bob: %v", err)
+	}
+	if len(list) != 0 {
+		t.Errorf("inbox of a new user lists %d messages, want 0", len(list))
+	}
+	all, err := client.Inbox(ctx, "")
+	if err != nil {
+		t.Fatalf("inbox of every user: %v", err)
+	}
+	if len(all) != 0 {
+		t.Errorf("inbox of a new node lists %d messages, want 0", len(all))
+	}
+}
