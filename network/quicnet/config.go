@@ -244,7 +244,7 @@ func parseListenAddr(s string) (string, *net.UDPAddr, error) {
 	}
 	addr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(host, port))
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: listen address %q: %v", ErrConfig, s, err)
+		return "", nil, fmt.Errorf("%w: listen address %q: %v; want HOST:PORT such as 127.0.0.1:%d or :%d", ErrConfig, s, err, DefaultPort, DefaultPort)
 	}
 
 	// An IPv4 host gets an IPv4 socket. Any other host, the IPv6 wildcard

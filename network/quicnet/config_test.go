@@ -42,6 +42,9 @@ func TestParseListenAddr(t *testing.T) {
 		if _, _, err := parseListenAddr(bad); !errors.Is(err, ErrConfig) {
 			t.Errorf("parseListenAddr(%q): error = %v, want ErrConfig", bad, err)
 		}
+		if _, _, err := parseListenAddr(bad); err == nil || !strings.Contains(err.Error(), "want HOST:PORT") {
+			t.Errorf("parseListenAddr(%q): error = %v, want one that shows the form", bad, err)
+		}
 	}
 }
 
