@@ -474,6 +474,8 @@ type storeErrorClass struct {
 var storeErrorClasses = []storeErrorClass{
 	{store.ErrDeleted, http.StatusNotFound, api.CodeNotFound,
 		"the record was deleted; write it again to restore it"},
+	{store.ErrNoNamespace, http.StatusNotFound, api.CodeNotFound,
+		"check the namespace's name; a namespace exists once its owner writes to it ('yui put', 'yui import' or 'yui namespace')"},
 	{store.ErrNotFound, http.StatusNotFound, api.CodeNotFound,
 		"check the namespace and key; 'yui ls NAMESPACE' lists the keys"},
 	{store.ErrForbidden, http.StatusForbidden, api.CodeForbidden,

@@ -106,6 +106,17 @@ func TestRecordDeleteAndErrors(t *testing.T) {
 		t.Errorf("get after delete: %#v, want a 404 StatusError with a fix", err)
 	}
 
+	_, err = clients[1].GetRecord(ctx, "", "nosuchns", "k", &bytes.Buffer{})
+	if !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("get from a missing namespace: error %v, want ErrNotFound", err)
+	}
+	if !errors.As(err, &se) || !strings.Contains(se.Message, `namespace not found: "nosuchns"`) {
+		t.Errorf("get from a missing namespace: %#v, want a message naming the namespace", err)
+	}
+	if se != nil && !strings.Contains(se.Fix, "check the namespace's name") {
+		t.Errorf("get from a missing namespace: fix %q, want one about the namespace's name", se.Fix)
+	}
+
 	_, err = clients[1].PutRecord(ctx, "", "Bad-Name", "k", strings.NewReader("v"), 1, "")
 	if !errors.Is(err, api.ErrInvalid) {
 		t.Errorf("put to namespace Bad-Name: error %v, want ErrInvalid", err)

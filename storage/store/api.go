@@ -22,6 +22,9 @@ var (
 	// ErrDeleted reports a record whose newest version is a deletion.
 	// errors.Is matches it with ErrNotFound too.
 	ErrDeleted error = deletedError{}
+	// ErrNoNamespace reports a namespace that no holder has a descriptor
+	// of. errors.Is matches it with ErrNotFound too.
+	ErrNoNamespace error = noNamespaceError{}
 	// ErrForbidden reports a user without the right to read or write.
 	ErrForbidden = errors.New("store: permission denied")
 	// ErrInvalid reports an invalid namespace, key, value or option.
@@ -39,6 +42,13 @@ type deletedError struct{}
 func (deletedError) Error() string { return "store: record deleted" }
 
 func (deletedError) Is(target error) bool { return target == ErrNotFound }
+
+// noNamespaceError is ErrNoNamespace.
+type noNamespaceError struct{}
+
+func (noNamespaceError) Error() string { return "store: namespace not found" }
+
+func (noNamespaceError) Is(target error) bool { return target == ErrNotFound }
 
 // RecordInfo describes one record version as its reader sees it.
 type RecordInfo struct {

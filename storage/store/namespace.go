@@ -208,7 +208,7 @@ func (s *Store) fetchDescriptor(ctx context.Context, ns string, known *Descripto
 		}
 	}
 	if best == nil {
-		return nil, fmt.Errorf("%w: namespace %q does not exist", ErrNotFound, ns)
+		return nil, fmt.Errorf("%w: %q", ErrNoNamespace, ns)
 	}
 	s.repairDescriptor(ctx, best, cands, answers)
 	return best, nil
