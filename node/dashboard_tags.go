@@ -64,7 +64,7 @@ func (n *Node) locateTags(ctx context.Context, owner, network string, secrets ma
 		return nil, nil
 	}
 	now := time.Now()
-	since := now.Add(-tagSearchDefault)
+	since := n.searchStart(now, now.Add(-tagSearchDefault))
 	infos, err := n.networkRecords(ctx, network)
 	if err != nil {
 		return nil, err

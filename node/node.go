@@ -88,7 +88,16 @@ type Config struct {
 	// which places it in a geographic cluster for jobs. Empty takes the
 	// cluster most of the readings the node ingests come from.
 	Position string
+	// SightingsKeep is how long the node keeps the tag sightings it
+	// stores as its default user: a periodic sweep deletes older ones,
+	// and location requests ignore them. Zero selects
+	// DefaultSightingsKeep; a negative value keeps them until someone
+	// deletes them.
+	SightingsKeep time.Duration
 
+	// sightingsSweepEvery is the mean time between sweeps of expired
+	// sightings; zero selects sightingsSweepInterval. Tests shorten it.
+	sightingsSweepEvery time.Duration
 	// listenFallback and apiFallback are set when Listen and API were
 	// left empty, so that a taken default port may be replaced by a free
 	// one.
@@ -138,6 +147,12 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.SightingsKeep == 0 {
+		c.SightingsKeep = DefaultSightingsKeep
+	}
+	if c.sightingsSweepEvery <= 0 {
+		c.sightingsSweepEvery = sightingsSweepInterval
+	}
 }
 
 // Node is a running Yui node.
@@ -181,6 +196,9 @@ type Node struct {
 	dashboard *dashboardState
 	// jobs runs distributed jobs; nil until started.
 	jobs *jobService
+	// sightingNets lists the relay networks whose expired sightings the
+	// node deletes.
+	sightingNets *sightingNetworks
 }
 
 // leaveGrace bounds how long Close waits to tell contacts that the node
@@ -194,7 +212,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, started: time.Now(), metrics: newMetrics(), routing: make(chan struct{})}
+	n := &Node{cfg: cfg, started: time.Now(), metrics: newMetrics(), routing: make(chan struct{}),
+		sightingNets: newSightingNetworks()}
 	n.ingest = newIngestCounters(n.metrics.registry)
 	n.commit = newGroupCommit(n.readingSink)
 	if err := n.start(ctx); err != nil {

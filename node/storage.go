@@ -165,6 +165,8 @@ func (n *Node) startStorage() error {
 	go n.repairPeriodically()
 	s.done.Add(1)
 	go n.joinClusterPeriodically()
+	s.done.Add(1)
+	go n.sweepSightingsPeriodically()
 
 	n.log.Info("store started", "tier", s.holder.Tier(), "tier_mode", tierMode(s.tier))
 	if s.tier == TierAuto {

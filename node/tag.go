@@ -98,6 +98,11 @@ func (n *Node) storeReport(ctx context.Context, user, network string, rep *tag.R
 	if _, err := n.storage.store.PutBatch(ctx, user, api.SightingsNamespace(network), records); err != nil {
 		return api.SightingsResult{}, fmt.Errorf("store report of relay %s: %w", rep.Relay, err)
 	}
+	// The sweep deletes as the default user, so it covers only the
+	// networks that user writes to.
+	if user == api.DefaultUser {
+		n.sightingNets.add(network)
+	}
 	stored := 0
 	for _, rec := range records {
 		if strings.HasPrefix(rec.Key, sightingPrefix) {

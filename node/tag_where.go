@@ -46,7 +46,7 @@ func (n *Node) serveTagLocation(w http.ResponseWriter, r *http.Request) {
 	}
 
 	now := time.Now()
-	since := now.Add(-q.Since)
+	since := n.searchStart(now, now.Add(-q.Since))
 	resolver := tag.NewResolver(map[string]tag.Secret{name: secret}, since, now)
 	infos, err := n.networkRecords(ctx, network)
 	if err != nil {

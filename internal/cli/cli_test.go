@@ -176,3 +176,25 @@ func TestWrongArgumentCountNamesUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeRejectsBadSightingsKeep(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "node")
+	for _, tc := range []struct{ value, want string }{
+		{"-2h", `--sightings-keep -2h0m0s`},
+		{"7d", `"7d"`},
+		{"soon", `"soon"`},
+	} {
+		_, err := run(t, "node", "--data-dir", dir, "--sightings-keep="+tc.value)
+		if err == nil {
+			t.Fatalf("node --sightings-keep=%s started", tc.value)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--sightings-keep=%s: error %q does not name the value as %s", tc.value, err, tc.want)
+		}
+	}
+	t.Setenv("YUI_SIGHTINGS_KEEP", "-1m")
+	_, err := run(t, "node", "--data-dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "-1m0s") {
+		t.Errorf("YUI_SIGHTINGS_KEEP=-1m: error %v, want one naming the value", err)
+	}
+}

@@ -34,6 +34,7 @@ func newNodeCommand(g *globalFlags) *cobra.Command {
 		position      string
 		mapImage      string
 		mapBounds     string
+		sightingsKeep time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -55,6 +56,14 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 			if cmd.Flags().Changed("network") && network == "" {
 				return fmt.Errorf("--network is empty: give a network name, or leave the flag out for %q", node.DefaultNetwork)
 			}
+			if sightingsKeep < 0 {
+				return fmt.Errorf("invalid --sightings-keep %v: want a positive duration such as 72h, or 0 to keep sightings forever", sightingsKeep)
+			}
+			// In node.Config zero selects the default, and a negative
+			// value keeps sightings forever.
+			if sightingsKeep == 0 {
+				sightingsKeep = -1
+			}
 			cfg := node.Config{
 				Mode:          m,
 				DataDir:       g.dataDir,
@@ -67,6 +76,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 				MQTT:          mqttAddr,
 				MsgQuota:      msgQuota,
 				Position:      position,
+				SightingsKeep: sightingsKeep,
 			}
 			if cfg.Dashboard, err = dashboardConfig(location, mapImage, mapBounds); err != nil {
 				return err
@@ -100,6 +110,7 @@ free port if that is taken), finds nodes on the LAN and joins them.`,
 	f.StringVar(&position, "position", "", "the node's latitude and longitude in degrees, LAT,LON such as 50.81,4.38, which puts it in a geographic cluster for jobs; empty takes the cluster of the readings it ingests (env YUI_POSITION)")
 	f.StringVar(&mapImage, "map-image", "", "URL of an image the dashboard draws under its map, such as a site plan the node serves or a local tile; needs --map-bounds (env YUI_MAP_IMAGE)")
 	f.StringVar(&mapBounds, "map-bounds", "", "map coordinates of the --map-image corners: MINX,MINY,MAXX,MAXY (env YUI_MAP_BOUNDS)")
+	f.DurationVar(&sightingsKeep, "sightings-keep", node.DefaultSightingsKeep, "how long the node keeps the tag sightings relays report to it, such as 72h; older ones are deleted every 10 minutes and ignored when locating a tag; 0 keeps them forever (env YUI_SIGHTINGS_KEEP)")
 	return cmd
 }
 
