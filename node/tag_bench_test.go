@@ -62,9 +62,41 @@ func benchIngest(b *testing.B, c *api.Client, tags, beacons int) {
 	b.ReportMetric(float64(sightings)/b.Elapsed().Seconds(), "sightings/s")
 }
 
+// BenchmarkSightingsSweep stores 1,000 expired records on one node of
+// three, then times one sweep that deletes them, and reports the records
+// deleted per second.
+func BenchmarkSightingsSweep(b *testing.B) {
+	const records = 1000
+	nodes, clients := startTrioB(b, func(c *Config) {
+		c.SightingsKeep = time.Hour
+		c.sightingsSweepEvery = 24 * time.Hour
+	})
+	ctx := context.Background()
+	deleted := 0
+	for b.Loop() {
+		b.StopTimer()
+		old := time.Now().Add(-2 * time.Hour)
+		rep := &tag.Report{Relay: "gw-1"}
+		for range records {
+			id := tag.RotatingID(tag.NewSecret(), tag.Window(old))
+			rep.Sightings = append(rep.Sightings, tag.Sighting{ID: id, RSSI: -70, Time: old})
+		}
+		if _, err := clients[0].PostSightings(ctx, "", "", rep); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		n := nodes[0].sweepSightings(ctx, api.DefaultTagNetwork, nodes[0].sightingsCutoff(time.Now()))
+		if n != records {
+			b.Fatalf("sweep deleted %d records, want %d", n, records)
+		}
+		deleted += n
+	}
+	b.ReportMetric(float64(deleted)/b.Elapsed().Seconds(), "records/s")
+}
+
 // startTrioB starts three nodes on 127.0.0.1 that know each other, as
-// startTrio does for tests.
-func startTrioB(b *testing.B) ([]*Node, []*api.Client) {
+// startTrio does for tests. Each option changes the first node's config.
+func startTrioB(b *testing.B, options ...func(*Config)) ([]*Node, []*api.Client) {
 	b.Helper()
 	base := b.TempDir()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -75,8 +107,14 @@ func startTrioB(b *testing.B) ([]*Node, []*api.Client) {
 		if i > 0 {
 			boot = []string{nodes[0].Addr().String()}
 		}
-		n, err := Start(context.Background(), Config{DataDir: filepath.Join(base, name), Listen: "127.0.0.1:0",
-			API: "127.0.0.1:0", Bootstrap: boot, DiscoveryPort: -1, Logger: quiet})
+		cfg := Config{DataDir: filepath.Join(base, name), Listen: "127.0.0.1:0",
+			API: "127.0.0.1:0", Bootstrap: boot, DiscoveryPort: -1, Logger: quiet}
+		if i == 0 {
+			for _, option := range options {
+				option(&cfg)
+			}
+		}
+		n, err := Start(context.Background(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

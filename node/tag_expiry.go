@@ -26,7 +26,7 @@ const (
 	// checks for failures and for the node stopping.
 	sightingsDeleteBatch = 256
 	// sightingsDeleteParallelism bounds the deletes in flight.
-	sightingsDeleteParallelism = 8
+	sightingsDeleteParallelism = 16
 	// sightingsFailuresLogged bounds the failed deletes a sweep logs one
 	// line each for; the rest are counted in one line.
 	sightingsFailuresLogged = 5
