@@ -198,3 +198,25 @@ func TestNodeRejectsBadSightingsKeep(t *testing.T) {
 		t.Errorf("YUI_SIGHTINGS_KEEP=-1m: error %v, want one naming the value", err)
 	}
 }
+
+func TestUnknownFlagNamesHelp(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get", "ns", "k", "--bogus"}, "unknown flag: --bogus; 'yui get --help' lists the flags"},
+		{[]string{"msg", "inbox", "--usr", "bob"}, "'yui msg inbox --help' lists the flags"},
+		{[]string{"query", "lab", "--limit", "many"}, "'yui query --help' lists the flags"},
+		{[]string{"--bogus"}, "'yui --help' lists the flags"},
+	}
+	for _, c := range cases {
+		_, err := run(t, c.args...)
+		if err == nil {
+			t.Errorf("%q succeeded, want a flag error", c.args)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %q does not contain %q", c.args, err, c.want)
+		}
+	}
+}

@@ -50,6 +50,11 @@ variable named in its help text.`,
 			return applyEnv(cmd)
 		},
 	}
+	// Subcommands inherit this, so every unknown or invalid flag names the
+	// help that lists the command's flags.
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w; '%s --help' lists the flags", err, cmd.CommandPath())
+	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", defaultDataDir(), "node data folder (env YUI_DATA_DIR)")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json (env YUI_LOG_FORMAT)")
