@@ -131,7 +131,11 @@ func TestAlertsSurviveRestart(t *testing.T) {
 	}
 }
 
-func TestAlertsReloadAuthorities(t *testing.T) {
+// startTrustingCity starts a node and then writes a new authority "city"
+// into the node's authorities file, so the node trusts it only once it
+// reads the file again.
+func startTrustingCity(t *testing.T) (*Node, alert.Signer) {
+	t.Helper()
 	dir := t.TempDir()
 	n := startLocal(t, dir)
 	city, err := alert.CreateSigner(dir, "city")
@@ -141,6 +145,11 @@ func TestAlertsReloadAuthorities(t *testing.T) {
 	if err := alert.AddAuthority(dir, city.Authority()); err != nil {
 		t.Fatal(err)
 	}
+	return n, city
+}
+
+func TestAlertsReloadAuthorities(t *testing.T) {
+	n, city := startTrustingCity(t)
 	client := api.NewClient(n.APIAddr())
 	signed := signTestAlert(t, city, 1, "Shelter open at the gym")
 	waitFor(t, "the node to trust the new authority", func() bool {
@@ -150,15 +159,7 @@ func TestAlertsReloadAuthorities(t *testing.T) {
 }
 
 func TestAlertSendRightAfterTrust(t *testing.T) {
-	dir := t.TempDir()
-	n := startLocal(t, dir)
-	city, err := alert.CreateSigner(dir, "city")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := alert.AddAuthority(dir, city.Authority()); err != nil {
-		t.Fatal(err)
-	}
+	n, city := startTrustingCity(t)
 	// No wait: the send must not depend on the node's once-a-second poll of
 	// the authorities file.
 	signed := signTestAlert(t, city, 1, "Shelter open at the gym")

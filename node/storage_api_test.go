@@ -20,7 +20,13 @@ import (
 func startTrio(t *testing.T) ([]*Node, []*api.Client) {
 	t.Helper()
 	base := t.TempDir()
-	first := startLocal(t, filepath.Join(base, "a"))
+	return joinTrio(t, base, startLocal(t, filepath.Join(base, "a")))
+}
+
+// joinTrio starts two more nodes in base that bootstrap from first, and
+// waits until each of the three knows the two others.
+func joinTrio(t *testing.T, base string, first *Node) ([]*Node, []*api.Client) {
+	t.Helper()
 	nodes := []*Node{first,
 		startLocal(t, filepath.Join(base, "b"), first.Addr().String()),
 		startLocal(t, filepath.Join(base, "c"), first.Addr().String()),

@@ -40,6 +40,19 @@ func clusterNamespaceReadInTurin(ctx context.Context, t *testing.T, clients []*a
 	}
 }
 
+// brusselsAndTurin returns the positions of 8 nodes in Brussels and 2 in
+// Turin, two cells far apart.
+func brusselsAndTurin() []string {
+	positions := make([]string, 10)
+	for i := range positions {
+		positions[i] = "50.81,4.38"
+		if i >= 8 {
+			positions[i] = "45.07,7.69"
+		}
+	}
+	return positions
+}
+
 // startCells starts nodes over QUIC on loopback at the given positions,
 // waits until each lists all others as peers, and registers every node in its
 // cell's directory at once instead of after the first wait.
@@ -72,14 +85,7 @@ func startCells(t *testing.T, positions []string) ([]*Node, []*api.Client) {
 // a namespace without the setting is stored on nodes of both cities.
 func TestNamespacePlacedInCell(t *testing.T) {
 	skipTenNodes(t)
-	positions := make([]string, 10)
-	for i := range positions {
-		positions[i] = "50.81,4.38"
-		if i >= 8 {
-			positions[i] = "45.07,7.69"
-		}
-	}
-	nodes, clients := startCells(t, positions)
+	nodes, clients := startCells(t, brusselsAndTurin())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if a, b := nodes[0].jobs.place.cluster(), nodes[9].jobs.place.cluster(); a != "50.5,4.0" || b != "45.0,7.5" {
@@ -143,14 +149,7 @@ func shardsHeld(ctx context.Context, t *testing.T, clients []*api.Client) (first
 // Turin.
 func TestCellWriteAfterHolderKilled(t *testing.T) {
 	skipTenNodes(t)
-	positions := make([]string, 10)
-	for i := range positions {
-		positions[i] = "50.81,4.38"
-		if i >= 8 {
-			positions[i] = "45.07,7.69"
-		}
-	}
-	nodes, clients := startCells(t, positions)
+	nodes, clients := startCells(t, brusselsAndTurin())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	clusterNamespaceReadInTurin(ctx, t, clients)

@@ -47,15 +47,7 @@ func startSweepTrio(t *testing.T, keep, sweepEvery time.Duration) ([]*api.Client
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { first.Close() })
-	nodes := []*Node{first,
-		startLocal(t, filepath.Join(base, "b"), first.Addr().String()),
-		startLocal(t, filepath.Join(base, "c"), first.Addr().String()),
-	}
-	var clients []*api.Client
-	for _, n := range nodes {
-		waitFor(t, n.ID().Short()+" to know the 2 others", func() bool { return len(n.Peers()) == 2 })
-		clients = append(clients, api.NewClient(n.APIAddr()))
-	}
+	_, clients := joinTrio(t, base, first)
 	return clients, logs
 }
 

@@ -37,10 +37,10 @@
 // member to see such a digest gossips next with its sender. This push-pull
 // gossip carries a record to every member of a group of n in about
 // log3(n) rounds, at a cost per member of one request and one response
-// per round whatever the group's size; only the digest grows, by one
+// per round whatever the group's size. Only the digest grows, by one
 // entry per member. A score that changes no term of the merit is
 // published with the next version, not at once, because the daemon
-// measures its score every minute; a representative replaces its seeds
+// measures its score every minute. A representative replaces its seeds
 // every five minutes, or sooner if one left its routing table.
 //
 // A member whose heartbeat has not risen for SuspectTimeout (six rounds by

@@ -151,8 +151,8 @@ func forge(net *hierarchytest.Network, node *hierarchytest.Node, msg *wire.Group
 
 // TestForgedVersionOfRecord gives one member a forged copy of another's
 // record at a huge version. A version the owner can jump past must be
-// superseded by its next change; one it cannot, because the version after
-// it would overflow, must be ignored.
+// superseded by its next change. A version the owner cannot jump past,
+// because the next one would overflow, must be ignored.
 func TestForgedVersionOfRecord(t *testing.T) {
 	for _, version := range []uint64{1 << 61, 1<<62 + 1, ^uint64(0)} {
 		t.Run(fmt.Sprint(version), func(t *testing.T) {

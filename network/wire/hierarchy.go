@@ -62,8 +62,9 @@ type Member struct {
 	// wall clock in milliseconds.
 	Version uint64
 	// Beat is the node's heartbeat: milliseconds from when the node
-	// wrote Version to its latest gossip round. It rises every round while Version
-	// stays, so a heartbeat travels in a Heartbeat without the record.
+	// wrote Version to its latest gossip round. It rises every round
+	// while Version stays, so a heartbeat travels in a Heartbeat without
+	// the record.
 	Beat uint64
 	// Uptime is in seconds as of Version, so the uptime as of Beat is
 	// Uptime + Beat/1000. Capacity and Link are the node's

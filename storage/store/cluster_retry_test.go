@@ -13,9 +13,9 @@ import (
 )
 
 // cellSetup starts a network with inA nodes in cell A and the rest in
-// cell B, sets namespace "local" to placement by cluster and writes one
-// value from node 0, so that the gateway caches cell A's member list as
-// it is before any node dies.
+// cell B, and sets namespace "local" to placement by cluster. It writes
+// one value from node 0, so the gateway caches cell A's member list as it
+// is before any node dies.
 func cellSetup(t *testing.T, inA, total int) (*testCluster, map[identity.NodeID]bool) {
 	t.Helper()
 	c := newCluster(t, total, smallParams(31, 17, 17))
