@@ -69,7 +69,7 @@ type alertService struct {
 	wake     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
-	inflight sync.WaitGroup
+	inflight goroutines
 	stopOnce sync.Once
 }
 
@@ -151,7 +151,7 @@ func (s *alertService) close() {
 		if s.lan != nil {
 			s.lan.close()
 		}
-		s.inflight.Wait()
+		s.inflight.stop()
 		s.mu.Lock()
 		for ch := range s.watchers {
 			close(ch)
@@ -289,9 +289,7 @@ func (s *alertService) send(to wire.Contact, o alert.Outgoing) {
 		s.unreachable(o.To)
 		return
 	}
-	s.inflight.Add(1)
-	go func() {
-		defer s.inflight.Done()
+	started := s.inflight.Go(func() {
 		defer func() { <-s.sends }()
 		ctx, cancel := context.WithTimeout(context.Background(), alertSendTimeout)
 		defer cancel()
@@ -299,7 +297,10 @@ func (s *alertService) send(to wire.Contact, o alert.Outgoing) {
 			s.log.Debug("alert message not sent", "to", to, "type", o.Msg.Type(), "err", err)
 			s.unreachable(o.To)
 		}
-	}()
+	})
+	if !started {
+		<-s.sends // the service is stopping
+	}
 }
 
 func (s *alertService) unreachable(p alert.Peer) {

@@ -90,7 +90,7 @@ type jobService struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	group  goroutines
 }
 
 // submittedJob is the submitter's record of a job, to find it again.
@@ -132,7 +132,7 @@ func (n *Node) startJobs() {
 func (n *Node) closeJobs() {
 	if n.jobs != nil {
 		n.jobs.cancel()
-		n.jobs.wg.Wait()
+		n.jobs.group.stop()
 		n.jobs.closeModules()
 	}
 }

@@ -151,12 +151,9 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 	return &wire.JobAck{Epoch: mj.epoch}
 }
 
+// goJob runs f on its own goroutine, unless the node is stopping.
 func (s *jobService) goJob(f func()) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		f()
-	}()
+	s.group.Go(f)
 }
 
 // becomeManagerLocked restores the scheduler from the last state at the

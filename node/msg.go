@@ -66,7 +66,7 @@ type msgService struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	done     chan struct{}
-	inflight sync.WaitGroup
+	inflight goroutines
 	stopOnce sync.Once
 }
 
@@ -143,7 +143,7 @@ func (s *msgService) close() {
 	s.stopOnce.Do(func() {
 		s.cancel()
 		<-s.done
-		s.inflight.Wait()
+		s.inflight.stop()
 	})
 }
 
@@ -288,13 +288,14 @@ func (s *msgService) goAsync(fn func()) bool {
 		return false
 	case s.requests <- struct{}{}:
 	}
-	s.inflight.Add(1)
-	go func() {
-		defer s.inflight.Done()
+	started := s.inflight.Go(func() {
 		defer func() { <-s.requests }()
 		fn()
-	}()
-	return true
+	})
+	if !started {
+		<-s.requests
+	}
+	return started
 }
 
 func (s *msgService) request(o message.Outgoing) {
