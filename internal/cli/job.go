@@ -269,14 +269,23 @@ func progressLine(st *api.JobStatus) string {
 
 // printJobResult prints a job's result on out and its warnings on
 // errOut, so that --csv output stays a table. namespace names the job's
-// namespace in the grant hint, or is empty when unknown.
+// namespace in the grant hint, or is empty when unknown. It returns an
+// error after printing when units failed, so that the exit status marks
+// the result as incomplete.
 func printJobResult(out, errOut io.Writer, st *api.JobStatus, namespace string, aggs []string, asJSON, asCSV bool) error {
+	var err error
 	if asJSON {
-		return printJSON(out, st)
+		err = printJSON(out, st)
+	} else {
+		err = printJobText(out, errOut, st, namespace, aggs, asCSV)
 	}
-	if st.Failed > 0 {
-		fmt.Fprintf(errOut, "warning: %d of %d units failed; the result leaves their readings out\n", st.Failed, st.Units)
+	if err == nil && st.Failed > 0 {
+		err = fmt.Errorf("job %s is incomplete: %d of %d units failed, so the result leaves their readings out", st.ID, st.Failed, st.Units)
 	}
+	return err
+}
+
+func printJobText(out, errOut io.Writer, st *api.JobStatus, namespace string, aggs []string, asCSV bool) error {
 	if st.Error != "" {
 		fmt.Fprintf(errOut, "warning: %s\n", st.Error)
 	}

@@ -100,8 +100,9 @@ func TestJobResultWarningsOnStderr(t *testing.T) {
 		Groups: []api.AggregateGroup{{Sensor: "12", Count: 3,
 			Fields: map[string]api.FieldStats{"temperature": {Count: 3, Mean: &mean}}}}}
 	var out, errOut strings.Builder
-	if err := printJobResult(&out, &errOut, st, "lab", []string{"count", "mean"}, false, true); err != nil {
-		t.Fatal(err)
+	err := printJobResult(&out, &errOut, st, "lab", []string{"count", "mean"}, false, true)
+	if err == nil || !strings.Contains(err.Error(), "1 of 4 units failed") {
+		t.Errorf("printJobResult error = %v, want one that says 1 of 4 units failed", err)
 	}
 	records, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
 	if err != nil {
@@ -110,7 +111,7 @@ func TestJobResultWarningsOnStderr(t *testing.T) {
 	if len(records) != 2 || records[0][0] != "group" || records[1][0] != "12" {
 		t.Errorf("--csv output = %q, want a header and one row for sensor 12", records)
 	}
-	for _, want := range []string{"1 of 4 units failed", "sensor-hours", "2 workers left out", "yui grant lab he/ USER read"} {
+	for _, want := range []string{"sensor-hours", "2 workers left out", "yui grant lab he/ USER read"} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("standard error lacks %q:\n%s", want, errOut.String())
 		}
@@ -125,6 +126,38 @@ func TestGrantHint(t *testing.T) {
 	} {
 		if got := grantHint(c.namespace, c.err); got != c.want {
 			t.Errorf("grantHint(%q, %q) = %q, want %q", c.namespace, c.err, got, c.want)
+		}
+	}
+}
+
+// TestJobResultFailsWhenUnitsFailed checks that a job whose units failed
+// ends the command with an error in every output format, after the result
+// is printed. A script then cannot take the result for a complete one.
+func TestJobResultFailsWhenUnitsFailed(t *testing.T) {
+	mean := 21.5
+	groups := []api.AggregateGroup{{Sensor: "12", Count: 3,
+		Fields: map[string]api.FieldStats{"temperature": {Count: 3, Mean: &mean}}}}
+	for _, format := range []struct {
+		name          string
+		asJSON, asCSV bool
+	}{{"table", false, false}, {"csv", false, true}, {"json", true, false}} {
+		var out, errOut strings.Builder
+		st := &api.JobStatus{Units: 4, Committed: 0, Done: true, Failed: 4}
+		err := printJobResult(&out, &errOut, st, "lab", []string{"count"}, format.asJSON, format.asCSV)
+		if err == nil || !strings.Contains(err.Error(), "4 of 4 units failed") {
+			t.Errorf("%s, every unit failed: error %v, want one that says 4 of 4 units failed", format.name, err)
+		}
+		if out.Len() == 0 {
+			t.Errorf("%s, every unit failed: nothing printed, want the result before the error", format.name)
+		}
+
+		out.Reset()
+		st = &api.JobStatus{Units: 4, Committed: 4, Done: true, Groups: groups}
+		if err := printJobResult(&out, &errOut, st, "lab", []string{"count", "mean"}, format.asJSON, format.asCSV); err != nil {
+			t.Errorf("%s, every unit committed: error %v, want none", format.name, err)
+		}
+		if !strings.Contains(out.String(), "12") {
+			t.Errorf("%s, every unit committed: output lacks sensor 12:\n%s", format.name, out.String())
 		}
 	}
 }
