@@ -180,7 +180,8 @@ func parseNear(n *api.Near) (*search.Near, error) {
 // the store's through writeStoreError.
 func (n *Node) writeSearchError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, search.ErrInvalidQuery):
+	case errors.Is(err, search.ErrInvalidQuery) && !errors.Is(err, api.ErrInvalid):
+		// A job's caller may have marked the error invalid already.
 		err = fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	case errors.Is(err, search.ErrUnavailable):
 		writeJSON(w, http.StatusServiceUnavailable, api.StoreError{Error: err.Error(), Code: api.CodeUnavailable,

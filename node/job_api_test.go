@@ -1,0 +1,40 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/api"
+)
+
+// TestJobInvalidRangeNamedOnce checks that a job whose time range is
+// empty fails with status 400 and an error that names the range, with
+// the API's "invalid request" prefix once: the error is both an invalid
+// job and an invalid query, and each used to add the prefix.
+func TestJobInvalidRangeNamedOnce(t *testing.T) {
+	_, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := clients[0].PutRecord(ctx, "", "lab", "note", strings.NewReader("x"), 1, "text/plain"); err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2006, 11, 14, 0, 0, 0, 0, time.UTC)
+	to := from.Add(-24 * time.Hour)
+	req := api.JobRequest{Query: api.QueryRequest{From: &from, To: &to}, Aggregates: []string{"count"}}
+
+	_, err := clients[0].SubmitJob(ctx, "", "lab", req)
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusBadRequest {
+		t.Fatalf("SubmitJob with --from after --to: %v, want status 400", err)
+	}
+	if !strings.Contains(err.Error(), "time range from 2006-11-14T00:00:00Z to 2006-11-13T00:00:00Z is empty") {
+		t.Errorf("error %q does not name the empty range", err)
+	}
+	if n := strings.Count(err.Error(), api.ErrInvalid.Error()); n != 1 {
+		t.Errorf("error %q has %q %d times, want once", err, api.ErrInvalid.Error(), n)
+	}
+}
