@@ -245,26 +245,35 @@ func ParseBy(s string) (Grouping, error) {
 	if s == "" {
 		return g, nil
 	}
-	bad := fmt.Errorf("%w: grouping %q is unknown; list some of sensor, cell, and hour or day, such as sensor,hour", ErrInvalid, s)
+	twice := func(part string) error {
+		return fmt.Errorf("%w: grouping %q names %s twice; name it once", ErrInvalid, s, part)
+	}
 	for _, part := range strings.Split(s, ",") {
 		switch part {
 		case "sensor":
 			if g.PerSensor {
-				return g, bad
+				return g, twice(part)
 			}
 			g.PerSensor = true
 		case "cell":
 			if g.PerCell {
-				return g, bad
+				return g, twice(part)
 			}
 			g.PerCell = true
 		case "hour", "day":
+			if g.Time == search.GroupBy(part) {
+				return g, twice(part)
+			}
 			if g.Time != search.All {
-				return g, bad
+				return g, fmt.Errorf("%w: grouping %q names both hour and day; pick one", ErrInvalid, s)
 			}
 			g.Time = search.GroupBy(part)
 		default:
-			return g, bad
+			const known = "list some of sensor, cell, and hour or day, such as sensor,hour"
+			if part == s {
+				return g, fmt.Errorf("%w: grouping %q is unknown; %s", ErrInvalid, s, known)
+			}
+			return g, fmt.Errorf("%w: %q in grouping %q is unknown; %s", ErrInvalid, part, s, known)
 		}
 	}
 	return g, nil
@@ -272,7 +281,7 @@ func ParseBy(s string) (Grouping, error) {
 
 func validateCellSize(size float64) error {
 	if math.IsNaN(size) || math.IsInf(size, 0) || size < 0 || (size > 0 && size < 1e-9) {
-		return fmt.Errorf("%w: cell size %v; use a positive number of degrees (Geo) or metres (Plane), or 0 for the defaults", ErrInvalid, size)
+		return fmt.Errorf("%w: cell size %v; use a positive side, in degrees for geo locations and metres for plane ones, or 0 for the defaults", ErrInvalid, size)
 	}
 	return nil
 }

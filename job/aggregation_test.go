@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -337,5 +338,38 @@ func TestDecodePartialRejectsBadValues(t *testing.T) {
 		if _, err := DecodePartial(b); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: DecodePartial = %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+// TestParseByNamesProblem checks that a grouping's error names what is
+// wrong with it, not only that the whole list is unknown.
+func TestParseByNamesProblem(t *testing.T) {
+	for _, c := range []struct{ by, want string }{
+		{"hour,day", `grouping "hour,day" names both hour and day; pick one`},
+		{"sensor,hour,hour", `grouping "sensor,hour,hour" names hour twice`},
+		{"cell,sensor,cell", `grouping "cell,sensor,cell" names cell twice`},
+		{"sensor,week", `"week" in grouping "sensor,week" is unknown; list some of sensor, cell, and hour or day`},
+		{"sensor,", `"" in grouping "sensor," is unknown`},
+	} {
+		_, err := ParseBy(c.by)
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseBy(%q) = %v, want ErrInvalid", c.by, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseBy(%q) = %q, want it to contain %q", c.by, err, c.want)
+		}
+	}
+}
+
+// TestCellSizeErrorNamesUnits checks that an invalid cell size's error
+// gives the units in plain words.
+func TestCellSizeErrorNamesUnits(t *testing.T) {
+	err := validateCellSize(-1)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("validateCellSize(-1) = %v, want ErrInvalid", err)
+	}
+	if want := "degrees for geo locations and metres for plane ones"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q lacks %q", err, want)
 	}
 }
