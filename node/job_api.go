@@ -82,6 +82,11 @@ func jobSpec(ns string, req *api.JobRequest) (job.Spec, error) {
 	for _, h := range req.Histograms {
 		spec.Histograms = append(spec.Histograms, job.Histogram{Field: h.Field, Edges: h.Edges})
 	}
+	// Validate checks By itself. The size check stays here, since a spec
+	// stored before it may have a size without the grouping.
+	if g, err := job.ParseBy(req.By); err == nil && req.CellSize != 0 && !g.PerCell {
+		return spec, fmt.Errorf("%w: cell_size %v needs \"cell\" in by, such as \"cell\" or \"cell,hour\"", job.ErrInvalid, req.CellSize)
+	}
 	if req.Query.Near != nil || req.Query.Limit != 0 || len(req.Query.Aggregates) > 0 {
 		return spec, fmt.Errorf("%w: a job's query takes sensor, from, to and where; near, limit and aggregates are not supported there",
 			search.ErrInvalidQuery)

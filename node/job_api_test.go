@@ -12,9 +12,9 @@ import (
 )
 
 // TestJobInvalidRangeNamedOnce checks that a job whose time range is
-// empty fails with status 400 and an error that names the range, with
-// the API's "invalid request" prefix once: the error is both an invalid
-// job and an invalid query, and each used to add the prefix.
+// empty fails with status 400 and an error that names the range. The
+// error is both an invalid job and an invalid query, and it must carry
+// the API's "invalid request" prefix once.
 func TestJobInvalidRangeNamedOnce(t *testing.T) {
 	_, clients := startTrio(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -36,5 +36,27 @@ func TestJobInvalidRangeNamedOnce(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), api.ErrInvalid.Error()); n != 1 {
 		t.Errorf("error %q has %q %d times, want once", err, api.ErrInvalid.Error(), n)
+	}
+}
+
+// TestJobCellSizeNeedsCellGrouping checks that a job request with a cell
+// size but no grouping by cell fails with status 400, instead of running
+// with the size ignored.
+func TestJobCellSizeNeedsCellGrouping(t *testing.T) {
+	_, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := clients[0].PutRecord(ctx, "", "lab", "note", strings.NewReader("x"), 1, "text/plain"); err != nil {
+		t.Fatal(err)
+	}
+	req := api.JobRequest{Aggregates: []string{"count"}, By: "sensor,day", CellSize: 5}
+
+	_, err := clients[0].SubmitJob(ctx, "", "lab", req)
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusBadRequest {
+		t.Fatalf("SubmitJob with cell_size 5 by sensor,day: %v, want status 400", err)
+	}
+	if !strings.Contains(err.Error(), `cell_size 5 needs "cell" in by`) {
+		t.Errorf("error %q does not name the cell size and the missing grouping", err)
 	}
 }

@@ -126,8 +126,12 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 	if err := checkJobNumbers(f.verify, f.per); err != nil {
 		return err
 	}
-	if _, err := job.ParseBy(f.by); err != nil {
+	grouping, err := job.ParseBy(f.by)
+	if err != nil {
 		return fmt.Errorf("invalid --by: %w", err)
+	}
+	if f.cellSize != 0 && !grouping.PerCell {
+		return fmt.Errorf("--cell-size %v needs --by cell, such as --by cell or --by cell,hour", f.cellSize)
 	}
 	req := api.JobRequest{Query: q, By: f.by, Verify: f.verify, SegmentsPerUnit: f.per, Reader: f.reader,
 		Encrypted: f.sealed, Scale: f.scale, CellSize: f.cellSize}
