@@ -138,6 +138,11 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *jobRunFlags, namespace string
 	if f.scale != 0 && !f.sealed {
 		return fmt.Errorf("--scale needs --encrypted")
 	}
+	// The node rejects this pair too, but only after the CLI has stored
+	// the module in the namespace.
+	if f.sealed && f.wasm != "" {
+		return fmt.Errorf("--encrypted cannot run a --wasm step, because workers never see the readings; drop one of them")
+	}
 	if req.Aggregates, err = parseAggregates(f.agg); err != nil {
 		return err
 	}

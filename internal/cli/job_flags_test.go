@@ -25,6 +25,7 @@ func TestJobRunRejectsBadNumbers(t *testing.T) {
 		{[]string{"--by", "week"}, `invalid --by: job: invalid: grouping "week" is unknown`},
 		{[]string{"--by", "hour,day"}, `grouping "hour,day" names both hour and day; pick one`},
 		{[]string{"--cell-size", "5"}, "--cell-size 5 needs --by cell"},
+		{[]string{"--encrypted", "--wasm", "step.wasm"}, "--encrypted cannot run a --wasm step"},
 		{[]string{"--cell-size", "5", "--by", "sensor,day"}, "--cell-size 5 needs --by cell"},
 		{[]string{"--histogram", "0,10,5"}, "edges must increase, but 5 follows 10"},
 		{[]string{"--histogram", "=1,2"}, "no field name before '='"},
