@@ -10,7 +10,6 @@ import (
 	"github.com/yuinet/yui/job"
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/search"
-	"github.com/yuinet/yui/storage/store"
 )
 
 // jobRoutes adds the job endpoints to mux.
@@ -186,7 +185,10 @@ func (n *Node) writeJobError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, job.ErrInvalid), errors.Is(err, ErrReader), errors.Is(err, ErrSealChange):
 		err = fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	case errors.Is(err, ErrUnknownJob):
-		err = fmt.Errorf("%w: %w", store.ErrNotFound, err)
+		// The store's fix for a missing record names its keys, not jobs.
+		writeJSON(w, http.StatusNotFound, api.StoreError{Error: err.Error(), Code: api.CodeNotFound,
+			Fix: "'yui job ls' (GET /v1/jobs) lists the jobs submitted through this node; ask the node the job was submitted to"})
+		return
 	}
 	n.writeSearchError(w, r, err)
 }

@@ -60,3 +60,27 @@ func TestJobCellSizeNeedsCellGrouping(t *testing.T) {
 		t.Errorf("error %q does not name the cell size and the missing grouping", err)
 	}
 }
+
+// TestUnknownJobNamesJobList checks that the status of a job this node
+// did not submit fails with status 404 and a fix that points to the job
+// list, not to the record listing of a namespace.
+func TestUnknownJobNamesJobList(t *testing.T) {
+	_, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	_, err := clients[0].Job(ctx, "0123456789abcdef")
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusNotFound {
+		t.Fatalf("Job of an unknown ID: %v, want status 404", err)
+	}
+	if !strings.Contains(err.Error(), `unknown job "0123456789abcdef"`) {
+		t.Errorf("error %q does not name the job", err)
+	}
+	if !strings.Contains(err.Error(), "yui job ls") {
+		t.Errorf("error %q does not point to 'yui job ls'", err)
+	}
+	if strings.Contains(err.Error(), "record not found") || strings.Contains(err.Error(), "yui ls NAMESPACE") {
+		t.Errorf("error %q treats the job as a record", err)
+	}
+}
