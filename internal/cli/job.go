@@ -17,6 +17,7 @@ import (
 
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/job"
+	"github.com/yuinet/yui/job/he"
 	"github.com/yuinet/yui/storage/seal"
 )
 
@@ -441,6 +442,13 @@ Scale and max cannot change later; seal another namespace for other values.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := seal.ValidateNamespace(args[0]); err != nil {
 				return err
+			}
+			// 0 leaves the node's default, as over HTTP.
+			if req.Scale < 0 || req.Scale > he.MaxScale {
+				return fmt.Errorf("invalid --scale %d: use 1 to %d, such as 100 to keep two decimals", req.Scale, he.MaxScale)
+			}
+			if req.Max < 0 || req.Max > he.MaxBound {
+				return fmt.Errorf("invalid --max %d: use 1 to %d, the largest magnitude a value may have", req.Max, he.MaxBound)
 			}
 			client, err := api.FindNode(g.dataDir)
 			if err != nil {

@@ -165,3 +165,23 @@ func TestJobResultFailsWhenUnitsFailed(t *testing.T) {
 		}
 	}
 }
+
+// TestJobSealRejectsBadNumbers checks that 'yui job seal' names the flag
+// of a scale or bound out of range before any node is contacted.
+func TestJobSealRejectsBadNumbers(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max", "-5"}, "invalid --max -5: use 1 to 1000000000"},
+		{[]string{"--max", "2000000000"}, "invalid --max 2000000000: use 1 to 1000000000"},
+		{[]string{"--scale", "-1"}, "invalid --scale -1: use 1 to 1000000000"},
+	} {
+		args := append([]string{"job", "seal", "lab", "--data-dir", dir}, c.args...)
+		_, err := run(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
+		}
+	}
+}
