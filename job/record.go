@@ -36,6 +36,10 @@ type Record struct {
 	// encrypted job's aggregate, without which the result cannot be
 	// decrypted. It is empty for a plain job.
 	Layout []byte `cbor:"9,keyasint,omitempty"`
+	// Cleaned is set once the records an encrypted job kept in its
+	// namespace (its submit-time ciphertexts and stored page sums) are
+	// deleted, so that a restarted node does not look for them again.
+	Cleaned bool `cbor:"10,keyasint,omitempty"`
 }
 
 // RecordStatus is a finished job's status.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/yuinet/yui/api"
@@ -84,9 +85,10 @@ type jobService struct {
 
 	// keyMu serializes the creation of users' BGV key files.
 	keyMu sync.Mutex
-	// inputsGrace is how long after an encrypted job ends its submit-time
-	// ciphertexts stay; jobUnitTimeout, set once at start.
-	inputsGrace time.Duration
+	// inputsGrace is how long, as a time.Duration, the records an
+	// encrypted job kept in its namespace stay after it ended:
+	// jobUnitTimeout, which tests lower.
+	inputsGrace atomic.Int64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -111,20 +113,23 @@ type submittedJob struct {
 	// opened is the decrypted result of a sealed job whose page sums were
 	// stored as records, once read; guarded by jobService.mu.
 	opened []api.AggregateGroup
+	// cleaned is set once the records an encrypted job kept in its
+	// namespace are deleted; guarded by jobService.mu.
+	cleaned bool
 }
 
 func (n *Node) startJobs() {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.jobs = &jobService{
-		n:           n,
-		submitted:   make(map[string]*submittedJob),
-		managed:     make(map[string]*managedJob),
-		fences:      make(map[string]*workerFence),
-		modules:     make(map[string]*sandbox.Module),
-		inputsGrace: jobUnitTimeout,
-		ctx:         ctx,
-		cancel:      cancel,
+		n:         n,
+		submitted: make(map[string]*submittedJob),
+		managed:   make(map[string]*managedJob),
+		fences:    make(map[string]*workerFence),
+		modules:   make(map[string]*sandbox.Module),
+		ctx:       ctx,
+		cancel:    cancel,
 	}
+	n.jobs.inputsGrace.Store(int64(jobUnitTimeout))
 	n.jobs.startPlace()
 	n.jobs.goJob(n.jobs.sweepLoop)
 }

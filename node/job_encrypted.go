@@ -60,9 +60,6 @@ type sealedJob struct {
 	aggregates map[string]bool
 	groups     []sealedGroup
 	slots      int
-	// inputs are the keys of the ciphertext records made at submit, which
-	// the submitter deletes once the job's result is stored.
-	inputs []string
 }
 
 // sealedGroup is one group's place in the slots.
@@ -240,7 +237,6 @@ func (n *Node) sealSegments(ctx context.Context, user string, spec *job.Spec, q 
 		}
 	}
 	out, err := n.putSealed(ctx, user, spec, records)
-	sj.inputs = out
 	if err != nil {
 		return nil, nil, err
 	}

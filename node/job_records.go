@@ -78,8 +78,7 @@ func (s *jobService) watchJob(sj *submittedJob) {
 				return
 			}
 			s.n.log.Info("stored job result", "job", sj.id, "user", sj.user)
-			s.dropSealedInputsLater(sj)
-			s.dropStoredSums(sj)
+			s.cleanUp(sj, time.Duration(s.inputsGrace.Load()))
 			return
 		}
 	}
@@ -106,41 +105,6 @@ func (s *jobService) saveResult(sj *submittedJob) error {
 		}
 	}
 	return err
-}
-
-// dropSealedInputsLater deletes the job's ciphertext records after
-// s.inputsGrace, so that a straggler copy of a unit, still running when
-// the job ended, can finish reading them.
-func (s *jobService) dropSealedInputsLater(sj *submittedJob) {
-	if sj.sealed == nil || len(sj.sealed.inputs) == 0 {
-		return
-	}
-	select {
-	case <-s.ctx.Done():
-		return
-	case <-time.After(s.inputsGrace):
-	}
-	s.dropSealedInputs(sj)
-}
-
-// dropSealedInputs deletes the ciphertext records an encrypted job was
-// given at submit. The stored job record keeps the result, so they are
-// no longer read; left in place they would cost 262 KB each, in every
-// namespace where encrypted jobs run.
-//
-// NOTE: a node that restarts between storing the result and deleting
-// the records leaves them; the owner removes them with 'yui rm'.
-func (s *jobService) dropSealedInputs(sj *submittedJob) {
-	if sj.sealed == nil || len(sj.sealed.inputs) == 0 {
-		return
-	}
-	failed := s.deleteRecords(sj.user, sj.namespace, sj.sealed.inputs)
-	if len(failed) > 0 {
-		s.n.log.Warn("job ciphertexts not all deleted; remove the rest with 'yui rm'", "job", sj.id,
-			"namespace", sj.namespace, "prefix", sealedPrefix+"jobs/"+sj.id+"/", "failed", len(failed), "err", failed[0])
-		return
-	}
-	s.n.log.Info("deleted job ciphertexts", "job", sj.id, "records", len(sj.sealed.inputs))
 }
 
 // deleteRecords deletes keys in namespace as user, a few at once, and
@@ -200,6 +164,7 @@ func (s *jobService) recordOf(sj *submittedJob) (*job.Record, error) {
 			Workers: st.Workers, Done: st.Done, Canceled: st.Canceled, Err: st.Err, Partial: st.Partial,
 			BytesHeld: st.BytesHeld, BytesCluster: st.BytesCluster, BytesRemote: st.BytesRemote, BytesUnknown: st.BytesUnknown}
 	}
+	rec.Cleaned = sj.cleaned
 	if sj.sealed != nil {
 		var err error
 		if rec.Layout, err = encodeLayout(sj.sealed); err != nil {
@@ -301,7 +266,7 @@ func restoreJob(user string, b []byte) (*submittedJob, error) {
 		return nil, fmt.Errorf("%w: record of job %s names user %q, but user %q stored it", job.ErrInvalid, spec.ID, rec.User, user)
 	}
 	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: spec,
-		created: time.Unix(0, rec.Created).UTC(), restored: true}
+		created: time.Unix(0, rec.Created).UTC(), restored: true, cleaned: rec.Cleaned}
 	if len(rec.Layout) > 0 {
 		if sj.sealed, err = decodeLayout(user, spec, rec.Layout); err != nil {
 			return nil, err

@@ -24,7 +24,7 @@ import (
 // submitter reads them back from the stored result.
 func TestSealedJobStoresSums(t *testing.T) {
 	nodes, clients := startTrio(t)
-	nodes[0].jobs.inputsGrace = 0
+	nodes[0].jobs.inputsGrace.Store(int64(0))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var eight []sensor.Reading
@@ -124,7 +124,7 @@ func TestStoredSumsSurviveManagerLoss(t *testing.T) {
 		waitFor(t, n.ID().Short()+" to know the 3 others", func() bool { return len(n.Peers()) == 3 })
 		clients = append(clients, api.NewClient(n.APIAddr()))
 	}
-	nodes[0].jobs.inputsGrace = 5 * time.Second
+	nodes[0].jobs.inputsGrace.Store(int64(5 * time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var eight []sensor.Reading

@@ -80,7 +80,7 @@ func keysOf[V any](m map[string]V) []string {
 // the result still reads from the job's record.
 func TestEncryptedJobDeletesInputs(t *testing.T) {
 	nodes, clients := startTrio(t)
-	nodes[0].jobs.inputsGrace = 0
+	nodes[0].jobs.inputsGrace.Store(int64(0))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	encryptedReaders(ctx, t, clients, "library")

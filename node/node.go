@@ -278,6 +278,8 @@ func (n *Node) start(ctx context.Context) error {
 		"listen", n.tr.LocalAddr(), "api", n.api.addr, "data_dir", n.cfg.DataDir)
 
 	n.join(ctx)
+	// A restart may have cut short the watch of jobs submitted here.
+	n.jobs.goJob(n.jobs.resume)
 	return nil
 }
 
