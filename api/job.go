@@ -109,6 +109,10 @@ type JobInfo struct {
 	Created   time.Time `json:"created,omitzero"`
 	Manager   string    `json:"manager,omitempty"`
 	Backup    string    `json:"backup,omitempty"`
+	// State is "running", "done" or "canceled" as the submitting node last
+	// saw it, or "unknown" for a job read back from its record after a
+	// restart before it ended.
+	State string `json:"state,omitempty"`
 }
 
 // JobStatus is a job's progress. Groups hold the result once Done.

@@ -494,6 +494,7 @@ type jobSummary struct {
 	ID, Namespace, User string
 	Created             time.Time
 	Manager, Backup     string
+	State               string
 }
 
 // Jobs returns the jobs submitted through this node, oldest first.
@@ -506,10 +507,25 @@ func (n *Node) Jobs() []jobSummary {
 	var out []jobSummary
 	for _, sj := range n.jobs.submitted {
 		out = append(out, jobSummary{ID: sj.id, Namespace: sj.namespace, User: sj.user, Created: sj.created,
-			Manager: sj.manager.ID.Short(), Backup: backupName(sj.backup)})
+			Manager: sj.manager.ID.Short(), Backup: backupName(sj.backup), State: jobState(sj)})
 	}
 	slices.SortFunc(out, func(a, b jobSummary) int { return a.Created.Compare(b.Created) })
 	return out
+}
+
+// jobState names a submitted job's state from its final status. The
+// caller holds jobService.mu.
+func jobState(sj *submittedJob) string {
+	switch {
+	case sj.final != nil && sj.final.Canceled:
+		return "canceled"
+	case sj.final != nil:
+		return "done"
+	case sj.restored:
+		// Only its manager can tell whether it still runs.
+		return "unknown"
+	}
+	return "running"
 }
 
 // runUnit reads a unit's segments as the job's reader and aggregates

@@ -128,7 +128,8 @@ func (n *Node) serveJobList(w http.ResponseWriter, r *http.Request) {
 }
 
 func apiJobInfo(j jobSummary) api.JobInfo {
-	return api.JobInfo{ID: j.ID, Namespace: j.Namespace, User: j.User, Created: j.Created, Manager: j.Manager, Backup: j.Backup}
+	return api.JobInfo{ID: j.ID, Namespace: j.Namespace, User: j.User, Created: j.Created, Manager: j.Manager, Backup: j.Backup,
+		State: j.State}
 }
 
 // serveJobStatus answers GET with the job's progress and DELETE by

@@ -84,3 +84,53 @@ func TestUnknownJobNamesJobList(t *testing.T) {
 		t.Errorf("error %q treats the job as a record", err)
 	}
 }
+
+// TestJobListShowsState checks that the job list gives each job's state,
+// so that a user sees which jobs ended without asking for each status.
+func TestJobListShowsState(t *testing.T) {
+	_, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	grantJobsReader(ctx, t, clients, "library")
+	if _, err := clients[0].WriteReadings(ctx, "", "library", ulbReadings(t, 100)); err != nil {
+		t.Fatal(err)
+	}
+	req := api.JobRequest{Aggregates: []string{"count"}, By: "sensor", Reader: "jobs", SegmentsPerUnit: 1}
+	done, err := clients[0].SubmitJob(ctx, "", "library", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The state is from the moment of the response, and a job of a few
+	// units may be over by then.
+	if done.State != "running" && done.State != "done" {
+		t.Errorf("submitted job's state %q, want running or done", done.State)
+	}
+	waitJobDone(ctx, t, clients[0], done.ID)
+	stopped, err := clients[0].SubmitJob(ctx, "", "library", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := clients[0].CancelJob(ctx, stopped.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A job of a few units may end before the cancel reaches it.
+	wantStopped := "canceled"
+	if !st.Canceled {
+		wantStopped = "done"
+	}
+
+	jobs, err := clients[0].Jobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{done.ID: "done", stopped.ID: wantStopped}
+	if len(jobs) != len(want) {
+		t.Fatalf("Jobs lists %d jobs, want %d", len(jobs), len(want))
+	}
+	for _, j := range jobs {
+		if j.State != want[j.ID] {
+			t.Errorf("job %s: state %q, want %q", j.ID, j.State, want[j.ID])
+		}
+	}
+}

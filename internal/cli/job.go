@@ -379,9 +379,9 @@ func newJobLsCommand(g *globalFlags) *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s; run 'yui job ls' again once 'yui status' shows peers\n", incomplete)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAMESPACE\tUSER\tCREATED\tMANAGER\tBACKUP")
+			fmt.Fprintln(tw, "ID\tNAMESPACE\tUSER\tSTATE\tCREATED\tMANAGER\tBACKUP")
 			for _, j := range jobs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Namespace, j.User,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Namespace, j.User, j.State,
 					j.Created.UTC().Format(time.RFC3339), j.Manager, j.Backup)
 			}
 			return tw.Flush()
