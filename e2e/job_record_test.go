@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yuinet/yui/api"
 )
 
 // TestJobStatusAfterRestart runs a job with percentiles and a histogram
@@ -74,6 +77,13 @@ func TestJobStatusAfterRestart(t *testing.T) {
 	}
 	if !strings.Contains(list, id) || !strings.Contains(list, "library") {
 		t.Fatalf("yui job ls after the restart:\n%s\nwant job %s of library", list, id)
+	}
+	var listed []api.JobInfo
+	if err := json.Unmarshal([]byte(yui("job", "ls", "--json")), &listed); err != nil {
+		t.Fatalf("yui job ls --json: %v", err)
+	}
+	if len(listed) != 1 || listed[0].ID != id || listed[0].Namespace != "library" || listed[0].State != "done" {
+		t.Errorf("yui job ls --json = %+v, want job %s of library, done", listed, id)
 	}
 	if after := yui("job", "status", id); after != before {
 		t.Errorf("yui job status after the restart:\n%s\nwant the output before:\n%s", after, before)

@@ -360,7 +360,8 @@ func newJobStatusCommand(g *globalFlags) *cobra.Command {
 }
 
 func newJobLsCommand(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List the jobs submitted through this node",
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -378,6 +379,12 @@ func newJobLsCommand(g *globalFlags) *cobra.Command {
 			if incomplete != "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s; run 'yui job ls' again once 'yui status' shows peers\n", incomplete)
 			}
+			if asJSON {
+				if jobs == nil {
+					jobs = []api.JobInfo{}
+				}
+				return printJSON(cmd.OutOrStdout(), jobs)
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAMESPACE\tUSER\tSTATE\tCREATED\tMANAGER\tBACKUP")
 			for _, j := range jobs {
@@ -387,6 +394,8 @@ func newJobLsCommand(g *globalFlags) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }
 
 func newJobCancelCommand(g *globalFlags) *cobra.Command {
@@ -443,11 +452,12 @@ Scale and max cannot change later; seal another namespace for other values.`,
 			if err := seal.ValidateNamespace(args[0]); err != nil {
 				return err
 			}
-			// 0 leaves the node's default, as over HTTP.
-			if req.Scale < 0 || req.Scale > he.MaxScale {
+			// Over HTTP 0 leaves the node's default, but the flags have
+			// defaults of their own, so a 0 here was typed.
+			if req.Scale < 1 || req.Scale > he.MaxScale {
 				return fmt.Errorf("invalid --scale %d: use 1 to %d, such as 100 to keep two decimals", req.Scale, he.MaxScale)
 			}
-			if req.Max < 0 || req.Max > he.MaxBound {
+			if req.Max < 1 || req.Max > he.MaxBound {
 				return fmt.Errorf("invalid --max %d: use 1 to %d, the largest magnitude a value may have", req.Max, he.MaxBound)
 			}
 			client, err := api.FindNode(g.dataDir)

@@ -177,6 +177,8 @@ func TestJobSealRejectsBadNumbers(t *testing.T) {
 		{[]string{"--max", "-5"}, "invalid --max -5: use 1 to 1000000000"},
 		{[]string{"--max", "2000000000"}, "invalid --max 2000000000: use 1 to 1000000000"},
 		{[]string{"--scale", "-1"}, "invalid --scale -1: use 1 to 1000000000"},
+		{[]string{"--scale", "0"}, "invalid --scale 0: use 1 to 1000000000"},
+		{[]string{"--max", "0"}, "invalid --max 0: use 1 to 1000000000"},
 	} {
 		args := append([]string{"job", "seal", "lab", "--data-dir", dir}, c.args...)
 		_, err := run(t, args...)
