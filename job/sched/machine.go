@@ -52,7 +52,8 @@ type Config struct {
 	Verify int
 	// MaxAttempts is how many failed runs, and rounds of disagreeing
 	// results, a unit may have before it fails. Leases lost to a worker
-	// that leaves or stalls do not count. Default 3.
+	// that leaves or stalls do not count, nor does a failure reported
+	// after its lease ended. Default 3.
 	MaxAttempts int
 	// StragglerAfter is how long a unit may run before an idle worker
 	// gets a copy of it, once no unit is waiting. Default 2 ×
@@ -218,6 +219,10 @@ type unitState struct {
 	attempts  int
 	active    []*lease // ascending by start
 	results   []result // at most one per worker
+	// failedBy lists the first MaxAttempts distinct workers whose runs of
+	// the unit failed. They take it again only when no other worker may
+	// (see mayRun).
+	failedBy []WorkerID
 	// released reports that any worker may take the unit; waitSince is
 	// when it last became pending, the zero Time for the first time.
 	released  bool
@@ -551,12 +556,13 @@ func (m *Machine) HandleReport(now time.Time, r Report) error {
 		// Heard from, w may take a unit waiting for its place.
 		m.freed = append(m.freed, w)
 	}
+	late := !l.active
 	m.endLease(l)
 
 	u := &m.units[l.unit]
 	if !u.committed && !u.failed {
 		if r.Err != "" {
-			m.recordAttempt(u)
+			m.recordFailure(u, r.Worker, late)
 		} else {
 			m.recordResult(u, result{worker: r.Worker, data: bytes.Clone(r.Result),
 				place: placeOf(&u.unit, cluster, r.DataCluster), held: u.unit.heldBy(r.Worker), bytes: max(r.Bytes, 0)})
@@ -600,6 +606,20 @@ func (u *unitState) agreement() (*result, int) {
 		}
 	}
 	return best, bestN
+}
+
+// recordFailure remembers that worker w failed u, so that u goes next to
+// a worker that has not, and counts an attempt unless the lease had
+// already ended. A lease that expired or was revoked counted as lost, and
+// its unit may have gone back to w since, so counting its late failure
+// too could use two attempts on one stall of w.
+func (m *Machine) recordFailure(u *unitState, w WorkerID, late bool) {
+	if len(u.failedBy) < m.cfg.MaxAttempts && !slices.Contains(u.failedBy, w) {
+		u.failedBy = append(u.failedBy, w)
+	}
+	if !late {
+		m.recordAttempt(u)
+	}
 }
 
 func (m *Machine) recordAttempt(u *unitState) {

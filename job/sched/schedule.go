@@ -102,7 +102,11 @@ func (m *Machine) fill(now time.Time, w *workerState) {
 	for m.free(w) && m.alive(w, now) {
 		u := m.pickPending(w)
 		if u == nil {
-			u = m.findStraggler(now, func(u *unitState) bool { return m.eligible(w, u) })
+			// A copy is never needed for the unit to end, so it never
+			// goes to a worker that failed the unit.
+			u = m.findStraggler(now, func(u *unitState) bool {
+				return m.eligible(w, u) && !slices.Contains(u.failedBy, w.id)
+			})
 		}
 		if u == nil {
 			return
@@ -168,6 +172,61 @@ func (m *Machine) eligible(w *workerState, u *unitState) bool {
 	return !slices.ContainsFunc(u.results, func(r result) bool { return r.worker == w.id })
 }
 
+// mayRun reports whether w may run u now: it is eligible, and it has
+// not failed u before unless no other live worker may run u. So a unit
+// that failed on a worker goes to another one first, while a job of one
+// worker, or one whose units fail on every worker, still uses up its
+// attempts and ends.
+func (m *Machine) mayRun(w *workerState, u *unitState) bool {
+	if !m.eligible(w, u) {
+		return false
+	}
+	return !slices.Contains(u.failedBy, w.id) || !m.untriedWorker(u)
+}
+
+// untriedWorker reports whether a live worker in the job that has not
+// failed u is eligible to run it. The workers that failed u, run it or
+// gave a result are few, at most MaxAttempts plus the leases and results
+// of Verify, so counting them first settles without a scan the case
+// where they are all the workers of the job.
+//
+// NOTE: otherwise the scan over the workers stops at the first one that
+// fits, which is at once in the usual case but passes every stalled and
+// lower-tier worker before it.
+func (m *Machine) untriedWorker(u *unitState) bool {
+	limited := m.lowerTierLimited() && !m.small(&u.unit)
+	n := len(m.workers)
+	if limited {
+		n = m.capable
+	}
+	var tried []WorkerID
+	count := func(id WorkerID) {
+		w := m.byID[id]
+		if w == nil || limited && w.tier == TierLower || slices.Contains(tried, id) {
+			return
+		}
+		tried = append(tried, id)
+	}
+	for _, id := range u.failedBy {
+		count(id)
+	}
+	for _, l := range u.active {
+		count(l.worker)
+	}
+	for _, r := range u.results {
+		count(r.worker)
+	}
+	if len(tried) >= n {
+		return false
+	}
+	for _, w := range m.workers {
+		if m.alive(w, m.now) && !slices.Contains(u.failedBy, w.id) && m.eligible(w, u) {
+			return true
+		}
+	}
+	return false
+}
+
 // pickPending returns the lowest unit that needs a lease and that w may
 // run, looking first at the units whose data w holds, then at those of
 // w's cluster, then at all those released to any worker.
@@ -180,7 +239,7 @@ func (m *Machine) pickPending(w *workerState) *unitState {
 	if w.cluster != "" {
 		keys = append(keys, prefix+prefixCluster+w.cluster)
 	}
-	accept := func(id UnitID) bool { return m.eligible(w, &m.units[id]) }
+	accept := func(id UnitID) bool { return m.mayRun(w, &m.units[id]) }
 	for _, k := range keys {
 		if id, ok := m.index.first(k, m.pending, accept); ok {
 			return &m.units[id]

@@ -33,10 +33,10 @@ func (w *workerState) local(u *Unit) bool {
 	return (w.cluster != "" && w.cluster == u.Cluster) || u.heldBy(w.id)
 }
 
-// mayTake reports whether w may take the pending unit u now: it is
-// eligible, and u is released or local to w.
+// mayTake reports whether w may take the pending unit u now: it may run
+// u, and u is released or local to w.
 func (m *Machine) mayTake(w *workerState, u *unitState) bool {
-	return m.eligible(w, u) && (u.released || w.local(&u.unit))
+	return m.mayRun(w, u) && (u.released || w.local(&u.unit))
 }
 
 // placeInJob reports whether a worker in the job holds u's data or is in
