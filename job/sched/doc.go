@@ -28,6 +28,10 @@
 //     pending unit whose holders or cluster are known goes only to a
 //     worker of that place until it has waited LocalityWait, unless no
 //     worker of that place is in the job.
+//   - A unit whose run failed goes to a worker that has not failed it
+//     while a live one in the job may run it. Only otherwise does it go
+//     back to a worker that failed it, so that it still ends after
+//     MaxAttempts failures.
 //   - Every message carries the manager's epoch. A backup that takes over
 //     from a Snapshot runs at a higher epoch; workers fence older epochs
 //     with a Fence, and the Machine rejects reports from other epochs.
