@@ -23,3 +23,23 @@ func BenchmarkRunJob(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRunJobBadWorkers runs jobs of 1,000 units over 20 workers of
+// which 4 fail every run, with MaxAttempts 5, and reports the
+// scheduler's cost per unit and the units that failed for good.
+func BenchmarkRunJobBadWorkers(b *testing.B) {
+	units := makeUnits(sizes(1000, 100), noHolders)
+	failed := 0
+	for b.Loop() {
+		c := newCluster(b, Config{SlotsPerWorker: 2, MaxAttempts: 5}, units)
+		bad := map[WorkerID]bool{}
+		for i := range 20 {
+			id := c.addWorker(TierUpper)
+			bad[id] = i%5 == 0
+		}
+		c.drainWith(bad, 10_000)
+		failed = len(c.mgr.Failed())
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/unit")
+	b.ReportMetric(float64(failed), "failed-units")
+}
