@@ -130,8 +130,14 @@ type Report struct {
 	Lease  uint64
 	Unit   UnitID
 	// Result is the unit's output or a digest of it. Results are compared
-	// byte for byte when Verify is above 1.
+	// byte for byte when Verify is above 1, unless Digest is set.
 	Result []byte
+	// Digest, when set, stands for the result when Verify is above 1:
+	// reports agree when their digests are equal, whatever their results,
+	// and a report with a digest never agrees with one without. It lets
+	// results that differ per worker, such as references to what each
+	// worker stored, agree on what they refer to.
+	Digest []byte
 	// Err is empty on success, else why the run failed.
 	Err string
 	// Bytes is how many bytes of stored input the run read, for the
@@ -151,6 +157,11 @@ type Commit struct {
 	Result []byte
 	// Worker is the first worker that gave Result.
 	Worker WorkerID
+	// Digest is the digest the workers agreed on, nil when they compared
+	// results. Agreed then holds the result of every worker that gave
+	// Digest, Result first and the others in the order they arrived.
+	Digest []byte
+	Agreed [][]byte
 }
 
 // WorkerInfo describes a worker to the scheduler.
@@ -237,6 +248,7 @@ type waitEntry struct {
 type result struct {
 	worker WorkerID
 	data   []byte
+	digest []byte
 	// place is where the run's worker was relative to its data, held
 	// whether it held the data, and bytes how much it read.
 	place Place
@@ -564,7 +576,7 @@ func (m *Machine) HandleReport(now time.Time, r Report) error {
 		if r.Err != "" {
 			m.recordFailure(u, r.Worker, late)
 		} else {
-			m.recordResult(u, result{worker: r.Worker, data: bytes.Clone(r.Result),
+			m.recordResult(u, result{worker: r.Worker, data: bytes.Clone(r.Result), digest: bytes.Clone(r.Digest),
 				place: placeOf(&u.unit, cluster, r.DataCluster), held: u.unit.heldBy(r.Worker), bytes: max(r.Bytes, 0)})
 		}
 	}
@@ -597,7 +609,7 @@ func (u *unitState) agreement() (*result, int) {
 		r := &u.results[i]
 		n := 0
 		for _, s := range u.results[i:] {
-			if bytes.Equal(r.data, s.data) {
+			if r.agrees(&s) {
 				n++
 			}
 		}
@@ -622,6 +634,18 @@ func (m *Machine) recordFailure(u *unitState, w WorkerID, late bool) {
 	}
 }
 
+// agrees reports whether r and s count as the same result: equal digests
+// when both have one, equal results when neither has.
+func (r *result) agrees(s *result) bool {
+	if (len(r.digest) > 0) != (len(s.digest) > 0) {
+		return false
+	}
+	if len(r.digest) > 0 {
+		return bytes.Equal(r.digest, s.digest)
+	}
+	return bytes.Equal(r.data, s.data)
+}
+
 func (m *Machine) recordAttempt(u *unitState) {
 	u.attempts++
 	if u.attempts >= m.cfg.MaxAttempts {
@@ -632,13 +656,21 @@ func (m *Machine) recordAttempt(u *unitState) {
 
 func (m *Machine) commit(u *unitState, best *result) {
 	u.committed = true
-	for _, r := range u.results {
-		if bytes.Equal(r.data, best.data) {
-			m.locality.add(r.place, r.held, r.bytes)
+	c := Commit{Epoch: m.epoch, Unit: u.unit.ID, Result: bytes.Clone(best.data), Worker: best.worker}
+	if len(best.digest) > 0 {
+		c.Digest, c.Agreed = bytes.Clone(best.digest), [][]byte{c.Result}
+	}
+	for i := range u.results {
+		r := &u.results[i]
+		if !r.agrees(best) {
+			continue
+		}
+		m.locality.add(r.place, r.held, r.bytes)
+		if c.Digest != nil && r != best {
+			c.Agreed = append(c.Agreed, bytes.Clone(r.data))
 		}
 	}
-	m.commits = append(m.commits, Commit{Epoch: m.epoch, Unit: u.unit.ID, Result: bytes.Clone(best.data),
-		Worker: best.worker})
+	m.commits = append(m.commits, c)
 	m.close(u)
 }
 

@@ -37,6 +37,9 @@ const (
 	MaxJobText = 1024
 	// MaxJobCluster is the longest location cell name in bytes.
 	MaxJobCluster = 64
+	// MaxJobDigest is the longest digest of a unit's result in bytes;
+	// a SHA-256 digest takes 32.
+	MaxJobDigest = 64
 )
 
 // Roles of a JobState's receiver.
@@ -122,6 +125,10 @@ type JobReport struct {
 	Unit   uint32 `cbor:"4,keyasint"`
 	Result []byte `cbor:"5,keyasint,omitempty"`
 	Err    string `cbor:"6,keyasint,omitempty"`
+	// Digest, when set, is what the manager compares in place of Result
+	// when the job verifies units on several workers, such as a digest
+	// of the page sums a worker stored when Result references them.
+	Digest []byte `cbor:"7,keyasint,omitempty"`
 	// Bytes is how many bytes of stored segments the worker read, and
 	// DataCluster the location cell most of the unit's readings came
 	// from, empty when none had a position on the globe.
@@ -291,6 +298,9 @@ func (m *JobReport) Validate() error {
 	}
 	if len(m.Err) > MaxJobText {
 		return fmt.Errorf("job error is %d bytes, limit %d", len(m.Err), MaxJobText)
+	}
+	if len(m.Digest) > MaxJobDigest {
+		return fmt.Errorf("job result digest is %d bytes, limit %d", len(m.Digest), MaxJobDigest)
 	}
 	if len(m.DataCluster) > MaxJobCluster {
 		return fmt.Errorf("job data cluster is %d bytes, limit %d", len(m.DataCluster), MaxJobCluster)

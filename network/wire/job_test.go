@@ -27,6 +27,7 @@ func sampleJobMessages() []Message {
 		&JobState{JobID: "j1", Role: JobManager, Spec: []byte("spec"), Snapshot: []byte("snap"), SumStore: peer},
 		&JobAssign{JobID: "j1", Unit: 3, Segments: []string{"he/seg/a"}, Spec: []byte("spec"), SumStore: peer},
 		&JobSum{JobID: "j1", Epoch: 2, Lease: 9, Unit: 3, Index: 7, Sum: []byte("sum")},
+		&JobReport{JobID: "j1", Epoch: 2, Lease: 9, Unit: 3, Result: []byte("reference"), Digest: bytes.Repeat([]byte{7}, 32)},
 	}
 }
 
@@ -65,6 +66,7 @@ func TestJobDecodeRejects(t *testing.T) {
 		{"status counts too many", &JobStatus{JobID: "j", Units: 2, Committed: 2, Failed: 1}},
 		{"ack of unknown tier", &JobAck{ComputeTier: 4}},
 		{"ack cluster too long", &JobAck{Cluster: strings.Repeat("c", MaxJobCluster+1)}},
+		{"report digest too long", &JobReport{JobID: "j", Digest: make([]byte, MaxJobDigest+1)}},
 		{"report cluster too long", &JobReport{JobID: "j", DataCluster: strings.Repeat("c", MaxJobCluster+1)}},
 		{"sum without bytes", &JobSum{JobID: "j"}},
 		{"sum index too large", &JobSum{JobID: "j", Index: MaxJobSegments, Sum: []byte("s")}},
