@@ -184,6 +184,12 @@ func FuzzDecodeSumRefs(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	digests, err := EncodeSumRefs([]SumRef{{Node: [NodeIDSize]byte{1}, Unit: 2, Epoch: 3, Lease: 4, Sums: 5, Digest: [DigestSize]byte{6}},
+		{Node: [NodeIDSize]byte{2}, Unit: 2, Epoch: 3, Lease: 7, Sums: 5, Digest: [DigestSize]byte{6}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(digests)
 	f.Add([]byte{sumRefsVersion, 0, 0, 0, 0})
 	f.Add([]byte{sumRefsVersion, 0xff, 0xff, 0xff, 0xff})
 
