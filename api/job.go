@@ -51,7 +51,8 @@ type JobRequest struct {
 	// degrees and 10 metres.
 	CellSize float64 `json:"cell_size,omitempty"`
 	// Verify is how many distinct workers must return equal results for
-	// a unit; 0 or 1 means one.
+	// a unit; 0 or 1 means one. A sealed job whose page sums are stored
+	// compares digests of the sums each worker stored instead.
 	Verify int `json:"verify,omitempty"`
 	// SegmentsPerUnit is how many stored segments one unit reads; 0
 	// means the node's default.

@@ -89,6 +89,10 @@ type jobService struct {
 	// encrypted job kept in its namespace stay after it ended:
 	// jobUnitTimeout, which tests lower.
 	inputsGrace atomic.Int64
+	// alterSum, set by tests before any job runs, returns what the worker
+	// stores in place of the encoded page sum index of a unit, after it
+	// took the digest: a faulty worker.
+	alterSum func(unit uint32, index int, sum []byte) []byte
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -282,9 +286,9 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if err != nil {
 		return "", err
 	}
-	if storeSums && len(units) > he.MaxSumRefs {
-		return "", fmt.Errorf("%w: %w: %d units, but a job whose page sums are stored takes at most %d, one reference each in the result; raise the segments per unit or select less",
-			job.ErrInvalid, ErrSealedLayout, len(units), he.MaxSumRefs)
+	if limit := maxStoredSumUnits(spec.Verify); storeSums && len(units) > limit {
+		return "", fmt.Errorf("%w: %w: %d units, but a job whose page sums are stored takes at most %d at --verify %d, with a reference per unit and verifying worker in the result; raise the segments per unit or select less",
+			job.ErrInvalid, ErrSealedLayout, len(units), limit, max(spec.Verify, 1))
 	}
 	n.setUnitHolders(ctx, user, spec.Namespace, units)
 	m, err := sched.New(jobConfig(spec.Verify), 1, units)
@@ -533,7 +537,7 @@ func jobState(sj *submittedJob) string {
 func (s *jobService) runUnit(ctx context.Context, spec *job.Spec, m *wire.JobAssign, stats *unitStats) ([]byte, error) {
 	segments := m.Segments
 	if spec.Encrypted && spec.Sealed {
-		return s.runPagedUnit(ctx, spec, m)
+		return s.runPagedUnit(ctx, spec, m, stats)
 	}
 	if spec.Encrypted {
 		return s.runSealedUnit(ctx, spec, segments)

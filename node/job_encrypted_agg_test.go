@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -272,5 +273,78 @@ func TestReplicaFoldsPendingCommits(t *testing.T) {
 	}
 	if len(refs) != 1 || refs[0].Unit != uint32(a.Unit.ID) {
 		t.Errorf("replica aggregate references %+v, want unit %d, the one its snapshot commits", refs, a.Unit.ID)
+	}
+}
+
+// A sealed job with --verify 2 whose page sums are stored keeps, per
+// committed unit, the references of both agreeing workers with their
+// digest. A backup that takes over from the replica holds exactly those
+// of the replicated commit and adds its own, a second commit of a unit
+// is rejected, and a report needs a digest of the right size, which a
+// job without --verify rejects.
+func TestVerifiedSumRefsReplicate(t *testing.T) {
+	spec := &job.Spec{ID: "j", Namespace: "library", Aggs: []string{"mean"}, By: "sensor", Encrypted: true, Sealed: true,
+		Scale: 100, Verify: 2}
+	a, b := identity.NodeID{7}, identity.NodeID{8}
+	digest := bytes.Repeat([]byte{5}, he.DigestSize)
+	report := func(worker identity.NodeID, unit uint32, lease uint64) *wire.JobReport {
+		ref, err := he.EncodeSumRefs([]he.SumRef{{Node: worker, Unit: unit, Epoch: 1, Lease: lease, Sums: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &wire.JobReport{JobID: "j", Epoch: 1, Lease: lease, Unit: unit, Result: ref, Digest: digest}
+	}
+	fromA, fromB := report(a, 1, 10), report(b, 1, 11)
+	if err := checkUnitResult(spec, true, a, fromA); err != nil {
+		t.Fatal(err)
+	}
+	short := report(a, 1, 10)
+	short.Digest = digest[:8]
+	if err := checkUnitResult(spec, true, a, short); err == nil {
+		t.Error("a digest of 8 bytes passed the result check")
+	}
+	short.Digest = nil
+	if err := checkUnitResult(spec, true, a, short); err == nil {
+		t.Error("a reference without a digest passed the result check of a job with --verify 2")
+	}
+	unverified := *spec
+	unverified.Verify = 1
+	if err := checkUnitResult(&unverified, true, a, fromA); err == nil {
+		t.Error("a digest passed the result check of a job without --verify")
+	}
+
+	manager := newSealedManager(t, spec, true, nil)
+	commit := sched.Commit{Unit: 1, Result: fromA.Result, Digest: digest, Agreed: [][]byte{fromA.Result, fromB.Result}}
+	if err := manager.foldCommit(commit); err != nil {
+		t.Fatal(err)
+	}
+	replica, err := manager.encodeAggregate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup := newSealedManager(t, spec, true, replica)
+	if err := backup.foldCommit(commit); err == nil {
+		t.Error("a second commit of unit 1 was counted")
+	}
+	later := sched.Commit{Unit: 2, Result: report(b, 2, 20).Result, Digest: digest,
+		Agreed: [][]byte{report(b, 2, 20).Result, report(a, 2, 21).Result}}
+	if err := backup.foldCommit(later); err != nil {
+		t.Fatal(err)
+	}
+	final, err := backup.encodeAggregate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := he.DecodeSumRefs(final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := [he.DigestSize]byte(digest)
+	want := []he.SumRef{
+		{Node: a, Unit: 1, Epoch: 1, Lease: 10, Sums: 2, Digest: d}, {Node: b, Unit: 1, Epoch: 1, Lease: 11, Sums: 2, Digest: d},
+		{Node: b, Unit: 2, Epoch: 1, Lease: 20, Sums: 2, Digest: d}, {Node: a, Unit: 2, Epoch: 1, Lease: 21, Sums: 2, Digest: d},
+	}
+	if !slices.Equal(refs, want) {
+		t.Errorf("references after takeover %+v, want %+v", refs, want)
 	}
 }

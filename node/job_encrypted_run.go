@@ -72,7 +72,9 @@ func (s *jobService) readSealedUnit(ctx context.Context, spec *job.Spec, keys []
 // checkUnitResult checks that a worker's result decodes as the job's
 // kind of aggregate, before the scheduler may commit it. References to
 // stored page sums must name exactly the report's attempt, by the node
-// that sent it, so that a worker cannot pass off another's sums.
+// that sent it, so that a worker cannot pass off another's sums. A
+// digest must come with them when the job verifies units, and never
+// otherwise.
 func checkUnitResult(spec *job.Spec, storeSums bool, from identity.NodeID, m *wire.JobReport) error {
 	if !spec.Encrypted {
 		_, err := job.DecodePartial(m.Result)
@@ -81,6 +83,14 @@ func checkUnitResult(spec *job.Spec, storeSums bool, from identity.NodeID, m *wi
 	params, err := heParams()
 	if err != nil {
 		return err
+	}
+	verified := spec.Sealed && storeSums && spec.Verify > 1
+	if verified && len(m.Digest) != he.DigestSize {
+		return fmt.Errorf("node: unit %d result has a digest of %d bytes, want %d: the job verifies stored page sums",
+			m.Unit, len(m.Digest), he.DigestSize)
+	}
+	if !verified && len(m.Digest) > 0 {
+		return fmt.Errorf("node: unit %d result has a digest, but the job compares results", m.Unit)
 	}
 	switch {
 	case spec.Sealed && storeSums:
@@ -107,12 +117,13 @@ func checkUnitResult(spec *job.Spec, storeSums bool, from identity.NodeID, m *wi
 
 // sealedSum is the aggregate of an encrypted job: one ciphertext for a
 // job encrypted at submit, page sums for a job over a sealed namespace,
-// or, when those do not fit a job message, one reference per committed
-// unit to the page sums it stored (by unit).
+// or, when those do not fit a job message, the references to the page
+// sums each committed unit stored (by unit). That is one reference, or
+// with --verify one per worker that agreed, the committed one first.
 type sealedSum struct {
 	one   *he.Aggregator
 	pages *he.PageAggregator
-	refs  map[uint32]he.SumRef
+	refs  map[uint32][]he.SumRef
 }
 
 // decodeAggregate returns a replicated aggregate: a Partial for a plain
@@ -132,13 +143,13 @@ func decodeAggregate(spec *job.Spec, storeSums bool, b []byte) (*job.Partial, *s
 		return nil, nil, err
 	}
 	if spec.Sealed && storeSums {
-		sum := &sealedSum{refs: make(map[uint32]he.SumRef)}
+		sum := &sealedSum{refs: make(map[uint32][]he.SumRef)}
 		if len(b) == 0 {
 			return job.NewPartial(), sum, nil
 		}
 		refs, err := he.DecodeSumRefs(b)
 		for _, r := range refs {
-			sum.refs[r.Unit] = r
+			sum.refs[r.Unit] = append(sum.refs[r.Unit], r)
 		}
 		return job.NewPartial(), sum, err
 	}
@@ -198,22 +209,40 @@ func (mj *managedJob) foldCommit(c sched.Commit) error {
 	return mj.sealed.one.Add(ct)
 }
 
-// addRef keeps the reference of a committed unit. The scheduler commits
-// each unit once per job, and a takeover restores the references of
-// exactly the commits it restores, so a second reference to one unit
-// means a bug, and is rejected rather than counted.
+// addRef keeps the references of a committed unit: the committed
+// result's, and when the workers agreed on a digest every agreeing
+// worker's, each with that digest. The scheduler commits each unit once
+// per job, and a takeover restores the references of exactly the commits
+// it restores, so a second commit of one unit means a bug, and is
+// rejected rather than counted.
 func (s *sealedSum) addRef(c sched.Commit) error {
-	refs, err := he.DecodeSumRefs(c.Result)
-	if err != nil {
-		return err
-	}
-	if len(refs) != 1 || refs[0].Unit != uint32(c.Unit) {
-		return fmt.Errorf("node: commit of unit %d contains %d sum references, expected one to that unit", c.Unit, len(refs))
-	}
-	if _, ok := s.refs[refs[0].Unit]; ok {
+	if _, ok := s.refs[uint32(c.Unit)]; ok {
 		return fmt.Errorf("node: unit %d committed twice; its second page sums are left out", c.Unit)
 	}
-	s.refs[refs[0].Unit] = refs[0]
+	results := [][]byte{c.Result}
+	var digest [he.DigestSize]byte
+	if c.Digest != nil {
+		if len(c.Digest) != he.DigestSize {
+			return fmt.Errorf("node: commit of unit %d has a digest of %d bytes, want %d", c.Unit, len(c.Digest), he.DigestSize)
+		}
+		results, digest = c.Agreed, [he.DigestSize]byte(c.Digest)
+	}
+	var refs []he.SumRef
+	for _, b := range results {
+		got, err := he.DecodeSumRefs(b)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Unit != uint32(c.Unit) {
+			return fmt.Errorf("node: commit of unit %d contains %d sum references, expected one to that unit", c.Unit, len(got))
+		}
+		got[0].Digest = digest
+		refs = append(refs, got[0])
+	}
+	if len(refs) == 0 || len(refs) > he.MaxUnitRefs {
+		return fmt.Errorf("node: commit of unit %d has %d agreeing results, want 1 to %d", c.Unit, len(refs), he.MaxUnitRefs)
+	}
+	s.refs[uint32(c.Unit)] = refs
 	return nil
 }
 
@@ -229,7 +258,7 @@ func (mj *managedJob) encodeAggregate() ([]byte, error) {
 		}
 		refs := make([]he.SumRef, 0, len(mj.sealed.refs))
 		for _, unit := range slices.Sorted(maps.Keys(mj.sealed.refs)) {
-			refs = append(refs, mj.sealed.refs[unit])
+			refs = append(refs, mj.sealed.refs[unit]...)
 		}
 		return he.EncodeSumRefs(refs)
 	}

@@ -516,11 +516,11 @@ func (s *jobService) handleReport(from transport.Peer, m *wire.JobReport) wire.M
 		return &wire.Error{Code: wire.CodeNotFound, Message: "no such job here"}
 	}
 	r := sched.Report{Worker: sched.WorkerID(from.ID.String()), Epoch: m.Epoch, Lease: m.Lease,
-		Unit: sched.UnitID(m.Unit), Result: m.Result, Err: m.Err,
+		Unit: sched.UnitID(m.Unit), Result: m.Result, Digest: m.Digest, Err: m.Err,
 		Bytes: int64(min(m.Bytes, math.MaxInt64)), DataCluster: m.DataCluster}
 	if m.Err == "" {
 		if err := checkUnitResult(mj.spec, mj.sumStore != nil, from.ID, m); err != nil {
-			r.Result, r.Err = nil, err.Error()
+			r.Result, r.Digest, r.Err = nil, nil, err.Error()
 		}
 	}
 	mj.mu.Lock()

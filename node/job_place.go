@@ -130,11 +130,15 @@ func workerInfo(id sched.WorkerID, resp wire.Message) (sched.WorkerInfo, bool) {
 	return sched.WorkerInfo{ID: id, Tier: sched.Tier(ack.ComputeTier - 1), Cluster: ack.Cluster}, true
 }
 
-// unitStats measures what a worker read for one unit.
+// unitStats measures what a worker read for one unit, and holds the
+// digest it reports beside the unit's result.
 type unitStats struct {
 	// bytes estimates the stored size of the segments read.
 	bytes uint64
 	cells geo.Tally
+	// digest is the SumsDigest of the page sums a sealed unit stored,
+	// when the job verifies units on several workers.
+	digest []byte
 }
 
 // read counts one segment's readings.

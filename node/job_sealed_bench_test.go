@@ -17,7 +17,7 @@ import (
 // the submitting node encrypts at submit, and as an encrypted job over
 // the ciphertexts stored at ingest. It also runs the mean per sensor
 // over the sealed namespace, whose 19 page sums workers store as
-// records. It reports ingest readings per second and the bytes stored
+// records, once as is and once with --verify 2. It reports ingest readings per second and the bytes stored
 // and sent for each namespace, and each job's readings per second and
 // bytes sent, submission included.
 //
@@ -42,12 +42,14 @@ func BenchmarkSealedJob(b *testing.B) {
 
 	var plainIngest, sealedIngest time.Duration
 	var plainSent, sealedSent uint64
-	var plainJob, submitJob, sealedJob, sensorJob jobCost
+	var plainJob, submitJob, sealedJob, sensorJob, verifiedJob jobCost
 	plainReq := api.JobRequest{Aggregates: []string{"count", "sum", "mean"}, By: "hour", Reader: "jobs"}
 	encReq := plainReq
 	encReq.Encrypted, encReq.Reader = true, "hejobs"
 	sensorReq := encReq
 	sensorReq.By = "sensor"
+	verifiedReq := sensorReq
+	verifiedReq.Verify = 2
 	var plainStored, sealedStored [2]uint64
 	b.ResetTimer()
 	for i := range b.N {
@@ -74,6 +76,7 @@ func BenchmarkSealedJob(b *testing.B) {
 		submitJob.add(runJobMeasured(ctx, b, nodes, clients[0], plainNS, encReq))
 		sealedJob.add(runJobMeasured(ctx, b, nodes, clients[0], sealedNS, encReq))
 		sensorJob.add(runJobMeasured(ctx, b, nodes, clients[0], sealedNS, sensorReq))
+		verifiedJob.add(runJobMeasured(ctx, b, nodes, clients[0], sealedNS, verifiedReq))
 	}
 	readings := float64(len(all) * b.N)
 	runs := float64(b.N)
@@ -92,6 +95,8 @@ func BenchmarkSealedJob(b *testing.B) {
 	b.ReportMetric(sealedJob.submit.Seconds()/runs, "sealed-submit-s/job")
 	b.ReportMetric(readings/sensorJob.total().Seconds(), "sealed-by-sensor-readings/s")
 	b.ReportMetric(float64(sensorJob.submitBytes+sensorJob.runBytes)/runs/1e6, "sealed-by-sensor-MB/job")
+	b.ReportMetric(readings/verifiedJob.total().Seconds(), "sealed-by-sensor-verify2-readings/s")
+	b.ReportMetric(float64(verifiedJob.submitBytes+verifiedJob.runBytes)/runs/1e6, "sealed-by-sensor-verify2-MB/job")
 }
 
 // grantAll grants user u, called name, read access to prefix in each

@@ -103,10 +103,6 @@ func (n *Node) pagedKeys(ctx context.Context, user string, spec *job.Spec, cfg *
 	if storeSums && perSensor {
 		sortBySource(out)
 	}
-	if storeSums && spec.Verify > 1 {
-		return nil, false, fmt.Errorf("%w: --verify %d compares the workers' results byte for byte, but a job that needs %d page sums, more than the %d a job message carries, gets references to stored sums, which differ per worker; leave --verify out, select fewer sensors or less time, or do not group by sensor",
-			job.ErrInvalid, spec.Verify, len(pages), he.MaxPageSums)
-	}
 	var maxPerSlot int64
 	for _, c := range perSlot {
 		maxPerSlot = max(maxPerSlot, c)
@@ -136,9 +132,10 @@ func sortBySource(keys []string) {
 
 // runPagedUnit adds a unit's ciphertext records by page key and returns
 // the encoded page sums, or, when the assignment names a sum store, stores
-// them there and returns a reference to them. It checks each header
-// against its record key and the job's scale and bound, and holds no key.
-func (s *jobService) runPagedUnit(ctx context.Context, spec *job.Spec, m *wire.JobAssign) ([]byte, error) {
+// them there and returns a reference to them, with their digest in stats
+// when the job verifies units. It checks each header against its record
+// key and the job's scale and bound, and holds no key.
+func (s *jobService) runPagedUnit(ctx context.Context, spec *job.Spec, m *wire.JobAssign, stats *unitStats) ([]byte, error) {
 	params, err := heParams()
 	if err != nil {
 		return nil, err
@@ -186,7 +183,9 @@ func (s *jobService) runPagedUnit(ctx context.Context, spec *job.Spec, m *wire.J
 		return nil, fmt.Errorf("node: encrypted unit of job %s names no record", spec.ID)
 	}
 	if m.SumStore != nil {
-		return s.storeUnitSums(ctx, m, sums)
+		ref, digest, err := s.storeUnitSums(ctx, spec, m, sums)
+		stats.digest = digest
+		return ref, err
 	}
 	return he.EncodePageSums(sums)
 }

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/job"
 	"github.com/yuinet/yui/job/he"
+	"github.com/yuinet/yui/network/identity"
 	"github.com/yuinet/yui/network/transport"
 	"github.com/yuinet/yui/network/wire"
 	"github.com/yuinet/yui/storage/store"
@@ -53,29 +56,55 @@ func sumRecordKey(id string, ref he.SumRef, index uint32) string {
 	return fmt.Sprintf("%ssums/%x/%d-%d-%d/%04d", jobRecordsPrefix(id), ref.Node, ref.Unit, ref.Epoch, ref.Lease, index)
 }
 
-// storeUnitSums sends a unit's page sums to the job's sum store, and
-// returns the reference to them that the worker reports.
-func (s *jobService) storeUnitSums(ctx context.Context, m *wire.JobAssign, sums []he.PageSum) ([]byte, error) {
-	if len(sums) > he.MaxUnitSums {
-		return nil, fmt.Errorf("node: unit %d of job %s has %d page sums, limit %d", m.Unit, m.JobID, len(sums), he.MaxUnitSums)
+// maxStoredSumUnits returns the most units a job whose page sums are
+// stored may have, so that its result, with one reference per unit and
+// verifying worker, fits one job message.
+func maxStoredSumUnits(verify int) int {
+	if verify <= 1 {
+		return he.MaxSumRefs
 	}
-	failed := forEachLimit(len(sums), sealedPutParallelism, func(i int) error {
+	return he.MaxDigestRefs / verify
+}
+
+// storeUnitSums sends a unit's page sums to the job's sum store, and
+// returns the reference to them that the worker reports. When the job
+// verifies units on several workers, it also returns the SumsDigest of
+// the sums, which the scheduler compares in place of the reference.
+func (s *jobService) storeUnitSums(ctx context.Context, spec *job.Spec, m *wire.JobAssign, sums []he.PageSum) ([]byte, []byte, error) {
+	if len(sums) > he.MaxUnitSums {
+		return nil, nil, fmt.Errorf("node: unit %d of job %s has %d page sums, limit %d", m.Unit, m.JobID, len(sums), he.MaxUnitSums)
+	}
+	encoded := make([][]byte, len(sums))
+	digest := he.NewSumsDigest(len(sums))
+	for i := range sums {
 		b, err := he.EncodePageSums(sums[i : i+1])
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
+		digest.Add(b)
+		if s.alterSum != nil {
+			b = s.alterSum(m.Unit, i, b)
+		}
+		encoded[i] = b
+	}
+	failed := forEachLimit(len(sums), sealedPutParallelism, func(i int) error {
 		rctx, cancel := context.WithTimeout(ctx, jobRecordTimeout)
 		defer cancel()
-		msg := &wire.JobSum{JobID: m.JobID, Epoch: m.Epoch, Lease: m.Lease, Unit: m.Unit, Index: uint32(i), Sum: b}
-		_, err = s.request(rctx, *m.SumStore, msg)
+		msg := &wire.JobSum{JobID: m.JobID, Epoch: m.Epoch, Lease: m.Lease, Unit: m.Unit, Index: uint32(i), Sum: encoded[i]}
+		_, err := s.request(rctx, *m.SumStore, msg)
 		return err
 	})
 	if len(failed) > 0 {
-		return nil, fmt.Errorf("node: %d of the %d page sums of unit %d not stored on %s: %w",
+		return nil, nil, fmt.Errorf("node: %d of the %d page sums of unit %d not stored on %s: %w",
 			len(failed), len(sums), m.Unit, m.SumStore.ID.Short(), failed[0])
 	}
 	ref := he.SumRef{Node: s.n.id.ID, Unit: m.Unit, Epoch: m.Epoch, Lease: m.Lease, Sums: uint32(len(sums))}
-	return he.EncodeSumRefs([]he.SumRef{ref})
+	b, err := he.EncodeSumRefs([]he.SumRef{ref})
+	if err != nil || spec.Verify <= 1 {
+		return b, nil, err
+	}
+	sum := digest.Sum()
+	return b, sum[:], nil
 }
 
 // handleSum stores one page sum that a worker sends for a sealed job
@@ -134,17 +163,21 @@ func (n *Node) openStoredSums(ctx context.Context, sj *submittedJob, b []byte) (
 	return groups, nil
 }
 
-// addStoredSums reads the page sums that refs name, a few at once, and
-// decrypts and adds each.
+// addStoredSums reads the page sums that refs name, a few units at once,
+// and decrypts and adds each unit's. A unit whose references carry a
+// digest counts the sums of its first reference whose stored sums have
+// that digest, and fails only when none has.
 func (n *Node) addStoredSums(ctx context.Context, sj *submittedJob, b []byte) ([]api.AggregateGroup, error) {
 	refs, err := he.DecodeSumRefs(b)
 	if err != nil {
 		return nil, err
 	}
-	var keys []string
-	for _, ref := range refs {
-		for i := range ref.Sums {
-			keys = append(keys, sumRecordKey(sj.id, ref, i))
+	var units [][]he.SumRef
+	for i, ref := range refs {
+		if i > 0 && refs[i-1].Unit == ref.Unit {
+			units[len(units)-1] = append(units[len(units)-1], ref)
+		} else {
+			units = append(units, []he.SumRef{ref})
 		}
 	}
 
@@ -158,27 +191,95 @@ func (n *Node) addStoredSums(ctx context.Context, sj *submittedJob, b []byte) ([
 	}
 
 	var mu sync.Mutex
-	failed := forEachLimit(len(keys), sealedPutParallelism, func(i int) error {
-		var buf bytes.Buffer
-		if _, err := n.storage.store.Get(ctx, sj.user, sj.namespace, keys[i], &buf, store.GetOptions{}); err != nil {
-			return fmt.Errorf("node: read page sum %q: %w", keys[i], err)
-		}
-		sums, err := groups.params.DecodePageSums(buf.Bytes())
-		if err != nil || len(sums) != 1 {
-			return fmt.Errorf("%w: page sum %q contains %d sums: %v", he.ErrCorrupt, keys[i], len(sums), err)
-		}
-		hours, err := groups.decrypt(sums[0])
+	failed := forEachLimit(len(units), sealedPutParallelism, func(i int) error {
+		sums, err := n.readUnitSums(ctx, sj, groups, units[i])
 		if err != nil {
 			return err
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		return groups.add(ctx, sums[0].Key, hours)
+		for _, s := range sums {
+			if err := groups.add(ctx, s.key, s.hours); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if len(failed) > 0 {
-		return nil, fmt.Errorf("node: %d of the %d page sums of job %s not read: %w", len(failed), len(keys), sj.id, failed[0])
+		return nil, fmt.Errorf("node: %d of the %d units of job %s not read: %w", len(failed), len(units), sj.id, failed[0])
 	}
 	return groups.result()
+}
+
+// openedSum is one stored page sum, decrypted into its hours.
+type openedSum struct {
+	key   he.PageKey
+	hours []he.HourSums
+}
+
+// readUnitSums returns the decrypted page sums of one unit, read from the
+// first of refs whose stored sums it can read and decrypt and, when refs
+// carry a digest, whose stored sums have that digest. The refs of a unit
+// are alternatives that the scheduler found equal, so only one counts.
+func (n *Node) readUnitSums(ctx context.Context, sj *submittedJob, groups *pagedGroups, refs []he.SumRef) ([]openedSum, error) {
+	var errs []string
+	for _, ref := range refs {
+		sums, err := n.readAttemptSums(ctx, sj, groups, ref)
+		if err == nil {
+			return sums, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		worker := identity.NodeID(ref.Node).Short()
+		if len(refs) > 1 {
+			n.log.Warn("stored page sums of a unit rejected; reading another worker's", "job", sj.id, "unit", ref.Unit,
+				"worker", worker, "err", err)
+		}
+		errs = append(errs, fmt.Sprintf("worker %s: %v", worker, err))
+	}
+	return nil, fmt.Errorf("node: no stored page sums of unit %d could be used: %s", refs[0].Unit, strings.Join(errs, "; "))
+}
+
+// readAttemptSums reads and decrypts the page sums that one attempt
+// stored, in index order, and checks them against ref's digest, if any.
+// A sum that fails to decode or decrypt stops the decryption, but the
+// rest are still read, so that a digest mismatch is what the error
+// names when there is one.
+func (n *Node) readAttemptSums(ctx context.Context, sj *submittedJob, groups *pagedGroups, ref he.SumRef) ([]openedSum, error) {
+	digest := he.NewSumsDigest(int(ref.Sums))
+	out := make([]openedSum, 0, ref.Sums)
+	var failed error
+	for i := range ref.Sums {
+		key := sumRecordKey(sj.id, ref, i)
+		var buf bytes.Buffer
+		if _, err := n.storage.store.Get(ctx, sj.user, sj.namespace, key, &buf, store.GetOptions{}); err != nil {
+			return nil, fmt.Errorf("read page sum %q: %w", key, err)
+		}
+		digest.Add(buf.Bytes())
+		if failed != nil {
+			continue
+		}
+		sums, err := groups.params.DecodePageSums(buf.Bytes())
+		if err != nil || len(sums) != 1 {
+			failed = fmt.Errorf("%w: page sum %q contains %d sums: %v", he.ErrCorrupt, key, len(sums), err)
+			continue
+		}
+		hours, err := groups.decrypt(sums[0])
+		if err != nil {
+			failed = fmt.Errorf("page sum %q: %w", key, err)
+			continue
+		}
+		out = append(out, openedSum{key: sums[0].Key, hours: hours})
+	}
+	if ref.Digest != [he.DigestSize]byte{} && digest.Sum() != ref.Digest {
+		return nil, fmt.Errorf("%w: the %d stored page sums do not have the digest the unit's workers agreed on",
+			he.ErrCorrupt, ref.Sums)
+	}
+	if failed != nil {
+		return nil, failed
+	}
+	return out, nil
 }
 
 // saveOpenedResult stores a decrypted result in the owner's job records

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,36 +28,11 @@ func TestSealedJobStoresSums(t *testing.T) {
 	nodes[0].jobs.inputsGrace.Store(int64(0))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var eight []sensor.Reading
-	chosen := map[string]bool{}
-	for _, r := range ulbReadings(t, 600) {
-		if len(chosen) < 8 {
-			chosen[r.Source] = true
-		}
-		if chosen[r.Source] {
-			eight = append(eight, r)
-		}
-	}
-	if len(chosen) != 8 {
-		t.Fatalf("the first 600 readings come from %d sensors, want 8 or more", len(chosen))
-	}
-	if _, err := clients[0].SealNamespace(ctx, "", "eight", api.SealRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := clients[0].WriteReadings(ctx, "", "eight", eight); err != nil {
-		t.Fatal(err)
-	}
-	encryptedReaders(ctx, t, clients, "eight")
+	eight, plain := sealEightSensors(ctx, t, clients)
 
-	aggs := []string{"count", "sum", "mean"}
-	info, err := clients[0].SubmitJob(ctx, "", "eight", api.JobRequest{Aggregates: aggs, By: "sensor", Reader: "jobs"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := waitJobDone(ctx, t, clients[0], info.ID)
-
-	req := api.JobRequest{Aggregates: aggs, By: "sensor", Reader: "hejobs", Encrypted: true, SegmentsPerUnit: 2}
-	info, err = clients[0].SubmitJob(ctx, "", "eight", req)
+	req := api.JobRequest{Aggregates: []string{"count", "sum", "mean"}, By: "sensor", Reader: "hejobs", Encrypted: true,
+		SegmentsPerUnit: 2}
+	info, err := clients[0].SubmitJob(ctx, "", "eight", req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +50,9 @@ func TestSealedJobStoresSums(t *testing.T) {
 		sums += int(r.Sums)
 	}
 	t.Logf("%d units, %d references to %d stored page sums, result of %d bytes", sealed.Units, len(refs), sums, len(final.Partial))
-	if len(refs) != sealed.Units || sums < len(chosen) {
-		t.Errorf("%d references to %d sums for %d units over %d sensors; want one per unit and a sum per sensor at least",
-			len(refs), sums, sealed.Units, len(chosen))
+	if len(refs) != sealed.Units || sums < 8 {
+		t.Errorf("%d references to %d sums for %d units over 8 sensors; want one per unit and a sum per sensor at least",
+			len(refs), sums, sealed.Units)
 	}
 
 	prefix := jobRecordsPrefix(info.ID)
@@ -99,10 +75,175 @@ func TestSealedJobStoresSums(t *testing.T) {
 			t.Errorf("groups after the stored sums were deleted (forgotten %v):\n%s\nwant\n%s", forget, got, want)
 		}
 	}
+}
 
-	req.Verify = 2
-	if _, err := clients[0].SubmitJob(ctx, "", "eight", req); err == nil || !strings.Contains(err.Error(), "--verify 2") {
-		t.Errorf("sealed job by sensor over eight sensors with --verify 2: error %v, want one naming --verify", err)
+// sealEightSensors writes the readings of the first eight sensors among
+// the first 600 readings of R1.txt to the sealed namespace "eight", makes
+// the job readers, and runs the plain job by sensor. It returns the
+// readings and the plain job's status.
+func sealEightSensors(ctx context.Context, t *testing.T, clients []*api.Client) ([]sensor.Reading, *api.JobStatus) {
+	t.Helper()
+	var eight []sensor.Reading
+	chosen := map[string]bool{}
+	for _, r := range ulbReadings(t, 600) {
+		if len(chosen) < 8 {
+			chosen[r.Source] = true
+		}
+		if chosen[r.Source] {
+			eight = append(eight, r)
+		}
+	}
+	if len(chosen) != 8 {
+		t.Fatalf("the first 600 readings come from %d sensors, want 8 or more", len(chosen))
+	}
+	if _, err := clients[0].SealNamespace(ctx, "", "eight", api.SealRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clients[0].WriteReadings(ctx, "", "eight", eight); err != nil {
+		t.Fatal(err)
+	}
+	encryptedReaders(ctx, t, clients, "eight")
+
+	req := api.JobRequest{Aggregates: []string{"count", "sum", "mean"}, By: "sensor", Reader: "jobs"}
+	info, err := clients[0].SubmitJob(ctx, "", "eight", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eight, waitJobDone(ctx, t, clients[0], info.ID)
+}
+
+// TestSealedJobVerifiesStoredSums runs a sealed job by sensor over eight
+// sensors with --verify 2, whose page sums are stored as records. Each
+// unit runs on two workers, whose digests must agree, and the result
+// keeps both workers' references. Then one node stores a corrupted first
+// page sum for every unit it runs, after taking the digest of the true
+// sums. Those decrypt to plausible slots with doubled counts. Where its
+// reference comes first, the owner must find that the stored sums do
+// not match the digest and read the other worker's, so every count is
+// the plain job's and every mean the exact decimal mean. Last, all nodes
+// corrupt their sums, and the status must fail naming the unit.
+func TestSealedJobVerifiesStoredSums(t *testing.T) {
+	nodes, clients := startTrio(t)
+	nodes[0].jobs.inputsGrace.Store(int64(0))
+	params, err := heParams()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var faulty [3]atomic.Bool
+	var altered atomic.Int64
+	for i, n := range nodes {
+		n.jobs.alterSum = func(unit uint32, index int, sum []byte) []byte {
+			if !faulty[i].Load() || index != 0 {
+				return sum
+			}
+			// The faulty worker stores the sum added to itself. That
+			// doubles every count and sum, so the means stay and every
+			// check of the decrypted slots passes: only the digest shows
+			// that the counts are wrong.
+			sums, err := params.DecodePageSums(sum)
+			if err != nil {
+				t.Error(err)
+				return sum
+			}
+			doubled := he.NewPageAggregator(params, 1)
+			for range 2 {
+				if err := doubled.AddSums(sums); err != nil {
+					t.Error(err)
+				}
+			}
+			out, err := he.EncodePageSums(doubled.Sums())
+			if err != nil {
+				t.Error(err)
+				return sum
+			}
+			altered.Add(1)
+			return out
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	eight, plain := sealEightSensors(ctx, t, clients)
+	req := api.JobRequest{Aggregates: []string{"count", "sum", "mean"}, By: "sensor", Reader: "hejobs", Encrypted: true,
+		SegmentsPerUnit: 2, Verify: 2}
+
+	// run runs the job and returns its status and its references by unit.
+	run := func(name string) (*api.JobStatus, map[uint32][]he.SumRef) {
+		info, err := clients[0].SubmitJob(ctx, "", "eight", req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed := waitJobDone(ctx, t, clients[0], info.ID)
+		checkSealedResult(t, name, eight, "sensor", plain, sealed)
+		final := nodes[0].jobs.finalStatus(nodes[0].jobs.submittedJob(ctx, info.ID))
+		refs, err := he.DecodeSumRefs(final.Partial)
+		if err != nil {
+			t.Fatalf("%s: the job's result is not references to stored sums: %v", name, err)
+		}
+		units := map[uint32][]he.SumRef{}
+		for _, r := range refs {
+			units[r.Unit] = append(units[r.Unit], r)
+		}
+		return sealed, units
+	}
+
+	sealed, units := run("eight by sensor, verify 2")
+	if len(units) != sealed.Units {
+		t.Errorf("references to %d units, the job has %d", len(units), sealed.Units)
+	}
+	for unit, refs := range units {
+		if len(refs) != 2 || refs[0].Node == refs[1].Node {
+			t.Errorf("unit %d has %d references, want one from each of two workers: %+v", unit, len(refs), refs)
+			continue
+		}
+		if refs[0].Digest == [he.DigestSize]byte{} || refs[0].Digest != refs[1].Digest {
+			t.Errorf("unit %d references carry digests %x and %x, want one digest", unit, refs[0].Digest, refs[1].Digest)
+		}
+	}
+
+	// Which worker's report arrives first decides whose reference comes
+	// first, so the job runs until the faulty node's does for some unit.
+	faulty[2].Store(true)
+	bad := [he.NodeIDSize]byte(nodes[2].ID())
+	for try := 1; ; try++ {
+		_, units := run("eight by sensor, verify 2, one faulty worker")
+		first := 0
+		for _, refs := range units {
+			if refs[0].Node == bad {
+				first++
+			}
+		}
+		t.Logf("try %d: the faulty node altered %d sums so far; its reference comes first in %d of %d units",
+			try, altered.Load(), first, len(units))
+		if first > 0 {
+			break
+		}
+		if try == 5 {
+			t.Fatal("in five jobs the faulty node's reference never came first, so no mismatch was tested")
+		}
+	}
+
+	faulty[0].Store(true)
+	faulty[1].Store(true)
+	info, err := clients[0].SubmitJob(ctx, "", "eight", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		st, err := clients[0].Job(ctx, info.ID)
+		if err != nil {
+			if !strings.Contains(err.Error(), "no stored page sums of unit") || !strings.Contains(err.Error(), "digest") {
+				t.Errorf("status with every worker faulty: error %v, want one naming the unit and the digest", err)
+			}
+			break
+		}
+		if st.Done {
+			t.Fatalf("job with every worker faulty returned %d groups and no error", len(st.Groups))
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("job with every worker faulty did not end")
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 

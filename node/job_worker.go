@@ -53,7 +53,7 @@ func (s *jobService) work(manager wire.Contact, spec *job.Spec, m *wire.JobAssig
 	} else {
 		s.n.log.Debug("ran job unit", "job", m.JobID, "unit", m.Unit, "epoch", m.Epoch, "segments", len(m.Segments))
 	}
-	report.Result = result
+	report.Result, report.Digest = result, stats.digest
 
 	for i := range reportAttempts {
 		rctx, rcancel := context.WithTimeout(ctx, jobSendTimeout)
