@@ -191,7 +191,7 @@ func IsSumRefs(b []byte) bool {
 	return len(b) > 0 && (b[0] == sumRefsVersion || b[0] == digestRefsVersion)
 }
 
-// SumsDigest computes the digest of one attempt's stored page sums:
+// SumsDigest is the running digest of one attempt's stored page sums:
 // SHA-256 over their count, then each sum's length and bytes as stored,
 // one EncodePageSums of one sum each, in index order. Two honest
 // workers that add the same ciphertext records store the same bytes,
