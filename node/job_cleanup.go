@@ -85,10 +85,27 @@ func (s *jobService) cleanUp(sj *submittedJob, grace time.Duration) {
 	case <-time.After(grace):
 	}
 
-	deleted, err := s.deleteJobRecords(sj)
+	// A holder that just died fails its deletes until the overlay drops
+	// it, so failed deletes are tried again, as results are stored.
+	deleted, err := 0, error(nil)
+	for try := range jobResultTries {
+		if try > 0 {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(jobResultRetryEvery):
+			}
+		}
+		var n int
+		n, err = s.deleteJobRecords(sj)
+		deleted += n
+		if err == nil {
+			break
+		}
+	}
 	if err != nil {
 		s.n.log.Warn("job records not all deleted; remove the rest with 'yui rm'", "job", sj.id,
-			"namespace", sj.namespace, "prefix", jobRecordsPrefix(sj.id), "err", err)
+			"namespace", sj.namespace, "prefix", jobRecordsPrefix(sj.id), "tries", jobResultTries, "err", err)
 		return
 	}
 	if deleted > 0 {
