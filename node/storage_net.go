@@ -153,13 +153,14 @@ func (sn *storeNetwork) Closest(ctx context.Context, target identity.NodeID, n i
 }
 
 // closestWithDown returns the closest nodes to target from a new lookup,
-// with the peers marked down left in.
+// with the peers marked down left in. The lookup's result is shared with
+// other callers and the cache, so the caller gets a copy.
 func (sn *storeNetwork) closestWithDown(ctx context.Context, target identity.NodeID, n int) ([]wire.Contact, error) {
 	contacts, err := sn.sharedLookup(ctx, target, n)
 	if err != nil {
 		return nil, err
 	}
-	return contacts[:min(n, len(contacts))], nil
+	return slices.Clone(contacts[:min(n, len(contacts))]), nil
 }
 
 // sharedLookup returns the closest nodes to target from a new lookup, or

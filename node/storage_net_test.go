@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,5 +200,30 @@ func TestDownProbeReachesMarkedPeer(t *testing.T) {
 	}
 	if _, ok := resp.(*wire.Pong); !ok {
 		t.Errorf("ping under a down probe returned %T, want *wire.Pong", resp)
+	}
+}
+
+// TestDownProbeResultIsACopy checks that a caller under a down probe may
+// change the contacts it gets without changing the lookup's cached
+// result, which later callers read.
+func TestDownProbeResultIsACopy(t *testing.T) {
+	nodes, _ := startTrio(t)
+	sn := nodes[0].storage.net
+	ctx := context.Background()
+	target := nodes[1].ID()
+
+	probed, err := sn.Closest(store.WithDownProbe(ctx), target, 2)
+	if err != nil || len(probed) != 2 {
+		t.Fatalf("Closest under a down probe = %v, %v; want the 2 other nodes", probed, err)
+	}
+	want := slices.Clone(probed)
+	probed[0], probed[1] = probed[1], probed[0]
+
+	cached, err := sn.Closest(ctx, target, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cached, want) {
+		t.Errorf("cached Closest = %v, want %v: the probing caller's change reached the cache", cached, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -230,6 +231,9 @@ func (p peers) closest(ctx context.Context, target identity.NodeID, n int, least
 	if err != nil {
 		return nil, fmt.Errorf("%w: lookup %s: %w", ErrUnavailable, target.Short(), err)
 	}
+	// The network may share its result with other callers, so it is
+	// copied before it is sorted in place.
+	contacts = slices.Clone(contacts)
 	if p.holder != nil && p.holder.Tier() >= least && least > Lower {
 		contacts = append(contacts, p.net.Self())
 	}
