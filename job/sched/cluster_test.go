@@ -46,6 +46,8 @@ type worker struct {
 	fence   Fence
 	stalled bool
 	running []Assignment
+	// faulty workers report a wrong result of their own for every run.
+	faulty bool
 }
 
 var start = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -110,6 +112,35 @@ func (c *cluster) deliver() {
 		}
 	}
 	c.checkNoIdleWhileWaiting()
+	c.checkNoStuckDispute()
+}
+
+// checkNoStuckDispute fails if an open unit keeps results that disagree
+// while its best result, its running leases and the live workers that
+// may still give a result are fewer than Verify. No worker could then
+// settle the unit, and the job would wait for one to join.
+func (c *cluster) checkNoStuckDispute() {
+	m := c.mgr
+	if m.deposed {
+		return
+	}
+	for _, id := range m.open {
+		u := &m.units[id]
+		_, agree := u.agreement()
+		if agree == len(u.results) {
+			continue
+		}
+		live := 0
+		for _, w := range m.workers {
+			if m.alive(w, c.now) && m.eligible(w, u) {
+				live++
+			}
+		}
+		if agree+len(u.active)+live < m.cfg.Verify {
+			c.t.Fatalf("unit %d keeps %d disagreeing results with %d leases and %d live workers to settle them, verify %d",
+				id, len(u.results), len(u.active), live, m.cfg.Verify)
+		}
+	}
 }
 
 // checkNoIdleWhileWaiting fails if a live worker of the current manager
@@ -196,6 +227,9 @@ func (c *cluster) complete(id WorkerID, failed bool) {
 	a := w.running[0]
 	w.running = w.running[1:]
 	r := Report{Worker: id, Epoch: a.Epoch, Lease: a.Lease, Unit: a.Unit.ID, Result: resultOf(a.Unit.ID)}
+	if w.faulty {
+		r.Result = fmt.Appendf(nil, "wrong result of unit %d from %s", a.Unit.ID, id)
+	}
 	if failed {
 		r.Result, r.Err = nil, "failed on purpose"
 	}

@@ -54,6 +54,11 @@ type Config struct {
 	// results, a unit may have before it fails. Leases lost to a worker
 	// that leaves or stalls do not count, nor does a failure reported
 	// after its lease ended. Default 3.
+	//
+	// When a unit's results disagree and too few live workers that gave
+	// none are left to reach Verify agreeing ones, its results are
+	// dropped so that the same workers may run it again (see
+	// settleDisputes).
 	MaxAttempts int
 	// StragglerAfter is how long a unit may run before an idle worker
 	// gets a copy of it, once no unit is waiting. Default 2 ×
@@ -221,6 +226,11 @@ type Machine struct {
 	assignments []Assignment
 	revokes     []Revoke
 	commits     []Commit
+
+	// disputed lists the open units whose results disagree, in the order
+	// they began to, for settleDisputes. Entries of units that have
+	// closed or lost their results since are dropped there.
+	disputed []UnitID
 }
 
 type unitState struct {
@@ -234,6 +244,10 @@ type unitState struct {
 	// the unit failed. They take it again only when no other worker may
 	// (see mayRun).
 	failedBy []WorkerID
+	// reason says why the unit failed, once it has. disputed reports
+	// that the unit is in Machine.disputed.
+	reason   string
+	disputed bool
 	// released reports that any worker may take the unit; waitSince is
 	// when it last became pending, the zero Time for the first time.
 	released  bool
@@ -330,6 +344,19 @@ func (m *Machine) Failed() []UnitID {
 		}
 	}
 	return ids
+}
+
+// FailureReason returns why unit id failed, or "" if it has not failed:
+// the error of the last failed run, or which workers gave disagreeing
+// results.
+//
+// NOTE: a Snapshot does not carry reasons, so a Machine restored from
+// one returns "" for the units that failed before it took over.
+func (m *Machine) FailureReason(id UnitID) string {
+	if id < 0 || int(id) >= len(m.units) {
+		return ""
+	}
+	return m.units[id].reason
 }
 
 // Outbox returns and clears the assignments and revocations to send.
@@ -509,15 +536,19 @@ func (m *Machine) Tick(now time.Time) error {
 }
 
 // NextDeadline returns when Tick is next due: the earliest lease
-// deadline, the time a running unit becomes a straggler, or the time a
-// unit's LocalityWait ends, if that is still ahead of the latest time the
-// Machine was given. It is the zero Time when nothing is due.
+// deadline, the time a running unit becomes a straggler, the time a
+// unit's LocalityWait ends, or the time a worker that a disputed unit
+// waits for stops counting as alive (see settleDisputes), if that is
+// still ahead of the latest time the Machine was given. It is the zero Time when nothing is due.
 func (m *Machine) NextDeadline() time.Time {
 	var next time.Time
 	earlier := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
 			next = t
 		}
+	}
+	if t := m.disputeDeadline(); !t.IsZero() {
+		earlier(t)
 	}
 	if e, ok := m.nextWaiting(); ok && !m.start.IsZero() {
 		if t := m.releaseAt(e); t.After(m.now) {
@@ -574,7 +605,7 @@ func (m *Machine) HandleReport(now time.Time, r Report) error {
 	u := &m.units[l.unit]
 	if !u.committed && !u.failed {
 		if r.Err != "" {
-			m.recordFailure(u, r.Worker, late)
+			m.recordFailure(u, r.Worker, r.Err, late)
 		} else {
 			m.recordResult(u, result{worker: r.Worker, data: bytes.Clone(r.Result), digest: bytes.Clone(r.Digest),
 				place: placeOf(&u.unit, cluster, r.DataCluster), held: u.unit.heldBy(r.Worker), bytes: max(r.Bytes, 0)})
@@ -589,15 +620,20 @@ func (m *Machine) recordResult(u *unitState, r result) {
 		return
 	}
 	u.results = append(u.results, r)
-	if best, n := u.agreement(); n >= m.cfg.Verify {
+	best, n := u.agreement()
+	if n >= m.cfg.Verify {
 		m.commit(u, best)
 		return
+	}
+	if n < len(u.results) && !u.disputed {
+		u.disputed = true
+		m.disputed = append(m.disputed, u.unit.ID)
 	}
 	// With Verify results in and no Verify of them equal, the unit
 	// needs another run, and each result that leaves it unsettled counts
 	// as an attempt.
 	if len(u.results) >= m.cfg.Verify {
-		m.recordAttempt(u)
+		m.recordAttempt(u, func() string { return m.disagreement(u) })
 	}
 }
 
@@ -625,12 +661,12 @@ func (u *unitState) agreement() (*result, int) {
 // already ended. A lease that expired or was revoked counted as lost, and
 // its unit may have gone back to w since, so counting its late failure
 // too could use two attempts on one stall of w.
-func (m *Machine) recordFailure(u *unitState, w WorkerID, late bool) {
+func (m *Machine) recordFailure(u *unitState, w WorkerID, err string, late bool) {
 	if len(u.failedBy) < m.cfg.MaxAttempts && !slices.Contains(u.failedBy, w) {
 		u.failedBy = append(u.failedBy, w)
 	}
 	if !late {
-		m.recordAttempt(u)
+		m.recordAttempt(u, func() string { return fmt.Sprintf("worker %s: %s", w, err) })
 	}
 }
 
@@ -646,10 +682,13 @@ func (r *result) agrees(s *result) bool {
 	return bytes.Equal(r.data, s.data)
 }
 
-func (m *Machine) recordAttempt(u *unitState) {
+// recordAttempt counts an attempt of u and fails u when that was its
+// last, with the reason that reason returns.
+func (m *Machine) recordAttempt(u *unitState, reason func() string) {
 	u.attempts++
 	if u.attempts >= m.cfg.MaxAttempts {
 		u.failed = true
+		u.reason = reason()
 		m.close(u)
 	}
 }

@@ -161,25 +161,26 @@ func TestVerifyTwoNeedsAgreement(t *testing.T) {
 	c := newCluster(t, Config{Verify: 2, MaxAttempts: 5}, makeUnits(sizes(1, 10), noHolders))
 	a := c.addWorker(TierUpper)
 	b := c.addWorker(TierUpper)
+	third := c.addWorker(TierUpper)
 	if len(c.workers[a].running) != 1 || len(c.workers[b].running) != 1 {
 		t.Fatal("verify 2 did not give the unit to both workers")
 	}
+	if len(c.workers[third].running) != 0 {
+		t.Fatal("a third worker got the unit before the results disagreed")
+	}
 
 	// b lies: its result differs from a's.
-	lie := c.workers[b].running[0]
-	c.workers[b].running = nil
-	if err := c.mgr.HandleReport(c.now, Report{Worker: b, Epoch: 1, Lease: lie.Lease, Unit: 0, Result: []byte("wrong")}); err != nil {
-		t.Fatal(err)
-	}
-	c.deliver()
+	c.lie(b)
 	c.complete(a, false)
 	if c.mgr.Done() || len(c.ledger) != 0 {
 		t.Fatal("unit committed on disagreeing results")
 	}
 
-	third := c.addWorker(TierUpper)
 	if len(c.workers[third].running) != 1 {
 		t.Fatal("a third worker did not get the disputed unit")
+	}
+	if len(c.workers[a].running) != 0 || len(c.workers[b].running) != 0 {
+		t.Fatal("a worker that gave a result runs the unit again while a third one may break the tie")
 	}
 	c.complete(third, false)
 	c.checkExactlyOnce()

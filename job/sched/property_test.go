@@ -2,6 +2,8 @@ package sched
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +139,70 @@ func TestStaleManagerRefused(t *testing.T) {
 
 		c.drain(2000)
 		c.checkExactlyOnce()
+	})
+}
+
+// A faulty worker under Verify 2 gives results that never agree with
+// anyone's. Under random joins, leaves, stalls and expiries, no unit
+// keeps disagreeing results that no live worker could settle (checked
+// after every event), and no wrong result commits. The job ends, and
+// each unit commits once or fails for disagreeing results.
+func TestFaultyWorkerUnderVerify(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := drawConfig(t)
+		cfg.Verify = 2
+		cfg.MaxAttempts = rapid.IntRange(1, 6).Draw(t, "maxAttempts")
+		c := newCluster(t, cfg, drawUnits(t))
+		faulty := c.addWorker(TierUpper)
+		c.workers[faulty].faulty = true
+		for range rapid.IntRange(1, 3).Draw(t, "honest") {
+			c.addWorker(TierUpper)
+		}
+		pick := func(t *rapid.T) WorkerID {
+			return rapid.SampledFrom(c.ids()).Draw(t, "worker")
+		}
+
+		t.Repeat(map[string]func(*rapid.T){
+			"join": func(t *rapid.T) {
+				c.addWorker(rapid.SampledFrom([]Tier{TierUpper, TierMiddle, TierLower}).Draw(t, "tier"))
+			},
+			"leave": func(t *rapid.T) {
+				id := pick(t)
+				if id == faulty {
+					t.Skip("keep the faulty worker")
+				}
+				c.removeWorker(id)
+			},
+			"stall":     func(t *rapid.T) { c.workers[pick(t)].stalled = true },
+			"resume":    func(t *rapid.T) { c.workers[pick(t)].stalled = false },
+			"heartbeat": func(t *rapid.T) { c.heartbeat(pick(t)) },
+			"complete":  func(t *rapid.T) { c.complete(pick(t), false) },
+			"advance": func(t *rapid.T) {
+				c.advance(time.Duration(rapid.IntRange(1, 15).Draw(t, "seconds")) * time.Second)
+			},
+		})
+
+		// Without a second capable worker, a unit too large for the
+		// lower tier could never reach two results.
+		if c.capable() < 2 {
+			c.addWorker(TierUpper)
+		}
+		c.drain(2000)
+		failed := c.mgr.Failed()
+		for _, u := range c.units {
+			n := c.ledger[u.ID]
+			if slices.Contains(failed, u.ID) {
+				if n != 0 {
+					t.Fatalf("failed unit %d counted %d times", u.ID, n)
+				}
+				if r := c.mgr.FailureReason(u.ID); !strings.Contains(r, "results disagree") {
+					t.Fatalf("unit %d failed with reason %q, want disagreeing results", u.ID, r)
+				}
+				continue
+			}
+			if n != 1 {
+				t.Fatalf("unit %d counted %d times, want 1", u.ID, n)
+			}
+		}
 	})
 }

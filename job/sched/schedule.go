@@ -22,14 +22,16 @@ func classOf(t Tier) int {
 	return classAny
 }
 
-// schedule fills the free slots of the idle workers: first those that
-// an event freed and those of the places of units that began to wait,
-// then the rest in the order the workers joined, first with units that
+// schedule drops the results of units that can no longer agree (see
+// settleDisputes), then fills the free slots of the idle workers: first
+// those that an event freed and those of the places of units that began
+// to wait, then the rest in the order the workers joined, first with units that
 // need more runs, then with copies of stragglers. It stops as soon as no
 // unit a class may run is released, so an event costs little however
 // many workers sit idle.
 func (m *Machine) schedule(now time.Time) {
 	m.advance(now)
+	m.settleDisputes()
 	m.fillPlaces(now)
 	m.releaseDue(m.now)
 	for class := range classes {
