@@ -132,9 +132,13 @@ type JobStatus struct {
 	// LeftOut counts the workers left out of the job for a while after
 	// failing units in a row, such as nodes whose reader lacks a grant,
 	// and LeftOutError is the last one's error.
-	LeftOut      int              `json:"left_out,omitempty"`
-	LeftOutError string           `json:"left_out_error,omitempty"`
-	Groups       []AggregateGroup `json:"groups,omitempty"`
+	LeftOut      int    `json:"left_out,omitempty"`
+	LeftOutError string `json:"left_out_error,omitempty"`
+	// FailedError is the failure reason of the lowest failed unit, such
+	// as the error of its last run or the workers whose results
+	// disagreed.
+	FailedError string           `json:"failed_error,omitempty"`
+	Groups      []AggregateGroup `json:"groups,omitempty"`
 	// Locality counts the committed units' input bytes by place.
 	Locality *JobLocality `json:"locality,omitempty"`
 }

@@ -62,6 +62,8 @@ type RecordStatus struct {
 	BytesCluster uint64 `cbor:"11,keyasint,omitempty"`
 	BytesRemote  uint64 `cbor:"12,keyasint,omitempty"`
 	BytesUnknown uint64 `cbor:"13,keyasint,omitempty"`
+	// FailedErr is the failure reason of the lowest failed unit, or empty.
+	FailedErr string `cbor:"14,keyasint,omitempty"`
 }
 
 // Encode returns the record's CBOR form.
@@ -100,6 +102,10 @@ func DecodeRecord(b []byte) (*Record, *Spec, error) {
 	}
 	if r.Final != nil && len(r.Final.Err) > 4096 {
 		return nil, nil, fmt.Errorf("%w: record of job %s has an error text of %d bytes, limit 4096", ErrInvalid, spec.ID, len(r.Final.Err))
+	}
+	if r.Final != nil && len(r.Final.FailedErr) > 4096 {
+		return nil, nil, fmt.Errorf("%w: record of job %s has a failed unit error of %d bytes, limit 4096", ErrInvalid, spec.ID,
+			len(r.Final.FailedErr))
 	}
 	return &r, spec, nil
 }

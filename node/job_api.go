@@ -162,7 +162,7 @@ func (n *Node) submittedSpec(id string) *job.Spec {
 func apiJobStatus(st *wire.JobStatus, spec *job.Spec) (api.JobStatus, error) {
 	res := api.JobStatus{ID: st.JobID, Epoch: st.Epoch, Units: int(st.Units), Committed: int(st.Committed),
 		Failed: int(st.Failed), Workers: int(st.Workers), Done: st.Done, Canceled: st.Canceled, Error: st.Err,
-		LeftOut: int(st.LeftOut), LeftOutError: st.LeftOutErr,
+		LeftOut: int(st.LeftOut), LeftOutError: st.LeftOutErr, FailedError: st.FailedErr,
 		Locality: apiLocality(st)}
 	if len(st.Partial) == 0 {
 		return res, nil

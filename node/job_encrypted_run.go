@@ -294,7 +294,8 @@ func (n *Node) jobStatusResult(id string, st *wire.JobStatus) (api.JobStatus, er
 		return apiJobStatus(st, n.submittedSpec(id))
 	}
 	res, err := apiJobStatus(&wire.JobStatus{JobID: st.JobID, Epoch: st.Epoch, Units: st.Units, Committed: st.Committed,
-		Failed: st.Failed, Workers: st.Workers, Done: st.Done, Canceled: st.Canceled, Err: st.Err}, sj.spec)
+		Failed: st.Failed, Workers: st.Workers, Done: st.Done, Canceled: st.Canceled, Err: st.Err,
+		FailedErr: st.FailedErr}, sj.spec)
 	if err != nil || (!st.Done && !st.Canceled) {
 		return res, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -553,6 +554,17 @@ func (s *jobService) handleReport(from transport.Peer, m *wire.JobReport) wire.M
 	return &wire.JobAck{Epoch: mj.epoch}
 }
 
+// failedUnitError returns why the lowest failed unit with a known reason
+// failed, for the job's status, or "" when none has one.
+func failedUnitError(m *sched.Machine, failed []sched.UnitID) string {
+	for _, id := range failed {
+		if r := m.FailureReason(id); r != "" {
+			return truncate(fmt.Sprintf("unit %d: %s", id, r), wire.MaxJobText)
+		}
+	}
+	return ""
+}
+
 // handleStatus reports a job's progress, and cancels it on request.
 func (s *jobService) handleStatus(m *wire.JobStatusRequest) wire.Message {
 	s.mu.Lock()
@@ -575,6 +587,9 @@ func (s *jobService) handleStatus(m *wire.JobStatusRequest) wire.Message {
 		Units: uint32(len(snap.Units)), Committed: uint32(len(snap.Committed)), Failed: uint32(len(snap.Failed)),
 		Workers: uint32(len(mj.workers)), Done: mj.done, Canceled: mj.canceled,
 		LeftOut: uint32(len(mj.leftOut)), LeftOutErr: mj.leftOutErr}
+	if mj.machine != nil {
+		st.FailedErr = failedUnitError(mj.machine, snap.Failed)
+	}
 	fillLocality(st, snap.Locality)
 	if mj.done || mj.canceled {
 		b, err := mj.encodeAggregate()

@@ -161,8 +161,8 @@ func (s *jobService) recordOf(sj *submittedJob) (*job.Record, error) {
 	}
 	if st := sj.final; st != nil {
 		rec.Final = &job.RecordStatus{Epoch: st.Epoch, Units: st.Units, Committed: st.Committed, Failed: st.Failed,
-			Workers: st.Workers, Done: st.Done, Canceled: st.Canceled, Err: st.Err, Partial: st.Partial,
-			BytesHeld: st.BytesHeld, BytesCluster: st.BytesCluster, BytesRemote: st.BytesRemote, BytesUnknown: st.BytesUnknown}
+			Workers: st.Workers, Done: st.Done, Canceled: st.Canceled, Err: st.Err, FailedErr: st.FailedErr,
+			Partial: st.Partial, BytesHeld: st.BytesHeld, BytesCluster: st.BytesCluster, BytesRemote: st.BytesRemote, BytesUnknown: st.BytesUnknown}
 	}
 	rec.Cleaned = sj.cleaned
 	if sj.sealed != nil {
@@ -284,8 +284,8 @@ func restoreJob(user string, b []byte) (*submittedJob, error) {
 	}
 	if f := rec.Final; f != nil {
 		sj.final = &wire.JobStatus{JobID: spec.ID, Epoch: f.Epoch, Units: f.Units, Committed: f.Committed, Failed: f.Failed,
-			Workers: f.Workers, Done: f.Done, Canceled: f.Canceled, Err: f.Err, Partial: f.Partial,
-			BytesHeld: f.BytesHeld, BytesCluster: f.BytesCluster, BytesRemote: f.BytesRemote, BytesUnknown: f.BytesUnknown}
+			Workers: f.Workers, Done: f.Done, Canceled: f.Canceled, Err: f.Err, FailedErr: f.FailedErr,
+			Partial: f.Partial, BytesHeld: f.BytesHeld, BytesCluster: f.BytesCluster, BytesRemote: f.BytesRemote, BytesUnknown: f.BytesUnknown}
 	}
 	return sj, nil
 }

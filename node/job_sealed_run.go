@@ -196,7 +196,7 @@ func (s *jobService) runPagedUnit(ctx context.Context, spec *job.Spec, m *wire.J
 func (n *Node) pagedStatus(sj *submittedJob, st *wire.JobStatus) (api.JobStatus, error) {
 	res, err := apiJobStatus(&wire.JobStatus{JobID: st.JobID, Epoch: st.Epoch, Units: st.Units, Committed: st.Committed,
 		Failed: st.Failed, Workers: st.Workers, Done: st.Done, Canceled: st.Canceled, Err: st.Err,
-		LeftOut: st.LeftOut, LeftOutErr: st.LeftOutErr}, sj.spec)
+		LeftOut: st.LeftOut, LeftOutErr: st.LeftOutErr, FailedErr: st.FailedErr}, sj.spec)
 	if err != nil || (!st.Done && !st.Canceled) {
 		return res, err
 	}

@@ -291,6 +291,9 @@ func printJobResult(out, errOut io.Writer, st *api.JobStatus, namespace string, 
 	}
 	if err == nil && st.Failed > 0 {
 		err = fmt.Errorf("job %s is incomplete: %d of %d units failed, so the result leaves their readings out", st.ID, st.Failed, st.Units)
+		if st.FailedError != "" {
+			err = fmt.Errorf("%w; %s", err, st.FailedError)
+		}
 	}
 	return err
 }

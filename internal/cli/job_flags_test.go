@@ -122,6 +122,22 @@ func TestJobResultWarningsOnStderr(t *testing.T) {
 	}
 }
 
+func TestJobResultNamesFailedUnit(t *testing.T) {
+	reason := "unit 2: results disagree: workers a and b gave different results, and 3 attempts found no 2 workers whose results agree"
+	st := &api.JobStatus{ID: "j1", Units: 4, Committed: 3, Failed: 1, Done: true, FailedError: reason}
+	var out, errOut strings.Builder
+	err := printJobResult(&out, &errOut, st, "lab", []string{"count"}, false, false)
+	if err == nil {
+		t.Fatal("printJobResult returned no error for a job with a failed unit")
+	}
+	if !strings.Contains(err.Error(), "1 of 4 units failed") {
+		t.Errorf("printJobResult error = %v, want one that says 1 of 4 units failed", err)
+	}
+	if !strings.Contains(err.Error(), reason) {
+		t.Errorf("printJobResult error = %v, want one that contains the failure reason", err)
+	}
+}
+
 func TestGrantHint(t *testing.T) {
 	for _, c := range []struct{ namespace, err, want string }{
 		{"lab", `node: read ciphertext "he/seg/x": store: permission denied`, "yui grant lab he/ USER read --keys FILE"},

@@ -175,6 +175,11 @@ type JobStatus struct {
 	// of the last one, at most MaxJobText bytes.
 	LeftOut    uint32 `cbor:"24,keyasint,omitempty"`
 	LeftOutErr string `cbor:"25,keyasint,omitempty"`
+	// FailedErr is the failure reason of the lowest failed unit, such as
+	// the error of its last run or the workers whose results disagreed,
+	// at most MaxJobText bytes. It is empty when no unit failed or the reason
+	// was lost when a backup took over.
+	FailedErr string `cbor:"26,keyasint,omitempty"`
 }
 
 // JobAck accepts a job message. Epoch is the receiver's newest epoch of
@@ -333,6 +338,12 @@ func (m *JobStatus) Validate() error {
 	}
 	if len(m.Err) > MaxJobText {
 		return fmt.Errorf("job error is %d bytes, limit %d", len(m.Err), MaxJobText)
+	}
+	if len(m.LeftOutErr) > MaxJobText {
+		return fmt.Errorf("job left-out worker error is %d bytes, limit %d", len(m.LeftOutErr), MaxJobText)
+	}
+	if len(m.FailedErr) > MaxJobText {
+		return fmt.Errorf("job failed unit error is %d bytes, limit %d", len(m.FailedErr), MaxJobText)
 	}
 	return nil
 }
