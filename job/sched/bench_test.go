@@ -43,3 +43,28 @@ func BenchmarkRunJobBadWorkers(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/unit")
 	b.ReportMetric(float64(failed), "failed-units")
 }
+
+// BenchmarkRunJobFaultyVerify runs jobs of 1,000 units under Verify 2
+// and MaxAttempts 3 to the end, with one worker in five giving wrong
+// results, and reports the scheduler's cost per unit and the units that
+// failed for good. With 2 workers, one of them faulty, no unit can
+// commit, and every unit fails after its attempts.
+func BenchmarkRunJobFaultyVerify(b *testing.B) {
+	for _, workers := range []int{2, 20} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			units := makeUnits(sizes(1000, 100), noHolders)
+			failed := 0
+			for b.Loop() {
+				c := newCluster(b, Config{SlotsPerWorker: 2, Verify: 2, MaxAttempts: 3}, units)
+				for i := range workers {
+					id := c.addWorker(TierUpper)
+					c.workers[id].faulty = i%5 == 0
+				}
+				c.drain(10_000)
+				failed = len(c.mgr.Failed())
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/unit")
+			b.ReportMetric(float64(failed), "failed-units")
+		})
+	}
+}

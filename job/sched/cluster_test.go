@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"testing"
 	"time"
 )
 
@@ -121,11 +122,20 @@ func (c *cluster) deliver() {
 // settle the unit, and the job would wait for one to join.
 func (c *cluster) checkNoStuckDispute() {
 	m := c.mgr
-	if m.deposed {
+	if m.deposed || m.cfg.Verify == 1 {
+		// With Verify 1 a unit commits on its first result.
+		return
+	}
+	if _, ok := c.t.(*testing.B); ok {
+		// The check scans every open unit at each event, which would
+		// cost benchmarks more than the scheduler does.
 		return
 	}
 	for _, id := range m.open {
 		u := &m.units[id]
+		if len(u.results) < 2 {
+			continue
+		}
 		_, agree := u.agreement()
 		if agree == len(u.results) {
 			continue
