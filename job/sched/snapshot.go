@@ -173,6 +173,20 @@ func DecodeSnapshot(b []byte) (*Snapshot, error) {
 }
 
 func (s *Snapshot) validate() error {
+	if err := s.validateState(); err != nil {
+		return err
+	}
+	for i := range s.Units {
+		if err := validateUnit(&s.Units[i], i); err != nil {
+			return fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+	}
+	return nil
+}
+
+// validateState checks everything but the units' segments, which a unit
+// list checks once when it decodes.
+func (s *Snapshot) validateState() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
 	}
@@ -186,8 +200,8 @@ func (s *Snapshot) validate() error {
 		return bad("%d units with %d attempt counts, limit %d units", len(s.Units), len(s.Attempts), MaxUnits)
 	}
 	for i := range s.Units {
-		if err := validateUnit(&s.Units[i], i); err != nil {
-			return bad("%v", err)
+		if len(s.Units[i].Cluster) > maxNameLen {
+			return bad("unit %d has a cluster name of %d bytes, limit %d", i, len(s.Units[i].Cluster), maxNameLen)
 		}
 		if s.Attempts[i] < 0 {
 			return bad("unit %d has %d attempts", i, s.Attempts[i])
@@ -213,9 +227,6 @@ func (s *Snapshot) validate() error {
 func validateUnit(u *Unit, i int) error {
 	if u.ID != UnitID(i) {
 		return fmt.Errorf("unit at index %d has ID %d", i, u.ID)
-	}
-	if len(u.Cluster) > maxNameLen {
-		return fmt.Errorf("unit %d has a cluster name of %d bytes, limit %d", i, len(u.Cluster), maxNameLen)
 	}
 	if len(u.Segments) > MaxSegmentsPerUnit {
 		return fmt.Errorf("unit %d has %d segments, limit %d", i, len(u.Segments), MaxSegmentsPerUnit)

@@ -43,21 +43,40 @@ type segmentWire struct {
 
 func (s *Snapshot) toWire() *snapshotWire {
 	w := &snapshotWire{Version: s.Version, Epoch: s.Epoch, Committed: s.Committed, Failed: s.Failed,
-		Attempts: s.Attempts, Workers: s.Workers, Locality: s.Locality, Units: make([]unitWire, len(s.Units))}
-	lists := make(map[string]int)
-	for i, u := range s.Units {
-		wu := unitWire{ID: u.ID, Readings: u.Readings, Cluster: u.Cluster, Segments: make([]segmentWire, len(u.Segments))}
-		for j, seg := range u.Segments {
-			wu.Segments[j] = segmentWire{Key: seg.Key, Readings: seg.Readings, HolderList: w.holderList(lists, seg.Holders)}
-		}
-		w.Units[i] = wu
-	}
+		Attempts: s.Attempts, Workers: s.Workers, Locality: s.Locality}
+	w.Units, w.HolderLists = unitsToWire(s.Units, true)
 	return w
 }
 
-// holderList returns the reference to holders in w.HolderLists, adding
-// them on first use. lists maps each list, joined, to its reference.
-func (w *snapshotWire) holderList(lists map[string]int, holders []WorkerID) int {
+// unitsToWire returns the encoded form of units and their distinct
+// holder lists. The units' clusters are left out unless withCluster is
+// set.
+func unitsToWire(units []Unit, withCluster bool) ([]unitWire, [][]WorkerID) {
+	t := holderTable{refs: make(map[string]int)}
+	out := make([]unitWire, len(units))
+	for i, u := range units {
+		wu := unitWire{ID: u.ID, Readings: u.Readings, Segments: make([]segmentWire, len(u.Segments))}
+		if withCluster {
+			wu.Cluster = u.Cluster
+		}
+		for j, seg := range u.Segments {
+			wu.Segments[j] = segmentWire{Key: seg.Key, Readings: seg.Readings, HolderList: t.ref(seg.Holders)}
+		}
+		out[i] = wu
+	}
+	return out, t.lists
+}
+
+// holderTable collects distinct holder lists. refs maps each list,
+// joined, to its reference.
+type holderTable struct {
+	lists [][]WorkerID
+	refs  map[string]int
+}
+
+// ref returns the reference to holders in t.lists, adding them on first
+// use.
+func (t *holderTable) ref(holders []WorkerID) int {
 	if len(holders) == 0 {
 		return 0
 	}
@@ -68,36 +87,46 @@ func (w *snapshotWire) holderList(lists map[string]int, holders []WorkerID) int 
 		fmt.Fprintf(&b, "%d:%s", len(h), h)
 	}
 	key := b.String()
-	if ref, ok := lists[key]; ok {
+	if ref, ok := t.refs[key]; ok {
 		return ref
 	}
-	w.HolderLists = append(w.HolderLists, slices.Clone(holders))
-	lists[key] = len(w.HolderLists)
-	return len(w.HolderLists)
+	t.lists = append(t.lists, slices.Clone(holders))
+	t.refs[key] = len(t.lists)
+	return len(t.lists)
 }
 
 // snapshot expands the holder lists. It checks the references and the
 // lists' limits; Snapshot.validate checks the rest.
 func (w *snapshotWire) snapshot() (*Snapshot, error) {
-	for i, list := range w.HolderLists {
+	units, err := unitsFromWire(w.Units, w.HolderLists)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Version: w.Version, Epoch: w.Epoch, Committed: w.Committed, Failed: w.Failed,
+		Attempts: w.Attempts, Workers: w.Workers, Locality: w.Locality, Units: units}, nil
+}
+
+// unitsFromWire expands the holder lists of encoded units. It checks the
+// references and the lists' limits; validateUnit checks the rest.
+func unitsFromWire(wus []unitWire, lists [][]WorkerID) ([]Unit, error) {
+	for i, list := range lists {
 		if len(list) == 0 || len(list) > MaxHolders {
 			return nil, fmt.Errorf("holder list %d has %d holders, want 1 to %d", i, len(list), MaxHolders)
 		}
 	}
-	s := &Snapshot{Version: w.Version, Epoch: w.Epoch, Committed: w.Committed, Failed: w.Failed,
-		Attempts: w.Attempts, Workers: w.Workers, Locality: w.Locality, Units: make([]Unit, len(w.Units))}
-	for i, wu := range w.Units {
+	units := make([]Unit, len(wus))
+	for i, wu := range wus {
 		u := Unit{ID: wu.ID, Readings: wu.Readings, Cluster: wu.Cluster, Segments: make([]Segment, len(wu.Segments))}
 		for j, ws := range wu.Segments {
-			if ws.HolderList < 0 || ws.HolderList > len(w.HolderLists) {
-				return nil, fmt.Errorf("unit %d segment %d names holder list %d of %d", i, j, ws.HolderList, len(w.HolderLists))
+			if ws.HolderList < 0 || ws.HolderList > len(lists) {
+				return nil, fmt.Errorf("unit %d segment %d names holder list %d of %d", i, j, ws.HolderList, len(lists))
 			}
 			u.Segments[j] = Segment{Key: ws.Key, Readings: ws.Readings}
 			if ws.HolderList > 0 {
-				u.Segments[j].Holders = w.HolderLists[ws.HolderList-1]
+				u.Segments[j].Holders = lists[ws.HolderList-1]
 			}
 		}
-		s.Units[i] = u
+		units[i] = u
 	}
-	return s, nil
+	return units, nil
 }
