@@ -71,6 +71,9 @@ type jobService struct {
 	fences map[string]*workerFence
 	// place is the node's compute tier and cluster; set at start.
 	place *nodePlace
+	// unitLists are the unit lists received for jobs that have not
+	// started here yet.
+	unitLists *unitLists
 
 	// recordsMu guards recordsLoaded, set once the stored job records
 	// have been read back after a start (job_records.go).
@@ -129,6 +132,7 @@ func (n *Node) startJobs() {
 		submitted: make(map[string]*submittedJob),
 		managed:   make(map[string]*managedJob),
 		fences:    make(map[string]*workerFence),
+		unitLists: newUnitLists(jobUnitListBudget),
 		modules:   make(map[string]*sandbox.Module),
 		ctx:       ctx,
 		cancel:    cancel,
@@ -156,7 +160,7 @@ func (s *jobService) request(ctx context.Context, to wire.Contact, msg wire.Mess
 	if to.ID == s.n.id.ID {
 		resp := s.handle(ctx, transport.Peer{ID: to.ID, Addr: to.Addr}, msg)
 		if e, ok := resp.(*wire.Error); ok {
-			return nil, fmt.Errorf("node: job %v: %s", msg.Type(), e.Message)
+			return nil, &jobPeerError{msg: fmt.Sprintf("node: job %v: %s", msg.Type(), e.Message), code: e.Code}
 		}
 		return resp, nil
 	}
@@ -165,9 +169,23 @@ func (s *jobService) request(ctx context.Context, to wire.Contact, msg wire.Mess
 		return nil, err
 	}
 	if e, ok := resp.(*wire.Error); ok {
-		return nil, fmt.Errorf("node: job %v to %s: %s", msg.Type(), to.ID.Short(), e.Message)
+		return nil, &jobPeerError{msg: fmt.Sprintf("node: job %v to %s: %s", msg.Type(), to.ID.Short(), e.Message), code: e.Code}
 	}
 	return resp, nil
+}
+
+// jobPeerError is an error response to a job message, with its code.
+type jobPeerError struct {
+	msg  string
+	code wire.ErrorCode
+}
+
+func (e *jobPeerError) Error() string { return e.msg }
+
+// Is matches errUnitsMissing to the code that rejects a job state
+// whose unit list the peer lacks.
+func (e *jobPeerError) Is(target error) bool {
+	return target == errUnitsMissing && e.code == wire.CodeJobUnitsMissing
 }
 
 // handleJob serves a job message from a peer.
@@ -195,6 +213,8 @@ func (s *jobService) handle(ctx context.Context, from transport.Peer, msg wire.M
 		return s.handleStatus(m)
 	case *wire.JobSum:
 		return s.handleSum(ctx, from, m)
+	case *wire.JobUnits:
+		return s.handleUnits(m)
 	}
 	return &wire.Error{Code: wire.CodeUnsupported, Message: "unsupported job message " + msg.Type().String()}
 }
@@ -229,7 +249,6 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if n.jobs == nil || n.search == nil || n.search.querier == nil {
 		return "", fmt.Errorf("node: jobs are not running yet; retry in a moment")
 	}
-	s := n.jobs
 	spec.ID = newJobID()
 	if spec.Reader == "" {
 		spec.Reader = defaultReader
@@ -291,11 +310,24 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 			job.ErrInvalid, ErrSealedLayout, len(units), limit, max(spec.Verify, 1))
 	}
 	n.setUnitHolders(ctx, user, spec.Namespace, units)
+	return n.startJob(ctx, user, &spec, units, sealed, storeSums)
+}
+
+// startJob picks a manager and a backup for a job whose units are cut,
+// hands the job to them and returns its ID. Each of the two receives the
+// unit list in parts, then the scheduler's state.
+func (n *Node) startJob(ctx context.Context, user string, spec *job.Spec, units []sched.Unit, sealed *sealedJob,
+	storeSums bool) (string, error) {
+	s := n.jobs
 	m, err := sched.New(jobConfig(spec.Verify), 1, units)
 	if err != nil {
 		return "", err
 	}
-	snap, err := m.Snapshot().Encode()
+	list, err := newUnitList(units)
+	if err != nil {
+		return "", err
+	}
+	state, err := m.Snapshot().EncodeState()
 	if err != nil {
 		return "", err
 	}
@@ -308,7 +340,7 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	if err != nil {
 		return "", err
 	}
-	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: &spec, created: time.Now(), manager: manager, backup: backup,
+	sj := &submittedJob{id: spec.ID, namespace: spec.Namespace, user: user, spec: spec, created: time.Now(), manager: manager, backup: backup,
 		sealed: sealed}
 	var sumStore *wire.Contact
 	if storeSums {
@@ -316,10 +348,13 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 		sumStore = &self
 	}
 	start := func(to wire.Contact, role uint8, peer *wire.Contact) error {
-		ctx, cancel := context.WithTimeout(ctx, jobSendTimeout)
+		if err := s.sendUnitList(ctx, to, spec.ID, list); err != nil {
+			return err
+		}
+		sctx, cancel := context.WithTimeout(ctx, jobSendTimeout)
 		defer cancel()
-		_, err := s.request(ctx, to, &wire.JobState{JobID: spec.ID, Role: role, Peer: peer, Spec: specBytes,
-			Snapshot: snap, Submitter: n.id.ID.Short(), SumStore: sumStore})
+		_, err := s.request(sctx, to, &wire.JobState{JobID: spec.ID, Role: role, Peer: peer, Spec: specBytes,
+			State: state, UnitList: list.digest[:], Submitter: n.id.ID.Short(), SumStore: sumStore})
 		return err
 	}
 	if backup != nil {
@@ -336,7 +371,11 @@ func (n *Node) SubmitJob(ctx context.Context, user string, spec job.Spec, opts S
 	s.submitted[spec.ID] = sj
 	s.mu.Unlock()
 	s.goJob(func() { s.watchJob(sj) })
-	n.log.Info("submitted job", "job", spec.ID, "units", len(units), "segments", len(keys),
+	segments := 0
+	for _, u := range units {
+		segments += len(u.Segments)
+	}
+	n.log.Info("submitted job", "job", spec.ID, "units", len(units), "segments", segments, "unit_list_bytes", len(list.bytes),
 		"manager", manager.ID.Short(), "backup", backupName(backup))
 	return spec.ID, nil
 }

@@ -235,7 +235,11 @@ func TestReplicaFoldsPendingCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mj.machine, mj.epoch = m, 1
+	list, err := newUnitList(units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mj.machine, mj.epoch, mj.units = m, 1, list
 	now := time.Now()
 	if err := m.AddWorker(now, "w", sched.TierUpper); err != nil {
 		t.Fatal(err)
@@ -260,7 +264,7 @@ func TestReplicaFoldsPendingCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := sched.DecodeSnapshot(msg.Snapshot)
+	snap, err := sched.DecodeState(msg.State, units)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -29,6 +30,9 @@ type managedJob struct {
 	// sums through it, nil otherwise; set once, when the job arrives.
 	sumStore *wire.Contact
 	wake     chan struct{}
+	// units is the job's unit list, which every state names by digest;
+	// guarded by mu.
+	units *unitList
 
 	mu sync.Mutex
 	// role is wire.JobManager or wire.JobBackup.
@@ -94,15 +98,12 @@ func (mj *managedJob) poke() {
 }
 
 // handleState starts managing or backing up a job, or takes a
-// replicated state as the job's backup.
+// replicated state as the job's backup. The state's unit list must have
+// arrived before it (JobUnits), or be the one the job has here already.
 func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Message {
 	spec, err := job.DecodeSpec(m.Spec)
 	if err != nil || spec.ID != m.JobID {
 		return &wire.Error{Code: wire.CodeBadRequest, Message: "job spec does not decode or names another job"}
-	}
-	snap, err := sched.DecodeSnapshot(m.Snapshot)
-	if err != nil {
-		return &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
 	}
 	partial, sealed, err := decodeAggregate(spec, m.SumStore != nil, m.Partial)
 	if err != nil {
@@ -111,7 +112,18 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 
 	s.mu.Lock()
 	mj := s.managed[m.JobID]
-	if mj == nil {
+	s.mu.Unlock()
+	var units *unitList
+	if mj == nil || !mj.holdsUnitList(m.UnitList) {
+		if units = s.unitLists.take(m.JobID, m.UnitList); units == nil {
+			return &wire.Error{Code: wire.CodeJobUnitsMissing, Message: fmt.Sprintf(
+				"job %s: this node does not hold unit list %s; send its parts (JobUnits) before the state",
+				m.JobID, digestName(m.UnitList))}
+		}
+	}
+
+	s.mu.Lock()
+	if mj = s.managed[m.JobID]; mj == nil {
 		mj = &managedJob{s: s, id: m.JobID, spec: spec, specBytes: m.Spec, submitter: m.Submitter,
 			sumStore: m.SumStore, wake: make(chan struct{}, 1), role: wire.JobBackup,
 			workers: make(map[sched.WorkerID]*jobWorker), forgotten: make(map[sched.WorkerID]time.Time)}
@@ -132,6 +144,19 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 	if m.Epoch < mj.epoch {
 		return &wire.JobAck{Epoch: mj.epoch}
 	}
+	if units == nil {
+		units = mj.units
+	}
+	if units == nil || !bytes.Equal(units.digest[:], m.UnitList) {
+		// Another state for this job took the list meanwhile.
+		return &wire.Error{Code: wire.CodeJobUnitsMissing, Message: fmt.Sprintf(
+			"job %s: this node does not hold unit list %s; send its parts (JobUnits) again", m.JobID, digestName(m.UnitList))}
+	}
+	snap, err := sched.DecodeState(m.State, units.units)
+	if err != nil {
+		return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("job %s: %v", m.JobID, err)}
+	}
+	mj.units = units
 	mj.epoch, mj.snap, mj.partial, mj.sealed = max(m.Epoch, snap.Epoch), snap, partial, sealed
 	mj.done, mj.canceled = m.Done, m.Canceled || mj.canceled
 	mj.peer = m.Peer
@@ -150,6 +175,13 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 		return &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
 	}
 	return &wire.JobAck{Epoch: mj.epoch}
+}
+
+// holdsUnitList reports whether the job's unit list has the digest.
+func (mj *managedJob) holdsUnitList(digest []byte) bool {
+	mj.mu.Lock()
+	defer mj.mu.Unlock()
+	return mj.units != nil && bytes.Equal(mj.units.digest[:], digest)
 }
 
 // goJob runs f on its own goroutine, unless the node is stopping.
@@ -395,7 +427,7 @@ func (mj *managedJob) replicate() {
 		mj.mu.Unlock()
 		return
 	}
-	peer := *mj.peer
+	peer, units := *mj.peer, mj.units
 	msg, err := mj.replicaLocked()
 	self := mj.s.self()
 	msg.Peer = &self
@@ -406,9 +438,9 @@ func (mj *managedJob) replicate() {
 		return
 	}
 
-	ctx, cancel := context.WithTimeout(mj.s.ctx, jobSendTimeout)
-	defer cancel()
-	resp, err := mj.s.request(ctx, peer, msg)
+	// A backup picked after a takeover lacks the unit list, which then
+	// goes out first.
+	resp, err := mj.s.sendState(mj.s.ctx, peer, msg, units)
 	mj.mu.Lock()
 	defer mj.mu.Unlock()
 	if err != nil {
@@ -425,21 +457,22 @@ func (mj *managedJob) replicate() {
 	}
 }
 
-// replicaLocked returns the job's state for its backup: the snapshot and
-// the aggregate of exactly its commits. mj.mu must be held.
+// replicaLocked returns the job's state for its backup: the snapshot's
+// state, the digest of its unit list and the aggregate of exactly its
+// commits. mj.mu must be held.
 func (mj *managedJob) replicaLocked() (*wire.JobState, error) {
 	// The Machine marks a unit committed when its report arrives, before
 	// step folds the result, so the snapshot and the aggregate match only
 	// once pending commits are folded. Otherwise a backup that takes over
 	// would count such a unit as done without its result.
 	mj.foldCommitsLocked()
-	snap, err := mj.machine.Snapshot().Encode()
+	state, err := mj.machine.Snapshot().EncodeState()
 	var partial []byte
 	if err == nil {
 		partial, err = mj.encodeAggregate()
 	}
 	return &wire.JobState{JobID: mj.id, Epoch: mj.epoch, Role: wire.JobBackup, Spec: mj.specBytes,
-		Snapshot: snap, Partial: partial, Done: mj.done, Canceled: mj.canceled, Submitter: mj.submitter,
+		State: state, UnitList: mj.units.digest[:], Partial: partial, Done: mj.done, Canceled: mj.canceled, Submitter: mj.submitter,
 		SumStore: mj.sumStore}, err
 }
 

@@ -43,9 +43,11 @@ func (s *jobService) sweepLoop() {
 
 // sweep drops the managed jobs that ended more than jobKeepEnded
 // before now, then the oldest ended ones beyond jobMaxEnded, and the
-// fences no unit used for jobKeepEnded. It returns how many jobs it
-// dropped.
+// fences no unit used for jobKeepEnded. It also drops the unit lists of
+// jobs that did not start within jobUnitListTTL. It returns how many
+// jobs it dropped.
 func (s *jobService) sweep(now time.Time) int {
+	s.unitLists.expire(now)
 	s.mu.Lock()
 	jobs := make(map[string]*managedJob, len(s.managed))
 	for id, mj := range s.managed {

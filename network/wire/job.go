@@ -2,8 +2,9 @@ package wire
 
 import "fmt"
 
-// Message types of distributed jobs. A submitter starts a job with a
-// JobState to its manager and its backup; the manager sends JobAssign to
+// Message types of distributed jobs. A submitter starts a job with the
+// parts of its unit list (JobUnits) and then a JobState to its manager
+// and its backup; the manager sends JobAssign to
 // workers, which respond later with JobReport; the manager replicates
 // every commit to the backup with JobState; JobPing checks that a worker
 // or a manager is alive; JobStatusRequest asks for progress and the
@@ -19,6 +20,7 @@ const (
 	TypeJobStatus        Type = 115
 	TypeJobAck           Type = 116
 	TypeJobSum           Type = 117
+	TypeJobUnits         Type = 118
 )
 
 // Limits of the job messages, far above what an honest peer sends.
@@ -40,7 +42,25 @@ const (
 	// MaxJobDigest is the longest digest of a unit's result in bytes;
 	// a SHA-256 digest takes 32.
 	MaxJobDigest = 64
+	// MaxJobUnitList is the largest encoded unit list, job/sched's
+	// MaxUnitListBytes.
+	MaxJobUnitList = 64 << 20
+	// MaxJobUnitsPart is the most bytes of a unit list one JobUnits
+	// carries, so that a part stays well under MaxMessageSize.
+	MaxJobUnitsPart = 1 << 20
+	// MaxJobUnitsParts is the most parts a unit list is cut into. It
+	// leaves room for parts smaller than MaxJobUnitsPart.
+	MaxJobUnitsParts = 4096
+	// JobDigestSize is the size of a unit list's SHA-256 digest.
+	JobDigestSize = 32
+	// MaxJobState is the largest encoded scheduler state.
+	MaxJobState = MaxMessageSize
 )
+
+// CodeJobUnitsMissing rejects a JobState whose unit list the receiver
+// does not hold: the sender sends the list's parts (JobUnits), then the
+// state again.
+const CodeJobUnitsMissing ErrorCode = 110
 
 // Roles of a JobState's receiver.
 const (
@@ -58,6 +78,7 @@ func init() {
 		TypeJobStatus:        "JOB_STATUS",
 		TypeJobAck:           "JOB_ACK",
 		TypeJobSum:           "JOB_SUM",
+		TypeJobUnits:         "JOB_UNITS",
 	} {
 		typeNames[t] = name
 	}
@@ -81,20 +102,24 @@ func newJobMessage(t Type) Message {
 		return new(JobAck)
 	case TypeJobSum:
 		return new(JobSum)
+	case TypeJobUnits:
+		return new(JobUnits)
 	}
 	return nil
 }
 
-// JobState hands a job's scheduler snapshot (job/sched encoding) and
+// JobState hands a job's scheduler state (job/sched's EncodeState) and
 // the aggregate of exactly the units it lists as committed (job
 // encoding) to a manager or a backup. Peer is the other of the two.
+// UnitList is the SHA-256 digest of the unit list the state belongs
+// to, which the receiver must hold already (JobUnits). Key 6, the
+// whole snapshot of earlier versions, is not reused.
 type JobState struct {
 	JobID    string   `cbor:"1,keyasint"`
 	Epoch    uint64   `cbor:"2,keyasint"`
 	Role     uint8    `cbor:"3,keyasint"`
 	Peer     *Contact `cbor:"4,keyasint,omitempty"`
 	Spec     []byte   `cbor:"5,keyasint"`
-	Snapshot []byte   `cbor:"6,keyasint"`
 	Partial  []byte   `cbor:"7,keyasint,omitempty"`
 	Done     bool     `cbor:"8,keyasint,omitempty"`
 	Canceled bool     `cbor:"9,keyasint,omitempty"`
@@ -103,6 +128,21 @@ type JobState struct {
 	// SumStore is the submitting node when workers store the job's page
 	// sums through it (JobSum), and nil otherwise.
 	SumStore *Contact `cbor:"11,keyasint,omitempty"`
+	State    []byte   `cbor:"12,keyasint"`
+	UnitList []byte   `cbor:"13,keyasint"`
+}
+
+// JobUnits carries part Part of Parts of a job's encoded unit list
+// (job/sched's EncodeUnitList), which is Size bytes long and has the
+// SHA-256 digest Digest. Every part but the last carries the same
+// number of bytes. The receiver answers each part with JobAck.
+type JobUnits struct {
+	JobID  string `cbor:"1,keyasint"`
+	Digest []byte `cbor:"2,keyasint"`
+	Part   uint32 `cbor:"3,keyasint"`
+	Parts  uint32 `cbor:"4,keyasint"`
+	Size   uint64 `cbor:"5,keyasint"`
+	Bytes  []byte `cbor:"6,keyasint"`
 }
 
 // JobAssign gives a worker one unit under a lease.
@@ -213,11 +253,12 @@ type JobSum struct {
 	Sum   []byte `cbor:"6,keyasint"`
 }
 
-func (*JobAck) Type() Type { return TypeJobAck }
-func (*JobSum) Type() Type { return TypeJobSum }
+func (*JobAck) Type() Type   { return TypeJobAck }
+func (*JobSum) Type() Type   { return TypeJobSum }
+func (*JobUnits) Type() Type { return TypeJobUnits }
 
 // IsJobType reports whether t is a job message type.
-func IsJobType(t Type) bool { return t >= TypeJobState && t <= TypeJobSum }
+func IsJobType(t Type) bool { return t >= TypeJobState && t <= TypeJobUnits }
 
 func validJobID(id string) error {
 	if id == "" || len(id) > MaxJobID {
@@ -241,8 +282,11 @@ func (m *JobState) Validate() error {
 	if len(m.Spec) == 0 || len(m.Spec) > MaxJobSpec {
 		return fmt.Errorf("job spec is %d bytes, want 1 to %d", len(m.Spec), MaxJobSpec)
 	}
-	if len(m.Snapshot) == 0 {
-		return fmt.Errorf("job state has no snapshot")
+	if len(m.State) == 0 || len(m.State) > MaxJobState {
+		return fmt.Errorf("job state is %d bytes, want 1 to %d", len(m.State), MaxJobState)
+	}
+	if len(m.UnitList) != JobDigestSize {
+		return fmt.Errorf("job state names a unit list digest of %d bytes, want %d", len(m.UnitList), JobDigestSize)
 	}
 	if len(m.Partial) > MaxJobResult {
 		return fmt.Errorf("job partial is %d bytes, limit %d", len(m.Partial), MaxJobResult)
@@ -259,6 +303,27 @@ func validSumStore(c *Contact) error {
 	}
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("job sum store: %w", err)
+	}
+	return nil
+}
+
+func (m *JobUnits) Validate() error {
+	if err := validJobID(m.JobID); err != nil {
+		return err
+	}
+	if len(m.Digest) != JobDigestSize {
+		return fmt.Errorf("job unit list digest is %d bytes, want %d", len(m.Digest), JobDigestSize)
+	}
+	if m.Parts == 0 || m.Parts > MaxJobUnitsParts || m.Part >= m.Parts {
+		return fmt.Errorf("job unit list part %d of %d, want a part below 1 to %d parts", m.Part, m.Parts, MaxJobUnitsParts)
+	}
+	if m.Size == 0 || m.Size > MaxJobUnitList || m.Size > uint64(m.Parts)*MaxJobUnitsPart || m.Size < uint64(m.Parts) {
+		return fmt.Errorf("job unit list of %d bytes in %d parts, want 1 to %d bytes and 1 to %d bytes a part",
+			m.Size, m.Parts, MaxJobUnitList, MaxJobUnitsPart)
+	}
+	if len(m.Bytes) == 0 || len(m.Bytes) > MaxJobUnitsPart || uint64(len(m.Bytes)) > m.Size {
+		return fmt.Errorf("job unit list part %d is %d bytes, want 1 to %d and at most the list's %d",
+			m.Part, len(m.Bytes), MaxJobUnitsPart, m.Size)
 	}
 	return nil
 }

@@ -10,10 +10,11 @@ import (
 
 func sampleJobMessages() []Message {
 	peer := &Contact{ID: [32]byte{1}, Addr: netip.MustParseAddrPort("127.0.0.1:4717")}
+	digest := bytes.Repeat([]byte{0xa5}, JobDigestSize)
 	return []Message{
-		&JobState{JobID: "j1", Epoch: 2, Role: JobManager, Peer: peer, Spec: []byte("spec"), Snapshot: []byte("snap"),
-			Partial: []byte("partial"), Done: true, Submitter: "2c006a87"},
-		&JobState{JobID: "j1", Role: JobBackup, Spec: []byte("spec"), Snapshot: []byte("snap")},
+		&JobState{JobID: "j1", Epoch: 2, Role: JobManager, Peer: peer, Spec: []byte("spec"), State: []byte("state"),
+			UnitList: digest, Partial: []byte("partial"), Done: true, Submitter: "2c006a87"},
+		&JobState{JobID: "j1", Role: JobBackup, Spec: []byte("spec"), State: []byte("state"), UnitList: digest},
 		&JobAssign{JobID: "j1", Epoch: 2, Lease: 9, Unit: 3, Segments: []string{"readings/2006-11-13T17/a"}, Spec: []byte("spec")},
 		&JobReport{JobID: "j1", Epoch: 2, Lease: 9, Unit: 3, Result: []byte("partial")},
 		&JobReport{JobID: "j1", Epoch: 2, Lease: 9, Unit: 3, Err: "permission denied"},
@@ -26,10 +27,12 @@ func sampleJobMessages() []Message {
 		&JobStatus{JobID: "j1", Units: 1, Committed: 1, BytesHeld: 1, BytesCluster: 2, BytesRemote: 3, BytesUnknown: 4},
 		&JobStatus{JobID: "j1", Units: 2, Committed: 1, Failed: 1, Done: true, LeftOut: 1, LeftOutErr: "permission denied",
 			FailedErr: "unit 1: results disagree: workers a and b gave different results"},
-		&JobState{JobID: "j1", Role: JobManager, Spec: []byte("spec"), Snapshot: []byte("snap"), SumStore: peer},
+		&JobState{JobID: "j1", Role: JobManager, Spec: []byte("spec"), State: []byte("state"), UnitList: digest, SumStore: peer},
 		&JobAssign{JobID: "j1", Unit: 3, Segments: []string{"he/seg/a"}, Spec: []byte("spec"), SumStore: peer},
 		&JobSum{JobID: "j1", Epoch: 2, Lease: 9, Unit: 3, Index: 7, Sum: []byte("sum")},
 		&JobReport{JobID: "j1", Epoch: 2, Lease: 9, Unit: 3, Result: []byte("reference"), Digest: bytes.Repeat([]byte{7}, 32)},
+		&JobUnits{JobID: "j1", Digest: digest, Part: 1, Parts: 3, Size: 2<<20 + 5, Bytes: []byte("units")},
+		&JobUnits{JobID: "j1", Digest: digest, Parts: 1, Size: 5, Bytes: []byte("units")},
 	}
 }
 
@@ -53,14 +56,26 @@ func TestJobRoundTrip(t *testing.T) {
 }
 
 func TestJobDecodeRejects(t *testing.T) {
+	digest := make([]byte, JobDigestSize)
 	tests := []struct {
 		name string
 		msg  Message
 	}{
-		{"state without id", &JobState{Spec: []byte("s"), Snapshot: []byte("s")}},
+		{"state without id", &JobState{Spec: []byte("s"), State: []byte("s"), UnitList: digest}},
 		{"id too long", &JobPing{JobID: strings.Repeat("j", MaxJobID+1)}},
-		{"unknown role", &JobState{JobID: "j", Role: 2, Spec: []byte("s"), Snapshot: []byte("s")}},
-		{"state without snapshot", &JobState{JobID: "j", Spec: []byte("s")}},
+		{"unknown role", &JobState{JobID: "j", Role: 2, Spec: []byte("s"), State: []byte("s"), UnitList: digest}},
+		{"state without state", &JobState{JobID: "j", Spec: []byte("s"), UnitList: digest}},
+		{"state without unit list", &JobState{JobID: "j", Spec: []byte("s"), State: []byte("s")}},
+		{"state with short digest", &JobState{JobID: "j", Spec: []byte("s"), State: []byte("s"), UnitList: digest[1:]}},
+		{"units with short digest", &JobUnits{JobID: "j", Digest: digest[1:], Parts: 1, Size: 1, Bytes: []byte("u")}},
+		{"units without parts", &JobUnits{JobID: "j", Digest: digest, Size: 1, Bytes: []byte("u")}},
+		{"units part past parts", &JobUnits{JobID: "j", Digest: digest, Part: 2, Parts: 2, Size: 2, Bytes: []byte("u")}},
+		{"units too many parts", &JobUnits{JobID: "j", Digest: digest, Parts: MaxJobUnitsParts + 1, Size: MaxJobUnitsParts + 1, Bytes: []byte("u")}},
+		{"units list too large", &JobUnits{JobID: "j", Digest: digest, Parts: 1024, Size: MaxJobUnitList + 1, Bytes: []byte("u")}},
+		{"units size past parts", &JobUnits{JobID: "j", Digest: digest, Parts: 1, Size: MaxJobUnitsPart + 1, Bytes: []byte("u")}},
+		{"units fewer bytes than parts", &JobUnits{JobID: "j", Digest: digest, Parts: 3, Size: 2, Bytes: []byte("u")}},
+		{"units part empty", &JobUnits{JobID: "j", Digest: digest, Parts: 1, Size: 1}},
+		{"units part past size", &JobUnits{JobID: "j", Digest: digest, Parts: 1, Size: 1, Bytes: []byte("uu")}},
 		{"assignment without segments", &JobAssign{JobID: "j", Spec: []byte("s")}},
 		{"empty segment key", &JobAssign{JobID: "j", Segments: []string{""}, Spec: []byte("s")}},
 		{"segment key too long", &JobAssign{JobID: "j", Segments: []string{strings.Repeat("k", MaxJobSegmentKey+1)}, Spec: []byte("s")}},

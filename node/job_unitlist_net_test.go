@@ -1,0 +1,212 @@
+package node
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/yuinet/yui/api"
+	"github.com/yuinet/yui/job"
+	"github.com/yuinet/yui/job/sched"
+	"github.com/yuinet/yui/network/wire"
+)
+
+// TestJobHandsOverLargeUnitList runs a job whose unit list takes many
+// parts on three nodes over QUIC: its manager and backup must receive
+// the list intact, and after the manager is
+// killed mid-job, the backup takes over with every unit, sends the list
+// to its new backup, and the job counts each unit once. Each unit holds
+// 256 segments, the stored segments of the job's input repeated, which
+// a worker reads as one source-hour each and counts once.
+//
+// Parts are lowered to 32 KiB so that the list takes 10 parts at about
+// 40 units: a list above one message (2 MiB, some 270 units here) read
+// in 108 s without the race detector, too slow for the suite.
+func TestJobHandsOverLargeUnitList(t *testing.T) {
+	defer func(old int) { jobUnitPartBytes = old }(jobUnitPartBytes)
+	jobUnitPartBytes = 32 << 10
+	nodes, clients := startTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	grantJobsReader(ctx, t, clients, "library")
+	if _, err := clients[0].WriteReadings(ctx, "", "library", ulbReadings(t, 200)); err != nil {
+		t.Fatalf("WriteReadings: %v", err)
+	}
+	want, err := clients[0].Query(ctx, "", "library", api.QueryRequest{Aggregates: []string{"count"}, By: "sensor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	spec := job.Spec{Namespace: "library", Aggs: []string{"count"}, By: "sensor", Reader: "jobs"}
+	q, err := spec.Query()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := nodes[0].search.querier.SegmentKeys(ctx, "", q)
+	if err != nil || len(keys) == 0 || len(keys) > maxSegmentsPerUnit {
+		t.Fatalf("%d segment keys, %v; want 1 to %d", len(keys), err, maxSegmentsPerUnit)
+	}
+	units := repeatedUnits(nodes, keys, 10*jobUnitPartBytes)
+	list, err := newUnitList(units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segments := len(units) * maxSegmentsPerUnit
+	t.Logf("%d units of %d segments over %d stored segments: unit list of %d bytes", len(units), maxSegmentsPerUnit,
+		len(keys), len(list.bytes))
+	if parts, _ := partSizes(len(list.bytes), jobUnitPartBytes); parts < 10 {
+		t.Fatalf("unit list of %d bytes takes %d parts of %d bytes; the test needs 10", len(list.bytes), parts, jobUnitPartBytes)
+	}
+
+	// The submitter must outlive the manager, so a job it manages is
+	// canceled and started again under another ID.
+	var id string
+	var manager *Node
+	for try := 0; manager == nil; try++ {
+		if try == 8 {
+			t.Fatal("eight jobs in a row were managed by the submitting node")
+		}
+		spec.ID = newJobID()
+		if id, err = nodes[0].startJob(ctx, "", &spec, units, nil, false); err != nil {
+			t.Fatal(err)
+		}
+		manager = nodeByID(nodes[1:], nodes[0].jobs.submittedJob(ctx, id).manager.ID.String())
+		if manager == nil {
+			if _, err := clients[0].CancelJob(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sj := nodes[0].jobs.submittedJob(ctx, id)
+	if sj.backup == nil {
+		t.Fatal("the job has no backup")
+	}
+	backup := nodeByID(nodes, sj.backup.ID.String())
+	checkUnitList(t, "manager", manager, id, list)
+	checkUnitList(t, "backup", backup, id, list)
+
+	// The kill comes once the backup holds a replica with commits.
+	var replicated int
+	var killedEpoch uint64
+	for deadline := time.Now().Add(time.Minute); replicated < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the backup holds %d commits after a minute, want 2", replicated)
+		}
+		replicated, killedEpoch = backupCommits(backup, id)
+	}
+	manager.Kill()
+	t.Logf("killed manager %s at epoch %d, its backup holding %d of %d commits", manager.ID().Short(), killedEpoch,
+		replicated, len(units))
+
+	waitWithin(t, "the backup to take the job over", time.Minute, func() bool {
+		backup.jobs.mu.Lock()
+		mj := backup.jobs.managed[id]
+		backup.jobs.mu.Unlock()
+		mj.mu.Lock()
+		defer mj.mu.Unlock()
+		return mj.role == wire.JobManager && mj.machine != nil
+	})
+	var third *Node
+	for _, n := range nodes {
+		if n != manager && n != backup {
+			third = n
+		}
+	}
+	waitWithin(t, "the new backup to hold the unit list", time.Minute, func() bool {
+		third.jobs.mu.Lock()
+		mj := third.jobs.managed[id]
+		third.jobs.mu.Unlock()
+		return mj != nil && mj.holdsUnitList(list.digest[:])
+	})
+	checkUnitList(t, "new backup", third, id, list)
+
+	st := waitJobDone(ctx, t, clients[0], id)
+	if st.Units != len(units) || st.Committed != st.Units || st.Failed != 0 {
+		t.Fatalf("job status %d units, %d committed, %d failed; want all %d committed", st.Units, st.Committed, st.Failed, len(units))
+	}
+	if st.Epoch <= killedEpoch {
+		t.Fatalf("job ended at epoch %d, not above the killed manager's %d: the backup did not take over", st.Epoch, killedEpoch)
+	}
+	if len(st.Groups) != len(want.Groups) {
+		t.Fatalf("job returned %d groups, the query %d", len(st.Groups), len(want.Groups))
+	}
+	for i, g := range st.Groups {
+		w := want.Groups[i]
+		if g.Sensor != w.Sensor || g.Count != w.Count*len(units) {
+			t.Errorf("group %d: sensor %s counts %d; want sensor %s counting %d × %d units", i, g.Sensor, g.Count,
+				w.Sensor, w.Count, len(units))
+		}
+	}
+	t.Logf("%d segments in %d units done at epoch %d", segments, len(units), st.Epoch)
+}
+
+// repeatedUnits returns units of maxSegmentsPerUnit segments each, keys
+// repeated, held by every node, enough for a unit list above size bytes.
+func repeatedUnits(nodes []*Node, keys []string, size int) []sched.Unit {
+	var holders []sched.WorkerID
+	for _, n := range nodes {
+		holders = append(holders, sched.WorkerID(n.ID().String()))
+	}
+	perUnit := 0
+	for i := range maxSegmentsPerUnit {
+		perUnit += len(keys[i%len(keys)]) + 4
+	}
+	units := make([]sched.Unit, size/perUnit+1)
+	for i := range units {
+		u := sched.Unit{ID: sched.UnitID(i), Readings: maxSegmentsPerUnit}
+		for j := range maxSegmentsPerUnit {
+			u.Segments = append(u.Segments, sched.Segment{Key: keys[j%len(keys)], Readings: 1, Holders: holders})
+		}
+		slices.SortFunc(u.Segments, func(a, b sched.Segment) int { return compareStrings(a.Key, b.Key) })
+		units[i] = u
+	}
+	return units
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// nodeByID returns the node of nodes with the ID given in hex, or nil.
+func nodeByID(nodes []*Node, id string) *Node {
+	for _, n := range nodes {
+		if n.ID().String() == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// checkUnitList checks that n holds job id's unit list, equal to list.
+func checkUnitList(t *testing.T, role string, n *Node, id string, list *unitList) {
+	t.Helper()
+	n.jobs.mu.Lock()
+	mj := n.jobs.managed[id]
+	n.jobs.mu.Unlock()
+	if mj == nil {
+		t.Fatalf("the %s %s has no job %s", role, n.ID().Short(), id)
+	}
+	mj.mu.Lock()
+	defer mj.mu.Unlock()
+	if mj.units == nil || mj.units.digest != list.digest {
+		t.Fatalf("the %s %s holds no unit list of digest %s", role, n.ID().Short(), digestName(list.digest[:]))
+	}
+	if !reflect.DeepEqual(mj.units.units, list.units) {
+		t.Fatalf("the %s %s holds %d units that differ from the %d sent", role, n.ID().Short(), len(mj.units.units), len(list.units))
+	}
+	snap := mj.snap
+	if mj.machine != nil {
+		snap = mj.machine.Snapshot()
+	}
+	if snap == nil || len(snap.Units) != len(list.units) {
+		t.Fatalf("the %s %s schedules no snapshot of %d units", role, n.ID().Short(), len(list.units))
+	}
+}
