@@ -113,13 +113,15 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 	s.mu.Lock()
 	mj := s.managed[m.JobID]
 	s.mu.Unlock()
-	var units *unitList
-	if mj == nil || !mj.holdsUnitList(m.UnitList) {
-		if units = s.unitLists.take(m.JobID, m.UnitList); units == nil {
-			return &wire.Error{Code: wire.CodeJobUnitsMissing, Message: fmt.Sprintf(
-				"job %s: this node does not hold unit list %s; send its parts (JobUnits) before the state",
-				m.JobID, digestName(m.UnitList))}
-		}
+	units := s.unitListFor(mj, m)
+	if units == nil {
+		return &wire.Error{Code: wire.CodeJobUnitsMissing, Message: fmt.Sprintf(
+			"job %s: this node does not hold unit list %s; send its parts (JobUnits) before the state",
+			m.JobID, digestName(m.UnitList))}
+	}
+	snap, err := sched.DecodeState(m.State, units.units)
+	if err != nil {
+		return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("job %s: %v", m.JobID, err)}
 	}
 
 	s.mu.Lock()
@@ -144,18 +146,6 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 	if m.Epoch < mj.epoch {
 		return &wire.JobAck{Epoch: mj.epoch}
 	}
-	if units == nil {
-		units = mj.units
-	}
-	if units == nil || !bytes.Equal(units.digest[:], m.UnitList) {
-		// Another state for this job took the list meanwhile.
-		return &wire.Error{Code: wire.CodeJobUnitsMissing, Message: fmt.Sprintf(
-			"job %s: this node does not hold unit list %s; send its parts (JobUnits) again", m.JobID, digestName(m.UnitList))}
-	}
-	snap, err := sched.DecodeState(m.State, units.units)
-	if err != nil {
-		return &wire.Error{Code: wire.CodeBadRequest, Message: fmt.Sprintf("job %s: %v", m.JobID, err)}
-	}
 	mj.units = units
 	mj.epoch, mj.snap, mj.partial, mj.sealed = max(m.Epoch, snap.Epoch), snap, partial, sealed
 	mj.done, mj.canceled = m.Done, m.Canceled || mj.canceled
@@ -175,6 +165,21 @@ func (s *jobService) handleState(from transport.Peer, m *wire.JobState) wire.Mes
 		return &wire.Error{Code: wire.CodeBadRequest, Message: err.Error()}
 	}
 	return &wire.JobAck{Epoch: mj.epoch}
+}
+
+// unitListFor returns the unit list a job state names: the job's own,
+// or one received whole for it. It returns nil when this node has
+// neither.
+func (s *jobService) unitListFor(mj *managedJob, m *wire.JobState) *unitList {
+	if mj != nil {
+		mj.mu.Lock()
+		units := mj.units
+		mj.mu.Unlock()
+		if units != nil && bytes.Equal(units.digest[:], m.UnitList) {
+			return units
+		}
+	}
+	return s.unitLists.take(m.JobID, m.UnitList)
 }
 
 // holdsUnitList reports whether the job's unit list has the digest.

@@ -15,7 +15,7 @@ import (
 )
 
 // A job's unit list travels once to each of its manager and backup, in
-// parts of jobUnitPartBytes, before the JobState that starts them; the
+// parts of jobUnitPartBytes, before the JobState that starts them. The
 // JobStates that follow carry only the scheduler's state and the list's
 // digest. A node keeps the parts of a list, and a whole list, until a
 // JobState takes it, for jobUnitListTTL after the last part, and at most
@@ -79,10 +79,10 @@ type unitLists struct {
 	budget int
 
 	mu sync.Mutex
-	// lists by job and digest; held counts the bytes reserved for them,
-	// each list's whole size from its first part.
-	lists map[unitListKey]*unitAssembly
-	held  int
+	// lists by job and digest. reserved counts the bytes reserved for
+	// them, each list's whole size from its first part.
+	lists    map[unitListKey]*unitAssembly
+	reserved int
 }
 
 func newUnitLists(budget int) *unitLists {
@@ -90,27 +90,29 @@ func newUnitLists(budget int) *unitLists {
 }
 
 // add stores one part. It returns the whole list once the last part
-// arrived and its digest matched; a list that fails that check is
+// arrived and its digest matched. A list that fails that check is
 // dropped, so the sender must send every part again.
 func (l *unitLists) add(now time.Time, m *wire.JobUnits) (*unitList, error) {
 	key := unitListKey{job: m.JobID, digest: [sha256.Size]byte(m.Digest)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.expireLocked(now)
+
 	a := l.lists[key]
 	if a == nil {
-		if l.held+int(m.Size) > l.budget {
+		if l.reserved+int(m.Size) > l.budget {
 			return nil, fmt.Errorf("%w: job %s: unit list %s of %d bytes exceeds this node's budget of %d bytes held for jobs that have not started; retry later",
 				ErrUnitList, m.JobID, digestName(m.Digest), m.Size, l.budget)
 		}
 		a = &unitAssembly{parts: make([][]byte, m.Parts), size: int(m.Size)}
 		l.lists[key] = a
-		l.held += a.size
+		l.reserved += a.size
 	}
 	a.last = now
 	if a.list != nil {
 		return a.list, nil
 	}
+
 	if err := a.check(m); err != nil {
 		return nil, fmt.Errorf("%w: job %s: unit list %s: %v", ErrUnitList, m.JobID, digestName(m.Digest), err)
 	}
@@ -121,6 +123,7 @@ func (l *unitLists) add(now time.Time, m *wire.JobUnits) (*unitList, error) {
 	if a.received < len(a.parts) {
 		return nil, nil
 	}
+
 	list, err := a.join(key.digest)
 	if err != nil {
 		l.dropLocked(key)
@@ -197,7 +200,7 @@ func (l *unitLists) expireLocked(now time.Time) {
 
 func (l *unitLists) dropLocked(key unitListKey) {
 	if a := l.lists[key]; a != nil {
-		l.held -= a.size
+		l.reserved -= a.size
 		delete(l.lists, key)
 	}
 }
@@ -206,7 +209,7 @@ func (l *unitLists) dropLocked(key unitListKey) {
 func (l *unitLists) bytesHeld() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.held
+	return l.reserved
 }
 
 // handleUnits stores a part of a job's unit list.

@@ -2,8 +2,11 @@ package node
 
 import (
 	"context"
+	"errors"
+	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,13 +25,18 @@ import (
 // a worker reads as one source-hour each and counts once.
 //
 // Parts are lowered to 32 KiB so that the list takes 10 parts at about
-// 40 units: a list above one message (2 MiB, some 270 units here) read
-// in 108 s without the race detector, too slow for the suite.
+// 20 units. With YUI_JOB_FULL_PARTS=1 the test keeps the real parts of
+// 1 MiB and runs a list larger than one message (2 MiB, about 200
+// units, 50,000 segments), which takes minutes to read.
 func TestJobHandsOverLargeUnitList(t *testing.T) {
-	defer func(old int) { jobUnitPartBytes = old }(jobUnitPartBytes)
-	jobUnitPartBytes = 32 << 10
+	size := wire.MaxMessageSize * 3 / 2
+	if os.Getenv("YUI_JOB_FULL_PARTS") != "1" {
+		defer func(old int) { jobUnitPartBytes = old }(jobUnitPartBytes)
+		jobUnitPartBytes = 32 << 10
+		size = 10 * jobUnitPartBytes
+	}
 	nodes, clients := startTrio(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	grantJobsReader(ctx, t, clients, "library")
 	if _, err := clients[0].WriteReadings(ctx, "", "library", ulbReadings(t, 200)); err != nil {
@@ -48,16 +56,17 @@ func TestJobHandsOverLargeUnitList(t *testing.T) {
 	if err != nil || len(keys) == 0 || len(keys) > maxSegmentsPerUnit {
 		t.Fatalf("%d segment keys, %v; want 1 to %d", len(keys), err, maxSegmentsPerUnit)
 	}
-	units := repeatedUnits(nodes, keys, 10*jobUnitPartBytes)
+	units := repeatedUnits(nodes, keys, size)
 	list, err := newUnitList(units)
 	if err != nil {
 		t.Fatal(err)
 	}
 	segments := len(units) * maxSegmentsPerUnit
-	t.Logf("%d units of %d segments over %d stored segments: unit list of %d bytes", len(units), maxSegmentsPerUnit,
-		len(keys), len(list.bytes))
-	if parts, _ := partSizes(len(list.bytes), jobUnitPartBytes); parts < 10 {
-		t.Fatalf("unit list of %d bytes takes %d parts of %d bytes; the test needs 10", len(list.bytes), parts, jobUnitPartBytes)
+	parts, _ := partSizes(len(list.bytes), jobUnitPartBytes)
+	t.Logf("%d units of %d segments over %d stored segments: unit list of %d bytes in %d parts", len(units),
+		maxSegmentsPerUnit, len(keys), len(list.bytes), parts)
+	if len(list.bytes) < size {
+		t.Fatalf("unit list of %d bytes, the test needs %d", len(list.bytes), size)
 	}
 
 	// The submitter must outlive the manager, so a job it manages is
@@ -208,5 +217,65 @@ func checkUnitList(t *testing.T, role string, n *Node, id string, list *unitList
 	}
 	if snap == nil || len(snap.Units) != len(list.units) {
 		t.Fatalf("the %s %s schedules no snapshot of %d units", role, n.ID().Short(), len(list.units))
+	}
+}
+
+// A node rejects a job state whose unit list it lacks, with an error
+// that names the job and the list's digest, and sendState then sends the
+// list and the state again.
+func TestJobStateWithoutUnitList(t *testing.T) {
+	base := t.TempDir()
+	a := startLocal(t, base+"/a")
+	b := startLocal(t, base+"/b", a.Addr().String())
+	waitFor(t, "the nodes to know each other", func() bool { return len(a.Peers()) == 1 && len(b.Peers()) == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	spec := job.Spec{ID: newJobID(), Namespace: "library", Aggs: []string{"count"}, Reader: defaultReader}
+	specBytes, err := spec.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := testUnitList(t, 3)
+	m, err := sched.New(jobConfig(0), 1, list.units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := m.Snapshot().EncodeState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := a.jobs.self()
+	msg := &wire.JobState{JobID: spec.ID, Role: wire.JobBackup, Peer: &self, Spec: specBytes, State: state,
+		UnitList: list.digest[:]}
+	to := b.jobs.self()
+
+	_, err = a.jobs.request(ctx, to, msg)
+	if !errors.Is(err, errUnitsMissing) {
+		t.Fatalf("state without its unit list: error %v, want errUnitsMissing", err)
+	}
+	for _, part := range []string{spec.ID, digestName(list.digest[:])} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q does not name %q", err, part)
+		}
+	}
+	b.jobs.mu.Lock()
+	stub := b.jobs.managed[spec.ID]
+	b.jobs.mu.Unlock()
+	if stub != nil {
+		t.Fatal("the rejected state left a job behind")
+	}
+
+	if _, err := a.jobs.sendState(ctx, to, msg, list); err != nil {
+		t.Fatalf("sendState: %v", err)
+	}
+	checkUnitList(t, "backup", b, spec.ID, list)
+	if held := b.jobs.unitLists.bytesHeld(); held != 0 {
+		t.Errorf("%d bytes of unit lists still held after the job took its list, want 0", held)
+	}
+
+	// Later states go without the list.
+	if _, err := a.jobs.request(ctx, to, msg); err != nil {
+		t.Fatalf("second state: %v", err)
 	}
 }

@@ -2,13 +2,12 @@ package wire
 
 import "fmt"
 
-// Message types of distributed jobs. A submitter starts a job with the
-// parts of its unit list (JobUnits) and then a JobState to its manager
-// and its backup; the manager sends JobAssign to
-// workers, which respond later with JobReport; the manager replicates
-// every commit to the backup with JobState; JobPing checks that a worker
-// or a manager is alive; JobStatusRequest asks for progress and the
-// result. A worker of a sealed job whose page sums are stored as records
+// Message types of distributed jobs. A submitter sends the job's manager
+// and backup the parts of its unit list (JobUnits), then a JobState that
+// starts them. The manager sends JobAssign to workers, which respond
+// later with JobReport, and replicates every commit to the backup with
+// JobState. JobPing checks that a worker or a manager is alive, and
+// JobStatusRequest asks for progress and the result. A worker of a sealed job whose page sums are stored as records
 // sends each one to the submitter with JobSum. Codes are part of the
 // protocol: never reuse or renumber one.
 const (
@@ -135,7 +134,7 @@ type JobState struct {
 // JobUnits carries part Part of Parts of a job's encoded unit list
 // (job/sched's EncodeUnitList), which is Size bytes long and has the
 // SHA-256 digest Digest. Every part but the last carries the same
-// number of bytes. The receiver answers each part with JobAck.
+// number of bytes. The receiver acknowledges each part with JobAck.
 type JobUnits struct {
 	JobID  string `cbor:"1,keyasint"`
 	Digest []byte `cbor:"2,keyasint"`
