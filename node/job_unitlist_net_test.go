@@ -24,15 +24,15 @@ import (
 // 256 segments, the stored segments of the job's input repeated, which
 // a worker reads as one source-hour each and counts once.
 //
-// Parts are lowered to 32 KiB so that the list takes 10 parts at about
-// 20 units. With YUI_JOB_FULL_PARTS=1 the test keeps the real parts of
+// Parts are lowered to 16 KiB so that the list takes 10 parts at about
+// 10 units. With YUI_JOB_FULL_PARTS=1 the test keeps the real parts of
 // 1 MiB and runs a list larger than one message (2 MiB, about 200
 // units, 50,000 segments), which takes minutes to read.
 func TestJobHandsOverLargeUnitList(t *testing.T) {
 	size := wire.MaxMessageSize * 3 / 2
 	if os.Getenv("YUI_JOB_FULL_PARTS") != "1" {
 		defer func(old int) { jobUnitPartBytes = old }(jobUnitPartBytes)
-		jobUnitPartBytes = 32 << 10
+		jobUnitPartBytes = 16 << 10
 		size = 10 * jobUnitPartBytes
 	}
 	nodes, clients := startTrio(t)
@@ -109,19 +109,22 @@ func TestJobHandsOverLargeUnitList(t *testing.T) {
 	t.Logf("killed manager %s at epoch %d, its backup holding %d of %d commits", manager.ID().Short(), killedEpoch,
 		replicated, len(units))
 
+	var newBackup *wire.Contact
 	waitWithin(t, "the backup to take the job over", time.Minute, func() bool {
 		backup.jobs.mu.Lock()
 		mj := backup.jobs.managed[id]
 		backup.jobs.mu.Unlock()
 		mj.mu.Lock()
 		defer mj.mu.Unlock()
+		newBackup = mj.peer
 		return mj.role == wire.JobManager && mj.machine != nil
 	})
-	var third *Node
-	for _, n := range nodes {
-		if n != manager && n != backup {
-			third = n
-		}
+	if newBackup == nil {
+		t.Fatal("the backup took the job over without a backup of its own")
+	}
+	third := nodeByID(nodes, newBackup.ID.String())
+	if third == nil || third == manager || third == backup {
+		t.Fatalf("the new manager picked %s as its backup, want the third node", newBackup.ID.Short())
 	}
 	waitWithin(t, "the new backup to hold the unit list", time.Minute, func() bool {
 		third.jobs.mu.Lock()
