@@ -27,7 +27,8 @@ type workerFence struct {
 	used time.Time
 }
 
-// sweepLoop drops ended jobs and idle fences every jobSweepEvery.
+// sweepLoop drops ended jobs, idle fences and the unit lists that no job
+// took within jobUnitListTTL, every jobSweepEvery.
 func (s *jobService) sweepLoop() {
 	ticker := time.NewTicker(jobSweepEvery)
 	defer ticker.Stop()
@@ -37,17 +38,16 @@ func (s *jobService) sweepLoop() {
 			return
 		case now := <-ticker.C:
 			s.sweep(now)
+			s.unitLists.expire(now)
 		}
 	}
 }
 
 // sweep drops the managed jobs that ended more than jobKeepEnded
 // before now, then the oldest ended ones beyond jobMaxEnded, and the
-// fences no unit used for jobKeepEnded. It also drops the unit lists of
-// jobs that did not start within jobUnitListTTL. It returns how many
-// jobs it dropped.
+// fences no unit used for jobKeepEnded. It returns how many jobs it
+// dropped.
 func (s *jobService) sweep(now time.Time) int {
-	s.unitLists.expire(now)
 	s.mu.Lock()
 	jobs := make(map[string]*managedJob, len(s.managed))
 	for id, mj := range s.managed {
