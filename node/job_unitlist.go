@@ -17,10 +17,10 @@ import (
 // A job's unit list travels once to each of its manager and backup, in
 // parts of jobUnitPartBytes, before the JobState that starts them. The
 // JobStates that follow carry only the scheduler's state and the list's
-// digest. A node keeps the parts of a list, and a whole list, until a
-// JobState takes it, for jobUnitListTTL after the last part, and at most
-// jobUnitListBudget bytes of them, so that a peer cannot fill its memory
-// with lists of jobs that never start.
+// digest. A node keeps a list, whole or in parts, until a JobState takes
+// it or jobUnitListTTL after its last part. It keeps at most
+// jobUnitListBudget bytes of such lists, so that a peer cannot fill its
+// memory with lists of jobs that never start.
 const (
 	jobUnitListTTL    = 2 * time.Minute
 	jobUnitListBudget = 2 * wire.MaxJobUnitList

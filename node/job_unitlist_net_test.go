@@ -171,20 +171,10 @@ func repeatedUnits(nodes []*Node, keys []string, size int) []sched.Unit {
 		for j := range maxSegmentsPerUnit {
 			u.Segments = append(u.Segments, sched.Segment{Key: keys[j%len(keys)], Readings: 1, Holders: holders})
 		}
-		slices.SortFunc(u.Segments, func(a, b sched.Segment) int { return compareStrings(a.Key, b.Key) })
+		slices.SortFunc(u.Segments, func(a, b sched.Segment) int { return strings.Compare(a.Key, b.Key) })
 		units[i] = u
 	}
 	return units
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // nodeByID returns the node of nodes with the ID given in hex, or nil.
