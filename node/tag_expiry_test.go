@@ -74,9 +74,19 @@ func expiryReport(secret tag.Secret, now, old time.Time, strangers int) *tag.Rep
 // of the network, and the count of relay records.
 func sightingTimes(t *testing.T, c *api.Client, network string) (newest []time.Time, relays int) {
 	t.Helper()
+	newest, relays, err := listSightingTimes(c, network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newest, relays
+}
+
+// listSightingTimes is sightingTimes with the error returned, for polls
+// that a listing failing under load must not end.
+func listSightingTimes(c *api.Client, network string) (newest []time.Time, relays int, err error) {
 	recs, err := c.ListRecords(context.Background(), "", api.SightingsNamespace(network), "")
 	if err != nil {
-		t.Fatalf("list sightings of %s: %v", network, err)
+		return nil, 0, fmt.Errorf("list sightings of %s: %w", network, err)
 	}
 	for _, r := range recs {
 		if strings.HasPrefix(r.Key, relayPrefix) {
@@ -85,11 +95,11 @@ func sightingTimes(t *testing.T, c *api.Client, network string) (newest []time.T
 		}
 		at, err := newestSightingTime(r.Key)
 		if err != nil {
-			t.Fatalf("record %q: %v", r.Key, err)
+			return nil, 0, fmt.Errorf("record %q: %w", r.Key, err)
 		}
 		newest = append(newest, at)
 	}
-	return newest, relays
+	return newest, relays, nil
 }
 
 // expiredRecords returns how many of the sighting records the node
@@ -177,8 +187,8 @@ func TestSightingsSweepDeletesExpired(t *testing.T) {
 
 	cutoff := time.Now().Add(-time.Hour)
 	waitWithin(t, "the sweep to delete the expired records", time.Minute, func() bool {
-		times, _ := sightingTimes(t, c, network)
-		return countBefore(times, cutoff) == 0
+		times, _, err := listSightingTimes(c, network)
+		return err == nil && countBefore(times, cutoff) == 0
 	})
 	times, relays := sightingTimes(t, c, network)
 	// The first report, from grantSightings, adds one recent record.

@@ -135,6 +135,11 @@ func (s *Store) pageDirectory(ctx context.Context, c wire.Contact, d *Descriptor
 		}
 		for i := range page.Packed {
 			rec, _, err := segments.open(ctx, &page.Packed[i])
+			if readCutShort(err) {
+				// Leaving the entry out would list the shard without it
+				// as if complete.
+				return listed, fmt.Errorf("store: read the version segment of a record listed by %s: %w", c.ID.Short(), err)
+			}
 			if err != nil {
 				s.log.Warn("packed record entry does not verify", "peer", c.ID.Short(), "err", err)
 				continue

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -183,7 +184,9 @@ type segmentCache struct {
 }
 
 type cachedSegment struct {
-	once     sync.Once
+	mu sync.Mutex // held while the segment is read
+	// done is set once the segment was read or failed for good.
+	done     bool
 	versions [][]byte
 	err      error
 }
@@ -209,15 +212,21 @@ func (c *segmentCache) open(ctx context.Context, e *wire.PackedEntry) (*wire.Rec
 	}
 	c.mu.Unlock()
 
-	seg.once.Do(func() {
-		var data []byte
-		data, seg.err = c.read(ctx, chunk.ID(e.Ref.Segment))
-		if seg.err == nil {
-			seg.versions, seg.err = decodeVersions(data)
+	seg.mu.Lock()
+	if !seg.done {
+		data, err := c.read(ctx, chunk.ID(e.Ref.Segment))
+		if err == nil {
+			seg.versions, err = decodeVersions(data)
 		}
-	})
-	if seg.err != nil {
-		return nil, nil, seg.err
+		// A read cut short by its caller's context, or by holders that
+		// did not respond in time, says nothing of the segment, so the
+		// next caller reads it again.
+		seg.err, seg.done = err, !readCutShort(err)
+	}
+	versions, err := seg.versions, seg.err
+	seg.mu.Unlock()
+	if err != nil {
+		return nil, nil, err
 	}
 
 	c.mu.Lock()
@@ -225,7 +234,7 @@ func (c *segmentCache) open(ctx context.Context, e *wire.PackedEntry) (*wire.Rec
 	c.mu.Unlock()
 	if ov == nil {
 		ov = &openedVersion{}
-		ov.rec, ov.env, ov.err = openVersion(c.d, e.Ref, seg.versions)
+		ov.rec, ov.env, ov.err = openVersion(c.d, e.Ref, versions)
 		c.mu.Lock()
 		c.opened[e.Ref] = ov
 		c.mu.Unlock()
@@ -235,6 +244,13 @@ func (c *segmentCache) open(ctx context.Context, e *wire.PackedEntry) (*wire.Rec
 	}
 	rec, err := matchEntry(e, ov.rec, ov.env)
 	return rec, ov.env, err
+}
+
+// readCutShort reports whether err ended a read before it could tell
+// whether the data is there and intact: the caller's context ended, or
+// too few holders responded.
+func readCutShort(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable)
 }
 
 // storeSegments returns a segment cache that reads segments as Get reads
