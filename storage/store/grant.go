@@ -26,20 +26,34 @@ type grantChange struct {
 
 // Grant gives grantee read or write access. Read access covers the
 // versions written afterwards and the newest version of every record in
-// scope now; write access covers the whole namespace.
+// scope now; write access covers the whole namespace. Grant returns once
+// every record in scope is re-wrapped; GrantAccess leaves that to the
+// caller.
 func (s *Store) Grant(ctx context.Context, owner, namespace, keyOrPrefix string, grantee PublicUser, right Right) error {
+	rw, err := s.GrantAccess(ctx, owner, namespace, keyOrPrefix, grantee, right)
+	if err != nil || rw == nil {
+		return err
+	}
+	_, err = rw.Run(ctx, nil)
+	return err
+}
+
+// GrantAccess gives grantee read or write access for versions written
+// afterwards. For read access it returns the Rewrap that still has to
+// run to reach the records that exist now, and nil for write access.
+func (s *Store) GrantAccess(ctx context.Context, owner, namespace, keyOrPrefix string, grantee PublicUser, right Right) (*Rewrap, error) {
 	ch, err := parseGrant(keyOrPrefix, grantee, right)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v, err := s.changeAccess(ctx, owner, namespace, ch)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if right == Read {
-		return s.rewrapExisting(ctx, v, ch)
+	if right != Read {
+		return nil, nil
 	}
-	return nil
+	return &Rewrap{s: s, v: v, ch: ch}, nil
 }
 
 // Revoke removes grantee's read or write access for versions written
@@ -219,61 +233,6 @@ func (s *Store) pushToDirectories(ctx context.Context, d *Descriptor) {
 			}
 		}
 	}
-}
-
-// rewrapExisting wraps the header key of the newest version of every
-// record in the grant's scope for the grantee, and stores the added key
-// on the record's directory holders.
-//
-// NOTE: field groups of existing versions are not re-wrapped, since a
-// version does not record which groups were limited to named readers.
-func (s *Store) rewrapExisting(ctx context.Context, v *nsView, ch grantChange) error {
-	g := readGrant{Reader: ch.grantee.Keys, Scope: ch.scope, Prefix: ch.prefix}
-	for dir := range uint32(1) << v.d.Params().DirBits {
-		var todo []*wire.Record
-		err := s.scanDirectory(ctx, v.d, dir, func(rec *wire.Record, env *seal.Envelope) {
-			if env.Tombstone {
-				return
-			}
-			if w, ok := s.grantWrap(v, rec, env, g); ok {
-				rec.Wraps = append(slices.Clone(rec.Wraps), w)
-				todo = append(todo, rec)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		for _, rec := range todo {
-			env, err := v.d.VerifyRecord(rec.Envelope)
-			if err != nil {
-				continue
-			}
-			if err := s.publishRecord(ctx, v.d, env.Record.KeyHash, rec); err != nil {
-				return fmt.Errorf("grant read access to existing version: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// grantWrap returns the header key of rec wrapped for the grant's reader,
-// if the record is in scope and the owner can open it.
-func (s *Store) grantWrap(v *nsView, rec *wire.Record, env *seal.Envelope, g readGrant) (wire.Wrap, bool) {
-	dk, ok := unwrapFor(v, env.Record, rec.Wraps, seal.RoleHeader)
-	if !ok {
-		return wire.Wrap{}, false
-	}
-	h, err := seal.OpenHeader(dk, env.Record, rec.Header)
-	if err != nil || !g.covers(h.Key) {
-		return wire.Wrap{}, false
-	}
-	ctx := seal.WrapContext{Namespace: env.Record.Namespace, Scope: env.Record.KeyHash, Version: env.Record.Version, Role: seal.RoleHeader}
-	w, err := wrapFor(g.Reader, dk, ctx)
-	if err != nil {
-		return wire.Wrap{}, false
-	}
-	w.Group = ""
-	return w, true
 }
 
 // CheckOwner returns nil when user is an owner of namespace, or when the
