@@ -21,6 +21,7 @@ import (
 //	POST   /v1/ns/{ns}/read               read many records (ReadRequest, ReadResult)
 //	POST   /v1/ns/{ns}/grants             grant a right (Grant)
 //	DELETE /v1/ns/{ns}/grants             revoke a right (Grant)
+//	GET    /v1/ns/{ns}/grants/{id}        state of a grant (GrantTask)
 //	POST   /v1/users                      create a local user (CreateUser)
 //	GET    /v1/users                      list local users ([]User)
 //	GET    /v1/storage                    the local holder's counters (StorageStats)
@@ -178,6 +179,45 @@ type Grant struct {
 	PublicKeys []byte `json:"public_keys"`
 	Right      Right  `json:"right"`
 }
+
+// GrantTask is the state of a grant or revoke on the node that applies
+// it. The node changes the namespace's access before it responds. A read
+// grant then wraps the keys of the records that exist already for the
+// reader, in the background on the node: a client that stops waiting
+// does not stop it. Sending the same grant again while it runs returns
+// the running task; once it has ended, it re-wraps only the records the
+// reader still cannot read.
+type GrantTask struct {
+	// ID names the task in GET PathNamespaces+"{ns}/grants/{id}".
+	ID          string `json:"id"`
+	Namespace   string `json:"namespace"`
+	User        string `json:"user"`
+	KeyOrPrefix string `json:"key_or_prefix"`
+	Right       Right  `json:"right"`
+	// State is GrantRunning, GrantDone or GrantFailed.
+	State string `json:"state"`
+	// Dirs is the number of directory shards of the namespace, and
+	// DirsListed how many the node has listed so far.
+	Dirs       int `json:"dirs"`
+	DirsListed int `json:"dirs_listed"`
+	// Total counts the records listed so far that need the reader's key,
+	// final once DirsListed equals Dirs; Rewrapped counts those done.
+	Total     int `json:"total"`
+	Rewrapped int `json:"rewrapped"`
+	// Already counts the records in scope the reader could read before,
+	// from an earlier run of the same grant.
+	Already int `json:"already"`
+	// Error and Fix describe a failed task.
+	Error string `json:"error,omitempty"`
+	Fix   string `json:"fix,omitempty"`
+}
+
+// States of a GrantTask.
+const (
+	GrantRunning = "running"
+	GrantDone    = "done"
+	GrantFailed  = "failed"
+)
 
 // Placement is the request to set where a namespace's chunks are stored:
 // PlacementGlobal (the closest holders of the whole network) or

@@ -146,28 +146,94 @@ func (c *Client) PutBatch(ctx context.Context, user, namespace string, lines []B
 }
 
 // Grant gives a user a right to a key or prefix of a namespace that user
-// owns.
+// owns, and for read access waits until the node has re-wrapped the keys
+// of the records that exist already.
 func (c *Client) Grant(ctx context.Context, owner, namespace string, g Grant) error {
+	task, err := c.StartGrant(ctx, owner, namespace, g)
+	if err != nil {
+		return err
+	}
+	_, err = c.WaitGrant(ctx, owner, task, nil)
+	return err
+}
+
+// StartGrant gives a user a right as Grant does, but returns as soon as
+// the access is changed. The returned task is still running while the
+// node re-wraps existing records for a new reader.
+func (c *Client) StartGrant(ctx context.Context, owner, namespace string, g Grant) (*GrantTask, error) {
 	return c.sendGrant(ctx, http.MethodPost, owner, namespace, g)
 }
 
 // Revoke takes a right away again, for versions written afterwards.
 func (c *Client) Revoke(ctx context.Context, owner, namespace string, g Grant) error {
-	return c.sendGrant(ctx, http.MethodDelete, owner, namespace, g)
+	_, err := c.sendGrant(ctx, http.MethodDelete, owner, namespace, g)
+	return err
 }
 
-func (c *Client) sendGrant(ctx context.Context, method, owner, namespace string, g Grant) error {
+func (c *Client) sendGrant(ctx context.Context, method, owner, namespace string, g Grant) (*GrantTask, error) {
 	body, err := json.Marshal(g)
 	if err != nil {
-		return fmt.Errorf("api: encode grant: %w", err)
+		return nil, fmt.Errorf("api: encode grant: %w", err)
 	}
 	path := PathNamespaces + url.PathEscape(namespace) + "/grants"
 	req, err := c.newStoreRequest(ctx, method, path, owner, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	return c.doStoreJSON(req, nil)
+	var task GrantTask
+	if err := c.doStoreJSON(req, &task); err != nil {
+		return nil, err
+	}
+	return &task, nil
+}
+
+// GrantTask returns the current state of a grant task that owner
+// started on this node.
+func (c *Client) GrantTask(ctx context.Context, owner, namespace, id string) (*GrantTask, error) {
+	path := PathNamespaces + url.PathEscape(namespace) + "/grants/" + url.PathEscape(id)
+	req, err := c.newStoreRequest(ctx, http.MethodGet, path, owner, nil)
+	if err != nil {
+		return nil, err
+	}
+	var task GrantTask
+	if err := c.doStoreJSON(req, &task); err != nil {
+		return nil, err
+	}
+	return &task, nil
+}
+
+// grantPoll is how often WaitGrant asks for a running task's state.
+const grantPoll = 250 * time.Millisecond
+
+// WaitGrant asks for the state of task until it ends or ctx does, and
+// calls progress, if not nil, with each state it receives. A failed
+// task returns ErrUnavailable with the node's error and fix. When ctx
+// ends first, the node carries on with the task.
+func (c *Client) WaitGrant(ctx context.Context, owner string, task *GrantTask, progress func(*GrantTask)) (*GrantTask, error) {
+	for task.State == GrantRunning {
+		if progress != nil {
+			progress(task)
+		}
+		select {
+		case <-ctx.Done():
+			return task, fmt.Errorf("api: stopped waiting for the grant on %q to user %q after %d of %d records: %w",
+				task.Namespace, task.User, task.Rewrapped, task.Total, ctx.Err())
+		case <-time.After(grantPoll):
+		}
+		next, err := c.GrantTask(ctx, owner, task.Namespace, task.ID)
+		if err != nil {
+			return task, err
+		}
+		task = next
+	}
+	if progress != nil {
+		progress(task)
+	}
+	if task.State == GrantFailed {
+		return task, fmt.Errorf("%w: %s; %s", ErrUnavailable, task.Error, task.Fix)
+	}
+	return task, nil
 }
 
 // SetPlacement sets where a namespace's chunks are stored from now on,

@@ -215,7 +215,7 @@ func TestJobRejectsBadSubmissions(t *testing.T) {
 		want string
 	}{
 		{"unknown reader", api.JobRequest{Aggregates: []string{"count"}, Reader: "nobody"}, `reader "nobody" is not a user of this node`},
-		{"reader without grant", api.JobRequest{Aggregates: []string{"count"}, Reader: "stranger"}, `reader "stranger" has no read grant`},
+		{"reader without grant", api.JobRequest{Aggregates: []string{"count"}, Reader: "stranger"}, `reader "stranger" cannot read`},
 		{"negative unit size", api.JobRequest{Aggregates: []string{"count"}, SegmentsPerUnit: -5}, "segments per unit -5"},
 		{"bad percentile", api.JobRequest{Aggregates: []string{"p0"}}, `percentile "p0"`},
 	} {

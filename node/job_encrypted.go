@@ -257,8 +257,8 @@ func (n *Node) checkSealedReader(ctx context.Context, spec *job.Spec, keys []str
 		return fmt.Errorf("%w: reader %q is not a user of this node; create it on every worker node with 'yui user create %s' and grant it read access to %s: %v",
 			ErrReader, spec.Reader, spec.Reader, sealedPrefix, err)
 	case errors.Is(err, store.ErrForbidden):
-		return fmt.Errorf("%w: reader %q has no read grant on %s in namespace %q; grant it with 'yui grant %s %s %s read --keys FILE': %v",
-			ErrReader, spec.Reader, sealedPrefix, spec.Namespace, spec.Namespace, sealedPrefix, spec.Reader, err)
+		return fmt.Errorf("%w: reader %q cannot read %s in namespace %q; %s: %v",
+			ErrReader, spec.Reader, sealedPrefix, spec.Namespace, n.grantAdvice(spec.Namespace, sealedPrefix, spec.Reader), err)
 	}
 	// Other errors, such as holders out of reach, may pass; the workers
 	// retry them.

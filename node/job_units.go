@@ -79,8 +79,8 @@ func (n *Node) checkReader(ctx context.Context, reader string, q search.Query, k
 		return fmt.Errorf("%w: reader %q is not a user of this node; create it on every worker node with 'yui user create %s' and grant it read access: %v",
 			ErrReader, reader, reader, err)
 	case errors.Is(err, store.ErrForbidden):
-		return fmt.Errorf("%w: reader %q has no read grant on namespace %q; grant it with 'yui grant %s \"\" %s read --keys FILE': %v",
-			ErrReader, reader, q.Namespace, q.Namespace, reader, err)
+		return fmt.Errorf("%w: reader %q cannot read record %q of namespace %q; %s: %v",
+			ErrReader, reader, keys[0], q.Namespace, n.grantAdvice(q.Namespace, "", reader), err)
 	}
 	// Other errors, such as holders out of reach, may pass; the workers
 	// retry them.

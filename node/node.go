@@ -171,6 +171,7 @@ type Node struct {
 	api     *apiServer
 	disc    discoverer
 	storage *storage
+	grants  *grantTasks // read grants re-wrapping existing records
 	search  *searchLayer
 	// readings is where ingested sensor readings go (HTTP, MQTT, import);
 	// nil until the search layer is started.
@@ -243,6 +244,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.openStorage(); err != nil {
 		return err
 	}
+	n.grants = newGrantTasks(n.log)
 	if err := n.openSearch(); err != nil {
 		return err
 	}
@@ -486,6 +488,9 @@ func (n *Node) shutdown(grace time.Duration) error {
 	n.closeAlerts()
 	n.closeMsgs()
 	n.closeJobs()
+	if n.grants != nil {
+		n.grants.close()
+	}
 	if n.router != nil {
 		// A crash writes nothing, so Kill, which stands for one, does not
 		// either; the file of the last minute remains.

@@ -37,6 +37,7 @@ func (n *Node) storageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/read", n.serveReadBatch)
 	mux.HandleFunc("POST "+api.PathNamespaces+"{ns}/grants", n.serveGrant)
 	mux.HandleFunc("DELETE "+api.PathNamespaces+"{ns}/grants", n.serveGrant)
+	mux.HandleFunc("GET "+api.PathNamespaces+"{ns}/grants/{id}", n.serveGrantTask)
 	mux.HandleFunc("PUT "+api.PathNamespaces+"{ns}/placement", n.servePlacement)
 	mux.HandleFunc("POST "+api.PathUsers, n.serveCreateUser)
 	mux.HandleFunc("GET "+api.PathUsers, n.serveUsers)
@@ -280,34 +281,6 @@ func batchReadError(err error) error {
 		return fmt.Errorf("%w: a batch line exceeds %d bytes; write large values one by one", api.ErrInvalid, api.MaxBatchLine)
 	}
 	return fmt.Errorf("node: read batch body: %w", err)
-}
-
-func (n *Node) serveGrant(w http.ResponseWriter, r *http.Request) {
-	c, ok := n.startCall(w, r)
-	if !ok {
-		return
-	}
-	var g api.Grant
-	if err := decodeJSONBody(w, r, &g); err != nil {
-		n.writeStoreError(w, r, err)
-		return
-	}
-	right, grantee, err := parseGrant(&g)
-	if err != nil {
-		n.writeStoreError(w, r, err)
-		return
-	}
-
-	if r.Method == http.MethodDelete {
-		err = c.gw.Revoke(r.Context(), c.user, c.namespace, g.KeyOrPrefix, grantee, right)
-	} else {
-		err = c.gw.Grant(r.Context(), c.user, c.namespace, g.KeyOrPrefix, grantee, right)
-	}
-	if err != nil {
-		n.writeStoreError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // servePlacement sets where a namespace's chunks are stored, creating the
