@@ -305,7 +305,8 @@ func printJobText(out, errOut io.Writer, st *api.JobStatus, namespace string, ag
 	if st.LeftOut > 0 {
 		fmt.Fprintf(errOut, "warning: %s left out of the job for failing units in a row; the last error: %s\n", counted(st.LeftOut, "worker"), st.LeftOutError)
 		if strings.Contains(st.LeftOutError, "permission denied") {
-			fmt.Fprintf(errOut, "  the job's reader needs read access on every worker node: %s (see yui job --help)\n",
+			fmt.Fprintf(errOut, "  the job's reader needs read access on every worker node: %s (see yui job --help);\n"+
+				"  if you granted it and 'yui grant' did not report it done, run the grant again: it re-wraps only what the reader cannot read yet\n",
 				grantHint(namespace, st.LeftOutError))
 		}
 	}

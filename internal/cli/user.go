@@ -211,7 +211,14 @@ KEY|PREFIX names one key, or every key under a prefix; "" is the whole
 namespace. USER is the grantee: --keys names the file with its public
 keys from 'yui user show USER'. For a user of this same node --keys may
 be left out. A revoke affects versions written after it; readers keep
-the keys of versions they could already read.`,
+the keys of versions they could already read.
+
+A read grant also wraps the key of every record that exists already for
+the new reader. The node does that in the background and the command
+shows its progress, waiting as long as it advances. Ctrl-C stops only
+the waiting: the node finishes the work. Running the same grant again
+follows a grant that is still running, or re-wraps only the records the
+reader cannot read yet.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			return rangeArgs(verb, "NAMESPACE KEY|PREFIX USER read|write", 4, 4, args)
 		},
@@ -237,7 +244,7 @@ the keys of versions they could already read.`,
 			if verb == "revoke" {
 				err = client.Revoke(ctx, sf.user, namespace, grant)
 			} else {
-				err = client.Grant(ctx, sf.user, namespace, grant)
+				err = runGrant(ctx, cmd, client, sf.user, namespace, grant)
 			}
 			if err != nil {
 				return err
