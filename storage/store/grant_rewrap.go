@@ -11,6 +11,14 @@ import (
 	"github.com/yuinet/yui/storage/seal"
 )
 
+// rewrapBatch is the most records a re-wrap sends in one PutRecords.
+// Each holder checks every record's signature before it responds, so a
+// full batch of wire.MaxRecordBatch timed out on loaded machines.
+const rewrapBatch = 128
+
+// rewrapAttempts is how many times a re-wrap sends a batch that failed.
+const rewrapAttempts = 3
+
 // rewrapParallelism bounds the directory shards a Rewrap lists at once
 // and the PutRecords batches it has in flight at once. Each batch goes
 // to the R holders of its directory shard.
@@ -108,10 +116,11 @@ func (r *Rewrap) list(ctx context.Context, t *rewrapTracker) ([]dirBatch, error)
 		if err != nil {
 			return err
 		}
-		msgs := putMessages(r.v.name(), dir, versions)
 		mu.Lock()
-		for _, m := range msgs {
-			batches = append(batches, dirBatch{dir: dir, msg: m})
+		for part := range slices.Chunk(versions, rewrapBatch) {
+			for _, m := range putMessages(r.v.name(), dir, part) {
+				batches = append(batches, dirBatch{dir: dir, msg: m})
+			}
 		}
 		mu.Unlock()
 		t.add(func(p *RewrapProgress) {
@@ -187,8 +196,16 @@ func (r *Rewrap) send(ctx context.Context, batches []dirBatch, t *rewrapTracker)
 		// not send it to them again.
 		ctx = context.WithoutCancel(ctx)
 		b := batches[i]
-		_, err := r.s.replicate(ctx, DirectoryID(d.Namespace(), b.dir), int(d.Params().Replicas), b.msg.Type(),
-			func(ctx context.Context, c wire.Contact) error { return r.s.putRecordsTo(ctx, c, d, b.msg) })
+		var err error
+		for attempt := 1; attempt <= rewrapAttempts; attempt++ {
+			_, err = r.s.replicate(ctx, DirectoryID(d.Namespace(), b.dir), int(d.Params().Replicas), b.msg.Type(),
+				func(ctx context.Context, c wire.Contact) error { return r.s.putRecordsTo(ctx, c, d, b.msg) })
+			if err == nil {
+				break
+			}
+			r.s.log.Warn("re-wrap batch failed", "namespace", d.Namespace(), "reader", r.ch.grantee.Name,
+				"dir", b.dir, "records", len(b.msg.Records), "attempt", attempt, "err", err)
+		}
 		if err != nil {
 			return fmt.Errorf("store %d records of directory %d: %w", len(b.msg.Records), b.dir, err)
 		}
