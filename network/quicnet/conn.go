@@ -162,9 +162,18 @@ func (t *Transport) release(pc *peerConn) {
 	t.mu.Unlock()
 
 	if closeSilent {
-		pc.qc.CloseWithError(codeSilent, "no packet received during a request")
+		// The last stream may have been a request this node served, whose
+		// response closing at once would discard before it is sent. No
+		// new stream opens on pc meanwhile.
+		time.AfterFunc(silentCloseDelay, func() {
+			pc.qc.CloseWithError(codeSilent, "no packet received during a request")
+		})
 	}
 }
+
+// silentCloseDelay is how long a silent connection stays open after its
+// last stream ends, for the response of a request served on it to go out.
+const silentCloseDelay = time.Second
 
 func (t *Transport) acceptRequests(pc *peerConn) {
 	for {

@@ -230,3 +230,52 @@ func TestRequestRetriedAfterStatelessReset(t *testing.T) {
 		t.Errorf("client dialed %d times, want 2", got)
 	}
 }
+
+// TestSilentSideAnswersServedRequest marks a connection silent on the
+// side that is serving a request over it: a request of its own timed out
+// with nothing from the peer, during a short outage. The response to the
+// request it serves must still reach the peer, although the connection
+// closes once that request ends.
+func TestSilentSideAnswersServedRequest(t *testing.T) {
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	server := newNode(t, func(cfg *Config) {
+		cfg.Handler = transport.HandlerFunc(func(ctx context.Context, from transport.Peer, msg wire.Message, isRequest bool) wire.Message {
+			if msg.Type() == wire.TypeFindNode {
+				started <- struct{}{}
+				<-release
+			}
+			return &wire.Pong{}
+		})
+	})
+	client := newNode(t, nil)
+	r := newRelay(t, server.LocalAddr())
+	to := wire.Contact{ID: server.id.ID, Addr: r.addr()}
+	ping(t, client, to)
+
+	served := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := client.Request(ctx, to, &wire.FindNode{Target: server.id.ID})
+		served <- err
+	}()
+	<-started
+
+	r.cut.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	_, err := server.Request(ctx, client.contact(), &wire.Ping{})
+	cancel()
+	if err == nil {
+		t.Fatal("ping through the cut relay succeeded")
+	}
+	if got := server.Stats().SilentConns; got != 1 {
+		t.Fatalf("server marked %d connections silent, want 1", got)
+	}
+	r.cut.Store(false)
+	close(release)
+
+	if err := <-served; err != nil {
+		t.Errorf("request served on the connection the server found silent: %v, want its response", err)
+	}
+}
