@@ -10,7 +10,6 @@ import (
 
 	"github.com/yuinet/yui/api"
 	"github.com/yuinet/yui/job"
-	"github.com/yuinet/yui/sensor"
 	"github.com/yuinet/yui/storage/store"
 )
 
@@ -68,23 +67,7 @@ func TestRestartDeletesStoredSums(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	var eight []sensor.Reading
-	chosen := map[string]bool{}
-	for _, r := range ulbReadings(t, 600) {
-		if len(chosen) < 8 {
-			chosen[r.Source] = true
-		}
-		if chosen[r.Source] {
-			eight = append(eight, r)
-		}
-	}
-	if _, err := clients[0].SealNamespace(ctx, "", "eight", api.SealRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := clients[0].WriteReadings(ctx, "", "eight", eight); err != nil {
-		t.Fatal(err)
-	}
-	encryptedReaders(ctx, t, clients, "eight")
+	sealEightSensors(ctx, t, clients)
 	req := api.JobRequest{Aggregates: []string{"count", "mean"}, By: "sensor", Reader: "hejobs", Encrypted: true, SegmentsPerUnit: 2}
 	info, err := clients[0].SubmitJob(ctx, "", "eight", req)
 	if err != nil {
