@@ -134,7 +134,7 @@ func BenchmarkGrantRewrap(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(grantTestRecords*b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(grantBenchRecords*b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
 // TestGrantRerunIsIncremental checks that a grant whose re-wrap stopped
