@@ -203,10 +203,10 @@ func (c *Client) GrantTask(ctx context.Context, owner, namespace, id string) (*G
 	return &task, nil
 }
 
-// grantPoll is how often WaitGrant asks for a running task's state.
+// grantPoll is how often WaitGrant requests a running task's state.
 const grantPoll = 250 * time.Millisecond
 
-// WaitGrant asks for the state of task until it ends or ctx does, and
+// WaitGrant requests the state of task until it ends or ctx does, and
 // calls progress, if not nil, with each state it receives. A failed
 // task returns ErrUnavailable with the node's error and fix. When ctx
 // ends first, the node carries on with the task.

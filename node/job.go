@@ -88,7 +88,7 @@ type jobService struct {
 
 	// keyMu serializes the creation of users' BGV key files.
 	keyMu sync.Mutex
-	// inputsGrace is how long, as a time.Duration, the records an
+	// inputsGrace is the time, as a time.Duration, that the records an
 	// encrypted job kept in its namespace stay after it ended:
 	// jobUnitTimeout, which tests lower.
 	inputsGrace atomic.Int64

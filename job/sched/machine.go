@@ -244,8 +244,8 @@ type unitState struct {
 	// the unit failed. They take it again only when no other worker may
 	// (see mayRun).
 	failedBy []WorkerID
-	// reason says why the unit failed, once it has. disputed reports
-	// that the unit is in Machine.disputed.
+	// reason is why the unit failed, once it has. disputed is set while
+	// the unit is in Machine.disputed.
 	reason   string
 	disputed bool
 	// released reports that any worker may take the unit; waitSince is

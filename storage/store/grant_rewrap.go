@@ -253,7 +253,7 @@ func forEachBounded(ctx context.Context, n, limit int, fn func(ctx context.Conte
 	return first
 }
 
-// wrapState is what a grant needs to do for one listed record.
+// wrapState is the work a grant needs for one listed record.
 type wrapState int
 
 const (

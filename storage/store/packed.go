@@ -219,7 +219,7 @@ func (c *segmentCache) open(ctx context.Context, e *wire.PackedEntry) (*wire.Rec
 			seg.versions, err = decodeVersions(data)
 		}
 		// A read cut short by its caller's context, or by holders that
-		// did not respond in time, says nothing of the segment, so the
+		// did not respond in time, is no evidence about the segment, so the
 		// next caller reads it again.
 		seg.err, seg.done = err, !readCutShort(err)
 	}

@@ -54,14 +54,14 @@ func TestListFailsWhenSegmentsOutOfReach(t *testing.T) {
 	ctx := context.Background()
 	keys, _ := putPackedBatch(t, c, "packed", 30)
 
-	refuse := func(_ context.Context, msg wire.Message) wire.Message {
+	busy := func(_ context.Context, msg wire.Message) wire.Message {
 		if msg.Type() == wire.TypeGetShard {
 			return &wire.Error{Code: wire.CodeOverloaded, Message: "busy"}
 		}
 		return nil
 	}
 	for _, n := range c.live()[1:] {
-		n.setIntercept(refuse)
+		n.setIntercept(busy)
 	}
 	list, err := c.node(0).store.List(ctx, "", "packed", "docs/")
 	if !errors.Is(err, ErrUnavailable) {
